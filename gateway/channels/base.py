@@ -1,0 +1,79 @@
+"""The contract between the dispatcher and every channel.
+
+The dispatcher resolves recipients, builds each channel's content with that channel's composer, and calls
+`Channel.send` once per message. A channel returns :class:`Delivered` or raises a
+:class:`gateway.errors.DeliveryError` subclass; it never returns a failure and never swallows one. The dispatcher
+turns the result into Pinpoint's DeliveryStatus, an event record (the event type comes from the channel) and,
+for transient errors, a retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+import msgspec
+
+from gateway.errors import DeliveryError
+from gateway.models import EndpointResponse
+
+
+class Recipient(msgspec.Struct, kw_only=True):
+    """One resolved recipient of a request.
+
+    `key` is what the caller used (the address for `Addresses`, the endpoint id for `Endpoints`), so results are
+    reported under the same key. `substitutions` are already merged in Pinpoint's precedence (message-level, then
+    per-address or per-endpoint, which win).
+    """
+
+    key: str
+    address: str
+    channel_type: str
+    endpoint_id: str | None = None
+    endpoint: EndpointResponse | None = None
+    substitutions: dict[str, list[str]] = {}
+    body_override: str | None = None
+    title_override: str | None = None
+    raw_content: str | None = None
+    context: dict[str, str] = {}
+
+
+class Outbound(msgspec.Struct, kw_only=True):
+    """One message to one address, ready for a channel: `content` is what the channel's composer built."""
+
+    message_id: str
+    app: str
+    recipient: Recipient
+    content: Any
+    attempt: int = 1
+    trace_id: str | None = None
+
+
+class Delivered(msgspec.Struct, kw_only=True):
+    """A provider accepted the message."""
+
+    event_type: str
+    status_code: int = 200
+    status_message: str = "OK"
+    provider_message_id: str | None = None
+    updated_token: str | None = None
+
+
+class Channel(Protocol):
+    """A configured provider connection pool for one family of Pinpoint channel types."""
+
+    #: Pinpoint ChannelType values this channel delivers (e.g. {"EMAIL"}).
+    channel_types: ClassVar[frozenset[str]]
+    #: Event type emitted when the message is handed to this channel (e.g. "_email.send"), or None.
+    send_event: ClassVar[str | None]
+
+    async def start(self) -> None:
+        """Open pools, fetch tokens. Called once before the first send."""
+
+    async def send(self, msg: Outbound) -> Delivered:
+        """Deliver one message, raising a DeliveryError subclass on failure."""
+
+    def failure_event(self, err: DeliveryError) -> str:
+        """The Pinpoint event type for a failed send (e.g. "_email.hardbounce")."""
+
+    async def aclose(self) -> None:
+        """Close connections; in-flight sends have already finished or been cancelled."""

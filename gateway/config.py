@@ -1,0 +1,170 @@
+"""Configuration: msgspec Structs loaded from TOML, then overlaid with GATEWAY_* environment variables.
+
+`GATEWAY_STREAM__BATCH_SIZE=500` sets `stream.batch_size`; `__` separates levels and a number indexes a list
+(`GATEWAY_CHANNELS__0__PORT=2525`). Unknown keys, wrong types and out-of-range values are errors that name the
+key (`ConfigError: Expected `int` >= 1 - at `$.stream.batch_size``), never silently ignored.
+Secrets are never inline: they are read from files or environment variables named here.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from gateway.errors import ConfigError
+
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class StreamConfig(_Base):
+    """The ingest stream contract (see README "Stream contract")."""
+
+    prefix: str = "gateway"
+    group: str = "gateway"
+    consumer: str | None = None  # default: hostname-pid
+    batch_size: PositiveInt = 256
+    block_ms: Annotated[int, msgspec.Meta(ge=0)] = 100
+    claim_idle_ms: PositiveInt = 60_000  # longer than the slowest send
+    claim_interval_ms: PositiveInt = 5_000
+    max_inflight: PositiveInt = 2048
+    max_deliveries: PositiveInt = 10  # an entry read this many times without an outcome is dead-lettered
+    trim_interval_ms: PositiveInt = 10_000
+
+    @property
+    def send_key(self) -> str:
+        return f"{self.prefix}:send"
+
+    @property
+    def events_key(self) -> str:
+        return f"{self.prefix}:events"
+
+    @property
+    def dead_key(self) -> str:
+        return f"{self.prefix}:dead"
+
+    @property
+    def retry_key(self) -> str:
+        return f"{self.prefix}:retry"
+
+
+class RetryConfig(_Base):
+    """Exponential backoff with full jitter for temporary failures; dead-letter after `max_attempts`."""
+
+    max_attempts: PositiveInt = 5
+    base_s: PositiveFloat = 30.0
+    cap_s: PositiveFloat = 3600.0
+    poll_ms: PositiveInt = 200
+
+
+class RateLimit(_Base):
+    rate: PositiveFloat
+    burst: PositiveInt = 1
+    shared: bool = False  # share the quota across workers through Redis
+
+
+class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
+    """An SMTP relay (smart host) used for the EMAIL channel."""
+
+    name: str = "email"
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2525
+    connections: PositiveInt = 32
+    max_messages_per_connection: PositiveInt = 10_000
+    starttls: Literal["never", "opportunistic", "required"] = "opportunistic"
+    tls_verify: bool = True
+    username: str | None = None
+    password_env: str | None = None  # name of the environment variable holding the password
+    helo_name: str = "gateway.localdomain"
+    connect_timeout_s: PositiveFloat = 30.0
+    command_timeout_s: PositiveFloat = 300.0  # RFC 5321 minimums are minutes
+    data_timeout_s: PositiveFloat = 600.0  # after the final dot: a timeout here is "maybe sent"
+    rate_limit: RateLimit | None = None
+    default_from: str | None = None
+
+
+ChannelConfig = SmtpChannelConfig
+
+
+class IdempotencyConfig(_Base):
+    ttl_s: PositiveInt = 86_400
+
+
+class GatewayConfig(_Base):
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    stream: StreamConfig = StreamConfig()
+    retry: RetryConfig = RetryConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig()
+    channels: list[ChannelConfig] = []
+    shutdown_grace_s: PositiveFloat = 30.0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: str) -> None:
+    node: Any = tree
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise ConfigError(f"environment key {'__'.join(path)}: {part!r} must be a list index")
+            idx = int(part)
+            while len(node) <= idx:
+                node.append({})
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+            continue
+        if last:
+            node[part] = value
+        else:
+            child = node.get(part)
+            if child is None:
+                child = [] if path[i + 1].isdigit() else {}
+                node[part] = child
+            node = child
+
+
+def overlay_env(data: dict[str, Any], environ: Mapping[str, str], prefix: str = "GATEWAY_") -> dict[str, Any]:
+    """Merge `GATEWAY_A__B=value` variables into `data` (values stay strings; conversion is lax by type)."""
+    skip = {"GATEWAY_NO_EXTENSIONS", "GATEWAY_CYTHON_ANNOTATE", "GATEWAY_CONFIG"}
+    for name, value in sorted(environ.items()):
+        if not name.startswith(prefix) or name in skip:
+            continue
+        path = [p.lower() for p in name[len(prefix):].split("__") if p]
+        if path:
+            _set_path(data, path, value)
+    return data
+
+
+def from_dict(data: Mapping[str, Any]) -> GatewayConfig:
+    try:
+        return msgspec.convert(dict(data), type=GatewayConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Load TOML from `path` (if any), overlay the environment, validate. REDIS_URL sets redis_url too."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    if "REDIS_URL" in environ and "redis_url" not in data:
+        data["redis_url"] = environ["REDIS_URL"]
+    overlay_env(data, environ)
+    return from_dict(data)
