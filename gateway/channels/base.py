@@ -77,3 +77,30 @@ class Channel(Protocol):
 
     async def aclose(self) -> None:
         """Close connections; in-flight sends have already finished or been cancelled."""
+
+
+class Runtime:
+    """What a channel may use besides its own config: the shared Redis client and the endpoint store (for
+    example to mark an endpoint INACTIVE after APNs says Unregistered)."""
+
+    def __init__(self, redis: Any, endpoints: Any) -> None:
+        self.redis = redis
+        self.endpoints = endpoints
+
+
+class Render(Protocol):
+    """Personalizes one piece of text for the current recipient (Handlebars with Pinpoint's variables)."""
+
+    def __call__(self, source: str | None) -> str | None: ...
+
+
+class Composer(Protocol):
+    """Builds a channel's content for one recipient.
+
+    `config` is the request's DirectMessageConfiguration; `template` the Pinpoint template response shape for this
+    channel family (EmailTemplateResponse, SMSTemplateResponse, PushNotificationTemplateResponse,
+    VoiceTemplateResponse) when the request names one, else None. Raise ContentRejected (a PermanentError) when
+    the request cannot produce a valid message for this recipient (for example an email with no From address).
+    """
+
+    def __call__(self, config: Any, template: Any, recipient: Recipient, render: Render) -> Any: ...
