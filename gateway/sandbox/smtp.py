@@ -42,6 +42,7 @@ class SinkState:
         self.attempts: Counter[str] = Counter()
         self.connections = 0
         self.transports: set[asyncio.BaseTransport] = set()
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.log: IO[str] | None = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115
 
     def accept(self, sender: bytes, rcpt: bytes, data: bytes) -> None:
@@ -50,6 +51,19 @@ class SinkState:
             self.messages.append((sender.decode(errors="replace"), rcpt.decode(errors="replace"), data))
         if self.log is not None:
             self.log.write(rcpt.decode(errors="replace") + "\n")
+        if self._waiters:
+            for n, fut in self._waiters:
+                if n <= self.accepted and not fut.done():
+                    fut.set_result(None)
+            self._waiters = [w for w in self._waiters if not w[1].done()]
+
+    async def wait_accepted(self, n: int) -> None:
+        """Wait until at least n messages were accepted (for tests: an event, not a poll)."""
+        if self.accepted >= n:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, fut))
+        await fut
 
 
 class SinkProtocol(asyncio.Protocol):

@@ -38,6 +38,8 @@ class EmailContent(msgspec.Struct, kw_only=True):
 
 def bare_address(value: str) -> str:
     """The addr-spec inside 'Name <addr>' (or the value itself), validated; raises ContentRejected."""
+    if _BAD_HEADER.search(value):
+        raise ContentRejected("invalid email address: contains a line break", code=400)
     value = value.strip()
     m = _ANGLE.search(value)
     addr = m.group(1).strip() if m else value
