@@ -27,7 +27,7 @@ cdef Py_ssize_t _longest_line(const unsigned char* p, Py_ssize_t n) noexcept:
     return best
 
 
-cdef bytes _normalize(bytes data):
+cdef bytes _normalize(bytes data, bint stuff):
     cdef const unsigned char* p = <const unsigned char*> PyBytes_AS_STRING(data)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
     # Worst case: every byte is a line break that becomes CRLF plus a stuffed dot.
@@ -50,7 +50,7 @@ cdef bytes _normalize(bytes data):
                 o += 2
                 at_line_start = True
             else:
-                if at_line_start and c == 46:  # a line starting with "." gets another one
+                if stuff and at_line_start and c == 46:  # a line starting with "." gets another one
                     out[o] = 46
                     o += 1
                 out[o] = c
@@ -65,13 +65,13 @@ cdef bytes _normalize(bytes data):
         free(out)
 
 
-def encode_part(str text, bint allow_8bit):
+def encode_part(str text, bint allow_8bit, bint stuff=True):
     """(Content-Transfer-Encoding, encoded body) for one text part."""
     cdef bytes raw = text.encode("utf-8")
     cdef bint ascii_only = PyBytes_GET_SIZE(raw) == len(text)
     if ascii_only or allow_8bit:
         if _longest_line(<const unsigned char*> PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw)) <= MAX_LINE:
-            return (b"7bit" if ascii_only else b"8bit"), _normalize(raw)
+            return (b"7bit" if ascii_only else b"8bit"), _normalize(raw, stuff)
     return b"base64", _wrap64(raw)
 
 
@@ -83,6 +83,6 @@ cdef bytes _wrap64(bytes raw):
     return b"\r\n".join(chunks)
 
 
-def to_data(bytes message):
-    """A complete RFC 5322 message as the DATA payload: CRLF line endings and dot-stuffing."""
-    return _normalize(message)
+def to_data(bytes message, bint stuff=True):
+    """A complete RFC 5322 message as the DATA payload: CRLF line endings and dot-stuffing (BDAT: no stuffing)."""
+    return _normalize(message, stuff)

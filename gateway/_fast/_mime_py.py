@@ -12,24 +12,26 @@ import binascii
 MAX_LINE = 998  # RFC 5322 line limit, excluding CRLF
 
 
-def _normalize(data: bytes) -> bytes:
-    """CRLF line endings, dot-stuffed lines, no trailing line break."""
+def _normalize(data: bytes, stuff: bool = True) -> bytes:
+    """CRLF line endings, dot-stuffed lines (unless `stuff` is false: BDAT needs none), no trailing line break."""
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    if not stuff:
+        return b"\r\n".join(lines)
     return b"\r\n".join(b"." + ln if ln[:1] == b"." else ln for ln in lines)
 
 
-def encode_part(text: str, allow_8bit: bool) -> tuple[bytes, bytes]:
+def encode_part(text: str, allow_8bit: bool, stuff: bool = True) -> tuple[bytes, bytes]:
     """(Content-Transfer-Encoding, encoded body) for one text part."""
     raw = text.encode("utf-8")
     ascii_only = len(raw) == len(text)
     if ascii_only or allow_8bit:
         longest = max((len(ln) for ln in raw.replace(b"\r", b"").split(b"\n")), default=0)
         if longest <= MAX_LINE:
-            return (b"7bit" if ascii_only else b"8bit"), _normalize(raw)
+            return (b"7bit" if ascii_only else b"8bit"), _normalize(raw, stuff)
     # base64 lines never start with "." and never exceed 76 characters.
     return b"base64", _wrap64(raw)
 
@@ -39,6 +41,6 @@ def _wrap64(raw: bytes) -> bytes:
     return b"\r\n".join(chunks)
 
 
-def to_data(message: bytes) -> bytes:
-    """A complete RFC 5322 message as the DATA payload: CRLF line endings and dot-stuffing."""
-    return _normalize(message)
+def to_data(message: bytes, stuff: bool = True) -> bytes:
+    """A complete RFC 5322 message as the DATA payload: CRLF line endings and dot-stuffing (BDAT: no stuffing)."""
+    return _normalize(message, stuff)

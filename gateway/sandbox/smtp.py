@@ -16,7 +16,7 @@ It accepts everything except these recipients (the local part starts with the wo
 ``flaky``          451 4.3.0 for the first two attempts of that address, then accepted
 =================  ===================================================================
 
-Accepted messages are counted; with ``record=True`` their (sender, recipient, data) are kept, and with
+CHUNKING (BDAT) is offered unless ``chunking=False``. Accepted messages are counted; with ``record=True`` their (sender, recipient, data) are kept, and with
 ``log_path`` each accepted recipient is appended to a file (for crash tests across processes). The command
 ``XSTATS`` answers ``250 accepted=N``, so a benchmark can read the count of a sink in another process.
 """
@@ -35,7 +35,8 @@ _SLOW = re.compile(rb"^slow(\d*)")
 class SinkState:
     """What the sink has seen, shared by all its connections."""
 
-    def __init__(self, record: bool = False, log_path: str | None = None) -> None:
+    def __init__(self, record: bool = False, log_path: str | None = None, chunking: bool = True) -> None:
+        self.chunking = chunking
         self.accepted = 0
         self.record = record
         self.messages: list[tuple[str, str, bytes]] = []
@@ -73,6 +74,9 @@ class SinkProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = b""
         self.in_data = False
+        self.bdat_left = 0  # bytes of a BDAT chunk still to read
+        self.bdat_last = False
+        self.bdat_parts: list[bytes] = []
         self.sender = b""
         self.rcpts: list[bytes] = []
         self.fault = b""
@@ -92,6 +96,26 @@ class SinkProtocol(asyncio.Protocol):
         pos = 0
         out = self.out
         while True:
+            if self.bdat_left:
+                if self.fault.startswith(b"disconnect") and self.rcpts:
+                    self.transport.abort()  # type: ignore[union-attr]
+                    return
+                take = buf[pos:pos + self.bdat_left]
+                pos += len(take)
+                self.bdat_left -= len(take)
+                self.bdat_parts.append(take)
+                if self.bdat_left:
+                    break
+                if self.bdat_last:
+                    body, self.bdat_parts = b"".join(self.bdat_parts), []
+                    if self.rcpts:
+                        if self._end_of_data(body):
+                            return
+                    else:
+                        self.out.append(b"554 5.5.1 No valid recipients\r\n")
+                else:
+                    self.out.append(b"250 2.0.0 Chunk accepted\r\n")
+                continue
             if self.in_data:
                 if self.fault.startswith(b"disconnect"):
                     if pos >= len(buf):  # let the client see 354 and start the body first
@@ -106,6 +130,8 @@ class SinkProtocol(asyncio.Protocol):
                         break
                     body_end = end + 2
                 body = buf[pos:body_end]
+                if self.state.record:  # store the message, not its dot-stuffed transfer form
+                    body = (body[1:] if body.startswith(b"..") else body).replace(b"\r\n..", b"\r\n.")
                 pos = (end + 5) if body_end != pos else pos + 3
                 self.in_data = False
                 if self._end_of_data(body):
@@ -156,9 +182,25 @@ class SinkProtocol(asyncio.Protocol):
                 out.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
             else:
                 out.append(b"554 5.5.1 No valid recipients\r\n")
+        elif verb == b"BDAT":
+            parts = line.split()
+            try:
+                size = int(parts[1])
+            except (IndexError, ValueError):
+                out.append(b"501 5.5.4 Syntax: BDAT <size> [LAST]\r\n")
+                return False
+            self.bdat_last = len(parts) > 2 and parts[2].upper() == b"LAST"
+            if size == 0:
+                self.bdat_left = 0
+                if self.bdat_last:
+                    body, self.bdat_parts = b"".join(self.bdat_parts), []
+                    return self._end_of_data(body) if self.rcpts else bool(out.append(b"554 5.5.1 No valid recipients\r\n"))
+                out.append(b"250 2.0.0 Chunk accepted\r\n")
+            else:
+                self.bdat_left = size
         elif verb in (b"EHLO", b"HELO"):
-            out.append(b"250-sandbox.gateway\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
-                       b"250-SIZE 52428800\r\n250 ENHANCEDSTATUSCODES\r\n")
+            out.append(b"250-sandbox.gateway\r\n250-PIPELINING\r\n" + (b"250-CHUNKING\r\n" if self.state.chunking else b"")
+                       + b"250-8BITMIME\r\n250-SMTPUTF8\r\n250-SIZE 52428800\r\n250 ENHANCEDSTATUSCODES\r\n")
         elif verb == b"RSET":
             self.rcpts = []
             self.fault = b""
@@ -233,10 +275,10 @@ class SmtpSink:
     """The sandbox SMTP server. `await sink.start()` listens on 127.0.0.1 (port 0 = a free port)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, record: bool = False,
-                 log_path: str | None = None) -> None:
+                 log_path: str | None = None, chunking: bool = True) -> None:
         self.host = host
         self.port = port
-        self.state = SinkState(record=record, log_path=log_path)
+        self.state = SinkState(record=record, log_path=log_path, chunking=chunking)
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> SmtpSink:

@@ -15,9 +15,10 @@ from gateway.sandbox.smtp import SmtpSink
 from gateway.worker import Worker
 
 
-@pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    s = await SmtpSink(record=True).start()
+@pytest.fixture(params=["bdat", "data"])
+async def sink(request: pytest.FixtureRequest) -> AsyncIterator[SmtpSink]:
+    """The sandbox sink, with CHUNKING (BDAT path) and without (PIPELINING + DATA path)."""
+    s = await SmtpSink(record=True, chunking=request.param == "bdat").start()
     yield s
     await s.aclose()
 

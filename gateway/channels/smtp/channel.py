@@ -58,7 +58,7 @@ class SmtpChannel:
             await self.limiter.acquire()
         session = await self._acquire()
         try:
-            data = assemble(content, sender, msg.message_id, self.domain, session.eightbit)
+            data = assemble(content, sender, msg.message_id, self.domain, session.eightbit, not session.chunking)
             reply = await session.send(sender, content.recipient, data)
         except errors.Throttled as exc:
             self.failed += 1

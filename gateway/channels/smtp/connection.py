@@ -3,6 +3,8 @@
 aiosmtplib opens the session (connect, EHLO, STARTTLS, AUTH); then the transport is handed to
 :class:`SmtpProtocol`, which runs transactions with ESMTP PIPELINING when the server offers it: MAIL, RCPT and
 DATA go out in one write, the body and final dot in a second, so a message costs two writes and two reads.
+When the server also offers CHUNKING (RFC 3030), MAIL, RCPT and `BDAT <size> LAST` with the message go out in a
+single write: one write and one read per message, and no dot-stuffing.
 Every wait has its own timer (per-command timeouts, RFC 5321 §4.5.3.2); a timeout after the final dot is
 "maybe sent" (the server may have accepted), never retried blindly.
 """
@@ -49,7 +51,11 @@ class SmtpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.close_reason = str(exc) if exc else "server closed the connection"
-        self._fail(errors.ConnectError(f"SMTP connection lost: {self.close_reason}"))
+        closing = next((r for r in self.replies if r.code == 421), None)
+        if closing is not None:  # "421 … closing transmission channel": the server said why it left
+            self._fail(classify("SESSION", closing))
+        else:
+            self._fail(errors.ConnectError(f"SMTP connection lost: {self.close_reason}"))
 
     def _fail(self, exc: Exception) -> None:
         waiter, self.waiter = self.waiter, None
@@ -84,6 +90,7 @@ class SmtpSession:
         protocol: SmtpProtocol,
         *,
         pipelining: bool,
+        chunking: bool = False,
         eightbit: bool,
         smtputf8: bool,
         command_timeout: float,
@@ -91,6 +98,7 @@ class SmtpSession:
     ) -> None:
         self.protocol = protocol
         self.pipelining = pipelining
+        self.chunking = chunking and pipelining
         self.eightbit = eightbit
         self.smtputf8 = smtputf8
         self.command_timeout = command_timeout
@@ -107,6 +115,8 @@ class SmtpSession:
         params = b" SMTPUTF8" if self.smtputf8 and not (sender.isascii() and recipient.isascii()) else b""
         mail = b"MAIL FROM:<" + sender.encode() + b">" + params + b"\r\n"
         rcpt = b"RCPT TO:<" + recipient.encode() + b">\r\n"
+        if self.chunking:
+            return await self._send_chunked(mail + rcpt, data)
         try:
             if self.pipelining:
                 r_mail, r_rcpt, r_data = await self.protocol.roundtrip(
@@ -150,6 +160,30 @@ class SmtpSession:
             # RFC 5321 §3.8: a connection dropped before the final reply counts as 451 (not accepted).
             self.broken = True
             raise errors.ConnectError(f"SMTP connection lost during DATA: {self.protocol.close_reason}") from exc
+        self.sent += 1
+        if final.code // 100 != 2:
+            raise self._fail_with("BODY", final)
+        return final
+
+    async def _send_chunked(self, envelope: bytes, data: bytes) -> Reply:
+        """MAIL, RCPT and BDAT LAST with the whole message in one write (the server reads the chunk even when it
+        rejects the recipient, so the session stays in step)."""
+        try:
+            r_mail, r_rcpt, final = await self.protocol.roundtrip(
+                envelope + b"BDAT %d LAST\r\n" % len(data) + data, 3, self.data_timeout
+            )
+        except TimeoutError:
+            self.broken = True
+            raise errors.MaybeSent(
+                "SMTP server did not answer BDAT LAST in time; the message may have been accepted"
+            ) from None
+        except errors.ConnectError as exc:
+            self.broken = True
+            raise errors.ConnectError(f"SMTP connection lost during BDAT: {self.protocol.close_reason}") from exc
+        if r_mail.code // 100 != 2:
+            raise self._fail_with("MAIL", r_mail)
+        if r_rcpt.code // 100 != 2:
+            raise self._fail_with("RCPT", r_rcpt)
         self.sent += 1
         if final.code // 100 != 2:
             raise self._fail_with("BODY", final)
@@ -232,6 +266,7 @@ async def open_session(
     return SmtpSession(
         protocol,
         pipelining="pipelining" in ext,
+        chunking="chunking" in ext,
         eightbit="8bitmime" in ext,
         smtputf8="smtputf8" in ext,
         command_timeout=command_timeout,

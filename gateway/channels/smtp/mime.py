@@ -79,11 +79,12 @@ def _date_header() -> str:
     return _date_cache[1]
 
 
-def assemble(content: EmailContent, sender: str, message_id: str, domain: str, allow_8bit: bool) -> bytes:
-    """The DATA payload (dot-stuffed, CRLF, without the final '.'): headers, then a text, html or
-    multipart/alternative body."""
+def assemble(content: EmailContent, sender: str, message_id: str, domain: str, allow_8bit: bool,
+             stuff: bool = True) -> bytes:
+    """The message bytes (CRLF; dot-stuffed for DATA unless `stuff` is false, as BDAT wants; without the final
+    '.'): headers, then a text, html or multipart/alternative body."""
     if content.raw is not None:
-        return _mime.to_data(content.raw)  # type: ignore[no-any-return]
+        return _mime.to_data(content.raw, stuff)  # type: ignore[no-any-return]
     head = [
         "From: " + encode_header(content.from_header or sender),
         "To: " + content.recipient,
@@ -98,10 +99,10 @@ def assemble(content: EmailContent, sender: str, message_id: str, domain: str, a
         head.append(f"{name}: {encode_header(value)}")
     parts = []
     if content.text is not None:
-        cte, body = _mime.encode_part(content.text, allow_8bit)
+        cte, body = _mime.encode_part(content.text, allow_8bit, stuff)
         parts.append((b"text/plain", cte, body))
     if content.html is not None:
-        cte, body = _mime.encode_part(content.html, allow_8bit)
+        cte, body = _mime.encode_part(content.html, allow_8bit, stuff)
         parts.append((b"text/html", cte, body))
     if not parts:
         parts.append((b"text/plain", b"7bit", b""))
