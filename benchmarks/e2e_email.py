@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import msgspec  # noqa: E402
-import redis as redis_sync  # noqa: E402
+import msgspec
+import redis as redis_sync
 
-from benchmarks._common import append_rows, cpu_seconds, machine  # noqa: E402
-from gateway.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from benchmarks._common import append_rows, cpu_seconds, machine
+from gateway.embedded_redis import EmbeddedRedis, free_port
 
 HTML = ("<html><body><h1>Hello {{name}},</h1><p>Order <b>#{{order}}</b> ships to {{city}} on {{date}}.</p>"
         "<p>Tier {{tier}}, points {{points}}.</p>" + "<p>" + "Lorem ipsum dolor sit amet, consectetur adipiscing. " * 34

@@ -21,7 +21,7 @@ PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
 
-class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _Base(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
@@ -100,9 +100,9 @@ class IdempotencyConfig(_Base):
 
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
-    stream: StreamConfig = StreamConfig()
-    retry: RetryConfig = RetryConfig()
-    idempotency: IdempotencyConfig = IdempotencyConfig()
+    stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
+    retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+    idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)
     channels: list[ChannelConfig] = []
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

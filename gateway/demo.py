@@ -17,12 +17,12 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
 
 from gateway.embedded_redis import EmbeddedRedis, free_port
-from gateway.stream import codec
 
 HTML = """<!doctype html><html><body style="font-family:sans-serif">
 <h1>Hello {{User.UserAttributes.FirstName}},</h1>
@@ -70,7 +70,7 @@ async def _run(count: int, redis_url: str, started: float) -> dict[str, object]:
     client = aioredis.Redis.from_url(redis_url)
     final = Counter[str]()
     latencies: list[int] = []
-    last_id = "0"
+    last_id: Any = "0"
 
     async def enqueue() -> None:
         for start in range(0, count, 1000):
@@ -84,7 +84,7 @@ async def _run(count: int, redis_url: str, started: float) -> dict[str, object]:
     last_outcome_ms = first_ms
     shown = 0.0
     while sum(final.values()) < count:
-        reply = await client.xread({"gateway:events": last_id}, count=10_000, block=500)
+        reply: Any = await client.xread({"gateway:events": last_id}, count=10_000, block=500)
         for _, items in reply or []:
             for entry_id, fields in items:
                 last_id = entry_id

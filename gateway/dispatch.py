@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from gateway import errors, events, keys
-from gateway.channels.base import Channel, Composer, Delivered, Outbound, Recipient
+from gateway.channels.base import Channel, Composer, Delivered, Outbound, Recipient, Render
 from gateway.config import GatewayConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
@@ -33,7 +33,8 @@ from gateway.models import (
     SendUsersMessageResponse,
 )
 from gateway.stream import codec, retry
-from gateway.suppression import SuppressionList, entry as suppression_entry
+from gateway.suppression import SuppressionList
+from gateway.suppression import entry as suppression_entry
 from gateway.templates import ProgramCache, TemplateError
 from gateway.templates.variables import build_context
 
@@ -66,9 +67,28 @@ class Route(NamedTuple):
 class Job:
     """One recipient of one entry on its way through the walk."""
 
-    __slots__ = ("entry", "key", "user", "endpoint_id", "channel_type", "address", "config", "endpoint",
-                 "message_id", "status", "code", "message", "event", "route", "outbound", "error", "delivered",
-                 "retry_after")
+    __slots__ = (
+        "address",
+        "channel_type",
+        "code",
+        "config",
+        "delivered",
+        "endpoint",
+        "endpoint_id",
+        "entry",
+        "error",
+        "event",
+        "key",
+        "message",
+        "message_id",
+        "outbound",
+        "retry_after",
+        "route",
+        "status",
+        "user",
+    )
+
+    retry_after: float | None
 
     def __init__(self, entry: codec.SendEntry, key: str, user: str | None, endpoint_id: str | None,
                  config: Any, message_id: str) -> None:
@@ -89,6 +109,7 @@ class Job:
         self.outbound: Outbound | None = None
         self.error: errors.DeliveryError | None = None
         self.delivered: Delivered | None = None
+        self.retry_after = None
 
     def finish(self, status: str, code: int, message: str, event: str | None = None) -> None:
         self.status, self.code, self.message = status, code, message
@@ -312,7 +333,7 @@ class Dispatcher:
         except LookupError:
             return None
 
-    def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Callable[[str | None], str | None]:
+    def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Render:
         ctx: list[dict[str, Any]] = []
 
         def render(source: str | None) -> str | None:
@@ -390,7 +411,7 @@ class Dispatcher:
             out = codec.retry_fields(entry, fields[b"request"], [j.key for j in group], {j.key: j.message_id for j in group})
             reason = "; ".join(sorted({j.message for j in group}))[:2000]
             pipe.xadd(stream.dead_key, retry.dead_fields(out, reason, entry.attempt, now_ms))
-        for entry_id, fields, reason, attempts in dead:
+        for _, fields, reason, attempts in dead:
             pipe.xadd(stream.dead_key, retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, attempts, now_ms))
         for j in suppress:
             pipe.hset(keys.suppressed(j.entry.app), j.address.lower(), suppression_entry("BOUNCE", j.message))

@@ -16,7 +16,8 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.channels.base import Runtime
 from gateway.config import GatewayConfig
@@ -145,8 +146,8 @@ class Worker:
             pipe = self.redis.pipeline(transaction=True)
             for entry_id, fields in poison:
                 reason = f"delivered {counts[entry_id]} times without an outcome; a worker may crash on it"
-                pipe.xadd(self.cfg.stream.dead_key,
-                          retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, counts[entry_id], now_ms))
+                dead: Any = retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, counts[entry_id], now_ms)
+                pipe.xadd(self.cfg.stream.dead_key, dead)
             pipe.xack(self.consumer.key, self.consumer.group, *[e[0] for e in poison])
             await pipe.execute()
             log.error("dead-lettered %d poison entries", len(poison))
@@ -201,7 +202,7 @@ class Worker:
         for t in self._loops:
             t.cancel()
         if self._tasks:
-            done, pending = await asyncio.wait(set(self._tasks), timeout=self.cfg.shutdown_grace_s)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.cfg.shutdown_grace_s)
             if pending:
                 log.warning("%d batches did not finish within %.0fs; cancelling (they stay pending)",
                             len(pending), self.cfg.shutdown_grace_s)

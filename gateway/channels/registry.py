@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from gateway.channels.base import Runtime
 from gateway.channels.smtp import channel as smtp
-from gateway.channels.smtp.compose import compose_email, message_substitutions as email_substitutions
+from gateway.channels.smtp.compose import compose_email
+from gateway.channels.smtp.compose import message_substitutions as email_substitutions
 from gateway.config import GatewayConfig, SmtpChannelConfig
 from gateway.dispatch import Route
 from gateway.errors import ConfigError

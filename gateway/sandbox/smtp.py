@@ -16,8 +16,8 @@ It accepts everything except these recipients (the local part starts with the wo
 ``flaky``          451 4.3.0 for the first two attempts of that address, then accepted
 =================  ===================================================================
 
-CHUNKING (BDAT) is offered unless ``chunking=False``. Accepted messages are counted; with ``record=True`` their (sender, recipient, data) are kept, and with
-``log_path`` each accepted recipient is appended to a file (for crash tests across processes). The command
+CHUNKING (BDAT) is offered unless ``chunking=False``. Accepted messages are counted; with ``record=True`` their
+(sender, recipient, data) are kept, and with ``log_path`` each accepted recipient is appended to a file (for crash tests across processes). The command
 ``XSTATS`` answers ``250 accepted=N``, so a benchmark can read the count of a sink in another process.
 """
 
@@ -44,7 +44,7 @@ class SinkState:
         self.connections = 0
         self.transports: set[asyncio.BaseTransport] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self.log: IO[str] | None = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115
+        self.log: IO[str] | None = open(log_path, "a", buffering=1) if log_path else None
 
     def accept(self, sender: bytes, rcpt: bytes, data: bytes) -> None:
         self.accepted += 1
@@ -89,7 +89,8 @@ class SinkProtocol(asyncio.Protocol):
         transport.write(b"220 sandbox.gateway ESMTP ready\r\n")  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state.transports.discard(self.transport)  # type: ignore[arg-type]
+        if self.transport is not None:
+            self.state.transports.discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf + data if self.buf else data
@@ -194,7 +195,10 @@ class SinkProtocol(asyncio.Protocol):
                 self.bdat_left = 0
                 if self.bdat_last:
                     body, self.bdat_parts = b"".join(self.bdat_parts), []
-                    return self._end_of_data(body) if self.rcpts else bool(out.append(b"554 5.5.1 No valid recipients\r\n"))
+                    if self.rcpts:
+                        return self._end_of_data(body)
+                    out.append(b"554 5.5.1 No valid recipients\r\n")
+                    return False
                 out.append(b"250 2.0.0 Chunk accepted\r\n")
             else:
                 self.bdat_left = size
@@ -292,7 +296,7 @@ class SmtpSink:
         if self.server is not None:
             self.server.close()
             for t in list(self.state.transports):
-                t.abort()
+                t.abort()  # type: ignore[attr-defined]
             await self.server.wait_closed()
         if self.state.log is not None:
             self.state.log.close()

@@ -60,7 +60,7 @@ class Program:
         return "".join(out)
 
 
-def compile(source: str) -> Program:  # noqa: A001 - the public name the engine uses
+def compile(source: str) -> Program:
     parts: list[tuple[int, str]] = []
     pos = 0
     for m in _TAG.finditer(source):

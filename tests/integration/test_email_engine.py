@@ -6,8 +6,8 @@ import msgspec
 import pytest
 
 from gateway import keys
-from gateway.models import EndpointResponse, EndpointUser
 from gateway.endpoints.store import EndpointStore
+from gateway.models import EndpointResponse, EndpointUser
 
 pytestmark = pytest.mark.asyncio
 

@@ -2,7 +2,8 @@ import email
 from email import policy
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway import _fast
 from gateway.channels.smtp.mime import EmailContent, assemble, bare_address, check_header, encode_header

@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway import errors
 from gateway.channels.smtp.replies import ProtocolViolation, Reply, ReplyParser, classify

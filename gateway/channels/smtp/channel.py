@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 from collections import deque
+from typing import ClassVar
 
 from gateway import errors
 from gateway.channels.base import Delivered, Outbound, Runtime
@@ -25,8 +26,8 @@ log = logging.getLogger("gateway.channels.smtp")
 class SmtpChannel:
     """Pinpoint's EMAIL channel over an SMTP relay."""
 
-    channel_types = frozenset({"EMAIL"})
-    send_event = "_email.send"
+    channel_types: ClassVar[frozenset[str]] = frozenset({"EMAIL"})
+    send_event: ClassVar[str | None] = "_email.send"
 
     def __init__(self, cfg: SmtpChannelConfig, runtime: Runtime | None = None) -> None:
         self.cfg = cfg
@@ -157,8 +158,7 @@ class SmtpChannel:
     async def aclose(self) -> None:
         sessions = list(self._idle)
         self._idle.clear()
-        for s in sessions:
-            self._open -= 1
+        self._open -= len(sessions)
         await asyncio.gather(*(s.quit() for s in sessions), *self._closing, return_exceptions=True)
 
     def __repr__(self) -> str:

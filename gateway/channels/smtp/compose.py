@@ -7,8 +7,6 @@ replaces the HTML part when there is one, else the text part. RawEmail is sent a
 
 from __future__ import annotations
 
-
-
 from gateway.channels.base import Recipient, Render
 from gateway.channels.smtp.mime import EmailContent, bare_address, check_header
 from gateway.errors import ContentRejected
