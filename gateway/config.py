@@ -91,7 +91,7 @@ class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     default_from: str | None = None
 
 
-class HttpAuthConfig(_Base):
+class HttpAuthConfig(_Base, frozen=True):
     """How an HTTP provider authenticates us. Secrets come from environment variables named here, never inline."""
 
     kind: Literal["none", "basic", "bearer", "header"] = "none"
@@ -103,7 +103,7 @@ class HttpAuthConfig(_Base):
 ProviderErrorAction = Literal["recipient", "content", "auth", "opt_out", "throttled", "unavailable", "transient"]
 
 
-class _HttpProviderBase(_Base):
+class _HttpProviderBase(_Base, frozen=True):
     """An HTTP SMS or voice provider (see docs/sms-http.md). `fields` maps body fields to `${var}` templates."""
 
     name: str = "sms"
@@ -134,11 +134,11 @@ class _HttpProviderBase(_Base):
     rate_limit: RateLimit | None = None
 
 
-class HttpSmsChannelConfig(_HttpProviderBase, tag="http_sms", tag_field="kind"):
+class HttpSmsChannelConfig(_HttpProviderBase, frozen=True, tag="http_sms", tag_field="kind"):
     """SMS through an HTTP provider (Twilio-compatible preset or a configured JSON/form API)."""
 
 
-class VoiceChannelConfig(_HttpProviderBase, tag="voice", tag_field="kind"):
+class VoiceChannelConfig(_HttpProviderBase, frozen=True, tag="voice", tag_field="kind"):
     """Voice messages through an HTTP provider configured like HTTP SMS."""
 
     name: str = "voice"

@@ -44,7 +44,7 @@ class OtpConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """`key_env` names the environment variable holding the server HMAC key (at least 32 bytes)."""
 
     key_env: str = "GATEWAY_OTP_KEY"
-    templates: dict[str, str] = DEFAULT_TEMPLATES
+    templates: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
     default_language: str = "en-US"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, carrier, geocoder, timezone
+from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, carrier, geocoder, timezone
 
 from gateway import models
 from gateway.errors import GatewayError
@@ -25,6 +25,14 @@ _PARSE_REASONS = {
     NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
     NumberParseException.TOO_SHORT_NSN: "too short",
     NumberParseException.TOO_LONG: "too long",
+}
+
+
+_POSSIBLE_REASONS = {
+    ValidationResult.INVALID_COUNTRY_CODE: "unknown country calling code",
+    ValidationResult.TOO_SHORT: "too short for its country",
+    ValidationResult.TOO_LONG: "too long for its country",
+    ValidationResult.INVALID_LENGTH: "wrong length for its country",
 }
 
 
@@ -44,8 +52,9 @@ def normalize(number: str, default_region: str | None = None) -> str:
     if not isinstance(number, str) or not number.strip():
         raise InvalidPhoneNumber("invalid phone number: empty")
     parsed = _parse(number, default_region)
-    if not phonenumbers.is_possible_number(parsed):
-        raise InvalidPhoneNumber("invalid phone number: not a possible number for its country")
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason not in (ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+        raise InvalidPhoneNumber(f"invalid phone number: {_POSSIBLE_REASONS.get(reason, 'not possible')}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
