@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from aiohttp.abc import AbstractResolver
 
 from gateway.channels import urlguard
 from gateway.channels.http_template import FieldMap, json_path
@@ -285,8 +286,9 @@ def classify(provider: Provider, status: int, retry_after: str | None, body: byt
 class ProviderClient:
     """Pooled keep-alive sessions, one per MessageType lane, each with its own connection limit."""
 
-    def __init__(self, provider: Provider, cfg: ProviderConfig) -> None:
+    def __init__(self, provider: Provider, cfg: ProviderConfig, resolver: AbstractResolver | None = None) -> None:
         self.provider = provider
+        self._resolver = resolver
         self._cfg = cfg
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._timeout = aiohttp.ClientTimeout(total=None, connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s)
@@ -294,7 +296,8 @@ class ProviderClient:
     async def start(self) -> None:
         for promotional, limit in ((False, self._cfg.transactional_connections),
                                    (True, self._cfg.promotional_connections)):
-            conn = urlguard.guarded_connector(self.provider.allow, limit, self._cfg.keepalive_timeout_s)
+            conn = urlguard.guarded_connector(self.provider.allow, limit, self._cfg.keepalive_timeout_s,
+                                              self._resolver)
             self._sessions[promotional] = aiohttp.ClientSession(
                 connector=conn, timeout=self._timeout, headers=self.provider.headers, auto_decompress=True,
                 skip_auto_headers=("User-Agent",), raise_for_status=False,

@@ -17,6 +17,8 @@ import logging
 import urllib.parse
 from typing import ClassVar
 
+from aiohttp.abc import AbstractResolver
+
 from gateway.channels import http_provider
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.http_provider import OptedOut, Provider, ProviderClient
@@ -67,10 +69,11 @@ class HttpSmsChannel:
     channel_types: ClassVar[frozenset[str]] = frozenset({"SMS"})
     send_event: ClassVar[str | None] = None
 
-    def __init__(self, cfg: HttpSmsChannelConfig, runtime: Runtime, provider: Provider | None = None) -> None:
+    def __init__(self, cfg: HttpSmsChannelConfig, runtime: Runtime, provider: Provider | None = None,
+                 resolver: AbstractResolver | None = None) -> None:
         self.cfg = cfg
         self.provider = provider if provider is not None else http_provider.resolve(cfg)
-        self._client = ProviderClient(self.provider, cfg)
+        self._client = ProviderClient(self.provider, cfg, resolver)
         self._optouts = OptOutStore(runtime.redis) if runtime.redis is not None else None
         self._accepted_event = "_SMS.BUFFERED" if self.provider.status_callback_url else "_SMS.SUCCESS"
         self._accepted_status = "PENDING" if self.provider.status_callback_url else "SUCCESSFUL"

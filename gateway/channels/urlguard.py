@@ -145,10 +145,12 @@ class GuardedResolver(AbstractResolver):
 
 
 def guarded_connector(
-    allow: tuple[IPNetwork, ...], limit: int, keepalive_timeout: float, **kw: Any
+    allow: tuple[IPNetwork, ...], limit: int, keepalive_timeout: float, inner: AbstractResolver | None = None,
+    **kw: Any,
 ) -> aiohttp.TCPConnector:
-    """A pooled keep-alive TCPConnector whose every connection goes through the guard."""
+    """A pooled keep-alive TCPConnector whose every connection goes through the guard (`inner` resolves names;
+    default: getaddrinfo in a thread)."""
     return aiohttp.TCPConnector(
-        resolver=GuardedResolver(allow), limit=limit, limit_per_host=0, keepalive_timeout=keepalive_timeout,
+        resolver=GuardedResolver(allow, inner), limit=limit, limit_per_host=0, keepalive_timeout=keepalive_timeout,
         ttl_dns_cache=60, **kw,
     )
