@@ -39,7 +39,7 @@ import itertools
 import secrets
 import time
 import urllib.parse
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import msgspec
@@ -73,8 +73,8 @@ class _Conn(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses; both have write/close.
+        self._transport = cast(asyncio.Transport, transport)
         self._server._conns.add(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
