@@ -75,7 +75,7 @@ class _Conn(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses; both have write/close.
         self._transport = cast(asyncio.Transport, transport)
-        self._server._conns.add(transport)
+        self._server._conns.add(self._transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._transport is not None:

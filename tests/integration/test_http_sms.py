@@ -435,3 +435,20 @@ async def test_ssrf_guard_at_connect_time(sandbox: SandboxHttpSms, redis: Any) -
     finally:
         await ch.aclose()
     assert sandbox.total == 1
+
+
+async def test_sandbox_handles_pipelined_and_split_requests(sandbox: SandboxHttpSms) -> None:
+    body = b"To=%2B14255550100&From=%2B1&Body=hi"
+    req = (b"POST /2010-04-01/Accounts/AC1/Messages.json HTTP/1.1\r\nHost: x\r\n"
+           b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    reader, writer = await asyncio.open_connection("127.0.0.1", sandbox.port)
+    writer.write(req + req + req[:30])
+    await writer.drain()
+    writer.write(req[30:])
+    got = b""
+    while got.count(b"HTTP/1.1 201") < 3:
+        chunk = await asyncio.wait_for(reader.read(65536), 5)
+        assert chunk
+        got += chunk
+    writer.close()
+    assert sandbox.calls("+14255550100") == 3

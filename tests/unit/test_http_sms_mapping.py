@@ -229,3 +229,28 @@ def test_config_union_accepts_http_sms_and_voice() -> None:
     assert isinstance(cfg.channels[1], gwconfig.VoiceChannelConfig)
     with pytest.raises(ConfigError, match="bogus"):
         gwconfig.from_dict({"channels": [{"kind": "http_sms", "bogus": 1}]})
+
+
+# -- properties -------------------------------------------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text(), st.text())
+def test_any_tenant_value_survives_json_and_form_encoding_unchanged(body: str, to: str) -> None:
+    p_json = generic()
+    p_form = twilio()
+    assert msgspec.json.decode(hp.encode_body(p_json, {"to": to, "body": body})) == {"to": to, "text": body}
+    pairs = dict(urllib.parse.parse_qsl(hp.encode_body(p_form, {"to": to, "from": "+1", "body": body}).decode(),
+                                        keep_blank_values=True))
+    assert pairs["Body"] == body and pairs["To"] == to
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_compile_never_executes_and_either_parses_or_raises_config_error(src: str) -> None:
+    try:
+        parts = compile_template(src, {"to"})
+    except ConfigError:
+        return
+    assert render_template(parts, {"to": "X"}) is not None

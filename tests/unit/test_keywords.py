@@ -141,3 +141,18 @@ async def test_stream_replier_follows_the_stream_contract(redis: Any) -> None:
 
     req = msgspec.json.decode(fields[b"request"], type=models.MessageRequest)
     assert req.MessageConfiguration.SMSMessage.Body == "hi"  # type: ignore[union-attr]
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.sampled_from(sorted(kw.OPT_OUT_KEYWORDS | kw.OPT_IN_KEYWORDS | kw.HELP_KEYWORDS)),
+       st.text(alphabet=" \t\n", max_size=3), st.text(alphabet=" \t\n", max_size=3),
+       st.sampled_from(["", " please", " now!", "."]), st.booleans())
+def test_keyword_match_ignores_case_whitespace_and_tail(word: str, lead: str, trail: str, tail: str,
+                                                        lower: bool) -> None:
+    text = lead + (word.lower() if lower else word) + tail + trail
+    expected = (kw.Action.OPT_OUT if word in kw.OPT_OUT_KEYWORDS else
+                kw.Action.OPT_IN if word in kw.OPT_IN_KEYWORDS else kw.Action.HELP)
+    assert kw.classify(text) is expected
