@@ -91,7 +91,62 @@ class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     default_from: str | None = None
 
 
-ChannelConfig = SmtpChannelConfig
+class HttpAuthConfig(_Base, frozen=True):
+    """How an HTTP provider authenticates us. Secrets come from environment variables named here, never inline."""
+
+    kind: Literal["none", "basic", "bearer", "header"] = "none"
+    username: str | None = None  # basic; for the Twilio preset defaults to account_sid
+    secret_env: str | None = None  # basic password, bearer token or header value
+    header_name: str = "Authorization"  # kind="header"
+
+
+ProviderErrorAction = Literal["recipient", "content", "auth", "opt_out", "throttled", "unavailable", "transient"]
+
+
+class _HttpProviderBase(_Base, frozen=True):
+    """An HTTP SMS or voice provider (see docs/sms-http.md). `fields` maps body fields to `${var}` templates."""
+
+    name: str = "sms"
+    preset: Literal["twilio"] | None = None
+    url: str | None = None  # required unless a preset builds it
+    api_base: str = "https://api.twilio.com"  # preset="twilio": where the Twilio API lives
+    account_sid: str | None = None  # preset="twilio"
+    method: Literal["POST", "PUT"] = "POST"
+    auth: HttpAuthConfig = HttpAuthConfig()
+    body_format: Literal["json", "form"] | None = None  # default: the preset's, else json
+    fields: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    success_statuses: list[Annotated[int, msgspec.Meta(ge=100, le=599)]] = []  # default: any 2xx
+    message_id_path: str | None = None  # JSON path of the provider's message id, e.g. "sid" or "messages.0.id"
+    success_path: str | None = None  # JSON path that must hold one of success_values on a 2xx
+    success_values: list[str] = []
+    error_code_path: str | None = None
+    error_message_path: str | None = None
+    error_codes: dict[str, ProviderErrorAction] = {}  # provider error code -> what it means
+    status_callback_url: str | None = None  # our inbound webhook's receipt URL, passed as ${status_callback}
+    transactional_connections: PositiveInt = 64
+    promotional_connections: PositiveInt = 64
+    connect_timeout_s: PositiveFloat = 10.0
+    read_timeout_s: PositiveFloat = 30.0  # after the request was written: a timeout here is "maybe sent"
+    keepalive_timeout_s: PositiveFloat = 15.0
+    allow_http: bool = False  # plain http:// (sandbox, LAN providers)
+    allow_networks: list[str] = []  # CIDRs exempt from the SSRF guard, e.g. ["127.0.0.1/32"] for the sandbox
+    rate_limit: RateLimit | None = None
+
+
+class HttpSmsChannelConfig(_HttpProviderBase, frozen=True, tag="http_sms", tag_field="kind"):
+    """SMS through an HTTP provider (Twilio-compatible preset or a configured JSON/form API)."""
+
+
+class VoiceChannelConfig(_HttpProviderBase, frozen=True, tag="voice", tag_field="kind"):
+    """Voice messages through an HTTP provider configured like HTTP SMS."""
+
+    name: str = "voice"
+    default_language_code: str = "en-US"
+    default_voice_id: str | None = None
+
+
+ChannelConfig = SmtpChannelConfig | HttpSmsChannelConfig | VoiceChannelConfig
 
 
 class IdempotencyConfig(_Base):
