@@ -91,7 +91,7 @@ class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     default_from: str | None = None
 
 
-class HttpAuthConfig(_Base, frozen=True):
+class HttpAuthConfig(_Base):
     """How an HTTP provider authenticates us. Secrets come from environment variables named here, never inline."""
 
     kind: Literal["none", "basic", "bearer", "header"] = "none"
@@ -103,7 +103,7 @@ class HttpAuthConfig(_Base, frozen=True):
 ProviderErrorAction = Literal["recipient", "content", "auth", "opt_out", "throttled", "unavailable", "transient"]
 
 
-class _HttpProviderBase(_Base, frozen=True):
+class _HttpProviderBase(_Base):
     """An HTTP SMS or voice provider (see docs/sms-http.md). `fields` maps body fields to `${var}` templates."""
 
     name: str = "sms"
@@ -112,7 +112,7 @@ class _HttpProviderBase(_Base, frozen=True):
     api_base: str = "https://api.twilio.com"  # preset="twilio": where the Twilio API lives
     account_sid: str | None = None  # preset="twilio"
     method: Literal["POST", "PUT"] = "POST"
-    auth: HttpAuthConfig = HttpAuthConfig()
+    auth: HttpAuthConfig = msgspec.field(default_factory=HttpAuthConfig)
     body_format: Literal["json", "form"] | None = None  # default: the preset's, else json
     fields: dict[str, str] = {}
     headers: dict[str, str] = {}
@@ -134,11 +134,11 @@ class _HttpProviderBase(_Base, frozen=True):
     rate_limit: RateLimit | None = None
 
 
-class HttpSmsChannelConfig(_HttpProviderBase, frozen=True, tag="http_sms", tag_field="kind"):
+class HttpSmsChannelConfig(_HttpProviderBase, tag="http_sms", tag_field="kind"):
     """SMS through an HTTP provider (Twilio-compatible preset or a configured JSON/form API)."""
 
 
-class VoiceChannelConfig(_HttpProviderBase, frozen=True, tag="voice", tag_field="kind"):
+class VoiceChannelConfig(_HttpProviderBase, tag="voice", tag_field="kind"):
     """Voice messages through an HTTP provider configured like HTTP SMS."""
 
     name: str = "voice"

@@ -32,6 +32,7 @@ from gateway.models import (
     MessageResult,
     SendUsersMessageResponse,
 )
+from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
 from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
@@ -52,6 +53,7 @@ return #ARGV / 3
 """
 
 USER_SEP = "\x1f"
+KEYWORD_REPLY = "gateway.keyword_reply"  # Context key marking the automatic reply to an inbound keyword
 
 
 class Route(NamedTuple):
@@ -139,7 +141,7 @@ class Dispatcher:
         self.endpoints = EndpointStore(redis)
         self.suppression = SuppressionList(redis)
         self.templates = templates  # a TemplateStore, when templates are configured
-        self.optouts = optouts  # SMS opt-out store with `async is_opted_out_many(app, numbers) -> list[bool]`
+        self.optouts = optouts if optouts is not None else OptOutStore(redis)
         self.programs = ProgramCache()
         self.ids = MessageIds()
         self._emit = redis.register_script(_EMIT)
@@ -262,8 +264,8 @@ class Dispatcher:
             j.route = route
             if j.channel_type == "EMAIL":
                 email.append(j)
-            elif j.channel_type == "SMS":
-                sms.append(j)
+            elif j.channel_type == "SMS" and not (j.entry.request.Context or {}).get(KEYWORD_REPLY):
+                sms.append(j)  # a STOP confirmation is sent to the number that has just opted out
         by_app: dict[str, list[Job]] = {}
         for j in email:
             by_app.setdefault(j.entry.app, []).append(j)
@@ -272,12 +274,12 @@ class Dispatcher:
                 if sup is not None:
                     j.finish("PERMANENT_FAILURE", 400,
                              f"Address is on the suppression list ({sup.reason}); no message was sent")
-        if sms and self.optouts is not None:
+        if sms:
             by_app = {}
             for j in sms:
                 by_app.setdefault(j.entry.app, []).append(j)
             for app, group in by_app.items():
-                flags = await self.optouts.is_opted_out_many(app, [j.address for j in group])
+                flags = await self.optouts.opted_out(app, [j.address for j in group])
                 for j, opted in zip(group, flags, strict=True):
                     if opted:
                         j.finish("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
@@ -468,6 +470,8 @@ def _default_substitutions(template: Any) -> dict[str, Any] | None:
 
 
 def _status_of(err: errors.DeliveryError) -> str:
+    if isinstance(err, errors.OptedOut):
+        return "OPT_OUT"
     if isinstance(err, errors.Throttled):
         return "THROTTLED"
     if isinstance(err, errors.MaybeSent):

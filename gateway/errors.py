@@ -104,6 +104,10 @@ class RecipientRejected(PermanentError):
     category = Category.RECIPIENT
 
 
+class OptedOut(RecipientRejected):
+    """The recipient opted out (our opt-out list, or a provider's, e.g. Twilio 21610): DeliveryStatus OPT_OUT."""
+
+
 class ContentRejected(PermanentError):
     """The message itself was refused (too large, bad payload)."""
 
