@@ -177,3 +177,46 @@ async def test_send_users_messages_reaches_every_endpoint_of_each_user(engine, s
     assert set(resp.Result["u1"]) == {"e1", "e2"}
     assert all(r.DeliveryStatus == "SUCCESSFUL" for r in resp.Result["u1"].values())
     assert sorted(m[1] for m in sink.messages) == ["u1a@example.com", "u1b@example.com"]
+
+
+async def test_raw_email_reply_to_trace_id_and_context_travel_through(engine, sink):
+    import base64
+
+    raw = b"From: a@shop.test\nTo: r@example.com\nSubject: raw\n\n.leading dot\nbody\n"
+    run = await engine()
+    req = {
+        "Addresses": {"r@example.com": {"ChannelType": "EMAIL", "Context": {"order": "42"}}},
+        "Context": {"campaign": "c1"},
+        "TraceId": "trace-9",
+        "MessageConfiguration": {"EmailMessage": {"FromAddress": "a@shop.test",
+                                                  "RawEmail": {"Data": base64.b64encode(raw).decode()}}},
+    }
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    assert resp.Result["r@example.com"].DeliveryStatus == "SUCCESSFUL"
+    assert sink.messages[0][2] == raw.replace(b"\n", b"\r\n")
+    event = (await run.outcomes(1))[0]
+    attrs = event["attributes"]
+    assert (attrs["trace_id"], attrs["campaign"], attrs["order"]) == ("trace-9", "c1", "42")
+
+    req2 = email_request("s@example.com")
+    req2["MessageConfiguration"]["EmailMessage"]["ReplyToAddresses"] = ["help@shop.test"]  # type: ignore[index]
+    req2["Addresses"]["s@example.com"]["TitleOverride"] = "Override {{name}}"  # type: ignore[index]
+    await run.producer.send_messages_and_wait("app1", req2)
+    data = sink.messages[1][2]
+    assert b"Reply-To: help@shop.test" in data and b"Subject: Override friend" in data
+
+
+async def test_content_errors_are_permanent_failures_without_provider_calls(engine, sink):
+    run = await engine()
+    req = email_request("x@example.com")
+    req["MessageConfiguration"]["EmailMessage"]["SimpleEmail"]["Headers"] = [  # type: ignore[index]
+        {"Name": "X-Bad", "Value": "a\r\nBcc: victim@example.com"}]
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    r = resp.Result["x@example.com"]
+    assert r.DeliveryStatus == "PERMANENT_FAILURE" and "line break" in r.StatusMessage
+    bad_addr = await run.producer.send_messages_and_wait("app1", email_request("not-an-address"))
+    assert bad_addr.Result["not-an-address"].DeliveryStatus == "PERMANENT_FAILURE"
+    no_channel = await run.producer.send_messages_and_wait(
+        "app1", {"Addresses": {"+15550001": {"ChannelType": "SMS"}}, "MessageConfiguration": {}})
+    assert "No channel is configured for ChannelType SMS" in no_channel.Result["+15550001"].StatusMessage
+    assert sink.accepted == 0 and sink.state.connections == 0
