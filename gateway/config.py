@@ -98,7 +98,7 @@ class IdempotencyConfig(_Base):
     ttl_s: PositiveInt = 86_400
 
 
-class AccessKey(_Base):
+class AccessKey(_Base, frozen=True):
     """An access key the API accepts SigV4 signatures from; the secret is read from a file or a variable."""
 
     access_key_id: str
@@ -106,7 +106,7 @@ class AccessKey(_Base):
     secret_file: str | None = None  # path of a file holding it
 
 
-class ApiConfig(_Base):
+class ApiConfig(_Base, frozen=True):
     """Pinpoint's REST API (`gateway serve --api HOST:PORT`). `auth = "none"` disables signature checks and is
     for local use only."""
 

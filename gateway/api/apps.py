@@ -79,7 +79,8 @@ def check_settings(req: models.WriteApplicationSettingsRequest) -> None:
                 raise BadRequest(f"{root}.QuietTime.{name} must be HH:MM (00:00 to 23:59), got {value!r}")
     if req.Limits is not None:
         lim = req.Limits
-        for name, lo, hi in (("Daily", 0, 100), ("Total", 0, 100), ("Session", 0, 100), ("MessagesPerSecond", 1, 20000)):
+        ranges = (("Daily", 0, 100), ("Total", 0, 100), ("Session", 0, 100), ("MessagesPerSecond", 1, 20000))
+        for name, lo, hi in ranges:
             value = getattr(lim, name)
             if value is not None and not lo <= value <= hi:
                 raise BadRequest(f"{root}.Limits.{name} must be from {lo} to {hi}, got {value}")

@@ -41,7 +41,9 @@ CHANNELS: dict[ChannelKind, ChannelSpec] = {
         ChannelSpec("SMS", "Sms", models.SMSChannelRequest, models.SMSChannelResponse, False),
         ChannelSpec("VOICE", "Voice", models.VoiceChannelRequest, models.VoiceChannelResponse, False),
         ChannelSpec("APNS", "Apns", models.APNSChannelRequest, models.APNSChannelResponse, True),
-        ChannelSpec("APNS_SANDBOX", "ApnsSandbox", models.APNSSandboxChannelRequest, models.APNSSandboxChannelResponse, True),
+        ChannelSpec(
+            "APNS_SANDBOX", "ApnsSandbox", models.APNSSandboxChannelRequest, models.APNSSandboxChannelResponse, True
+        ),
         ChannelSpec("APNS_VOIP", "ApnsVoip", models.APNSVoipChannelRequest, models.APNSVoipChannelResponse, True),
         ChannelSpec(
             "APNS_VOIP_SANDBOX", "ApnsVoipSandbox", models.APNSVoipSandboxChannelRequest,

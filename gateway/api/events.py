@@ -31,7 +31,9 @@ MAX_KEY = 50
 MAX_ATTRIBUTE_VALUE = 200
 MAX_ID = 128
 
-_DEST_ARN = re.compile(r"^arn:aws[a-z-]*:(kinesis:[a-z0-9-]+:\d{12}:stream|firehose:[a-z0-9-]+:\d{12}:deliverystream)/[A-Za-z0-9_.-]{1,64}$")
+_DEST_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(kinesis:[a-z0-9-]+:\d{12}:stream|firehose:[a-z0-9-]+:\d{12}:deliverystream)/[A-Za-z0-9_.-]{1,64}$"
+)
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 _encode = msgspec.json.Encoder().encode
 

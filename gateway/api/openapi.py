@@ -72,7 +72,12 @@ def build() -> dict[str, Any]:
         "components": {
             "schemas": components,
             "securitySchemes": {
-                "sigv4": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                }
             },
         },
     }

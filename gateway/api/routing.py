@@ -94,5 +94,6 @@ class Router:
                 return route, params
             allowed.append(route.method)
         if allowed:
-            raise errors.MethodNotAllowed(f"{method} is not allowed on {raw_path}; allowed: {', '.join(sorted(set(allowed)))}")
+            allowed_text = ", ".join(sorted(set(allowed)))
+            raise errors.MethodNotAllowed(f"{method} is not allowed on {raw_path}; allowed: {allowed_text}")
         raise errors.NotFound(f"No Pinpoint operation at {method} {raw_path}")

@@ -18,23 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import redis.asyncio as aioredis
 from aiohttp import web
 
-import redis.asyncio as aioredis
-
 from gateway import errors as gw
+from gateway.api import errors
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
-from gateway.api import errors
 from gateway.api.openapi import openapi_json
 from gateway.api.registry import Call, Operation, load_handlers
 from gateway.api.routing import Router
 from gateway.api.services import Services, Settings
 from gateway.api.sigv4 import SigV4Verifier
 from gateway.api.tags import TagStore
+from gateway.api.validation import decode_body, query_params
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.errors import ConfigError
-from gateway.api.validation import decode_body, query_params
 
 log = logging.getLogger("gateway.api")
 

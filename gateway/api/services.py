@@ -191,7 +191,9 @@ class Settings:
 
     __slots__ = ("account_id", "events_key", "region")
 
-    def __init__(self, *, region: str = "us-east-1", account_id: str = "000000000000", events_key: str = "gateway:events") -> None:
+    def __init__(
+        self, *, region: str = "us-east-1", account_id: str = "000000000000", events_key: str = "gateway:events"
+    ) -> None:
         self.region = region
         self.account_id = account_id
         self.events_key = events_key

@@ -144,7 +144,9 @@ class SigV4Verifier:
         auth = _Authorization(header)
         secret = self._keys.get(auth.access_key)
         if secret is None:
-            raise Forbidden(f"The security token included in the request is invalid: unknown access key {auth.access_key!r}")
+            raise Forbidden(
+                f"The security token included in the request is invalid: unknown access key {auth.access_key!r}"
+            )
         if auth.service != self.service or auth.terminator != "aws4_request":
             raise Forbidden(f"Credential should be scoped to correct service: '{self.service}'")
         signed = auth.signed_headers

@@ -34,7 +34,10 @@ def parse_arn(arn: str) -> tuple[str, str | None]:
     m = _ARN.match(arn)
     r = _RESOURCE.match(m.group("resource")) if m else None
     if m is None or r is None:
-        raise BadRequest(f"ResourceArn {arn!r} is not the ARN of a Pinpoint application, campaign, segment, journey, template or recommender")
+        raise BadRequest(
+            f"ResourceArn {arn!r} is not the ARN of a Pinpoint application, campaign, segment, journey, template "
+            "or recommender"
+        )
     return m.group("resource"), r.group("app")
 
 

@@ -83,7 +83,9 @@ def _convert(wire: str, member: str, kind: str, values: list[str]) -> Any:
         try:
             dt.datetime.fromisoformat(value)
         except ValueError:
-            raise BadRequest(f"Invalid query parameter {wire} ({member}): {value!r} is not an ISO 8601 timestamp") from None
+            raise BadRequest(
+                f"Invalid query parameter {wire} ({member}): {value!r} is not an ISO 8601 timestamp"
+            ) from None
         return value
     if member == "PageSize":
         if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:

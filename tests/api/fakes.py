@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """In-memory implementations of the API's service protocols, standing in for stores built elsewhere."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Channel settings: plain channels in Redis, push channels through the (fake) credential store."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Operations served through other stores' protocols (in-memory fakes here): the HTTP side of each, its
 success shape as boto3 parses it, its errors."""
 
