@@ -1,0 +1,170 @@
+"""The EMAIL channel: a pool of reused SMTP sessions to one relay.
+
+Sessions open lazily up to `connections`, are reused for up to `max_messages_per_connection` transactions, and are
+dropped after a 421, a timeout or a lost connection (aiosmtplib's rule: a desynchronized session is closed, never
+reused). The pool hands a released session straight to the longest-waiting sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import deque
+
+from gateway import errors
+from gateway.channels.base import Delivered, Outbound, Runtime
+from gateway.channels.smtp.connection import SmtpSession, open_session
+from gateway.channels.smtp.mime import EmailContent, assemble
+from gateway.config import SmtpChannelConfig
+from gateway.ratelimit import RateLimiter, RedisTokenBucket, TokenBucket
+
+log = logging.getLogger("gateway.channels.smtp")
+
+
+class SmtpChannel:
+    """Pinpoint's EMAIL channel over an SMTP relay."""
+
+    channel_types = frozenset({"EMAIL"})
+    send_event = "_email.send"
+
+    def __init__(self, cfg: SmtpChannelConfig, runtime: Runtime | None = None) -> None:
+        self.cfg = cfg
+        self.domain = cfg.helo_name
+        self._password = os.environ.get(cfg.password_env, "") if cfg.password_env else None
+        self._idle: deque[SmtpSession] = deque()
+        self._waiters: deque[asyncio.Future[SmtpSession | None]] = deque()
+        self._open = 0  # sessions open or opening
+        self._closing: set[asyncio.Task[None]] = set()
+        self.limiter: RateLimiter | None = None
+        if cfg.rate_limit is not None:
+            rl = cfg.rate_limit
+            if rl.shared and runtime is not None:
+                self.limiter = RedisTokenBucket(runtime.redis, f"smtp:{cfg.name}", rl.rate, rl.burst)
+            else:
+                self.limiter = TokenBucket(rl.rate, rl.burst)
+        self.delivered = 0
+        self.failed = 0
+
+    async def start(self) -> None:
+        """Sessions open on demand; nothing to warm."""
+
+    async def send(self, msg: Outbound) -> Delivered:
+        content: EmailContent = msg.content
+        sender = content.sender or self.cfg.default_from
+        if not sender:
+            raise errors.ContentRejected("no FromAddress in the request and no default_from for this channel", code=400)
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        session = await self._acquire()
+        try:
+            data = assemble(content, sender, msg.message_id, self.domain, session.eightbit)
+            reply = await session.send(sender, content.recipient, data)
+        except errors.Throttled as exc:
+            self.failed += 1
+            if self.limiter is not None:
+                self.limiter.pause(exc.retry_after or 1.0)
+            raise
+        except errors.DeliveryError:
+            self.failed += 1
+            raise
+        finally:
+            self._release(session)
+        self.delivered += 1
+        return Delivered(event_type="_email.delivered", status_code=reply.code, status_message=str(reply)[:500])
+
+    def failure_event(self, err: errors.DeliveryError) -> str:
+        if isinstance(err, errors.RecipientRejected):
+            return "_email.hardbounce"
+        if isinstance(err, errors.TransientError):
+            return "_email.softbounce"
+        if isinstance(err, errors.MaybeSent):
+            return "_email.unknown"
+        return "_email.rejected"
+
+    async def _acquire(self) -> SmtpSession:
+        while self._idle:
+            session = self._idle.pop()  # most recently used first: keeps the rest idle enough to expire
+            if session.usable and session.sent < self.cfg.max_messages_per_connection:
+                return session
+            self._retire(session)
+        if self._open >= self.cfg.connections:
+            fut: asyncio.Future[SmtpSession | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            try:
+                handed = await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled() and fut.result() is not None:
+                    self._release(fut.result())  # type: ignore[arg-type]
+                elif fut.done() and not fut.cancelled():
+                    self._open -= 1  # we were given a slot to open: give it back
+                    self._wake_opener()
+                raise
+            if handed is not None:
+                return handed
+            # handed None: a slot was freed for us to open a new session (the count already includes it)
+        else:
+            self._open += 1
+        try:
+            return await self._connect()
+        except BaseException:
+            self._open -= 1
+            self._wake_opener()
+            raise
+
+    async def _connect(self) -> SmtpSession:
+        cfg = self.cfg
+        return await open_session(
+            host=cfg.host,
+            port=cfg.port,
+            helo_name=cfg.helo_name,
+            starttls=cfg.starttls,
+            tls_verify=cfg.tls_verify,
+            username=cfg.username,
+            password=self._password,
+            connect_timeout=cfg.connect_timeout_s,
+            command_timeout=cfg.command_timeout_s,
+            data_timeout=cfg.data_timeout_s,
+        )
+
+    def _release(self, session: SmtpSession) -> None:
+        if not session.usable or session.sent >= self.cfg.max_messages_per_connection:
+            self._retire(session)
+            return
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(session)
+                return
+        self._idle.append(session)
+
+    def _retire(self, session: SmtpSession) -> None:
+        self._open -= 1
+        task = asyncio.get_running_loop().create_task(session.quit())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        self._wake_opener()
+
+    def _wake_opener(self) -> None:
+        """Give a free slot to the first waiter, which will open a new session."""
+        while self._waiters and self._open < self.cfg.connections:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                self._open += 1
+                fut.set_result(None)
+                return
+
+    async def aclose(self) -> None:
+        sessions = list(self._idle)
+        self._idle.clear()
+        for s in sessions:
+            self._open -= 1
+        await asyncio.gather(*(s.quit() for s in sessions), *self._closing, return_exceptions=True)
+
+    def __repr__(self) -> str:
+        return (f"<SmtpChannel {self.cfg.name} {self.cfg.host}:{self.cfg.port} open={self._open} idle={len(self._idle)} "
+                f"waiting={len(self._waiters)} delivered={self.delivered} failed={self.failed}>")
+
+
+def create(cfg: SmtpChannelConfig, runtime: Runtime) -> SmtpChannel:
+    return SmtpChannel(cfg, runtime)

@@ -1,0 +1,233 @@
+"""The `gateway` command: serve, send, demo, sandbox, suppression (and render, segment as those land)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from gateway import __version__
+from gateway.errors import ConfigError, DecodeError
+
+log = logging.getLogger("gateway.cli")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+
+
+def _uvloop() -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; asyncio's loop still works
+        pass
+
+
+# ------------------------------------------------------------------ serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway import config as config_mod
+    from gateway.worker import Worker
+
+    environ = dict(__import__("os").environ)
+    if args.redis:
+        environ["GATEWAY_REDIS_URL"] = args.redis
+    try:
+        cfg = config_mod.load(args.config or environ.get("GATEWAY_CONFIG"), environ)
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    if not cfg.channels:
+        print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
+        return 2
+    _setup_logging(cfg.log_level)
+    _uvloop()
+
+    async def main() -> None:
+        worker = Worker(cfg, consumer=args.consumer)
+        worker.install_signal_handlers()
+        await worker.run()
+
+    asyncio.run(main())
+    return 0
+
+
+# ------------------------------------------------------------------ send
+
+
+def _build_request(args: argparse.Namespace) -> Any:
+    if args.request:
+        raw = sys.stdin.read() if args.request == "-" else args.request
+        if not raw.lstrip().startswith("{"):
+            with open(raw) as f:
+                raw = f.read()
+        return raw
+    if not args.to:
+        raise DecodeError("give --request JSON (or a file, or - for stdin), or --to with message flags")
+    channel = args.channel.upper()
+    addresses = {a: {"ChannelType": channel} for a in args.to}
+    msg: dict[str, Any] = {}
+    if channel == "EMAIL":
+        simple: dict[str, Any] = {"Subject": {"Data": args.subject or ""}}
+        if args.text:
+            simple["TextPart"] = {"Data": args.text}
+        if args.html:
+            simple["HtmlPart"] = {"Data": args.html}
+        msg["EmailMessage"] = {"SimpleEmail": simple, **({"FromAddress": args.sender} if args.sender else {})}
+    elif channel == "SMS":
+        msg["SMSMessage"] = {"Body": args.text or "", **({"OriginationNumber": args.sender} if args.sender else {})}
+    else:
+        msg["DefaultMessage"] = {"Body": args.text or ""}
+    return {"Addresses": addresses, "MessageConfiguration": msg}
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    import msgspec
+    import redis.asyncio as aioredis
+
+    from gateway.producer import Producer
+
+    try:
+        request = _build_request(args)
+    except (DecodeError, OSError) as exc:
+        print(f"gateway send: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        client = aioredis.Redis.from_url(args.redis)
+        producer = Producer(client, prefix=args.prefix)
+        try:
+            if args.wait:
+                resp = await producer.send_messages_and_wait(args.app, request, timeout=args.timeout,
+                                                             idempotency_key=args.idempotency_key)
+                print(json.dumps(msgspec.to_builtins(resp), indent=2))
+            else:
+                entry = await producer.send_messages(args.app, request, idempotency_key=args.idempotency_key)
+                print(entry)
+        except DecodeError as exc:
+            print(f"gateway send: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await client.aclose()
+        return 0
+
+    return asyncio.run(main())
+
+
+# ------------------------------------------------------------------ suppression
+
+
+def cmd_suppression(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from gateway.suppression import SuppressionList
+
+    async def main() -> int:
+        client = aioredis.Redis.from_url(args.redis)
+        sup = SuppressionList(client)
+        try:
+            if args.action == "add":
+                await sup.add(args.app, args.address, args.reason)
+            elif args.action == "remove":
+                if not await sup.remove(args.app, args.address):
+                    print("not suppressed", file=sys.stderr)
+                    return 1
+            else:
+                for addr, s in sorted((await sup.list(args.app)).items()):
+                    print(f"{addr}\t{s.reason}\t{s.at}\t{s.detail}")
+        finally:
+            await client.aclose()
+        return 0
+
+    return asyncio.run(main())
+
+
+# ------------------------------------------------------------------ sandbox, demo
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from gateway.sandbox import smtp
+
+    smtp.main(["--host", args.host, "--port", str(args.port)] + (["--log", args.log] if args.log else []))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway import demo
+
+    return demo.main(count=args.count, workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gateway", description="A self-hosted successor to Amazon Pinpoint.")
+    p.add_argument("--version", action="version", version=f"gateway {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run a worker (reads the stream, delivers, writes outcomes)")
+    s.add_argument("--redis", help="Redis URL (default: REDIS_URL, GATEWAY_REDIS_URL or the config file)")
+    s.add_argument("--config", help="TOML config file (default: $GATEWAY_CONFIG)")
+    s.add_argument("--consumer", help="consumer name in the group (default: hostname-pid)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("send", help="enqueue one request")
+    s.add_argument("app", help="application id")
+    s.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    s.add_argument("--prefix", default="gateway", help="stream prefix")
+    s.add_argument("--request", help="MessageRequest JSON, a file holding it, or - for stdin")
+    s.add_argument("--to", action="append", help="recipient address (repeatable)")
+    s.add_argument("--channel", default="EMAIL", help="ChannelType for --to addresses")
+    s.add_argument("--from", dest="sender", help="From address (email) or origination number (SMS)")
+    s.add_argument("--subject")
+    s.add_argument("--text")
+    s.add_argument("--html")
+    s.add_argument("--idempotency-key")
+    s.add_argument("--wait", action="store_true", help="wait for and print the MessageResponse")
+    s.add_argument("--timeout", type=float, default=30.0)
+    s.set_defaults(func=cmd_send)
+
+    s = sub.add_parser("suppression", help="manage an application's email suppression list")
+    s.add_argument("action", choices=["add", "remove", "list"])
+    s.add_argument("app")
+    s.add_argument("address", nargs="?")
+    s.add_argument("--reason", default="MANUAL", choices=["BOUNCE", "COMPLAINT", "MANUAL"])
+    s.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    s.set_defaults(func=cmd_suppression)
+
+    s = sub.add_parser("sandbox", help="run a sandbox provider (the SMTP sink)")
+    s.add_argument("kind", choices=["smtp"])
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=2525)
+    s.add_argument("--log")
+    s.set_defaults(func=cmd_sandbox)
+
+    s = sub.add_parser("demo", help="embedded Redis + sandbox SMTP + a worker: send personalized emails")
+    s.add_argument("--count", type=int, default=100_000)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(func=cmd_demo)
+
+    for module in ("gateway.templates.cli", "gateway.segments.cli"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ImportError:
+            continue
+        mod.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "suppression" and args.action != "list" and not args.address:
+        print("gateway suppression: an address is required", file=sys.stderr)
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

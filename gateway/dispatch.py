@@ -1,0 +1,463 @@
+"""The walk of one message (DESIGN.md): decode → resolve recipients → drop opted-out, suppressed, inactive and
+duplicate → render → channel → outcome → events, retries, dead letters → XACK.
+
+A batch of stream entries is processed together so Redis costs a few round trips per batch, not per message:
+one for idempotency keys and endpoint/user lookups, one for suppression, then sends run concurrently, then one
+MULTI/EXEC transaction writes every event, retry, dead letter, suppression and reply and acknowledges the
+entries. Acknowledging in the same transaction as the outcome is what makes delivery at-least-once: a crash
+before EXEC leaves the entries pending, to be read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import msgspec
+
+from gateway import errors, events, keys
+from gateway.channels.base import Channel, Composer, Delivered, Outbound, Recipient
+from gateway.config import GatewayConfig
+from gateway.endpoints.store import EndpointStore
+from gateway.models import (
+    DirectMessageConfiguration,
+    EndpointMessageResult,
+    EndpointResponse,
+    MessageRequest,
+    MessageResponse,
+    MessageResult,
+    SendUsersMessageResponse,
+)
+from gateway.stream import codec, retry
+from gateway.suppression import SuppressionList, entry as suppression_entry
+from gateway.templates import ProgramCache, TemplateError
+from gateway.templates.variables import build_context
+
+log = logging.getLogger("gateway.dispatch")
+
+_encode = msgspec.json.Encoder().encode
+_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
+
+# XADD many event records in one command (the client packs one command instead of one per event).
+_EMIT = """
+for i = 1, #ARGV, 3 do
+  redis.call('XADD', KEYS[1], '*', 'app', ARGV[i], 'event_type', ARGV[i + 1], 'record', ARGV[i + 2])
+end
+return #ARGV / 3
+"""
+
+USER_SEP = "\x1f"
+
+
+class Route(NamedTuple):
+    """How one Pinpoint ChannelType is delivered."""
+
+    channel: Channel
+    compose: Composer
+    message_substitutions: Callable[[DirectMessageConfiguration], dict[str, list[str]] | None]
+    template_attr: str | None  # TemplateConfiguration member, e.g. "EmailTemplate"
+    template_type: str | None  # template store type, e.g. "EMAIL"
+
+
+class Job:
+    """One recipient of one entry on its way through the walk."""
+
+    __slots__ = ("entry", "key", "user", "endpoint_id", "channel_type", "address", "config", "endpoint",
+                 "message_id", "status", "code", "message", "event", "route", "outbound", "error", "delivered",
+                 "retry_after")
+
+    def __init__(self, entry: codec.SendEntry, key: str, user: str | None, endpoint_id: str | None,
+                 config: Any, message_id: str) -> None:
+        self.entry = entry
+        self.key = key
+        self.user = user
+        self.endpoint_id = endpoint_id
+        self.config = config  # AddressConfiguration or EndpointSendConfiguration
+        self.channel_type = getattr(config, "ChannelType", None) or ""
+        self.address = key if endpoint_id is None else ""
+        self.endpoint: EndpointResponse | None = None
+        self.message_id = message_id
+        self.status: str | None = None
+        self.code = 0
+        self.message = ""
+        self.event: str | None = None
+        self.route: Route | None = None
+        self.outbound: Outbound | None = None
+        self.error: errors.DeliveryError | None = None
+        self.delivered: Delivered | None = None
+
+    def finish(self, status: str, code: int, message: str, event: str | None = None) -> None:
+        self.status, self.code, self.message = status, code, message
+        self.event = event or events.rejected_event(self.channel_type, status)
+
+
+class MessageIds:
+    """Unique, cheap message ids: a random per-process prefix and a counter."""
+
+    def __init__(self) -> None:
+        self.prefix = os.urandom(6).hex()
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"{self.prefix}-{self.n:012x}"
+
+
+class Dispatcher:
+    """Processes batches of raw stream entries end to end (see the module docstring)."""
+
+    def __init__(self, redis: Any, cfg: GatewayConfig, routes: dict[str, Route], *,
+                 templates: Any = None, optouts: Any = None) -> None:
+        self.redis = redis
+        self.cfg = cfg
+        self.routes = routes
+        self.endpoints = EndpointStore(redis)
+        self.suppression = SuppressionList(redis)
+        self.templates = templates  # a TemplateStore, when templates are configured
+        self.optouts = optouts  # SMS opt-out store with `async is_opted_out_many(app, numbers) -> list[bool]`
+        self.programs = ProgramCache()
+        self.ids = MessageIds()
+        self._emit = redis.register_script(_EMIT)
+        self.counts: dict[str, int] = {}
+
+    # ---------------------------------------------------------------- the walk
+
+    async def process(self, raw: list[tuple[str, dict[bytes, bytes]]]) -> None:
+        """Process entries end to end; returns once their outcomes are written and the entries acknowledged."""
+        dead: list[tuple[str, dict[bytes, bytes], str, int]] = []
+        entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]] = []
+        for entry_id, fields in raw:
+            try:
+                entries.append((codec.decode(entry_id, fields), fields))
+            except errors.DecodeError as exc:
+                dead.append((entry_id, fields, f"undecodable entry: {exc}", 0))
+        jobs = self._expand(entries)
+        duplicates = await self._lookup(entries, jobs)
+        await self._screen(jobs, duplicates)
+        await self._compose_all(jobs)
+        sending = [j for j in jobs if j.outbound is not None]
+        if sending:
+            await asyncio.gather(*(self._send(j) for j in sending))
+        await self._finalize(entries, jobs, dead)
+
+    def _expand(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]]) -> list[Job]:
+        jobs: list[Job] = []
+        for entry, _ in entries:
+            ids = entry.message_ids or {}
+            only = set(entry.only) if entry.only is not None else None
+            req = entry.request
+            if isinstance(req, MessageRequest):
+                for addr, acfg in (req.Addresses or {}).items():
+                    if only is None or addr in only:
+                        jobs.append(Job(entry, addr, None, None, acfg, ids.get(addr) or self.ids()))
+                for eid, ecfg in (req.Endpoints or {}).items():
+                    if only is None or eid in only:
+                        jobs.append(Job(entry, eid, None, eid, ecfg, ids.get(eid) or self.ids()))
+            else:
+                # Users are expanded to endpoints in _lookup, once their endpoint ids are known.
+                for uid, ucfg in req.Users.items():
+                    jobs.append(Job(entry, uid, uid, None, ucfg, ""))
+        return jobs
+
+    async def _lookup(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job]) -> set[str]:
+        """Idempotency keys, user endpoint sets and endpoint documents, in as few round trips as possible.
+        Returns the ids of entries that are duplicates."""
+        pipe = self.redis.pipeline(transaction=False)
+        idem: list[codec.SendEntry] = []
+        ttl = self.cfg.idempotency.ttl_s
+        for entry, _ in entries:
+            if entry.idempotency_key:
+                k = keys.idempotency(entry.app, entry.idempotency_key)
+                pipe.set(k, entry.request_id, nx=True, ex=ttl)
+                pipe.get(k)
+                idem.append(entry)
+        user_jobs = [j for j in jobs if j.user is not None]
+        for j in user_jobs:
+            pipe.smembers(keys.user(j.entry.app, j.user))  # type: ignore[arg-type]
+        results = await pipe.execute() if (idem or user_jobs) else []
+        duplicates: set[str] = set()
+        for i, entry in enumerate(idem):
+            owner = results[2 * i + 1]
+            if owner is not None and owner.decode() != entry.request_id:
+                duplicates.add(entry.id)
+        # Replace each user job by one job per endpoint of that user (sorted, for stable results).
+        if user_jobs:
+            offset = 2 * len(idem)
+            expanded: dict[int, list[Job]] = {}
+            for n, j in enumerate(user_jobs):
+                members = sorted(m.decode() for m in results[offset + n])
+                ids = j.entry.message_ids or {}
+                only = set(j.entry.only) if j.entry.only is not None else None
+                kids = []
+                for eid in members:
+                    key = j.user + USER_SEP + eid  # type: ignore[operator]
+                    if only is None or key in only:
+                        kids.append(Job(j.entry, key, j.user, eid, j.config, ids.get(key) or self.ids()))
+                expanded[id(j)] = kids
+            jobs[:] = [k for j in jobs for k in (expanded.get(id(j), [j]) if j.user is not None else [j])]
+        need = [j for j in jobs if j.endpoint_id is not None]
+        if need:
+            raw = await self.redis.mget([keys.endpoint(j.entry.app, j.endpoint_id) for j in need])  # type: ignore[arg-type]
+            for j, doc in zip(need, raw, strict=True):
+                if doc is not None:
+                    j.endpoint = _decode_endpoint(doc)
+        return duplicates
+
+    async def _screen(self, jobs: list[Job], duplicates: set[str]) -> None:
+        """Decide every recipient that must not be sent to, before any provider call."""
+        email: list[Job] = []
+        sms: list[Job] = []
+        for j in jobs:
+            if j.entry.id in duplicates:
+                j.finish("DUPLICATE", 409, "Duplicate request: this idempotency key was already used")
+                continue
+            if j.endpoint_id is not None:
+                ep = j.endpoint
+                if ep is None:
+                    j.finish("PERMANENT_FAILURE", 404, "Endpoint not found")
+                    continue
+                j.channel_type = ep.ChannelType or ""
+                j.address = ep.Address or ""
+                if ep.EndpointStatus == "INACTIVE":
+                    j.finish("PERMANENT_FAILURE", 400, "Endpoint is INACTIVE; messages aren't sent to it")
+                    continue
+                if ep.OptOut == "ALL":
+                    j.finish("OPT_OUT", 400, "Endpoint has opted out of all messages")
+                    continue
+                if not j.address:
+                    j.finish("PERMANENT_FAILURE", 400, "Endpoint has no Address")
+                    continue
+            if not j.channel_type:
+                j.finish("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
+                continue
+            route = self.routes.get(j.channel_type)
+            if route is None:
+                j.finish("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
+                continue
+            j.route = route
+            if j.channel_type == "EMAIL":
+                email.append(j)
+            elif j.channel_type == "SMS":
+                sms.append(j)
+        by_app: dict[str, list[Job]] = {}
+        for j in email:
+            by_app.setdefault(j.entry.app, []).append(j)
+        for app, group in by_app.items():
+            for j, sup in zip(group, await self.suppression.lookup(app, [j.address for j in group]), strict=True):
+                if sup is not None:
+                    j.finish("PERMANENT_FAILURE", 400,
+                             f"Address is on the suppression list ({sup.reason}); no message was sent")
+        if sms and self.optouts is not None:
+            by_app = {}
+            for j in sms:
+                by_app.setdefault(j.entry.app, []).append(j)
+            for app, group in by_app.items():
+                flags = await self.optouts.is_opted_out_many(app, [j.address for j in group])
+                for j, opted in zip(group, flags, strict=True):
+                    if opted:
+                        j.finish("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
+
+    async def _compose_all(self, jobs: list[Job]) -> None:
+        templates: dict[tuple[str, str, str | None], Any] = {}
+        for j in jobs:
+            if j.status is not None or j.route is None:
+                continue
+            route = j.route
+            req = j.entry.request
+            config = req.MessageConfiguration
+            template = None
+            ref = getattr(req.TemplateConfiguration, route.template_attr, None) if route.template_attr else None
+            if ref is not None and ref.Name:
+                tkey = (ref.Name, route.template_type or "", ref.Version)
+                if tkey not in templates:
+                    templates[tkey] = await self._template(*tkey)
+                template = templates[tkey]
+                if template is None:
+                    j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}) not found")
+                    continue
+            cfg = j.config
+            subs = route.message_substitutions(config)
+            if cfg is not None and cfg.Substitutions:
+                subs = {**subs, **cfg.Substitutions} if subs else cfg.Substitutions
+            recipient = Recipient(
+                key=j.key, address=j.address, channel_type=j.channel_type, endpoint_id=j.endpoint_id,
+                endpoint=j.endpoint, substitutions=subs or {},
+                body_override=getattr(cfg, "BodyOverride", None), title_override=getattr(cfg, "TitleOverride", None),
+                raw_content=getattr(cfg, "RawContent", None),
+                context={**(req.Context or {}), **(getattr(cfg, "Context", None) or {})},
+            )
+            defaults = _default_substitutions(template)
+            render = self._renderer(recipient, defaults)
+            try:
+                content = route.compose(config, template, recipient, render)
+            except errors.DeliveryError as exc:
+                j.finish("PERMANENT_FAILURE", exc.code or 400, exc.message, route.channel.failure_event(exc))
+                continue
+            except TemplateError as exc:
+                j.finish("PERMANENT_FAILURE", 400, f"Rendering failed: {exc}",
+                         events.FAMILY.get(j.channel_type, "_message") + ".rendering_failure")
+                continue
+            j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
+                                  attempt=j.entry.attempt, trace_id=req.TraceId)
+
+    async def _template(self, name: str, ttype: str, version: str | None) -> Any:
+        if self.templates is None:
+            return None
+        try:
+            return await self.templates.get(name, ttype, version)
+        except LookupError:
+            return None
+
+    def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Callable[[str | None], str | None]:
+        ctx: list[dict[str, Any]] = []
+
+        def render(source: str | None) -> str | None:
+            if source is None or "{{" not in source:
+                return source
+            if not ctx:
+                ctx.append(build_context(endpoint=recipient.endpoint, address=recipient.address,
+                                         channel_type=recipient.channel_type, default_substitutions=defaults,
+                                         substitutions=recipient.substitutions))
+            return self.programs.get(source).render(ctx[0])
+
+        return render
+
+    async def _send(self, j: Job) -> None:
+        route, msg = j.route, j.outbound
+        assert route is not None and msg is not None
+        try:
+            j.delivered = await route.channel.send(msg)
+        except errors.DeliveryError as exc:
+            j.error = exc
+        except Exception as exc:  # a channel bug: never resend blindly, never lose the outcome
+            log.exception("channel %r raised an unexpected error", route.channel)
+            j.error = errors.MaybeSent(f"internal error in the channel: {type(exc).__name__}")
+
+    # ---------------------------------------------------------------- outcomes
+
+    async def _finalize(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job],
+                        dead: list[tuple[str, dict[bytes, bytes], str, int]]) -> None:
+        stream = self.cfg.stream
+        now_ms = int(time.time() * 1000)
+        emit: list[bytes | str] = []
+        retries: dict[str, list[Job]] = {}
+        exhausted: dict[str, list[Job]] = {}
+        suppress: list[Job] = []
+        max_attempts = self.cfg.retry.max_attempts
+        for j in jobs:
+            if j.outbound is not None and j.route is not None:
+                if j.entry.attempt == 1 and j.route.channel.send_event:
+                    emit += self._record(j, j.route.channel.send_event, "SUCCESSFUL", 200, "Message handed to the channel", now_ms)
+                if j.delivered is not None:
+                    d = j.delivered
+                    j.finish("SUCCESSFUL", 200, d.status_message or "OK", d.event_type)
+                else:
+                    err = j.error
+                    assert err is not None
+                    status = _status_of(err)
+                    message = err.message
+                    if err.retryable:
+                        if j.entry.attempt < max_attempts:
+                            retries.setdefault(j.entry.id, []).append(j)
+                            j.retry_after = err.retry_after
+                            message = f"{message} (attempt {j.entry.attempt} of {max_attempts}; will retry)"
+                        else:
+                            exhausted.setdefault(j.entry.id, []).append(j)
+                            message = f"{message} (gave up after {j.entry.attempt} attempts)"
+                    if isinstance(err, errors.RecipientRejected) and j.channel_type == "EMAIL":
+                        suppress.append(j)
+                    j.finish(status, err.code or _default_code(status), message, j.route.channel.failure_event(err))
+            assert j.status is not None and j.event is not None
+            self.counts[j.status] = self.counts.get(j.status, 0) + 1
+            emit += self._record(j, j.event, j.status, j.code, j.message, now_ms)
+
+        pipe = self.redis.pipeline(transaction=True)
+        if emit:
+            await self._emit(keys=[stream.events_key], args=emit, client=pipe)
+        raw_by_id = {entry.id: (entry, fields) for entry, fields in entries}
+        for entry_id, group in retries.items():
+            entry, fields = raw_by_id[entry_id]
+            fields_out = codec.retry_fields(entry, fields[b"request"], [j.key for j in group],
+                                            {j.key: j.message_id for j in group})
+            delay = max(retry.backoff_s(self.cfg.retry, entry.attempt, j.retry_after) for j in group)
+            pipe.zadd(stream.retry_key, {retry.schedule_member(fields_out, self.ids()): now_ms + int(delay * 1000)})
+        for entry_id, group in exhausted.items():
+            entry, fields = raw_by_id[entry_id]
+            out = codec.retry_fields(entry, fields[b"request"], [j.key for j in group], {j.key: j.message_id for j in group})
+            reason = "; ".join(sorted({j.message for j in group}))[:2000]
+            pipe.xadd(stream.dead_key, retry.dead_fields(out, reason, entry.attempt, now_ms))
+        for entry_id, fields, reason, attempts in dead:
+            pipe.xadd(stream.dead_key, retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, attempts, now_ms))
+        for j in suppress:
+            pipe.hset(keys.suppressed(j.entry.app), j.address.lower(), suppression_entry("BOUNCE", j.message))
+        for entry, _ in entries:
+            if entry.reply_to and entry.attempt == 1:
+                pipe.lpush(entry.reply_to, self._response(entry, jobs))
+                pipe.expire(entry.reply_to, 300)
+        ack = [e.id for e, _ in entries] + [d[0] for d in dead]
+        if ack:
+            pipe.xack(stream.send_key, stream.group, *ack)
+        await pipe.execute()
+
+    def _record(self, j: Job, event_type: str, status: str, code: int, message: str, now_ms: int) -> list[bytes | str]:
+        req = j.entry.request
+        content = j.outbound.content if j.outbound is not None else None
+        record = events.message_record(
+            event_type=event_type, app=j.entry.app, now_ms=now_ms, message_id=j.message_id,
+            request_id=j.entry.request_id, channel_type=j.channel_type, address=j.address,
+            endpoint_id=j.endpoint_id, delivery_status=status, status_code=code, status_message=message,
+            attempt=j.entry.attempt, trace_id=req.TraceId,
+            context={**(req.Context or {}), **(getattr(j.config, "Context", None) or {})} or None,
+            from_address=getattr(content, "sender", None),
+        )
+        return [j.entry.app, event_type, record]
+
+    def _response(self, entry: codec.SendEntry, jobs: list[Job]) -> bytes:
+        mine = [j for j in jobs if j.entry is entry]
+        if entry.kind == "users":
+            users: dict[str, dict[str, EndpointMessageResult]] = {}
+            for j in mine:
+                users.setdefault(j.user or "", {})[j.endpoint_id or ""] = _endpoint_result(j)
+            return _encode(SendUsersMessageResponse(ApplicationId=entry.app, RequestId=entry.request_id, Result=users))
+        result = {j.key: MessageResult(DeliveryStatus=j.status, StatusCode=j.code, StatusMessage=j.message,  # type: ignore[arg-type]
+                                       MessageId=j.message_id) for j in mine if j.endpoint_id is None}
+        endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
+        return _encode(MessageResponse(ApplicationId=entry.app, RequestId=entry.request_id,
+                                       Result=result or None, EndpointResult=endpoint_result or None))
+
+
+def _endpoint_result(j: Job) -> EndpointMessageResult:
+    return EndpointMessageResult(Address=j.address or None, DeliveryStatus=j.status,  # type: ignore[arg-type]
+                                 StatusCode=j.code, StatusMessage=j.message, MessageId=j.message_id)
+
+
+def _default_substitutions(template: Any) -> dict[str, Any] | None:
+    raw = getattr(template, "DefaultSubstitutions", None)
+    if not raw:
+        return None
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _status_of(err: errors.DeliveryError) -> str:
+    if isinstance(err, errors.Throttled):
+        return "THROTTLED"
+    if isinstance(err, errors.MaybeSent):
+        return "UNKNOWN_FAILURE"
+    if err.retryable:
+        return "TEMPORARY_FAILURE"
+    return "PERMANENT_FAILURE"
+
+
+def _default_code(status: str) -> int:
+    return {"THROTTLED": 429, "TEMPORARY_FAILURE": 503, "UNKNOWN_FAILURE": 500}.get(status, 400)
+
+
+__all__ = ["Dispatcher", "Job", "Route"]

@@ -1,0 +1,85 @@
+"""The producer API: how upstream Python code enqueues send requests (the stream contract, in code).
+
+    producer = Producer(redis.asyncio.Redis.from_url(url))
+    entry_id = await producer.send_messages("my-app", {"Addresses": {...}, "MessageConfiguration": {...}})
+    response = await producer.send_messages_and_wait("my-app", request, timeout=10)   # OTP-style callers
+
+Requests are validated (as Pinpoint's MessageRequest / SendUsersMessageRequest) before they are written, so a
+malformed request fails here, in the caller, instead of in the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from gateway.errors import DecodeError
+from gateway.models import MessageRequest, MessageResponse, SendUsersMessageRequest, SendUsersMessageResponse
+from gateway.stream import codec
+
+
+def _as(shape: type[Any], request: Any) -> Any:
+    if isinstance(request, shape):
+        return request
+    try:
+        if isinstance(request, (bytes, str)):
+            return msgspec.json.decode(request, type=shape)
+        return msgspec.convert(request, type=shape)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"not a valid {shape.__name__}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"not valid JSON: {exc}") from None
+
+
+class Producer:
+    """Writes requests to the ingest stream `<prefix>:send`."""
+
+    def __init__(self, redis: Any, prefix: str = "gateway") -> None:
+        self.redis = redis
+        self.key = f"{prefix}:send"
+
+    async def send_messages(self, app: str, request: MessageRequest | Mapping[str, Any] | bytes | str, *,
+                            idempotency_key: str | None = None, reply_to: str | None = None) -> str:
+        """Enqueue a SendMessages request; returns the stream entry id (the RequestId of the response)."""
+        fields = codec.encode_request(app, _as(MessageRequest, request), idempotency_key=idempotency_key,
+                                      reply_to=reply_to)
+        return _text(await self.redis.xadd(self.key, fields))
+
+    async def send_users_messages(self, app: str, request: SendUsersMessageRequest | Mapping[str, Any] | bytes | str,
+                                  *, idempotency_key: str | None = None, reply_to: str | None = None) -> str:
+        fields = codec.encode_request(app, _as(SendUsersMessageRequest, request), idempotency_key=idempotency_key,
+                                      reply_to=reply_to)
+        return _text(await self.redis.xadd(self.key, fields))
+
+    async def send_many(self, app: str, requests: Iterable[MessageRequest | Mapping[str, Any]]) -> list[str]:
+        """Enqueue many requests in one pipelined round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for r in requests:
+            pipe.xadd(self.key, codec.encode_request(app, _as(MessageRequest, r)))
+        return [_text(i) for i in await pipe.execute()]
+
+    async def send_messages_and_wait(self, app: str, request: MessageRequest | Mapping[str, Any] | bytes | str, *,
+                                     timeout: float = 30.0, idempotency_key: str | None = None) -> MessageResponse:
+        """Enqueue and wait for the MessageResponse of the first attempt (pushed to a private reply list)."""
+        reply_to = f"gw:reply:{os.urandom(12).hex()}"
+        await self.send_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to)
+        raw = await self.redis.blpop([reply_to], timeout=timeout)
+        if raw is None:
+            raise TimeoutError(f"no response within {timeout}s (is a worker running?)")
+        return msgspec.json.decode(raw[1], type=MessageResponse)
+
+    async def send_users_messages_and_wait(self, app: str, request: Any, *, timeout: float = 30.0,
+                                           idempotency_key: str | None = None) -> SendUsersMessageResponse:
+        reply_to = f"gw:reply:{os.urandom(12).hex()}"
+        await self.send_users_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to)
+        raw = await self.redis.blpop([reply_to], timeout=timeout)
+        if raw is None:
+            raise TimeoutError(f"no response within {timeout}s (is a worker running?)")
+        return msgspec.json.decode(raw[1], type=SendUsersMessageResponse)
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)

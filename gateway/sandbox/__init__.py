@@ -1,0 +1,1 @@
+"""Local provider servers for the demo, the tests and the benchmarks, with faults scripted by recipient."""

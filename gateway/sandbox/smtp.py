@@ -1,0 +1,292 @@
+"""A fast SMTP sink (raw asyncio protocol) with PIPELINING and faults scripted by the recipient's local part.
+
+It accepts everything except these recipients (the local part starts with the word; case-insensitive):
+
+=================  ===================================================================
+``tempfail``       451 4.3.0 at RCPT (temporary failure)
+``full``           452 4.2.2 at RCPT (mailbox full: soft bounce)
+``throttle``       450 4.2.1 at RCPT (rate limited)
+``bounce``         550 5.1.1 at RCPT (no such user: hard bounce)
+``permfail``       554 5.7.1 at RCPT (policy rejection)
+``reject``         554 5.6.0 after the final dot (content rejected)
+``drop421``        421 4.7.0 at RCPT, then the connection closes
+``disconnect``     the connection closes while the body is being received
+``slow``           the final reply is delayed (``slow250`` → 250 ms; default 200 ms)
+``blackhole``      the final dot is never answered
+``flaky``          451 4.3.0 for the first two attempts of that address, then accepted
+=================  ===================================================================
+
+Accepted messages are counted; with ``record=True`` their (sender, recipient, data) are kept, and with
+``log_path`` each accepted recipient is appended to a file (for crash tests across processes). The command
+``XSTATS`` answers ``250 accepted=N``, so a benchmark can read the count of a sink in another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+from collections import Counter
+from typing import IO
+
+_SLOW = re.compile(rb"^slow(\d*)")
+
+
+class SinkState:
+    """What the sink has seen, shared by all its connections."""
+
+    def __init__(self, record: bool = False, log_path: str | None = None) -> None:
+        self.accepted = 0
+        self.record = record
+        self.messages: list[tuple[str, str, bytes]] = []
+        self.attempts: Counter[str] = Counter()
+        self.connections = 0
+        self.transports: set[asyncio.BaseTransport] = set()
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self.log: IO[str] | None = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115
+
+    def accept(self, sender: bytes, rcpt: bytes, data: bytes) -> None:
+        self.accepted += 1
+        if self.record:
+            self.messages.append((sender.decode(errors="replace"), rcpt.decode(errors="replace"), data))
+        if self.log is not None:
+            self.log.write(rcpt.decode(errors="replace") + "\n")
+        if self._waiters:
+            for n, fut in self._waiters:
+                if n <= self.accepted and not fut.done():
+                    fut.set_result(None)
+            self._waiters = [w for w in self._waiters if not w[1].done()]
+
+    async def wait_accepted(self, n: int) -> None:
+        """Wait until at least n messages were accepted (for tests: an event, not a poll)."""
+        if self.accepted >= n:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, fut))
+        await fut
+
+
+class SinkProtocol(asyncio.Protocol):
+    def __init__(self, state: SinkState, loop: asyncio.AbstractEventLoop) -> None:
+        self.state = state
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.in_data = False
+        self.sender = b""
+        self.rcpts: list[bytes] = []
+        self.fault = b""
+        self.out: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.state.connections += 1
+        self.state.transports.add(transport)
+        transport.write(b"220 sandbox.gateway ESMTP ready\r\n")  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.transports.discard(self.transport)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        pos = 0
+        out = self.out
+        while True:
+            if self.in_data:
+                if self.fault.startswith(b"disconnect"):
+                    if pos >= len(buf):  # let the client see 354 and start the body first
+                        break
+                    self.transport.abort()  # type: ignore[union-attr]
+                    return
+                if buf[pos:pos + 3] == b".\r\n":
+                    end, body_end = pos, pos
+                else:
+                    end = buf.find(b"\r\n.\r\n", pos)
+                    if end < 0:
+                        break
+                    body_end = end + 2
+                body = buf[pos:body_end]
+                pos = (end + 5) if body_end != pos else pos + 3
+                self.in_data = False
+                if self._end_of_data(body):
+                    return
+                continue
+            nl = buf.find(b"\r\n", pos)
+            if nl < 0:
+                break
+            line = buf[pos:nl]
+            pos = nl + 2
+            if self._command(line):
+                return
+        self.buf = buf[pos:]
+        if out:
+            self.transport.write(b"".join(out))  # type: ignore[union-attr]
+            out.clear()
+
+    def _flush(self) -> None:
+        if self.out and self.transport is not None:
+            self.transport.write(b"".join(self.out))
+            self.out.clear()
+
+    def _command(self, line: bytes) -> bool:
+        """Handle one command line; True when the connection was closed."""
+        verb = line[:4].upper()
+        out = self.out
+        if verb == b"MAIL":
+            self.sender = _angle(line)
+            self.rcpts = []
+            self.fault = b""
+            out.append(b"250 2.1.0 Ok\r\n")
+        elif verb == b"RCPT":
+            rcpt = _angle(line)
+            local = rcpt.split(b"@", 1)[0].lower()
+            reply = self._rcpt_fault(local, rcpt)
+            if reply is None:
+                self.rcpts.append(rcpt)
+                out.append(b"250 2.1.5 Ok\r\n")
+            else:
+                out.append(reply)
+                if reply.startswith(b"421"):
+                    self._flush()
+                    self.transport.close()  # type: ignore[union-attr]
+                    return True
+        elif verb == b"DATA":
+            if self.rcpts:
+                self.in_data = True
+                out.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+            else:
+                out.append(b"554 5.5.1 No valid recipients\r\n")
+        elif verb in (b"EHLO", b"HELO"):
+            out.append(b"250-sandbox.gateway\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+                       b"250-SIZE 52428800\r\n250 ENHANCEDSTATUSCODES\r\n")
+        elif verb == b"RSET":
+            self.rcpts = []
+            self.fault = b""
+            out.append(b"250 2.0.0 Ok\r\n")
+        elif verb == b"NOOP":
+            out.append(b"250 2.0.0 Ok\r\n")
+        elif verb == b"QUIT":
+            out.append(b"221 2.0.0 Bye\r\n")
+            self._flush()
+            self.transport.close()  # type: ignore[union-attr]
+            return True
+        elif line.upper().startswith(b"XSTATS"):
+            out.append(b"250 accepted=%d\r\n" % self.state.accepted)
+        else:
+            out.append(b"502 5.5.2 Command not recognized\r\n")
+        return False
+
+    def _rcpt_fault(self, local: bytes, rcpt: bytes) -> bytes | None:
+        if local[:1] not in b"tfbprdsf" or not local:
+            return None
+        if local.startswith(b"tempfail"):
+            return b"451 4.3.0 Temporary local problem\r\n"
+        if local.startswith(b"full"):
+            return b"452 4.2.2 Mailbox full\r\n"
+        if local.startswith(b"throttle"):
+            return b"450 4.2.1 Receiving mail at a rate that prevents additional messages\r\n"
+        if local.startswith(b"bounce"):
+            return b"550 5.1.1 No such user\r\n"
+        if local.startswith(b"permfail"):
+            return b"554 5.7.1 Rejected by policy\r\n"
+        if local.startswith(b"drop421"):
+            return b"421 4.7.0 Too many connections, closing\r\n"
+        if local.startswith(b"flaky"):
+            key = rcpt.decode(errors="replace")
+            self.state.attempts[key] += 1
+            if self.state.attempts[key] <= 2:
+                return b"451 4.3.0 Try again later\r\n"
+        if local.startswith((b"reject", b"slow", b"blackhole", b"disconnect")):
+            self.fault = local
+        return None
+
+    def _end_of_data(self, body: bytes) -> bool:
+        fault = self.fault
+        if fault.startswith(b"reject"):
+            self.out.append(b"554 5.6.0 Message content rejected\r\n")
+            return False
+        if fault.startswith(b"blackhole"):
+            return False
+        for rcpt in self.rcpts:
+            self.state.accept(self.sender, rcpt, body)
+        reply = b"250 2.0.0 Ok: queued\r\n"
+        if fault.startswith(b"slow"):
+            m = _SLOW.match(fault)
+            ms = int(m.group(1)) if m and m.group(1) else 200
+            self._flush()
+            self.loop.call_later(ms / 1000, self._late, reply)
+            return False
+        self.out.append(reply)
+        return False
+
+    def _late(self, reply: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(reply)
+
+
+def _angle(line: bytes) -> bytes:
+    a, b = line.find(b"<"), line.find(b">")
+    return line[a + 1:b] if 0 <= a < b else line.split(b":", 1)[-1].strip()
+
+
+class SmtpSink:
+    """The sandbox SMTP server. `await sink.start()` listens on 127.0.0.1 (port 0 = a free port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, record: bool = False,
+                 log_path: str | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.state = SinkState(record=record, log_path=log_path)
+        self.server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> SmtpSink:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: SinkProtocol(self.state, loop), self.host, self.port,
+                                               reuse_address=True)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def aclose(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for t in list(self.state.transports):
+                t.abort()
+            await self.server.wait_closed()
+        if self.state.log is not None:
+            self.state.log.close()
+
+    @property
+    def messages(self) -> list[tuple[str, str, bytes]]:
+        return self.state.messages
+
+    @property
+    def accepted(self) -> int:
+        return self.state.accepted
+
+
+async def serve_forever(host: str, port: int, log_path: str | None, ready_file: str | None) -> None:
+    sink = await SmtpSink(host, port, log_path=log_path).start()
+    if ready_file:
+        with open(ready_file, "w") as f:
+            f.write(str(sink.port))
+    print(f"sandbox SMTP sink listening on {host}:{sink.port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="gateway-sandbox-smtp", description="Run the sandbox SMTP sink.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=2525)
+    ap.add_argument("--log", help="append each accepted recipient to this file")
+    ap.add_argument("--ready-file", help="write the bound port here once listening")
+    args = ap.parse_args(argv)
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    asyncio.run(serve_forever(args.host, args.port, args.log, args.ready_file))
+
+
+if __name__ == "__main__":
+    main()

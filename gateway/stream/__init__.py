@@ -1,0 +1,1 @@
+"""The ingest stream: entry codec, consumer-group reader, retry schedule and dead letters."""

@@ -1,0 +1,128 @@
+"""Stream entries ⇄ send requests.
+
+The contract (README "Stream contract"): field `app`, field `request` (JSON of Pinpoint's MessageRequest, or of
+SendUsersMessageRequest when `kind` is `users`), optional `idempotency_key` and `reply_to`. Fields the engine
+adds when it re-enqueues a retry: `attempt`, `only` (JSON list of the recipient keys still to send),
+`message_ids` (JSON map key → message id, so a retry keeps its ids) and `origin` (the first entry's id).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from gateway.errors import DecodeError
+from gateway.models import MessageRequest, SendUsersMessageRequest
+
+MAX_REQUEST_BYTES = 7 * 1024 * 1024  # Pinpoint's API payload limit
+_APP_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+_messages = msgspec.json.Decoder(MessageRequest)
+_users = msgspec.json.Decoder(SendUsersMessageRequest)
+_keys = msgspec.json.Decoder(list[str])
+_ids = msgspec.json.Decoder(dict[str, str])
+_encode = msgspec.json.Encoder().encode
+
+
+class SendEntry(msgspec.Struct, kw_only=True):
+    """One decoded stream entry."""
+
+    id: str
+    app: str
+    kind: Literal["messages", "users"]
+    request: MessageRequest | SendUsersMessageRequest
+    idempotency_key: str | None = None
+    reply_to: str | None = None
+    attempt: int = 1
+    only: list[str] | None = None
+    message_ids: dict[str, str] | None = None
+    origin: str = ""
+
+    @property
+    def request_id(self) -> str:
+        return self.origin or self.id
+
+
+def _text(fields: dict[bytes, bytes], name: bytes, required: bool = False) -> str | None:
+    raw = fields.get(name)
+    if raw is None:
+        if required:
+            raise DecodeError(f"missing field '{name.decode()}'")
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"field '{name.decode()}' is not valid UTF-8 (byte {exc.start})") from None
+
+
+def decode(entry_id: str, fields: dict[bytes, bytes]) -> SendEntry:
+    """Decode a raw entry; raises DecodeError naming the field and what is wrong with it."""
+    app = _text(fields, b"app", True) or ""
+    if not app or len(app) > 128 or not set(app) <= _APP_OK:
+        raise DecodeError("field 'app' must be 1-128 characters of letters, digits, '-', '_' or '.'")
+    kind = _text(fields, b"kind") or "messages"
+    if kind not in ("messages", "users"):
+        raise DecodeError(f"field 'kind' must be 'messages' or 'users', got {kind[:40]!r}")
+    raw = fields.get(b"request")
+    if raw is None:
+        raise DecodeError("missing field 'request'")
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise DecodeError(f"field 'request' is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES}")
+    try:
+        request: MessageRequest | SendUsersMessageRequest = (_users if kind == "users" else _messages).decode(raw)
+    except msgspec.DecodeError as exc:
+        shape = "SendUsersMessageRequest" if kind == "users" else "MessageRequest"
+        raise DecodeError(f"field 'request' is not a valid {shape}: {exc}") from None
+    if isinstance(request, MessageRequest) and not request.Addresses and not request.Endpoints:
+        raise DecodeError("field 'request' has no recipients: set Addresses or Endpoints")
+    if isinstance(request, MessageRequest):
+        n = len(request.Addresses or {}) + len(request.Endpoints or {})
+        if n > 100:
+            raise DecodeError(f"field 'request' has {n} recipients; the limit is 100 per request")
+    elif len(request.Users) > 100 or not request.Users:
+        raise DecodeError("field 'request' must name 1 to 100 Users")
+    idem = _text(fields, b"idempotency_key")
+    if idem is not None and not 1 <= len(idem) <= 256:
+        raise DecodeError("field 'idempotency_key' must be 1-256 characters")
+    reply_to = _text(fields, b"reply_to")
+    try:
+        attempt = int(fields.get(b"attempt", b"1"))
+        only = _keys.decode(fields[b"only"]) if b"only" in fields else None
+        message_ids = _ids.decode(fields[b"message_ids"]) if b"message_ids" in fields else None
+    except (ValueError, msgspec.DecodeError) as exc:
+        raise DecodeError(f"retry fields are corrupt: {exc}") from None
+    return SendEntry(
+        id=entry_id, app=app, kind=kind,  # type: ignore[arg-type]
+        request=request, idempotency_key=idem, reply_to=reply_to, attempt=attempt, only=only,
+        message_ids=message_ids, origin=_text(fields, b"origin") or "",
+    )
+
+
+def retry_fields(entry: SendEntry, raw_request: bytes, keys: list[str], message_ids: dict[str, str]) -> dict[str, bytes]:
+    """The fields of the entry that retries `keys` of `entry` (attempt + 1)."""
+    out = {
+        "app": entry.app.encode(),
+        "kind": entry.kind.encode(),
+        "request": raw_request,
+        "attempt": str(entry.attempt + 1).encode(),
+        "only": _encode(keys),
+        "message_ids": _encode(message_ids),
+        "origin": entry.request_id.encode(),
+    }
+    if entry.idempotency_key:
+        out["idempotency_key"] = entry.idempotency_key.encode()
+    return out
+
+
+def encode_request(app: str, request: MessageRequest | SendUsersMessageRequest, *, idempotency_key: str | None = None,
+                   reply_to: str | None = None) -> dict[str, bytes]:
+    """Stream fields for a new request (the producer API and `gateway send` use this)."""
+    fields = {"app": app.encode(), "request": _encode(request)}
+    if isinstance(request, SendUsersMessageRequest):
+        fields["kind"] = b"users"
+    if idempotency_key:
+        fields["idempotency_key"] = idempotency_key.encode()
+    if reply_to:
+        fields["reply_to"] = reply_to.encode()
+    return fields

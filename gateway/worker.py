@@ -1,0 +1,219 @@
+"""A gateway worker: reads the ingest stream and runs the dispatcher with bounded in-flight work.
+
+Background loops take over entries of dead consumers (XAUTOCLAIM), move due retries back into the stream and
+trim the stream safely. On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the
+grace period and leaves everything else pending for another worker: nothing read is acknowledged without an
+outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+
+from gateway.channels.base import Runtime
+from gateway.config import GatewayConfig
+from gateway.dispatch import Dispatcher, Route
+from gateway.endpoints.store import EndpointStore
+from gateway.stream import retry
+from gateway.stream.consumer import Entry, StreamConsumer
+
+log = logging.getLogger("gateway.worker")
+
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class Worker:
+    def __init__(self, cfg: GatewayConfig, *, redis: Any = None, routes: dict[str, Route] | None = None,
+                 consumer: str | None = None, templates: Any = None, optouts: Any = None) -> None:
+        self.cfg = cfg
+        self.redis = redis or aioredis.Redis.from_url(cfg.redis_url, max_connections=64)
+        self._own_redis = redis is None
+        self.runtime = Runtime(self.redis, EndpointStore(self.redis))
+        if routes is None:
+            from gateway.channels.registry import build_routes
+
+            routes = build_routes(cfg, self.runtime)
+        self.routes = routes
+        self.consumer = StreamConsumer(self.redis, cfg.stream, consumer)
+        self.dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
+        self.mover = retry.RetryMover(self.redis, cfg.stream.retry_key, cfg.stream.send_key)
+        self._stopping = asyncio.Event()
+        self._inflight = 0
+        self._capacity = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self.processed = 0
+
+    @property
+    def channels(self) -> list[Any]:
+        seen: dict[int, Any] = {}
+        for r in self.routes.values():
+            seen[id(r.channel)] = r.channel
+        return list(seen.values())
+
+    async def start(self) -> None:
+        await self.consumer.ensure_group()
+        for ch in self.channels:
+            await ch.start()
+
+    async def run(self) -> None:
+        """Read and dispatch until stop() is requested, then drain (see the module docstring)."""
+        await self.start()
+        self._loops = [
+            asyncio.create_task(self._every(self.cfg.stream.claim_interval_ms, self._claim_once), name="claim"),
+            asyncio.create_task(self._every(self.cfg.retry.poll_ms, self._move_retries), name="retry-mover"),
+            asyncio.create_task(self._every(self.cfg.stream.trim_interval_ms, self._trim), name="trim"),
+        ]
+        log.info("worker %s reading %s (group %s)", self.consumer.consumer, self.consumer.key, self.consumer.group)
+        try:
+            await self._read_loop()
+        finally:
+            await self._drain()
+
+    def stop(self) -> None:
+        """Ask the worker to stop reading and drain; safe to call from a signal handler."""
+        self._stopping.set()
+        self._capacity.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+
+    async def _read_loop(self) -> None:
+        cfg = self.cfg.stream
+        backoff = 0.1
+        while not self._stopping.is_set():
+            free = cfg.max_inflight - self._inflight
+            if free <= 0:
+                self._capacity.clear()
+                await self._capacity.wait()
+                continue
+            try:
+                entries = await self.consumer.read(min(cfg.batch_size, free), cfg.block_ms)
+                backoff = 0.1
+            except _REDIS_DOWN as exc:
+                log.error("Redis unavailable while reading (%s); retrying in %.1fs", exc, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if entries and not self._stopping.is_set():
+                entries = await self._screen_poison(entries)
+                if entries:
+                    self._launch(entries)
+            elif entries:
+                break  # stopping: leave what was just read pending for another worker
+
+    def _launch(self, entries: list[Entry]) -> None:
+        self._inflight += len(entries)
+        task = asyncio.create_task(self._process(entries))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, entries: list[Entry]) -> None:
+        try:
+            await self.dispatcher.process(entries)
+            self.processed += len(entries)
+        except asyncio.CancelledError:
+            raise
+        except _REDIS_DOWN as exc:
+            log.error("Redis unavailable while finishing %d entries (%s); they stay pending", len(entries), exc)
+        except Exception:
+            log.exception("failed to process %d entries; they stay pending and will be claimed again", len(entries))
+        finally:
+            self._inflight -= len(entries)
+            self._capacity.set()
+
+    async def _screen_poison(self, entries: list[Entry]) -> list[Entry]:
+        """Dead-letter entries delivered max_deliveries times without an outcome (they crash workers)."""
+        limit = self.cfg.stream.max_deliveries
+        counts = await self.consumer.delivery_counts([e[0] for e in entries]) if self._may_be_redelivered else {}
+        keep: list[Entry] = []
+        poison: list[Entry] = []
+        for e in entries:
+            (poison if counts.get(e[0], 1) >= limit else keep).append(e)
+        if poison:
+            now_ms = int(time.time() * 1000)
+            pipe = self.redis.pipeline(transaction=True)
+            for entry_id, fields in poison:
+                reason = f"delivered {counts[entry_id]} times without an outcome; a worker may crash on it"
+                pipe.xadd(self.cfg.stream.dead_key,
+                          retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, counts[entry_id], now_ms))
+            pipe.xack(self.consumer.key, self.consumer.group, *[e[0] for e in poison])
+            await pipe.execute()
+            log.error("dead-lettered %d poison entries", len(poison))
+        return keep
+
+    @property
+    def _may_be_redelivered(self) -> bool:
+        return self.consumer._backlog or self._claiming
+
+    _claiming = False
+
+    async def _claim_once(self) -> None:
+        free = self.cfg.stream.max_inflight - self._inflight
+        if free <= 0 or self._stopping.is_set():
+            return
+        entries = await self.consumer.claim(count=min(free, self.cfg.stream.batch_size))
+        if entries:
+            log.warning("claimed %d entries idle longer than %d ms", len(entries), self.cfg.stream.claim_idle_ms)
+            self._claiming = True
+            try:
+                entries = await self._screen_poison(entries)
+            finally:
+                self._claiming = False
+            if entries:
+                self._launch(entries)
+
+    async def _move_retries(self) -> None:
+        moved = await self.mover.move_due(int(time.time() * 1000))
+        if moved:
+            log.info("re-enqueued %d due retries", moved)
+
+    async def _trim(self) -> None:
+        await self.consumer.trim()
+
+    async def _every(self, interval_ms: int, fn: Any) -> None:
+        while not self._stopping.is_set():
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except _REDIS_DOWN as exc:
+                log.warning("%s: Redis unavailable (%s)", fn.__name__, exc)
+            except Exception:
+                log.exception("%s failed", fn.__name__)
+            await self._sleep(interval_ms / 1000)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _drain(self) -> None:
+        for t in self._loops:
+            t.cancel()
+        if self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=self.cfg.shutdown_grace_s)
+            if pending:
+                log.warning("%d batches did not finish within %.0fs; cancelling (they stay pending)",
+                            len(pending), self.cfg.shutdown_grace_s)
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        for ch in self.channels:
+            try:
+                await ch.aclose()
+            except Exception:
+                log.exception("closing channel %r failed", ch)
+        if self._own_redis:
+            await self.redis.aclose()
+        log.info("worker %s stopped after %d entries", self.consumer.consumer, self.processed)

@@ -1,0 +1,48 @@
+import random
+
+import msgspec
+import pytest
+
+from gateway.config import RetryConfig
+from gateway.errors import DecodeError
+from gateway.stream import codec, retry
+
+REQ = b'{"Addresses": {"a@b.co": {"ChannelType": "EMAIL"}}, "MessageConfiguration": {}}'
+
+
+def test_decode_valid_entry_and_retry_fields_round_trip():
+    e = codec.decode("1-0", {b"app": b"shop", b"request": REQ, b"idempotency_key": b"k", b"reply_to": b"r"})
+    assert (e.app, e.kind, e.attempt, e.idempotency_key, e.reply_to, e.request_id) == ("shop", "messages", 1, "k", "r", "1-0")
+    f = codec.retry_fields(e, REQ, ["a@b.co"], {"a@b.co": "m1"})
+    again = codec.decode("9-0", {k.encode(): v for k, v in f.items()})
+    assert (again.attempt, again.only, again.message_ids, again.request_id) == (2, ["a@b.co"], {"a@b.co": "m1"}, "1-0")
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({b"request": REQ}, "missing field 'app'"),
+    ({b"app": b"a b", b"request": REQ}, "field 'app'"),
+    ({b"app": b"a"}, "missing field 'request'"),
+    ({b"app": b"a", b"request": b"[1]"}, "not a valid MessageRequest"),
+    ({b"app": b"a", b"request": REQ, b"idempotency_key": b""}, "idempotency_key"),
+    ({b"app": b"a", b"request": REQ, b"attempt": b"x"}, "retry fields are corrupt"),
+    ({b"app": b"a", b"kind": b"users", b"request": b'{"MessageConfiguration": {}, "Users": {}}'}, "1 to 100 Users"),
+])
+def test_decode_errors_say_what_is_wrong(fields, message):
+    with pytest.raises(DecodeError, match=message):
+        codec.decode("1-0", fields)
+
+
+def test_too_many_recipients():
+    req = msgspec.json.encode({"Addresses": {f"a{i}@b.co": {} for i in range(101)}, "MessageConfiguration": {}})
+    with pytest.raises(DecodeError, match="limit is 100"):
+        codec.decode("1-0", {b"app": b"a", b"request": req})
+
+
+def test_backoff_grows_is_capped_and_honours_hints():
+    cfg = RetryConfig(base_s=10, cap_s=100)
+    rng = random.Random(1)
+    delays = [retry.backoff_s(cfg, a, None, rng) for a in range(1, 8)]
+    assert 5 <= delays[0] <= 10 and 10 <= delays[1] <= 20
+    assert all(50 <= d <= 100 for d in delays[4:])
+    assert retry.backoff_s(cfg, 1, 60, rng) == 60
+    assert retry.backoff_s(cfg, 1, 10_000, rng) == 100
