@@ -114,6 +114,7 @@ class ApiConfig(_Base, frozen=True):
     access_keys: list[AccessKey] = []
     region: str = "us-east-1"  # the region ARNs carry (any region is accepted in signatures)
     account_id: str = "000000000000"  # the account ARNs carry
+    send_timeout_s: PositiveFloat = 30.0  # SendMessages waits this long for the worker's MessageResponse
 
 
 class GatewayConfig(_Base):

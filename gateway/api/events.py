@@ -4,8 +4,8 @@
 PutEvents checks the whole request against Pinpoint's event-ingestion quotas (at most 100 events per request),
 then judges each endpoint and each event on its own, as Pinpoint does: an invalid event gets a 400
 EventItemResponse naming its problem while the valid ones are recorded (202). Every accepted event is appended
-to the events stream (`gateway:events`, field `record`, the JSON record in Pinpoint's streaming format) in one
-pipelined round trip. The endpoint data sent with a batch is written through the EndpointService.
+to the events stream (`gateway:events`, fields `app`, `event_type` and `record`, the JSON record in Pinpoint's
+streaming format) in one pipelined round trip. The endpoint data sent with a batch is written through the EndpointService.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ async def put_events(call: Call) -> models.EventsResponse:
         raise BadRequest(f"EventsRequest.BatchItem: at most {MAX_EVENTS_PER_REQUEST} events per request, got {total}")
     services = call.services
     arrival = int(time.time() * 1000)
-    records: list[bytes] = []
+    records: list[tuple[str, bytes]] = []
     results: dict[str, models.ItemResponse] = {}
     for endpoint_id, batch in req.BatchItem.items():
         if not _valid_id(endpoint_id):
@@ -172,13 +172,15 @@ async def put_events(call: Call) -> models.EventsResponse:
             record = event_record(
                 call.app_id, endpoint_id, batch.Endpoint, event, arrival, services.settings.account_id
             )
-            records.append(_encode(record))
+            records.append((event.EventType, _encode(record)))
             items[event_id] = models.EventItemResponse(StatusCode=202, Message="Accepted")
         results[endpoint_id] = models.ItemResponse(EndpointItemResponse=endpoint_item, EventsItemResponse=items)
     if records:
         pipe = services.apps.redis.pipeline(transaction=False)
-        for record_json in records:
-            pipe.xadd(services.settings.events_key, {"record": record_json})
+        for event_type, record_json in records:
+            # the events stream contract (gateway/events.py): app and event_type beside the record, for filtering
+            fields = {"app": call.app_id, "event_type": event_type, "record": record_json}
+            pipe.xadd(services.settings.events_key, fields)  # type: ignore[arg-type]
         await pipe.execute()
     return models.EventsResponse(Results=results)
 

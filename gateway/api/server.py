@@ -25,6 +25,7 @@ from gateway import errors as gw
 from gateway.api import errors
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
+from gateway.api.engine import StreamMessageService
 from gateway.api.openapi import openapi_json
 from gateway.api.registry import Call, Operation, load_handlers
 from gateway.api.routing import Router
@@ -34,6 +35,7 @@ from gateway.api.tags import TagStore
 from gateway.api.validation import decode_body, query_params
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.errors import ConfigError
+from gateway.producer import Producer
 
 log = logging.getLogger("gateway.api")
 
@@ -158,9 +160,10 @@ def build_verifier(api: ApiConfig, environ: Mapping[str, str] | None = None) -> 
 
 
 def services_from_config(config: GatewayConfig, redis: aioredis.Redis) -> Services:
-    """The services this package owns (applications, tags, EMAIL/SMS/VOICE channel settings). The engine's
-    services (messages, endpoints, templates, segments, jobs, otp, phone, push_channels) are set on the result
-    by the caller as they are built; each operation is served once its service is present."""
+    """The services this package owns (applications, tags, EMAIL/SMS/VOICE channel settings) and sending through
+    the ingest stream. The other stores' services (endpoints, templates, segments, jobs, otp, phone,
+    push_channels) are set on the result by the caller as they are built; each operation is served once its
+    service is present."""
     settings = Settings(
         region=config.api.region, account_id=config.api.account_id, events_key=config.stream.events_key
     )
@@ -169,6 +172,7 @@ def services_from_config(config: GatewayConfig, redis: aioredis.Redis) -> Servic
         apps=AppStore(redis, settings.arn("")),
         tags=TagStore(redis),
         channels=RedisChannelStore(redis),
+        messages=StreamMessageService(Producer(redis, prefix=config.stream.prefix), config.api.send_timeout_s),
     )
 
 

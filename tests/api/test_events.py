@@ -38,7 +38,9 @@ def test_put_events_appends_pinpoint_records(pp: Any, app_id: str, sync_redis: A
 
     entries = sync_redis.xrange("gateway:events")
     assert len(entries) == 1
-    record = json.loads(entries[0][1][b"record"])
+    fields = entries[0][1]
+    assert fields[b"app"].decode() == app_id and fields[b"event_type"] == b"purchase"
+    record = json.loads(fields[b"record"])
     assert record["event_type"] == "purchase"
     assert record["event_timestamp"] == 1772359200000
     assert record["arrival_timestamp"] >= record["event_timestamp"]
