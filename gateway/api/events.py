@@ -5,7 +5,8 @@ PutEvents checks the whole request against Pinpoint's event-ingestion quotas (at
 then judges each endpoint and each event on its own, as Pinpoint does: an invalid event gets a 400
 EventItemResponse naming its problem while the valid ones are recorded (202). Every accepted event is appended
 to the events stream (`gateway:events`, fields `app`, `event_type` and `record`, the JSON record in Pinpoint's
-streaming format) in one pipelined round trip. The endpoint data sent with a batch is written through the EndpointService.
+streaming format) in one pipelined round trip. The endpoint data sent with a batch is written through the
+EndpointService.
 """
 
 from __future__ import annotations
