@@ -34,6 +34,20 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 Headers = MultiMapping[str]  # case-insensitive in practice: aiohttp's CIMultiDictProxy, multidict's CIMultiDict
 
 
+def _amz_date_seconds(value: str) -> float | None:
+    """Seconds since the epoch of `YYYYMMDDTHHMMSSZ`, or None (a hand parse: strptime costs ~20 us a request)."""
+    if len(value) != 16 or value[8] != "T" or value[15] != "Z" or not (value[:8] + value[9:15]).isdigit():
+        return None
+    try:
+        when = dt.datetime(
+            int(value[0:4]), int(value[4:6]), int(value[6:8]),
+            int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=dt.UTC,
+        )
+    except ValueError:
+        return None
+    return when.timestamp()
+
+
 def remove_dot_segments(path: str) -> str:
     """botocore's `normalize_url_path`: drop `.`, resolve `..`, collapse empty segments, keep edge slashes."""
     if not path:
@@ -157,10 +171,9 @@ class SigV4Verifier:
         amz_date = headers.get("X-Amz-Date")
         if not amz_date:
             raise Forbidden("Missing X-Amz-Date header")
-        try:
-            when = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
-        except ValueError:
-            raise Forbidden(f"X-Amz-Date {amz_date!r} is not in the form YYYYMMDDTHHMMSSZ") from None
+        when = _amz_date_seconds(amz_date)
+        if when is None:
+            raise Forbidden(f"X-Amz-Date {amz_date[:40]!r} is not in the form YYYYMMDDTHHMMSSZ")
         if amz_date[:8] != auth.date:
             raise Forbidden(f"Credential date {auth.date} does not match X-Amz-Date {amz_date}")
         skew = when - self._clock()

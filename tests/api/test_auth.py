@@ -145,3 +145,12 @@ def test_canonical_forms_match_botocore() -> None:
     assert canonical_uri("/a/./b/../c") == "/a/c"
     assert canonical_query("b=2&a=1&a=0&c") == "a=0&a=1&b=2&c="
     assert canonical_query("k=a%20b~") == "k=a%20b~"
+
+
+def test_malformed_amz_date_is_forbidden() -> None:
+    req = _signed("GET", "http://h/v1/apps")
+    for bad in ("20260230T000000Z", "2026-01-01T00:00:00Z", "20260101T250000Z", ""):
+        del req.headers["X-Amz-Date"]
+        req.headers["X-Amz-Date"] = bad
+        with pytest.raises(Forbidden, match="X-Amz-Date"):
+            _verify(req)
