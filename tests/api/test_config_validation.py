@@ -46,7 +46,8 @@ def test_query_conversion() -> None:
     assert parse_query("tagKeys=a&tagKeys=b%20c&x") == {"tagKeys": ["a", "b c"], "x": [""]}
     assert query_params(ROUTES["UntagResource"], "tagKeys=a&tagKeys=b") == {"TagKeys": ["a", "b"]}
     update = ROUTES["UpdateEmailTemplate"]
-    assert query_params(update, "create-new-version=true&version=3&junk=1") == {"CreateNewVersion": True, "Version": "3"}
+    converted = query_params(update, "create-new-version=true&version=3&junk=1")
+    assert converted == {"CreateNewVersion": True, "Version": "3"}
     with pytest.raises(BadRequest, match="create-new-version"):
         query_params(update, "create-new-version=yes")
     kpi = ROUTES["GetApplicationDateRangeKpi"]
