@@ -179,3 +179,17 @@ def services_from_config(config: GatewayConfig, redis: aioredis.Redis) -> Servic
 def app_from_config(config: GatewayConfig, services: Services) -> web.Application:
     """The API application for `gateway serve --api`: authentication as `config.api` says."""
     return create_app(services, build_verifier(config.api))
+
+
+async def start_api(
+    config: GatewayConfig, host: str, port: int, *, redis: aioredis.Redis | None = None
+) -> tuple[web.AppRunner, int]:
+    """Start serving the API on host:port (0 = a free port) in the running loop; returns the runner (call
+    `await runner.cleanup()` to stop) and the bound port. For `gateway serve --api HOST:PORT`."""
+    client = redis or aioredis.Redis.from_url(config.redis_url, max_connections=256)
+    services = services_from_config(config, client)
+    runner = web.AppRunner(app_from_config(config, services), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, int(runner.addresses[0][1])

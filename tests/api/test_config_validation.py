@@ -58,3 +58,20 @@ def test_query_conversion() -> None:
         query_params(ROUTES["GetApps"], "page-size=1001")
     with pytest.raises(BadRequest, match="tagKeys"):
         query_params(ROUTES["UntagResource"], "")
+
+
+async def test_start_api_serves_on_a_free_port(redis: object, redis_server: object) -> None:
+    import aiohttp
+
+    from gateway.api.__main__ import parse_listen
+    from gateway.api.server import start_api
+
+    assert parse_listen("0.0.0.0:8080") == ("0.0.0.0", 8080) and parse_listen("[::1]:9") == ("::1", 9)
+    cfg = from_dict({"redis_url": redis_server.url, "api": {"auth": "none"}})  # type: ignore[attr-defined]
+    runner, port = await start_api(cfg, "127.0.0.1", 0, redis=redis)  # type: ignore[arg-type]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{port}/v1/apps", json={"Name": "cli"}) as resp:
+                assert resp.status == 201 and (await resp.json())["Name"] == "cli"
+    finally:
+        await runner.cleanup()
