@@ -16,9 +16,12 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_NAME = 64
 
 
-async def _with_tags(call: Call, app: models.ApplicationResponse) -> models.ApplicationResponse:
-    tags = await call.services.tags.get(f"apps/{app.Id}", app.Id)
+def _tagged(app: models.ApplicationResponse, tags: dict[str, str]) -> models.ApplicationResponse:
     return models.ApplicationResponse(Arn=app.Arn, Id=app.Id, Name=app.Name, CreationDate=app.CreationDate, tags=tags)
+
+
+async def _with_tags(call: Call, app: models.ApplicationResponse) -> models.ApplicationResponse:
+    return _tagged(app, await call.services.tags.get(f"apps/{app.Id}", app.Id))
 
 
 @operation("CreateApp")
@@ -45,7 +48,8 @@ async def get_app(call: Call) -> models.ApplicationResponse:
 @operation("GetApps")
 async def get_apps(call: Call) -> models.ApplicationsResponse:
     apps, token = await call.services.apps.list(page_size(call.params), call.params.get("Token"))
-    return models.ApplicationsResponse(Item=[await _with_tags(call, a) for a in apps], NextToken=token)
+    tags = await call.services.tags.get_many([(f"apps/{a.Id}", a.Id) for a in apps])
+    return models.ApplicationsResponse(Item=[_tagged(a, t) for a, t in zip(apps, tags, strict=True)], NextToken=token)
 
 
 @operation("DeleteApp", check_app=False)

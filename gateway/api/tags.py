@@ -70,6 +70,13 @@ class TagStore:
         raw = await self.redis.hgetall(self._key(resource, app_id))
         return {_text(k): _text(v) for k, v in raw.items()}
 
+    async def get_many(self, resources: list[tuple[str, str | None]]) -> list[dict[str, str]]:
+        """Tags of several resources in one round trip, in the order asked."""
+        pipe = self.redis.pipeline(transaction=False)
+        for resource, app_id in resources:
+            pipe.hgetall(self._key(resource, app_id))
+        return [{_text(k): _text(v) for k, v in raw.items()} for raw in await pipe.execute()]
+
     async def add(self, resource: str, app_id: str | None, tags: dict[str, str]) -> None:
         """Add or overwrite tags; BadRequest if the result would break the limits (nothing is written then)."""
         if not tags:

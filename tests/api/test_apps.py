@@ -27,6 +27,19 @@ def test_create_get_delete_app(pp: Any) -> None:
     assert app["Id"] in message
 
 
+def test_delete_app_removes_everything_under_its_hash_tag(pp: Any, app_id: str, sync_redis: Any) -> None:
+    other = pp.create_app(CreateApplicationRequest={"Name": "other", "tags": {"k": "v"}})["ApplicationResponse"]["Id"]
+    pp.update_application_settings(ApplicationId=app_id, WriteApplicationSettingsRequest={"Limits": {"Daily": 1}})
+    pp.update_sms_channel(ApplicationId=app_id, SMSChannelRequest={"SenderId": "Shop"})
+    arn = pp.get_app(ApplicationId=app_id)["ApplicationResponse"]["Arn"]
+    pp.tag_resource(ResourceArn=arn, TagsModel={"tags": {"a": "b"}})
+    assert sync_redis.keys("gw:{" + app_id + "}:*")
+    pp.delete_app(ApplicationId=app_id)
+    assert sync_redis.keys("gw:{" + app_id + "}:*") == []
+    assert pp.get_apps()["ApplicationsResponse"]["Item"][0]["tags"] == {"k": "v"}
+    assert pp.get_app(ApplicationId=other)["ApplicationResponse"]["Id"] == other
+
+
 def test_delete_unknown_app_is_not_found(pp: Any) -> None:
     assert error_of(lambda: pp.delete_app(ApplicationId="0" * 32))[:2] == ("NotFoundException", 404)
 
