@@ -153,12 +153,32 @@ class IdempotencyConfig(_Base):
     ttl_s: PositiveInt = 86_400
 
 
+class AccessKey(_Base):
+    """An access key the API accepts SigV4 signatures from; the secret is read from a file or a variable."""
+
+    access_key_id: str
+    secret_env: str | None = None  # name of the environment variable holding the secret access key
+    secret_file: str | None = None  # path of a file holding it
+
+
+class ApiConfig(_Base):
+    """Pinpoint's REST API (`gateway serve --api HOST:PORT`). `auth = "none"` disables signature checks and is
+    for local use only."""
+
+    auth: Literal["sigv4", "none"] = "sigv4"
+    access_keys: list[AccessKey] = []
+    region: str = "us-east-1"  # the region ARNs carry (any region is accepted in signatures)
+    account_id: str = "000000000000"  # the account ARNs carry
+    send_timeout_s: PositiveFloat = 30.0  # SendMessages waits this long for the worker's MessageResponse
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)
     channels: list[ChannelConfig] = []
+    api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

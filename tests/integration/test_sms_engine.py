@@ -43,7 +43,7 @@ async def test_sms_is_rendered_sent_and_reported(engine, sink, sms_sandbox, redi
     r = resp.Result[NUMBER]
     assert r.DeliveryStatus == "SUCCESSFUL", r
     assert sms_sandbox.calls(NUMBER) == 1
-    (path, params), = sms_sandbox.log
+    (_path, params), = sms_sandbox.log
     assert params["Body"] == "Your code is 123456" and params["To"] == NUMBER
     outcome, = await run.outcomes(1)
     assert outcome["event_type"].startswith("_SMS.")
