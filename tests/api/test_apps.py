@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Applications and their settings, through boto3's pinpoint client."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """SigV4: the server accepts exactly what botocore signs, and refuses everything else with 403."""
 
 from __future__ import annotations

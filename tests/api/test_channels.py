@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Channel settings: plain channels in Redis, push channels through the (fake) credential store."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """PutEvents (records on the events stream, per-item answers) and the event-stream configuration."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """SendMessages end to end: boto3 → API → ingest stream → worker → sandbox SMTP server, and the MessageResponse
 the worker pushes back comes out of boto3."""
 
