@@ -54,6 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.api and _host_port(args.api) is None:
         print(f"gateway: --api must be HOST:PORT, got {args.api!r}", file=sys.stderr)
         return 2
+    if cfg.inbound is not None and _host_port(cfg.inbound.listen) is None:
+        print(f"gateway: inbound.listen must be HOST:PORT, got {cfg.inbound.listen!r}", file=sys.stderr)
+        return 2
     if not cfg.channels:
         print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
         return 2
@@ -65,16 +68,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def main() -> None:
         worker = Worker(cfg, consumer=args.consumer)
         worker.install_signal_handlers()
-        runner = None
+        runners = []
         if api_at is not None:
             from gateway.api.server import start_api
 
             runner, port = await start_api(cfg, api_at[0], api_at[1])
+            runners.append(runner)
             log.warning("Pinpoint REST API listening on http://%s:%d", api_at[0], port)
+        if cfg.inbound is not None:
+            from gateway.sms.server import start_inbound
+
+            runner, port = await start_inbound(cfg, worker.redis)
+            runners.append(runner)
+            log.warning("inbound SMS/voice webhook listening on port %d", port)
         try:
             await worker.run()
         finally:
-            if runner is not None:
+            for runner in runners:
                 await runner.cleanup()
 
     asyncio.run(main())

@@ -172,6 +172,23 @@ class ApiConfig(_Base):
     send_timeout_s: PositiveFloat = 30.0  # SendMessages waits this long for the worker's MessageResponse
 
 
+class InboundSection(_Base):
+    """The inbound webhook for SMS/voice receipts and incoming messages (two-way SMS), served by `gateway serve`
+    at `listen` (HOST:PORT). Secrets are read from the environment variables named here."""
+
+    listen: str
+    auth: Literal["hmac", "basic", "twilio"] = "hmac"
+    secret_envs: list[str] = []
+    username: str | None = None
+    password_env: str | None = None
+    public_url: str | None = None
+    replay_window_s: PositiveInt = 600
+    help_text: str = "Reply STOP to unsubscribe. Msg&data rates may apply."
+    stop_text: str = "You have been unsubscribed and will receive no further messages. Reply START to resubscribe."
+    start_text: str = "You have been resubscribed. Reply STOP to unsubscribe."
+    self_managed: bool = False  # Pinpoint's self-managed opt-outs: record keywords as events, act on none
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
@@ -179,6 +196,7 @@ class GatewayConfig(_Base):
     idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)
     channels: list[ChannelConfig] = []
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
+    inbound: InboundSection | None = None
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
