@@ -1,0 +1,149 @@
+"""Resolve a segment to endpoint ids: the public API of segments for campaigns and journeys.
+
+    resolver = SegmentResolver(redis)
+    ids = await resolver.resolve(app, segment_id)            # latest version
+    n = await resolver.count(app, segment_id, version=3)
+
+Each application's index (index.py) is built from Redis once per process and brought up to date from the change
+stream before every resolve (one round trip when nothing changed), so a write by any worker is visible to the next
+resolve. The segment's tree is compiled once per version; its lookup tables live in the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from gateway import _fast
+from gateway.segments import index as index_mod
+from gateway.segments.definition import Members, Node
+from gateway.segments.index import EndpointIndex
+from gateway.segments.program import bind
+from gateway.segments.store import SegmentStore, tree_of
+
+
+class _MemberMask:
+    """Rows of an imported segment version; ids not yet in the index are retried when the index grows."""
+
+    __slots__ = ("mask", "missing", "seen_n")
+
+    def __init__(self) -> None:
+        self.mask = bytearray()
+        self.missing: list[str] = []
+        self.seen_n = -1
+
+
+class SegmentResolver:
+    """Resolves segments of any application over per-application columnar indexes."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        segments: SegmentStore | None = None,
+        *,
+        kernel: ModuleType | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.segments = segments or SegmentStore(redis)
+        self.kernel = kernel or _fast.load("segfilter")
+        self._clock = clock  # wall clock: recency compares with stored dates, not intervals
+        self._indexes: dict[str, EndpointIndex] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._trees: dict[tuple[str, str, int], Node] = {}
+        self._members: dict[tuple[str, str, int], _MemberMask] = {}
+
+    async def index(self, app: str) -> EndpointIndex:
+        """The application's index, current as of this call."""
+        lock = self._locks.setdefault(app, asyncio.Lock())
+        async with lock:
+            idx = self._indexes.get(app)
+            if idx is not None and await index_mod.refresh(self.redis, app, idx):
+                return idx
+            idx = await index_mod.build(self.redis, app, self.kernel)
+            self._indexes[app] = idx
+            self._members = {k: v for k, v in self._members.items() if k[0] != app}
+            return idx
+
+    async def tree(self, app: str, segment_id: str, version: int | None = None) -> Node:
+        """The segment version compiled, with source segments expanded (cached per version)."""
+        seg = await self.segments.get_version(app, segment_id, version)
+        key = (app, seg.Id, seg.Version or 1)
+        node = self._trees.get(key)
+        if node is None:
+            node = await self.segments.expand(app, tree_of(seg))
+            if not _has_unpinned_refs(seg):
+                self._trees[key] = node
+        return node
+
+    async def mask(self, app: str, segment_id: str, version: int | None = None) -> tuple[EndpointIndex, bytearray]:
+        """The index and the segment's row mask (1 = member)."""
+        node = await self.tree(app, segment_id, version)
+        idx = await self.index(app)
+        member_masks = await self._member_masks(app, node, idx)
+        program = bind(node, idx, self._clock(), lambda m: member_masks[(m.segment_id, m.version)])
+        return idx, self.kernel.run(program, idx.n)
+
+    async def resolve(self, app: str, segment_id: str, version: int | None = None) -> list[str]:
+        """Endpoint ids in the segment (every endpoint, whatever its status; the dispatcher drops opted-out and
+        inactive ones when it sends), in index order."""
+        idx, m = await self.mask(app, segment_id, version)
+        return idx.ids(self.kernel.rows(m))
+
+    async def count(self, app: str, segment_id: str, version: int | None = None) -> int:
+        _, m = await self.mask(app, segment_id, version)
+        return int(self.kernel.count(m))
+
+    async def sample(
+        self, app: str, segment_id: str, k: int = 10, version: int | None = None, rng: random.Random | None = None
+    ) -> list[str]:
+        """Up to k endpoint ids drawn at random from the segment."""
+        idx, m = await self.mask(app, segment_id, version)
+        rows = self.kernel.rows(m)
+        picked = (rng or random.Random()).sample(range(len(rows)), min(k, len(rows)))
+        return idx.ids([rows[i] for i in sorted(picked)]) if picked else []
+
+    async def _member_masks(self, app: str, node: Node, idx: EndpointIndex) -> dict[tuple[str, int], bytearray]:
+        out: dict[tuple[str, int], bytearray] = {}
+        for m in _members_in(node):
+            key = (app, m.segment_id, m.version)
+            mm = self._members.get(key)
+            if mm is None:
+                mm = self._members[key] = _MemberMask()
+                mm.missing = await self.segments.members(app, m.segment_id, m.version)
+            if len(mm.mask) < idx.n:
+                mm.mask.extend(bytes(idx.n - len(mm.mask)))
+            if mm.missing and mm.seen_n != idx.n:
+                still = []
+                for eid in mm.missing:
+                    row = idx.row_of(eid)
+                    if row >= 0:
+                        mm.mask[row] = 1
+                    else:
+                        still.append(eid)
+                mm.missing = still
+                mm.seen_n = idx.n
+            out[(m.segment_id, m.version)] = mm.mask
+        return out
+
+
+def _members_in(node: Any) -> list[Members]:
+    if isinstance(node, Members):
+        return [node]
+    kids = getattr(node, "children", None)
+    if kids is not None:
+        return [m for c in kids for m in _members_in(c)]
+    child = getattr(node, "child", None)
+    return _members_in(child) if child is not None else []
+
+
+def _has_unpinned_refs(seg: Any) -> bool:
+    """A source segment without a Version follows that segment's latest version, so its expansion isn't cached."""
+    groups = seg.SegmentGroups.Groups or [] if seg.SegmentGroups is not None else []
+    return any(s.Version is None for g in groups for s in g.SourceSegments or [])
