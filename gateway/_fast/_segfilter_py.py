@@ -7,18 +7,13 @@ of FNV-1a: each table is only ever built and probed by the one module, so only s
 from __future__ import annotations
 
 import math
+import operator
 from array import array
 from collections.abc import Sequence
 from typing import Any
 
 EARTH_RADIUS_KM = 6371.0088
-_OPS = (
-    lambda v, x: v > x,
-    lambda v, x: v < x,
-    lambda v, x: v >= x,
-    lambda v, x: v <= x,
-    lambda v, x: v == x,
-)
+_OPS = (operator.gt, operator.lt, operator.ge, operator.le, operator.eq)
 
 
 def lut_mask(codes: Sequence[int], lut: bytes | bytearray, out: bytearray) -> None:
@@ -43,12 +38,10 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
 
 
-def gps_mask(
-    lat: Sequence[float], lon: Sequence[float], lat0: float, lon0: float, km: float, out: bytearray
-) -> None:
+def gps_mask(lat: Sequence[float], lon: Sequence[float], lat0: float, lon0: float, km: float, out: bytearray) -> None:
     band = km / (EARTH_RADIUS_KM * math.pi / 180.0)
     res = bytearray(len(lat))
-    for i, (la, lo) in enumerate(zip(lat, lon)):
+    for i, (la, lo) in enumerate(zip(lat, lon, strict=True)):
         if la != la or lo != lo or la < lat0 - band - 1e-9 or la > lat0 + band + 1e-9:
             continue
         res[i] = haversine_km(lat0, lon0, la, lo) <= km
@@ -56,11 +49,11 @@ def gps_mask(
 
 
 def and_into(out: bytearray, other: bytes | bytearray) -> None:
-    out[:] = bytes(a & b for a, b in zip(out, other))
+    out[:] = bytes(a & b for a, b in zip(out, other, strict=True))
 
 
 def or_into(out: bytearray, other: bytes | bytearray) -> None:
-    out[:] = bytes(a | b for a, b in zip(out, other))
+    out[:] = bytes(a | b for a, b in zip(out, other, strict=True))
 
 
 def not_into(out: bytearray) -> None:

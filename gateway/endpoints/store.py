@@ -128,7 +128,9 @@ class EndpointStore:
         self._queue_change(pipe, app, [endpoint.Id])
         await pipe.execute()
 
-    async def update_endpoint(self, app: str, endpoint_id: str, req: EndpointRequest) -> EndpointResponse:
+    async def update_endpoint(
+        self, app: str, endpoint_id: str, req: EndpointRequest | EndpointBatchItem
+    ) -> EndpointResponse:
         """UpdateEndpoint: create or merge one endpoint; returns the stored endpoint."""
         if not endpoint_id:
             raise EndpointValidationError("endpoint id is required")
@@ -173,7 +175,9 @@ class EndpointStore:
         ep_keys = [keys.endpoint(app, i) for i in ids]
         await pipe.watch(*ep_keys, *(registry_key(app, k) for k in _KINDS))
         raw = await pipe.mget(ep_keys)
-        docs: dict[str, EndpointResponse | None] = {i: None if r is None else _decode(r) for i, r in zip(ids, raw)}
+        docs: dict[str, EndpointResponse | None] = {
+            i: None if r is None else _decode(r) for i, r in zip(ids, raw, strict=True)
+        }
         originals = dict(docs)
         blocked: dict[str, frozenset[str]] = {}
         registry: dict[str, set[str]] = {}
@@ -238,7 +242,7 @@ class EndpointStore:
             if outside:
                 okeys = [keys.endpoint(app, o) for o in outside]
                 await pipe.watch(*okeys)
-                for o, r in zip(outside, await pipe.mget(okeys)):
+                for o, r in zip(outside, await pipe.mget(okeys), strict=True):
                     if r is not None:
                         docs_o = _decode(r)
                         if docs_o.Address == addr and docs_o.EndpointStatus != "INACTIVE":
@@ -280,9 +284,9 @@ class EndpointStore:
     def _queue_change(pipe: Any, app: str, ids: Sequence[str]) -> None:
         pipe.xadd(changes_key(app), {"ids": _encode(list(ids))}, maxlen=CHANGELOG_MAXLEN, approximate=True)
 
-    async def _modify(self, app: str, endpoint_id: str, change: Callable[[EndpointResponse], EndpointResponse]) -> (
-        EndpointResponse
-    ):
+    async def _modify(
+        self, app: str, endpoint_id: str, change: Callable[[EndpointResponse], EndpointResponse]
+    ) -> EndpointResponse:
         key = keys.endpoint(app, endpoint_id)
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -292,7 +296,7 @@ class EndpointStore:
                     if raw is None:
                         raise EndpointNotFound(f"endpoint {endpoint_id!r} not found in application {app!r}")
                     new = change(_decode(raw))
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, _encode(new))
                     self._queue_change(pipe, app, [endpoint_id])
                     await pipe.execute()
@@ -337,7 +341,7 @@ class EndpointStore:
                     if raw is None:
                         raise EndpointNotFound(f"endpoint {endpoint_id!r} not found in application {app!r}")
                     old = _decode(raw)
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.delete(key)
                     pipe.srem(all_ids_key(app), endpoint_id)
                     if _uid(old):

@@ -19,7 +19,6 @@ Semantics (docs/segments.md has the full table):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from gateway.endpoints.rules import parse_instant
 from gateway.errors import GatewayError
@@ -123,7 +122,7 @@ class Not:
     child: Node
 
 
-Node = Union[Const, Attr, SetIn, Metric, Active, Near, Members, Ref, And, Or, Not]
+Node = Const | Attr | SetIn | Metric | Active | Near | Members | Ref | And | Or | Not
 TRUE = Const(True)
 
 

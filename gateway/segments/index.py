@@ -232,7 +232,7 @@ class EndpointIndex:
         total += sum(8 * len(m) for m in self.metrics.values())
         return total
 
-    def ingest(self, raws: Iterable[bytes | None]) -> None:
+    def ingest(self, raws: Iterable[Any]) -> None:
         for raw in raws:
             if raw is not None:
                 self.upsert(decode_row(raw))
@@ -289,7 +289,7 @@ async def refresh(redis: aioredis.Redis, app: str, idx: EndpointIndex, *, batch:
                 changed[eid] = None
         ids = list(changed)
         docs = await redis.mget([keys.endpoint(app, i) for i in ids]) if ids else []
-        for eid, raw in zip(ids, docs):
+        for eid, raw in zip(ids, docs, strict=True):
             if raw is None:
                 idx.delete(eid)
             else:
@@ -297,3 +297,10 @@ async def refresh(redis: aioredis.Redis, app: str, idx: EndpointIndex, *, batch:
         idx.last_change = _s(entries[-1][0])
         if len(entries) < batch:
             return True
+
+
+def from_documents(raws: Iterable[bytes], kernel: ModuleType) -> EndpointIndex:
+    """An index of stored EndpointResponse JSON documents (tests, benchmarks, offline tools)."""
+    idx = EndpointIndex(kernel)
+    idx.ingest(raws)
+    return idx

@@ -66,9 +66,7 @@ def set_predicate(node: SetIn) -> Callable[[tuple[str, ...]], bool]:
     return lambda vals: any(v.casefold() in want for v in vals)
 
 
-def bind(
-    node: Node, idx: EndpointIndex, now: float, members: Callable[[Members], bytes | bytearray]
-) -> Program:
+def bind(node: Node, idx: EndpointIndex, now: float, members: Callable[[Members], bytes | bytearray]) -> Program:
     """The program for `node` over `idx` at wall-clock `now`, ANDed with the live-row mask."""
     prog: Program = []
     _emit(node, idx, now, members, prog)

@@ -148,8 +148,7 @@ def segment_match(
     results = []
     for g in seg.SegmentGroups.Groups or []:
         srcs = [
-            segment_match(lookup(s.Id, s.Version), ep, now, lookup, members, _depth + 1)
-            for s in g.SourceSegments or []
+            segment_match(lookup(s.Id, s.Version), ep, now, lookup, members, _depth + 1) for s in g.SourceSegments or []
         ]
         dims = [dimensions_match(d, ep, now) for d in g.Dimensions or []]
         results.append(_how(g.SourceType or "ANY", srcs) and _how(g.Type or "ALL", dims))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -19,6 +20,7 @@ from gateway import keys
 from gateway.endpoints.rules import now_iso
 from gateway.models import SegmentImportResource, SegmentResponse, SegmentsResponse, WriteSegmentRequest
 from gateway.segments.definition import (
+    TRUE,
     And,
     Members,
     Node,
@@ -30,7 +32,6 @@ from gateway.segments.definition import (
     check_write_request,
     compile_dimensions,
     compile_groups,
-    TRUE,
 )
 
 _decode = msgspec.json.Decoder(SegmentResponse).decode
@@ -48,6 +49,10 @@ def seg_key(app: str, segment_id: str) -> str:
 
 def members_key(app: str, segment_id: str, version: int) -> str:
     return keys.app_key(app, "segmem", segment_id, str(version))
+
+
+def _s(b: Any) -> str:
+    return b.decode() if isinstance(b, bytes) else str(b)
 
 
 def tree_of(seg: SegmentResponse) -> Node:
@@ -142,7 +147,7 @@ class SegmentStore:
                         tags=prev.tags if prev else None,
                         Version=version,
                     )
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     for i in range(0, len(ids), 10000):
                         pipe.sadd(members_key(app, sid, version), *ids[i : i + 10000])
                     self._queue_store(pipe, app, seg, created=prev is None)
@@ -164,11 +169,13 @@ class SegmentStore:
             raise SegmentNotFound(f"segment {segment_id!r} version {version} not found in application {app!r}")
         return _decode(raw)
 
-    async def list(self, app: str, page_size: str | int | None = None, token: str | None = None) -> SegmentsResponse:
+    async def list_segments(
+        self, app: str, page_size: str | int | None = None, token: str | None = None
+    ) -> SegmentsResponse:
         """GetSegments: latest versions, oldest first; NextToken continues the listing."""
         start, size = _page(page_size, token)
         stop = -1 if size is None else start + size
-        ids = [i.decode() for i in await self.redis.zrange(list_key(app), start, stop)]
+        ids = [_s(i) for i in await self.redis.zrange(list_key(app), start, stop)]
         more = size is not None and len(ids) > size
         ids = ids[:size] if size is not None else ids
         pipe = self.redis.pipeline(transaction=False)
@@ -176,7 +183,7 @@ class SegmentStore:
             pipe.hget(seg_key(app, i), "latest")
         latest = await pipe.execute()
         pipe = self.redis.pipeline(transaction=False)
-        for i, v in zip(ids, latest):
+        for i, v in zip(ids, latest, strict=True):
             pipe.hget(seg_key(app, i), f"v{int(v or 0)}")
         items = [_decode(r) for r in await pipe.execute() if r is not None]
         return SegmentsResponse(Item=items, NextToken=str(start + len(ids)) if more else None)
@@ -206,6 +213,7 @@ class SegmentStore:
                     prev = await self._latest(pipe, app, segment_id)
                     if prev.SegmentType == "IMPORT" and (req.Dimensions or req.SegmentGroups):
                         raise SegmentValidationError("an imported segment's endpoints come from its import job")
+                    changes: dict[str, Any]
                     if prev.SegmentType == "IMPORT":
                         changes = {"Name": req.Name or prev.Name, "tags": req.tags or prev.tags}
                     else:
@@ -218,7 +226,7 @@ class SegmentStore:
                     seg = msgspec.structs.replace(
                         prev, Version=(prev.Version or 1) + 1, LastModifiedDate=self._clock(), **changes
                     )
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     if prev.SegmentType == "IMPORT":  # the new version lists the same endpoints
                         pipe.sunionstore(
                             members_key(app, segment_id, seg.Version or 1),
@@ -243,7 +251,7 @@ class SegmentStore:
 
     async def members(self, app: str, segment_id: str, version: int) -> list[str]:
         """Endpoint ids of an imported segment version."""
-        return [m.decode() for m in await self.redis.smembers(members_key(app, segment_id, version))]
+        return [_s(m) for m in await self.redis.smembers(members_key(app, segment_id, version))]
 
     async def expand(self, app: str, node: Node, _depth: int = 0) -> Node:
         """Replace every Ref (source segment) by that segment's tree, recursively."""
