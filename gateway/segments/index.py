@@ -119,6 +119,9 @@ class EndpointIndex:
         return int(self.k.table_find(self.table, self.blob, self.offsets, endpoint_id.encode()))
 
     def ids(self, rows: Any) -> list[str]:
+        """Endpoint ids of rows (an array('I') from the kernel, or any sequence of ints)."""
+        if not isinstance(rows, array) or rows.typecode != "I":
+            rows = array("I", rows)
         return list(self.k.ids_of(rows, self.blob, self.offsets))
 
     def _new_row(self, key: bytes) -> int:
