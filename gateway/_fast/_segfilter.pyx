@@ -180,14 +180,34 @@ def table_insert(int32_t[:] table, bytes key, int row):
 
 
 def table_build(const uint8_t[:] blob, const uint32_t[:] offsets, Py_ssize_t n, Py_ssize_t size):
-    """A fresh table of `size` slots (a power of two > n) holding rows 0..n-1."""
+    """(table, superseded): a fresh table of `size` slots (a power of two > n) holding rows 0..n-1; when an id
+    occurs in several rows the last one is kept and the earlier rows are listed in `superseded`."""
     out = array("i", b"\xff" * (4 * size))
     cdef int32_t[:] t = out
+    cdef list superseded = []
     cdef Py_ssize_t r
+    cdef uint64_t mask = <uint64_t>(size - 1)
+    cdef uint64_t slot
+    cdef int32_t other
+    cdef uint32_t a, b, oa, ob
     cdef const uint8_t* base = &blob[0] if blob.shape[0] else NULL
     for r in range(n):
-        _insert(t, base + offsets[r], offsets[r + 1] - offsets[r], <int32_t>r)
-    return out
+        a = offsets[r]
+        b = offsets[r + 1]
+        slot = _fnv(base + a, b - a) & mask
+        while True:
+            other = t[slot]
+            if other < 0:
+                t[slot] = <int32_t>r
+                break
+            oa = offsets[other]
+            ob = offsets[other + 1]
+            if ob - oa == b - a and (b == a or memcmp(base + oa, base + a, b - a) == 0):
+                superseded.append(other)
+                t[slot] = <int32_t>r
+                break
+            slot = (slot + 1) & mask
+    return out, superseded
 
 
 def run(list program, Py_ssize_t n):

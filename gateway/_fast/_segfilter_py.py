@@ -92,11 +92,24 @@ def table_insert(table: Any, key: bytes, row: int) -> None:
     table[slot] = row
 
 
-def table_build(blob: bytes | bytearray, offsets: Sequence[int], n: int, size: int) -> array[int]:
+def table_build(blob: bytes | bytearray, offsets: Sequence[int], n: int, size: int) -> tuple[array[int], list[int]]:
     out = array("i", [-1]) * size
+    superseded: list[int] = []
+    mask = size - 1
     for r in range(n):
-        table_insert(out, bytes(blob[offsets[r] : offsets[r + 1]]), r)
-    return out
+        key = bytes(blob[offsets[r] : offsets[r + 1]])
+        slot = hash(key) & mask
+        while True:
+            other = out[slot]
+            if other < 0:
+                out[slot] = r
+                break
+            if blob[offsets[other] : offsets[other + 1]] == key:
+                superseded.append(other)
+                out[slot] = r
+                break
+            slot = (slot + 1) & mask
+    return out, superseded
 
 
 def run(program: list[tuple[Any, ...]], n: int) -> bytearray:

@@ -12,6 +12,8 @@ Layout (one row per endpoint; rows are never reused, deletes clear the row's `al
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import math
 import sys
 from array import array
@@ -124,31 +126,67 @@ class EndpointIndex:
             rows = array("I", rows)
         return list(self.k.ids_of(rows, self.blob, self.offsets))
 
-    def _new_row(self, key: bytes) -> int:
+    def _append_row(self, ep: Row, key: bytes) -> int:
+        """Append a row for an endpoint (the id table is updated by the caller)."""
         row = self.n
+        self.n += 1
         self.blob += key
         self.offsets.append(len(self.blob))
-        self.n += 1
+        self.alive.append(1)
+        self.live += 1
+        sets = self.sets
+        demo = ep.Demographic
+        loc = ep.Location
+        _push(sets["channel"], ep.ChannelType)
+        if demo is not None:
+            _push(sets["appversion"], demo.AppVersion)
+            _push(sets["make"], demo.Make)
+            _push(sets["model"], demo.Model)
+            _push(sets["platform"], demo.Platform)
+        else:
+            for f in ("appversion", "make", "model", "platform"):
+                sets[f].codes.append(0)
+        _push(sets["country"], loc.Country if loc is not None else None)
+        eff = parse_instant(ep.EffectiveDate) if ep.EffectiveDate else None
+        self.eff.append(NAN if eff is None else eff)
+        if loc is not None and loc.Latitude is not None and loc.Longitude is not None:
+            self.lat.append(float(loc.Latitude))
+            self.lon.append(float(loc.Longitude))
+        else:
+            self.lat.append(NAN)
+            self.lon.append(NAN)
+        _push_lists(self.custom, row, ep.Attributes)
+        _push_lists(self.user, row, ep.User.UserAttributes if ep.User is not None else None)
+        metrics = ep.Metrics
+        if metrics:
+            for name in metrics:
+                if name not in self.metrics:
+                    self.metrics[name] = array("d", [NAN]) * row
+            for name, arr in self.metrics.items():
+                v = metrics.get(name)
+                arr.append(NAN if v is None else float(v))
+        else:
+            for arr in self.metrics.values():
+                arr.append(NAN)
+        return row
+
+    def _index_row(self, key: bytes, row: int) -> None:
         if self.n * 2 > len(self.table):
-            size = len(self.table) * 2
-            while self.n * 2 > size:
-                size *= 2
-            self.table = self.k.table_build(self.blob, self.offsets, self.n, size)
+            self.rebuild_table()
         else:
             self.k.table_insert(self.table, key, row)
-        self.alive.append(0)
-        for col in self.sets.values():
-            col.codes.append(0)
-        for col in self.custom.values():
-            col.codes.append(0)
-        for col in self.user.values():
-            col.codes.append(0)
-        for m in self.metrics.values():
-            m.append(NAN)
-        self.eff.append(NAN)
-        self.lat.append(NAN)
-        self.lon.append(NAN)
-        return row
+
+    def rebuild_table(self) -> None:
+        """Rebuild the id table over every row. When an id occurs in several rows (a bulk load may read an id
+        twice), the last row wins and the earlier ones are marked dead."""
+        size = 16
+        while self.n * 2 > size:
+            size *= 2
+        self.table, superseded = self.k.table_build(self.blob, self.offsets, self.n, size)
+        for r in superseded:
+            if self.alive[r]:
+                self.alive[r] = 0
+                self.live -= 1
 
     # -- writes ------------------------------------------------------------------------------------------------
 
@@ -158,55 +196,38 @@ class EndpointIndex:
             return
         key = ep.Id.encode()
         row = int(self.k.table_find(self.table, self.blob, self.offsets, key))
-        fresh = row < 0
-        if fresh:
-            row = self._new_row(key)
+        if row < 0:
+            self._index_row(key, self._append_row(ep, key))
+            return
         if not self.alive[row]:
             self.alive[row] = 1
             self.live += 1
         sets = self.sets
         demo = ep.Demographic
         loc = ep.Location
-        self._set(sets["channel"], row, ep.ChannelType)
-        self._set(sets["appversion"], row, demo.AppVersion if demo else None)
-        self._set(sets["make"], row, demo.Make if demo else None)
-        self._set(sets["model"], row, demo.Model if demo else None)
-        self._set(sets["platform"], row, demo.Platform if demo else None)
-        self._set(sets["country"], row, loc.Country if loc else None)
+        _set(sets["channel"], row, ep.ChannelType)
+        _set(sets["appversion"], row, demo.AppVersion if demo else None)
+        _set(sets["make"], row, demo.Make if demo else None)
+        _set(sets["model"], row, demo.Model if demo else None)
+        _set(sets["platform"], row, demo.Platform if demo else None)
+        _set(sets["country"], row, loc.Country if loc else None)
         eff = parse_instant(ep.EffectiveDate) if ep.EffectiveDate else None
         self.eff[row] = NAN if eff is None else eff
         lat = loc.Latitude if loc else None
         lon = loc.Longitude if loc else None
         self.lat[row] = NAN if lat is None or lon is None else float(lat)
         self.lon[row] = NAN if lat is None or lon is None else float(lon)
-        self._lists(self.custom, row, ep.Attributes, fresh)
-        self._lists(self.user, row, ep.User.UserAttributes if ep.User else None, fresh)
+        _set_lists(self.custom, row, ep.Attributes, self.n)
+        _set_lists(self.user, row, ep.User.UserAttributes if ep.User else None, self.n)
         metrics = ep.Metrics or {}
         for name, v in metrics.items():
             arr = self.metrics.get(name)
             if arr is None:
                 arr = self.metrics[name] = array("d", [NAN]) * self.n
             arr[row] = float(v)
-        if not fresh:
-            for name, arr in self.metrics.items():
-                if name not in metrics:
-                    arr[row] = NAN
-
-    @staticmethod
-    def _set(col: Column, row: int, value: str | None) -> None:
-        col.codes[row] = col.code((value,)) if value is not None else 0
-
-    def _lists(self, cols: dict[str, Column], row: int, attrs: dict[str, list[str]] | None, fresh: bool) -> None:
-        attrs = attrs or {}
-        for name, vals in attrs.items():
-            col = cols.get(name)
-            if col is None:
-                col = cols[name] = Column(self.n)
-            col.codes[row] = col.code(tuple(vals)) if vals else 0
-        if not fresh:
-            for name, col in cols.items():
-                if name not in attrs:
-                    col.codes[row] = 0
+        for name, arr in self.metrics.items():
+            if name not in metrics:
+                arr[row] = NAN
 
     def delete(self, endpoint_id: str) -> None:
         row = self.row_of(endpoint_id)
@@ -236,9 +257,78 @@ class EndpointIndex:
         return total
 
     def ingest(self, raws: Iterable[Any]) -> None:
-        for raw in raws:
-            if raw is not None:
-                self.upsert(decode_row(raw))
+        """Add or replace endpoints from stored EndpointResponse JSON documents (None entries are skipped)."""
+        gc_was = gc.isenabled()
+        gc.disable()  # many short-lived objects and no cycles: collection passes would only cost time
+        try:
+            for raw in raws:
+                if raw is not None:
+                    self.upsert(decode_row(raw))
+        finally:
+            if gc_was:
+                gc.enable()
+
+    def bulk_append(self, raws: Iterable[Any]) -> None:
+        """Append endpoints without maintaining the id table: the fast path of a build, which must call
+        `rebuild_table()` before the index is used (duplicates are resolved there, the last one winning)."""
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            for raw in raws:
+                if raw is not None:
+                    ep = decode_row(raw)
+                    if ep.Id:
+                        self._append_row(ep, ep.Id.encode())
+        finally:
+            if gc_was:
+                gc.enable()
+
+
+def _push(col: Column, value: str | None) -> None:
+    if value is None:
+        col.codes.append(0)
+    else:
+        t = (value,)
+        c = col.lookup.get(t)
+        if c is None:
+            c = col.code(t)  # may widen col.codes: look the array up only after
+        col.codes.append(c)
+
+
+def _set(col: Column, row: int, value: str | None) -> None:
+    col.codes[row] = col.code((value,)) if value is not None else 0
+
+
+def _push_lists(cols: dict[str, Column], row: int, attrs: dict[str, list[str]] | None) -> None:
+    if attrs:
+        for name in attrs:
+            if name not in cols:
+                cols[name] = Column(row)
+        for name, col in cols.items():
+            vals = attrs.get(name)
+            if vals:
+                t = tuple(vals)
+                c = col.lookup.get(t)
+                if c is None:
+                    c = col.code(t)  # may widen col.codes: look the array up only after
+                col.codes.append(c)
+            else:
+                col.codes.append(0)
+    else:
+        for col in cols.values():
+            col.codes.append(0)
+
+
+def _set_lists(cols: dict[str, Column], row: int, attrs: dict[str, list[str]] | None, n: int) -> None:
+    attrs = attrs or {}
+    for name, vals in attrs.items():
+        col = cols.get(name)
+        if col is None:
+            col = cols[name] = Column(n)
+        col.codes[row] = col.code(tuple(vals)) if vals else 0
+    for name, col in cols.items():
+        if name not in attrs:
+            col.codes[row] = 0
 
 
 def _stream_id(s: str) -> tuple[int, int]:
@@ -257,12 +347,27 @@ async def build(redis: aioredis.Redis, app: str, kernel: ModuleType, *, batch: i
     marker = _s(await redis.xadd(cstream, {"ids": "[]"}))
     idx = EndpointIndex(kernel)
     cursor: int = 0
-    while True:
-        cursor, ids = await redis.sscan(all_ids_key(app), cursor, count=batch)
-        if ids:
-            idx.ingest(await redis.mget([keys.endpoint(app, _s(i)) for i in ids]))
-        if int(cursor) == 0:
-            break
+    pending: asyncio.Task[Any] | None = None
+    # While one batch is decoded here, Redis (another process) already serializes the next one.
+    gc_was = gc.isenabled()
+    gc.disable()  # the build allocates millions of short-lived objects and no cycles
+    try:
+        while True:
+            cursor, ids = await redis.sscan(all_ids_key(app), cursor, count=batch)
+            nxt = asyncio.ensure_future(redis.mget([keys.endpoint(app, _s(i)) for i in ids])) if ids else None
+            if pending is not None:
+                idx.bulk_append(await pending)
+            pending = nxt
+            if int(cursor) == 0:
+                break
+        if pending is not None:
+            idx.bulk_append(await pending)
+        idx.rebuild_table()
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+        if gc_was:
+            gc.enable()
     idx.last_change = marker
     if not await refresh(redis, app, idx):
         raise RuntimeError("the change stream was trimmed while the index was being built; retry")
@@ -305,5 +410,6 @@ async def refresh(redis: aioredis.Redis, app: str, idx: EndpointIndex, *, batch:
 def from_documents(raws: Iterable[bytes], kernel: ModuleType) -> EndpointIndex:
     """An index of stored EndpointResponse JSON documents (tests, benchmarks, offline tools)."""
     idx = EndpointIndex(kernel)
-    idx.ingest(raws)
+    idx.bulk_append(raws)
+    idx.rebuild_table()
     return idx
