@@ -17,6 +17,7 @@ import gc
 import math
 import sys
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
@@ -340,32 +341,35 @@ def _s(b: bytes | str) -> str:
     return b.decode() if isinstance(b, bytes) else b
 
 
-async def build(redis: aioredis.Redis, app: str, kernel: ModuleType, *, batch: int = 5000) -> EndpointIndex:
+async def build(
+    redis: aioredis.Redis, app: str, kernel: ModuleType, *, batch: int = 2000, depth: int = 3
+) -> EndpointIndex:
     """Read every endpoint of `app` into a new index, then catch up with changes made while reading."""
     cstream = changes_key(app)
     # A marker entry pins our position in the change stream even when it is empty, so trimming is detectable.
     marker = _s(await redis.xadd(cstream, {"ids": "[]"}))
     idx = EndpointIndex(kernel)
     cursor: int = 0
-    pending: asyncio.Task[Any] | None = None
-    # While one batch is decoded here, Redis (another process) already serializes the next one.
+    pending: deque[asyncio.Future[Any]] = deque()
+    # Several MGETs stay in flight (each on its own pooled connection), so Redis, another process, serializes
+    # the next batches while this one is decoded here.
     gc_was = gc.isenabled()
     gc.disable()  # the build allocates millions of short-lived objects and no cycles
     try:
         while True:
             cursor, ids = await redis.sscan(all_ids_key(app), cursor, count=batch)
-            nxt = asyncio.ensure_future(redis.mget([keys.endpoint(app, _s(i)) for i in ids])) if ids else None
-            if pending is not None:
-                idx.bulk_append(await pending)
-            pending = nxt
+            if ids:
+                pending.append(asyncio.ensure_future(redis.mget([keys.endpoint(app, _s(i)) for i in ids])))
+            while len(pending) >= depth:
+                idx.bulk_append(await pending.popleft())
             if int(cursor) == 0:
                 break
-        if pending is not None:
-            idx.bulk_append(await pending)
+        while pending:
+            idx.bulk_append(await pending.popleft())
         idx.rebuild_table()
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+        for fut in pending:
+            fut.cancel()
         if gc_was:
             gc.enable()
     idx.last_change = marker

@@ -12,6 +12,7 @@ resolve. The segment's tree is compiled once per version; its lookup tables live
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -22,10 +23,13 @@ import redis.asyncio as aioredis
 
 from gateway import _fast
 from gateway.segments import index as index_mod
+from gateway.segments import snapshot
 from gateway.segments.definition import Members, Node
 from gateway.segments.index import EndpointIndex
 from gateway.segments.program import bind
 from gateway.segments.store import SegmentStore, tree_of
+
+log = logging.getLogger("gateway.segments")
 
 
 class _MemberMask:
@@ -49,6 +53,7 @@ class SegmentResolver:
         *,
         kernel: ModuleType | None = None,
         clock: Callable[[], float] = time.time,
+        snapshots: bool = True,
     ) -> None:
         self.redis = redis
         self.segments = segments or SegmentStore(redis)
@@ -58,6 +63,8 @@ class SegmentResolver:
         self._locks: dict[str, asyncio.Lock] = {}
         self._trees: dict[tuple[str, str, int], Node] = {}
         self._members: dict[tuple[str, str, int], _MemberMask] = {}
+        self.snapshots = snapshots
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def index(self, app: str) -> EndpointIndex:
         """The application's index, current as of this call."""
@@ -66,10 +73,36 @@ class SegmentResolver:
             idx = self._indexes.get(app)
             if idx is not None and await index_mod.refresh(self.redis, app, idx):
                 return idx
-            idx = await index_mod.build(self.redis, app, self.kernel)
+            idx = await snapshot.load(self.redis, app, self.kernel) if self.snapshots else None
+            if idx is None:
+                idx = await index_mod.build(self.redis, app, self.kernel)
+                if self.snapshots:
+                    # Dumped now (a consistent cut), written in the background: the caller's resolve goes on.
+                    self._spawn(snapshot.write(self.redis, app, snapshot.dump(idx), idx.last_change))
             self._indexes[app] = idx
             self._members = {k: v for k, v in self._members.items() if k[0] != app}
             return idx
+
+    async def save_snapshot(self, app: str) -> str:
+        """Save the application's current index as the snapshot other workers start from (run it now and then
+        from a periodic task, so a starting worker replays few changes)."""
+        idx = await self.index(app)
+        return await snapshot.save(self.redis, app, idx)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("saving the index snapshot failed: %r", task.exception())
+
+    async def drain(self) -> None:
+        """Wait for background snapshot writes (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def tree(self, app: str, segment_id: str, version: int | None = None) -> Node:
         """The segment version compiled, with source segments expanded (cached per version)."""

@@ -20,11 +20,13 @@ from gateway.models import (
     EndpointBatchItem,
     EndpointBatchRequest,
     EndpointRequest,
+    EndpointResponse,
     ExportJobRequest,
     ImportJobRequest,
     WriteSegmentRequest,
 )
-from gateway.segments import cli
+from gateway.segments import cli, snapshot
+from gateway.segments import index as index_mod
 from gateway.segments.definition import SegmentNotFound, SegmentValidationError
 from gateway.segments.jobs import Jobs
 from gateway.segments.resolver import SegmentResolver
@@ -143,12 +145,16 @@ async def test_sample_and_cli(
     assert lines[0] == "30" and len(lines) == 4 and "not found" in out.err
 
 
-CSV = """ChannelType,Address,Location.Country,Attributes.Interests,Attributes.Interests,Metrics.score,User.UserId,EffectiveDate
+HEADER = "ChannelType,Address,Location.Country,Attributes.Interests,Attributes.Interests,Metrics.score,User.UserId"
+CSV = (
+    HEADER
+    + """,EffectiveDate
 EMAIL,a@example.com,US,music,travel,3,u1,2024-01-01T00:00:00Z
 SMS,+15550100,CA,,,x,u2,
 EMAIL,,US,,,,u3,
 EMAIL,"b,c@example.com",FR,"sci, fi",,1.5,,
 """
+)
 
 
 async def test_csv_import_reports_bad_rows_and_defines_a_segment(redis: aioredis.Redis, tmp_path: Path) -> None:
@@ -269,3 +275,48 @@ async def test_export_writes_the_segment(redis: aioredis.Redis, tmp_path: Path) 
         APP, ImportJobRequest(Format="JSON", S3Url=str(files[0]), RoleArn="r"), background=False
     )
     assert back.TotalFailures == 0 and back.TotalProcessed == 7
+
+
+async def test_workers_start_from_the_saved_snapshot(
+    redis_server: EmbeddedRedis, redis: aioredis.Redis, kernel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eps = EndpointStore(redis)
+    seg = await SegmentStore(redis).create(APP, COLOR_RED)
+    items = [EndpointBatchItem(Id=f"e{i}", Attributes={"color": ["red" if i % 3 else "blue"]}) for i in range(60)]
+    await eps.update_endpoints_batch(APP, EndpointBatchRequest(Item=items))
+    first = SegmentResolver(redis, kernel=kernel)
+    assert await first.count(APP, seg.Id) == 40
+    await first.drain()  # the snapshot is written in the background after a cold build
+    assert await redis.get(snapshot.pointer_key(APP)) is not None
+    await eps.update_endpoint(APP, "e0", EndpointRequest(Attributes={"color": ["red"]}))  # after the snapshot
+    await eps.delete_endpoint(APP, "e1")
+
+    async def no_build(*a: Any, **k: Any) -> Any:
+        raise AssertionError("a worker with a usable snapshot must not read every endpoint")
+
+    monkeypatch.setattr(index_mod, "build", no_build)
+    second = SegmentResolver(redis, kernel=kernel)
+    assert set(await second.resolve(APP, seg.Id)) == {f"e{i}" for i in range(60) if i % 3} - {"e1"} | {"e0"}
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.__name__)
+def test_snapshot_round_trip_and_layout_check(kernel: Any) -> None:
+    from gateway.segments.index import from_documents
+
+    enc = msgspec.json.Encoder().encode
+    docs = [
+        enc(EndpointResponse(Id=f"e{i}", Attributes={"v": [str(i % 300)]}, Metrics={"m": float(i)}))
+        for i in range(1000)
+    ]
+    idx = from_documents(docs, kernel)
+    idx.delete("e5")
+    raw = snapshot.dump(idx)
+    back = snapshot.restore(raw, kernel)
+    assert back is not None
+    assert (back.n, back.live, back.custom["v"].codes.typecode) == (1000, 999, "H")
+    assert back.row_of("e999") == 999 and back.ids([0, 999]) == ["e0", "e999"]
+    assert back.custom["v"].values == idx.custom["v"].values and back.metrics["m"] == idx.metrics["m"]
+    assert snapshot.restore(b"garbage", kernel) is None
+    other = msgspec.msgpack.decode(raw)
+    other[1] = "other-layout"
+    assert snapshot.restore(msgspec.msgpack.encode(other), kernel) is None
