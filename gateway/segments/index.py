@@ -33,24 +33,24 @@ NAN = math.nan
 SET_FIELDS = ("channel", "appversion", "make", "model", "platform", "country")
 
 
-class _Demo(msgspec.Struct):
+class _Demo(msgspec.Struct, gc=False):
     AppVersion: str | None = None
     Make: str | None = None
     Model: str | None = None
     Platform: str | None = None
 
 
-class _Loc(msgspec.Struct):
+class _Loc(msgspec.Struct, gc=False):
     Country: str | None = None
     Latitude: float | None = None
     Longitude: float | None = None
 
 
-class _User(msgspec.Struct):
+class _User(msgspec.Struct, gc=False):
     UserAttributes: dict[str, list[str]] | None = None
 
 
-class Row(msgspec.Struct):
+class Row(msgspec.Struct, gc=False):
     """The members of a stored EndpointResponse that segments read (msgspec skips the rest while decoding)."""
 
     Id: str | None = None
@@ -64,6 +64,7 @@ class Row(msgspec.Struct):
 
 
 decode_row = msgspec.json.Decoder(Row).decode
+_decode_rows = msgspec.json.Decoder(list[Row]).decode
 _WIDTHS = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFFFFFF))
 
 

@@ -161,6 +161,24 @@ class Jobs:
         resp = ImportJobsResponse if kind == "import" else ExportJobsResponse
         return resp(Item=items, NextToken=str(start + len(ids)) if more else None)
 
+    async def _guard(self, app: str, job_id: str, kind: str, seg: str | None, coro: Any) -> None:
+        """Run a background job; an unexpected error marks the job FAILED with the reason instead of leaving it
+        PROCESSING forever."""
+        try:
+            await coro
+        except Exception as exc:
+            typ = ImportJobResponse if kind == "import" else ExportJobResponse
+            job = await self._get(app, job_id, typ)
+            failed = msgspec.structs.replace(
+                job, JobStatus="FAILED", Failures=[f"job stopped: {exc!r}"], CompletionDate=self._clock()
+            )
+            await self._save(app, failed, kind, seg)
+
+    async def drain(self) -> None:
+        """Wait for the jobs running in the background (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -186,7 +204,7 @@ class Jobs:
         )
         await self._save(app, job, "import", req.SegmentId)
         if background:
-            self._spawn(self.run_import(app, job.Id))
+            self._spawn(self._guard(app, job.Id, "import", req.SegmentId, self.run_import(app, job.Id)))
             return job
         return await self.run_import(app, job.Id)
 
@@ -340,7 +358,7 @@ class Jobs:
         )
         await self._save(app, job, "export", req.SegmentId)
         if background:
-            self._spawn(self.run_export(app, job.Id))
+            self._spawn(self._guard(app, job.Id, "export", req.SegmentId, self.run_export(app, job.Id)))
             return job
         return await self.run_export(app, job.Id)
 

@@ -110,8 +110,9 @@ class SegmentResolver:
         key = (app, seg.Id, seg.Version or 1)
         node = self._trees.get(key)
         if node is None:
-            node = await self.segments.expand(app, tree_of(seg))
-            if not _has_unpinned_refs(seg):
+            unpinned: list[str] = []
+            node = await self.segments.expand(app, tree_of(seg), unpinned)
+            if not unpinned:  # a source that follows its latest version may change under us: expand each time
                 self._trees[key] = node
         return node
 
@@ -174,9 +175,3 @@ def _members_in(node: Any) -> list[Members]:
         return [m for c in kids for m in _members_in(c)]
     child = getattr(node, "child", None)
     return _members_in(child) if child is not None else []
-
-
-def _has_unpinned_refs(seg: Any) -> bool:
-    """A source segment without a Version follows that segment's latest version, so its expansion isn't cached."""
-    groups = seg.SegmentGroups.Groups or [] if seg.SegmentGroups is not None else []
-    return any(s.Version is None for g in groups for s in g.SourceSegments or [])

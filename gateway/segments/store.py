@@ -253,18 +253,21 @@ class SegmentStore:
         """Endpoint ids of an imported segment version."""
         return [_s(m) for m in await self.redis.smembers(members_key(app, segment_id, version))]
 
-    async def expand(self, app: str, node: Node, _depth: int = 0) -> Node:
-        """Replace every Ref (source segment) by that segment's tree, recursively."""
+    async def expand(self, app: str, node: Node, unpinned: list[str] | None = None, _depth: int = 0) -> Node:
+        """Replace every Ref (source segment) by that segment's tree, recursively. Ids of sources referenced
+        without a Version (they follow the latest version) are appended to `unpinned`."""
         if _depth > MAX_DEPTH:
             raise SegmentValidationError("source segments nest too deeply or form a cycle")
         if isinstance(node, Ref):
+            if node.version is None and unpinned is not None:
+                unpinned.append(node.segment_id)
             seg = await self.get_version(app, node.segment_id, node.version)
-            return await self.expand(app, tree_of(seg), _depth + 1)
+            return await self.expand(app, tree_of(seg), unpinned, _depth + 1)
         if isinstance(node, (And, Or)):
-            kids = tuple([await self.expand(app, c, _depth) for c in node.children])
+            kids = tuple([await self.expand(app, c, unpinned, _depth) for c in node.children])
             return And(kids) if isinstance(node, And) else Or(kids)
         if isinstance(node, Not):
-            return Not(await self.expand(app, node.child, _depth))
+            return Not(await self.expand(app, node.child, unpinned, _depth))
         return node
 
     # -- internals ---------------------------------------------------------------------------------------------

@@ -320,3 +320,25 @@ def test_snapshot_round_trip_and_layout_check(kernel: Any) -> None:
     other = msgspec.msgpack.decode(raw)
     other[1] = "other-layout"
     assert snapshot.restore(msgspec.msgpack.encode(other), kernel) is None
+
+
+async def test_background_import_and_latest_version_sources(redis: aioredis.Redis, tmp_path: Path) -> None:
+    path = tmp_path / "e.json"
+    path.write_text('{"Id": "x1", "ChannelType": "EMAIL", "Address": "x1@x", "Attributes": {"color": ["red"]}}\n')
+    jobs = Jobs(redis)
+    created = await jobs.create_import(APP, ImportJobRequest(Format="JSON", S3Url=str(path), RoleArn="r"))
+    assert created.JobStatus == "CREATED"
+    await jobs.drain()
+    assert (await jobs.get_import(APP, created.Id)).JobStatus == "COMPLETED"
+    missing = await jobs.create_import(APP, ImportJobRequest(Format="JSON", S3Url=str(tmp_path / "no"), RoleArn="r"))
+    await jobs.drain()
+    assert (await jobs.get_import(APP, missing.Id)).JobStatus == "FAILED"
+    # A -> B (pinned) -> C (latest): changing C changes A's members
+    segs = SegmentStore(redis)
+    c = await segs.create(APP, COLOR_RED)
+    b = await segs.create(APP, write(SegmentGroups={"Groups": [{"SourceSegments": [{"Id": c.Id}]}]}))
+    a = await segs.create(APP, write(SegmentGroups={"Groups": [{"SourceSegments": [{"Id": b.Id, "Version": 1}]}]}))
+    res = SegmentResolver(redis)
+    assert await res.resolve(APP, a.Id) == ["x1"]
+    await segs.update(APP, c.Id, write(Dimensions={"Attributes": {"color": {"Values": ["blue"]}}}))
+    assert await res.resolve(APP, a.Id) == []
