@@ -174,17 +174,23 @@ class EndpointStore:
     ) -> list[EndpointResponse]:
         ep_keys = [keys.endpoint(app, i) for i in ids]
         await pipe.watch(*ep_keys, *(registry_key(app, k) for k in _KINDS))
-        raw = await pipe.mget(ep_keys)
+        # Everything read after WATCH is protected by it, whichever connection reads it: one pipelined round trip.
+        reads = self.redis.pipeline(transaction=False)
+        reads.mget(ep_keys)
+        for k in _KINDS:
+            reads.smembers(removed_key(app, k))
+            reads.smembers(registry_key(app, k))
+        raw, *sets = await reads.execute()
         docs: dict[str, EndpointResponse | None] = {
             i: None if r is None else _decode(r) for i, r in zip(ids, raw, strict=True)
         }
         originals = dict(docs)
         blocked: dict[str, frozenset[str]] = {}
         registry: dict[str, set[str]] = {}
-        for k in _KINDS:
-            pats = {_s(p) for p in await pipe.smembers(removed_key(app, k))}
-            registry[k] = {_s(n) for n in await pipe.smembers(registry_key(app, k))}
-            names = {n for _, r in items for n in rules.attribute_keys(r)[k]}
+        for n, k in enumerate(_KINDS):
+            pats = {_s(p) for p in sets[2 * n]}
+            registry[k] = {_s(m) for m in sets[2 * n + 1]}
+            names = {m for _, r in items for m in rules.attribute_keys(r)[k]}
             blocked[k] = frozenset(rules.glob_matches(pats, names))
         now = self._clock()
         request_id = str(uuid.uuid4())

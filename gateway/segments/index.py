@@ -47,7 +47,7 @@ class _Loc(msgspec.Struct, gc=False):
 
 
 class _User(msgspec.Struct, gc=False):
-    UserAttributes: dict[str, list[str]] | None = None
+    UserAttributes: dict[str, tuple[str, ...]] | None = None
 
 
 class Row(msgspec.Struct, gc=False):
@@ -56,7 +56,7 @@ class Row(msgspec.Struct, gc=False):
     Id: str | None = None
     ChannelType: str | None = None
     EffectiveDate: str | None = None
-    Attributes: dict[str, list[str]] | None = None
+    Attributes: dict[str, tuple[str, ...]] | None = None  # tuples: dictionary keys as decoded, no copy
     Metrics: dict[str, float] | None = None
     Demographic: _Demo | None = None
     Location: _Loc | None = None
@@ -301,15 +301,14 @@ def _set(col: Column, row: int, value: str | None) -> None:
     col.codes[row] = col.code((value,)) if value is not None else 0
 
 
-def _push_lists(cols: dict[str, Column], row: int, attrs: dict[str, list[str]] | None) -> None:
+def _push_lists(cols: dict[str, Column], row: int, attrs: dict[str, tuple[str, ...]] | None) -> None:
     if attrs:
         for name in attrs:
             if name not in cols:
                 cols[name] = Column(row)
         for name, col in cols.items():
-            vals = attrs.get(name)
-            if vals:
-                t = tuple(vals)
+            t = attrs.get(name)
+            if t:
                 c = col.lookup.get(t)
                 if c is None:
                     c = col.code(t)  # may widen col.codes: look the array up only after
@@ -321,7 +320,7 @@ def _push_lists(cols: dict[str, Column], row: int, attrs: dict[str, list[str]] |
             col.codes.append(0)
 
 
-def _set_lists(cols: dict[str, Column], row: int, attrs: dict[str, list[str]] | None, n: int) -> None:
+def _set_lists(cols: dict[str, Column], row: int, attrs: dict[str, tuple[str, ...]] | None, n: int) -> None:
     attrs = attrs or {}
     for name, vals in attrs.items():
         col = cols.get(name)
