@@ -113,7 +113,9 @@ class Worker:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if entries and not self._stopping.is_set():
-                entries = await self._screen_poison(entries)
+                # Only the backlog (our own pending entries, read again) can have been delivered before.
+                if self.consumer.reading_backlog:
+                    entries = await self._screen_poison(entries)
                 if entries:
                     self._launch(entries)
             elif entries:
@@ -140,9 +142,10 @@ class Worker:
             self._capacity.set()
 
     async def _screen_poison(self, entries: list[Entry]) -> list[Entry]:
-        """Dead-letter entries delivered max_deliveries times without an outcome (they crash workers)."""
+        """Dead-letter redelivered entries that were delivered max_deliveries times without an outcome (they
+        crash workers)."""
         limit = self.cfg.stream.max_deliveries
-        counts = await self.consumer.delivery_counts([e[0] for e in entries]) if self._may_be_redelivered else {}
+        counts = await self.consumer.delivery_counts([e[0] for e in entries])
         keep: list[Entry] = []
         poison: list[Entry] = []
         for e in entries:
@@ -159,12 +162,6 @@ class Worker:
             log.error("dead-lettered %d poison entries", len(poison))
         return keep
 
-    @property
-    def _may_be_redelivered(self) -> bool:
-        return self.consumer._backlog or self._claiming
-
-    _claiming = False
-
     async def _claim_once(self) -> None:
         free = self.cfg.stream.max_inflight - self._inflight
         if free <= 0 or self._stopping.is_set():
@@ -172,11 +169,7 @@ class Worker:
         entries = await self.consumer.claim(count=min(free, self.cfg.stream.batch_size))
         if entries:
             log.warning("claimed %d entries idle longer than %d ms", len(entries), self.cfg.stream.claim_idle_ms)
-            self._claiming = True
-            try:
-                entries = await self._screen_poison(entries)
-            finally:
-                self._claiming = False
+            entries = await self._screen_poison(entries)
             if entries:
                 self._launch(entries)
 
