@@ -7,7 +7,8 @@ NotFoundException / BadRequestException; PutEvents reads `InvalidRequest` per en
 store-level classes rather than the API's HTTP ones.
 
 - `EndpointAdapter`: EndpointService over `gateway.endpoints.store.EndpointStore`.
-- `SegmentAdapter`: SegmentService over `gateway.segments.store.SegmentStore`.
+- `SegmentAdapter`: SegmentService over `gateway.segments.store.SegmentStore`, with tags kept in the API's
+  TagStore (so ListTagsForResource on a segment ARN and GetSegment agree).
 - `JobAdapter`: JobService over `gateway.segments.jobs.Jobs` (jobs run in the background of the API process;
   `drain()` waits for them).
 - `EngineOtpService`: OtpService over `gateway.otp.OtpService`; the OTP message is sent through the engine (the
@@ -21,9 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import msgspec
+
 from gateway import errors as gw
 from gateway import models, otp, phone
 from gateway.api.errors import InternalServerError
+from gateway.api.tags import TagStore, check_tags
 from gateway.endpoints.rules import EndpointValidationError
 from gateway.endpoints.store import EndpointNotFound, EndpointStore
 from gateway.producer import Producer
@@ -105,43 +109,77 @@ def _version(value: str) -> int:
 
 
 class SegmentAdapter:
-    """SegmentService over the segment store (definitions are checked there before anything is stored)."""
+    """SegmentService over the segment store (definitions are checked there before anything is stored).
 
-    def __init__(self, store: SegmentStore) -> None:
+    A segment's tags are the TagStore's, so CreateSegment's `tags`, TagResource/UntagResource on the segment's ARN
+    and GetSegment(s) agree; DeleteSegment removes them."""
+
+    def __init__(self, store: SegmentStore, tags: TagStore | None = None) -> None:
         self.store = store
+        self.tags = tags
+
+    @staticmethod
+    def _resource(app_id: str, segment_id: str) -> str:
+        return f"apps/{app_id}/segments/{segment_id}"
+
+    async def _tagged(self, app_id: str, segs: list[models.SegmentResponse]) -> list[models.SegmentResponse]:
+        if self.tags is None or not segs:
+            return segs
+        found = await self.tags.get_many([(self._resource(app_id, s.Id), app_id) for s in segs])
+        return [msgspec.structs.replace(s, tags=t or None) for s, t in zip(segs, found, strict=True)]
+
+    async def _add_tags(self, app_id: str, segment_id: str, request: models.WriteSegmentRequest) -> None:
+        if self.tags is not None and request.tags:
+            await self.tags.add(self._resource(app_id, segment_id), app_id, request.tags)
 
     async def create_segment(self, app_id: str, request: models.WriteSegmentRequest) -> models.SegmentResponse:
+        if request.tags:
+            check_tags(request.tags, "WriteSegmentRequest.tags")
         with store_errors():
-            return await self.store.create(app_id, request)
+            seg = await self.store.create(app_id, request)
+        await self._add_tags(app_id, seg.Id, request)
+        return (await self._tagged(app_id, [seg]))[0]
 
     async def get_segment(self, app_id: str, segment_id: str, version: str | None) -> models.SegmentResponse | None:
         number = None if version is None else _version(version)
         try:
-            return await self.store.get_version(app_id, segment_id, number)
+            seg = await self.store.get_version(app_id, segment_id, number)
         except SegmentNotFound:
             return None
+        return (await self._tagged(app_id, [seg]))[0]
 
     async def list_segments(self, app_id: str, page_size: int, token: str | None) -> models.SegmentsResponse:
         with store_errors():
-            return await self.store.list_segments(app_id, page_size, token)
+            page = await self.store.list_segments(app_id, page_size, token)
+        return msgspec.structs.replace(page, Item=await self._tagged(app_id, page.Item))
 
     async def update_segment(
         self, app_id: str, segment_id: str, request: models.WriteSegmentRequest
     ) -> models.SegmentResponse | None:
+        if request.tags:
+            current = await self.tags.get(self._resource(app_id, segment_id), app_id) if self.tags else {}
+            check_tags({**current, **request.tags}, "WriteSegmentRequest.tags")  # before a version is written
         with store_errors():
-            return await self.store.update(app_id, segment_id, request)
+            seg = await self.store.update(app_id, segment_id, request)
+        await self._add_tags(app_id, segment_id, request)
+        return (await self._tagged(app_id, [seg]))[0]
 
     async def delete_segment(self, app_id: str, segment_id: str) -> models.SegmentResponse | None:
         try:
-            return await self.store.delete(app_id, segment_id)
+            seg = await self.store.delete(app_id, segment_id)
         except SegmentNotFound:
             return None
+        seg = (await self._tagged(app_id, [seg]))[0]
+        if self.tags is not None and seg.tags:
+            await self.tags.remove(self._resource(app_id, segment_id), app_id, list(seg.tags))
+        return seg
 
     async def list_segment_versions(
         self, app_id: str, segment_id: str, page_size: int, token: str | None
     ) -> models.SegmentsResponse | None:
         with store_errors():
-            return await self.store.versions(app_id, segment_id, page_size, token)
+            page = await self.store.versions(app_id, segment_id, page_size, token)
+        return msgspec.structs.replace(page, Item=await self._tagged(app_id, page.Item))
 
 
 class JobAdapter:

@@ -206,14 +206,15 @@ def services_from_config(
     segment_store = SegmentStore(redis, arn_prefix=settings.arn("").rstrip(":"))
     otp_service = otp_from_config(config, redis, environ)
     otp_timeout = config.otp.send_timeout_s if config.otp is not None else config.api.send_timeout_s
+    tags = TagStore(redis)
     return Services(
         settings=settings,
         apps=AppStore(redis, settings.arn("")),
-        tags=TagStore(redis),
+        tags=tags,
         channels=RedisChannelStore(redis),
         messages=StreamMessageService(producer, config.api.send_timeout_s),
         endpoints=EndpointAdapter(endpoint_store),
-        segments=SegmentAdapter(segment_store),
+        segments=SegmentAdapter(segment_store, tags),
         jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store)),
         phone=PhoneValidator(),
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),

@@ -46,8 +46,18 @@ def test_segment_lifecycle_with_versions(live_pp: Any, live_app: str) -> None:
     code, status, message = error_of(lambda: pp.get_segment_version(ApplicationId=app, SegmentId=sid, Version="9"))
     assert (code, status) == ("NotFoundException", 404) and "version 9" in message
     assert error_of(lambda: pp.get_segment_version(ApplicationId=app, SegmentId=sid, Version="x"))[0] == "BadRequestException"
+    # tags: CreateSegment's, TagResource's and GetSegment's are the same set; DeleteSegment removes them
+    pp.tag_resource(ResourceArn=seg["Arn"], TagsModel={"tags": {"env": "prod"}})
+    assert pp.list_tags_for_resource(ResourceArn=seg["Arn"])["TagsModel"]["tags"] == {"team": "a", "env": "prod"}
+    assert pp.get_segment(ApplicationId=app, SegmentId=sid)["SegmentResponse"]["tags"] == {"team": "a", "env": "prod"}
+    pp.untag_resource(ResourceArn=seg["Arn"], TagKeys=["team"])
+    assert pp.get_segments(ApplicationId=app)["SegmentsResponse"]["Item"][0]["tags"] == {"env": "prod"}
+    code, _, message = error_of(lambda: pp.update_segment(ApplicationId=app, SegmentId=sid, WriteSegmentRequest={
+        "tags": {f"k{i}": "v" for i in range(50)}}))
+    assert code == "BadRequestException" and "at most 50 tags" in message
     deleted = pp.delete_segment(ApplicationId=app, SegmentId=sid)["SegmentResponse"]
-    assert deleted["Version"] == 3
+    assert deleted["Version"] == 3 and deleted["tags"] == {"env": "prod"}
+    assert pp.list_tags_for_resource(ResourceArn=seg["Arn"])["TagsModel"]["tags"] == {}
     for call in (lambda: pp.get_segment(ApplicationId=app, SegmentId=sid),
                  lambda: pp.get_segment_versions(ApplicationId=app, SegmentId=sid),
                  lambda: pp.delete_segment(ApplicationId=app, SegmentId=sid),
