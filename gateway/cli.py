@@ -54,6 +54,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.api and _host_port(args.api) is None:
         print(f"gateway: --api must be HOST:PORT, got {args.api!r}", file=sys.stderr)
         return 2
+    if args.api:
+        from gateway.api.server import check_api_config
+
+        try:
+            check_api_config(cfg, environ)  # before the worker starts: a missing API or OTP key stops here
+        except ConfigError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 2
     if cfg.inbound is not None and _host_port(cfg.inbound.listen) is None:
         print(f"gateway: inbound.listen must be HOST:PORT, got {cfg.inbound.listen!r}", file=sys.stderr)
         return 2

@@ -189,6 +189,18 @@ class InboundSection(_Base):
     self_managed: bool = False  # Pinpoint's self-managed opt-outs: record keywords as events, act on none
 
 
+class OtpSection(_Base):
+    """One-time passwords (SendOTPMessage, VerifyOTPMessage), served by the API when this section is present.
+    The HMAC key (at least 32 bytes) is read from the environment variable named by `key_env`; the API refuses
+    to start without it. `templates` maps a language (`en-US`) to the message, with `${code}`, `${brand}` and
+    `${minutes}`; they extend the built-in en-US text."""
+
+    key_env: str = "GATEWAY_OTP_KEY"
+    templates: dict[str, str] = {}
+    default_language: str = "en-US"
+    send_timeout_s: PositiveFloat = 30.0  # SendOTPMessage waits this long for the worker's MessageResponse
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
@@ -197,6 +209,7 @@ class GatewayConfig(_Base):
     channels: list[ChannelConfig] = []
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     inbound: InboundSection | None = None
+    otp: OtpSection | None = None
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -226,9 +239,39 @@ def _set_path(tree: dict[str, Any], path: list[str], value: str) -> None:
             node = child
 
 
+# Secret variables named by a default (OtpSection.key_env): values, never configuration overlays.
+DEFAULT_SECRET_ENVS = frozenset({"GATEWAY_OTP_KEY"})
+
+
+def secret_env_names(data: Any, environ: Mapping[str, str], prefix: str = "GATEWAY_") -> set[str]:
+    """Names of the environment variables the configuration reads secrets from: values of `*_env` keys and
+    `*_envs` lists in `data`, of `GATEWAY_..._ENV` (and `..._ENVS__N`) overlay variables, and the defaults. A secret kept in, say,
+    `GATEWAY_API_SECRET` is then not mistaken for the (unknown) configuration key `api_secret`."""
+    names = set(DEFAULT_SECRET_ENVS)
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and k.endswith("_env") and isinstance(v, str):
+                    names.add(v)
+                elif isinstance(k, str) and k.endswith("_envs") and isinstance(v, list):
+                    names.update(x for x in v if isinstance(x, str))
+                else:
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    for k, v in environ.items():
+        if k.startswith(prefix) and (k.upper().endswith("_ENV") or "_ENVS__" in k.upper()):
+            names.add(v)
+    return names
+
+
 def overlay_env(data: dict[str, Any], environ: Mapping[str, str], prefix: str = "GATEWAY_") -> dict[str, Any]:
-    """Merge `GATEWAY_A__B=value` variables into `data` (values stay strings; conversion is lax by type)."""
+    """Merge `GATEWAY_A__B=value` variables into `data` (values stay strings; conversion is lax by type).
+    Variables the configuration names as holding secrets (see `secret_env_names`) are skipped."""
     skip = {"GATEWAY_NO_EXTENSIONS", "GATEWAY_CYTHON_ANNOTATE", "GATEWAY_CONFIG"}
+    skip |= secret_env_names(data, environ, prefix)
     for name, value in sorted(environ.items()):
         if not name.startswith(prefix) or name in skip:
             continue

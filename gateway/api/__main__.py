@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         cfg = config_mod.load(args.config or os.environ.get("GATEWAY_CONFIG"))
-        from gateway.api.server import build_verifier
+        from gateway.api.server import check_api_config
 
-        build_verifier(cfg.api)  # fail here, before listening, if a key's secret is missing
+        check_api_config(cfg)  # fail here, before listening, if a key's secret or the OTP key is missing
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2

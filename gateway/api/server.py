@@ -22,7 +22,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from gateway import errors as gw
+from gateway import otp
 from gateway.api import errors
+from gateway.api.adapters import EndpointAdapter, EngineOtpService, JobAdapter, PhoneValidator, SegmentAdapter
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
 from gateway.api.engine import StreamMessageService
@@ -34,8 +36,11 @@ from gateway.api.sigv4 import SigV4Verifier
 from gateway.api.tags import TagStore
 from gateway.api.validation import decode_body, query_params
 from gateway.config import ApiConfig, GatewayConfig
+from gateway.endpoints.store import EndpointStore
 from gateway.errors import ConfigError
 from gateway.producer import Producer
+from gateway.segments.jobs import Jobs
+from gateway.segments.store import SegmentStore
 
 log = logging.getLogger("gateway.api")
 
@@ -159,20 +164,60 @@ def build_verifier(api: ApiConfig, environ: Mapping[str, str] | None = None) -> 
     return SigV4Verifier(keys)
 
 
-def services_from_config(config: GatewayConfig, redis: aioredis.Redis) -> Services:
-    """The services this package owns (applications, tags, EMAIL/SMS/VOICE channel settings) and sending through
-    the ingest stream. The other stores' services (endpoints, templates, segments, jobs, otp, phone,
-    push_channels) are set on the result by the caller as they are built; each operation is served once its
-    service is present."""
+def otp_from_config(
+    config: GatewayConfig, redis: aioredis.Redis | None, environ: Mapping[str, str] | None = None
+) -> otp.OtpService | None:
+    """The OTP service `config.otp` asks for (None when the section is absent: OTP is then not served).
+    ConfigError naming the variable when its HMAC key is missing or shorter than 32 bytes."""
+    section = config.otp
+    if section is None:
+        return None
+    return otp.OtpService(
+        redis,
+        otp.OtpConfig(
+            key_env=section.key_env,
+            templates={**otp.DEFAULT_TEMPLATES, **section.templates},
+            default_language=section.default_language,
+        ),
+        environ=environ,
+    )
+
+
+def check_api_config(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigError now, before anything listens, for what `start_api` would refuse: an access key whose
+    secret is missing, or an `[otp]` section whose HMAC key is missing or too short."""
+    build_verifier(config.api, environ)
+    otp_from_config(config, None, environ)
+
+
+def services_from_config(
+    config: GatewayConfig, redis: aioredis.Redis, environ: Mapping[str, str] | None = None
+) -> Services:
+    """Every service Gateway itself provides, over one Redis client: applications, tags, EMAIL/SMS/VOICE channel
+    settings, endpoints and users, segments, import/export jobs, PhoneNumberValidate, sending through the ingest
+    stream, and OTP when `config.otp` is present (ConfigError at once if its key is missing). Templates and push
+    channel credentials are set on the result by the caller that builds them; each operation is served once
+    its service is present."""
     settings = Settings(
         region=config.api.region, account_id=config.api.account_id, events_key=config.stream.events_key
     )
+    producer = Producer(redis, prefix=config.stream.prefix)
+    endpoint_store = EndpointStore(redis)
+    segment_store = SegmentStore(redis, arn_prefix=settings.arn("").rstrip(":"))
+    otp_service = otp_from_config(config, redis, environ)
+    otp_timeout = config.otp.send_timeout_s if config.otp is not None else config.api.send_timeout_s
+    tags = TagStore(redis)
     return Services(
         settings=settings,
         apps=AppStore(redis, settings.arn("")),
-        tags=TagStore(redis),
+        tags=tags,
         channels=RedisChannelStore(redis),
-        messages=StreamMessageService(Producer(redis, prefix=config.stream.prefix), config.api.send_timeout_s),
+        messages=StreamMessageService(producer, config.api.send_timeout_s),
+        endpoints=EndpointAdapter(endpoint_store),
+        segments=SegmentAdapter(segment_store, tags),
+        jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store)),
+        phone=PhoneValidator(),
+        otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),
     )
 
 

@@ -22,7 +22,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from gateway import keys
+from gateway import keys, phone
 from gateway.endpoints import rules
 from gateway.endpoints.rules import EndpointValidationError
 from gateway.errors import GatewayError
@@ -46,9 +46,15 @@ class EndpointNotFound(GatewayError, KeyError):
 
 
 def normalize_address(channel_type: str | None, address: str) -> str:
-    """The form an Address is stored and matched in. Hook for the SMS engineer (gateway/phone.py): SMS and VOICE
-    addresses will be normalized to E.164 here; every other channel keeps the address exactly as given."""
-    return address
+    """The form an Address is stored and matched in: SMS and VOICE numbers in E.164 (gateway/phone.py), every
+    other channel's address exactly as given. An SMS/VOICE address that is not a possible phone number is an
+    EndpointValidationError saying why (the number itself is not repeated)."""
+    if channel_type is None:
+        return address
+    try:
+        return phone.normalize_address(channel_type, address)
+    except phone.InvalidPhoneNumber as exc:
+        raise EndpointValidationError(f"Address: {exc} (ChannelType {channel_type})") from None
 
 
 def all_ids_key(app: str) -> str:
@@ -195,11 +201,13 @@ class EndpointStore:
         now = self._clock()
         request_id = str(uuid.uuid4())
         order: list[EndpointResponse] = []
-        for eid, req in items:
+        for n, (eid, req) in enumerate(items):
             if req.Address is not None:
-                req = msgspec.structs.replace(
-                    req, Address=normalize_address(req.ChannelType or _channel(docs[eid]), req.Address)
-                )
+                try:
+                    address = normalize_address(req.ChannelType or _channel(docs[eid]), req.Address)
+                except EndpointValidationError as exc:
+                    raise EndpointValidationError(f"Item[{n}]: {exc}" if len(items) > 1 else str(exc)) from None
+                req = msgspec.structs.replace(req, Address=address)
             merged = rules.merge(app, eid, docs[eid], req, now=now, request_id=request_id, blocked=blocked)
             docs[eid] = merged
             order.append(merged)
@@ -325,7 +333,10 @@ class EndpointStore:
 
     async def opt_out_address(self, app: str, channel_type: str, address: str, opt_out: str = "ALL") -> list[str]:
         """Set OptOut on every endpoint holding `address` (an SMS STOP reply, an email complaint); the ids changed."""
-        addr = normalize_address(channel_type, address)
+        try:
+            addr = normalize_address(channel_type, address)
+        except EndpointValidationError:
+            addr = address  # not a number any endpoint could have been stored with after normalization
         ids = sorted(_s(m) for m in await self.redis.smembers(address_key(app, addr)))
         done = []
         for eid in ids:

@@ -137,3 +137,27 @@ def error_of(call: Callable[[], Any]) -> tuple[str, int, str]:
         err = exc.response["Error"]
         return err["Code"], exc.response["ResponseMetadata"]["HTTPStatusCode"], err.get("Message", "")
     raise AssertionError("the call succeeded")
+
+
+@pytest.fixture(scope="session")
+def live_api(redis_server: EmbeddedRedis) -> Iterator[ApiServer]:
+    """The API with the real services `services_from_config` wires (endpoint, segment and job stores, phone
+    validation; no OTP section, no worker), signing with the test key."""
+    server = ApiServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False).start()
+    yield server
+    from gateway.api.adapters import JobAdapter
+
+    assert isinstance(server.services.jobs, JobAdapter)
+    server.call(server.services.jobs.drain())
+    server.stop()
+
+
+@pytest.fixture
+def live_pp(live_api: ApiServer, sync_redis: redis.Redis) -> Any:
+    """boto3's pinpoint client against `live_api`, over a flushed Redis."""
+    return live_api.client()
+
+
+@pytest.fixture
+def live_app(live_pp: Any) -> str:
+    return str(live_pp.create_app(CreateApplicationRequest={"Name": "live"})["ApplicationResponse"]["Id"])

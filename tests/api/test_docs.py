@@ -38,3 +38,14 @@ def test_every_operation_of_issue_7_has_a_handler() -> None:
     wanted = set(ISSUE_7) | set(channels) | set(templates)
     assert len(wanted) == 94
     assert wanted <= set(handlers), sorted(wanted - set(handlers))
+
+
+def test_the_table_says_what_services_from_config_wires() -> None:
+    text = (ROOT / "README.md").read_text()
+    for row in ("| CreateSegment | POST | `/v1/apps/{application-id}/segments` | served |",
+                "| UpdateEndpoint | PUT | `/v1/apps/{application-id}/endpoints/{endpoint-id}` | served |",
+                "| GetSegmentExportJobs | GET | `/v1/apps/{application-id}/segments/{segment-id}/jobs/export` | served |",
+                "| PhoneNumberValidate | POST | `/v1/phone/number/validate` | served |",
+                "| SendOTPMessage | POST | `/v1/apps/{application-id}/otp` | served when `[otp]` is configured |",
+                "| CreateEmailTemplate | POST | `/v1/templates/{template-name}/email` | served with `templates` |"):
+        assert row in text, row

@@ -201,7 +201,7 @@ async def test_csv_import_reports_bad_rows_and_defines_a_segment(redis: aioredis
 async def test_json_import_from_http_directory_and_user_ids(redis: aioredis.Redis, tmp_path: Path) -> None:
     lines = [
         {"Id": "j1", "ChannelType": "EMAIL", "Address": "j1@x", "User": {"UserId": "ju"}},
-        {"Id": "j2", "ChannelType": "SMS", "Address": "+1555", "EndpointStatus": "INACTIVE"},
+        {"Id": "j2", "ChannelType": "SMS", "Address": "+14155550100", "EndpointStatus": "INACTIVE"},
         {"Id": "j3", "Bogus": 1},
         {"Id": "j4", "Attributes": {"a": ["v" * 101]}},
     ]

@@ -147,8 +147,8 @@ async def test_status_and_opt_out_helpers(store: EndpointStore) -> None:
     await store.update_endpoint(APP, "p", EndpointRequest(Address="tok", ChannelType="APNS"))
     ep = await store.set_status(APP, "p", "INACTIVE")
     assert ep.EndpointStatus == "INACTIVE" and ep.EffectiveDate == clock()
-    await store.update_endpoint(APP, "s1", EndpointRequest(Address="+1555", ChannelType="SMS"))
-    assert await store.opt_out_address(APP, "SMS", "+1555") == ["s1"]
+    await store.update_endpoint(APP, "s1", EndpointRequest(Address="+1 415-555-0100", ChannelType="SMS"))
+    assert await store.opt_out_address(APP, "SMS", "+14155550100") == ["s1"]
     s1 = await store.get(APP, "s1")
     assert s1 is not None and s1.OptOut == "ALL"
     with pytest.raises(EndpointNotFound):
@@ -182,3 +182,32 @@ async def test_put_keeps_sets_and_stream(store: EndpointStore, redis: aioredis.R
     assert await store.user_endpoint_ids(APP, ["uz"]) == [["z"]]
     assert await store.count(APP) == 1
     assert len(await redis.xrange(changes_key(APP))) == 1
+
+
+async def test_sms_and_voice_addresses_are_stored_in_e164(store: EndpointStore) -> None:
+    ep = await store.update_endpoint(APP, "s", EndpointRequest(Address="+1 (415) 555-0100", ChannelType="SMS"))
+    assert ep.Address == "+14155550100"
+    # the channel of the stored endpoint decides when the request names none
+    ep = await store.update_endpoint(APP, "s", EndpointRequest(Address="+44 20 7946 0958"))
+    assert ep.Address == "+442079460958"
+    ep = await store.update_endpoint(APP, "v", EndpointRequest(Address="+1 415 555 0101", ChannelType="VOICE"))
+    assert ep.Address == "+14155550101"
+    ep = await store.update_endpoint(APP, "e", EndpointRequest(Address="Ada@Example.com", ChannelType="EMAIL"))
+    assert ep.Address == "Ada@Example.com"
+    # the same number written in another format is the same address: the older holder becomes INACTIVE
+    await store.update_endpoint(APP, "s2", EndpointRequest(Address="+14155550100", ChannelType="SMS"))
+    await store.update_endpoint(APP, "s3", EndpointRequest(Address="+1-415-555-0100", ChannelType="SMS"))
+    s2 = await store.get(APP, "s2")
+    assert s2 is not None and s2.EndpointStatus == "INACTIVE"
+
+
+async def test_an_impossible_number_is_refused_with_the_reason(store: EndpointStore) -> None:
+    with pytest.raises(EndpointValidationError, match=r"^Address: invalid phone number: not a phone number"):
+        await store.update_endpoint(APP, "s", EndpointRequest(Address="call me", ChannelType="SMS"))
+    batch = EndpointBatchRequest(Item=[
+        EndpointBatchItem(Id="ok", Address="+14155550100", ChannelType="SMS"),
+        EndpointBatchItem(Id="bad", Address="+1 4", ChannelType="VOICE"),
+    ])
+    with pytest.raises(EndpointValidationError, match=r"^Item\[1\]: Address: invalid phone number"):
+        await store.update_endpoints_batch(APP, batch)
+    assert await store.get_many(APP, ["ok", "bad", "s"]) == [None, None, None]  # all or nothing
