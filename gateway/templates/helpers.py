@@ -20,7 +20,7 @@ import time
 import unicodedata
 import uuid as _uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -29,7 +29,7 @@ from gateway._fast._render_py import falsy, is_empty, js_num, prop, to_str
 from . import dates
 from .errors import RenderError
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=dates.UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Wall clock for {{now}} (seconds since the epoch); tests replace it.
 clock: Callable[[], float] = time.time
@@ -356,7 +356,7 @@ def _to_datetime(v: Any, input_format: str | None) -> datetime | None:
             return None
     s = to_str(v)
     if input_format:
-        return dates.parse_pattern(s, input_format, datetime.fromtimestamp(clock(), dates.UTC).year)
+        return dates.parse_pattern(s, input_format, datetime.fromtimestamp(clock(), UTC).year)
     return dates.parse_iso(s)
 
 

@@ -138,6 +138,7 @@ def tokenize(source: str) -> list[Token]:
     states = ["INITIAL"]
     i = 0
     n = len(source)
+    mu_start = 0
 
     def emit(kind: str, text: str, raw: str, start: int) -> None:
         line, col = pos.at(start)
@@ -157,6 +158,7 @@ def tokenize(source: str) -> list[Token]:
                     states.append("emu")
                 else:
                     states.append("mu")
+                mu_start = m.end()
                 if text:
                     emit(CONTENT, text, text, i)
                 i = m.end()
@@ -236,6 +238,9 @@ def tokenize(source: str) -> list[Token]:
             i = m.end()
             break
         else:
+            if "}}" not in source[i:]:
+                line, col = pos.at(mu_start)
+                raise TemplateError("mustache is not closed with }}", line, col)
             line, col = pos.at(i)
             raise TemplateError(f"unexpected character {source[i]!r} inside a mustache", line, col)
     if states[-1] != "INITIAL":
