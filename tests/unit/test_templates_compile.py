@@ -147,7 +147,7 @@ def test_output_limit_is_a_clear_error(impl: Any) -> None:
 
 @pytest.mark.parametrize("impl", IMPLS, ids=impl_ids)
 def test_loop_limit_counts_nested_iterations(impl: Any) -> None:
-    prog = compile("{{#each a}}{{#each ../a}}{{#each ../../a}}.{{/each}}{{/each}}{{/each}}",
+    prog = compile("{{#each a}}{{#each @root.a}}{{#each @root.a}}.{{/each}}{{/each}}{{/each}}",
                    limits=(10**6, 1000, 8, RenderError), impl=impl)
     assert prog.render({"a": [{"i": i} for i in range(9)]}) == "." * 729
     with pytest.raises(RenderError, match="1000 loop iterations"):
