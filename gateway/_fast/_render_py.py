@@ -181,9 +181,9 @@ def falsy(v: Any) -> bool:
     if t is str:
         return not v
     if t is int:
-        return v == 0
+        return bool(v == 0)
     if t is float:
-        return v == 0 or v != v
+        return bool(v == 0 or v != v)
     if isinstance(v, bool):
         return not v
     if isinstance(v, (int, float)):
