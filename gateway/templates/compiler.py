@@ -132,7 +132,9 @@ class _Compiler:
             return
         ops.append((O.S_OUT, self.path(path), escape))
 
-    def call(self, node: P.Node, path: P.Node, params: list[P.Node], hash_: list[tuple[str, P.Node]]) -> tuple[Any, ...]:
+    def call(
+        self, node: P.Node, path: P.Node, params: list[P.Node], hash_: list[tuple[str, P.Node]]
+    ) -> tuple[Any, ...]:
         """A helper call in expression position (mustache with arguments, sub-expression)."""
         if not _is_simple(path):
             raise self.fail(node, f"{P._original(path)!r} is not a helper: only a helper name can take arguments")

@@ -178,7 +178,7 @@ def _parser(pattern: str) -> tuple[re.Pattern[str], tuple[tuple[str, int], ...]]
         elif letter == "S":
             rx.append(r"(\d{1,9})")
         else:
-            rx.append(r"(\d{1,%d})" % max(n, 2) if n <= 2 else r"(\d{%d})" % n)
+            rx.append(rf"(\d{{1,{max(n, 2)}}})" if n <= 2 else rf"(\d{{{n}}})")
         fields.append((letter, n))
     return re.compile("".join(rx), re.IGNORECASE), tuple(fields)
 

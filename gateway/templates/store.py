@@ -403,7 +403,7 @@ class TemplateStore:
 
     @staticmethod
     def _response(name: str, type_: str, number: int, rec: _Record) -> TemplateResponseT:
-        req_cls, resp_cls = TYPES[type_]
+        resp_cls = TYPES[type_][1]
         fields = msgspec.json.decode(rec.request)
         allowed = set(resp_cls.__struct_fields__)
         data = {k: v for k, v in fields.items() if k in allowed}

@@ -41,7 +41,9 @@ def test_every_case_matches_handlebars_js(impl: ModuleType) -> None:
             got, err = None, str(exc)
         if "error" in case:
             if err is None:
-                failures.append(f"#{case['id']} {case['template']!r}: handlebars.js fails ({case['error']}), we render {got!r}")
+                failures.append(
+                    f"#{case['id']} {case['template']!r}: handlebars.js fails ({case['error']}), we render {got!r}"
+                )
         elif got != case["expected"]:
             failures.append(f"#{case['id']} {case['template']!r} {json.dumps(case['data'])[:120]}: "
                             f"expected {case['expected']!r}, got {got!r} {err or ''}")

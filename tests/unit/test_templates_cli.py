@@ -46,7 +46,8 @@ async def test_render_stored_template(redis_server: object, capsys: pytest.Captu
     client = aioredis.Redis.from_url(url)
     await client.flushall()
     await TemplateStore(client).create("Cli", "SMS", models.SMSTemplateRequest(
-        Body="Hi {{User.UserAttributes.FirstName}} {{code}}", DefaultSubstitutions='{"User.UserAttributes.FirstName": "you"}'))
+        Body="Hi {{User.UserAttributes.FirstName}} {{code}}",
+        DefaultSubstitutions='{"User.UserAttributes.FirstName": "you"}'))
     await client.aclose()
     status = await asyncio.to_thread(main, ["render", "Cli", "--type", "SMS", "--redis", url, "--data", '{"code": 7}'])
     assert status == 0

@@ -47,7 +47,9 @@ json_scalars = st.one_of(
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS + ["0", "1", "x y"]), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from([*KEYS, "0", "1", "x y"]), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 contexts = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6)
