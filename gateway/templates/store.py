@@ -4,7 +4,7 @@ Templates are account-wide in Pinpoint (not per application), so their keys do n
 each template has its own (`{TYPE:name}`) so its keys share a Redis Cluster slot:
 
     gw:tpl:{TYPE:name}:meta   HASH  latest → int, active → int, created → ISO date of version 1
-    gw:tpl:{TYPE:name}:v      HASH  version → JSON {"request": <XxxTemplateRequest>, "created": …, "modified": …}
+    gw:tpl:{TYPE:name}:v      HASH  version → JSON {"request": <XxxTemplateRequest>, "created", "modified", "rev"}
     gw:tpl:index              ZSET  (score 0) members "name\\x00TYPE", for ListTemplates by prefix
 
 Semantics (Pinpoint API reference, templates-template-name-*):
@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -94,6 +95,7 @@ class _Record(msgspec.Struct):
     request: msgspec.Raw
     created: str
     modified: str
+    rev: str = ""  # changes on every write: how cached programs notice an overwrite (timestamps can tie)
 
 
 _enc = msgspec.json.Encoder()
@@ -157,10 +159,10 @@ def validate(type_: str, request: Any) -> dict[str, Program]:
 
 
 class _Cached:
-    __slots__ = ("checked", "defaults", "modified", "programs")
+    __slots__ = ("checked", "defaults", "programs", "rev")
 
-    def __init__(self, modified: str, programs: dict[str, Program], defaults: dict[str, Any], checked: float) -> None:
-        self.modified = modified
+    def __init__(self, rev: str, programs: dict[str, Program], defaults: dict[str, Any], checked: float) -> None:
+        self.rev = rev
         self.programs = programs
         self.defaults = defaults
         self.checked = checked
@@ -191,7 +193,7 @@ class TemplateStore:
         request = self._typed(type_, request)
         validate(type_, request)
         now = self._now()
-        record = _enc.encode(_Record(msgspec.Raw(_enc.encode(request)), now, now))
+        record = _enc.encode(_Record(msgspec.Raw(_enc.encode(request)), now, now, uuid.uuid4().hex))
         created = await self.redis.hsetnx(meta_key(name, type_), "latest", 1)
         if not created:
             raise TemplateExists(f"template {name!r} of type {type_} already exists")
@@ -222,7 +224,7 @@ class TemplateStore:
             if old is None:
                 raise TemplateNotFound(f"template {name!r} of type {type_} has no version {target}")
             created = _dec_record.decode(old).created
-        record = _enc.encode(_Record(msgspec.Raw(_enc.encode(request)), created, now))
+        record = _enc.encode(_Record(msgspec.Raw(_enc.encode(request)), created, now, uuid.uuid4().hex))
         await self.redis.hset(versions_key(name, type_), str(target), record)
         self._forget(name, type_)
         return str(target)
@@ -361,13 +363,13 @@ class TemplateStore:
             self._cache.pop(key, None)
             raise TemplateNotFound(f"template {name!r} of type {type_} has no version {number}")
         rec = _dec_record.decode(raw)
-        if entry is not None and entry.modified == rec.modified:
+        if entry is not None and entry.rev == rec.rev:
             entry.checked = now
             return entry
         request = msgspec.json.decode(rec.request, type=TYPES[type_][0])
         programs = validate(type_, request)
         defaults = parse_default_substitutions(getattr(request, "DefaultSubstitutions", None))
-        entry = _Cached(rec.modified, programs, defaults, now)
+        entry = _Cached(rec.rev, programs, defaults, now)
         self._cache[key] = entry
         return entry
 
