@@ -16,7 +16,7 @@ cdef enum:
     EACH_LIMIT = 15  # opcodes.EACH_LIMIT
 
 
-def js_num(double f):
+cpdef str js_num(double f):
     """`String(number)` of JavaScript (ECMA-262 Number::toString)."""
     cdef long long as_int
     if f != f:
@@ -103,24 +103,41 @@ cpdef str escape(str s):
             break
     if not found:
         return s
-    parts = []
-    for ch in s:
-        if ch == u'&':
-            parts.append("&amp;")
-        elif ch == u'<':
-            parts.append("&lt;")
-        elif ch == u'>':
-            parts.append("&gt;")
-        elif ch == u'"':
-            parts.append("&quot;")
-        elif ch == u"'":
-            parts.append("&#x27;")
-        elif ch == u'`':
-            parts.append("&#x60;")
-        elif ch == u'=':
-            parts.append("&#x3D;")
-        else:
-            parts.append(ch)
+    return (
+        s.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#x27;")
+        .replace("`", "&#x60;")
+        .replace("=", "&#x3D;")
+    )
+
+
+cpdef str capitalize_words(str s):
+    """Upper-case the first character of every word (words are separated by space, tab, CR, LF, VT, FF)."""
+    cdef Py_ssize_t i, start = 0, n = len(s)
+    cdef Py_UCS4 ch
+    cdef bint prev_ws = True
+    cdef list parts = None
+    for i in range(n):
+        ch = s[i]
+        if ch == u' ' or ch == u'\t' or ch == u'\n' or ch == u'\r' or ch == u'\x0b' or ch == u'\x0c':
+            prev_ws = True
+            continue
+        if prev_ws:
+            one = s[i]
+            up = one.upper()
+            if up != one:
+                if parts is None:
+                    parts = []
+                parts.append(s[start:i])
+                parts.append(up)
+                start = i + 1
+        prev_ws = False
+    if parts is None:
+        return s
+    parts.append(s[start:])
     return "".join(parts)
 
 
@@ -244,18 +261,6 @@ cdef class _State:
     cdef long max_depth
     cdef object err
 
-    def __init__(self, root, tuple limits):
-        self.out = []
-        self.root = root
-        self.steps = 0
-        self.mark = 0
-        self.size = 0
-        self.partial_depth = 0
-        self.max_out = limits[0]
-        self.max_steps = limits[1]
-        self.max_depth = limits[2]
-        self.err = limits[3]
-
     cdef step(self):
         cdef Py_ssize_t i, n, size
         self.steps += 1
@@ -272,18 +277,45 @@ cdef class _State:
             raise self.err(f"rendered output exceeds {self.max_out} characters")
 
 
+@cython.final
+cdef class Renderer:
+    """A program bound to its limits; `render(context)` is what `Program.render` calls."""
+    cdef readonly tuple program
+    cdef readonly tuple limits
+    cdef Py_ssize_t max_out
+    cdef long max_steps
+    cdef long max_depth
+    cdef object err
+
+    def __init__(self, tuple program, tuple limits):
+        self.program = program
+        self.limits = limits
+        self.max_out = limits[0]
+        self.max_steps = limits[1]
+        self.max_depth = limits[2]
+        self.err = limits[3]
+
+    def render(self, context):
+        cdef _State st = _State.__new__(_State)
+        st.out = []
+        st.root = context
+        st.max_out = self.max_out
+        st.max_steps = self.max_steps
+        st.max_depth = self.max_depth
+        st.err = self.err
+        _run(st, self.program, (context, None), None, None, None)
+        if len(st.out) == 1:
+            result = st.out[0]
+        else:
+            result = "".join(st.out)
+        if len(<str>result) > st.max_out:
+            raise st.err(f"rendered output exceeds {st.max_out} characters")
+        return result
+
+
 def render(tuple program, object context, tuple limits):
     """Render `program` with `context` as the root; returns the text."""
-    cdef _State st = _State(context, limits)
-    data = {"root": context}
-    _run(st, program, (context, None), data, None, None)
-    if len(st.out) == 1:
-        result = st.out[0]
-    else:
-        result = "".join(st.out)
-    if len(result) > st.max_out:
-        raise st.err(f"rendered output exceeds {st.max_out} characters")
-    return result
+    return Renderer(program, limits).render(context)
 
 
 cdef _run(_State st, tuple program, tuple frame, object data, object bp, object partials):
@@ -337,7 +369,8 @@ cdef _run(_State st, tuple program, tuple frame, object data, object bp, object 
             else:
                 _run(st, op[5], frame, data, bp, partials)
         elif code == 5:  # S_EACH
-            _each(st, _eval(st, op[1], frame, data, bp, partials), op[2], op[3], op[4], frame, data, bp, partials)
+            _each(st, _eval(st, op[1], frame, data, bp, partials), op[2], op[3], op[4], op[5], frame, data, bp,
+                  partials)
         elif code == 6:  # S_WITH
             v = _eval(st, op[1], frame, data, bp, partials)
             if is_empty(v):
@@ -353,7 +386,7 @@ cdef _run(_State st, tuple program, tuple frame, object data, object bp, object 
                 _run(st, op[3], frame, data, bp, partials)
             elif type(v) is list or type(v) is tuple:
                 if len(v):
-                    _each(st, v, op[2], op[3], 0, frame, data, bp, partials)
+                    _each(st, v, op[2], op[3], 0, True, frame, data, bp, partials)
                 else:
                     _run(st, op[3], frame, data, bp, partials)
             else:
@@ -372,22 +405,26 @@ cdef inline tuple _push(tuple frame, object v):
     return (v, frame)
 
 
-cdef _each(_State st, object v, tuple program, tuple inverse, object nbp, tuple frame, object data, object bp,
-           object partials):
+cdef _each(_State st, object v, tuple program, tuple inverse, object nbp, bint uses_data, tuple frame, object data,
+           object bp, object partials):
     cdef Py_ssize_t i, n
     t = type(v)
+    if uses_data and data is None:
+        data = {"root": st.root}
+    d = data
     if t is list or t is tuple:
         n = len(v)
         if n > EACH_LIMIT:
             n = EACH_LIMIT
         for i in range(n):
             st.step()
-            d = dict(data)
-            d["_parent"] = data
-            d["key"] = i
-            d["index"] = i
-            d["first"] = i == 0
-            d["last"] = i == n - 1
+            if uses_data:
+                d = dict(data)
+                d["_parent"] = data
+                d["key"] = i
+                d["index"] = i
+                d["first"] = i == 0
+                d["last"] = i == n - 1
             item = v[i]
             _run(st, program, _push(frame, item), d, ((item, i), bp) if nbp else bp, partials)
         if n == 0:
@@ -401,12 +438,13 @@ cdef _each(_State st, object v, tuple program, tuple inverse, object nbp, tuple 
         for i in range(n):
             st.step()
             key = keys[i]
-            d = dict(data)
-            d["_parent"] = data
-            d["key"] = key
-            d["index"] = i
-            d["first"] = i == 0
-            d["last"] = i == n - 1
+            if uses_data:
+                d = dict(data)
+                d["_parent"] = data
+                d["key"] = key
+                d["index"] = i
+                d["first"] = i == 0
+                d["last"] = i == n - 1
             item = v[key]
             _run(st, program, _push(frame, item), d, ((item, key), bp) if nbp else bp, partials)
         if n == 0:
@@ -485,7 +523,7 @@ cdef object _eval(_State st, tuple e, tuple frame, object data, object bp, objec
         return e[1](args, _hash(st, e[3], frame, data, bp, partials))
     if code == 22:  # X_DATA
         depth = e[1]
-        d = data
+        d = data if data is not None else {"root": st.root}
         while depth > 0 and d is not None:
             d = d.get("_parent")
             depth -= 1

@@ -4,7 +4,7 @@ Runs a compiled program against a context of JSON-like data (dict, list, str, in
 reached only by dict/list indexing — never attributes — and converted to text exactly as handlebars.js does
 (`String(value)`, JS number formatting, arrays joined with ","), then HTML-escaped like `escapeExpression`.
 
-`render(program, context, limits)`: `limits` is `(max_output_chars, max_steps, max_partial_depth, error_class)`;
+`Renderer(program, limits).render(context)` (or `render(program, context, limits)`): `limits` is `(max_output_chars, max_steps, max_partial_depth, error_class)`;
 a step is one loop iteration or one partial call. Exceeding a limit raises `error_class`.
 """
 
@@ -106,6 +106,30 @@ def escape(s: str) -> str:
             .replace("=", "&#x3D;")
         )
     return s
+
+
+def capitalize_words(s: str) -> str:
+    """Upper-case the first character of every word (words are separated by space, tab, CR, LF, VT, FF)."""
+    parts: list[str] | None = None
+    start = 0
+    prev_ws = True
+    for i, ch in enumerate(s):
+        if ch in " \t\n\r\x0b\x0c":
+            prev_ws = True
+            continue
+        if prev_ws:
+            up = ch.upper()
+            if up != ch:
+                if parts is None:
+                    parts = []
+                parts.append(s[start:i])
+                parts.append(up)
+                start = i + 1
+        prev_ws = False
+    if parts is None:
+        return s
+    parts.append(s[start:])
+    return "".join(parts)
 
 
 def _index(key: str) -> int:
@@ -244,11 +268,23 @@ class _State:
             raise self.err(f"rendered output exceeds {self.max_out} characters")
 
 
+class Renderer:
+    """A program bound to its limits; `render(context)` is what `Program.render` calls."""
+
+    __slots__ = ("limits", "program")
+
+    def __init__(self, program: tuple[Any, ...], limits: tuple[int, int, int, type]) -> None:
+        self.program = program
+        self.limits = limits
+
+    def render(self, context: Any) -> str:
+        return render(self.program, context, self.limits)
+
+
 def render(program: tuple[Any, ...], context: Any, limits: tuple[int, int, int, type]) -> str:
     """Render `program` with `context` as the root; returns the text."""
     st = _State(context, limits)
-    data = {"root": context}
-    _run(st, program, (context, None), data, None, None)
+    _run(st, program, (context, None), None, None, None)
     if len(st.out) == 1:
         result = st.out[0]
     else:
@@ -301,7 +337,8 @@ def _run(st: _State, program: tuple[Any, ...], frame: tuple[Any, Any], data: Any
             else:
                 _run(st, op[5], frame, data, bp, partials)
         elif code == 5:  # S_EACH
-            _each(st, _eval(st, op[1], frame, data, bp, partials), op[2], op[3], op[4], frame, data, bp, partials)
+            _each(st, _eval(st, op[1], frame, data, bp, partials), op[2], op[3], op[4], op[5], frame, data, bp,
+                  partials)
         elif code == 6:  # S_WITH
             v = _eval(st, op[1], frame, data, bp, partials)
             if is_empty(v):
@@ -317,7 +354,7 @@ def _run(st: _State, program: tuple[Any, ...], frame: tuple[Any, Any], data: Any
                 _run(st, op[3], frame, data, bp, partials)
             elif type(v) is list or type(v) is tuple:
                 if len(v):
-                    _each(st, v, op[2], op[3], 0, frame, data, bp, partials)
+                    _each(st, v, op[2], op[3], 0, True, frame, data, bp, partials)
                 else:
                     _run(st, op[3], frame, data, bp, partials)
             else:
@@ -337,22 +374,26 @@ def _push(frame: tuple[Any, Any], v: Any) -> tuple[Any, Any]:
 
 
 def _each(
-    st: _State, v: Any, program: tuple[Any, ...], inverse: tuple[Any, ...], nbp: int, frame: tuple[Any, Any],
-    data: Any, bp: Any, partials: Any,
+    st: _State, v: Any, program: tuple[Any, ...], inverse: tuple[Any, ...], nbp: int, uses_data: bool,
+    frame: tuple[Any, Any], data: Any, bp: Any, partials: Any,
 ) -> None:
     t = type(v)
+    if uses_data and data is None:
+        data = {"root": st.root}
+    d = data
     if t is list or t is tuple:
         n = len(v)
         if n > _EACH_LIMIT:
             n = _EACH_LIMIT
         for i in range(n):
             st.step()
-            d = dict(data)
-            d["_parent"] = data
-            d["key"] = i
-            d["index"] = i
-            d["first"] = i == 0
-            d["last"] = i == n - 1
+            if uses_data:
+                d = dict(data)
+                d["_parent"] = data
+                d["key"] = i
+                d["index"] = i
+                d["first"] = i == 0
+                d["last"] = i == n - 1
             item = v[i]
             _run(st, program, _push(frame, item), d, ((item, i), bp) if nbp else bp, partials)
         if n == 0:
@@ -366,12 +407,13 @@ def _each(
         for i in range(n):
             st.step()
             key = keys[i]
-            d = dict(data)
-            d["_parent"] = data
-            d["key"] = key
-            d["index"] = i
-            d["first"] = i == 0
-            d["last"] = i == n - 1
+            if uses_data:
+                d = dict(data)
+                d["_parent"] = data
+                d["key"] = key
+                d["index"] = i
+                d["first"] = i == 0
+                d["last"] = i == n - 1
             item = v[key]
             _run(st, program, _push(frame, item), d, ((item, key), bp) if nbp else bp, partials)
         if n == 0:
@@ -445,7 +487,7 @@ def _eval(st: _State, e: tuple[Any, ...], frame: tuple[Any, Any], data: Any, bp:
         return e[1](args, _hash(st, e[3], frame, data, bp, partials))
     if code == 22:  # X_DATA
         depth = e[1]
-        d = data
+        d = data if data is not None else {"root": st.root}
         while depth > 0 and d is not None:
             d = d.get("_parent")
             depth -= 1

@@ -193,7 +193,7 @@ class _Compiler:
             if name == "each":
                 if len(args) != 1:
                     raise self.fail(node, "#each requires exactly one argument, the list or object to iterate")
-                return (O.S_EACH, args[0], program, inverse, nbp)
+                return (O.S_EACH, args[0], program, inverse, nbp, _uses_data(program))
             if name == "with":
                 if len(args) != 1:
                     raise self.fail(node, "#with requires exactly one argument")
@@ -243,6 +243,17 @@ class _Compiler:
         if path.data:
             return (O.X_DATA, path.depth, tuple(path.parts))
         return (O.X_PATH, path.depth, tuple(path.parts))
+
+
+def _uses_data(node: Any) -> bool:
+    """Whether a program reads @data (or calls a partial, which may): #each skips building frames otherwise."""
+    if isinstance(node, tuple):
+        if node and type(node[0]) is int and node[0] in (O.X_DATA, O.S_PARTIAL):
+            return True
+        return any(_uses_data(item) for item in node)
+    if isinstance(node, dict):
+        return any(_uses_data(v) for v in node.values())
+    return False
 
 
 def _merge_text(ops: list[Any]) -> list[Any]:

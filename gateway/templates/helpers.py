@@ -24,7 +24,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from gateway._fast._render_py import falsy, is_empty, js_num, prop, to_str
+from gateway import _fast
+
+_R = _fast.load("render")
+falsy = _R.falsy
+is_empty = _R.is_empty
+js_num = _R.js_num
+prop = _R.prop
+to_str = _R.to_str
+capitalize_words = _R.capitalize_words
 
 from . import dates
 from .errors import RenderError
@@ -54,6 +62,9 @@ def _h(hash_: Hash, key: str, default: Any = None) -> Any:
 
 def to_number(v: Any) -> float:
     """JavaScript `Number(v)` for JSON values."""
+    t = type(v)
+    if t is int or t is float:
+        return float(v)
     if v is True:
         return 1.0
     if v is False:
@@ -196,14 +207,11 @@ def h_abbreviate(args: Args, hash_: Hash) -> Any:
     return "".join(cps[: width - 3]) + "..."
 
 
-_WORD_START = re.compile(r"(^|[ \t\n\r\f\v])([^ \t\n\r\f\v])")
-
-
 def h_capitalize(args: Args, hash_: Hash) -> Any:
-    s = to_str(_arg(args, 0))
-    if not falsy(_h(hash_, "fully")):
+    s = to_str(args[0] if args else None)
+    if hash_ is not None and not falsy(hash_.get("fully")):
         s = s.lower()
-    return _WORD_START.sub(lambda m: m.group(1) + m.group(2).upper(), s)
+    return capitalize_words(s)
 
 
 def h_capitalize_first(args: Args, hash_: Hash) -> Any:
@@ -287,11 +295,11 @@ def h_join(args: Args, hash_: Hash) -> Any:
 
 
 def h_lower(args: Args, hash_: Hash) -> Any:
-    return to_str(_arg(args, 0)).lower()
+    return to_str(args[0] if args else None).lower()
 
 
 def h_upper(args: Args, hash_: Hash) -> Any:
-    return to_str(_arg(args, 0)).upper()
+    return to_str(args[0] if args else None).upper()
 
 
 def h_ordinalize(args: Args, hash_: Hash) -> Any:
@@ -382,7 +390,7 @@ def h_now(args: Args, hash_: Hash) -> Any:
 
 def _round8(f: float) -> float:
     """Results of the arithmetic helpers keep at most 8 decimals (Pinpoint: divide 5 2.3 → 2.17391304)."""
-    if f != f or f in (math.inf, -math.inf) or abs(f) >= 1e21:
+    if f.is_integer() or f != f or f in (math.inf, -math.inf) or abs(f) >= 1e21:
         return f
     return float(Decimal(f).quantize(Decimal("1e-8"), rounding=ROUND_HALF_UP))
 
@@ -403,11 +411,38 @@ def _mod(a: float, b: float) -> float:
     return math.fmod(a, b)
 
 
-def _arith(op: Callable[[float, float], float]) -> Callable[[Args, Hash], Any]:
-    def helper(args: Args, hash_: Hash) -> Any:
-        return _round8(op(to_number(_arg(args, 0)), to_number(_arg(args, 1))))
+def _operands(args: Args) -> tuple[float, float]:
+    a = args[0] if args else None
+    b = args[1] if len(args) > 1 else None
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return float(a), float(b)  # type: ignore[arg-type]
+    return to_number(a), to_number(b)
 
-    return helper
+
+def h_add(args: Args, hash_: Hash) -> Any:
+    a, b = _operands(args)
+    return _round8(a + b)
+
+
+def h_subtract(args: Args, hash_: Hash) -> Any:
+    a, b = _operands(args)
+    return _round8(a - b)
+
+
+def h_multiply(args: Args, hash_: Hash) -> Any:
+    a, b = _operands(args)
+    return _round8(a * b)
+
+
+def h_divide(args: Args, hash_: Hash) -> Any:
+    a, b = _operands(args)
+    return _round8(_div(a, b))
+
+
+def h_modulo(args: Args, hash_: Hash) -> Any:
+    a, b = _operands(args)
+    return _round8(_mod(a, b))
 
 
 def _js_round(f: float) -> float:
@@ -485,11 +520,11 @@ VALUE_HELPERS: dict[str, Callable[[Args, Hash], Any]] = {
     "substring": h_substring,
     "upper": h_upper,
     "yesno": h_yesno,
-    "add": _arith(lambda a, b: a + b),
-    "subtract": _arith(lambda a, b: a - b),
-    "multiply": _arith(lambda a, b: a * b),
-    "divide": _arith(_div),
-    "modulo": _arith(_mod),
+    "add": h_add,
+    "subtract": h_subtract,
+    "multiply": h_multiply,
+    "divide": h_divide,
+    "modulo": h_modulo,
     "ceiling": _unary(lambda f: float(math.ceil(f))),
     "floor": _unary(lambda f: float(math.floor(f))),
     "round": _unary(_js_round),

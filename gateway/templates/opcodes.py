@@ -11,7 +11,8 @@ Statements
     (S_OUT, expr, escape)                           {{expr}} / {{{expr}}}
     (S_IF, expr, program, inverse, include_zero)    #if (and #unless, with the programs swapped)
     (S_PRED, pred, params, hash, program, inverse)   conditional block helper (#eq, #and, …)
-    (S_EACH, expr, program, inverse, nbp)           #each (capped at EACH_LIMIT items, as Pinpoint does)
+    (S_EACH, expr, program, inverse, nbp, uses_data)   #each (capped at EACH_LIMIT items, as Pinpoint does);
+                                                    uses_data False: the body never reads @data, skip frames
     (S_WITH, expr, program, inverse, nbp)           #with
     (S_SECTION, expr, program, inverse)             {{#name}} / {{^name}} on a context value (Mustache section)
     (S_PARTIAL, name, ctx_expr|None, hash|None, indent)   {{> name}}

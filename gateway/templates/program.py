@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Final
 
 from gateway import _fast
@@ -24,25 +25,25 @@ DEFAULT_LIMITS: Final = (MAX_OUTPUT, MAX_STEPS, MAX_PARTIAL_DEPTH, RenderError)
 
 
 class Program:
-    """A template compiled once; `render` may be called any number of times, from any thread."""
+    """A template compiled once. `render(context: dict) -> str` renders it with `context` as the root object and
+    may be called any number of times, from any thread; it raises RenderError when a limit is exceeded.
+    (`render` is the executor's bound method, stored per instance, so a call costs no extra Python frame.)"""
 
-    __slots__ = ("_limits", "_ops", "_run", "source")
+    __slots__ = ("_limits", "_ops", "render", "source")
+
+    render: Callable[[dict[str, Any]], str]
 
     def __init__(self, source: str, ops: tuple[Any, ...], limits: tuple[int, int, int, type] = DEFAULT_LIMITS,
                  impl: Any = None) -> None:
         self.source = source
         self._ops = ops
         self._limits = limits
-        self._run = (impl or _render).render
+        self.render = (impl or _render).Renderer(ops, limits).render
 
     @property
     def ops(self) -> tuple[Any, ...]:
         """The instruction tuple (data only; see gateway/templates/opcodes.py)."""
         return self._ops
-
-    def render(self, context: dict[str, Any]) -> str:
-        """Render with `context` as the root object. Raises RenderError when a limit is exceeded."""
-        return self._run(self._ops, context, self._limits)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         head = self.source[:40] + ("…" if len(self.source) > 40 else "")
