@@ -8,9 +8,17 @@ and keeps the cold paths (number formatting, string indexing, key ordering) line
 import math
 
 cimport cython
+from libc.math cimport floor, isinf
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.list cimport PyList_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object s)
+    void* PyUnicode_DATA(object s)
+    int PyUnicode_1BYTE_KIND
 
 cdef enum:
     EACH_LIMIT = 15  # opcodes.EACH_LIMIT
@@ -21,15 +29,15 @@ cpdef str js_num(double f):
     cdef long long as_int
     if f != f:
         return "NaN"
-    if f == math.inf:
-        return "Infinity"
-    if f == -math.inf:
-        return "-Infinity"
+    if isinf(f):
+        return "Infinity" if f > 0 else "-Infinity"
     if f == 0:
         return "0"
-    if f == math.floor(f) and -9007199254740992.0 <= f <= 9007199254740992.0:
+    if f == floor(f) and -9007199254740992.0 <= f <= 9007199254740992.0:
         as_int = <long long>f
-        return str(as_int)
+        return f"{as_int}"
+    if 1e-4 <= f < 1e16 or -1e16 < f <= -1e-4:
+        return repr(f)  # Python's repr and JavaScript agree on plain (non-exponent) shortest forms
     sign = "-" if f < 0 else ""
     s = repr(abs(f))
     mant, _, exp = s.partition("e")
@@ -68,9 +76,12 @@ cpdef str to_str(object v):
         return "true"
     if v is False:
         return "false"
+    cdef int overflow = 0
+    cdef long long as_int
     if t is int:
-        if -9007199254740992 <= v <= 9007199254740992:
-            return str(v)
+        as_int = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if overflow == 0 and -9007199254740992 <= as_int <= 9007199254740992:
+            return f"{as_int}"
         return js_num(float(v))
     if t is float:
         return js_num(v)
@@ -95,23 +106,52 @@ cdef inline str _array_item(object x):
 
 cpdef str escape(str s):
     """handlebars.js `escapeExpression` on a string: & < > " ' ` = become entities."""
+    cdef Py_ssize_t i, n = len(s), first = -1, start
     cdef Py_UCS4 ch
-    cdef bint found = False
-    for ch in s:
-        if ch == u'&' or ch == u'<' or ch == u'>' or ch == u'"' or ch == u"'" or ch == u'`' or ch == u'=':
-            found = True
-            break
-    if not found:
+    cdef const unsigned char* p1
+    cdef unsigned char c1
+    if PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND:  # Latin-1 text (most values): scan the bytes directly
+        p1 = <const unsigned char*>PyUnicode_DATA(s)
+        for i in range(n):
+            c1 = p1[i]
+            if c1 < 97 and (c1 == 38 or c1 == 60 or c1 == 62 or c1 == 34 or c1 == 39 or c1 == 61) or c1 == 96:
+                first = i
+                break
+    else:
+        for i in range(n):
+            ch = s[i]
+            if ch == u'&' or ch == u'<' or ch == u'>' or ch == u'"' or ch == u"'" or ch == u'`' or ch == u'=':
+                first = i
+                break
+    if first < 0:
         return s
-    return (
-        s.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#x27;")
-        .replace("`", "&#x60;")
-        .replace("=", "&#x3D;")
-    )
+    cdef list parts = [s[:first]]
+    start = first
+    for i in range(first, n):
+        ch = s[i]
+        if ch == u'&':
+            ent = "&amp;"
+        elif ch == u'<':
+            ent = "&lt;"
+        elif ch == u'>':
+            ent = "&gt;"
+        elif ch == u'"':
+            ent = "&quot;"
+        elif ch == u"'":
+            ent = "&#x27;"
+        elif ch == u'`':
+            ent = "&#x60;"
+        elif ch == u'=':
+            ent = "&#x3D;"
+        else:
+            continue
+        if i > start:
+            parts.append(s[start:i])
+        parts.append(ent)
+        start = i + 1
+    if start < n:
+        parts.append(s[start:])
+    return "".join(parts)
 
 
 cpdef str capitalize_words(str s):

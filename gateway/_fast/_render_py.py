@@ -28,6 +28,8 @@ def js_num(f: float) -> str:
         return "0"
     if f.is_integer() and -9007199254740992.0 <= f <= 9007199254740992.0:
         return str(int(f))
+    if 1e-4 <= f < 1e16 or -1e16 < f <= -1e-4:
+        return repr(f)  # Python's repr and JavaScript agree on plain (non-exponent) shortest forms
     sign = "-" if f < 0 else ""
     s = repr(abs(f))
     mant, _, exp = s.partition("e")

@@ -187,3 +187,13 @@ def test_helper_argument_errors_are_render_errors() -> None:
         compile("{{abbreviate s 3}}").render({"s": "hello"})
     with pytest.raises(RenderError, match="must be a number"):
         compile("{{substring s 'x'}}").render({"s": "hello"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("ab &<>\"'`=é😀\n"), max_size=40) | st.text(max_size=40))
+def test_escape_agrees_between_twins(text: str) -> None:
+    expected = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+                .replace("'", "&#x27;").replace("`", "&#x60;").replace("=", "&#x3D;"))
+    for impl in IMPLS:
+        assert impl.escape(text) == expected
+        assert impl.capitalize_words(text) == _render_py.capitalize_words(text)
