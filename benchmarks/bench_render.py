@@ -24,12 +24,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import chevron  # noqa: E402
-import jinja2  # noqa: E402
-import pybars  # noqa: E402
+import chevron
+import jinja2
+import pybars
 
-from gateway import _fast  # noqa: E402
-from gateway.templates import compile as hb_compile  # noqa: E402
+from gateway import _fast
+from gateway.templates import compile as hb_compile
 
 SMS = ("Hi {{first}}, your {{brand}} code is {{code}}. It expires in {{minutes}} minutes. Never share it with anyone. "
        "Reply STOP to opt out. Msg & data rates may apply. Help: acme.example/h")
@@ -74,7 +74,9 @@ EMAIL_JINJA = (
     .replace("{{add points bonus}}", "{{ points + bonus }}")
     .replace("{{#each items}}", "{% for item in items %}")
     .replace("{{/each}}", "{% endfor %}")
-    .replace("{{name}}", "{{ item.name }}").replace("{{qty}}", "{{ item.qty }}").replace("{{price}}", "{{ item.price }}")
+    .replace("{{name}}", "{{ item.name }}")
+    .replace("{{qty}}", "{{ item.qty }}")
+    .replace("{{price}}", "{{ item.price }}")
 )
 EMAIL_CHEVRON = (
     EMAIL.replace("{{upper first}}", "{{first_upper}}").replace("{{capitalize city}}", "{{city_cap}}")

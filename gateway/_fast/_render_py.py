@@ -4,8 +4,9 @@ Runs a compiled program against a context of JSON-like data (dict, list, str, in
 reached only by dict/list indexing — never attributes — and converted to text exactly as handlebars.js does
 (`String(value)`, JS number formatting, arrays joined with ","), then HTML-escaped like `escapeExpression`.
 
-`Renderer(program, limits).render(context)` (or `render(program, context, limits)`): `limits` is `(max_output_chars, max_steps, max_partial_depth, error_class)`;
-a step is one loop iteration or one partial call. Exceeding a limit raises `error_class`.
+`Renderer(program, limits).render(context)` (or `render(program, context, limits)`): `limits` is
+`(max_output_chars, max_steps, max_partial_depth, error_class)`; a step is one loop iteration or one partial call.
+Exceeding a limit raises `error_class`.
 """
 
 from __future__ import annotations

@@ -26,16 +26,17 @@ from typing import Any
 
 from gateway import _fast
 
-_R = _fast.load("render")
-falsy = _R.falsy
-is_empty = _R.is_empty
-js_num = _R.js_num
-prop = _R.prop
-to_str = _R.to_str
-capitalize_words = _R.capitalize_words
-
 from . import dates
 from .errors import RenderError
+
+# The executor's value kernels (compiled when built): helpers convert values exactly as the executor does.
+_R = _fast.load("render")
+falsy: Callable[[Any], bool] = _R.falsy
+is_empty: Callable[[Any], bool] = _R.is_empty
+js_num: Callable[[float], str] = _R.js_num
+prop: Callable[[Any, Any], Any] = _R.prop
+to_str: Callable[[Any], str] = _R.to_str
+capitalize_words: Callable[[str], str] = _R.capitalize_words
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
