@@ -22,6 +22,7 @@ cdef extern from "Python.h":
 
 cdef enum:
     EACH_LIMIT = 15  # opcodes.EACH_LIMIT
+    MAX_NESTING = 200  # deepest run-time nesting of blocks and partial calls
 
 
 cpdef str js_num(double f):
@@ -296,6 +297,7 @@ cdef class _State:
     cdef Py_ssize_t mark
     cdef Py_ssize_t size
     cdef long partial_depth
+    cdef long nesting
     cdef Py_ssize_t max_out
     cdef long max_steps
     cdef long max_depth
@@ -359,6 +361,16 @@ def render(tuple program, object context, tuple limits):
 
 
 cdef _run(_State st, tuple program, tuple frame, object data, object bp, object partials):
+    st.nesting += 1
+    if st.nesting > MAX_NESTING:
+        raise st.err(f"rendering nested deeper than {MAX_NESTING} blocks and partials")
+    try:
+        _run_body(st, program, frame, data, bp, partials)
+    finally:
+        st.nesting -= 1
+
+
+cdef _run_body(_State st, tuple program, tuple frame, object data, object bp, object partials):
     cdef list out = st.out
     cdef object ctx = frame[0]
     cdef tuple op

@@ -15,6 +15,8 @@ import math
 from typing import Any
 
 _EACH_LIMIT = 15  # opcodes.EACH_LIMIT
+#: Deepest run-time nesting of blocks and partial calls (keeps both executors far from Python's recursion limit).
+_MAX_NESTING = 200
 
 
 def js_num(f: float) -> str:
@@ -241,7 +243,9 @@ def _same(a: Any, b: Any) -> bool:
 
 
 class _State:
-    __slots__ = ("err", "mark", "max_depth", "max_out", "max_steps", "out", "partial_depth", "root", "size", "steps")
+    __slots__ = (
+        "err", "mark", "max_depth", "max_out", "max_steps", "nesting", "out", "partial_depth", "root", "size", "steps",
+    )
 
     def __init__(self, root: Any, limits: tuple[int, int, int, type]) -> None:
         self.out: list[str] = []
@@ -250,6 +254,7 @@ class _State:
         self.mark = 0
         self.size = 0
         self.partial_depth = 0
+        self.nesting = 0
         self.max_out = limits[0]
         self.max_steps = limits[1]
         self.max_depth = limits[2]
@@ -298,6 +303,18 @@ def render(program: tuple[Any, ...], context: Any, limits: tuple[int, int, int, 
 
 
 def _run(st: _State, program: tuple[Any, ...], frame: tuple[Any, Any], data: Any, bp: Any, partials: Any) -> None:
+    st.nesting += 1
+    if st.nesting > _MAX_NESTING:
+        raise st.err(f"rendering nested deeper than {_MAX_NESTING} blocks and partials")
+    try:
+        _run_body(st, program, frame, data, bp, partials)
+    finally:
+        st.nesting -= 1
+
+
+def _run_body(
+    st: _State, program: tuple[Any, ...], frame: tuple[Any, Any], data: Any, bp: Any, partials: Any
+) -> None:
     out = st.out
     ctx = frame[0]
     for op in program:

@@ -151,6 +151,10 @@ def _strip_flags(open_: str, close: str) -> tuple[bool, bool]:
     return (len(open_) > 2 and open_[2] == "~", len(close) >= 3 and close[-3] == "~")
 
 
+#: Deepest nesting of blocks and sub-expressions a template may have (handlebars.js has no limit; we keep the
+#: parser, the compiler and the executors far from Python's recursion limit).
+MAX_NESTING = 100
+
 _LITERAL_KINDS = (L.STRING, L.NUMBER, L.BOOLEAN, L.UNDEFINED, L.NULL)
 
 
@@ -158,6 +162,13 @@ class _Parser:
     def __init__(self, tokens: list[L.Token]) -> None:
         self.toks = tokens
         self.i = 0
+        self.depth = 0
+
+    def enter(self, tok: L.Token) -> None:
+        """Bound nesting (blocks, else-if chains, sub-expressions) so no template can exhaust the stack."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.fail(tok, f"blocks and sub-expressions are nested deeper than {MAX_NESTING} levels")
 
     # -- token helpers -------------------------------------------------------------------------------------------
     def peek(self) -> L.Token:
@@ -257,6 +268,7 @@ class _Parser:
         return open_tok, path, params, hash_, block_params, close
 
     def block(self) -> Block:
+        self.enter(self.peek())
         open_tok, path, params, hash_, block_params, close = self.open_block()
         program = self.program()
         program.block_params = block_params
@@ -297,10 +309,12 @@ class _Parser:
         node.open_strip = _strip_flags(open_tok.raw, close.raw)
         node.inverse_strip = inverse_strip
         node.close_strip = close_strip
+        self.depth -= 1
         return node
 
     def inverse_chain(self) -> tuple[Program, tuple[bool, bool], Block]:
         """`{{else if x}}...` → a program whose only statement is the chained block (as handlebars.js builds it)."""
+        self.enter(self.peek())
         open_tok, path, params, hash_, block_params, close = self.open_block()
         program = self.program()
         program.block_params = block_params
@@ -322,6 +336,7 @@ class _Parser:
             child.close_strip = inv_strip  # handlebars.js' prepareBlock gives the chained child its opener's flags
         wrapper = Program([node])
         wrapper.chained = True
+        self.depth -= 1
         return wrapper, strip, node
 
     def raw_block(self) -> Block:
@@ -368,10 +383,12 @@ class _Parser:
         return self.helper_name()
 
     def sexpr(self) -> SubExpr:
+        self.enter(self.peek())
         open_tok = self.next()
         path = self.helper_name()
         params, hash_ = self.params_and_hash()
         self.expect(L.CLOSE_SEXPR, ") to close the sub-expression")
+        self.depth -= 1
         return SubExpr(path, params, hash_, open_tok.line, open_tok.column)
 
     def helper_name(self) -> Node:

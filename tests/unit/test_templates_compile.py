@@ -194,3 +194,23 @@ def test_compile_rejects_non_text_and_oversized_sources() -> None:
         compile(b"{{x}}")  # type: ignore[arg-type]
     with pytest.raises(TemplateError, match="limit"):
         compile("x" * 1_000_001)
+
+
+def test_nesting_is_bounded_at_compile_time() -> None:
+    ok = "{{#if a}}" * 100 + "x" + "{{/if}}" * 100
+    assert compile(ok).render({"a": 1}) == "x"
+    with pytest.raises(TemplateError, match="nested deeper than 100"):
+        compile("{{#if a}}" * 101 + "x" + "{{/if}}" * 101)
+    with pytest.raises(TemplateError, match="nested deeper than 100"):
+        compile("{{upper " + "(lower " * 101 + "a" + ")" * 101 + "}}")
+    with pytest.raises(TemplateError, match="nested deeper than 100"):
+        compile("{{#if a}}" + "{{else if b}}" * 101 + "{{/if}}")
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=impl_ids)
+def test_nesting_is_bounded_at_render_time(impl: Any) -> None:
+    inner = "{{#if a}}" * 90 + "{{> p}}" + "{{/if}}" * 90
+    src = '{{#*inline "p"}}' + inner + "{{/inline}}{{> p}}"
+    ctx = {"a": 1}
+    with pytest.raises(RenderError, match="nested deeper than 200"):
+        compile(src, impl=impl).render(ctx)
