@@ -228,6 +228,19 @@ for (const tpl of [
   '{{Location.Latitude}},{{Location.Longitude}} {{ChannelType}} {{Id}} {{Demographic.Locale}}',
 ]) t(tpl, endpoint);
 
+// ---------------------------------------------------------------------------------------------------- more edges
+const eData = { a: 1, b: 0, list: ['x', 'y'], 'ключ': 'значение', '日本': { '語': 'nihongo' }, obj: { k: { v: 'deep' } } };
+for (const tpl of [
+  '{{log "not logged"}}[{{log a}}]', '{{ключ}} {{日本.語}} {{[日本].[語]}}', '{{#with obj.k}}{{v}}{{/with}}',
+  '{{#if b~}} x {{~else if a~}} y {{~else~}} z {{~/if}}', '{{#unless b~}}\n  u\n{{~/unless}}',
+  '{{#each list}}\n  {{#if @first}}first {{/if}}{{this}}\n{{/each}}', '{{#each list}}{{@key}}:{{@index}}{{/each}}',
+  '{{#*inline "x"}}\n  [{{this}}]\n{{/inline}}\n{{#each list}}\n  {{> x}}\n{{/each}}',
+  '{{#*inline "h"}}{{a}}-{{b}}{{/inline}}{{> h a="A" b=(upper "b")}}', '{{lookup obj "k"}}', '{{obj.k}}',
+  '{{#each obj}}{{@key}}:{{#each this}}{{@key}}={{this}}{{/each}}{{/each}}', '{{{{raw}}}}{{{{/raw}}}}',
+  '{{#if a}}{{else}}{{/if}}|', '{{#each list}}{{else}}{{/each}}|', 'x{{! }}y{{!-- }} --}}z', '{{!}}',
+  '{{#if a}}{{#each list}}{{#if @last}}{{../../a}}{{this}}{{/if}}{{/each}}{{/if}}',
+]) t(tpl, eData);
+
 // ---------------------------------------------------------------------------------------------------- errors
 for (const tpl of [
   '{{#if a}}unclosed', '{{/if}}', '{{#if a}}x{{/unless}}', '{{unknownHelper a}}', '{{#unknownBlock a}}x{{/unknownBlock}}',
