@@ -37,7 +37,7 @@ cpdef str js_num(double f):
     if f == floor(f) and -9007199254740992.0 <= f <= 9007199254740992.0:
         as_int = <long long>f
         return f"{as_int}"
-    if 1e-4 <= f < 1e16 or -1e16 < f <= -1e-4:
+    if (1e-4 <= f < 1e16 or -1e16 < f <= -1e-4) and f != floor(f):
         return repr(f)  # Python's repr and JavaScript agree on plain (non-exponent) shortest forms
     sign = "-" if f < 0 else ""
     s = repr(abs(f))
@@ -411,36 +411,36 @@ cdef _run_body(_State st, tuple program, tuple frame, object data, object bp, ob
             if iz is not None:
                 include_zero = not falsy(_eval(st, iz, frame, data, bp, partials))
             if (not include_zero and falsy(v)) or is_empty(v):
-                _run(st, op[3], frame, data, bp, partials)
+                _run(st, op[3], _nc(frame), data, bp, partials)
             else:
-                _run(st, op[2], frame, data, bp, partials)
+                _run(st, op[2], _nc(frame), data, bp, partials)
         elif code == 4:  # S_PRED
             args = [_eval(st, a, frame, data, bp, partials) for a in op[2]]
             if op[1](args, _hash(st, op[3], frame, data, bp, partials)):
-                _run(st, op[4], frame, data, bp, partials)
+                _run(st, op[4], _nc(frame), data, bp, partials)
             else:
-                _run(st, op[5], frame, data, bp, partials)
+                _run(st, op[5], _nc(frame), data, bp, partials)
         elif code == 5:  # S_EACH
             _each(st, _eval(st, op[1], frame, data, bp, partials), op[2], op[3], op[4], op[5], frame, data, bp,
                   partials)
         elif code == 6:  # S_WITH
             v = _eval(st, op[1], frame, data, bp, partials)
             if is_empty(v):
-                _run(st, op[3], frame, data, bp, partials)
+                _run(st, op[3], _nc(frame), data, bp, partials)
             else:
                 nbp = (v,) if op[4] else None
                 _run(st, op[2], _push(frame, v), data, (nbp, bp) if nbp is not None else bp, partials)
         elif code == 7:  # S_SECTION
             v = _eval(st, op[1], frame, data, bp, partials)
             if v is True:
-                _run(st, op[2], frame, data, bp, partials)
+                _run(st, op[2], _nc(frame), data, bp, partials)
             elif v is None or v is False:
-                _run(st, op[3], frame, data, bp, partials)
+                _run(st, op[3], _nc(frame), data, bp, partials)
             elif type(v) is list or type(v) is tuple:
                 if len(v):
                     _each(st, v, op[2], op[3], 0, True, frame, data, bp, partials)
                 else:
-                    _run(st, op[3], frame, data, bp, partials)
+                    _run(st, op[3], _nc(frame), data, bp, partials)
             else:
                 _run(st, op[2], _push(frame, v), data, bp, partials)
         elif code == 8:  # S_PARTIAL
@@ -449,6 +449,16 @@ cdef _run_body(_State st, tuple program, tuple frame, object data, object bp, ob
             merged = dict(partials) if partials is not None else {}
             merged.update(op[1])
             partials = merged
+
+
+# handlebars.js' `container.nullContext`: what a block helper passes on as `this` when the context is null.
+cdef dict _NULL_CONTEXT = {}
+
+
+cdef inline tuple _nc(tuple frame):
+    if frame[0] is None:
+        return (_NULL_CONTEXT, frame[1])
+    return frame
 
 
 cdef inline tuple _push(tuple frame, object v):
@@ -480,7 +490,7 @@ cdef _each(_State st, object v, tuple program, tuple inverse, object nbp, bint u
             item = v[i]
             _run(st, program, _push(frame, item), d, ((item, i), bp) if nbp else bp, partials)
         if n == 0:
-            _run(st, inverse, frame, data, bp, partials)
+            _run(st, inverse, _nc(frame), data, bp, partials)
         return
     if t is dict:
         keys = js_keys(v)
@@ -500,9 +510,9 @@ cdef _each(_State st, object v, tuple program, tuple inverse, object nbp, bint u
             item = v[key]
             _run(st, program, _push(frame, item), d, ((item, key), bp) if nbp else bp, partials)
         if n == 0:
-            _run(st, inverse, frame, data, bp, partials)
+            _run(st, inverse, _nc(frame), data, bp, partials)
         return
-    _run(st, inverse, frame, data, bp, partials)
+    _run(st, inverse, _nc(frame), data, bp, partials)
 
 
 cdef _partial(_State st, tuple op, tuple frame, object data, object bp, object partials):

@@ -51,7 +51,11 @@ Hash = dict[str, Any] | None
 
 
 def _arg(args: Args, i: int, default: Any = None) -> Any:
-    return args[i] if i < len(args) else default
+    """Positional argument i; a missing or null argument takes the default."""
+    if i < len(args):
+        v = args[i]
+        return default if v is None else v
+    return default
 
 
 def _h(hash_: Hash, key: str, default: Any = None) -> Any:

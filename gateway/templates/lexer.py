@@ -54,8 +54,10 @@ class Token(NamedTuple):
     column: int
 
 
-_ID = r"""[^\s!"#%-,\.\/;->@\[-\^`\{-~]+"""
-_LOOK = r"(?=[~}\s)])"
+#: JavaScript's \s (Python's differs: it has \x1c-\x1f and lacks \ufeff), as regex class contents.
+WS = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_ID = r"""[^""" + WS + r"""!"#%-,\.\/;->@\[-\^`\{-~]+"""
+_LOOK = r"(?=[~}" + WS + r")])"
 
 # (regex, kind or action) for the "mu" state, in the reference order.
 _MU_RULES: list[tuple[re.Pattern[str], str]] = [
@@ -67,10 +69,10 @@ _MU_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\{\{(~)?#>"), OPEN_PARTIAL_BLOCK),
     (re.compile(r"\{\{(~)?#\*?"), OPEN_BLOCK),
     (re.compile(r"\{\{(~)?/"), OPEN_ENDBLOCK),
-    (re.compile(r"\{\{(~)?\^\s*(~)?\}\}"), INVERSE),
-    (re.compile(r"\{\{(~)?\s*else\s*(~)?\}\}"), INVERSE),
+    (re.compile(r"\{\{(~)?\^[" + WS + r"]*(~)?\}\}"), INVERSE),
+    (re.compile(r"\{\{(~)?[" + WS + r"]*else[" + WS + r"]*(~)?\}\}"), INVERSE),
     (re.compile(r"\{\{(~)?\^"), OPEN_INVERSE),
-    (re.compile(r"\{\{(~)?\s*else\b"), OPEN_INVERSE_CHAIN),
+    (re.compile(r"\{\{(~)?[" + WS + r"]*else(?![A-Za-z0-9_])"), OPEN_INVERSE_CHAIN),
     (re.compile(r"\{\{(~)?\{"), OPEN_UNESCAPED),
     (re.compile(r"\{\{(~)?&"), OPEN_AMP),
     (re.compile(r"\{\{(~)?!--"), "LONG_COMMENT"),
@@ -78,9 +80,9 @@ _MU_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\{\{(~)?\*?"), OPEN),
     (re.compile(r"="), EQUALS),
     (re.compile(r"\.\."), ID),
-    (re.compile(r"\.(?=[=~}\s\/.)|])"), ID),
+    (re.compile(r"\.(?=[=~}" + WS + r"\/.)|])"), ID),
     (re.compile(r"[\/.]"), SEP),
-    (re.compile(r"\s+"), "WS"),
+    (re.compile(r"[" + WS + r"]+"), "WS"),
     (re.compile(r"\}(~)?\}\}"), CLOSE_UNESCAPED),
     (re.compile(r"(~)?\}\}"), CLOSE),
     (re.compile(r'"(\\["]|[^"])*"'), "DQ"),
@@ -91,18 +93,18 @@ _MU_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"undefined" + _LOOK), UNDEFINED),
     (re.compile(r"null" + _LOOK), NULL),
     (re.compile(r"-?[0-9]+(?:\.[0-9]+)?" + _LOOK), NUMBER),
-    (re.compile(r"as\s+\|"), OPEN_BLOCK_PARAMS),
+    (re.compile(r"as[" + WS + r"]+\|"), OPEN_BLOCK_PARAMS),
     (re.compile(r"\|"), CLOSE_BLOCK_PARAMS),
-    (re.compile(_ID + r"(?=[=~}\s\/.)|])"), ID),
+    (re.compile(_ID + r"(?=[=~}" + WS + r"\/.)|])"), ID),
     (re.compile(r"\[(\\\]|[^\]])*\]"), "LITERAL_ID"),
 ]
 
 _CONTENT_TO_MUSTACHE = re.compile(r"[^\x00]*?(?=\{\{)")
 _CONTENT_REST = re.compile(r"[^\x00]+")
-_EMU = re.compile(r"[^\x00]{2,}?(?=\{\{|\\\{\{|\\\\\{\{|$)")
+_EMU = re.compile(r"[^\x00]{2,}?(?=\{\{|\\\{\{|\\\\\{\{|\Z)")
 _COMMENT_END = re.compile(r"[\s\S]*?--(~)?\}\}")
 _RAW_OPEN = re.compile(r"\{\{\{\{(?=[^/])")
-_RAW_END = re.compile(r"\{\{\{\{/" + _ID + r"(?=[=}\s\/.])\}\}\}\}")
+_RAW_END = re.compile(r"\{\{\{\{/" + _ID + r"(?=[=}" + WS + r"\/.])\}\}\}\}")
 _RAW_CONTENT = re.compile(r"[^\x00]+?(?=\{\{\{\{)")
 _LITERAL_ID_UNESCAPE = re.compile(r"\\([\\\]])")
 _DQ_UNESCAPE = re.compile(r'\\"')

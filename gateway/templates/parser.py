@@ -448,7 +448,7 @@ class _Parser:
                     scoped = True
             else:
                 dig.append(part)
-        if re.match(r"^(this|\.\.?)([/.]|$)", original):
+        if re.match(r"^(this|\.\.?)([/.]|\Z)", original):
             scoped = True
         return Path(data, depth, dig, original, scoped, start.line, start.column)
 
@@ -469,15 +469,18 @@ def _describe(tok: L.Token) -> str:
 
 # -- whitespace control (port of whitespace-control.js) ------------------------------------------------------------
 
-_PREV_WS = re.compile(r"(?:^|\S)[^\S\n]*\n\s*$")
-_PREV_WS_ROOT = re.compile(r"^\s*$|(?:^|\S)[^\S\n]*\n\s*$")
-_NEXT_WS = re.compile(r"^\s*?\r?\n")
-_NEXT_WS_ROOT = re.compile(r"^\s*?(\r?\n|$)")
-_OMIT_RIGHT_MULTI = re.compile(r"^\s+")
+_S = "[" + L.WS + "]"  # JavaScript's \s and \S
+_NS = "[^" + L.WS + "]"
+_S_NO_NL = "[" + L.WS.replace(r"\n", "") + "]"  # [^\S\n]
+_PREV_WS = re.compile(r"(?:^|" + _NS + ")" + _S_NO_NL + r"*\n" + _S + r"*\Z")
+_PREV_WS_ROOT = re.compile(r"^" + _S + r"*\Z|(?:^|" + _NS + ")" + _S_NO_NL + r"*\n" + _S + r"*\Z")
+_NEXT_WS = re.compile(r"^" + _S + r"*?\r?\n")
+_NEXT_WS_ROOT = re.compile(r"^" + _S + r"*?(\r?\n|\Z)")
+_OMIT_RIGHT_MULTI = re.compile(r"^" + _S + "+")
 _OMIT_RIGHT_ONE = re.compile(r"^[ \t]*\r?\n?")
-_OMIT_LEFT_MULTI = re.compile(r"(^|\S)\s+$")
-_OMIT_LEFT_ONE = re.compile(r"(^|[^ \t])[ \t]+$")
-_INDENT = re.compile(r"(?:^|[^ \t])([ \t]+)$")
+_OMIT_LEFT_MULTI = re.compile(r"(^|" + _NS + ")" + _S + r"+\Z")
+_OMIT_LEFT_ONE = re.compile(r"(^|[^ \t])[ \t]+\Z")
+_INDENT = re.compile(r"(?:^|[^ \t])([ \t]+)\Z")
 
 
 def _is_prev_ws(body: list[Node], i: int | None = None, is_root: bool = False) -> bool:

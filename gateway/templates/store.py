@@ -67,7 +67,7 @@ _QUOTA: Final = {"EMAIL": 600_000, "SMS": 1_600, "VOICE": 10_000, "PUSH": 4_000,
 _PUSH_PLATFORMS: Final = ("ADM", "APNS", "Baidu", "Default", "GCM")
 _PUSH_FIELDS: Final = ("Title", "Body", "Url", "ImageUrl", "ImageIconUrl", "SmallImageIconUrl", "MediaUrl", "Sound",
                        "RawContent")
-_NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 INDEX_KEY: Final = "gw:tpl:index"
 
 

@@ -14,7 +14,8 @@ const STYLES = { full: 'EEEE, MMMM d, y', long: 'MMMM d, y', medium: 'MMM d, y',
 class RenderError extends Error {}
 
 function str(v) { return v == null ? '' : String(v); }
-function arg(a, i, d) { return i < a.length && a[i] !== undefined ? a[i] : d; }
+// null and undefined are one value on the Python side (None), so both take the default.
+function arg(a, i, d) { return i < a.length && a[i] != null ? a[i] : d; }
 function hget(h, k, d) { return h && h[k] != null ? h[k] : d; }
 function num(v) {
   if (v == null) return NaN;
