@@ -150,7 +150,8 @@ def test_js_number_format_round_trips(f: float) -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [(1e21, "1e+21"), (1e20, "100000000000000000000"), (-9914485389151548.0, "-9914485389151548"),
-     (1e-7, "1e-7"), (1.5e-7, "1.5e-7"), (1e-6, "0.000001"), (0.1, "0.1"), (-0.0, "0"), (123.456, "123.456"), (2.5e25, "2.5e+25"), (math.nan, "NaN"), (math.inf, "Infinity")],
+     (1e-7, "1e-7"), (1.5e-7, "1.5e-7"), (1e-6, "0.000001"), (0.1, "0.1"), (-0.0, "0"),
+     (123.456, "123.456"), (2.5e25, "2.5e+25"), (math.nan, "NaN"), (math.inf, "Infinity")],
 )
 def test_js_number_format_examples(value: float, text: str) -> None:
     for impl in IMPLS:
