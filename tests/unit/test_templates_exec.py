@@ -82,10 +82,13 @@ texts = st.sampled_from(["", " ", "x", "\n", "  \n", "<&>", "é", "\r\n", "\t"])
 
 
 @st.composite
-def templates(draw: st.DrawFn, depth: int = 0) -> str:
+def templates(draw: st.DrawFn, depth: int = 0, partial: bool = False) -> str:
+    """Random templates; `partial` allows `{{> p}}` statements (see `documents`)."""
     parts = []
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.integers(0, 7 if depth < 2 else 3))
+        kind = draw(st.integers(0, 8 if depth < 2 else 3))
+        if kind == 8 and not partial:
+            kind = 0
         ws_l = draw(st.sampled_from(["", "~"]))
         ws_r = draw(st.sampled_from(["", "~"]))
         if kind == 0:
@@ -96,10 +99,13 @@ def templates(draw: st.DrawFn, depth: int = 0) -> str:
             parts.append("{{{" + draw(expressions()) + "}}}")
         elif kind == 3:
             parts.append("{{! c }}" + draw(texts))
+        elif kind == 8:
+            ctx = draw(st.sampled_from(["", " a", " list", " this", " n"]))
+            parts.append(draw(texts) + "{{" + ws_l + "> p" + ctx + ws_r + "}}" + draw(texts))
         else:
             helper = draw(st.sampled_from(["if", "unless", "each", "with", "eq", "and", "section"]))
-            body = draw(templates(depth + 1))
-            inverse = draw(st.one_of(st.none(), templates(depth + 1)))
+            body = draw(templates(depth + 1, partial))
+            inverse = draw(st.one_of(st.none(), templates(depth + 1, partial)))
             sep = draw(texts)
             if helper == "section":
                 head = draw(st.sampled_from(KEYS))
@@ -115,6 +121,16 @@ def templates(draw: st.DrawFn, depth: int = 0) -> str:
     return "".join(parts)
 
 
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    """A template, sometimes with an inline partial `p` (raw blocks too) that the body may call."""
+    if not draw(st.booleans()):
+        return draw(templates())
+    inline = '{{#*inline "p"}}' + draw(texts) + draw(templates(1)) + "{{/inline}}" + draw(texts)
+    raw = draw(st.sampled_from(["", "{{{{if a}}}} {{raw}} {{{{/if}}}}", "{{{{with list}}}}{{x}}{{{{/with}}}}"]))
+    return inline + raw + draw(templates(0, True))
+
+
 def _outcome(impl: Any, source: str, ctx: dict[str, Any]) -> tuple[str, str]:
     try:
         return "ok", compile(source, impl=impl).render(ctx)
@@ -124,7 +140,7 @@ def _outcome(impl: Any, source: str, ctx: dict[str, Any]) -> tuple[str, str]:
 
 @pytest.mark.skipif(len(IMPLS) < 2, reason="extensions disabled: only the twin exists")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(source=templates(), ctx=contexts)
+@given(source=documents(), ctx=contexts)
 def test_compiled_executor_and_twin_agree(source: str, ctx: dict[str, Any]) -> None:
     compiled, twin = IMPLS
     assert _outcome(compiled, source, ctx) == _outcome(twin, source, ctx)

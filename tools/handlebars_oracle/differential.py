@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from gateway.templates import TemplateError, compile, helpers  # noqa: E402
-from tests.unit.test_templates_exec import contexts, templates  # noqa: E402
+from tests.unit.test_templates_exec import contexts, documents  # noqa: E402
 
 CLOCK = 1764072000.25  # as in render_cases.js
 
@@ -30,7 +30,7 @@ def main() -> int:
     cases: list[dict[str, object]] = []
 
     @settings(max_examples=n, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(templates(), contexts)
+    @given(documents(), contexts)
     def gen(t: str, c: dict[str, object]) -> None:
         cases.append({"template": t, "data": c})
 
