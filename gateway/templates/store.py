@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from gateway import models
 
@@ -194,13 +195,19 @@ class TemplateStore:
         validate(type_, request)
         now = self._now()
         record = _enc.encode(_Record(msgspec.Raw(_enc.encode(request)), now, now, uuid.uuid4().hex))
-        created = await self.redis.hsetnx(meta_key(name, type_), "latest", 1)
-        if not created:
-            raise TemplateExists(f"template {name!r} of type {type_} already exists")
+        meta = meta_key(name, type_)
+        exists = TemplateExists(f"template {name!r} of type {type_} already exists")
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(meta_key(name, type_), mapping={"active": 1, "created": now})
+            await pipe.watch(meta)  # create is atomic: meta and version 1 appear together or not at all
+            if await pipe.exists(meta):
+                raise exists
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(meta, mapping={"latest": 1, "active": 1, "created": now})
             pipe.hset(versions_key(name, type_), "1", record)
-            await pipe.execute()
+            try:
+                await pipe.execute()
+            except WatchError:
+                raise exists from None
         await self.redis.zadd(INDEX_KEY, {name + "\x00" + type_: 0})
         self._forget(name, type_)
         return "1"
