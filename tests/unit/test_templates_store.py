@@ -120,3 +120,23 @@ async def test_list_templates_by_prefix_and_type_with_paging(redis: aioredis.Red
     assert [t.TemplateName for t in page.Item] == ["alpha"] and page.NextToken
     page2 = await store.list_templates(prefix="al", template_type="SMS", page_size=5, next_token=page.NextToken)
     assert [t.TemplateName for t in page2.Item] == ["alpine"] and page2.NextToken is None
+
+
+async def test_concurrent_creates_make_exactly_one_template(redis_server: object) -> None:
+    import asyncio
+
+    url = redis_server.url  # type: ignore[attr-defined]
+    clients = [aioredis.Redis.from_url(url) for _ in range(4)]
+    try:
+        await clients[0].flushall()
+        results = await asyncio.gather(
+            *(TemplateStore(c).create("Race", "SMS", models.SMSTemplateRequest(Body=f"b{i}"))
+              for i, c in enumerate(clients)),
+            return_exceptions=True,
+        )
+        assert sum(r == "1" for r in results) == 1
+        assert all(isinstance(r, TemplateExists) for r in results if r != "1")
+        assert (await TemplateStore(clients[0]).list_versions("Race", "SMS")).Item[0].Version == "1"
+    finally:
+        for c in clients:
+            await c.aclose()
