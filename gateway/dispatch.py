@@ -285,7 +285,8 @@ class Dispatcher:
                         j.finish("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
 
     async def _compose_all(self, jobs: list[Job]) -> None:
-        templates: dict[tuple[str, str, str | None], Any] = {}
+        # Each template named in this batch is fetched once: (response shape, DefaultSubstitutions) or None.
+        templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None] = {}
         for j in jobs:
             if j.status is not None or j.route is None:
                 continue
@@ -293,15 +294,18 @@ class Dispatcher:
             req = j.entry.request
             config = req.MessageConfiguration
             template = None
+            defaults: dict[str, Any] | None = None
             ref = getattr(req.TemplateConfiguration, route.template_attr, None) if route.template_attr else None
             if ref is not None and ref.Name:
                 tkey = (ref.Name, route.template_type or "", ref.Version)
                 if tkey not in templates:
                     templates[tkey] = await self._template(*tkey)
-                template = templates[tkey]
-                if template is None:
-                    j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}) not found")
+                found = templates[tkey]
+                if found is None:
+                    version = f" version {ref.Version}" if ref.Version else ""
+                    j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}){version} not found")
                     continue
+                template, defaults = found
             cfg = j.config
             subs = route.message_substitutions(config)
             if cfg is not None and cfg.Substitutions:
@@ -313,7 +317,6 @@ class Dispatcher:
                 raw_content=getattr(cfg, "RawContent", None),
                 context={**(req.Context or {}), **(getattr(cfg, "Context", None) or {})},
             )
-            defaults = _default_substitutions(template)
             render = self._renderer(recipient, defaults)
             try:
                 content = route.compose(config, template, recipient, render)
@@ -327,12 +330,12 @@ class Dispatcher:
             j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                                   attempt=j.entry.attempt, trace_id=req.TraceId)
 
-    async def _template(self, name: str, ttype: str, version: str | None) -> Any:
+    async def _template(self, name: str, ttype: str, version: str | None) -> tuple[Any, dict[str, Any]] | None:
         if self.templates is None:
             return None
         try:
-            return await self.templates.get(name, ttype, version)
-        except LookupError:
+            return await self.templates.get(name, ttype, version), await self.templates.defaults(name, ttype, version)
+        except TemplateError:  # TemplateNotFound, or a version that is not a number
             return None
 
     def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Render:
@@ -456,17 +459,6 @@ class Dispatcher:
 def _endpoint_result(j: Job) -> EndpointMessageResult:
     return EndpointMessageResult(Address=j.address or None, DeliveryStatus=j.status,  # type: ignore[arg-type]
                                  StatusCode=j.code, StatusMessage=j.message, MessageId=j.message_id)
-
-
-def _default_substitutions(template: Any) -> dict[str, Any] | None:
-    raw = getattr(template, "DefaultSubstitutions", None)
-    if not raw:
-        return None
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _status_of(err: errors.DeliveryError) -> str:

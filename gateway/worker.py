@@ -45,6 +45,10 @@ class Worker:
             routes = build_routes(cfg, self.runtime)
         self.routes = routes
         self.consumer = StreamConsumer(self.redis, cfg.stream, consumer)
+        if templates is None:
+            from gateway.templates.store import TemplateStore
+
+            templates = TemplateStore(self.redis)
         self.dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
         self.mover = retry.RetryMover(self.redis, cfg.stream.retry_key, cfg.stream.send_key)
         self._stopping = asyncio.Event()

@@ -220,3 +220,48 @@ async def test_content_errors_are_permanent_failures_without_provider_calls(engi
         "app1", {"Addresses": {"+15550001": {"ChannelType": "SMS"}}, "MessageConfiguration": {}})
     assert "No channel is configured for ChannelType SMS" in no_channel.Result["+15550001"].StatusMessage
     assert sink.accepted == 0 and sink.state.connections == 0
+
+
+async def test_stored_template_with_helpers_defaults_and_versions(engine, sink, redis):
+    from gateway.models import EmailTemplateRequest
+    from gateway.templates.store import TemplateStore
+
+    store = TemplateStore(redis)
+    await store.create("welcome", "EMAIL", EmailTemplateRequest(
+        Subject="Welcome, {{capitalize User.UserAttributes.FirstName.[0]}}",
+        HtmlPart="<ul>{{#each Attributes.Items}}<li>{{@index}}:{{this}}</li>{{/each}}</ul><p>{{Attributes.Tier}}</p>",
+        DefaultSubstitutions='{"Attributes.Tier": "bronze"}'))
+    await store.update("welcome", "EMAIL", EmailTemplateRequest(Subject="v2 {{x}}", HtmlPart="v2"),
+                       create_new_version=True)
+    run = await engine()
+    req = {
+        "Addresses": {"t@example.com": {"ChannelType": "EMAIL", "Substitutions": {
+            "User.UserAttributes.FirstName": ["ada"], "Attributes.Items": ["a", "b"]}}},
+        "MessageConfiguration": {"EmailMessage": {"FromAddress": "s@shop.test"}},
+        "TemplateConfiguration": {"EmailTemplate": {"Name": "welcome", "Version": "1"}},
+    }
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    assert resp.Result["t@example.com"].DeliveryStatus == "SUCCESSFUL"
+    data = sink.messages[0][2]
+    assert b"Subject: Welcome, Ada" in data
+    assert b"<ul><li>0:a</li><li>1:b</li></ul><p>bronze</p>" in data
+    req["TemplateConfiguration"] = {"EmailTemplate": {"Name": "welcome"}}  # the active version: still 1
+    await run.producer.send_messages_and_wait("app1", req)
+    assert b"Subject: Welcome, Ada" in sink.messages[1][2]
+    await store.set_active_version("welcome", "EMAIL", "2")
+    await run.producer.send_messages_and_wait("app1", req)
+    assert b"Subject: v2 \r\n" in sink.messages[2][2]
+    req["TemplateConfiguration"] = {"EmailTemplate": {"Name": "nope"}}
+    missing = await run.producer.send_messages_and_wait("app1", req)
+    assert (missing.Result["t@example.com"].DeliveryStatus, missing.Result["t@example.com"].StatusCode) == ("PERMANENT_FAILURE", 404)
+
+
+async def test_a_body_that_does_not_compile_is_a_rendering_failure(engine, sink):
+    run = await engine()
+    req = email_request("x@example.com")
+    req["MessageConfiguration"]["EmailMessage"]["SimpleEmail"]["HtmlPart"] = {"Data": "{{#if a}}open"}  # type: ignore[index]
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    r = resp.Result["x@example.com"]
+    assert r.DeliveryStatus == "PERMANENT_FAILURE" and "Rendering failed" in r.StatusMessage
+    assert (await run.outcomes(1))[0]["event_type"] == "_email.rendering_failure"
+    assert sink.accepted == 0
