@@ -53,6 +53,7 @@ return #ARGV / 3
 """
 
 USER_SEP = "\x1f"
+EMIT_CHUNK = 3 * 500  # event records per script call (3 arguments each)
 KEYWORD_REPLY = "gateway.keyword_reply"  # Context key marking the automatic reply to an inbound keyword
 
 
@@ -402,8 +403,10 @@ class Dispatcher:
             emit += self._record(j, j.event, j.status, j.code, j.message, now_ms)
 
         pipe = self.redis.pipeline(transaction=True)
-        if emit:
-            await self._emit(keys=[stream.events_key], args=emit, client=pipe)
+        # In chunks: one script call with tens of thousands of records costs Redis superlinearly (measured: 0.5 µs
+        # per record at 1,600 records per call, 16 µs at 17,000).
+        for i in range(0, len(emit), EMIT_CHUNK):
+            await self._emit(keys=[stream.events_key], args=emit[i:i + EMIT_CHUNK], client=pipe)
         raw_by_id = {entry.id: (entry, fields) for entry, fields in entries}
         for entry_id, group in retries.items():
             entry, fields = raw_by_id[entry_id]
