@@ -465,7 +465,7 @@ class Pool:
         hdrs = self._prefix + [(b":path", path)] + headers if method == b"POST" else [
             (b":method", method), self._prefix[1], self._prefix[2], (b":path", path), *headers
         ]
-        attempts = 0
+        refused = bounced = 0
         while True:
             conn = self._pick()
             if conn is None:
@@ -474,8 +474,13 @@ class Pool:
             try:
                 return await fut
             except _StreamNotProcessed as exc:
-                attempts += 1
-                if attempts > self.max_resends:
+                # Never processed, so resending cannot duplicate. GOAWAY bounces are the connection's doing
+                # and get a larger allowance than REFUSED_STREAM, which may be about this very request.
+                if exc.args[0] == "GOAWAY":
+                    bounced += 1
+                else:
+                    refused += 1
+                if refused > self.max_resends or bounced > 4 * self.max_resends:
                     raise errors.ProviderUnavailable(
                         "HTTP/2 server kept refusing the stream", detail=str(exc)
                     ) from exc
