@@ -63,8 +63,18 @@ class _Record(msgspec.Struct, kw_only=True):
 class ApnsCredentials:
     """Decrypted APNs credentials of one application and channel type (repr never shows secrets)."""
 
-    __slots__ = ("channel_type", "bundle_id", "team_id", "key_id", "token_key", "certificate", "private_key",
-                 "method", "enabled", "version")
+    __slots__ = (
+        "bundle_id",
+        "certificate",
+        "channel_type",
+        "enabled",
+        "key_id",
+        "method",
+        "private_key",
+        "team_id",
+        "token_key",
+        "version",
+    )
 
     def __init__(self, rec: _Record, channel_type: str) -> None:
         self.channel_type = channel_type
@@ -85,7 +95,7 @@ class ApnsCredentials:
 class GcmCredentials:
     """Decrypted FCM credentials of one application (repr never shows secrets)."""
 
-    __slots__ = ("service_json", "api_key", "method", "enabled", "version")
+    __slots__ = ("api_key", "enabled", "method", "service_json", "version")
 
     def __init__(self, rec: _Record) -> None:
         self.service_json = rec.service_json

@@ -2,7 +2,7 @@
 
 One HTTP/2 pool per (environment, team) for token auth, or per (environment, certificate) for certificate
 auth: Apple binds a connection to one provider. Provider JWTs come from :class:`~gateway.channels.push_auth.ApnsTokens`
-(one per team, 20–60 minute life). APNs reasons are mapped to gateway errors once, in :func:`map_error`.
+(one per team, 20-60 minute life). APNs reasons are mapped to gateway errors once, in :func:`map_error`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class _Reply(msgspec.Struct):
 _decode_reply = msgspec.json.Decoder(_Reply).decode
 
 
-def map_error(status: int, reason: str, retry_after: float | None, timestamp: int | None = None) -> errors.DeliveryError:
+def map_error(
+    status: int, reason: str, retry_after: float | None, timestamp: int | None = None
+) -> errors.DeliveryError:
     """An APNs error response as a gateway error (protocols-and-reliability.md §3). The error carries
     `deactivate=True` when the token is dead, and `timestamp` (ms) for 410 Unregistered."""
     msg = f"APNs {status} {reason}".strip()
@@ -78,7 +80,7 @@ def apns_id(message_id: str) -> str:
 class _Provider:
     """Credentials in use for one (environment, team or certificate): its pool and how to authorize."""
 
-    __slots__ = ("pool", "team_id", "key_id", "token_key", "bundle_id", "key")
+    __slots__ = ("bundle_id", "key", "key_id", "pool", "team_id", "token_key")
 
     def __init__(self, pool: http2.Pool, creds: ApnsCredentials, key: tuple[str, ...]) -> None:
         self.pool = pool
@@ -289,7 +291,9 @@ def _parse_reply(body: bytes) -> _Reply:
         return _Reply(reason="")
 
 
-def create(cfg: ApnsChannelConfig, runtime: Runtime, *, credentials: Any = None, clock: Clock | None = None) -> ApnsChannel:
+def create(
+    cfg: ApnsChannelConfig, runtime: Runtime, *, credentials: Any = None, clock: Clock | None = None
+) -> ApnsChannel:
     """The APNs channel for `cfg`. Per-application credentials come from `credentials` (a
     :class:`gateway.credentials.CredentialStore`), else `runtime.credentials` when the runtime has one; the
     config's own key files are the default for applications without stored credentials."""

@@ -26,7 +26,7 @@ PROJECT_BACKOFF_S = 30.0
 
 
 class _Detail(msgspec.Struct):
-    errorCode: str | None = None  # noqa: N815 (Google's field name)
+    errorCode: str | None = None
 
 
 class _Error(msgspec.Struct):
@@ -80,7 +80,7 @@ def map_error(status: int, code: str, message: str, retry_after: float | None) -
 
 
 class _Account:
-    __slots__ = ("tokens", "path")
+    __slots__ = ("path", "tokens")
 
     def __init__(self, tokens: FcmTokens, path: bytes) -> None:
         self.tokens = tokens
@@ -209,7 +209,9 @@ class FcmChannel:
         return resp.status, resp.body
 
 
-def create(cfg: FcmChannelConfig, runtime: Runtime, *, credentials: Any = None, clock: Clock | None = None) -> FcmChannel:
+def create(
+    cfg: FcmChannelConfig, runtime: Runtime, *, credentials: Any = None, clock: Clock | None = None
+) -> FcmChannel:
     """The FCM channel for `cfg`; per-application ServiceJson from `credentials` or `runtime.credentials`, the
     config's service_account_file as the default."""
     return FcmChannel(cfg, runtime, credentials=credentials, clock=clock)

@@ -26,7 +26,7 @@ import importlib
 import os
 import ssl
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from gateway import errors
 
@@ -73,7 +73,7 @@ class _DrainTolerantMachine:
     """Wraps h2's connection state machine so frames for streams below GOAWAY's last_stream_id are still
     accepted after GOAWAY (h2 alone raises ProtocolError for them, losing answers the server did send)."""
 
-    __slots__ = ("inner", "goaway", "_recv_goaway", "_send_headers")
+    __slots__ = ("_recv_goaway", "_send_headers", "goaway", "inner")
 
     def __init__(self, inner: Any, inputs: Any) -> None:
         self.inner = inner
@@ -99,7 +99,7 @@ class _DrainTolerantMachine:
 class Response:
     """One HTTP/2 response: status, headers (lowercase bytes names) and the whole body."""
 
-    __slots__ = ("status", "headers", "body")
+    __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self.status = status
@@ -114,7 +114,7 @@ class Response:
 
 
 class _Stream:
-    __slots__ = ("future", "status", "headers", "body", "deadline", "pending")
+    __slots__ = ("body", "deadline", "future", "headers", "pending", "status")
 
     def __init__(self, future: asyncio.Future[Response], deadline: float) -> None:
         self.future = future
@@ -172,11 +172,11 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+        self.transport = t = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.h2.local_settings.initial_window_size = _RECV_WINDOW
         self.h2.initiate_connection()
         self.h2.increment_flow_control_window(_RECV_WINDOW)
-        transport.write(self.h2.data_to_send())
+        t.write(self.h2.data_to_send())
         self._timer = self.loop.call_later(self.pool.tick_interval, self._tick)
         if not self.ready.done():
             self.ready.set_result(None)
@@ -219,7 +219,9 @@ class Connection(asyncio.Protocol):
             return 0
         return self.limit - len(self.streams)
 
-    def start_request(self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float) -> asyncio.Future[Response]:
+    def start_request(
+        self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float
+    ) -> asyncio.Future[Response]:
         """Open a stream and queue its frames; the caller has checked `free > 0`."""
         h2 = self.h2
         sid: int = h2.get_next_available_stream_id()
@@ -462,7 +464,7 @@ class Pool:
         Raises ConnectError (could not connect: nothing sent), PoolTimeout (no free stream in time: nothing
         sent), MaybeSent (connection lost or response timeout after sending).
         """
-        hdrs = self._prefix + [(b":path", path)] + headers if method == b"POST" else [
+        hdrs = [*self._prefix, (b":path", path), *headers] if method == b"POST" else [
             (b":method", method), self._prefix[1], self._prefix[2], (b":path", path), *headers
         ]
         refused = bounced = 0

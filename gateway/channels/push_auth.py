@@ -40,7 +40,7 @@ class LoopClock:
 
 
 class _Minted:
-    __slots__ = ("value", "at")
+    __slots__ = ("at", "value")
 
     def __init__(self, value: str, at: float) -> None:
         self.value = value

@@ -8,7 +8,8 @@
 * The connection starts at one stream and is raised to `max_streams` after the first accepted request.
 * Device tokens choose the answer by prefix (`script`): e.g. "gone…" → 410 Unregistered.
 
-Run alone (for benchmarks): `python -m gateway.sandbox.apns --port 8443 [--tls-cert C --tls-key K] --key kid:team:pubkey.pem`.
+Run alone (for benchmarks):
+`python -m gateway.sandbox.apns --port 8443 [--tls-cert C --tls-key K] --key kid:team:pubkey.pem`.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def settings_payload(pairs: list[tuple[int, int]]) -> bytes:
 class Request:
     """One complete HTTP/2 request as the handler sees it."""
 
-    __slots__ = ("stream_id", "headers", "body", "conn")
+    __slots__ = ("body", "conn", "headers", "stream_id")
 
     def __init__(self, stream_id: int, headers: dict[bytes, bytes], body: bytes, conn: ServerConnection) -> None:
         self.stream_id = stream_id
@@ -103,7 +103,7 @@ Handler = Callable[[Request], Reply]
 
 
 class _InStream:
-    __slots__ = ("headers", "block", "body")
+    __slots__ = ("block", "body", "headers")
 
     def __init__(self) -> None:
         self.headers: dict[bytes, bytes] | None = None
@@ -235,10 +235,8 @@ class ServerConnection(asyncio.Protocol):
                 self._complete(sid)
         elif ftype == SETTINGS:
             if not flags & ACK:
-                for i in range(0, len(payload) - 5, 6):
-                    key, value = struct.unpack_from(">HI", payload, i)
-                    if key == S_HEADER_TABLE_SIZE:
-                        pass  # we never index response headers, so the client's table size is irrelevant
+                # Nothing in the client's settings matters to us: responses never use the HPACK dynamic table
+                # and are far smaller than any initial window.
                 self._write(frame(SETTINGS, ACK, 0))
         elif ftype == PING:
             if not flags & ACK:
@@ -265,7 +263,7 @@ class ServerConnection(asyncio.Protocol):
         except Exception:
             self._goaway(0x9, b"hpack")  # COMPRESSION_ERROR
             return
-        st.headers = {k: v for k, v, *_ in decoded}  # type: ignore[misc]
+        st.headers = {k: v for k, v, *_ in decoded}
         st.block = b""
 
     def _complete(self, sid: int) -> None:
@@ -360,7 +358,9 @@ class H2Server:
         self.host = "127.0.0.1"
         self.port = 0
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> H2Server:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> H2Server:
         """Listen; `port=0` picks a free port (read it from `.port`)."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(

@@ -1,8 +1,9 @@
-"""Provider token lifetimes on a mocked clock: APNs JWT (20–60 min), FCM OAuth2 (before expiry, once on 401)."""
+"""Provider token lifetimes on a mocked clock: APNs JWT (20-60 min), FCM OAuth2 (before expiry, once on 401)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import urllib.parse
 
@@ -44,7 +45,7 @@ def test_apns_token_default_refreshes_at_50_minutes_and_never_older_than_60() ->
         t = tokens.token(TEAM, KID, priv)
         seen.setdefault(t, clock.mono)
     starts = sorted(seen.values())
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(20 * MIN <= g < 60 * MIN for g in gaps)
     assert all(g == 50 * MIN for g in gaps)
     too_long = ApnsTokens(clock, refresh_after=3 * 3600)

@@ -1,4 +1,4 @@
-"""Every APNs reason and FCM error code maps to exactly one gateway error class (protocols §3–4)."""
+"""Every APNs reason and FCM error code maps to exactly one gateway error class (protocols §3-4)."""
 
 from __future__ import annotations
 
