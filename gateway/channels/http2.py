@@ -40,6 +40,10 @@ class _StreamNotProcessed(Exception):
     """Internal: the server did not process this stream (GOAWAY above last id, REFUSED_STREAM): resend."""
 
 
+#: Closed streams are swept out of the h2 connection's table once per this many opened streams.
+_SWEEP_EVERY = 256
+
+
 class _Impl:
     """The classes of one HTTP/2 implementation (h2 or jh2 expose the same API)."""
 
@@ -51,6 +55,26 @@ class _Impl:
         self.errors: ModuleType = importlib.import_module(f"{name}.errors")
         self.exceptions: ModuleType = importlib.import_module(f"{name}.exceptions")
         self.settings: ModuleType = importlib.import_module(f"{name}.settings")
+        self.H2Connection = _counted_connection_class(self.connection.H2Connection)
+
+
+def _counted_connection_class(base: type[Any]) -> type[Any]:
+    """h2 (and jh2) count open streams by walking every stream each time one is opened, so opening a stream
+    costs O(streams in flight): at 1000 in flight that walk is most of the client's CPU. The pool already
+    counts its streams (it never exceeds the server's limit), so this subclass answers from that count, and
+    the caller sweeps closed streams out of h2's table every `_SWEEP_EVERY` opens, which the walk used to do."""
+
+    class CountedH2Connection(base):  # type: ignore[misc,valid-type]
+        gw_open = 0
+
+        @property
+        def open_outbound_streams(self) -> int:
+            return self.gw_open
+
+        def gw_sweep(self) -> None:
+            base.open_outbound_streams.fget(self)  # the original walk: drops closed streams
+
+    return CountedH2Connection
 
 
 _IMPLS: dict[str, _Impl] = {}
@@ -139,7 +163,8 @@ class Connection(asyncio.Protocol):
             validate_inbound_headers=False,
             normalize_inbound_headers=False,
         )
-        self.h2 = impl.connection.H2Connection(config=cfg)
+        self.h2 = impl.H2Connection(config=cfg)
+        self._opened = 0
         self.h2.state_machine = self._machine = _DrainTolerantMachine(
             self.h2.state_machine, impl.connection.ConnectionInputs
         )
@@ -228,6 +253,10 @@ class Connection(asyncio.Protocol):
         fut: asyncio.Future[Response] = self.loop.create_future()
         st = _Stream(fut, self.loop.time() + timeout)
         self.streams[sid] = st
+        h2.gw_open = len(self.streams) - 1  # h2 adds one for the stream being opened
+        self._opened += 1
+        if self._opened % _SWEEP_EVERY == 0:
+            h2.gw_sweep()
         if body:
             h2.send_headers(sid, headers)
             self._send_body(sid, st, memoryview(body))
