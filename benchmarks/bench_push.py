@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import resource
@@ -322,14 +323,15 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
         r = redis_sync.Redis.from_url(server.url)
         r.xgroup_create("gateway:send", "gateway", id="0", mkstream=True)
         pipe = r.pipeline(transaction=False)
+        ids: list[tuple[int, int]] = []
         for i in range(n):
             alert = payload(i)["aps"]["alert"]
             req = {"Addresses": {token(i): {"ChannelType": "APNS"}},
                    "MessageConfiguration": {"APNSMessage": {"Title": alert["title"], "Body": alert["body"]}}}
             pipe.xadd("gateway:send", {"app": b"bench", "request": msgspec.json.encode(req)})
             if i % 5000 == 4999:
-                pipe.execute()
-        pipe.execute()
+                ids += [_id_key(x) for x in pipe.execute()]
+        ids += [_id_key(x) for x in pipe.execute()]
         cfg = tmp / "gateway.toml"
         cfg.write_text(f'redis_url = "{server.url}"\nlog_level = "WARNING"\n'
                        "[stream]\nbatch_size = 256\nmax_inflight = 2048\n"
@@ -339,18 +341,18 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
                        f'ca_file = "{tmp / "ca.pem"}"\n')
         s0 = cpu_seconds(sandbox.pid)
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg), "--consumer",
-                                 "bench"], cwd=ROOT, env=env)
+        cmd = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg), "--consumer", "bench"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        if os.environ.get("BENCH_PUSH_PYSPY"):  # profile the gateway: py-spy raw (collapsed) stacks to that file
+            subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "-r", "250",
+                              "-d", "4", "-o", os.environ["BENCH_PUSH_PYSPY"], "--pid", str(proc.pid)])
         marks: list[tuple[float, int, float]] = []
         try:
             while True:
                 time.sleep(0.25)
                 g = r.xinfo_groups("gateway:send")[0]
-                entries = r.xlen("gateway:send")
-                lag = g.get("lag")
-                done_n = (entries - lag - g["pending"]) if lag is not None else None
-                if done_n is None:  # Redis 6.2 has no lag: count events instead
-                    done_n = r.xlen("gateway:events")
+                # acknowledged = entries up to the group's last-delivered id, minus those still pending
+                done_n = bisect.bisect_right(ids, _id_key(g["last-delivered-id"])) - g["pending"]
                 marks.append((time.perf_counter(), done_n, cpu_seconds(proc.pid)))
                 if done_n >= n or time.perf_counter() - t0 > 600:
                     break
@@ -360,6 +362,12 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
         s1 = cpu_seconds(sandbox.pid)
         events = r.xlen("gateway:events")
         sample = r.xrevrange("gateway:events", count=1)
+        kinds: dict[str, int] = {}
+        for _, fields in r.xrange("gateway:events", count=200000):
+            rec = json.loads(fields[b"record"])
+            et = rec.get("event_type", "?")
+            kinds[et] = kinds.get(et, 0) + 1
+        print("        event types:", kinds, flush=True)
     # steady window: from 10% to 100% of the backlog (excludes start-up and the first connection's one stream)
     lo = next(m for m in marks if m[1] >= n * 0.1)
     hi = marks[-1]
@@ -370,6 +378,11 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
           f"µs/push, sandbox {(s1 - s0) / max(hi[1], 1) * 1e6:.0f} CPU µs/push; last event keys "
           f"{sorted(k.decode() for k in first_event)[:4]}", flush=True)
     return {"rate": rate, "ok": hi[1], "cpu_us": cpu_us}
+
+
+def _id_key(entry_id: bytes | str) -> tuple[int, int]:
+    a, b = (entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-")
+    return int(a), int(b)
 
 
 def main() -> None:
@@ -396,7 +409,7 @@ def main() -> None:
     try:
         for name in CLIENTS:
             if name in wanted:
-                n = args.pushes if name != "aioapns" else min(args.pushes, 30_000)
+                n = args.pushes if name not in ("aioapns", "httpx") else min(args.pushes, 30_000)
                 results[name] = run_client(name, tmp, port, n, args.concurrency, sandbox, env)
         if not args.skip_e2e:
             results["e2e"] = run_e2e(tmp, port, args.pushes, sandbox, env)

@@ -69,12 +69,23 @@ def map_error(
     return errors.ContentRejected(msg, code=status, detail=reason)
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def apns_id(message_id: str) -> str:
-    """APNs wants a canonical UUID: our message id when it is one, else a UUID derived from it (stable)."""
-    try:
-        return str(uuid.UUID(message_id))
-    except ValueError:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, "gateway:" + message_id))
+    """APNs wants a canonical UUID: our message id when it is one; a hex id (the dispatcher's
+    `<prefix>-<counter>`) zero-padded into UUID form, so the id stays readable in it; else a UUID derived from
+    the id (stable across retries either way)."""
+    if len(message_id) == 36:
+        try:
+            return str(uuid.UUID(message_id))
+        except ValueError:
+            pass
+    h = message_id.replace("-", "").lower()
+    if len(h) <= 32 and _HEX.issuperset(h):
+        h = h.rjust(32, "0")
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "gateway:" + message_id))
 
 
 class _Provider:

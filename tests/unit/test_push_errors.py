@@ -105,5 +105,6 @@ def test_retry_after_parsing() -> None:
 
 def test_apns_id_is_our_message_id_or_derived_uuid() -> None:
     assert apns.apns_id("123E4567-E89B-12D3-A456-426614174000") == "123e4567-e89b-12d3-a456-426614174000"
+    assert apns.apns_id("0a1b2c3d4e5f-00000000002a") == "00000000-0a1b-2c3d-4e5f-00000000002a"
     derived = apns.apns_id("msg-42")
     assert derived == apns.apns_id("msg-42") and len(derived) == 36
