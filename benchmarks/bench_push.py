@@ -8,8 +8,9 @@ in its own process. Every client runs in its own process too, one after the othe
 * aioapns 4.0 (h2 underneath), `APNs.send_notification`, its default pool of 10 connections;
 * httpx 0.28 `AsyncClient(http2=True)` posting JSON, JWT minted once;
 * ours, the channel alone: `ApnsChannel.send` (compose + send) with the h2 and then the jh2 implementation;
-* ours end to end: `gateway serve` (one process) fed from the Redis stream: one entry per push
-  (XREADGROUP → decode → compose → APNs → events and XACK), counted when acknowledged.
+* ours end to end: `gateway serve` (one process) fed from the Redis stream (XREADGROUP → decode → render
+  `{{order}}` → compose → APNs → events and XACK), counted when acknowledged: one push per entry, then
+  SendMessages-shaped entries of 100 addresses each (Pinpoint's per-request maximum).
 
 Each client sends `--pushes` pushes (distinct device tokens and bodies) with `--concurrency` in flight. The
 rate is pushes the sandbox answered 200 per second of wall time; CPU µs/push is the client process's CPU.
@@ -310,8 +311,9 @@ def run_client(name: str, tmp: Path, port: int, n: int, conc: int, sandbox: subp
     return row
 
 
-def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env: dict[str, str]) -> dict[str, float]:
-    """`gateway serve` fed from a prefilled stream: one entry per push; rate over the whole backlog."""
+def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env: dict[str, str],
+            per_entry: int = 1) -> dict[str, float]:
+    """`gateway serve` fed from a prefilled stream of `per_entry` addresses per entry; rate over the backlog."""
     import msgspec
     import redis as redis_sync
 
@@ -323,17 +325,21 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
         r.xgroup_create("gateway:send", "gateway", id="0", mkstream=True)
         pipe = r.pipeline(transaction=False)
         ids: list[tuple[int, int]] = []
-        for i in range(n):
-            alert = payload(i)["aps"]["alert"]
-            req = {"Addresses": {token(i): {"ChannelType": "APNS"}},
-                   "MessageConfiguration": {"APNSMessage": {"Title": alert["title"], "Body": alert["body"]}}}
+        entries = n // per_entry
+        for e in range(entries):
+            first = e * per_entry
+            alert = payload(first)["aps"]["alert"]
+            req = {"Addresses": {token(i): {"ChannelType": "APNS", "Substitutions": {"order": [str(100000 + i)]}}
+                                 for i in range(first, first + per_entry)},
+                   "MessageConfiguration": {"APNSMessage": {"Title": alert["title"],
+                                                            "Body": "Your order #{{order}} has shipped"}}}
             pipe.xadd("gateway:send", {"app": b"bench", "request": msgspec.json.encode(req)})
-            if i % 5000 == 4999:
+            if e % 5000 == 4999:
                 ids += [_id_key(x) for x in pipe.execute()]
         ids += [_id_key(x) for x in pipe.execute()]
         cfg = tmp / "gateway.toml"
         cfg.write_text(f'redis_url = "{server.url}"\nlog_level = "WARNING"\n'
-                       "[stream]\nbatch_size = 256\nmax_inflight = 2048\n"
+                       f"[stream]\nbatch_size = {max(4, 256 // per_entry)}\nmax_inflight = 2048\n"
                        f'[[channels]]\nkind = "apns"\nproduction_url = "https://127.0.0.1:{port}"\n'
                        f'sandbox_url = "https://127.0.0.1:{port}"\nteam_id = "TEAM{i_e2e:06d}"\n'
                        f'key_id = "KID{i_e2e:07d}"\ntoken_key_file = "{tmp / "key.p8"}"\nbundle_id = "{TOPIC}"\n'
@@ -351,7 +357,7 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
                 time.sleep(0.25)
                 g = r.xinfo_groups("gateway:send")[0]
                 # acknowledged = entries up to the group's last-delivered id, minus those still pending
-                done_n = bisect.bisect_right(ids, _id_key(g["last-delivered-id"])) - g["pending"]
+                done_n = (bisect.bisect_right(ids, _id_key(g["last-delivered-id"])) - g["pending"]) * per_entry
                 marks.append((time.perf_counter(), done_n, cpu_seconds(proc.pid)))
                 if done_n >= n or time.perf_counter() - t0 > 600:
                     break
@@ -374,7 +380,7 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
     cpu_us = (hi[2] - lo[2]) / max(hi[1] - lo[1], 1) * 1e6
     share = (hi[2] - lo[2]) / (hi[0] - lo[0])
     first_event = sample[0][1] if sample else {}
-    print(f"       e2e: {hi[1]:,} acked, {events:,} events, steady {rate:,.0f} pushes/s, gateway {cpu_us:.0f} CPU "
+    print(f"   e2e x{per_entry:<3}: {hi[1]:,} acked, {events:,} events, steady {rate:,.0f} pushes/s, gateway {cpu_us:.0f} CPU "
           f"µs/push ({share:.0%} of a core), sandbox {(s1 - s0) / max(hi[1], 1) * 1e6:.0f} CPU µs/push; last event "
           f"keys {sorted(k.decode() for k in first_event)[:4]}", flush=True)
     return {"rate": rate, "ok": hi[1], "cpu_us": cpu_us, "cpu_share": share}
@@ -413,7 +419,9 @@ def main() -> None:
                 n = args.pushes if name not in ("aioapns", "httpx") else min(args.pushes, 30_000)
                 results[name] = run_client(name, tmp, port, n, args.concurrency, sandbox, env)
         if not args.skip_e2e:
-            results["e2e"] = run_e2e(tmp, port, args.pushes, sandbox, env)
+            if "e2e" in wanted or not args.only:
+                results["e2e"] = run_e2e(tmp, port, args.pushes, sandbox, env)
+            results["e2e-100"] = run_e2e(tmp, port, args.pushes, sandbox, env, per_entry=100)
     finally:
         sandbox.terminate()
         sandbox.wait(10)
@@ -424,7 +432,8 @@ def main() -> None:
         "httpx": "httpx 0.28 AsyncClient(http2=True)",
         "ours-h2": "ours: ApnsChannel.send, h2 4.4",
         "ours-jh2": "ours: ApnsChannel.send, jh2 5.0",
-        "e2e": "ours end to end: gateway serve fed from the stream (1 process, jh2)",
+        "e2e": "ours end to end: gateway serve fed from the stream, 1 push per entry (1 process, jh2)",
+        "e2e-100": "ours end to end: gateway serve fed from the stream, 100 addresses per entry (1 process)",
     }
     print(f"\n{machine()}\n{'case':<72} {'pushes/s':>10} {'vs aioapns':>10} {'CPU µs/push':>12}")
     rows = []

@@ -91,14 +91,13 @@ def apns_id(message_id: str) -> str:
 class _Provider:
     """Credentials in use for one (environment, team or certificate): its pool and how to authorize."""
 
-    __slots__ = ("bundle_id", "key", "key_id", "pool", "team_id", "token_key")
+    __slots__ = ("key", "key_id", "pool", "team_id", "token_key")
 
     def __init__(self, pool: http2.Pool, creds: ApnsCredentials, key: tuple[str, ...]) -> None:
         self.pool = pool
         self.team_id = creds.team_id
         self.key_id = creds.key_id
         self.token_key = creds.token_key if creds.method == "TOKEN" else None
-        self.bundle_id = creds.bundle_id
         self.key = key
 
 
@@ -123,6 +122,7 @@ class ApnsChannel:
         self._creds = push_common.CredentialCache(cfg.credentials_ttl_s, self.clock.monotonic)
         self._default = self._default_credentials(cfg)
         self._headers: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
+        self._resolved: dict[tuple[str, str], tuple[float, _Provider, ApnsCredentials]] = {}
 
     @staticmethod
     def _default_credentials(cfg: ApnsChannelConfig) -> ApnsCredentials | None:
@@ -168,7 +168,7 @@ class ApnsChannel:
         content: ApnsContent = msg.content
         rcpt = msg.recipient
         ctype = rcpt.channel_type
-        provider = await self._provider(msg.app, ctype)
+        provider, creds = await self._provider(msg.app, ctype)
         now = self.clock.monotonic()
         device = rcpt.address
         self.channel_backoff.check(provider.key, now, "APNs")
@@ -177,7 +177,7 @@ class ApnsChannel:
             raise errors.RecipientRejected("APNs device token is empty or malformed", detail="BadDeviceToken")
         if len(content.payload) > (5120 if content.voip else 4096):
             raise errors.ContentRejected("APNs payload over the size limit", code=413, detail="PayloadTooLarge")
-        headers = self._base_headers(provider, content)
+        headers = self._base_headers(creds.bundle_id or "", content)
         the_id = apns_id(msg.message_id)
         headers.append((b"apns-id", the_id.encode()))
         if content.ttl is not None:
@@ -225,12 +225,14 @@ class ApnsChannel:
         elif isinstance(err, errors.TransientError) and err.retry_after:
             self.channel_backoff.hold(provider.key, now, err.retry_after)
 
-    def _base_headers(self, provider: _Provider, content: ApnsContent) -> list[tuple[bytes, bytes]]:
+    def _base_headers(self, bundle_id: str, content: ApnsContent) -> list[tuple[bytes, bytes]]:
         """apns-topic, apns-push-type, apns-priority: a few distinct combinations, encoded once."""
-        key = (provider.bundle_id or "", content.push_type, content.priority)
+        key = (bundle_id, content.push_type, content.priority)
         base = self._headers.get(key)
         if base is None:
-            topic = (provider.bundle_id or "") + _TOPIC_SUFFIX.get(content.push_type, "")
+            if len(self._headers) > 1000:
+                self._headers.clear()
+            topic = bundle_id + _TOPIC_SUFFIX.get(content.push_type, "")
             base = self._headers[key] = [
                 (b"apns-topic", topic.encode()), (b"apns-push-type", content.push_type.encode()),
                 (b"apns-priority", str(content.priority).encode()),
@@ -255,7 +257,10 @@ class ApnsChannel:
             raise errors.AuthFailed(f"the {ctype} channel of this application is disabled", detail="disabled")
         return creds
 
-    async def _provider(self, app: str, ctype: str) -> _Provider:
+    async def _provider(self, app: str, ctype: str) -> tuple[_Provider, ApnsCredentials]:
+        hit = self._resolved.get((app, ctype))
+        if hit is not None and hit[0] > self.clock.monotonic():
+            return hit[1], hit[2]  # the common case: no await, no lookups
         creds = await self._credentials(app, ctype)
         env = "sandbox" if ctype.endswith("SANDBOX") else "production"
         if creds.method == "TOKEN":
@@ -273,7 +278,8 @@ class ApnsChannel:
             provider = self.providers[key] = _Provider(pool, creds, key)
         elif provider.token_key is not None and creds.token_key != provider.token_key:
             provider.token_key = creds.token_key  # key rotated within the same key id
-        return provider
+        self._resolved[(app, ctype)] = (self.clock.monotonic() + self.cfg.credentials_ttl_s, provider, creds)
+        return provider, creds
 
 
 def _certificate_pool(cfg: ApnsChannelConfig, origin: push_common.Origin, creds: ApnsCredentials) -> http2.Pool:

@@ -332,6 +332,13 @@ async def test_per_app_credentials_and_sandbox_environment(sandbox: ApnsSandbox,
     await ch.send(outbound(content("APNS_SANDBOX"), "t1", channel_type="APNS_SANDBOX", app="app7",
                            message_id=str(uuid.uuid4())))
     assert sandbox.deliveries[0].headers["apns-topic"] == "com.other"
+    # another application of the same team shares the connection and the token, not the topic
+    await store.put_apns("app8", "APNS_SANDBOX", models.APNSSandboxChannelRequest(
+        BundleId="com.third", TeamId=TEAM, TokenKeyId=KID, TokenKey=ec_keys()[0]))
+    await ch.send(outbound(content("APNS_SANDBOX"), "t2", channel_type="APNS_SANDBOX", app="app8",
+                           message_id=str(uuid.uuid4())))
+    assert sandbox.deliveries[1].headers["apns-topic"] == "com.third"
+    assert len(ch.providers) == 1 and ch.tokens.minted[TEAM] == 1
     with pytest.raises(errors.AuthFailed):  # app7 has no production channel and there is no default
         await ch.send(outbound(content(), "t1", app="app7"))
 
