@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -104,8 +104,8 @@ class _Provider:
 class ApnsChannel:
     """The APNs channel (see the module docstring)."""
 
-    channel_types = frozenset({"APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX"})
-    send_event: str | None = "_push.send"
+    channel_types: ClassVar[frozenset[str]] = frozenset({"APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX"})
+    send_event: ClassVar[str | None] = "_push.send"
 
     def __init__(self, cfg: ApnsChannelConfig, runtime: Runtime | None, *, credentials: Any = None,
                  clock: Clock | None = None) -> None:

@@ -8,7 +8,7 @@ application; tokens are per service account. FCM error codes are mapped once, in
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -90,8 +90,8 @@ class _Account:
 class FcmChannel:
     """The FCM channel (see the module docstring)."""
 
-    channel_types = frozenset({"GCM"})
-    send_event: str | None = "_push.send"
+    channel_types: ClassVar[frozenset[str]] = frozenset({"GCM"})
+    send_event: ClassVar[str | None] = "_push.send"
 
     def __init__(self, cfg: FcmChannelConfig, runtime: Runtime | None, *, credentials: Any = None,
                  clock: Clock | None = None) -> None:

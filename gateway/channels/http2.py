@@ -30,7 +30,7 @@ from typing import Any, Literal, cast
 
 from gateway import errors
 
-Impl = Literal["h2", "jh2"]
+Impl = Literal["h2", "jh2", "native"]
 
 #: Initial connection and stream receive windows we grant the server (responses are small, but errors are JSON).
 _RECV_WINDOW = 1 << 24
@@ -64,7 +64,7 @@ def _counted_connection_class(base: type[Any]) -> type[Any]:
     counts its streams (it never exceeds the server's limit), so this subclass answers from that count, and
     the caller sweeps closed streams out of h2's table every `_SWEEP_EVERY` opens, which the walk used to do."""
 
-    class CountedH2Connection(base):  # type: ignore[misc,valid-type]
+    class CountedH2Connection(base):  # type: ignore[misc]
         gw_open = 0
 
         @property
@@ -462,7 +462,8 @@ class Pool:
         self.port = port
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
-        self.impl = load_impl(impl or default_impl())
+        self.impl_name: Impl = impl or default_impl()
+        self.impl = load_impl("jh2" if self.impl_name == "native" else self.impl_name)
         self.max_connections = max_connections
         self.max_streams = max_streams
         self.connect_timeout = connect_timeout
@@ -569,7 +570,7 @@ class Pool:
             try:
                 _, proto = await asyncio.wait_for(
                     self.loop.create_connection(
-                        lambda: Connection(self),
+                        self._protocol_factory(),
                         self.host,
                         self.port,
                         ssl=self.ssl_context,
@@ -586,13 +587,20 @@ class Pool:
             if self.ssl_context is not None:
                 sslobj = proto.transport.get_extra_info("ssl_object") if proto.transport else None
                 if sslobj is not None and sslobj.selected_alpn_protocol() not in (None, "h2"):
-                    proto.transport.close()  # type: ignore[union-attr]
+                    proto.transport.close()
                     raise errors.ConnectError(f"{self.host}:{self.port} did not negotiate HTTP/2 (ALPN)")
             self.opened += 1
             self.connections.append(proto)
         finally:
             self._connecting -= 1
             self._wake()
+
+    def _protocol_factory(self) -> Any:
+        if self.impl_name == "native":
+            from gateway.channels.h2native import NativeConnection
+
+            return lambda: NativeConnection(self)
+        return lambda: Connection(self)
 
     def _wake(self) -> None:
         """Wake as many waiters as there are free streams (or one, to open a connection, when allowed)."""

@@ -41,14 +41,20 @@ async def sandbox() -> AsyncIterator[ApnsSandbox]:
 Factory = Callable[..., apns.ApnsChannel]
 
 
+@pytest.fixture(params=["native", "jh2", "h2"])
+def impl(request: pytest.FixtureRequest) -> str:
+    """Every test that builds a channel runs on each HTTP/2 implementation."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def make_channel(sandbox: ApnsSandbox, key_file: str) -> AsyncIterator[Factory]:
+async def make_channel(sandbox: ApnsSandbox, key_file: str, impl: str) -> AsyncIterator[Factory]:
     made: list[apns.ApnsChannel] = []
 
     def factory(clock: FakeClock | None = None, endpoints: Any = None, credentials: Any = None,
                 **cfg: Any) -> apns.ApnsChannel:
         fields: dict[str, Any] = {"production_url": sandbox.url, "sandbox_url": sandbox.url, "team_id": TEAM,
-                                  "key_id": KID, "token_key_file": key_file, "bundle_id": BUNDLE}
+                                  "key_id": KID, "token_key_file": key_file, "bundle_id": BUNDLE, "http2": impl}
         fields.update(cfg)
         ch = apns.create(ApnsChannelConfig(**fields), Runtime(None, endpoints), clock=clock,
                          credentials=credentials)
@@ -348,7 +354,7 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-async def test_tls_token_auth(ca: trustme.CA, tmp_path: Path, key_file: str) -> None:
+async def test_tls_token_auth(ca: trustme.CA, tmp_path: Path, key_file: str, impl: str) -> None:
     server_cert = ca.issue_cert("127.0.0.1")
     cert = tmp_path / "server.pem"
     server_cert.private_key_and_cert_chain_pem.write_to_path(str(cert))
@@ -357,7 +363,7 @@ async def test_tls_token_auth(ca: trustme.CA, tmp_path: Path, key_file: str) -> 
     sb = await ApnsSandbox({KID: (TEAM, ec_keys()[1])}).start(certfile=str(cert))
     url = f"https://127.0.0.1:{sb.port}"
     ch = apns.create(ApnsChannelConfig(production_url=url, sandbox_url=url, team_id=TEAM, key_id=KID,
-                                       token_key_file=key_file, bundle_id=BUNDLE, ca_file=str(cafile)),
+                                       token_key_file=key_file, bundle_id=BUNDLE, ca_file=str(cafile), http2=impl),
                      Runtime(None, None))
     try:
         await ch.send(outbound(content(), "t1", message_id=str(uuid.uuid4())))
@@ -367,7 +373,7 @@ async def test_tls_token_auth(ca: trustme.CA, tmp_path: Path, key_file: str) -> 
         await sb.aclose()
 
 
-async def test_tls_certificate_auth(ca: trustme.CA, tmp_path: Path) -> None:
+async def test_tls_certificate_auth(ca: trustme.CA, tmp_path: Path, impl: str) -> None:
     server_cert = ca.issue_cert("127.0.0.1")
     cert = tmp_path / "server.pem"
     server_cert.private_key_and_cert_chain_pem.write_to_path(str(cert))
@@ -379,7 +385,7 @@ async def test_tls_certificate_auth(ca: trustme.CA, tmp_path: Path) -> None:
     sb = await ApnsSandbox({}).start(certfile=str(cert), client_ca=str(cafile))
     url = f"https://127.0.0.1:{sb.port}"
     ch = apns.create(ApnsChannelConfig(production_url=url, sandbox_url=url, certificate_file=str(client_pem),
-                                       bundle_id=BUNDLE, ca_file=str(cafile)), Runtime(None, None))
+                                       bundle_id=BUNDLE, ca_file=str(cafile), http2=impl), Runtime(None, None))
     try:
         await ch.send(outbound(content(), "t1", message_id=str(uuid.uuid4())))
         assert sb.accepted == 1 and "authorization" not in sb.deliveries[0].headers

@@ -38,14 +38,20 @@ async def sandbox() -> AsyncIterator[FcmSandbox]:
 Factory = Callable[..., fcm.FcmChannel]
 
 
+@pytest.fixture(params=["native", "jh2", "h2"])
+def impl(request: pytest.FixtureRequest) -> str:
+    """Every test that builds a channel runs on each HTTP/2 implementation."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def make_channel(sandbox: FcmSandbox, account_file: str) -> AsyncIterator[Factory]:
+async def make_channel(sandbox: FcmSandbox, account_file: str, impl: str) -> AsyncIterator[Factory]:
     made: list[fcm.FcmChannel] = []
 
     def factory(clock: FakeClock | None = None, endpoints: Any = None, credentials: Any = None,
                 **cfg: Any) -> fcm.FcmChannel:
         fields: dict[str, Any] = {"send_url": sandbox.url, "token_url": sandbox.url + "/token",
-                                  "service_account_file": account_file}
+                                  "service_account_file": account_file, "http2": impl}
         fields.update(cfg)
         ch = fcm.create(FcmChannelConfig(**fields), Runtime(None, endpoints), clock=clock, credentials=credentials)
         made.append(ch)
@@ -173,7 +179,7 @@ async def test_wrong_service_account_key_is_auth_failed(sandbox: FcmSandbox, mak
     assert ei.value.detail == "invalid_grant"
 
 
-async def test_tls(tmp_path: Path, account_file: str) -> None:
+async def test_tls(tmp_path: Path, account_file: str, impl: str) -> None:
     ca = trustme.CA()
     cert = tmp_path / "server.pem"
     ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
@@ -182,7 +188,7 @@ async def test_tls(tmp_path: Path, account_file: str) -> None:
     sb = await FcmSandbox({EMAIL: rsa_keys()[1]}).start(certfile=str(cert))
     url = f"https://127.0.0.1:{sb.server.port}"
     ch = fcm.create(FcmChannelConfig(send_url=url, token_url=url + "/token", service_account_file=account_file,
-                                     ca_file=str(cafile)), Runtime(None, None))
+                                     ca_file=str(cafile), http2=impl), Runtime(None, None))
     try:
         await ch.send(gcm_out("d1"))
         assert sb.accepted == 1 and sb.token_requests == 1
