@@ -7,7 +7,7 @@ in its own process. Every client runs in its own process too, one after the othe
 * sandbox alone: a minimal HTTP/2 client writing pre-encoded frames (no HPACK, no h2): the sandbox's ceiling;
 * aioapns 4.0 (h2 underneath), `APNs.send_notification`, its default pool of 10 connections;
 * httpx 0.28 `AsyncClient(http2=True)` posting JSON, JWT minted once;
-* ours, the channel alone: `ApnsChannel.send` (compose + send) with the h2 and then the jh2 implementation;
+* ours, the channel alone: `ApnsChannel.send` (compose + send) on h2, on jh2 and on our native framing;
 * ours end to end: `gateway serve` (one process) fed from the Redis stream (XREADGROUP → decode → render
   `{{order}}` → compose → APNs → events and XACK), counted when acknowledged: one push per entry, then
   SendMessages-shaped entries of 100 addresses each (Pinpoint's per-request maximum).
@@ -43,7 +43,7 @@ from benchmarks._common import append_rows, cpu_seconds, machine  # noqa: E402
 from gateway.embedded_redis import free_port  # noqa: E402
 
 TOPIC = "com.example.bench"
-CLIENTS = ("raw", "aioapns", "httpx", "ours-h2", "ours-jh2")
+CLIENTS = ("raw", "aioapns", "httpx", "ours-h2", "ours-jh2", "ours-native")
 
 
 def token(i: int) -> str:
@@ -432,7 +432,8 @@ def main() -> None:
         "httpx": "httpx 0.28 AsyncClient(http2=True)",
         "ours-h2": "ours: ApnsChannel.send, h2 4.4",
         "ours-jh2": "ours: ApnsChannel.send, jh2 5.0",
-        "e2e": "ours end to end: gateway serve fed from the stream, 1 push per entry (1 process, jh2)",
+        "ours-native": "ours: ApnsChannel.send, native framing (default)",
+        "e2e": "ours end to end: gateway serve fed from the stream, 1 push per entry (1 process)",
         "e2e-100": "ours end to end: gateway serve fed from the stream, 100 addresses per entry (1 process)",
     }
     print(f"\n{machine()}\n{'case':<72} {'pushes/s':>10} {'vs aioapns':>10} {'CPU µs/push':>12}")

@@ -150,9 +150,9 @@ class VoiceChannelConfig(_HttpProviderBase, frozen=True, tag="voice", tag_field=
 class _PushBase(_Base, frozen=True):
     """Connection settings shared by the APNs and FCM channels (HTTP/2 pools)."""
 
-    # HTTP/2 implementation: "native" (our own framing, gateway/channels/h2native.py), or the h2 library or its
-    # API-compatible faster fork jh2 (benchmarks/bench_push.py measures all three)
-    http2: Literal["native", "jh2", "h2"] = "jh2"
+    # HTTP/2 implementation: "native" (our own framing, gateway/channels/h2native.py: the fastest), or the h2
+    # library or its API-compatible faster fork jh2 (benchmarks/bench_push.py measures all three)
+    http2: Literal["native", "jh2", "h2"] = "native"
     connections: PositiveInt = 4  # per origin and credential
     max_streams: PositiveInt = 1000  # cap on the server's SETTINGS_MAX_CONCURRENT_STREAMS
     connect_timeout_s: PositiveFloat = 10.0

@@ -1,4 +1,5 @@
-"""A small HTTP/2 client: one origin, a pool of connections, each an asyncio Protocol over h2 or jh2.
+"""A small HTTP/2 client: one origin, a pool of connections, each an asyncio Protocol with our own framing
+(:mod:`gateway.channels.h2native`, the default) or over h2 / jh2.
 
 What it guarantees, because APNs and FCM need it:
 
@@ -89,8 +90,9 @@ def load_impl(name: Impl) -> _Impl:
 
 
 def default_impl() -> Impl:
-    """jh2 unless GATEWAY_HTTP2=h2 (jh2 measured faster here: benchmarks/bench_push.py)."""
-    return "h2" if os.environ.get("GATEWAY_HTTP2") == "h2" else "jh2"
+    """The native framing unless GATEWAY_HTTP2 names h2 or jh2 (native measured fastest: benchmarks/bench_push.py)."""
+    name = os.environ.get("GATEWAY_HTTP2", "native")
+    return name if name in ("h2", "jh2") else "native"  # type: ignore[return-value]
 
 
 class _DrainTolerantMachine:
