@@ -123,6 +123,7 @@ class ApnsChannel:
         self._default = self._default_credentials(cfg)
         self._headers: dict[tuple[str, str, int], list[tuple[bytes, bytes]]] = {}
         self._resolved: dict[tuple[str, str], tuple[float, _Provider, ApnsCredentials]] = {}
+        self._auth: dict[str, tuple[bytes, bytes]] = {}
 
     @staticmethod
     def _default_credentials(cfg: ApnsChannelConfig) -> ApnsCredentials | None:
@@ -169,10 +170,11 @@ class ApnsChannel:
         rcpt = msg.recipient
         ctype = rcpt.channel_type
         provider, creds = await self._provider(msg.app, ctype)
-        now = self.clock.monotonic()
         device = rcpt.address
-        self.channel_backoff.check(provider.key, now, "APNs")
-        self.token_backoff.check(device, now, "this device token")
+        if self.channel_backoff or self.token_backoff:
+            now = self.clock.monotonic()
+            self.channel_backoff.check(provider.key, now, "APNs")
+            self.token_backoff.check(device, now, "this device token")
         if not device or len(device) > 200 or "/" in device:
             raise errors.RecipientRejected("APNs device token is empty or malformed", detail="BadDeviceToken")
         if len(content.payload) > (5120 if content.voip else 4096):
@@ -190,7 +192,7 @@ class ApnsChannel:
         if provider.token_key is not None:
             jwt_value = self.tokens.token(provider.team_id or "", provider.key_id or "", provider.token_key)
         for attempt in (0, 1):
-            hdrs = headers if jwt_value is None else [(b"authorization", b"bearer " + jwt_value.encode()), *headers]
+            hdrs = headers if jwt_value is None else [self._authorization(jwt_value), *headers]
             resp = await provider.pool.request(path, hdrs, content.payload)
             if resp.status == 200:
                 pid = resp.header(b"apns-id")
@@ -224,6 +226,15 @@ class ApnsChannel:
             self.channel_backoff.hold(provider.key, now, err.retry_after or 60.0)
         elif isinstance(err, errors.TransientError) and err.retry_after:
             self.channel_backoff.hold(provider.key, now, err.retry_after)
+
+    def _authorization(self, jwt_value: str) -> tuple[bytes, bytes]:
+        """The authorization header for a token, encoded once per token."""
+        cached = self._auth.get(jwt_value)
+        if cached is None:
+            if len(self._auth) > 64:
+                self._auth.clear()
+            cached = self._auth[jwt_value] = (b"authorization", b"bearer " + jwt_value.encode())
+        return cached
 
     def _base_headers(self, bundle_id: str, content: ApnsContent) -> list[tuple[bytes, bytes]]:
         """apns-topic, apns-push-type, apns-priority: a few distinct combinations, encoded once."""

@@ -130,8 +130,8 @@ class FcmChannel:
     async def send(self, msg: Outbound) -> Delivered:
         content: FcmContent = msg.content
         account = await self._account(msg.app)
-        now = self.clock.monotonic()
-        self.project_backoff.check(account.path, now, "this FCM project")
+        if self.project_backoff:
+            self.project_backoff.check(account.path, self.clock.monotonic(), "this FCM project")
         pool = self._send_pool
         if pool is None:
             pool = self._send_pool = push_common.make_pool(self.cfg, self.send_origin)

@@ -480,6 +480,7 @@ class Pool:
         authority = host if port in (443, 80) else f"{host}:{port}"
         self._prefix = [(b":method", b"POST"), (b":scheme", scheme), (b":authority", authority.encode())]
         self.connections: list[Connection] = []
+        self._last: Connection | None = None
         self._connecting = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
@@ -536,8 +537,12 @@ class Pool:
     # -- internals --------------------------------------------------------------------------------------------
 
     def _pick(self) -> Connection | None:
+        c = self._last
+        if c is not None and not c.closing and c.limit > len(c.streams):
+            return c  # usually the connection the previous request went to
         for c in self.connections:
             if not c.closing and c.limit > len(c.streams):
+                self._last = c
                 return c
         return None
 
@@ -628,6 +633,8 @@ class Pool:
         self._wake()  # waiters will find another connection or open one
 
     def _connection_closed(self, conn: Connection) -> None:
+        if self._last is conn:
+            self._last = None
         try:
             self.connections.remove(conn)
         except ValueError:

@@ -84,6 +84,10 @@ class Backoff:
     def __init__(self) -> None:
         self._until: dict[Any, float] = {}
 
+    def __bool__(self) -> bool:
+        """True while anything is (or was, until checked) backed off: lets callers skip the clock read."""
+        return bool(self._until)
+
     def check(self, key: Any, now: float, what: str) -> None:
         """Raise Throttled (with the remaining time) while `key` is backed off."""
         until = self._until.get(key)

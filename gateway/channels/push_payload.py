@@ -56,6 +56,22 @@ class FcmContent(msgspec.Struct, frozen=True, kw_only=True):
     body: bytes
 
 
+def _r(render: Render, value: str | None) -> str | None:
+    """Render `value`; text without a mustache renders to itself, so the template engine is skipped for it."""
+    if value is None or "{{" not in value:
+        return value
+    return render(value)
+
+
+# Stand-ins for absent message parts (never mutated): saves building empty structs per recipient.
+_NO_APNS = models.APNSMessage()
+_NO_GCM = models.GCMMessage()
+_NO_DEFAULT = models.DefaultPushNotificationMessage()
+_NO_APNS_T = models.APNSPushNotificationTemplate()
+_NO_ANDROID_T = models.AndroidPushNotificationTemplate()
+_NO_DEFAULT_T = models.DefaultPushNotificationTemplate()
+
+
 def _first(*values: Any) -> Any:
     for v in values:
         if v is not None:
@@ -99,30 +115,27 @@ def compose_apns(
     Raises ContentRejected for content APNs would refuse: a bad RawContent, push type, priority or TTL, a
     collapse id over 64 bytes, or a payload over 4096 bytes (5120 for VoIP).
     """
-    m = config.APNSMessage or models.APNSMessage()
-    d = config.DefaultPushNotificationMessage or models.DefaultPushNotificationMessage()
-    ta = template.APNS if template is not None and template.APNS is not None else models.APNSPushNotificationTemplate()
-    td = (
-        template.Default if template is not None and template.Default is not None
-        else models.DefaultPushNotificationTemplate()
-    )
+    m = config.APNSMessage or _NO_APNS
+    d = config.DefaultPushNotificationMessage or _NO_DEFAULT
+    ta = template.APNS if template is not None and template.APNS is not None else _NO_APNS_T
+    td = template.Default if template is not None and template.Default is not None else _NO_DEFAULT_T
     voip = recipient.channel_type in VOIP_TYPES
     raw = _first(recipient.raw_content, m.RawContent, ta.RawContent)
     silent = bool(_first(m.SilentPush, d.SilentPush, False))
 
     if raw is not None:
-        rendered = render(raw) or ""
+        rendered = _r(render, raw) or ""
         obj = _parse_object(rendered, "APNs")
         payload = rendered.encode()
         aps = obj.get("aps")
         if isinstance(aps, dict):
             silent = aps.get("content-available") == 1 and not ({"alert", "badge", "sound"} & aps.keys())
     else:
-        title = render(_first(recipient.title_override, m.Title, d.Title, ta.Title, td.Title))
-        body = render(_first(recipient.body_override, m.Body, d.Body, ta.Body, td.Body))
-        url = render(_first(m.Url, d.Url, ta.Url, td.Url))
+        title = _r(render, _first(recipient.title_override, m.Title, d.Title, ta.Title, td.Title))
+        body = _r(render, _first(recipient.body_override, m.Body, d.Body, ta.Body, td.Body))
+        url = _r(render, _first(m.Url, d.Url, ta.Url, td.Url))
         action = _first(m.Action, d.Action, ta.Action, td.Action)
-        media = render(_first(m.MediaUrl, ta.MediaUrl))
+        media = _r(render, _first(m.MediaUrl, ta.MediaUrl))
         sound = _first(m.Sound, ta.Sound, td.Sound)
         aps_out: dict[str, Any] = {}
         if silent:
@@ -247,25 +260,22 @@ def compose_gcm(
 
     Raises ContentRejected for a bad RawContent, priority or TTL, or a payload over 4096 bytes.
     """
-    m = config.GCMMessage or models.GCMMessage()
-    d = config.DefaultPushNotificationMessage or models.DefaultPushNotificationMessage()
-    tg = template.GCM if template is not None and template.GCM is not None else models.AndroidPushNotificationTemplate()
-    td = (
-        template.Default if template is not None and template.Default is not None
-        else models.DefaultPushNotificationTemplate()
-    )
+    m = config.GCMMessage or _NO_GCM
+    d = config.DefaultPushNotificationMessage or _NO_DEFAULT
+    tg = template.GCM if template is not None and template.GCM is not None else _NO_ANDROID_T
+    td = template.Default if template is not None and template.Default is not None else _NO_DEFAULT_T
     raw = _first(recipient.raw_content, m.RawContent, tg.RawContent)
     if raw is not None:
-        msg = _from_raw(_parse_object(render(raw) or "", "GCM"))
+        msg = _from_raw(_parse_object(_r(render, raw) or "", "GCM"))
     else:
         silent = bool(_first(m.SilentPush, d.SilentPush, False))
-        title = render(_first(recipient.title_override, m.Title, d.Title, tg.Title, td.Title))
-        body = render(_first(recipient.body_override, m.Body, d.Body, tg.Body, td.Body))
-        url = render(_first(m.Url, d.Url, tg.Url, td.Url))
+        title = _r(render, _first(recipient.title_override, m.Title, d.Title, tg.Title, td.Title))
+        body = _r(render, _first(recipient.body_override, m.Body, d.Body, tg.Body, td.Body))
+        url = _r(render, _first(m.Url, d.Url, tg.Url, td.Url))
         action = _first(m.Action, d.Action, tg.Action, td.Action) or "OPEN_APP"
-        image = render(_first(m.ImageUrl, tg.ImageUrl))
-        icon_url = render(_first(m.ImageIconUrl, tg.ImageIconUrl))
-        small_icon_url = render(_first(m.SmallImageIconUrl, tg.SmallImageIconUrl))
+        image = _r(render, _first(m.ImageUrl, tg.ImageUrl))
+        icon_url = _r(render, _first(m.ImageIconUrl, tg.ImageIconUrl))
+        small_icon_url = _r(render, _first(m.SmallImageIconUrl, tg.SmallImageIconUrl))
         sound = _first(m.Sound, tg.Sound, td.Sound)
         data: dict[str, str] = {f"pinpoint.{k}": v for k, v in recipient.context.items()}
         if m.Data or d.Data:
