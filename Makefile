@@ -15,8 +15,11 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/gateway demo
 
+# The whole suite (twin-agreement tests run both implementations of every _fast module), then the engine's
+# end-to-end tests again with the pure-Python twins forced, as a deployment without a compiler would run.
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+	GATEWAY_NO_EXTENSIONS=1 $(PY) -m pytest -q tests/integration/test_email_engine.py
 
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy

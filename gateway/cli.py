@@ -32,6 +32,13 @@ def _uvloop() -> None:
 # ------------------------------------------------------------------ serve
 
 
+def _host_port(value: str) -> tuple[str, int] | None:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return None
+    return host.strip("[]"), int(port)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway import config as config_mod
     from gateway.worker import Worker
@@ -44,16 +51,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
+    if args.api and _host_port(args.api) is None:
+        print(f"gateway: --api must be HOST:PORT, got {args.api!r}", file=sys.stderr)
+        return 2
+    if args.api:
+        from gateway.api.server import check_api_config
+
+        try:
+            check_api_config(cfg, environ)  # before the worker starts: a missing API or OTP key stops here
+        except ConfigError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 2
+    if cfg.inbound is not None and _host_port(cfg.inbound.listen) is None:
+        print(f"gateway: inbound.listen must be HOST:PORT, got {cfg.inbound.listen!r}", file=sys.stderr)
+        return 2
     if not cfg.channels:
         print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
         return 2
     _setup_logging(cfg.log_level)
     _uvloop()
 
+    api_at = _host_port(args.api) if args.api else None
+
     async def main() -> None:
         worker = Worker(cfg, consumer=args.consumer)
         worker.install_signal_handlers()
-        await worker.run()
+        runners = []
+        if api_at is not None:
+            from gateway.api.server import start_api
+
+            runner, port = await start_api(cfg, api_at[0], api_at[1])
+            runners.append(runner)
+            log.warning("Pinpoint REST API listening on http://%s:%d", api_at[0], port)
+        if cfg.inbound is not None:
+            from gateway.sms.server import start_inbound
+
+            runner, port = await start_inbound(cfg, worker.redis)
+            runners.append(runner)
+            log.warning("inbound SMS/voice webhook listening on port %d", port)
+        try:
+            await worker.run()
+        finally:
+            for runner in runners:
+                await runner.cleanup()
 
     asyncio.run(main())
     return 0
@@ -174,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--redis", help="Redis URL (default: REDIS_URL, GATEWAY_REDIS_URL or the config file)")
     s.add_argument("--config", help="TOML config file (default: $GATEWAY_CONFIG)")
     s.add_argument("--consumer", help="consumer name in the group (default: hostname-pid)")
+    s.add_argument("--api", metavar="HOST:PORT", help="also serve Pinpoint's REST API here")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("send", help="enqueue one request")

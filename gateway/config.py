@@ -91,7 +91,7 @@ class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     default_from: str | None = None
 
 
-class HttpAuthConfig(_Base, frozen=True):
+class HttpAuthConfig(_Base):
     """How an HTTP provider authenticates us. Secrets come from environment variables named here, never inline."""
 
     kind: Literal["none", "basic", "bearer", "header"] = "none"
@@ -103,7 +103,7 @@ class HttpAuthConfig(_Base, frozen=True):
 ProviderErrorAction = Literal["recipient", "content", "auth", "opt_out", "throttled", "unavailable", "transient"]
 
 
-class _HttpProviderBase(_Base, frozen=True):
+class _HttpProviderBase(_Base):
     """An HTTP SMS or voice provider (see docs/sms-http.md). `fields` maps body fields to `${var}` templates."""
 
     name: str = "sms"
@@ -112,7 +112,7 @@ class _HttpProviderBase(_Base, frozen=True):
     api_base: str = "https://api.twilio.com"  # preset="twilio": where the Twilio API lives
     account_sid: str | None = None  # preset="twilio"
     method: Literal["POST", "PUT"] = "POST"
-    auth: HttpAuthConfig = HttpAuthConfig()
+    auth: HttpAuthConfig = msgspec.field(default_factory=HttpAuthConfig)
     body_format: Literal["json", "form"] | None = None  # default: the preset's, else json
     fields: dict[str, str] = {}
     headers: dict[str, str] = {}
@@ -134,11 +134,11 @@ class _HttpProviderBase(_Base, frozen=True):
     rate_limit: RateLimit | None = None
 
 
-class HttpSmsChannelConfig(_HttpProviderBase, frozen=True, tag="http_sms", tag_field="kind"):
+class HttpSmsChannelConfig(_HttpProviderBase, tag="http_sms", tag_field="kind"):
     """SMS through an HTTP provider (Twilio-compatible preset or a configured JSON/form API)."""
 
 
-class VoiceChannelConfig(_HttpProviderBase, frozen=True, tag="voice", tag_field="kind"):
+class VoiceChannelConfig(_HttpProviderBase, tag="voice", tag_field="kind"):
     """Voice messages through an HTTP provider configured like HTTP SMS."""
 
     name: str = "voice"
@@ -210,6 +210,54 @@ class IdempotencyConfig(_Base):
     ttl_s: PositiveInt = 86_400
 
 
+class AccessKey(_Base):
+    """An access key the API accepts SigV4 signatures from; the secret is read from a file or a variable."""
+
+    access_key_id: str
+    secret_env: str | None = None  # name of the environment variable holding the secret access key
+    secret_file: str | None = None  # path of a file holding it
+
+
+class ApiConfig(_Base):
+    """Pinpoint's REST API (`gateway serve --api HOST:PORT`). `auth = "none"` disables signature checks and is
+    for local use only."""
+
+    auth: Literal["sigv4", "none"] = "sigv4"
+    access_keys: list[AccessKey] = []
+    region: str = "us-east-1"  # the region ARNs carry (any region is accepted in signatures)
+    account_id: str = "000000000000"  # the account ARNs carry
+    send_timeout_s: PositiveFloat = 30.0  # SendMessages waits this long for the worker's MessageResponse
+
+
+class InboundSection(_Base):
+    """The inbound webhook for SMS/voice receipts and incoming messages (two-way SMS), served by `gateway serve`
+    at `listen` (HOST:PORT). Secrets are read from the environment variables named here."""
+
+    listen: str
+    auth: Literal["hmac", "basic", "twilio"] = "hmac"
+    secret_envs: list[str] = []
+    username: str | None = None
+    password_env: str | None = None
+    public_url: str | None = None
+    replay_window_s: PositiveInt = 600
+    help_text: str = "Reply STOP to unsubscribe. Msg&data rates may apply."
+    stop_text: str = "You have been unsubscribed and will receive no further messages. Reply START to resubscribe."
+    start_text: str = "You have been resubscribed. Reply STOP to unsubscribe."
+    self_managed: bool = False  # Pinpoint's self-managed opt-outs: record keywords as events, act on none
+
+
+class OtpSection(_Base):
+    """One-time passwords (SendOTPMessage, VerifyOTPMessage), served by the API when this section is present.
+    The HMAC key (at least 32 bytes) is read from the environment variable named by `key_env`; the API refuses
+    to start without it. `templates` maps a language (`en-US`) to the message, with `${code}`, `${brand}` and
+    `${minutes}`; they extend the built-in en-US text."""
+
+    key_env: str = "GATEWAY_OTP_KEY"
+    templates: dict[str, str] = {}
+    default_language: str = "en-US"
+    send_timeout_s: PositiveFloat = 30.0  # SendOTPMessage waits this long for the worker's MessageResponse
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
@@ -217,6 +265,9 @@ class GatewayConfig(_Base):
     idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)
     channels: list[ChannelConfig] = []
     credentials: CredentialsConfig = msgspec.field(default_factory=CredentialsConfig)
+    api: ApiConfig = msgspec.field(default_factory=ApiConfig)
+    inbound: InboundSection | None = None
+    otp: OtpSection | None = None
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -246,9 +297,39 @@ def _set_path(tree: dict[str, Any], path: list[str], value: str) -> None:
             node = child
 
 
+# Secret variables named by a default (OtpSection.key_env): values, never configuration overlays.
+DEFAULT_SECRET_ENVS = frozenset({"GATEWAY_OTP_KEY"})
+
+
+def secret_env_names(data: Any, environ: Mapping[str, str], prefix: str = "GATEWAY_") -> set[str]:
+    """Names of the environment variables the configuration reads secrets from: values of `*_env` keys and
+    `*_envs` lists in `data`, of `GATEWAY_..._ENV` (and `..._ENVS__N`) overlay variables, and the defaults. A secret kept in, say,
+    `GATEWAY_API_SECRET` is then not mistaken for the (unknown) configuration key `api_secret`."""
+    names = set(DEFAULT_SECRET_ENVS)
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and k.endswith("_env") and isinstance(v, str):
+                    names.add(v)
+                elif isinstance(k, str) and k.endswith("_envs") and isinstance(v, list):
+                    names.update(x for x in v if isinstance(x, str))
+                else:
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    for k, v in environ.items():
+        if k.startswith(prefix) and (k.upper().endswith("_ENV") or "_ENVS__" in k.upper()):
+            names.add(v)
+    return names
+
+
 def overlay_env(data: dict[str, Any], environ: Mapping[str, str], prefix: str = "GATEWAY_") -> dict[str, Any]:
-    """Merge `GATEWAY_A__B=value` variables into `data` (values stay strings; conversion is lax by type)."""
+    """Merge `GATEWAY_A__B=value` variables into `data` (values stay strings; conversion is lax by type).
+    Variables the configuration names as holding secrets (see `secret_env_names`) are skipped."""
     skip = {"GATEWAY_NO_EXTENSIONS", "GATEWAY_CYTHON_ANNOTATE", "GATEWAY_CONFIG"}
+    skip |= secret_env_names(data, environ, prefix)
     for name, value in sorted(environ.items()):
         if not name.startswith(prefix) or name in skip:
             continue

@@ -135,14 +135,18 @@ def main(count: int = 100_000, workers: int = 1) -> int:
         config = tmp / "gateway.toml"
         config.write_text(
             f'redis_url = "{redis_server.url}"\nlog_level = "WARNING"\n'
+            '[api]\nauth = "none"\n'
             "[stream]\nbatch_size = 256\nmax_inflight = 1024\n"
             "[retry]\nbase_s = 0.5\ncap_s = 2.0\nmax_attempts = 4\npoll_ms = 100\n"
             f'[[channels]]\nkind = "smtp"\nport = {smtp_port}\nconnections = 64\n'
         )
         env = dict(os.environ)
+        api_port = free_port()
         for n in range(workers):
+            api = ["--api", f"127.0.0.1:{api_port}"] if n == 0 else []
             procs.append(subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
-                                           "--consumer", f"demo-{n}"], env=env))
+                                           "--consumer", f"demo-{n}", *api], env=env))
+        print(f"  Pinpoint REST API (auth disabled for the demo): http://127.0.0.1:{api_port}")
         import uvloop
 
         result = uvloop.run(_run(count, redis_server.url, time.time()))

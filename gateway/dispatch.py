@@ -32,6 +32,7 @@ from gateway.models import (
     MessageResult,
     SendUsersMessageResponse,
 )
+from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
 from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
@@ -52,6 +53,7 @@ return #ARGV / 3
 """
 
 USER_SEP = "\x1f"
+KEYWORD_REPLY = "gateway.keyword_reply"  # Context key marking the automatic reply to an inbound keyword
 
 
 class Route(NamedTuple):
@@ -139,7 +141,7 @@ class Dispatcher:
         self.endpoints = EndpointStore(redis)
         self.suppression = SuppressionList(redis)
         self.templates = templates  # a TemplateStore, when templates are configured
-        self.optouts = optouts  # SMS opt-out store with `async is_opted_out_many(app, numbers) -> list[bool]`
+        self.optouts = optouts if optouts is not None else OptOutStore(redis)
         self.programs = ProgramCache()
         self.ids = MessageIds()
         self._emit = redis.register_script(_EMIT)
@@ -262,8 +264,8 @@ class Dispatcher:
             j.route = route
             if j.channel_type == "EMAIL":
                 email.append(j)
-            elif j.channel_type == "SMS":
-                sms.append(j)
+            elif j.channel_type == "SMS" and not (j.entry.request.Context or {}).get(KEYWORD_REPLY):
+                sms.append(j)  # a STOP confirmation is sent to the number that has just opted out
         by_app: dict[str, list[Job]] = {}
         for j in email:
             by_app.setdefault(j.entry.app, []).append(j)
@@ -272,18 +274,19 @@ class Dispatcher:
                 if sup is not None:
                     j.finish("PERMANENT_FAILURE", 400,
                              f"Address is on the suppression list ({sup.reason}); no message was sent")
-        if sms and self.optouts is not None:
+        if sms:
             by_app = {}
             for j in sms:
                 by_app.setdefault(j.entry.app, []).append(j)
             for app, group in by_app.items():
-                flags = await self.optouts.is_opted_out_many(app, [j.address for j in group])
+                flags = await self.optouts.opted_out(app, [j.address for j in group])
                 for j, opted in zip(group, flags, strict=True):
                     if opted:
                         j.finish("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
 
     async def _compose_all(self, jobs: list[Job]) -> None:
-        templates: dict[tuple[str, str, str | None], Any] = {}
+        # Each template named in this batch is fetched once: (response shape, DefaultSubstitutions) or None.
+        templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None] = {}
         for j in jobs:
             if j.status is not None or j.route is None:
                 continue
@@ -291,15 +294,18 @@ class Dispatcher:
             req = j.entry.request
             config = req.MessageConfiguration
             template = None
+            defaults: dict[str, Any] | None = None
             ref = getattr(req.TemplateConfiguration, route.template_attr, None) if route.template_attr else None
             if ref is not None and ref.Name:
                 tkey = (ref.Name, route.template_type or "", ref.Version)
                 if tkey not in templates:
                     templates[tkey] = await self._template(*tkey)
-                template = templates[tkey]
-                if template is None:
-                    j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}) not found")
+                found = templates[tkey]
+                if found is None:
+                    version = f" version {ref.Version}" if ref.Version else ""
+                    j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}){version} not found")
                     continue
+                template, defaults = found
             cfg = j.config
             subs = route.message_substitutions(config)
             if cfg is not None and cfg.Substitutions:
@@ -311,7 +317,6 @@ class Dispatcher:
                 raw_content=getattr(cfg, "RawContent", None),
                 context={**(req.Context or {}), **(getattr(cfg, "Context", None) or {})},
             )
-            defaults = _default_substitutions(template)
             render = self._renderer(recipient, defaults)
             try:
                 content = route.compose(config, template, recipient, render)
@@ -325,12 +330,12 @@ class Dispatcher:
             j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                                   attempt=j.entry.attempt, trace_id=req.TraceId)
 
-    async def _template(self, name: str, ttype: str, version: str | None) -> Any:
+    async def _template(self, name: str, ttype: str, version: str | None) -> tuple[Any, dict[str, Any]] | None:
         if self.templates is None:
             return None
         try:
-            return await self.templates.get(name, ttype, version)
-        except LookupError:
+            return await self.templates.get(name, ttype, version), await self.templates.defaults(name, ttype, version)
+        except TemplateError:  # TemplateNotFound, or a version that is not a number
             return None
 
     def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Render:
@@ -456,18 +461,9 @@ def _endpoint_result(j: Job) -> EndpointMessageResult:
                                  StatusCode=j.code, StatusMessage=j.message, MessageId=j.message_id)
 
 
-def _default_substitutions(template: Any) -> dict[str, Any] | None:
-    raw = getattr(template, "DefaultSubstitutions", None)
-    if not raw:
-        return None
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _status_of(err: errors.DeliveryError) -> str:
+    if isinstance(err, errors.OptedOut):
+        return "OPT_OUT"
     if isinstance(err, errors.Throttled):
         return "THROTTLED"
     if isinstance(err, errors.MaybeSent):

@@ -104,6 +104,10 @@ class RecipientRejected(PermanentError):
     category = Category.RECIPIENT
 
 
+class OptedOut(RecipientRejected):
+    """The recipient opted out (our opt-out list, or a provider's, e.g. Twilio 21610): DeliveryStatus OPT_OUT."""
+
+
 class ContentRejected(PermanentError):
     """The message itself was refused (too large, bad payload)."""
 
@@ -121,3 +125,17 @@ class MaybeSent(DeliveryError):
     submit_sm_resp). Never resent blindly: reported as UNKNOWN_FAILURE."""
 
     category = Category.UNKNOWN
+
+
+class NotFound(GatewayError, LookupError):
+    """A store has no such resource (an application, endpoint, template, segment, job...). The API answers
+    404 NotFoundException with this message."""
+
+
+class Conflict(GatewayError):
+    """The resource already exists or changed concurrently. The API answers 409 ConflictException."""
+
+
+class InvalidRequest(GatewayError, ValueError):
+    """A store refused a request as invalid; the message names the field. The API answers 400
+    BadRequestException."""

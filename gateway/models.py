@@ -4,7 +4,7 @@ Do not edit: regenerate with `python tools/gen_models.py > gateway/models.py`. A
 model's member names so JSON round-trips unchanged; required members have no default.
 """
 
-# ruff: noqa: E501
+# ruff: noqa: N815, E501
 from __future__ import annotations
 
 from typing import Literal, TypeAlias
@@ -12,7 +12,7 @@ from typing import Literal, TypeAlias
 import msgspec
 
 
-class Shape(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Shape(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """Base of every generated shape: keyword-only, absent members omitted when encoded."""
 
 
@@ -46,13 +46,13 @@ __EndpointTypesElement: TypeAlias = Literal['PUSH', 'GCM', 'APNS', 'APNS_SANDBOX
 __TimezoneEstimationMethodsElement: TypeAlias = Literal['PHONE_NUMBER', 'POSTAL_CODE']
 
 
-class ADMChannelRequest(Shape, kw_only=True):
+class ADMChannelRequest(Shape, kw_only=True, gc=False):
     ClientId: str
     ClientSecret: str
     Enabled: bool | None = None
 
 
-class ADMChannelResponse(Shape, kw_only=True):
+class ADMChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     Enabled: bool | None = None
@@ -65,7 +65,7 @@ class ADMChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class ADMMessage(Shape, kw_only=True):
+class ADMMessage(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     ConsolidationKey: str | None = None
@@ -84,7 +84,7 @@ class ADMMessage(Shape, kw_only=True):
     Url: str | None = None
 
 
-class APNSChannelRequest(Shape, kw_only=True):
+class APNSChannelRequest(Shape, kw_only=True, gc=False):
     BundleId: str | None = None
     Certificate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -95,7 +95,7 @@ class APNSChannelRequest(Shape, kw_only=True):
     TokenKeyId: str | None = None
 
 
-class APNSChannelResponse(Shape, kw_only=True):
+class APNSChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -110,7 +110,7 @@ class APNSChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class APNSMessage(Shape, kw_only=True):
+class APNSMessage(Shape, kw_only=True, gc=False):
     APNSPushType: str | None = None
     Action: Action | None = None
     Badge: int | None = None
@@ -131,7 +131,7 @@ class APNSMessage(Shape, kw_only=True):
     Url: str | None = None
 
 
-class APNSPushNotificationTemplate(Shape, kw_only=True):
+class APNSPushNotificationTemplate(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     MediaUrl: str | None = None
@@ -141,7 +141,7 @@ class APNSPushNotificationTemplate(Shape, kw_only=True):
     Url: str | None = None
 
 
-class APNSSandboxChannelRequest(Shape, kw_only=True):
+class APNSSandboxChannelRequest(Shape, kw_only=True, gc=False):
     BundleId: str | None = None
     Certificate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -152,7 +152,7 @@ class APNSSandboxChannelRequest(Shape, kw_only=True):
     TokenKeyId: str | None = None
 
 
-class APNSSandboxChannelResponse(Shape, kw_only=True):
+class APNSSandboxChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -167,7 +167,7 @@ class APNSSandboxChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class APNSVoipChannelRequest(Shape, kw_only=True):
+class APNSVoipChannelRequest(Shape, kw_only=True, gc=False):
     BundleId: str | None = None
     Certificate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -178,7 +178,7 @@ class APNSVoipChannelRequest(Shape, kw_only=True):
     TokenKeyId: str | None = None
 
 
-class APNSVoipChannelResponse(Shape, kw_only=True):
+class APNSVoipChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -193,7 +193,7 @@ class APNSVoipChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class APNSVoipSandboxChannelRequest(Shape, kw_only=True):
+class APNSVoipSandboxChannelRequest(Shape, kw_only=True, gc=False):
     BundleId: str | None = None
     Certificate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -204,7 +204,7 @@ class APNSVoipSandboxChannelRequest(Shape, kw_only=True):
     TokenKeyId: str | None = None
 
 
-class APNSVoipSandboxChannelResponse(Shape, kw_only=True):
+class APNSVoipSandboxChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     DefaultAuthenticationMethod: str | None = None
@@ -219,12 +219,12 @@ class APNSVoipSandboxChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class ActivitiesResponse(Shape, kw_only=True):
+class ActivitiesResponse(Shape, kw_only=True, gc=False):
     Item: list[ActivityResponse]
     NextToken: str | None = None
 
 
-class Activity(Shape, kw_only=True):
+class Activity(Shape, kw_only=True, gc=False):
     CUSTOM: CustomMessageActivity | None = None
     ConditionalSplit: ConditionalSplitActivity | None = None
     Description: str | None = None
@@ -238,7 +238,7 @@ class Activity(Shape, kw_only=True):
     ContactCenter: ContactCenterActivity | None = None
 
 
-class ActivityResponse(Shape, kw_only=True):
+class ActivityResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
     End: str | None = None
@@ -255,7 +255,7 @@ class ActivityResponse(Shape, kw_only=True):
     ExecutionMetrics: dict[str, str] | None = None
 
 
-class AddressConfiguration(Shape, kw_only=True):
+class AddressConfiguration(Shape, kw_only=True, gc=False):
     BodyOverride: str | None = None
     ChannelType: ChannelType | None = None
     Context: dict[str, str] | None = None
@@ -264,7 +264,7 @@ class AddressConfiguration(Shape, kw_only=True):
     TitleOverride: str | None = None
 
 
-class AndroidPushNotificationTemplate(Shape, kw_only=True):
+class AndroidPushNotificationTemplate(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     ImageIconUrl: str | None = None
@@ -276,7 +276,7 @@ class AndroidPushNotificationTemplate(Shape, kw_only=True):
     Url: str | None = None
 
 
-class ApplicationDateRangeKpiResponse(Shape, kw_only=True):
+class ApplicationDateRangeKpiResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndTime: str
     KpiName: str
@@ -285,7 +285,7 @@ class ApplicationDateRangeKpiResponse(Shape, kw_only=True):
     StartTime: str
 
 
-class ApplicationResponse(Shape, kw_only=True):
+class ApplicationResponse(Shape, kw_only=True, gc=False):
     Arn: str
     Id: str
     Name: str
@@ -293,13 +293,13 @@ class ApplicationResponse(Shape, kw_only=True):
     CreationDate: str | None = None
 
 
-class ApplicationSettingsJourneyLimits(Shape, kw_only=True):
+class ApplicationSettingsJourneyLimits(Shape, kw_only=True, gc=False):
     DailyCap: int | None = None
     TimeframeCap: JourneyTimeframeCap | None = None
     TotalCap: int | None = None
 
 
-class ApplicationSettingsResource(Shape, kw_only=True):
+class ApplicationSettingsResource(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignHook: CampaignHook | None = None
     LastModifiedDate: str | None = None
@@ -308,34 +308,34 @@ class ApplicationSettingsResource(Shape, kw_only=True):
     JourneyLimits: ApplicationSettingsJourneyLimits | None = None
 
 
-class ApplicationsResponse(Shape, kw_only=True):
+class ApplicationsResponse(Shape, kw_only=True, gc=False):
     Item: list[ApplicationResponse] | None = None
     NextToken: str | None = None
 
 
-class AttributeDimension(Shape, kw_only=True):
+class AttributeDimension(Shape, kw_only=True, gc=False):
     AttributeType: AttributeType | None = None
     Values: list[str]
 
 
-class AttributesResource(Shape, kw_only=True):
+class AttributesResource(Shape, kw_only=True, gc=False):
     ApplicationId: str
     AttributeType: str
     Attributes: list[str] | None = None
 
 
-class BadRequestException(Shape, kw_only=True):
+class BadRequestException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class BaiduChannelRequest(Shape, kw_only=True):
+class BaiduChannelRequest(Shape, kw_only=True, gc=False):
     ApiKey: str
     Enabled: bool | None = None
     SecretKey: str
 
 
-class BaiduChannelResponse(Shape, kw_only=True):
+class BaiduChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     Credential: str
@@ -349,7 +349,7 @@ class BaiduChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class BaiduMessage(Shape, kw_only=True):
+class BaiduMessage(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     Data: dict[str, str] | None = None
@@ -366,15 +366,15 @@ class BaiduMessage(Shape, kw_only=True):
     Url: str | None = None
 
 
-class BaseKpiResult(Shape, kw_only=True):
+class BaseKpiResult(Shape, kw_only=True, gc=False):
     Rows: list[ResultRow]
 
 
-class CampaignCustomMessage(Shape, kw_only=True):
+class CampaignCustomMessage(Shape, kw_only=True, gc=False):
     Data: str | None = None
 
 
-class CampaignDateRangeKpiResponse(Shape, kw_only=True):
+class CampaignDateRangeKpiResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
     EndTime: str
@@ -384,7 +384,7 @@ class CampaignDateRangeKpiResponse(Shape, kw_only=True):
     StartTime: str
 
 
-class CampaignEmailMessage(Shape, kw_only=True):
+class CampaignEmailMessage(Shape, kw_only=True, gc=False):
     Body: str | None = None
     FromAddress: str | None = None
     Headers: list[MessageHeader] | None = None
@@ -392,25 +392,25 @@ class CampaignEmailMessage(Shape, kw_only=True):
     Title: str | None = None
 
 
-class CampaignEventFilter(Shape, kw_only=True):
+class CampaignEventFilter(Shape, kw_only=True, gc=False):
     Dimensions: EventDimensions
     FilterType: FilterType
 
 
-class CampaignHook(Shape, kw_only=True):
+class CampaignHook(Shape, kw_only=True, gc=False):
     LambdaFunctionName: str | None = None
     Mode: Mode | None = None
     WebUrl: str | None = None
 
 
-class CampaignInAppMessage(Shape, kw_only=True):
+class CampaignInAppMessage(Shape, kw_only=True, gc=False):
     Body: str | None = None
     Content: list[InAppMessageContent] | None = None
     CustomConfig: dict[str, str] | None = None
     Layout: Layout | None = None
 
 
-class CampaignLimits(Shape, kw_only=True):
+class CampaignLimits(Shape, kw_only=True, gc=False):
     Daily: int | None = None
     MaximumDuration: int | None = None
     MessagesPerSecond: int | None = None
@@ -418,7 +418,7 @@ class CampaignLimits(Shape, kw_only=True):
     Session: int | None = None
 
 
-class CampaignResponse(Shape, kw_only=True):
+class CampaignResponse(Shape, kw_only=True, gc=False):
     AdditionalTreatments: list[TreatmentResource] | None = None
     ApplicationId: str
     Arn: str
@@ -446,7 +446,7 @@ class CampaignResponse(Shape, kw_only=True):
     Priority: int | None = None
 
 
-class CampaignSmsMessage(Shape, kw_only=True):
+class CampaignSmsMessage(Shape, kw_only=True, gc=False):
     Body: str | None = None
     MessageType: MessageType | None = None
     OriginationNumber: str | None = None
@@ -455,16 +455,16 @@ class CampaignSmsMessage(Shape, kw_only=True):
     TemplateId: str | None = None
 
 
-class CampaignState(Shape, kw_only=True):
+class CampaignState(Shape, kw_only=True, gc=False):
     CampaignStatus: CampaignStatus | None = None
 
 
-class CampaignsResponse(Shape, kw_only=True):
+class CampaignsResponse(Shape, kw_only=True, gc=False):
     Item: list[CampaignResponse]
     NextToken: str | None = None
 
 
-class ChannelResponse(Shape, kw_only=True):
+class ChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     Enabled: bool | None = None
@@ -476,108 +476,108 @@ class ChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class ChannelsResponse(Shape, kw_only=True):
+class ChannelsResponse(Shape, kw_only=True, gc=False):
     Channels: dict[str, ChannelResponse]
 
 
-class Condition(Shape, kw_only=True):
+class Condition(Shape, kw_only=True, gc=False):
     Conditions: list[SimpleCondition] | None = None
     Operator: Operator | None = None
 
 
-class ConditionalSplitActivity(Shape, kw_only=True):
+class ConditionalSplitActivity(Shape, kw_only=True, gc=False):
     Condition: Condition | None = None
     EvaluationWaitTime: WaitTime | None = None
     FalseActivity: str | None = None
     TrueActivity: str | None = None
 
 
-class ContactCenterActivity(Shape, kw_only=True):
+class ContactCenterActivity(Shape, kw_only=True, gc=False):
     NextActivity: str | None = None
 
 
-class ConflictException(Shape, kw_only=True):
+class ConflictException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class CreateAppRequest(Shape, kw_only=True):
+class CreateAppRequest(Shape, kw_only=True, gc=False):
     CreateApplicationRequest: CreateApplicationRequest
 
 
-class CreateAppResponse(Shape, kw_only=True):
+class CreateAppResponse(Shape, kw_only=True, gc=False):
     ApplicationResponse: ApplicationResponse
 
 
-class CreateApplicationRequest(Shape, kw_only=True):
+class CreateApplicationRequest(Shape, kw_only=True, gc=False):
     Name: str
     tags: dict[str, str] | None = None
 
 
-class CreateCampaignRequest(Shape, kw_only=True):
+class CreateCampaignRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     WriteCampaignRequest: WriteCampaignRequest
 
 
-class CreateCampaignResponse(Shape, kw_only=True):
+class CreateCampaignResponse(Shape, kw_only=True, gc=False):
     CampaignResponse: CampaignResponse
 
 
-class CreateEmailTemplateRequest(Shape, kw_only=True):
+class CreateEmailTemplateRequest(Shape, kw_only=True, gc=False):
     EmailTemplateRequest: EmailTemplateRequest
     TemplateName: str
 
 
-class CreateEmailTemplateResponse(Shape, kw_only=True):
+class CreateEmailTemplateResponse(Shape, kw_only=True, gc=False):
     CreateTemplateMessageBody: CreateTemplateMessageBody
 
 
-class CreateExportJobRequest(Shape, kw_only=True):
+class CreateExportJobRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     ExportJobRequest: ExportJobRequest
 
 
-class CreateExportJobResponse(Shape, kw_only=True):
+class CreateExportJobResponse(Shape, kw_only=True, gc=False):
     ExportJobResponse: ExportJobResponse
 
 
-class CreateImportJobRequest(Shape, kw_only=True):
+class CreateImportJobRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     ImportJobRequest: ImportJobRequest
 
 
-class CreateImportJobResponse(Shape, kw_only=True):
+class CreateImportJobResponse(Shape, kw_only=True, gc=False):
     ImportJobResponse: ImportJobResponse
 
 
-class CreateInAppTemplateRequest(Shape, kw_only=True):
+class CreateInAppTemplateRequest(Shape, kw_only=True, gc=False):
     InAppTemplateRequest: InAppTemplateRequest
     TemplateName: str
 
 
-class CreateInAppTemplateResponse(Shape, kw_only=True):
+class CreateInAppTemplateResponse(Shape, kw_only=True, gc=False):
     TemplateCreateMessageBody: TemplateCreateMessageBody
 
 
-class CreateJourneyRequest(Shape, kw_only=True):
+class CreateJourneyRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     WriteJourneyRequest: WriteJourneyRequest
 
 
-class CreateJourneyResponse(Shape, kw_only=True):
+class CreateJourneyResponse(Shape, kw_only=True, gc=False):
     JourneyResponse: JourneyResponse
 
 
-class CreatePushTemplateRequest(Shape, kw_only=True):
+class CreatePushTemplateRequest(Shape, kw_only=True, gc=False):
     PushNotificationTemplateRequest: PushNotificationTemplateRequest
     TemplateName: str
 
 
-class CreatePushTemplateResponse(Shape, kw_only=True):
+class CreatePushTemplateResponse(Shape, kw_only=True, gc=False):
     CreateTemplateMessageBody: CreateTemplateMessageBody
 
 
-class CreateRecommenderConfiguration(Shape, kw_only=True):
+class CreateRecommenderConfiguration(Shape, kw_only=True, gc=False):
     Attributes: dict[str, str] | None = None
     Description: str | None = None
     Name: str | None = None
@@ -589,53 +589,53 @@ class CreateRecommenderConfiguration(Shape, kw_only=True):
     RecommendationsPerMessage: int | None = None
 
 
-class CreateRecommenderConfigurationRequest(Shape, kw_only=True):
+class CreateRecommenderConfigurationRequest(Shape, kw_only=True, gc=False):
     CreateRecommenderConfiguration: CreateRecommenderConfiguration
 
 
-class CreateRecommenderConfigurationResponse(Shape, kw_only=True):
+class CreateRecommenderConfigurationResponse(Shape, kw_only=True, gc=False):
     RecommenderConfigurationResponse: RecommenderConfigurationResponse
 
 
-class CreateSegmentRequest(Shape, kw_only=True):
+class CreateSegmentRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     WriteSegmentRequest: WriteSegmentRequest
 
 
-class CreateSegmentResponse(Shape, kw_only=True):
+class CreateSegmentResponse(Shape, kw_only=True, gc=False):
     SegmentResponse: SegmentResponse
 
 
-class CreateSmsTemplateRequest(Shape, kw_only=True):
+class CreateSmsTemplateRequest(Shape, kw_only=True, gc=False):
     SMSTemplateRequest: SMSTemplateRequest
     TemplateName: str
 
 
-class CreateSmsTemplateResponse(Shape, kw_only=True):
+class CreateSmsTemplateResponse(Shape, kw_only=True, gc=False):
     CreateTemplateMessageBody: CreateTemplateMessageBody
 
 
-class CreateTemplateMessageBody(Shape, kw_only=True):
+class CreateTemplateMessageBody(Shape, kw_only=True, gc=False):
     Arn: str | None = None
     Message: str | None = None
     RequestID: str | None = None
 
 
-class CreateVoiceTemplateRequest(Shape, kw_only=True):
+class CreateVoiceTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     VoiceTemplateRequest: VoiceTemplateRequest
 
 
-class CreateVoiceTemplateResponse(Shape, kw_only=True):
+class CreateVoiceTemplateResponse(Shape, kw_only=True, gc=False):
     CreateTemplateMessageBody: CreateTemplateMessageBody
 
 
-class CustomDeliveryConfiguration(Shape, kw_only=True):
+class CustomDeliveryConfiguration(Shape, kw_only=True, gc=False):
     DeliveryUri: str
     EndpointTypes: list[__EndpointTypesElement] | None = None
 
 
-class CustomMessageActivity(Shape, kw_only=True):
+class CustomMessageActivity(Shape, kw_only=True, gc=False):
     DeliveryUri: str | None = None
     EndpointTypes: list[__EndpointTypesElement] | None = None
     MessageConfig: JourneyCustomMessage | None = None
@@ -644,7 +644,7 @@ class CustomMessageActivity(Shape, kw_only=True):
     TemplateVersion: str | None = None
 
 
-class DefaultButtonConfiguration(Shape, kw_only=True):
+class DefaultButtonConfiguration(Shape, kw_only=True, gc=False):
     BackgroundColor: str | None = None
     BorderRadius: int | None = None
     ButtonAction: ButtonAction
@@ -653,12 +653,12 @@ class DefaultButtonConfiguration(Shape, kw_only=True):
     TextColor: str | None = None
 
 
-class DefaultMessage(Shape, kw_only=True):
+class DefaultMessage(Shape, kw_only=True, gc=False):
     Body: str | None = None
     Substitutions: dict[str, list[str]] | None = None
 
 
-class DefaultPushNotificationMessage(Shape, kw_only=True):
+class DefaultPushNotificationMessage(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     Data: dict[str, str] | None = None
@@ -668,7 +668,7 @@ class DefaultPushNotificationMessage(Shape, kw_only=True):
     Url: str | None = None
 
 
-class DefaultPushNotificationTemplate(Shape, kw_only=True):
+class DefaultPushNotificationTemplate(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     Sound: str | None = None
@@ -676,201 +676,201 @@ class DefaultPushNotificationTemplate(Shape, kw_only=True):
     Url: str | None = None
 
 
-class DeleteAdmChannelRequest(Shape, kw_only=True):
+class DeleteAdmChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteAdmChannelResponse(Shape, kw_only=True):
+class DeleteAdmChannelResponse(Shape, kw_only=True, gc=False):
     ADMChannelResponse: ADMChannelResponse
 
 
-class DeleteApnsChannelRequest(Shape, kw_only=True):
+class DeleteApnsChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteApnsChannelResponse(Shape, kw_only=True):
+class DeleteApnsChannelResponse(Shape, kw_only=True, gc=False):
     APNSChannelResponse: APNSChannelResponse
 
 
-class DeleteApnsSandboxChannelRequest(Shape, kw_only=True):
+class DeleteApnsSandboxChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteApnsSandboxChannelResponse(Shape, kw_only=True):
+class DeleteApnsSandboxChannelResponse(Shape, kw_only=True, gc=False):
     APNSSandboxChannelResponse: APNSSandboxChannelResponse
 
 
-class DeleteApnsVoipChannelRequest(Shape, kw_only=True):
+class DeleteApnsVoipChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteApnsVoipChannelResponse(Shape, kw_only=True):
+class DeleteApnsVoipChannelResponse(Shape, kw_only=True, gc=False):
     APNSVoipChannelResponse: APNSVoipChannelResponse
 
 
-class DeleteApnsVoipSandboxChannelRequest(Shape, kw_only=True):
+class DeleteApnsVoipSandboxChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteApnsVoipSandboxChannelResponse(Shape, kw_only=True):
+class DeleteApnsVoipSandboxChannelResponse(Shape, kw_only=True, gc=False):
     APNSVoipSandboxChannelResponse: APNSVoipSandboxChannelResponse
 
 
-class DeleteAppRequest(Shape, kw_only=True):
+class DeleteAppRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteAppResponse(Shape, kw_only=True):
+class DeleteAppResponse(Shape, kw_only=True, gc=False):
     ApplicationResponse: ApplicationResponse
 
 
-class DeleteBaiduChannelRequest(Shape, kw_only=True):
+class DeleteBaiduChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteBaiduChannelResponse(Shape, kw_only=True):
+class DeleteBaiduChannelResponse(Shape, kw_only=True, gc=False):
     BaiduChannelResponse: BaiduChannelResponse
 
 
-class DeleteCampaignRequest(Shape, kw_only=True):
+class DeleteCampaignRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
 
 
-class DeleteCampaignResponse(Shape, kw_only=True):
+class DeleteCampaignResponse(Shape, kw_only=True, gc=False):
     CampaignResponse: CampaignResponse
 
 
-class DeleteEmailChannelRequest(Shape, kw_only=True):
+class DeleteEmailChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteEmailChannelResponse(Shape, kw_only=True):
+class DeleteEmailChannelResponse(Shape, kw_only=True, gc=False):
     EmailChannelResponse: EmailChannelResponse
 
 
-class DeleteEmailTemplateRequest(Shape, kw_only=True):
+class DeleteEmailTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class DeleteEmailTemplateResponse(Shape, kw_only=True):
+class DeleteEmailTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class DeleteEndpointRequest(Shape, kw_only=True):
+class DeleteEndpointRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndpointId: str
 
 
-class DeleteEndpointResponse(Shape, kw_only=True):
+class DeleteEndpointResponse(Shape, kw_only=True, gc=False):
     EndpointResponse: EndpointResponse
 
 
-class DeleteEventStreamRequest(Shape, kw_only=True):
+class DeleteEventStreamRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteEventStreamResponse(Shape, kw_only=True):
+class DeleteEventStreamResponse(Shape, kw_only=True, gc=False):
     EventStream: EventStream
 
 
-class DeleteGcmChannelRequest(Shape, kw_only=True):
+class DeleteGcmChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteGcmChannelResponse(Shape, kw_only=True):
+class DeleteGcmChannelResponse(Shape, kw_only=True, gc=False):
     GCMChannelResponse: GCMChannelResponse
 
 
-class DeleteInAppTemplateRequest(Shape, kw_only=True):
+class DeleteInAppTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class DeleteInAppTemplateResponse(Shape, kw_only=True):
+class DeleteInAppTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class DeleteJourneyRequest(Shape, kw_only=True):
+class DeleteJourneyRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
 
 
-class DeleteJourneyResponse(Shape, kw_only=True):
+class DeleteJourneyResponse(Shape, kw_only=True, gc=False):
     JourneyResponse: JourneyResponse
 
 
-class DeletePushTemplateRequest(Shape, kw_only=True):
+class DeletePushTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class DeletePushTemplateResponse(Shape, kw_only=True):
+class DeletePushTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class DeleteRecommenderConfigurationRequest(Shape, kw_only=True):
+class DeleteRecommenderConfigurationRequest(Shape, kw_only=True, gc=False):
     RecommenderId: str
 
 
-class DeleteRecommenderConfigurationResponse(Shape, kw_only=True):
+class DeleteRecommenderConfigurationResponse(Shape, kw_only=True, gc=False):
     RecommenderConfigurationResponse: RecommenderConfigurationResponse
 
 
-class DeleteSegmentRequest(Shape, kw_only=True):
+class DeleteSegmentRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     SegmentId: str
 
 
-class DeleteSegmentResponse(Shape, kw_only=True):
+class DeleteSegmentResponse(Shape, kw_only=True, gc=False):
     SegmentResponse: SegmentResponse
 
 
-class DeleteSmsChannelRequest(Shape, kw_only=True):
+class DeleteSmsChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteSmsChannelResponse(Shape, kw_only=True):
+class DeleteSmsChannelResponse(Shape, kw_only=True, gc=False):
     SMSChannelResponse: SMSChannelResponse
 
 
-class DeleteSmsTemplateRequest(Shape, kw_only=True):
+class DeleteSmsTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class DeleteSmsTemplateResponse(Shape, kw_only=True):
+class DeleteSmsTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class DeleteUserEndpointsRequest(Shape, kw_only=True):
+class DeleteUserEndpointsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     UserId: str
 
 
-class DeleteUserEndpointsResponse(Shape, kw_only=True):
+class DeleteUserEndpointsResponse(Shape, kw_only=True, gc=False):
     EndpointsResponse: EndpointsResponse
 
 
-class DeleteVoiceChannelRequest(Shape, kw_only=True):
+class DeleteVoiceChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class DeleteVoiceChannelResponse(Shape, kw_only=True):
+class DeleteVoiceChannelResponse(Shape, kw_only=True, gc=False):
     VoiceChannelResponse: VoiceChannelResponse
 
 
-class DeleteVoiceTemplateRequest(Shape, kw_only=True):
+class DeleteVoiceTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class DeleteVoiceTemplateResponse(Shape, kw_only=True):
+class DeleteVoiceTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class DirectMessageConfiguration(Shape, kw_only=True):
+class DirectMessageConfiguration(Shape, kw_only=True, gc=False):
     ADMMessage: ADMMessage | None = None
     APNSMessage: APNSMessage | None = None
     BaiduMessage: BaiduMessage | None = None
@@ -882,7 +882,7 @@ class DirectMessageConfiguration(Shape, kw_only=True):
     VoiceMessage: VoiceMessage | None = None
 
 
-class EmailChannelRequest(Shape, kw_only=True):
+class EmailChannelRequest(Shape, kw_only=True, gc=False):
     ConfigurationSet: str | None = None
     Enabled: bool | None = None
     FromAddress: str
@@ -891,7 +891,7 @@ class EmailChannelRequest(Shape, kw_only=True):
     OrchestrationSendingRoleArn: str | None = None
 
 
-class EmailChannelResponse(Shape, kw_only=True):
+class EmailChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     ConfigurationSet: str | None = None
     CreationDate: str | None = None
@@ -910,7 +910,7 @@ class EmailChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class EmailMessage(Shape, kw_only=True):
+class EmailMessage(Shape, kw_only=True, gc=False):
     Body: str | None = None
     FeedbackForwardingAddress: str | None = None
     FromAddress: str | None = None
@@ -920,14 +920,14 @@ class EmailMessage(Shape, kw_only=True):
     Substitutions: dict[str, list[str]] | None = None
 
 
-class EmailMessageActivity(Shape, kw_only=True):
+class EmailMessageActivity(Shape, kw_only=True, gc=False):
     MessageConfig: JourneyEmailMessage | None = None
     NextActivity: str | None = None
     TemplateName: str | None = None
     TemplateVersion: str | None = None
 
 
-class EmailTemplateRequest(Shape, kw_only=True):
+class EmailTemplateRequest(Shape, kw_only=True, gc=False):
     DefaultSubstitutions: str | None = None
     HtmlPart: str | None = None
     RecommenderId: str | None = None
@@ -938,7 +938,7 @@ class EmailTemplateRequest(Shape, kw_only=True):
     TextPart: str | None = None
 
 
-class EmailTemplateResponse(Shape, kw_only=True):
+class EmailTemplateResponse(Shape, kw_only=True, gc=False):
     Arn: str | None = None
     CreationDate: str
     DefaultSubstitutions: str | None = None
@@ -955,7 +955,7 @@ class EmailTemplateResponse(Shape, kw_only=True):
     Version: str | None = None
 
 
-class EndpointBatchItem(Shape, kw_only=True):
+class EndpointBatchItem(Shape, kw_only=True, gc=False):
     Address: str | None = None
     Attributes: dict[str, list[str]] | None = None
     ChannelType: ChannelType | None = None
@@ -970,11 +970,11 @@ class EndpointBatchItem(Shape, kw_only=True):
     User: EndpointUser | None = None
 
 
-class EndpointBatchRequest(Shape, kw_only=True):
+class EndpointBatchRequest(Shape, kw_only=True, gc=False):
     Item: list[EndpointBatchItem]
 
 
-class EndpointDemographic(Shape, kw_only=True):
+class EndpointDemographic(Shape, kw_only=True, gc=False):
     AppVersion: str | None = None
     Locale: str | None = None
     Make: str | None = None
@@ -985,12 +985,12 @@ class EndpointDemographic(Shape, kw_only=True):
     Timezone: str | None = None
 
 
-class EndpointItemResponse(Shape, kw_only=True):
+class EndpointItemResponse(Shape, kw_only=True, gc=False):
     Message: str | None = None
     StatusCode: int | None = None
 
 
-class EndpointLocation(Shape, kw_only=True):
+class EndpointLocation(Shape, kw_only=True, gc=False):
     City: str | None = None
     Country: str | None = None
     Latitude: float | None = None
@@ -999,7 +999,7 @@ class EndpointLocation(Shape, kw_only=True):
     Region: str | None = None
 
 
-class EndpointMessageResult(Shape, kw_only=True):
+class EndpointMessageResult(Shape, kw_only=True, gc=False):
     Address: str | None = None
     DeliveryStatus: DeliveryStatus
     MessageId: str | None = None
@@ -1008,7 +1008,7 @@ class EndpointMessageResult(Shape, kw_only=True):
     UpdatedToken: str | None = None
 
 
-class EndpointRequest(Shape, kw_only=True):
+class EndpointRequest(Shape, kw_only=True, gc=False):
     Address: str | None = None
     Attributes: dict[str, list[str]] | None = None
     ChannelType: ChannelType | None = None
@@ -1022,7 +1022,7 @@ class EndpointRequest(Shape, kw_only=True):
     User: EndpointUser | None = None
 
 
-class EndpointResponse(Shape, kw_only=True):
+class EndpointResponse(Shape, kw_only=True, gc=False):
     Address: str | None = None
     ApplicationId: str | None = None
     Attributes: dict[str, list[str]] | None = None
@@ -1040,7 +1040,7 @@ class EndpointResponse(Shape, kw_only=True):
     User: EndpointUser | None = None
 
 
-class EndpointSendConfiguration(Shape, kw_only=True):
+class EndpointSendConfiguration(Shape, kw_only=True, gc=False):
     BodyOverride: str | None = None
     Context: dict[str, str] | None = None
     RawContent: str | None = None
@@ -1048,16 +1048,16 @@ class EndpointSendConfiguration(Shape, kw_only=True):
     TitleOverride: str | None = None
 
 
-class EndpointUser(Shape, kw_only=True):
+class EndpointUser(Shape, kw_only=True, gc=False):
     UserAttributes: dict[str, list[str]] | None = None
     UserId: str | None = None
 
 
-class EndpointsResponse(Shape, kw_only=True):
+class EndpointsResponse(Shape, kw_only=True, gc=False):
     Item: list[EndpointResponse]
 
 
-class Event(Shape, kw_only=True):
+class Event(Shape, kw_only=True, gc=False):
     AppPackageName: str | None = None
     AppTitle: str | None = None
     AppVersionCode: str | None = None
@@ -1070,33 +1070,33 @@ class Event(Shape, kw_only=True):
     Timestamp: str
 
 
-class EventCondition(Shape, kw_only=True):
+class EventCondition(Shape, kw_only=True, gc=False):
     Dimensions: EventDimensions | None = None
     MessageActivity: str | None = None
 
 
-class EventDimensions(Shape, kw_only=True):
+class EventDimensions(Shape, kw_only=True, gc=False):
     Attributes: dict[str, AttributeDimension] | None = None
     EventType: SetDimension | None = None
     Metrics: dict[str, MetricDimension] | None = None
 
 
-class EventFilter(Shape, kw_only=True):
+class EventFilter(Shape, kw_only=True, gc=False):
     Dimensions: EventDimensions
     FilterType: FilterType
 
 
-class EventItemResponse(Shape, kw_only=True):
+class EventItemResponse(Shape, kw_only=True, gc=False):
     Message: str | None = None
     StatusCode: int | None = None
 
 
-class EventStartCondition(Shape, kw_only=True):
+class EventStartCondition(Shape, kw_only=True, gc=False):
     EventFilter: EventFilter | None = None
     SegmentId: str | None = None
 
 
-class EventStream(Shape, kw_only=True):
+class EventStream(Shape, kw_only=True, gc=False):
     ApplicationId: str
     DestinationStreamArn: str
     ExternalId: str | None = None
@@ -1105,34 +1105,34 @@ class EventStream(Shape, kw_only=True):
     RoleArn: str
 
 
-class EventsBatch(Shape, kw_only=True):
+class EventsBatch(Shape, kw_only=True, gc=False):
     Endpoint: PublicEndpoint
     Events: dict[str, Event]
 
 
-class EventsRequest(Shape, kw_only=True):
+class EventsRequest(Shape, kw_only=True, gc=False):
     BatchItem: dict[str, EventsBatch]
 
 
-class EventsResponse(Shape, kw_only=True):
+class EventsResponse(Shape, kw_only=True, gc=False):
     Results: dict[str, ItemResponse] | None = None
 
 
-class ExportJobRequest(Shape, kw_only=True):
+class ExportJobRequest(Shape, kw_only=True, gc=False):
     RoleArn: str
     S3UrlPrefix: str
     SegmentId: str | None = None
     SegmentVersion: int | None = None
 
 
-class ExportJobResource(Shape, kw_only=True):
+class ExportJobResource(Shape, kw_only=True, gc=False):
     RoleArn: str
     S3UrlPrefix: str
     SegmentId: str | None = None
     SegmentVersion: int | None = None
 
 
-class ExportJobResponse(Shape, kw_only=True):
+class ExportJobResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CompletedPieces: int | None = None
     CompletionDate: str | None = None
@@ -1148,24 +1148,24 @@ class ExportJobResponse(Shape, kw_only=True):
     Type: str
 
 
-class ExportJobsResponse(Shape, kw_only=True):
+class ExportJobsResponse(Shape, kw_only=True, gc=False):
     Item: list[ExportJobResponse]
     NextToken: str | None = None
 
 
-class ForbiddenException(Shape, kw_only=True):
+class ForbiddenException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class GCMChannelRequest(Shape, kw_only=True):
+class GCMChannelRequest(Shape, kw_only=True, gc=False):
     ApiKey: str | None = None
     DefaultAuthenticationMethod: str | None = None
     Enabled: bool | None = None
     ServiceJson: str | None = None
 
 
-class GCMChannelResponse(Shape, kw_only=True):
+class GCMChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     Credential: str | None = None
@@ -1181,7 +1181,7 @@ class GCMChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class GCMMessage(Shape, kw_only=True):
+class GCMMessage(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     CollapseKey: str | None = None
@@ -1202,65 +1202,65 @@ class GCMMessage(Shape, kw_only=True):
     Url: str | None = None
 
 
-class GPSCoordinates(Shape, kw_only=True):
+class GPSCoordinates(Shape, kw_only=True, gc=False):
     Latitude: float
     Longitude: float
 
 
-class GPSPointDimension(Shape, kw_only=True):
+class GPSPointDimension(Shape, kw_only=True, gc=False):
     Coordinates: GPSCoordinates
     RangeInKilometers: float | None = None
 
 
-class GetAdmChannelRequest(Shape, kw_only=True):
+class GetAdmChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetAdmChannelResponse(Shape, kw_only=True):
+class GetAdmChannelResponse(Shape, kw_only=True, gc=False):
     ADMChannelResponse: ADMChannelResponse
 
 
-class GetApnsChannelRequest(Shape, kw_only=True):
+class GetApnsChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetApnsChannelResponse(Shape, kw_only=True):
+class GetApnsChannelResponse(Shape, kw_only=True, gc=False):
     APNSChannelResponse: APNSChannelResponse
 
 
-class GetApnsSandboxChannelRequest(Shape, kw_only=True):
+class GetApnsSandboxChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetApnsSandboxChannelResponse(Shape, kw_only=True):
+class GetApnsSandboxChannelResponse(Shape, kw_only=True, gc=False):
     APNSSandboxChannelResponse: APNSSandboxChannelResponse
 
 
-class GetApnsVoipChannelRequest(Shape, kw_only=True):
+class GetApnsVoipChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetApnsVoipChannelResponse(Shape, kw_only=True):
+class GetApnsVoipChannelResponse(Shape, kw_only=True, gc=False):
     APNSVoipChannelResponse: APNSVoipChannelResponse
 
 
-class GetApnsVoipSandboxChannelRequest(Shape, kw_only=True):
+class GetApnsVoipSandboxChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetApnsVoipSandboxChannelResponse(Shape, kw_only=True):
+class GetApnsVoipSandboxChannelResponse(Shape, kw_only=True, gc=False):
     APNSVoipSandboxChannelResponse: APNSVoipSandboxChannelResponse
 
 
-class GetAppRequest(Shape, kw_only=True):
+class GetAppRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetAppResponse(Shape, kw_only=True):
+class GetAppResponse(Shape, kw_only=True, gc=False):
     ApplicationResponse: ApplicationResponse
 
 
-class GetApplicationDateRangeKpiRequest(Shape, kw_only=True):
+class GetApplicationDateRangeKpiRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndTime: str | None = None
     KpiName: str
@@ -1269,47 +1269,47 @@ class GetApplicationDateRangeKpiRequest(Shape, kw_only=True):
     StartTime: str | None = None
 
 
-class GetApplicationDateRangeKpiResponse(Shape, kw_only=True):
+class GetApplicationDateRangeKpiResponse(Shape, kw_only=True, gc=False):
     ApplicationDateRangeKpiResponse: ApplicationDateRangeKpiResponse
 
 
-class GetApplicationSettingsRequest(Shape, kw_only=True):
+class GetApplicationSettingsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetApplicationSettingsResponse(Shape, kw_only=True):
+class GetApplicationSettingsResponse(Shape, kw_only=True, gc=False):
     ApplicationSettingsResource: ApplicationSettingsResource
 
 
-class GetAppsRequest(Shape, kw_only=True):
+class GetAppsRequest(Shape, kw_only=True, gc=False):
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetAppsResponse(Shape, kw_only=True):
+class GetAppsResponse(Shape, kw_only=True, gc=False):
     ApplicationsResponse: ApplicationsResponse
 
 
-class GetBaiduChannelRequest(Shape, kw_only=True):
+class GetBaiduChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetBaiduChannelResponse(Shape, kw_only=True):
+class GetBaiduChannelResponse(Shape, kw_only=True, gc=False):
     BaiduChannelResponse: BaiduChannelResponse
 
 
-class GetCampaignActivitiesRequest(Shape, kw_only=True):
+class GetCampaignActivitiesRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetCampaignActivitiesResponse(Shape, kw_only=True):
+class GetCampaignActivitiesResponse(Shape, kw_only=True, gc=False):
     ActivitiesResponse: ActivitiesResponse
 
 
-class GetCampaignDateRangeKpiRequest(Shape, kw_only=True):
+class GetCampaignDateRangeKpiRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
     EndTime: str | None = None
@@ -1319,157 +1319,157 @@ class GetCampaignDateRangeKpiRequest(Shape, kw_only=True):
     StartTime: str | None = None
 
 
-class GetCampaignDateRangeKpiResponse(Shape, kw_only=True):
+class GetCampaignDateRangeKpiResponse(Shape, kw_only=True, gc=False):
     CampaignDateRangeKpiResponse: CampaignDateRangeKpiResponse
 
 
-class GetCampaignRequest(Shape, kw_only=True):
+class GetCampaignRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
 
 
-class GetCampaignResponse(Shape, kw_only=True):
+class GetCampaignResponse(Shape, kw_only=True, gc=False):
     CampaignResponse: CampaignResponse
 
 
-class GetCampaignVersionRequest(Shape, kw_only=True):
+class GetCampaignVersionRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
     Version: str
 
 
-class GetCampaignVersionResponse(Shape, kw_only=True):
+class GetCampaignVersionResponse(Shape, kw_only=True, gc=False):
     CampaignResponse: CampaignResponse
 
 
-class GetCampaignVersionsRequest(Shape, kw_only=True):
+class GetCampaignVersionsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetCampaignVersionsResponse(Shape, kw_only=True):
+class GetCampaignVersionsResponse(Shape, kw_only=True, gc=False):
     CampaignsResponse: CampaignsResponse
 
 
-class GetCampaignsRequest(Shape, kw_only=True):
+class GetCampaignsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetCampaignsResponse(Shape, kw_only=True):
+class GetCampaignsResponse(Shape, kw_only=True, gc=False):
     CampaignsResponse: CampaignsResponse
 
 
-class GetChannelsRequest(Shape, kw_only=True):
+class GetChannelsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetChannelsResponse(Shape, kw_only=True):
+class GetChannelsResponse(Shape, kw_only=True, gc=False):
     ChannelsResponse: ChannelsResponse
 
 
-class GetEmailChannelRequest(Shape, kw_only=True):
+class GetEmailChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetEmailChannelResponse(Shape, kw_only=True):
+class GetEmailChannelResponse(Shape, kw_only=True, gc=False):
     EmailChannelResponse: EmailChannelResponse
 
 
-class GetEmailTemplateRequest(Shape, kw_only=True):
+class GetEmailTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class GetEmailTemplateResponse(Shape, kw_only=True):
+class GetEmailTemplateResponse(Shape, kw_only=True, gc=False):
     EmailTemplateResponse: EmailTemplateResponse
 
 
-class GetEndpointRequest(Shape, kw_only=True):
+class GetEndpointRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndpointId: str
 
 
-class GetEndpointResponse(Shape, kw_only=True):
+class GetEndpointResponse(Shape, kw_only=True, gc=False):
     EndpointResponse: EndpointResponse
 
 
-class GetEventStreamRequest(Shape, kw_only=True):
+class GetEventStreamRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetEventStreamResponse(Shape, kw_only=True):
+class GetEventStreamResponse(Shape, kw_only=True, gc=False):
     EventStream: EventStream
 
 
-class GetExportJobRequest(Shape, kw_only=True):
+class GetExportJobRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JobId: str
 
 
-class GetExportJobResponse(Shape, kw_only=True):
+class GetExportJobResponse(Shape, kw_only=True, gc=False):
     ExportJobResponse: ExportJobResponse
 
 
-class GetExportJobsRequest(Shape, kw_only=True):
+class GetExportJobsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetExportJobsResponse(Shape, kw_only=True):
+class GetExportJobsResponse(Shape, kw_only=True, gc=False):
     ExportJobsResponse: ExportJobsResponse
 
 
-class GetGcmChannelRequest(Shape, kw_only=True):
+class GetGcmChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetGcmChannelResponse(Shape, kw_only=True):
+class GetGcmChannelResponse(Shape, kw_only=True, gc=False):
     GCMChannelResponse: GCMChannelResponse
 
 
-class GetImportJobRequest(Shape, kw_only=True):
+class GetImportJobRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JobId: str
 
 
-class GetImportJobResponse(Shape, kw_only=True):
+class GetImportJobResponse(Shape, kw_only=True, gc=False):
     ImportJobResponse: ImportJobResponse
 
 
-class GetImportJobsRequest(Shape, kw_only=True):
+class GetImportJobsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetImportJobsResponse(Shape, kw_only=True):
+class GetImportJobsResponse(Shape, kw_only=True, gc=False):
     ImportJobsResponse: ImportJobsResponse
 
 
-class GetInAppMessagesRequest(Shape, kw_only=True):
+class GetInAppMessagesRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndpointId: str
 
 
-class GetInAppMessagesResponse(Shape, kw_only=True):
+class GetInAppMessagesResponse(Shape, kw_only=True, gc=False):
     InAppMessagesResponse: InAppMessagesResponse
 
 
-class GetInAppTemplateRequest(Shape, kw_only=True):
+class GetInAppTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class GetInAppTemplateResponse(Shape, kw_only=True):
+class GetInAppTemplateResponse(Shape, kw_only=True, gc=False):
     InAppTemplateResponse: InAppTemplateResponse
 
 
-class GetJourneyDateRangeKpiRequest(Shape, kw_only=True):
+class GetJourneyDateRangeKpiRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndTime: str | None = None
     JourneyId: str
@@ -1479,11 +1479,11 @@ class GetJourneyDateRangeKpiRequest(Shape, kw_only=True):
     StartTime: str | None = None
 
 
-class GetJourneyDateRangeKpiResponse(Shape, kw_only=True):
+class GetJourneyDateRangeKpiResponse(Shape, kw_only=True, gc=False):
     JourneyDateRangeKpiResponse: JourneyDateRangeKpiResponse
 
 
-class GetJourneyExecutionActivityMetricsRequest(Shape, kw_only=True):
+class GetJourneyExecutionActivityMetricsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyActivityId: str
     JourneyId: str
@@ -1491,31 +1491,31 @@ class GetJourneyExecutionActivityMetricsRequest(Shape, kw_only=True):
     PageSize: str | None = None
 
 
-class GetJourneyExecutionActivityMetricsResponse(Shape, kw_only=True):
+class GetJourneyExecutionActivityMetricsResponse(Shape, kw_only=True, gc=False):
     JourneyExecutionActivityMetricsResponse: JourneyExecutionActivityMetricsResponse
 
 
-class GetJourneyExecutionMetricsRequest(Shape, kw_only=True):
+class GetJourneyExecutionMetricsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
     NextToken: str | None = None
     PageSize: str | None = None
 
 
-class GetJourneyExecutionMetricsResponse(Shape, kw_only=True):
+class GetJourneyExecutionMetricsResponse(Shape, kw_only=True, gc=False):
     JourneyExecutionMetricsResponse: JourneyExecutionMetricsResponse
 
 
-class GetJourneyRequest(Shape, kw_only=True):
+class GetJourneyRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
 
 
-class GetJourneyResponse(Shape, kw_only=True):
+class GetJourneyResponse(Shape, kw_only=True, gc=False):
     JourneyResponse: JourneyResponse
 
 
-class GetJourneyRunExecutionActivityMetricsRequest(Shape, kw_only=True):
+class GetJourneyRunExecutionActivityMetricsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyActivityId: str
     JourneyId: str
@@ -1524,11 +1524,11 @@ class GetJourneyRunExecutionActivityMetricsRequest(Shape, kw_only=True):
     RunId: str
 
 
-class GetJourneyRunExecutionActivityMetricsResponse(Shape, kw_only=True):
+class GetJourneyRunExecutionActivityMetricsResponse(Shape, kw_only=True, gc=False):
     JourneyRunExecutionActivityMetricsResponse: JourneyRunExecutionActivityMetricsResponse
 
 
-class GetJourneyRunExecutionMetricsRequest(Shape, kw_only=True):
+class GetJourneyRunExecutionMetricsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
     NextToken: str | None = None
@@ -1536,158 +1536,158 @@ class GetJourneyRunExecutionMetricsRequest(Shape, kw_only=True):
     RunId: str
 
 
-class GetJourneyRunExecutionMetricsResponse(Shape, kw_only=True):
+class GetJourneyRunExecutionMetricsResponse(Shape, kw_only=True, gc=False):
     JourneyRunExecutionMetricsResponse: JourneyRunExecutionMetricsResponse
 
 
-class GetJourneyRunsRequest(Shape, kw_only=True):
+class GetJourneyRunsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetJourneyRunsResponse(Shape, kw_only=True):
+class GetJourneyRunsResponse(Shape, kw_only=True, gc=False):
     JourneyRunsResponse: JourneyRunsResponse
 
 
-class GetPushTemplateRequest(Shape, kw_only=True):
+class GetPushTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class GetPushTemplateResponse(Shape, kw_only=True):
+class GetPushTemplateResponse(Shape, kw_only=True, gc=False):
     PushNotificationTemplateResponse: PushNotificationTemplateResponse
 
 
-class GetRecommenderConfigurationRequest(Shape, kw_only=True):
+class GetRecommenderConfigurationRequest(Shape, kw_only=True, gc=False):
     RecommenderId: str
 
 
-class GetRecommenderConfigurationResponse(Shape, kw_only=True):
+class GetRecommenderConfigurationResponse(Shape, kw_only=True, gc=False):
     RecommenderConfigurationResponse: RecommenderConfigurationResponse
 
 
-class GetRecommenderConfigurationsRequest(Shape, kw_only=True):
+class GetRecommenderConfigurationsRequest(Shape, kw_only=True, gc=False):
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetRecommenderConfigurationsResponse(Shape, kw_only=True):
+class GetRecommenderConfigurationsResponse(Shape, kw_only=True, gc=False):
     ListRecommenderConfigurationsResponse: ListRecommenderConfigurationsResponse
 
 
-class GetSegmentExportJobsRequest(Shape, kw_only=True):
+class GetSegmentExportJobsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     SegmentId: str
     Token: str | None = None
 
 
-class GetSegmentExportJobsResponse(Shape, kw_only=True):
+class GetSegmentExportJobsResponse(Shape, kw_only=True, gc=False):
     ExportJobsResponse: ExportJobsResponse
 
 
-class GetSegmentImportJobsRequest(Shape, kw_only=True):
+class GetSegmentImportJobsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     SegmentId: str
     Token: str | None = None
 
 
-class GetSegmentImportJobsResponse(Shape, kw_only=True):
+class GetSegmentImportJobsResponse(Shape, kw_only=True, gc=False):
     ImportJobsResponse: ImportJobsResponse
 
 
-class GetSegmentRequest(Shape, kw_only=True):
+class GetSegmentRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     SegmentId: str
 
 
-class GetSegmentResponse(Shape, kw_only=True):
+class GetSegmentResponse(Shape, kw_only=True, gc=False):
     SegmentResponse: SegmentResponse
 
 
-class GetSegmentVersionRequest(Shape, kw_only=True):
+class GetSegmentVersionRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     SegmentId: str
     Version: str
 
 
-class GetSegmentVersionResponse(Shape, kw_only=True):
+class GetSegmentVersionResponse(Shape, kw_only=True, gc=False):
     SegmentResponse: SegmentResponse
 
 
-class GetSegmentVersionsRequest(Shape, kw_only=True):
+class GetSegmentVersionsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     SegmentId: str
     Token: str | None = None
 
 
-class GetSegmentVersionsResponse(Shape, kw_only=True):
+class GetSegmentVersionsResponse(Shape, kw_only=True, gc=False):
     SegmentsResponse: SegmentsResponse
 
 
-class GetSegmentsRequest(Shape, kw_only=True):
+class GetSegmentsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class GetSegmentsResponse(Shape, kw_only=True):
+class GetSegmentsResponse(Shape, kw_only=True, gc=False):
     SegmentsResponse: SegmentsResponse
 
 
-class GetSmsChannelRequest(Shape, kw_only=True):
+class GetSmsChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetSmsChannelResponse(Shape, kw_only=True):
+class GetSmsChannelResponse(Shape, kw_only=True, gc=False):
     SMSChannelResponse: SMSChannelResponse
 
 
-class GetSmsTemplateRequest(Shape, kw_only=True):
+class GetSmsTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class GetSmsTemplateResponse(Shape, kw_only=True):
+class GetSmsTemplateResponse(Shape, kw_only=True, gc=False):
     SMSTemplateResponse: SMSTemplateResponse
 
 
-class GetUserEndpointsRequest(Shape, kw_only=True):
+class GetUserEndpointsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     UserId: str
 
 
-class GetUserEndpointsResponse(Shape, kw_only=True):
+class GetUserEndpointsResponse(Shape, kw_only=True, gc=False):
     EndpointsResponse: EndpointsResponse
 
 
-class GetVoiceChannelRequest(Shape, kw_only=True):
+class GetVoiceChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
 
 
-class GetVoiceChannelResponse(Shape, kw_only=True):
+class GetVoiceChannelResponse(Shape, kw_only=True, gc=False):
     VoiceChannelResponse: VoiceChannelResponse
 
 
-class GetVoiceTemplateRequest(Shape, kw_only=True):
+class GetVoiceTemplateRequest(Shape, kw_only=True, gc=False):
     TemplateName: str
     Version: str | None = None
 
 
-class GetVoiceTemplateResponse(Shape, kw_only=True):
+class GetVoiceTemplateResponse(Shape, kw_only=True, gc=False):
     VoiceTemplateResponse: VoiceTemplateResponse
 
 
-class HoldoutActivity(Shape, kw_only=True):
+class HoldoutActivity(Shape, kw_only=True, gc=False):
     NextActivity: str | None = None
     Percentage: int
 
 
-class ImportJobRequest(Shape, kw_only=True):
+class ImportJobRequest(Shape, kw_only=True, gc=False):
     DefineSegment: bool | None = None
     ExternalId: str | None = None
     Format: Format
@@ -1698,7 +1698,7 @@ class ImportJobRequest(Shape, kw_only=True):
     SegmentName: str | None = None
 
 
-class ImportJobResource(Shape, kw_only=True):
+class ImportJobResource(Shape, kw_only=True, gc=False):
     DefineSegment: bool | None = None
     ExternalId: str | None = None
     Format: Format
@@ -1709,7 +1709,7 @@ class ImportJobResource(Shape, kw_only=True):
     SegmentName: str | None = None
 
 
-class ImportJobResponse(Shape, kw_only=True):
+class ImportJobResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CompletedPieces: int | None = None
     CompletionDate: str | None = None
@@ -1725,37 +1725,37 @@ class ImportJobResponse(Shape, kw_only=True):
     Type: str
 
 
-class ImportJobsResponse(Shape, kw_only=True):
+class ImportJobsResponse(Shape, kw_only=True, gc=False):
     Item: list[ImportJobResponse]
     NextToken: str | None = None
 
 
-class InAppCampaignSchedule(Shape, kw_only=True):
+class InAppCampaignSchedule(Shape, kw_only=True, gc=False):
     EndDate: str | None = None
     EventFilter: CampaignEventFilter | None = None
     QuietTime: QuietTime | None = None
 
 
-class InAppMessage(Shape, kw_only=True):
+class InAppMessage(Shape, kw_only=True, gc=False):
     Content: list[InAppMessageContent] | None = None
     CustomConfig: dict[str, str] | None = None
     Layout: Layout | None = None
 
 
-class InAppMessageBodyConfig(Shape, kw_only=True):
+class InAppMessageBodyConfig(Shape, kw_only=True, gc=False):
     Alignment: Alignment
     Body: str
     TextColor: str
 
 
-class InAppMessageButton(Shape, kw_only=True):
+class InAppMessageButton(Shape, kw_only=True, gc=False):
     Android: OverrideButtonConfiguration | None = None
     DefaultConfig: DefaultButtonConfiguration | None = None
     IOS: OverrideButtonConfiguration | None = None
     Web: OverrideButtonConfiguration | None = None
 
 
-class InAppMessageCampaign(Shape, kw_only=True):
+class InAppMessageCampaign(Shape, kw_only=True, gc=False):
     CampaignId: str | None = None
     DailyCap: int | None = None
     InAppMessage: InAppMessage | None = None
@@ -1766,7 +1766,7 @@ class InAppMessageCampaign(Shape, kw_only=True):
     TreatmentId: str | None = None
 
 
-class InAppMessageContent(Shape, kw_only=True):
+class InAppMessageContent(Shape, kw_only=True, gc=False):
     BackgroundColor: str | None = None
     BodyConfig: InAppMessageBodyConfig | None = None
     HeaderConfig: InAppMessageHeaderConfig | None = None
@@ -1775,17 +1775,17 @@ class InAppMessageContent(Shape, kw_only=True):
     SecondaryBtn: InAppMessageButton | None = None
 
 
-class InAppMessageHeaderConfig(Shape, kw_only=True):
+class InAppMessageHeaderConfig(Shape, kw_only=True, gc=False):
     Alignment: Alignment
     Header: str
     TextColor: str
 
 
-class InAppMessagesResponse(Shape, kw_only=True):
+class InAppMessagesResponse(Shape, kw_only=True, gc=False):
     InAppMessageCampaigns: list[InAppMessageCampaign] | None = None
 
 
-class InAppTemplateRequest(Shape, kw_only=True):
+class InAppTemplateRequest(Shape, kw_only=True, gc=False):
     Content: list[InAppMessageContent] | None = None
     CustomConfig: dict[str, str] | None = None
     Layout: Layout | None = None
@@ -1793,7 +1793,7 @@ class InAppTemplateRequest(Shape, kw_only=True):
     TemplateDescription: str | None = None
 
 
-class InAppTemplateResponse(Shape, kw_only=True):
+class InAppTemplateResponse(Shape, kw_only=True, gc=False):
     Arn: str | None = None
     Content: list[InAppMessageContent] | None = None
     CreationDate: str
@@ -1807,21 +1807,21 @@ class InAppTemplateResponse(Shape, kw_only=True):
     Version: str | None = None
 
 
-class InternalServerErrorException(Shape, kw_only=True):
+class InternalServerErrorException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class ItemResponse(Shape, kw_only=True):
+class ItemResponse(Shape, kw_only=True, gc=False):
     EndpointItemResponse: EndpointItemResponse | None = None
     EventsItemResponse: dict[str, EventItemResponse] | None = None
 
 
-class JourneyCustomMessage(Shape, kw_only=True):
+class JourneyCustomMessage(Shape, kw_only=True, gc=False):
     Data: str | None = None
 
 
-class JourneyDateRangeKpiResponse(Shape, kw_only=True):
+class JourneyDateRangeKpiResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndTime: str
     JourneyId: str
@@ -1831,11 +1831,11 @@ class JourneyDateRangeKpiResponse(Shape, kw_only=True):
     StartTime: str
 
 
-class JourneyEmailMessage(Shape, kw_only=True):
+class JourneyEmailMessage(Shape, kw_only=True, gc=False):
     FromAddress: str | None = None
 
 
-class JourneyExecutionActivityMetricsResponse(Shape, kw_only=True):
+class JourneyExecutionActivityMetricsResponse(Shape, kw_only=True, gc=False):
     ActivityType: str
     ApplicationId: str
     JourneyActivityId: str
@@ -1844,14 +1844,14 @@ class JourneyExecutionActivityMetricsResponse(Shape, kw_only=True):
     Metrics: dict[str, str]
 
 
-class JourneyExecutionMetricsResponse(Shape, kw_only=True):
+class JourneyExecutionMetricsResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
     LastEvaluatedTime: str
     Metrics: dict[str, str]
 
 
-class JourneyLimits(Shape, kw_only=True):
+class JourneyLimits(Shape, kw_only=True, gc=False):
     DailyCap: int | None = None
     EndpointReentryCap: int | None = None
     MessagesPerSecond: int | None = None
@@ -1860,16 +1860,16 @@ class JourneyLimits(Shape, kw_only=True):
     TotalCap: int | None = None
 
 
-class JourneyPushMessage(Shape, kw_only=True):
+class JourneyPushMessage(Shape, kw_only=True, gc=False):
     TimeToLive: str | None = None
 
 
-class JourneyChannelSettings(Shape, kw_only=True):
+class JourneyChannelSettings(Shape, kw_only=True, gc=False):
     ConnectCampaignArn: str | None = None
     ConnectCampaignExecutionRoleArn: str | None = None
 
 
-class JourneyResponse(Shape, kw_only=True):
+class JourneyResponse(Shape, kw_only=True, gc=False):
     Activities: dict[str, Activity] | None = None
     ApplicationId: str
     CreationDate: str | None = None
@@ -1894,7 +1894,7 @@ class JourneyResponse(Shape, kw_only=True):
     TimezoneEstimationMethods: list[__TimezoneEstimationMethodsElement] | None = None
 
 
-class JourneyRunExecutionActivityMetricsResponse(Shape, kw_only=True):
+class JourneyRunExecutionActivityMetricsResponse(Shape, kw_only=True, gc=False):
     ActivityType: str
     ApplicationId: str
     JourneyActivityId: str
@@ -1904,7 +1904,7 @@ class JourneyRunExecutionActivityMetricsResponse(Shape, kw_only=True):
     RunId: str
 
 
-class JourneyRunExecutionMetricsResponse(Shape, kw_only=True):
+class JourneyRunExecutionMetricsResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
     LastEvaluatedTime: str
@@ -1912,19 +1912,19 @@ class JourneyRunExecutionMetricsResponse(Shape, kw_only=True):
     RunId: str
 
 
-class JourneyRunResponse(Shape, kw_only=True):
+class JourneyRunResponse(Shape, kw_only=True, gc=False):
     CreationTime: str
     LastUpdateTime: str
     RunId: str
     Status: JourneyRunStatus
 
 
-class JourneyRunsResponse(Shape, kw_only=True):
+class JourneyRunsResponse(Shape, kw_only=True, gc=False):
     Item: list[JourneyRunResponse]
     NextToken: str | None = None
 
 
-class JourneySMSMessage(Shape, kw_only=True):
+class JourneySMSMessage(Shape, kw_only=True, gc=False):
     MessageType: MessageType | None = None
     OriginationNumber: str | None = None
     SenderId: str | None = None
@@ -1932,72 +1932,72 @@ class JourneySMSMessage(Shape, kw_only=True):
     TemplateId: str | None = None
 
 
-class JourneySchedule(Shape, kw_only=True):
+class JourneySchedule(Shape, kw_only=True, gc=False):
     EndTime: str | None = None
     StartTime: str | None = None
     Timezone: str | None = None
 
 
-class JourneyStateRequest(Shape, kw_only=True):
+class JourneyStateRequest(Shape, kw_only=True, gc=False):
     State: State | None = None
 
 
-class JourneyTimeframeCap(Shape, kw_only=True):
+class JourneyTimeframeCap(Shape, kw_only=True, gc=False):
     Cap: int | None = None
     Days: int | None = None
 
 
-class JourneysResponse(Shape, kw_only=True):
+class JourneysResponse(Shape, kw_only=True, gc=False):
     Item: list[JourneyResponse]
     NextToken: str | None = None
 
 
-class ListJourneysRequest(Shape, kw_only=True):
+class ListJourneysRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     PageSize: str | None = None
     Token: str | None = None
 
 
-class ListJourneysResponse(Shape, kw_only=True):
+class ListJourneysResponse(Shape, kw_only=True, gc=False):
     JourneysResponse: JourneysResponse
 
 
-class ListRecommenderConfigurationsResponse(Shape, kw_only=True):
+class ListRecommenderConfigurationsResponse(Shape, kw_only=True, gc=False):
     Item: list[RecommenderConfigurationResponse]
     NextToken: str | None = None
 
 
-class ListTagsForResourceRequest(Shape, kw_only=True):
+class ListTagsForResourceRequest(Shape, kw_only=True, gc=False):
     ResourceArn: str
 
 
-class ListTagsForResourceResponse(Shape, kw_only=True):
+class ListTagsForResourceResponse(Shape, kw_only=True, gc=False):
     TagsModel: TagsModel
 
 
-class ListTemplateVersionsRequest(Shape, kw_only=True):
+class ListTemplateVersionsRequest(Shape, kw_only=True, gc=False):
     NextToken: str | None = None
     PageSize: str | None = None
     TemplateName: str
     TemplateType: str
 
 
-class ListTemplateVersionsResponse(Shape, kw_only=True):
+class ListTemplateVersionsResponse(Shape, kw_only=True, gc=False):
     TemplateVersionsResponse: TemplateVersionsResponse
 
 
-class ListTemplatesRequest(Shape, kw_only=True):
+class ListTemplatesRequest(Shape, kw_only=True, gc=False):
     NextToken: str | None = None
     PageSize: str | None = None
     Prefix: str | None = None
     TemplateType: str | None = None
 
 
-class ListTemplatesResponse(Shape, kw_only=True):
+class ListTemplatesResponse(Shape, kw_only=True, gc=False):
     TemplatesResponse: TemplatesResponse
 
 
-class Message(Shape, kw_only=True):
+class Message(Shape, kw_only=True, gc=False):
     Action: Action | None = None
     Body: str | None = None
     ImageIconUrl: str | None = None
@@ -2012,12 +2012,12 @@ class Message(Shape, kw_only=True):
     Url: str | None = None
 
 
-class MessageBody(Shape, kw_only=True):
+class MessageBody(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class MessageConfiguration(Shape, kw_only=True):
+class MessageConfiguration(Shape, kw_only=True, gc=False):
     ADMMessage: Message | None = None
     APNSMessage: Message | None = None
     BaiduMessage: Message | None = None
@@ -2029,7 +2029,7 @@ class MessageConfiguration(Shape, kw_only=True):
     InAppMessage: CampaignInAppMessage | None = None
 
 
-class MessageRequest(Shape, kw_only=True):
+class MessageRequest(Shape, kw_only=True, gc=False):
     Addresses: dict[str, AddressConfiguration] | None = None
     Context: dict[str, str] | None = None
     Endpoints: dict[str, EndpointSendConfiguration] | None = None
@@ -2038,14 +2038,14 @@ class MessageRequest(Shape, kw_only=True):
     TraceId: str | None = None
 
 
-class MessageResponse(Shape, kw_only=True):
+class MessageResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndpointResult: dict[str, EndpointMessageResult] | None = None
     RequestId: str | None = None
     Result: dict[str, MessageResult] | None = None
 
 
-class MessageResult(Shape, kw_only=True):
+class MessageResult(Shape, kw_only=True, gc=False):
     DeliveryStatus: DeliveryStatus
     MessageId: str | None = None
     StatusCode: int
@@ -2053,38 +2053,38 @@ class MessageResult(Shape, kw_only=True):
     UpdatedToken: str | None = None
 
 
-class MethodNotAllowedException(Shape, kw_only=True):
+class MethodNotAllowedException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class MetricDimension(Shape, kw_only=True):
+class MetricDimension(Shape, kw_only=True, gc=False):
     ComparisonOperator: str
     Value: float
 
 
-class MultiConditionalBranch(Shape, kw_only=True):
+class MultiConditionalBranch(Shape, kw_only=True, gc=False):
     Condition: SimpleCondition | None = None
     NextActivity: str | None = None
 
 
-class MultiConditionalSplitActivity(Shape, kw_only=True):
+class MultiConditionalSplitActivity(Shape, kw_only=True, gc=False):
     Branches: list[MultiConditionalBranch] | None = None
     DefaultActivity: str | None = None
     EvaluationWaitTime: WaitTime | None = None
 
 
-class NotFoundException(Shape, kw_only=True):
+class NotFoundException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class NumberValidateRequest(Shape, kw_only=True):
+class NumberValidateRequest(Shape, kw_only=True, gc=False):
     IsoCountryCode: str | None = None
     PhoneNumber: str | None = None
 
 
-class NumberValidateResponse(Shape, kw_only=True):
+class NumberValidateResponse(Shape, kw_only=True, gc=False):
     Carrier: str | None = None
     City: str | None = None
     CleansedPhoneNumberE164: str | None = None
@@ -2101,25 +2101,25 @@ class NumberValidateResponse(Shape, kw_only=True):
     ZipCode: str | None = None
 
 
-class OverrideButtonConfiguration(Shape, kw_only=True):
+class OverrideButtonConfiguration(Shape, kw_only=True, gc=False):
     ButtonAction: ButtonAction
     Link: str | None = None
 
 
-class PayloadTooLargeException(Shape, kw_only=True):
+class PayloadTooLargeException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class PhoneNumberValidateRequest(Shape, kw_only=True):
+class PhoneNumberValidateRequest(Shape, kw_only=True, gc=False):
     NumberValidateRequest: NumberValidateRequest
 
 
-class PhoneNumberValidateResponse(Shape, kw_only=True):
+class PhoneNumberValidateResponse(Shape, kw_only=True, gc=False):
     NumberValidateResponse: NumberValidateResponse
 
 
-class PublicEndpoint(Shape, kw_only=True):
+class PublicEndpoint(Shape, kw_only=True, gc=False):
     Address: str | None = None
     Attributes: dict[str, list[str]] | None = None
     ChannelType: ChannelType | None = None
@@ -2133,14 +2133,14 @@ class PublicEndpoint(Shape, kw_only=True):
     User: EndpointUser | None = None
 
 
-class PushMessageActivity(Shape, kw_only=True):
+class PushMessageActivity(Shape, kw_only=True, gc=False):
     MessageConfig: JourneyPushMessage | None = None
     NextActivity: str | None = None
     TemplateName: str | None = None
     TemplateVersion: str | None = None
 
 
-class PushNotificationTemplateRequest(Shape, kw_only=True):
+class PushNotificationTemplateRequest(Shape, kw_only=True, gc=False):
     ADM: AndroidPushNotificationTemplate | None = None
     APNS: APNSPushNotificationTemplate | None = None
     Baidu: AndroidPushNotificationTemplate | None = None
@@ -2152,7 +2152,7 @@ class PushNotificationTemplateRequest(Shape, kw_only=True):
     TemplateDescription: str | None = None
 
 
-class PushNotificationTemplateResponse(Shape, kw_only=True):
+class PushNotificationTemplateResponse(Shape, kw_only=True, gc=False):
     ADM: AndroidPushNotificationTemplate | None = None
     APNS: APNSPushNotificationTemplate | None = None
     Arn: str | None = None
@@ -2170,48 +2170,48 @@ class PushNotificationTemplateResponse(Shape, kw_only=True):
     Version: str | None = None
 
 
-class PutEventStreamRequest(Shape, kw_only=True):
+class PutEventStreamRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     WriteEventStream: WriteEventStream
 
 
-class PutEventStreamResponse(Shape, kw_only=True):
+class PutEventStreamResponse(Shape, kw_only=True, gc=False):
     EventStream: EventStream
 
 
-class PutEventsRequest(Shape, kw_only=True):
+class PutEventsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EventsRequest: EventsRequest
 
 
-class PutEventsResponse(Shape, kw_only=True):
+class PutEventsResponse(Shape, kw_only=True, gc=False):
     EventsResponse: EventsResponse
 
 
-class QuietTime(Shape, kw_only=True):
+class QuietTime(Shape, kw_only=True, gc=False):
     End: str | None = None
     Start: str | None = None
 
 
-class RandomSplitActivity(Shape, kw_only=True):
+class RandomSplitActivity(Shape, kw_only=True, gc=False):
     Branches: list[RandomSplitEntry] | None = None
 
 
-class RandomSplitEntry(Shape, kw_only=True):
+class RandomSplitEntry(Shape, kw_only=True, gc=False):
     NextActivity: str | None = None
     Percentage: int | None = None
 
 
-class RawEmail(Shape, kw_only=True):
+class RawEmail(Shape, kw_only=True, gc=False):
     Data: bytes | None = None
 
 
-class RecencyDimension(Shape, kw_only=True):
+class RecencyDimension(Shape, kw_only=True, gc=False):
     Duration: Duration
     RecencyType: RecencyType
 
 
-class RecommenderConfigurationResponse(Shape, kw_only=True):
+class RecommenderConfigurationResponse(Shape, kw_only=True, gc=False):
     Attributes: dict[str, str] | None = None
     CreationDate: str
     Description: str | None = None
@@ -2226,34 +2226,34 @@ class RecommenderConfigurationResponse(Shape, kw_only=True):
     RecommendationsPerMessage: int | None = None
 
 
-class RemoveAttributesRequest(Shape, kw_only=True):
+class RemoveAttributesRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     AttributeType: str
     UpdateAttributesRequest: UpdateAttributesRequest
 
 
-class RemoveAttributesResponse(Shape, kw_only=True):
+class RemoveAttributesResponse(Shape, kw_only=True, gc=False):
     AttributesResource: AttributesResource
 
 
-class ResultRow(Shape, kw_only=True):
+class ResultRow(Shape, kw_only=True, gc=False):
     GroupedBys: list[ResultRowValue]
     Values: list[ResultRowValue]
 
 
-class ResultRowValue(Shape, kw_only=True):
+class ResultRowValue(Shape, kw_only=True, gc=False):
     Key: str
     Type: str
     Value: str
 
 
-class SMSChannelRequest(Shape, kw_only=True):
+class SMSChannelRequest(Shape, kw_only=True, gc=False):
     Enabled: bool | None = None
     SenderId: str | None = None
     ShortCode: str | None = None
 
 
-class SMSChannelResponse(Shape, kw_only=True):
+class SMSChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     Enabled: bool | None = None
@@ -2270,7 +2270,7 @@ class SMSChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class SMSMessage(Shape, kw_only=True):
+class SMSMessage(Shape, kw_only=True, gc=False):
     Body: str | None = None
     Keyword: str | None = None
     MediaUrl: str | None = None
@@ -2282,14 +2282,14 @@ class SMSMessage(Shape, kw_only=True):
     TemplateId: str | None = None
 
 
-class SMSMessageActivity(Shape, kw_only=True):
+class SMSMessageActivity(Shape, kw_only=True, gc=False):
     MessageConfig: JourneySMSMessage | None = None
     NextActivity: str | None = None
     TemplateName: str | None = None
     TemplateVersion: str | None = None
 
 
-class SMSTemplateRequest(Shape, kw_only=True):
+class SMSTemplateRequest(Shape, kw_only=True, gc=False):
     Body: str | None = None
     DefaultSubstitutions: str | None = None
     RecommenderId: str | None = None
@@ -2297,7 +2297,7 @@ class SMSTemplateRequest(Shape, kw_only=True):
     TemplateDescription: str | None = None
 
 
-class SMSTemplateResponse(Shape, kw_only=True):
+class SMSTemplateResponse(Shape, kw_only=True, gc=False):
     Arn: str | None = None
     Body: str | None = None
     CreationDate: str
@@ -2311,7 +2311,7 @@ class SMSTemplateResponse(Shape, kw_only=True):
     Version: str | None = None
 
 
-class Schedule(Shape, kw_only=True):
+class Schedule(Shape, kw_only=True, gc=False):
     EndTime: str | None = None
     EventFilter: CampaignEventFilter | None = None
     Frequency: Frequency | None = None
@@ -2321,15 +2321,15 @@ class Schedule(Shape, kw_only=True):
     Timezone: str | None = None
 
 
-class SegmentBehaviors(Shape, kw_only=True):
+class SegmentBehaviors(Shape, kw_only=True, gc=False):
     Recency: RecencyDimension | None = None
 
 
-class SegmentCondition(Shape, kw_only=True):
+class SegmentCondition(Shape, kw_only=True, gc=False):
     SegmentId: str
 
 
-class SegmentDemographics(Shape, kw_only=True):
+class SegmentDemographics(Shape, kw_only=True, gc=False):
     AppVersion: SetDimension | None = None
     Channel: SetDimension | None = None
     DeviceType: SetDimension | None = None
@@ -2338,7 +2338,7 @@ class SegmentDemographics(Shape, kw_only=True):
     Platform: SetDimension | None = None
 
 
-class SegmentDimensions(Shape, kw_only=True):
+class SegmentDimensions(Shape, kw_only=True, gc=False):
     Attributes: dict[str, AttributeDimension] | None = None
     Behavior: SegmentBehaviors | None = None
     Demographic: SegmentDemographics | None = None
@@ -2347,19 +2347,19 @@ class SegmentDimensions(Shape, kw_only=True):
     UserAttributes: dict[str, AttributeDimension] | None = None
 
 
-class SegmentGroup(Shape, kw_only=True):
+class SegmentGroup(Shape, kw_only=True, gc=False):
     Dimensions: list[SegmentDimensions] | None = None
     SourceSegments: list[SegmentReference] | None = None
     SourceType: SourceType | None = None
     Type: Type | None = None
 
 
-class SegmentGroupList(Shape, kw_only=True):
+class SegmentGroupList(Shape, kw_only=True, gc=False):
     Groups: list[SegmentGroup] | None = None
     Include: Include | None = None
 
 
-class SegmentImportResource(Shape, kw_only=True):
+class SegmentImportResource(Shape, kw_only=True, gc=False):
     ChannelCounts: dict[str, int] | None = None
     ExternalId: str
     Format: Format
@@ -2368,17 +2368,17 @@ class SegmentImportResource(Shape, kw_only=True):
     Size: int
 
 
-class SegmentLocation(Shape, kw_only=True):
+class SegmentLocation(Shape, kw_only=True, gc=False):
     Country: SetDimension | None = None
     GPSPoint: GPSPointDimension | None = None
 
 
-class SegmentReference(Shape, kw_only=True):
+class SegmentReference(Shape, kw_only=True, gc=False):
     Id: str
     Version: int | None = None
 
 
-class SegmentResponse(Shape, kw_only=True):
+class SegmentResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     Arn: str
     CreationDate: str
@@ -2393,26 +2393,26 @@ class SegmentResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class SegmentsResponse(Shape, kw_only=True):
+class SegmentsResponse(Shape, kw_only=True, gc=False):
     Item: list[SegmentResponse]
     NextToken: str | None = None
 
 
-class SendMessagesRequest(Shape, kw_only=True):
+class SendMessagesRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     MessageRequest: MessageRequest
 
 
-class SendMessagesResponse(Shape, kw_only=True):
+class SendMessagesResponse(Shape, kw_only=True, gc=False):
     MessageResponse: MessageResponse
 
 
-class SendOTPMessageRequest(Shape, kw_only=True):
+class SendOTPMessageRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     SendOTPMessageRequestParameters: SendOTPMessageRequestParameters
 
 
-class SendOTPMessageRequestParameters(Shape, kw_only=True):
+class SendOTPMessageRequestParameters(Shape, kw_only=True, gc=False):
     AllowedAttempts: int | None = None
     BrandName: str
     Channel: str
@@ -2426,11 +2426,11 @@ class SendOTPMessageRequestParameters(Shape, kw_only=True):
     ValidityPeriod: int | None = None
 
 
-class SendOTPMessageResponse(Shape, kw_only=True):
+class SendOTPMessageResponse(Shape, kw_only=True, gc=False):
     MessageResponse: MessageResponse
 
 
-class SendUsersMessageRequest(Shape, kw_only=True):
+class SendUsersMessageRequest(Shape, kw_only=True, gc=False):
     Context: dict[str, str] | None = None
     MessageConfiguration: DirectMessageConfiguration
     TemplateConfiguration: TemplateConfiguration | None = None
@@ -2438,81 +2438,81 @@ class SendUsersMessageRequest(Shape, kw_only=True):
     Users: dict[str, EndpointSendConfiguration]
 
 
-class SendUsersMessageResponse(Shape, kw_only=True):
+class SendUsersMessageResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str
     RequestId: str | None = None
     Result: dict[str, dict[str, EndpointMessageResult]] | None = None
 
 
-class SendUsersMessagesRequest(Shape, kw_only=True):
+class SendUsersMessagesRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     SendUsersMessageRequest: SendUsersMessageRequest
 
 
-class SendUsersMessagesResponse(Shape, kw_only=True):
+class SendUsersMessagesResponse(Shape, kw_only=True, gc=False):
     SendUsersMessageResponse: SendUsersMessageResponse
 
 
-class Session(Shape, kw_only=True):
+class Session(Shape, kw_only=True, gc=False):
     Duration: int | None = None
     Id: str
     StartTimestamp: str
     StopTimestamp: str | None = None
 
 
-class SetDimension(Shape, kw_only=True):
+class SetDimension(Shape, kw_only=True, gc=False):
     DimensionType: DimensionType | None = None
     Values: list[str]
 
 
-class SimpleCondition(Shape, kw_only=True):
+class SimpleCondition(Shape, kw_only=True, gc=False):
     EventCondition: EventCondition | None = None
     SegmentCondition: SegmentCondition | None = None
     SegmentDimensions: SegmentDimensions | None = None
 
 
-class SimpleEmail(Shape, kw_only=True):
+class SimpleEmail(Shape, kw_only=True, gc=False):
     HtmlPart: SimpleEmailPart | None = None
     Subject: SimpleEmailPart | None = None
     TextPart: SimpleEmailPart | None = None
     Headers: list[MessageHeader] | None = None
 
 
-class MessageHeader(Shape, kw_only=True):
+class MessageHeader(Shape, kw_only=True, gc=False):
     Name: str | None = None
     Value: str | None = None
 
 
-class SimpleEmailPart(Shape, kw_only=True):
+class SimpleEmailPart(Shape, kw_only=True, gc=False):
     Charset: str | None = None
     Data: str | None = None
 
 
-class StartCondition(Shape, kw_only=True):
+class StartCondition(Shape, kw_only=True, gc=False):
     Description: str | None = None
     EventStartCondition: EventStartCondition | None = None
     SegmentStartCondition: SegmentCondition | None = None
 
 
-class TagResourceRequest(Shape, kw_only=True):
+class TagResourceRequest(Shape, kw_only=True, gc=False):
     ResourceArn: str
     TagsModel: TagsModel
 
 
-class TagsModel(Shape, kw_only=True):
+class TagsModel(Shape, kw_only=True, gc=False):
     tags: dict[str, str]
 
 
-class Template(Shape, kw_only=True):
+class Template(Shape, kw_only=True, gc=False):
     Name: str | None = None
     Version: str | None = None
 
 
-class TemplateActiveVersionRequest(Shape, kw_only=True):
+class TemplateActiveVersionRequest(Shape, kw_only=True, gc=False):
     Version: str | None = None
 
 
-class TemplateConfiguration(Shape, kw_only=True):
+class TemplateConfiguration(Shape, kw_only=True, gc=False):
     EmailTemplate: Template | None = None
     PushTemplate: Template | None = None
     SMSTemplate: Template | None = None
@@ -2520,13 +2520,13 @@ class TemplateConfiguration(Shape, kw_only=True):
     InAppTemplate: Template | None = None
 
 
-class TemplateCreateMessageBody(Shape, kw_only=True):
+class TemplateCreateMessageBody(Shape, kw_only=True, gc=False):
     Arn: str | None = None
     Message: str | None = None
     RequestID: str | None = None
 
 
-class TemplateResponse(Shape, kw_only=True):
+class TemplateResponse(Shape, kw_only=True, gc=False):
     Arn: str | None = None
     CreationDate: str
     DefaultSubstitutions: str | None = None
@@ -2538,7 +2538,7 @@ class TemplateResponse(Shape, kw_only=True):
     Version: str | None = None
 
 
-class TemplateVersionResponse(Shape, kw_only=True):
+class TemplateVersionResponse(Shape, kw_only=True, gc=False):
     CreationDate: str
     DefaultSubstitutions: str | None = None
     LastModifiedDate: str
@@ -2548,24 +2548,24 @@ class TemplateVersionResponse(Shape, kw_only=True):
     Version: str | None = None
 
 
-class TemplateVersionsResponse(Shape, kw_only=True):
+class TemplateVersionsResponse(Shape, kw_only=True, gc=False):
     Item: list[TemplateVersionResponse]
     Message: str | None = None
     NextToken: str | None = None
     RequestID: str | None = None
 
 
-class TemplatesResponse(Shape, kw_only=True):
+class TemplatesResponse(Shape, kw_only=True, gc=False):
     Item: list[TemplateResponse]
     NextToken: str | None = None
 
 
-class TooManyRequestsException(Shape, kw_only=True):
+class TooManyRequestsException(Shape, kw_only=True, gc=False):
     Message: str | None = None
     RequestID: str | None = None
 
 
-class TreatmentResource(Shape, kw_only=True):
+class TreatmentResource(Shape, kw_only=True, gc=False):
     CustomDeliveryConfiguration: CustomDeliveryConfiguration | None = None
     Id: str
     MessageConfiguration: MessageConfiguration | None = None
@@ -2577,179 +2577,179 @@ class TreatmentResource(Shape, kw_only=True):
     TreatmentName: str | None = None
 
 
-class UntagResourceRequest(Shape, kw_only=True):
+class UntagResourceRequest(Shape, kw_only=True, gc=False):
     ResourceArn: str
     TagKeys: list[str]
 
 
-class UpdateAdmChannelRequest(Shape, kw_only=True):
+class UpdateAdmChannelRequest(Shape, kw_only=True, gc=False):
     ADMChannelRequest: ADMChannelRequest
     ApplicationId: str
 
 
-class UpdateAdmChannelResponse(Shape, kw_only=True):
+class UpdateAdmChannelResponse(Shape, kw_only=True, gc=False):
     ADMChannelResponse: ADMChannelResponse
 
 
-class UpdateApnsChannelRequest(Shape, kw_only=True):
+class UpdateApnsChannelRequest(Shape, kw_only=True, gc=False):
     APNSChannelRequest: APNSChannelRequest
     ApplicationId: str
 
 
-class UpdateApnsChannelResponse(Shape, kw_only=True):
+class UpdateApnsChannelResponse(Shape, kw_only=True, gc=False):
     APNSChannelResponse: APNSChannelResponse
 
 
-class UpdateApnsSandboxChannelRequest(Shape, kw_only=True):
+class UpdateApnsSandboxChannelRequest(Shape, kw_only=True, gc=False):
     APNSSandboxChannelRequest: APNSSandboxChannelRequest
     ApplicationId: str
 
 
-class UpdateApnsSandboxChannelResponse(Shape, kw_only=True):
+class UpdateApnsSandboxChannelResponse(Shape, kw_only=True, gc=False):
     APNSSandboxChannelResponse: APNSSandboxChannelResponse
 
 
-class UpdateApnsVoipChannelRequest(Shape, kw_only=True):
+class UpdateApnsVoipChannelRequest(Shape, kw_only=True, gc=False):
     APNSVoipChannelRequest: APNSVoipChannelRequest
     ApplicationId: str
 
 
-class UpdateApnsVoipChannelResponse(Shape, kw_only=True):
+class UpdateApnsVoipChannelResponse(Shape, kw_only=True, gc=False):
     APNSVoipChannelResponse: APNSVoipChannelResponse
 
 
-class UpdateApnsVoipSandboxChannelRequest(Shape, kw_only=True):
+class UpdateApnsVoipSandboxChannelRequest(Shape, kw_only=True, gc=False):
     APNSVoipSandboxChannelRequest: APNSVoipSandboxChannelRequest
     ApplicationId: str
 
 
-class UpdateApnsVoipSandboxChannelResponse(Shape, kw_only=True):
+class UpdateApnsVoipSandboxChannelResponse(Shape, kw_only=True, gc=False):
     APNSVoipSandboxChannelResponse: APNSVoipSandboxChannelResponse
 
 
-class UpdateApplicationSettingsRequest(Shape, kw_only=True):
+class UpdateApplicationSettingsRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     WriteApplicationSettingsRequest: WriteApplicationSettingsRequest
 
 
-class UpdateApplicationSettingsResponse(Shape, kw_only=True):
+class UpdateApplicationSettingsResponse(Shape, kw_only=True, gc=False):
     ApplicationSettingsResource: ApplicationSettingsResource
 
 
-class UpdateAttributesRequest(Shape, kw_only=True):
+class UpdateAttributesRequest(Shape, kw_only=True, gc=False):
     Blacklist: list[str] | None = None
 
 
-class UpdateBaiduChannelRequest(Shape, kw_only=True):
+class UpdateBaiduChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     BaiduChannelRequest: BaiduChannelRequest
 
 
-class UpdateBaiduChannelResponse(Shape, kw_only=True):
+class UpdateBaiduChannelResponse(Shape, kw_only=True, gc=False):
     BaiduChannelResponse: BaiduChannelResponse
 
 
-class UpdateCampaignRequest(Shape, kw_only=True):
+class UpdateCampaignRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     CampaignId: str
     WriteCampaignRequest: WriteCampaignRequest
 
 
-class UpdateCampaignResponse(Shape, kw_only=True):
+class UpdateCampaignResponse(Shape, kw_only=True, gc=False):
     CampaignResponse: CampaignResponse
 
 
-class UpdateEmailChannelRequest(Shape, kw_only=True):
+class UpdateEmailChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EmailChannelRequest: EmailChannelRequest
 
 
-class UpdateEmailChannelResponse(Shape, kw_only=True):
+class UpdateEmailChannelResponse(Shape, kw_only=True, gc=False):
     EmailChannelResponse: EmailChannelResponse
 
 
-class UpdateEmailTemplateRequest(Shape, kw_only=True):
+class UpdateEmailTemplateRequest(Shape, kw_only=True, gc=False):
     CreateNewVersion: bool | None = None
     EmailTemplateRequest: EmailTemplateRequest
     TemplateName: str
     Version: str | None = None
 
 
-class UpdateEmailTemplateResponse(Shape, kw_only=True):
+class UpdateEmailTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class UpdateEndpointRequest(Shape, kw_only=True):
+class UpdateEndpointRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndpointId: str
     EndpointRequest: EndpointRequest
 
 
-class UpdateEndpointResponse(Shape, kw_only=True):
+class UpdateEndpointResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class UpdateEndpointsBatchRequest(Shape, kw_only=True):
+class UpdateEndpointsBatchRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     EndpointBatchRequest: EndpointBatchRequest
 
 
-class UpdateEndpointsBatchResponse(Shape, kw_only=True):
+class UpdateEndpointsBatchResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class UpdateGcmChannelRequest(Shape, kw_only=True):
+class UpdateGcmChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     GCMChannelRequest: GCMChannelRequest
 
 
-class UpdateGcmChannelResponse(Shape, kw_only=True):
+class UpdateGcmChannelResponse(Shape, kw_only=True, gc=False):
     GCMChannelResponse: GCMChannelResponse
 
 
-class UpdateInAppTemplateRequest(Shape, kw_only=True):
+class UpdateInAppTemplateRequest(Shape, kw_only=True, gc=False):
     CreateNewVersion: bool | None = None
     InAppTemplateRequest: InAppTemplateRequest
     TemplateName: str
     Version: str | None = None
 
 
-class UpdateInAppTemplateResponse(Shape, kw_only=True):
+class UpdateInAppTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class UpdateJourneyRequest(Shape, kw_only=True):
+class UpdateJourneyRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
     WriteJourneyRequest: WriteJourneyRequest
 
 
-class UpdateJourneyResponse(Shape, kw_only=True):
+class UpdateJourneyResponse(Shape, kw_only=True, gc=False):
     JourneyResponse: JourneyResponse
 
 
-class UpdateJourneyStateRequest(Shape, kw_only=True):
+class UpdateJourneyStateRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     JourneyId: str
     JourneyStateRequest: JourneyStateRequest
 
 
-class UpdateJourneyStateResponse(Shape, kw_only=True):
+class UpdateJourneyStateResponse(Shape, kw_only=True, gc=False):
     JourneyResponse: JourneyResponse
 
 
-class UpdatePushTemplateRequest(Shape, kw_only=True):
+class UpdatePushTemplateRequest(Shape, kw_only=True, gc=False):
     CreateNewVersion: bool | None = None
     PushNotificationTemplateRequest: PushNotificationTemplateRequest
     TemplateName: str
     Version: str | None = None
 
 
-class UpdatePushTemplateResponse(Shape, kw_only=True):
+class UpdatePushTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class UpdateRecommenderConfiguration(Shape, kw_only=True):
+class UpdateRecommenderConfiguration(Shape, kw_only=True, gc=False):
     Attributes: dict[str, str] | None = None
     Description: str | None = None
     Name: str | None = None
@@ -2761,99 +2761,99 @@ class UpdateRecommenderConfiguration(Shape, kw_only=True):
     RecommendationsPerMessage: int | None = None
 
 
-class UpdateRecommenderConfigurationRequest(Shape, kw_only=True):
+class UpdateRecommenderConfigurationRequest(Shape, kw_only=True, gc=False):
     RecommenderId: str
     UpdateRecommenderConfiguration: UpdateRecommenderConfiguration
 
 
-class UpdateRecommenderConfigurationResponse(Shape, kw_only=True):
+class UpdateRecommenderConfigurationResponse(Shape, kw_only=True, gc=False):
     RecommenderConfigurationResponse: RecommenderConfigurationResponse
 
 
-class UpdateSegmentRequest(Shape, kw_only=True):
+class UpdateSegmentRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     SegmentId: str
     WriteSegmentRequest: WriteSegmentRequest
 
 
-class UpdateSegmentResponse(Shape, kw_only=True):
+class UpdateSegmentResponse(Shape, kw_only=True, gc=False):
     SegmentResponse: SegmentResponse
 
 
-class UpdateSmsChannelRequest(Shape, kw_only=True):
+class UpdateSmsChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     SMSChannelRequest: SMSChannelRequest
 
 
-class UpdateSmsChannelResponse(Shape, kw_only=True):
+class UpdateSmsChannelResponse(Shape, kw_only=True, gc=False):
     SMSChannelResponse: SMSChannelResponse
 
 
-class UpdateSmsTemplateRequest(Shape, kw_only=True):
+class UpdateSmsTemplateRequest(Shape, kw_only=True, gc=False):
     CreateNewVersion: bool | None = None
     SMSTemplateRequest: SMSTemplateRequest
     TemplateName: str
     Version: str | None = None
 
 
-class UpdateSmsTemplateResponse(Shape, kw_only=True):
+class UpdateSmsTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class UpdateTemplateActiveVersionRequest(Shape, kw_only=True):
+class UpdateTemplateActiveVersionRequest(Shape, kw_only=True, gc=False):
     TemplateActiveVersionRequest: TemplateActiveVersionRequest
     TemplateName: str
     TemplateType: str
 
 
-class UpdateTemplateActiveVersionResponse(Shape, kw_only=True):
+class UpdateTemplateActiveVersionResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class UpdateVoiceChannelRequest(Shape, kw_only=True):
+class UpdateVoiceChannelRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     VoiceChannelRequest: VoiceChannelRequest
 
 
-class UpdateVoiceChannelResponse(Shape, kw_only=True):
+class UpdateVoiceChannelResponse(Shape, kw_only=True, gc=False):
     VoiceChannelResponse: VoiceChannelResponse
 
 
-class UpdateVoiceTemplateRequest(Shape, kw_only=True):
+class UpdateVoiceTemplateRequest(Shape, kw_only=True, gc=False):
     CreateNewVersion: bool | None = None
     TemplateName: str
     Version: str | None = None
     VoiceTemplateRequest: VoiceTemplateRequest
 
 
-class UpdateVoiceTemplateResponse(Shape, kw_only=True):
+class UpdateVoiceTemplateResponse(Shape, kw_only=True, gc=False):
     MessageBody: MessageBody
 
 
-class VerificationResponse(Shape, kw_only=True):
+class VerificationResponse(Shape, kw_only=True, gc=False):
     Valid: bool | None = None
 
 
-class VerifyOTPMessageRequest(Shape, kw_only=True):
+class VerifyOTPMessageRequest(Shape, kw_only=True, gc=False):
     ApplicationId: str
     VerifyOTPMessageRequestParameters: VerifyOTPMessageRequestParameters
 
 
-class VerifyOTPMessageRequestParameters(Shape, kw_only=True):
+class VerifyOTPMessageRequestParameters(Shape, kw_only=True, gc=False):
     DestinationIdentity: str
     Otp: str
     ReferenceId: str
 
 
-class VerifyOTPMessageResponse(Shape, kw_only=True):
+class VerifyOTPMessageResponse(Shape, kw_only=True, gc=False):
     VerificationResponse: VerificationResponse
 
 
-class VoiceChannelRequest(Shape, kw_only=True):
+class VoiceChannelRequest(Shape, kw_only=True, gc=False):
     Enabled: bool | None = None
 
 
-class VoiceChannelResponse(Shape, kw_only=True):
+class VoiceChannelResponse(Shape, kw_only=True, gc=False):
     ApplicationId: str | None = None
     CreationDate: str | None = None
     Enabled: bool | None = None
@@ -2866,7 +2866,7 @@ class VoiceChannelResponse(Shape, kw_only=True):
     Version: int | None = None
 
 
-class VoiceMessage(Shape, kw_only=True):
+class VoiceMessage(Shape, kw_only=True, gc=False):
     Body: str | None = None
     LanguageCode: str | None = None
     OriginationNumber: str | None = None
@@ -2874,7 +2874,7 @@ class VoiceMessage(Shape, kw_only=True):
     VoiceId: str | None = None
 
 
-class VoiceTemplateRequest(Shape, kw_only=True):
+class VoiceTemplateRequest(Shape, kw_only=True, gc=False):
     Body: str | None = None
     DefaultSubstitutions: str | None = None
     LanguageCode: str | None = None
@@ -2883,7 +2883,7 @@ class VoiceTemplateRequest(Shape, kw_only=True):
     VoiceId: str | None = None
 
 
-class VoiceTemplateResponse(Shape, kw_only=True):
+class VoiceTemplateResponse(Shape, kw_only=True, gc=False):
     Arn: str | None = None
     Body: str | None = None
     CreationDate: str
@@ -2898,17 +2898,17 @@ class VoiceTemplateResponse(Shape, kw_only=True):
     VoiceId: str | None = None
 
 
-class WaitActivity(Shape, kw_only=True):
+class WaitActivity(Shape, kw_only=True, gc=False):
     NextActivity: str | None = None
     WaitTime: WaitTime | None = None
 
 
-class WaitTime(Shape, kw_only=True):
+class WaitTime(Shape, kw_only=True, gc=False):
     WaitFor: str | None = None
     WaitUntil: str | None = None
 
 
-class WriteApplicationSettingsRequest(Shape, kw_only=True):
+class WriteApplicationSettingsRequest(Shape, kw_only=True, gc=False):
     CampaignHook: CampaignHook | None = None
     CloudWatchMetricsEnabled: bool | None = None
     EventTaggingEnabled: bool | None = None
@@ -2917,7 +2917,7 @@ class WriteApplicationSettingsRequest(Shape, kw_only=True):
     JourneyLimits: ApplicationSettingsJourneyLimits | None = None
 
 
-class WriteCampaignRequest(Shape, kw_only=True):
+class WriteCampaignRequest(Shape, kw_only=True, gc=False):
     AdditionalTreatments: list[WriteTreatmentResource] | None = None
     CustomDeliveryConfiguration: CustomDeliveryConfiguration | None = None
     Description: str | None = None
@@ -2937,12 +2937,12 @@ class WriteCampaignRequest(Shape, kw_only=True):
     Priority: int | None = None
 
 
-class WriteEventStream(Shape, kw_only=True):
+class WriteEventStream(Shape, kw_only=True, gc=False):
     DestinationStreamArn: str
     RoleArn: str
 
 
-class WriteJourneyRequest(Shape, kw_only=True):
+class WriteJourneyRequest(Shape, kw_only=True, gc=False):
     Activities: dict[str, Activity] | None = None
     CreationDate: str | None = None
     LastModifiedDate: str | None = None
@@ -2964,14 +2964,14 @@ class WriteJourneyRequest(Shape, kw_only=True):
     TimezoneEstimationMethods: list[__TimezoneEstimationMethodsElement] | None = None
 
 
-class WriteSegmentRequest(Shape, kw_only=True):
+class WriteSegmentRequest(Shape, kw_only=True, gc=False):
     Dimensions: SegmentDimensions | None = None
     Name: str | None = None
     SegmentGroups: SegmentGroupList | None = None
     tags: dict[str, str] | None = None
 
 
-class WriteTreatmentResource(Shape, kw_only=True):
+class WriteTreatmentResource(Shape, kw_only=True, gc=False):
     CustomDeliveryConfiguration: CustomDeliveryConfiguration | None = None
     MessageConfiguration: MessageConfiguration | None = None
     Schedule: Schedule | None = None
@@ -2981,12 +2981,12 @@ class WriteTreatmentResource(Shape, kw_only=True):
     TreatmentName: str | None = None
 
 
-class OpenHoursRule(Shape, kw_only=True):
+class OpenHoursRule(Shape, kw_only=True, gc=False):
     StartTime: str | None = None
     EndTime: str | None = None
 
 
-class OpenHours(Shape, kw_only=True):
+class OpenHours(Shape, kw_only=True, gc=False):
     EMAIL: dict[str, list[OpenHoursRule]] | None = None
     SMS: dict[str, list[OpenHoursRule]] | None = None
     PUSH: dict[str, list[OpenHoursRule]] | None = None
@@ -2994,13 +2994,13 @@ class OpenHours(Shape, kw_only=True):
     CUSTOM: dict[str, list[OpenHoursRule]] | None = None
 
 
-class ClosedDaysRule(Shape, kw_only=True):
+class ClosedDaysRule(Shape, kw_only=True, gc=False):
     Name: str | None = None
     StartDateTime: str | None = None
     EndDateTime: str | None = None
 
 
-class ClosedDays(Shape, kw_only=True):
+class ClosedDays(Shape, kw_only=True, gc=False):
     EMAIL: list[ClosedDaysRule] | None = None
     SMS: list[ClosedDaysRule] | None = None
     PUSH: list[ClosedDaysRule] | None = None

@@ -65,7 +65,7 @@ def main() -> None:
         "import msgspec",
         "",
         "",
-        "class Shape(msgspec.Struct, kw_only=True, omit_defaults=True):",
+        "class Shape(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):",
         '    """Base of every generated shape: keyword-only, absent members omitted when encoded."""',
         "",
         "",
@@ -80,7 +80,7 @@ def main() -> None:
         if s["type"] != "structure":
             continue
         required = set(s.get("required", []))
-        out.append(f"class {name}(Shape, kw_only=True):")
+        out.append(f"class {name}(Shape, kw_only=True, gc=False):")
         members = s.get("members", {})
         if not members:
             out.append("    pass")

@@ -36,6 +36,7 @@ from gateway.errors import (
     ContentRejected,
     DeliveryError,
     MaybeSent,
+    OptedOut,
     PermanentError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -49,11 +50,6 @@ log = logging.getLogger(__name__)
 ProviderConfig = HttpSmsChannelConfig | VoiceChannelConfig
 
 
-class OptedOut(RecipientRejected):
-    """The recipient opted out (provider said so, e.g. Twilio 21610, or our opt-out list): DeliveryStatus OPT_OUT.
-
-    The dispatcher should test `isinstance(err, OptedOut)` before the generic PermanentError mapping.
-    """
 
 
 # Twilio's documented REST error codes (twilio.com/docs/api/errors) that change what a 4xx means.

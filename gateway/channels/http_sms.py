@@ -21,7 +21,7 @@ from aiohttp.abc import AbstractResolver
 
 from gateway.channels import http_provider
 from gateway.channels.base import Delivered, Outbound, Runtime
-from gateway.channels.http_provider import OptedOut, Provider, ProviderClient
+from gateway.channels.http_provider import Provider, ProviderClient
 from gateway.channels.sms_content import SmsContent, compose_sms
 from gateway.config import HttpSmsChannelConfig
 from gateway.errors import (
@@ -29,6 +29,7 @@ from gateway.errors import (
     ContentRejected,
     DeliveryError,
     MaybeSent,
+    OptedOut,
     RecipientRejected,
 )
 from gateway.sms.optouts import OptOutStore

@@ -17,7 +17,8 @@ It accepts everything except these recipients (the local part starts with the wo
 =================  ===================================================================
 
 CHUNKING (BDAT) is offered unless ``chunking=False``. Accepted messages are counted; with ``record=True`` their
-(sender, recipient, data) are kept, and with ``log_path`` each accepted recipient is appended to a file (for crash tests across processes). The command
+(sender, recipient, data) are kept, and with ``log_path`` each accepted recipient is appended to a file (for
+crash tests across processes). The command
 ``XSTATS`` answers ``250 accepted=N``, so a benchmark can read the count of a sink in another process.
 """
 

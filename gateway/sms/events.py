@@ -48,11 +48,16 @@ def record(event_type: str, app: str, attributes: dict[str, Any], *, client_id: 
 
 
 class RedisStreamSink:
-    """XADD each record to the event stream (default `gateway:events`) as field `event` = JSON."""
+    """XADD each record to the event stream (default `gateway:events`) with the engine's entry fields:
+    `app`, `event_type` and `record` (the JSON record)."""
 
     def __init__(self, redis: Any, key: str = "gateway:events") -> None:
         self._redis = redis
         self._key = key
 
     async def __call__(self, record: dict[str, Any]) -> None:
-        await self._redis.xadd(self._key, {"event": msgspec.json.encode(record)})
+        await self._redis.xadd(self._key, {
+            "app": record["application"]["app_id"],
+            "event_type": record["event_type"],
+            "record": msgspec.json.encode(record),
+        })

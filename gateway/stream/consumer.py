@@ -48,6 +48,11 @@ class StreamConsumer:
         self._backlog = True  # read own pending entries first
         self._backlog_from = "0"
 
+    @property
+    def reading_backlog(self) -> bool:
+        """True while this consumer is re-reading its own pending entries (they may have been delivered before)."""
+        return self._backlog
+
     async def ensure_group(self) -> None:
         try:
             await self.redis.xgroup_create(self.key, self.group, id="0", mkstream=True)

@@ -177,3 +177,91 @@ async def test_send_users_messages_reaches_every_endpoint_of_each_user(engine, s
     assert set(resp.Result["u1"]) == {"e1", "e2"}
     assert all(r.DeliveryStatus == "SUCCESSFUL" for r in resp.Result["u1"].values())
     assert sorted(m[1] for m in sink.messages) == ["u1a@example.com", "u1b@example.com"]
+
+
+async def test_raw_email_reply_to_trace_id_and_context_travel_through(engine, sink):
+    import base64
+
+    raw = b"From: a@shop.test\nTo: r@example.com\nSubject: raw\n\n.leading dot\nbody\n"
+    run = await engine()
+    req = {
+        "Addresses": {"r@example.com": {"ChannelType": "EMAIL", "Context": {"order": "42"}}},
+        "Context": {"campaign": "c1"},
+        "TraceId": "trace-9",
+        "MessageConfiguration": {"EmailMessage": {"FromAddress": "a@shop.test",
+                                                  "RawEmail": {"Data": base64.b64encode(raw).decode()}}},
+    }
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    assert resp.Result["r@example.com"].DeliveryStatus == "SUCCESSFUL"
+    assert sink.messages[0][2] == raw.replace(b"\n", b"\r\n")
+    event = (await run.outcomes(1))[0]
+    attrs = event["attributes"]
+    assert (attrs["trace_id"], attrs["campaign"], attrs["order"]) == ("trace-9", "c1", "42")
+
+    req2 = email_request("s@example.com")
+    req2["MessageConfiguration"]["EmailMessage"]["ReplyToAddresses"] = ["help@shop.test"]  # type: ignore[index]
+    req2["Addresses"]["s@example.com"]["TitleOverride"] = "Override {{name}}"  # type: ignore[index]
+    await run.producer.send_messages_and_wait("app1", req2)
+    data = sink.messages[1][2]
+    assert b"Reply-To: help@shop.test" in data and b"Subject: Override friend" in data
+
+
+async def test_content_errors_are_permanent_failures_without_provider_calls(engine, sink):
+    run = await engine()
+    req = email_request("x@example.com")
+    req["MessageConfiguration"]["EmailMessage"]["SimpleEmail"]["Headers"] = [  # type: ignore[index]
+        {"Name": "X-Bad", "Value": "a\r\nBcc: victim@example.com"}]
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    r = resp.Result["x@example.com"]
+    assert r.DeliveryStatus == "PERMANENT_FAILURE" and "line break" in r.StatusMessage
+    bad_addr = await run.producer.send_messages_and_wait("app1", email_request("not-an-address"))
+    assert bad_addr.Result["not-an-address"].DeliveryStatus == "PERMANENT_FAILURE"
+    no_channel = await run.producer.send_messages_and_wait(
+        "app1", {"Addresses": {"+15550001": {"ChannelType": "SMS"}}, "MessageConfiguration": {}})
+    assert "No channel is configured for ChannelType SMS" in no_channel.Result["+15550001"].StatusMessage
+    assert sink.accepted == 0 and sink.state.connections == 0
+
+
+async def test_stored_template_with_helpers_defaults_and_versions(engine, sink, redis):
+    from gateway.models import EmailTemplateRequest
+    from gateway.templates.store import TemplateStore
+
+    store = TemplateStore(redis)
+    await store.create("welcome", "EMAIL", EmailTemplateRequest(
+        Subject="Welcome, {{capitalize User.UserAttributes.FirstName.[0]}}",
+        HtmlPart="<ul>{{#each Attributes.Items}}<li>{{@index}}:{{this}}</li>{{/each}}</ul><p>{{Attributes.Tier}}</p>",
+        DefaultSubstitutions='{"Attributes.Tier": "bronze"}'))
+    await store.update("welcome", "EMAIL", EmailTemplateRequest(Subject="v2 {{x}}", HtmlPart="v2"),
+                       create_new_version=True)
+    run = await engine()
+    req = {
+        "Addresses": {"t@example.com": {"ChannelType": "EMAIL", "Substitutions": {
+            "User.UserAttributes.FirstName": ["ada"], "Attributes.Items": ["a", "b"]}}},
+        "MessageConfiguration": {"EmailMessage": {"FromAddress": "s@shop.test"}},
+        "TemplateConfiguration": {"EmailTemplate": {"Name": "welcome", "Version": "1"}},
+    }
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    assert resp.Result["t@example.com"].DeliveryStatus == "SUCCESSFUL"
+    data = sink.messages[0][2]
+    assert b"Subject: Welcome, Ada" in data
+    assert b"<ul><li>0:a</li><li>1:b</li></ul><p>bronze</p>" in data
+    req["TemplateConfiguration"] = {"EmailTemplate": {"Name": "welcome"}}  # the active version: still 1
+    await run.producer.send_messages_and_wait("app1", req)
+    assert b"Subject: Welcome, Ada" in sink.messages[1][2]
+    await store.set_active_version("welcome", "EMAIL", "2")
+    await run.producer.send_messages_and_wait("app1", req)
+    assert b"Subject: v2 \r\n" in sink.messages[2][2]
+    req["TemplateConfiguration"] = {"EmailTemplate": {"Name": "nope"}}
+    missing = await run.producer.send_messages_and_wait("app1", req)
+    assert (missing.Result["t@example.com"].DeliveryStatus, missing.Result["t@example.com"].StatusCode) == ("PERMANENT_FAILURE", 404)
+
+
+async def test_a_body_that_does_not_compile_is_a_rendering_failure(engine, sink):
+    run = await engine()
+    req = email_request("x@example.com")
+    req["MessageConfiguration"]["EmailMessage"]["SimpleEmail"]["HtmlPart"] = {"Data": "{{#if a}}open"}  # type: ignore[index]
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    r = resp.Result["x@example.com"]
+    assert r.DeliveryStatus == "PERMANENT_FAILURE" and "Rendering failed" in r.StatusMessage
+    assert (await run.outcomes(1))[0]["event_type"] == "_email.rendering_failure"
+    assert sink.accepted == 0

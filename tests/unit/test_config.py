@@ -28,3 +28,18 @@ def test_toml_then_environment_overlay(tmp_path):
     assert config.load(None, {"REDIS_URL": "redis://r:3/0"}).redis_url == "redis://r:3/0"
     with pytest.raises(ConfigError, match=r"\$.stream.batch_size"):
         config.load(None, {"GATEWAY_STREAM__BATCH_SIZE": "lots"})
+
+
+def test_secret_variables_are_not_read_as_configuration(tmp_path):
+    f = tmp_path / "g.toml"
+    f.write_text('[[api.access_keys]]\naccess_key_id = "AK"\nsecret_env = "GATEWAY_API_SECRET"\n'
+                 '[otp]\n[otp.templates]\n"fr-FR" = "Code ${code}"\n')
+    cfg = config.load(str(f), {"GATEWAY_API_SECRET": "s3cret", "GATEWAY_OTP_KEY": "k" * 32})
+    assert cfg.api.access_keys[0].secret_env == "GATEWAY_API_SECRET"
+    assert cfg.otp is not None and cfg.otp.key_env == "GATEWAY_OTP_KEY" and cfg.otp.templates == {"fr-FR": "Code ${code}"}
+    # a secret variable named through the environment overlay itself is skipped too
+    cfg = config.load(None, {"GATEWAY_OTP__KEY_ENV": "GATEWAY_MY_OTP", "GATEWAY_MY_OTP": "k" * 32})
+    assert cfg.otp is not None and cfg.otp.key_env == "GATEWAY_MY_OTP"
+    assert config.load(None, {"GATEWAY_OTP_KEY": "k" * 32}).otp is None  # the default name alone enables nothing
+    with pytest.raises(ConfigError, match="unknown field `api_secret`"):  # not named as a secret: still an error
+        config.load(None, {"GATEWAY_API_SECRET": "s3cret"})

@@ -35,7 +35,8 @@ def test_encoded_part_round_trips_and_is_dot_stuffed(impl, text):
         assert base64.b64decode(body.replace(b"\r\n", b"")).decode() == text
     else:
         unstuffed = b"\r\n".join(ln[1:] if ln.startswith(b"..") else ln for ln in body.split(b"\r\n"))
-        norm = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n") if text.endswith("\n") else text.replace("\r\n", "\n").replace("\r", "\n")
+        flat = text.replace("\r\n", "\n").replace("\r", "\n")
+        norm = flat.rstrip("\n") if text.endswith("\n") else flat
         assert unstuffed.decode().replace("\r\n", "\n") == norm or unstuffed.decode().replace("\r\n", "\n") == norm.rstrip("\n")
 
 

@@ -90,3 +90,30 @@ async def test_rate_over_a_long_run_is_exact(clock):
 def test_invalid_parameters():
     with pytest.raises(ValueError):
         TokenBucket(rate=0)
+
+
+async def test_redis_shared_bucket_holds_two_workers_to_one_quota(redis):
+    """Two workers (two clients, one bucket name) share 100 tokens/s with a burst of 5: granting 45 tokens in
+    total takes at least (45 - 5) / 100 = 0.4 s, however the grants are split between them."""
+    import redis.asyncio as aioredis
+
+    from gateway.ratelimit import RedisTokenBucket
+
+    other = aioredis.Redis(connection_pool=aioredis.ConnectionPool.from_url(
+        f"redis://127.0.0.1:{redis.connection_pool.connection_kwargs['port']}/0"))
+    a = RedisTokenBucket(redis, "provider-x", rate=100, burst=5)
+    b = RedisTokenBucket(other, "provider-x", rate=100, burst=5)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    grants = {"a": 0, "b": 0}
+
+    async def take(bucket, name, n):
+        for _ in range(n):
+            await bucket.acquire()
+            grants[name] += 1
+
+    await asyncio.gather(take(a, "a", 25), take(b, "b", 20))
+    elapsed = loop.time() - start
+    await other.aclose()
+    assert grants == {"a": 25, "b": 20}
+    assert elapsed >= 0.4 * 0.95  # never faster than the shared quota allows

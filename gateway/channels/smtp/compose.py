@@ -75,13 +75,3 @@ def compose_email(
         reply_to=reply_to,
         headers=tuple(rendered_headers),
     )
-
-
-def message_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
-    """Message-level substitutions for email (EmailMessage's, else DefaultMessage's)."""
-    if config.EmailMessage is not None and config.EmailMessage.Substitutions:
-        return config.EmailMessage.Substitutions
-    return config.DefaultMessage.Substitutions if config.DefaultMessage else None
-
-
-__all__ = ["compose_email", "message_substitutions"]

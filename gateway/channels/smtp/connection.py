@@ -170,7 +170,8 @@ class SmtpSession:
         rejects the recipient, so the session stays in step)."""
         try:
             r_mail, r_rcpt, final = await self.protocol.roundtrip(
-                envelope + b"BDAT %d LAST\r\n" % len(data) + data, 3, self.data_timeout
+                # the message ends with CRLF, as it does before DATA's final dot
+                envelope + b"BDAT %d LAST\r\n" % (len(data) + 2) + data + b"\r\n", 3, self.data_timeout
             )
         except TimeoutError:
             self.broken = True

@@ -1,0 +1,60 @@
+"""`python -m gateway.api --listen HOST:PORT [--config FILE]`: serve Pinpoint's REST API alone (the worker runs
+separately, e.g. `gateway serve`). Prints the bound address once listening, and stops on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from gateway import config as config_mod
+from gateway.api.server import start_api
+from gateway.errors import ConfigError
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def run(cfg: config_mod.GatewayConfig, host: str, port: int) -> None:
+    runner, bound = await start_api(cfg, host, port)
+    print(f"gateway API listening on http://{host}:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gateway.api", description=__doc__)
+    ap.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 8080), help="HOST:PORT (port 0: any)")
+    ap.add_argument("--config", help="TOML configuration (default: $GATEWAY_CONFIG)")
+    args = ap.parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config or os.environ.get("GATEWAY_CONFIG"))
+        from gateway.api.server import check_api_config
+
+        check_api_config(cfg)  # fail here, before listening, if a key's secret or the OTP key is missing
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    host, port = args.listen
+    asyncio.run(run(cfg, host, port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Thin adapters from the API's service protocols (services.py) to Gateway's own stores.
+
+Each adapter calls one store and translates that store's domain errors once into the convention of
+services.py: a missing resource becomes `gateway.errors.NotFound`, a refused request `gateway.errors.InvalidRequest`
+(both keep the store's message, which names the field or the resource). The dispatcher turns those into
+NotFoundException / BadRequestException; PutEvents reads `InvalidRequest` per endpoint, so the adapters raise the
+store-level classes rather than the API's HTTP ones.
+
+- `EndpointAdapter`: EndpointService over `gateway.endpoints.store.EndpointStore`.
+- `SegmentAdapter`: SegmentService over `gateway.segments.store.SegmentStore`, with tags kept in the API's
+  TagStore (so ListTagsForResource on a segment ARN and GetSegment agree).
+- `JobAdapter`: JobService over `gateway.segments.jobs.Jobs` (jobs run in the background of the API process;
+  `drain()` waits for them).
+- `EngineOtpService`: OtpService over `gateway.otp.OtpService`; the OTP message is sent through the engine (the
+  ingest stream and a worker) with `Producer.send_messages_and_wait`, so SendOTPMessage answers the worker's
+  MessageResponse.
+- `PhoneValidator`: PhoneService over `gateway.phone.validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import msgspec
+
+from gateway import errors as gw
+from gateway import models, otp, phone
+from gateway.api.errors import InternalServerError
+from gateway.api.tags import TagStore, check_tags
+from gateway.endpoints.rules import EndpointValidationError
+from gateway.endpoints.store import EndpointNotFound, EndpointStore
+from gateway.producer import Producer
+from gateway.segments.definition import SegmentNotFound, SegmentValidationError
+from gateway.segments.jobs import JobNotFound, Jobs
+from gateway.segments.store import SegmentStore
+
+_INVALID: tuple[type[Exception], ...] = (
+    EndpointValidationError,
+    SegmentValidationError,
+    otp.OtpError,
+    phone.InvalidPhoneNumber,
+)
+_MISSING: tuple[type[Exception], ...] = (EndpointNotFound, SegmentNotFound, JobNotFound)
+
+
+def _message(exc: Exception) -> str:
+    # KeyError subclasses (the stores' *NotFound) would str() with quotes around the message.
+    return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Translate the stores' domain errors into gateway.errors.InvalidRequest / NotFound, keeping the message."""
+    try:
+        yield
+    except _INVALID as exc:
+        raise gw.InvalidRequest(_message(exc)) from exc
+    except _MISSING as exc:
+        raise gw.NotFound(_message(exc)) from exc
+
+
+class EndpointAdapter:
+    """EndpointService over the endpoint store (Pinpoint's merge rules, limits and user sets live there)."""
+
+    def __init__(self, store: EndpointStore) -> None:
+        self.store = store
+
+    async def update_endpoint(self, app_id: str, endpoint_id: str, request: models.EndpointRequest) -> None:
+        with store_errors():
+            await self.store.update_endpoint(app_id, endpoint_id, request)
+
+    async def update_endpoints_batch(self, app_id: str, request: models.EndpointBatchRequest) -> None:
+        with store_errors():
+            await self.store.update_endpoints_batch(app_id, request)
+
+    async def get_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
+        return await self.store.get(app_id, endpoint_id)
+
+    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
+        try:
+            return await self.store.delete_endpoint(app_id, endpoint_id)
+        except EndpointNotFound:
+            return None
+
+    async def get_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
+        try:
+            return (await self.store.get_user_endpoints(app_id, user_id)).Item
+        except EndpointNotFound:
+            return []
+
+    async def delete_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
+        try:
+            return (await self.store.delete_user_endpoints(app_id, user_id)).Item
+        except EndpointNotFound:
+            return []
+
+    async def remove_attributes(
+        self, app_id: str, attribute_type: str, request: models.UpdateAttributesRequest
+    ) -> models.AttributesResource:
+        with store_errors():
+            return await self.store.remove_attributes(app_id, attribute_type, request.Blacklist or [])
+
+
+def _version(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise gw.InvalidRequest(f"Version must be a positive integer, got {value[:20]!r}")
+    return int(value)
+
+
+class SegmentAdapter:
+    """SegmentService over the segment store (definitions are checked there before anything is stored).
+
+    A segment's tags are the TagStore's, so CreateSegment's `tags`, TagResource/UntagResource on the segment's ARN
+    and GetSegment(s) agree; DeleteSegment removes them."""
+
+    def __init__(self, store: SegmentStore, tags: TagStore | None = None) -> None:
+        self.store = store
+        self.tags = tags
+
+    @staticmethod
+    def _resource(app_id: str, segment_id: str) -> str:
+        return f"apps/{app_id}/segments/{segment_id}"
+
+    async def _tagged(self, app_id: str, segs: list[models.SegmentResponse]) -> list[models.SegmentResponse]:
+        if self.tags is None or not segs:
+            return segs
+        found = await self.tags.get_many([(self._resource(app_id, s.Id), app_id) for s in segs])
+        return [msgspec.structs.replace(s, tags=t or None) for s, t in zip(segs, found, strict=True)]
+
+    async def _add_tags(self, app_id: str, segment_id: str, request: models.WriteSegmentRequest) -> None:
+        if self.tags is not None and request.tags:
+            await self.tags.add(self._resource(app_id, segment_id), app_id, request.tags)
+
+    async def create_segment(self, app_id: str, request: models.WriteSegmentRequest) -> models.SegmentResponse:
+        if request.tags:
+            check_tags(request.tags, "WriteSegmentRequest.tags")
+        with store_errors():
+            seg = await self.store.create(app_id, request)
+        await self._add_tags(app_id, seg.Id, request)
+        return (await self._tagged(app_id, [seg]))[0]
+
+    async def get_segment(self, app_id: str, segment_id: str, version: str | None) -> models.SegmentResponse | None:
+        number = None if version is None else _version(version)
+        try:
+            seg = await self.store.get_version(app_id, segment_id, number)
+        except SegmentNotFound:
+            return None
+        return (await self._tagged(app_id, [seg]))[0]
+
+    async def list_segments(self, app_id: str, page_size: int, token: str | None) -> models.SegmentsResponse:
+        with store_errors():
+            page = await self.store.list_segments(app_id, page_size, token)
+        return msgspec.structs.replace(page, Item=await self._tagged(app_id, page.Item))
+
+    async def update_segment(
+        self, app_id: str, segment_id: str, request: models.WriteSegmentRequest
+    ) -> models.SegmentResponse | None:
+        if request.tags:
+            current = await self.tags.get(self._resource(app_id, segment_id), app_id) if self.tags else {}
+            check_tags({**current, **request.tags}, "WriteSegmentRequest.tags")  # before a version is written
+        with store_errors():
+            seg = await self.store.update(app_id, segment_id, request)
+        await self._add_tags(app_id, segment_id, request)
+        return (await self._tagged(app_id, [seg]))[0]
+
+    async def delete_segment(self, app_id: str, segment_id: str) -> models.SegmentResponse | None:
+        try:
+            seg = await self.store.delete(app_id, segment_id)
+        except SegmentNotFound:
+            return None
+        seg = (await self._tagged(app_id, [seg]))[0]
+        if self.tags is not None and seg.tags:
+            await self.tags.remove(self._resource(app_id, segment_id), app_id, list(seg.tags))
+        return seg
+
+    async def list_segment_versions(
+        self, app_id: str, segment_id: str, page_size: int, token: str | None
+    ) -> models.SegmentsResponse | None:
+        with store_errors():
+            page = await self.store.versions(app_id, segment_id, page_size, token)
+        return msgspec.structs.replace(page, Item=await self._tagged(app_id, page.Item))
+
+
+class JobAdapter:
+    """JobService over `Jobs`: CreateImportJob/CreateExportJob record the job and run it in the background of
+    this process; Get*Job shows its progress (CREATED, PROCESSING, then COMPLETED or FAILED)."""
+
+    def __init__(self, jobs: Jobs) -> None:
+        self.jobs = jobs
+
+    async def drain(self) -> None:
+        """Wait until every job started here (and the index snapshots they trigger) has finished."""
+        await self.jobs.drain()
+        await self.jobs.resolver.drain()
+
+    async def create_import_job(self, app_id: str, request: models.ImportJobRequest) -> models.ImportJobResponse:
+        with store_errors():
+            return await self.jobs.create_import(app_id, request)
+
+    async def get_import_job(self, app_id: str, job_id: str) -> models.ImportJobResponse | None:
+        try:
+            return await self.jobs.get_import(app_id, job_id)
+        except JobNotFound:
+            return None
+
+    async def list_import_jobs(
+        self, app_id: str, page_size: int, token: str | None, segment_id: str | None
+    ) -> models.ImportJobsResponse:
+        with store_errors():
+            return await self.jobs.list_imports(app_id, page_size, token, segment_id)
+
+    async def create_export_job(self, app_id: str, request: models.ExportJobRequest) -> models.ExportJobResponse:
+        with store_errors():
+            return await self.jobs.create_export(app_id, request)
+
+    async def get_export_job(self, app_id: str, job_id: str) -> models.ExportJobResponse | None:
+        try:
+            return await self.jobs.get_export(app_id, job_id)
+        except JobNotFound:
+            return None
+
+    async def list_export_jobs(
+        self, app_id: str, page_size: int, token: str | None, segment_id: str | None
+    ) -> models.ExportJobsResponse:
+        with store_errors():
+            return await self.jobs.list_exports(app_id, page_size, token, segment_id)
+
+
+class EngineOtpService:
+    """OtpService: issue the code (gateway.otp), send its SMS or voice message through the engine and answer the
+    worker's MessageResponse; verify against the stored HMAC."""
+
+    def __init__(self, service: otp.OtpService, producer: Producer, timeout_s: float = 30.0) -> None:
+        self.service = service
+        self.producer = producer
+        self.timeout_s = timeout_s
+
+    async def send_otp(
+        self, app_id: str, request: models.SendOTPMessageRequestParameters
+    ) -> models.MessageResponse:
+        with store_errors():
+            message, _code = await self.service.build_otp_request(app_id, request)
+        try:
+            return await self.producer.send_messages_and_wait(app_id, message, timeout=self.timeout_s)
+        except TimeoutError:
+            raise InternalServerError(
+                f"The OTP message is queued but no worker answered within {self.timeout_s:g}s; it will still be "
+                "delivered and the code is valid (do not resend it)"
+            ) from None
+
+    async def verify_otp(
+        self, app_id: str, request: models.VerifyOTPMessageRequestParameters
+    ) -> models.VerificationResponse:
+        return await self.service.verify(app_id, request)
+
+
+class PhoneValidator:
+    """PhoneService: PhoneNumberValidate from libphonenumber's offline data (gateway/phone.py)."""
+
+    async def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse:
+        with store_errors():
+            return phone.validate(request)

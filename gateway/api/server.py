@@ -1,0 +1,240 @@
+"""The aiohttp application serving Pinpoint's REST API.
+
+One catch-all aiohttp route hands every request to `_Dispatcher`, which: verifies the SigV4 signature (unless
+authentication is explicitly disabled), matches the operation on the raw path, converts query members, decodes
+the body straight into the model's shape, checks the application exists, runs the handler and encodes its
+output payload with the operation's success status. Every failure leaves in Pinpoint's error shape.
+
+`gateway serve --api HOST:PORT` calls `app_from_config`; tests and embedders call `create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from gateway import errors as gw
+from gateway import otp
+from gateway.api import errors
+from gateway.api.adapters import EndpointAdapter, EngineOtpService, JobAdapter, PhoneValidator, SegmentAdapter
+from gateway.api.appstore import AppStore
+from gateway.api.channelstore import RedisChannelStore
+from gateway.api.engine import StreamMessageService
+from gateway.api.openapi import openapi_json
+from gateway.api.registry import Call, Operation, load_handlers
+from gateway.api.routing import Router
+from gateway.api.services import Services, Settings
+from gateway.api.sigv4 import SigV4Verifier
+from gateway.api.tags import TagStore
+from gateway.api.validation import decode_body, query_params
+from gateway.config import ApiConfig, GatewayConfig
+from gateway.endpoints.store import EndpointStore
+from gateway.errors import ConfigError
+from gateway.producer import Producer
+from gateway.segments.jobs import Jobs
+from gateway.segments.store import SegmentStore
+
+log = logging.getLogger("gateway.api")
+
+MAX_BODY_BYTES = 7 * 1024 * 1024  # Pinpoint's maximum request payload
+_encode = msgspec.json.Encoder().encode
+
+
+def _safe_id(value: str) -> bool:
+    # Ids become part of Redis keys inside a `{app}` hash tag: braces would break the tag.
+    return "{" not in value and "}" not in value and len(value) <= 256
+
+
+class _Dispatcher:
+    def __init__(self, services: Services, verifier: SigV4Verifier | None) -> None:
+        self.services = services
+        self.verifier = verifier
+        self.router = Router()
+        self.operations: dict[str, Operation] = {
+            name: op for name, op in load_handlers().items() if op.available(services)
+        }
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            return await self._handle(request, request_id)
+        except errors.ApiError as exc:
+            return self._error(exc, request_id)
+        except gw.GatewayError as exc:
+            mapped = errors.from_store_error(exc)
+            if mapped is None:
+                log.exception("request %s failed", request_id)
+                mapped = errors.InternalServerError(f"Internal error ({type(exc).__name__}); request {request_id}")
+            return self._error(mapped, request_id)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            return self._error(errors.InternalServerError(f"Internal server error; request {request_id}"), request_id)
+
+    async def _handle(self, request: web.Request, request_id: str) -> web.StreamResponse:
+        path, _, query = request.raw_path.partition("?")
+        method = request.method
+        if path == "/openapi.json" and method == "GET":
+            return web.Response(body=openapi_json(), content_type="application/json")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise errors.PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes") from None
+        if self.verifier is not None:
+            self.verifier.verify(method, path, query, request.headers, body)
+        route, params = self.router.match(method, path)
+        op = self.operations.get(route.name)
+        if op is None:
+            raise errors.NotFound(
+                f"Operation {route.name} is not served by this Gateway deployment (see the README's operations table)"
+            )
+        for value in params.values():
+            if not _safe_id(value):
+                raise errors.BadRequest(f"Invalid identifier in path: {value[:64]!r}")
+        if route.query:
+            params.update(query_params(route, query))
+        payload = decode_body(route, body)
+        if op.check_app and "ApplicationId" in params:
+            if not await self.services.apps.exists(params["ApplicationId"]):
+                raise errors.NotFound(f"Application {params['ApplicationId']} not found")
+        result: Any = await op.handler(Call(self.services, params, payload, request_id))
+        headers = {"x-amzn-RequestId": request_id}
+        if route.output is None or result is None:
+            return web.Response(status=route.status, headers=headers)
+        return web.Response(body=_encode(result), status=route.status, headers=headers, content_type="application/json")
+
+    @staticmethod
+    def _error(exc: errors.ApiError, request_id: str) -> web.Response:
+        return web.Response(
+            body=errors.error_body(exc, request_id), status=exc.status, headers=errors.error_headers(exc, request_id)
+        )
+
+
+DISPATCHER = web.AppKey("gateway.api.dispatcher", _Dispatcher)
+
+
+def create_app(services: Services, verifier: SigV4Verifier | None) -> web.Application:
+    """The API application. `verifier` None disables authentication (local use only: say so in config)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    dispatcher = _Dispatcher(services, verifier)
+    app[DISPATCHER] = dispatcher
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await dispatcher(request)
+
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+def served_operations(app: web.Application) -> list[str]:
+    """Names of the operations this application serves (its deployment has every service they need)."""
+    dispatcher = app[DISPATCHER]
+    return sorted(dispatcher.operations)
+
+
+def build_verifier(api: ApiConfig, environ: Mapping[str, str] | None = None) -> SigV4Verifier | None:
+    """The SigV4 verifier of `api` (None when `auth = "none"`); ConfigError naming the key if a secret is missing."""
+    if api.auth == "none":
+        return None
+    environ = os.environ if environ is None else environ
+    if not api.access_keys:
+        raise ConfigError('api.access_keys is empty: add a key, or set api.auth = "none" for local use only')
+    keys: dict[str, str] = {}
+    for i, key in enumerate(api.access_keys):
+        where = f"api.access_keys[{i}]"
+        if key.secret_env:
+            secret = environ.get(key.secret_env)
+            if not secret:
+                raise ConfigError(f"{where}.secret_env: environment variable {key.secret_env} is not set")
+        elif key.secret_file:
+            try:
+                secret = Path(key.secret_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{where}.secret_file: cannot read {key.secret_file}: {exc.strerror}") from exc
+        else:
+            raise ConfigError(f"{where}: give secret_env or secret_file")
+        keys[key.access_key_id] = secret
+    return SigV4Verifier(keys)
+
+
+def otp_from_config(
+    config: GatewayConfig, redis: aioredis.Redis | None, environ: Mapping[str, str] | None = None
+) -> otp.OtpService | None:
+    """The OTP service `config.otp` asks for (None when the section is absent: OTP is then not served).
+    ConfigError naming the variable when its HMAC key is missing or shorter than 32 bytes."""
+    section = config.otp
+    if section is None:
+        return None
+    return otp.OtpService(
+        redis,
+        otp.OtpConfig(
+            key_env=section.key_env,
+            templates={**otp.DEFAULT_TEMPLATES, **section.templates},
+            default_language=section.default_language,
+        ),
+        environ=environ,
+    )
+
+
+def check_api_config(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigError now, before anything listens, for what `start_api` would refuse: an access key whose
+    secret is missing, or an `[otp]` section whose HMAC key is missing or too short."""
+    build_verifier(config.api, environ)
+    otp_from_config(config, None, environ)
+
+
+def services_from_config(
+    config: GatewayConfig, redis: aioredis.Redis, environ: Mapping[str, str] | None = None
+) -> Services:
+    """Every service Gateway itself provides, over one Redis client: applications, tags, EMAIL/SMS/VOICE channel
+    settings, endpoints and users, segments, import/export jobs, PhoneNumberValidate, sending through the ingest
+    stream, and OTP when `config.otp` is present (ConfigError at once if its key is missing). Templates and push
+    channel credentials are set on the result by the caller that builds them; each operation is served once
+    its service is present."""
+    settings = Settings(
+        region=config.api.region, account_id=config.api.account_id, events_key=config.stream.events_key
+    )
+    producer = Producer(redis, prefix=config.stream.prefix)
+    endpoint_store = EndpointStore(redis)
+    segment_store = SegmentStore(redis, arn_prefix=settings.arn("").rstrip(":"))
+    otp_service = otp_from_config(config, redis, environ)
+    otp_timeout = config.otp.send_timeout_s if config.otp is not None else config.api.send_timeout_s
+    tags = TagStore(redis)
+    return Services(
+        settings=settings,
+        apps=AppStore(redis, settings.arn("")),
+        tags=tags,
+        channels=RedisChannelStore(redis),
+        messages=StreamMessageService(producer, config.api.send_timeout_s),
+        endpoints=EndpointAdapter(endpoint_store),
+        segments=SegmentAdapter(segment_store, tags),
+        jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store)),
+        phone=PhoneValidator(),
+        otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),
+    )
+
+
+def app_from_config(config: GatewayConfig, services: Services) -> web.Application:
+    """The API application for `gateway serve --api`: authentication as `config.api` says."""
+    return create_app(services, build_verifier(config.api))
+
+
+async def start_api(
+    config: GatewayConfig, host: str, port: int, *, redis: aioredis.Redis | None = None
+) -> tuple[web.AppRunner, int]:
+    """Start serving the API on host:port (0 = a free port) in the running loop; returns the runner (call
+    `await runner.cleanup()` to stop) and the bound port. For `gateway serve --api HOST:PORT`."""
+    client = redis or aioredis.Redis.from_url(config.redis_url, max_connections=256)
+    services = services_from_config(config, client)
+    runner = web.AppRunner(app_from_config(config, services), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, int(runner.addresses[0][1])

@@ -1,0 +1,236 @@
+"""What the API needs from the rest of Gateway, as small protocols, and the container handed to `create_app`.
+
+Stores owned elsewhere (endpoints, templates, segments, import/export jobs, the send engine, OTP, phone
+validation, push credentials) plug in by implementing one protocol each; the API module decodes and validates
+the request into the model's shape before calling, and encodes what comes back.
+
+Conventions for every implementation:
+- A missing resource is `None` where the return type allows it, else `gateway.errors.NotFound` (404).
+- `gateway.errors.InvalidRequest` (message naming the field) becomes 400, `gateway.errors.Conflict` 409.
+- Anything else escaping is a bug: logged and answered 500 InternalServerErrorException.
+- `page_size` is already validated (1..1000); `token` is the opaque NextToken the same service returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from gateway import models
+
+if TYPE_CHECKING:
+    from gateway.api.appstore import AppStore
+    from gateway.api.tags import TagStore
+
+TemplateKind = Literal["EMAIL", "SMS", "VOICE", "PUSH", "INAPP"]
+TemplateRequest = (
+    models.EmailTemplateRequest
+    | models.SMSTemplateRequest
+    | models.VoiceTemplateRequest
+    | models.PushNotificationTemplateRequest
+    | models.InAppTemplateRequest
+)
+TemplateResponse = (
+    models.EmailTemplateResponse
+    | models.SMSTemplateResponse
+    | models.VoiceTemplateResponse
+    | models.PushNotificationTemplateResponse
+    | models.InAppTemplateResponse
+)
+
+# Channel names as Pinpoint's GetChannels keys them.
+ChannelKind = Literal[
+    "EMAIL", "SMS", "VOICE", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "GCM", "ADM", "BAIDU"
+]
+ChannelResponse = (
+    models.EmailChannelResponse
+    | models.SMSChannelResponse
+    | models.VoiceChannelResponse
+    | models.APNSChannelResponse
+    | models.APNSSandboxChannelResponse
+    | models.APNSVoipChannelResponse
+    | models.APNSVoipSandboxChannelResponse
+    | models.GCMChannelResponse
+    | models.ADMChannelResponse
+    | models.BaiduChannelResponse
+)
+
+
+class ChannelSettingsStore(Protocol):
+    """Per-application channel settings. `put` gets the public response document (no secrets; the API builds
+    it) and, for push channels, the credentials taken out of the request (`Certificate`, `PrivateKey`,
+    `TokenKey`, `ApiKey`, `ServiceJson`, `ClientSecret`, `SecretKey`...), which the store must keep encrypted."""
+
+    async def get_channel(self, app_id: str, kind: ChannelKind) -> ChannelResponse | None: ...
+
+    async def put_channel(
+        self, app_id: str, kind: ChannelKind, document: ChannelResponse, secrets: Mapping[str, str]
+    ) -> None: ...
+
+    async def delete_channel(self, app_id: str, kind: ChannelKind) -> ChannelResponse | None: ...
+
+    async def list_channels(self, app_id: str) -> dict[ChannelKind, ChannelResponse]: ...
+
+
+class EndpointService(Protocol):
+    """Endpoints and users (UpdateEndpoint, UpdateEndpointsBatch, GetEndpoint, DeleteEndpoint, GetUserEndpoints,
+    DeleteUserEndpoints, RemoveAttributes; PutEvents' endpoint updates)."""
+
+    async def update_endpoint(self, app_id: str, endpoint_id: str, request: models.EndpointRequest) -> None: ...
+
+    async def update_endpoints_batch(self, app_id: str, request: models.EndpointBatchRequest) -> None: ...
+
+    async def get_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None: ...
+
+    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None: ...
+
+    async def get_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]: ...
+
+    async def delete_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]: ...
+
+    async def remove_attributes(
+        self, app_id: str, attribute_type: str, request: models.UpdateAttributesRequest
+    ) -> models.AttributesResource: ...
+
+
+class TemplateService(Protocol):
+    """Message templates with versions (Create/Get/Update/Delete x 5 kinds, ListTemplates, ListTemplateVersions,
+    UpdateTemplateActiveVersion). `version` None means the active version."""
+
+    async def create_template(self, name: str, kind: TemplateKind, request: TemplateRequest) -> str:
+        """Create; returns the new template's ARN. Conflict if it exists."""
+        ...
+
+    async def get_template(self, name: str, kind: TemplateKind, version: str | None) -> TemplateResponse | None: ...
+
+    async def update_template(
+        self, name: str, kind: TemplateKind, request: TemplateRequest, create_new_version: bool, version: str | None
+    ) -> None: ...
+
+    async def delete_template(self, name: str, kind: TemplateKind, version: str | None) -> bool:
+        """False when there was no such template (or version)."""
+        ...
+
+    async def list_templates(
+        self, page_size: int, token: str | None, prefix: str | None, kind: TemplateKind | None
+    ) -> models.TemplatesResponse: ...
+
+    async def list_template_versions(
+        self, name: str, kind: TemplateKind, page_size: int, token: str | None
+    ) -> models.TemplateVersionsResponse | None: ...
+
+    async def set_active_version(self, name: str, kind: TemplateKind, version: str) -> None: ...
+
+
+class SegmentService(Protocol):
+    """Segments with versions."""
+
+    async def create_segment(self, app_id: str, request: models.WriteSegmentRequest) -> models.SegmentResponse: ...
+
+    async def get_segment(self, app_id: str, segment_id: str, version: str | None) -> models.SegmentResponse | None: ...
+
+    async def list_segments(self, app_id: str, page_size: int, token: str | None) -> models.SegmentsResponse: ...
+
+    async def update_segment(
+        self, app_id: str, segment_id: str, request: models.WriteSegmentRequest
+    ) -> models.SegmentResponse | None: ...
+
+    async def delete_segment(self, app_id: str, segment_id: str) -> models.SegmentResponse | None: ...
+
+    async def list_segment_versions(
+        self, app_id: str, segment_id: str, page_size: int, token: str | None
+    ) -> models.SegmentsResponse | None: ...
+
+
+class JobService(Protocol):
+    """Import and export jobs. `segment_id` restricts a listing to one segment's jobs."""
+
+    async def create_import_job(self, app_id: str, request: models.ImportJobRequest) -> models.ImportJobResponse: ...
+
+    async def get_import_job(self, app_id: str, job_id: str) -> models.ImportJobResponse | None: ...
+
+    async def list_import_jobs(
+        self, app_id: str, page_size: int, token: str | None, segment_id: str | None
+    ) -> models.ImportJobsResponse: ...
+
+    async def create_export_job(self, app_id: str, request: models.ExportJobRequest) -> models.ExportJobResponse: ...
+
+    async def get_export_job(self, app_id: str, job_id: str) -> models.ExportJobResponse | None: ...
+
+    async def list_export_jobs(
+        self, app_id: str, page_size: int, token: str | None, segment_id: str | None
+    ) -> models.ExportJobsResponse: ...
+
+
+class MessageService(Protocol):
+    """The send engine, the same one the stream feeds (SendMessages, SendUsersMessages)."""
+
+    async def send_messages(self, app_id: str, request: models.MessageRequest) -> models.MessageResponse: ...
+
+    async def send_users_messages(
+        self, app_id: str, request: models.SendUsersMessageRequest
+    ) -> models.SendUsersMessageResponse: ...
+
+
+class OtpService(Protocol):
+    async def send_otp(
+        self, app_id: str, request: models.SendOTPMessageRequestParameters
+    ) -> models.MessageResponse: ...
+
+    async def verify_otp(
+        self, app_id: str, request: models.VerifyOTPMessageRequestParameters
+    ) -> models.VerificationResponse: ...
+
+
+class PhoneService(Protocol):
+    async def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse: ...
+
+
+class Settings:
+    """Deployment facts the API needs: where ARNs say they live and where events go."""
+
+    __slots__ = ("account_id", "events_key", "region")
+
+    def __init__(
+        self, *, region: str = "us-east-1", account_id: str = "000000000000", events_key: str = "gateway:events"
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.events_key = events_key
+
+    def arn(self, resource: str) -> str:
+        return f"arn:aws:mobiletargeting:{self.region}:{self.account_id}:{resource}"
+
+
+class Services:
+    """Everything the API handlers call. Operations whose service is None are not served (the router answers
+    them with a NotFoundException naming the operation), so a deployment serves exactly what it has."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        apps: AppStore,
+        tags: TagStore,
+        channels: ChannelSettingsStore,
+        push_channels: ChannelSettingsStore | None = None,
+        endpoints: EndpointService | None = None,
+        templates: TemplateService | None = None,
+        segments: SegmentService | None = None,
+        jobs: JobService | None = None,
+        messages: MessageService | None = None,
+        otp: OtpService | None = None,
+        phone: PhoneService | None = None,
+    ) -> None:
+        self.settings = settings
+        self.apps = apps
+        self.tags = tags
+        self.channels = channels
+        self.push_channels = push_channels
+        self.endpoints = endpoints
+        self.templates = templates
+        self.segments = segments
+        self.jobs = jobs
+        self.messages = messages
+        self.otp = otp
+        self.phone = phone

@@ -1,0 +1,418 @@
+"""Import and export jobs (CreateImportJob, GetImportJob(s), GetSegmentImportJobs; CreateExportJob,
+GetExportJob(s), GetSegmentExportJobs), stored as Pinpoint's ImportJobResponse / ExportJobResponse JSON.
+
+Sources (`S3Url`): a local file, a local directory (every regular file in it, sorted: one *piece* each), a
+`file://` URL, or an http(s) URL. `s3://` needs AWS credentials this gateway does not hold: such a job fails with
+a message saying so. Destinations (`S3UrlPrefix`): a local directory or `file://` URL; the job writes
+newline-delimited EndpointResponse JSON files there. `RoleArn` is required by Pinpoint's shape and recorded as given.
+
+Keys: `gw:{app}:job:<id>` (JSON), `gw:{app}:jobs:<import|export>` (zset by creation) and
+`gw:{app}:segjobs:<import|export>:<segment id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import aiohttp
+import msgspec
+import redis.asyncio as aioredis
+
+from gateway import keys
+from gateway.endpoints.rules import EndpointValidationError, check_request, now_iso
+from gateway.endpoints.store import EndpointStore
+from gateway.errors import GatewayError
+from gateway.models import (
+    EndpointBatchItem,
+    EndpointBatchRequest,
+    ExportJobRequest,
+    ExportJobResource,
+    ExportJobResponse,
+    ExportJobsResponse,
+    ImportJobRequest,
+    ImportJobResource,
+    ImportJobResponse,
+    ImportJobsResponse,
+    SegmentImportResource,
+)
+from gateway.segments.definition import SegmentNotFound, SegmentValidationError
+from gateway.segments.importfile import Parsed, parse_csv, parse_json_lines
+from gateway.segments.resolver import SegmentResolver
+from gateway.segments.store import SegmentStore, _page
+
+MAX_FAILURES_LISTED = 100
+EXPORT_PIECE = 100_000
+_enc = msgspec.json.Encoder().encode
+
+
+class JobNotFound(GatewayError, KeyError):
+    """No such job in the application: NotFoundException."""
+
+
+class SourceError(GatewayError, OSError):
+    """An import piece could not be read."""
+
+
+def _s(b: Any) -> str:
+    return b.decode() if isinstance(b, bytes) else str(b)
+
+
+def job_key(app: str, job_id: str) -> str:
+    return keys.app_key(app, "job", job_id)
+
+
+def jobs_key(app: str, kind: str, segment_id: str | None = None) -> str:
+    return keys.app_key(app, "segjobs", kind, segment_id) if segment_id else keys.app_key(app, "jobs", kind)
+
+
+def _local_path(url: str) -> Path | None:
+    p = urlparse(url)
+    if p.scheme == "file":
+        return Path(p.path)
+    if p.scheme == "" or (len(p.scheme) == 1 and os.name == "nt"):
+        return Path(url)
+    return None
+
+
+async def list_pieces(url: str) -> list[str]:
+    """The pieces (files) an S3Url names."""
+    local = _local_path(url)
+    if local is not None:
+        if local.is_dir():
+            return [str(p) for p in sorted(local.iterdir()) if p.is_file() and not p.name.startswith(".")]
+        return [str(local)]
+    scheme = urlparse(url).scheme
+    if scheme in ("http", "https"):
+        return [url]
+    raise SourceError(f"unsupported source {scheme}:// (use a local path, file://, http:// or https://)")
+
+
+async def read_piece(piece: str, session: aiohttp.ClientSession | None) -> str:
+    local = _local_path(piece)
+    try:
+        if local is not None:
+            return await asyncio.to_thread(local.read_text, "utf-8")
+        assert session is not None
+        async with session.get(piece) as resp:
+            if resp.status != 200:
+                raise SourceError(f"{piece}: HTTP {resp.status}")
+            return (await resp.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{piece}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except (OSError, aiohttp.ClientError) as exc:
+        raise SourceError(f"{piece}: {exc}") from exc
+
+
+class Jobs:
+    """Both job kinds for any application."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        endpoints: EndpointStore | None = None,
+        segments: SegmentStore | None = None,
+        resolver: SegmentResolver | None = None,
+        *,
+        clock: Callable[[], str] = now_iso,
+    ) -> None:
+        self.redis = redis
+        self.endpoints = endpoints or EndpointStore(redis)
+        self.segments = segments or SegmentStore(redis)
+        self.resolver = resolver or SegmentResolver(redis, self.segments)
+        self._clock = clock
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- shared ------------------------------------------------------------------------------------------------
+
+    async def _save(self, app: str, job: ImportJobResponse | ExportJobResponse, kind: str, seg: str | None) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(job_key(app, job.Id), _enc(job))
+        pipe.zadd(jobs_key(app, kind), {job.Id: time.time()}, nx=True)
+        if seg:
+            pipe.zadd(jobs_key(app, kind, seg), {job.Id: time.time()}, nx=True)
+        await pipe.execute()
+
+    async def _get(self, app: str, job_id: str, typ: Any) -> Any:
+        raw = await self.redis.get(job_key(app, job_id))
+        if raw is None:
+            raise JobNotFound(f"job {job_id!r} not found in application {app!r}")
+        job = msgspec.json.decode(raw)
+        if job.get("Type") != ("IMPORT" if typ is ImportJobResponse else "EXPORT"):
+            raise JobNotFound(f"job {job_id!r} is not an {typ.__name__[:6].lower()} job")
+        return msgspec.convert(job, typ)
+
+    async def _list(self, app: str, kind: str, seg: str | None, page_size: Any, token: str | None) -> Any:
+        start, size = _page(page_size, token)
+        stop = -1 if size is None else start + size
+        ids = [_s(i) for i in await self.redis.zrevrange(jobs_key(app, kind, seg), start, stop)]
+        more = size is not None and len(ids) > size
+        ids = ids[:size] if size is not None else ids
+        raws = await self.redis.mget([job_key(app, i) for i in ids]) if ids else []
+        typ = ImportJobResponse if kind == "import" else ExportJobResponse
+        items: list[Any] = [msgspec.json.decode(r, type=typ) for r in raws if r is not None]
+        resp = ImportJobsResponse if kind == "import" else ExportJobsResponse
+        return resp(Item=items, NextToken=str(start + len(ids)) if more else None)
+
+    async def _guard(self, app: str, job_id: str, kind: str, seg: str | None, coro: Any) -> None:
+        """Run a background job; an unexpected error marks the job FAILED with the reason instead of leaving it
+        PROCESSING forever."""
+        try:
+            await coro
+        except Exception as exc:
+            typ = ImportJobResponse if kind == "import" else ExportJobResponse
+            job = await self._get(app, job_id, typ)
+            failed = msgspec.structs.replace(
+                job, JobStatus="FAILED", Failures=[f"job stopped: {exc!r}"], CompletionDate=self._clock()
+            )
+            await self._save(app, failed, kind, seg)
+
+    async def drain(self) -> None:
+        """Wait for the jobs running in the background (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- imports -----------------------------------------------------------------------------------------------
+
+    async def create_import(self, app: str, req: ImportJobRequest, *, background: bool = True) -> ImportJobResponse:
+        """CreateImportJob: record the job (CREATED) and run it in the background (or now, when not)."""
+        if req.Format not in ("CSV", "JSON"):
+            raise SegmentValidationError(f"Format must be CSV or JSON, not {req.Format!r}")
+        if not req.S3Url:
+            raise SegmentValidationError("S3Url is required")
+        if req.SegmentId:
+            await self.segments.get(app, req.SegmentId)  # SegmentNotFound -> NotFoundException
+        job = ImportJobResponse(
+            ApplicationId=app,
+            CreationDate=self._clock(),
+            Definition=ImportJobResource(**msgspec.structs.asdict(req)),
+            Id=uuid.uuid4().hex,
+            JobStatus="CREATED",
+            Type="IMPORT",
+        )
+        await self._save(app, job, "import", req.SegmentId)
+        if background:
+            self._spawn(self._guard(app, job.Id, "import", req.SegmentId, self.run_import(app, job.Id)))
+            return job
+        return await self.run_import(app, job.Id)
+
+    async def get_import(self, app: str, job_id: str) -> ImportJobResponse:
+        return await self._get(app, job_id, ImportJobResponse)  # type: ignore[no-any-return]
+
+    async def list_imports(
+        self, app: str, page_size: Any = None, token: str | None = None, segment_id: str | None = None
+    ) -> ImportJobsResponse:
+        """GetImportJobs, or GetSegmentImportJobs with `segment_id`; newest first."""
+        return await self._list(app, "import", segment_id, page_size, token)  # type: ignore[no-any-return]
+
+    async def run_import(self, app: str, job_id: str) -> ImportJobResponse:
+        """Run a CREATED import job to COMPLETED or FAILED; per-row failures go to Failures/TotalFailures."""
+        job = await self.get_import(app, job_id)
+        d = job.Definition
+        job = msgspec.structs.replace(job, JobStatus="PROCESSING")
+        await self._save(app, job, "import", d.SegmentId)
+        failures: list[str] = []
+        notes: list[str] = []
+        total_failures = processed = completed = failed_pieces = 0
+        members: list[str] = []
+        channels: Counter[str] = Counter()
+        size = 0
+        try:
+            pieces = await list_pieces(d.S3Url)
+        except SourceError as exc:
+            pieces, failures = [], [str(exc)]
+            total_failures = failed_pieces = 1
+        session = aiohttp.ClientSession() if any(p.startswith(("http:", "https:")) for p in pieces) else None
+        try:
+            for piece in pieces:
+                try:
+                    text = await read_piece(piece, session)
+                except SourceError as exc:
+                    failed_pieces += 1
+                    total_failures += 1
+                    failures.append(str(exc))
+                    continue
+                size += len(text.encode())
+                rows = parse_csv(text, notes) if d.Format == "CSV" else parse_json_lines(text, notes)
+                name = os.path.basename(urlparse(piece).path) or piece
+                ok, errs, n = await self._import_rows(app, list(rows), d.RegisterEndpoints is not False, channels)
+                members.extend(ok)
+                processed += n
+                total_failures += len(errs)
+                failures.extend(f"{name} line {line}: {msg}" for line, msg in errs)
+                completed += 1
+        finally:
+            if session is not None:
+                await session.close()
+        failures = [*notes, *failures]
+        status = "COMPLETED" if completed > 0 else "FAILED"
+        seg_id = d.SegmentId
+        if status == "COMPLETED" and d.DefineSegment:
+            seg = await self.segments.create_import_version(
+                app,
+                d.SegmentId,
+                d.SegmentName,
+                SegmentImportResource(
+                    ChannelCounts=dict(channels),
+                    ExternalId=d.ExternalId or "",
+                    Format=d.Format,
+                    RoleArn=d.RoleArn,
+                    S3Url=d.S3Url,
+                    Size=len(set(members)),
+                ),
+                members,
+            )
+            seg_id = seg.Id
+        job = msgspec.structs.replace(
+            job,
+            CompletedPieces=completed,
+            CompletionDate=self._clock(),
+            Definition=msgspec.structs.replace(d, SegmentId=seg_id),
+            FailedPieces=failed_pieces,
+            Failures=failures[:MAX_FAILURES_LISTED],
+            JobStatus=status,
+            TotalFailures=total_failures,
+            TotalPieces=len(pieces),
+            TotalProcessed=processed,
+        )
+        await self._save(app, job, "import", seg_id)
+        return job
+
+    async def _import_rows(
+        self, app: str, rows: list[Parsed], register: bool, channels: Counter[str]
+    ) -> tuple[list[str], list[tuple[int, str]], int]:
+        """Write parsed rows 100 at a time; returns (member ids, [(line, error)], rows processed)."""
+        ok: list[str] = []
+        errs: list[tuple[int, str]] = []
+        good: list[tuple[int, EndpointBatchItem]] = []
+        for p in rows:
+            if p.error is not None:
+                errs.append((p.line, p.error))
+            elif p.user_ids:
+                for uid, eids in zip(p.user_ids, await self.endpoints.user_endpoint_ids(app, p.user_ids), strict=True):
+                    if eids:
+                        ok.extend(eids)
+                    else:
+                        errs.append((p.line, f"user {uid!r} has no endpoints"))
+            elif p.item is not None:
+                try:
+                    check_request(p.item)
+                    good.append((p.line, p.item))
+                except EndpointValidationError as exc:
+                    errs.append((p.line, str(exc)))
+        if not register:
+            ids = [it.Id or "" for _, it in good]
+            existing = await self.endpoints.get_many(app, ids)
+            for (line, it), ep in zip(good, existing, strict=True):
+                if ep is None:
+                    errs.append((line, f"endpoint {it.Id!r} does not exist and RegisterEndpoints is false"))
+                else:
+                    ok.append(it.Id or "")
+                    channels[ep.ChannelType or "UNKNOWN"] += 1
+            return ok, sorted(errs), len(rows)
+        for i in range(0, len(good), 100):
+            chunk = good[i : i + 100]
+            try:
+                batch = EndpointBatchRequest(Item=[c[1] for c in chunk])
+                written = await self.endpoints.update_endpoints_batch(app, batch)
+                pairs = list(zip(chunk, written, strict=True))
+            except EndpointValidationError:
+                pairs = []
+                for line, it in chunk:  # find the rows at fault, keep the rest
+                    try:
+                        pairs.append(((line, it), await self.endpoints.update_endpoint(app, it.Id or "", it)))
+                    except EndpointValidationError as exc:
+                        errs.append((line, str(exc)))
+            for (_, it), ep in pairs:
+                ok.append(it.Id or "")
+                channels[ep.ChannelType or "UNKNOWN"] += 1
+        return ok, sorted(errs), len(rows)
+
+    # -- exports -----------------------------------------------------------------------------------------------
+
+    async def create_export(self, app: str, req: ExportJobRequest, *, background: bool = True) -> ExportJobResponse:
+        """CreateExportJob: endpoints of a segment version (or all endpoints) to newline-delimited JSON files."""
+        if _local_path(req.S3UrlPrefix) is None:
+            raise SegmentValidationError("S3UrlPrefix must be a local directory or file:// URL")
+        if req.SegmentId:
+            await self.segments.get_version(app, req.SegmentId, req.SegmentVersion)
+        job = ExportJobResponse(
+            ApplicationId=app,
+            CreationDate=self._clock(),
+            Definition=ExportJobResource(**msgspec.structs.asdict(req)),
+            Id=uuid.uuid4().hex,
+            JobStatus="CREATED",
+            Type="EXPORT",
+        )
+        await self._save(app, job, "export", req.SegmentId)
+        if background:
+            self._spawn(self._guard(app, job.Id, "export", req.SegmentId, self.run_export(app, job.Id)))
+            return job
+        return await self.run_export(app, job.Id)
+
+    async def get_export(self, app: str, job_id: str) -> ExportJobResponse:
+        return await self._get(app, job_id, ExportJobResponse)  # type: ignore[no-any-return]
+
+    async def list_exports(
+        self, app: str, page_size: Any = None, token: str | None = None, segment_id: str | None = None
+    ) -> ExportJobsResponse:
+        """GetExportJobs, or GetSegmentExportJobs with `segment_id`; newest first."""
+        return await self._list(app, "export", segment_id, page_size, token)  # type: ignore[no-any-return]
+
+    async def run_export(self, app: str, job_id: str) -> ExportJobResponse:
+        job = await self.get_export(app, job_id)
+        d = job.Definition
+        job = msgspec.structs.replace(job, JobStatus="PROCESSING")
+        await self._save(app, job, "export", d.SegmentId)
+        out_dir = _local_path(d.S3UrlPrefix)
+        assert out_dir is not None
+        failures: list[str] = []
+        pieces = done = 0
+        try:
+            if d.SegmentId:
+                ids = await self.resolver.resolve(app, d.SegmentId, d.SegmentVersion)
+            else:
+                idx = await self.resolver.index(app)
+                ids = idx.ids(self.resolver.kernel.rows(idx.alive))
+            target = out_dir / job.Id
+            await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
+            for start in range(0, len(ids), EXPORT_PIECE):
+                chunk = ids[start : start + EXPORT_PIECE]
+                lines: list[bytes] = []
+                for i in range(0, len(chunk), 1000):
+                    for raw in await self.redis.mget([keys.endpoint(app, e) for e in chunk[i : i + 1000]]):
+                        if raw is not None:
+                            lines.append(raw if isinstance(raw, bytes) else raw.encode())
+                pieces += 1
+                path = target / f"part-{pieces - 1:05d}.json"
+                await asyncio.to_thread(path.write_bytes, b"\n".join(lines) + (b"\n" if lines else b""))
+                done += len(lines)
+            status = "COMPLETED"
+        except (OSError, SegmentNotFound) as exc:
+            failures.append(str(exc))
+            status = "FAILED"
+        job = msgspec.structs.replace(
+            job,
+            CompletedPieces=pieces,
+            CompletionDate=self._clock(),
+            FailedPieces=0 if status == "COMPLETED" else 1,
+            Failures=failures or None,
+            JobStatus=status,
+            TotalFailures=len(failures),
+            TotalPieces=pieces + (0 if status == "COMPLETED" else 1),
+            TotalProcessed=done,
+        )
+        await self._save(app, job, "export", d.SegmentId)
+        return job

@@ -1,0 +1,163 @@
+"""A Gateway API server on a free port, in its own thread and event loop, driven only through boto3."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import boto3
+import pytest
+import redis
+import redis.asyncio as aioredis
+from aiohttp import web
+from botocore.config import Config
+
+from gateway.api.server import create_app
+from gateway.api.services import Services
+from gateway.api.sigv4 import SigV4Verifier
+from gateway.config import GatewayConfig
+from gateway.embedded_redis import EmbeddedRedis
+from tests.api import fakes
+
+ACCESS_KEY = "AKIDGATEWAYTEST"
+SECRET = "test-secret-key"
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+
+
+class ApiServer:
+    """Runs `create_app(services, verifier)` on 127.0.0.1:<free port> in a background event loop."""
+
+    def __init__(self, redis_url: str, verifier: SigV4Verifier | None, with_fakes: bool = True) -> None:
+        self.redis_url = redis_url
+        self.verifier = verifier
+        self.with_fakes = with_fakes
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.services: Services
+        self.runner: web.AppRunner
+        self.url = ""
+
+    async def _start(self) -> None:
+        from gateway.api.server import services_from_config
+
+        config = GatewayConfig()
+        config = GatewayConfig(api=type(config.api)(region=REGION, account_id=ACCOUNT))
+        self.redis = aioredis.Redis.from_url(self.redis_url)
+        self.services = services_from_config(config, self.redis)
+        if self.with_fakes:
+            s = self.services
+            s.push_channels = fakes.FakePushChannels()
+            s.endpoints = fakes.FakeEndpoints()
+            s.templates = fakes.FakeTemplates()
+            s.segments = fakes.FakeSegments()
+            s.jobs = fakes.FakeJobs()
+            s.messages = fakes.FakeMessages()
+            s.otp = fakes.FakeOtp()
+            s.phone = fakes.FakePhone()
+        self.runner = web.AppRunner(create_app(self.services, self.verifier))
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def call(self, coro: Any) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(10)
+
+    def start(self) -> ApiServer:
+        self.thread.start()
+        self.call(self._start())
+        return self
+
+    def stop(self) -> None:
+        async def _stop() -> None:
+            await self.runner.cleanup()
+            await self.redis.aclose()
+
+        self.call(_stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+    def client(self, *, key: str = ACCESS_KEY, secret: str = SECRET, validate: bool = True, **cfg: Any) -> Any:
+        return boto3.client(
+            "pinpoint",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=Config(retries={"total_max_attempts": 1}, parameter_validation=validate, **cfg),
+        )
+
+
+@pytest.fixture(scope="session")
+def api_server(redis_server: EmbeddedRedis) -> Iterator[ApiServer]:
+    server = ApiServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET})).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sync_redis(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def pp(api_server: ApiServer, sync_redis: redis.Redis) -> Any:
+    """boto3's pinpoint client, signing with the test key, against a flushed Redis."""
+    return api_server.client()
+
+
+@pytest.fixture
+def raw_pp(api_server: ApiServer, sync_redis: redis.Redis) -> Any:
+    """The same client with boto3's own parameter validation off, to reach the server's validation."""
+    return api_server.client(validate=False)
+
+
+@pytest.fixture
+def app_id(pp: Any) -> str:
+    return str(pp.create_app(CreateApplicationRequest={"Name": "test"})["ApplicationResponse"]["Id"])
+
+
+def error_of(call: Callable[[], Any]) -> tuple[str, int, str]:
+    """(error code, HTTP status, message) of the ClientError a boto3 call raises."""
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as exc:
+        err = exc.response["Error"]
+        return err["Code"], exc.response["ResponseMetadata"]["HTTPStatusCode"], err.get("Message", "")
+    raise AssertionError("the call succeeded")
+
+
+@pytest.fixture(scope="session")
+def live_api(redis_server: EmbeddedRedis) -> Iterator[ApiServer]:
+    """The API with the real services `services_from_config` wires (endpoint, segment and job stores, phone
+    validation; no OTP section, no worker), signing with the test key."""
+    server = ApiServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False).start()
+    yield server
+    from gateway.api.adapters import JobAdapter
+
+    assert isinstance(server.services.jobs, JobAdapter)
+    server.call(server.services.jobs.drain())
+    server.stop()
+
+
+@pytest.fixture
+def live_pp(live_api: ApiServer, sync_redis: redis.Redis) -> Any:
+    """boto3's pinpoint client against `live_api`, over a flushed Redis."""
+    return live_api.client()
+
+
+@pytest.fixture
+def live_app(live_pp: Any) -> str:
+    return str(live_pp.create_app(CreateApplicationRequest={"Name": "live"})["ApplicationResponse"]["Id"])
