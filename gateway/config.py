@@ -147,7 +147,7 @@ class VoiceChannelConfig(_HttpProviderBase, tag="voice", tag_field="kind"):
 
 
 
-class _PushBase(_Base, frozen=True):
+class _PushBase(_Base):
     """Connection settings shared by the APNs and FCM channels (HTTP/2 pools)."""
 
     # HTTP/2 implementation: "native" (our own framing, gateway/channels/h2native.py: the fastest), or the h2
@@ -165,7 +165,7 @@ class _PushBase(_Base, frozen=True):
     credentials_ttl_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0  # how long per-app credentials are cached
 
 
-class ApnsChannelConfig(_PushBase, frozen=True, tag="apns", tag_field="kind"):
+class ApnsChannelConfig(_PushBase, tag="apns", tag_field="kind"):
     """APNs over HTTP/2 for APNS, APNS_SANDBOX, APNS_VOIP, APNS_VOIP_SANDBOX. An application's stored
     credentials (UpdateApnsChannel) win; the `team_id`.. fields are the default for applications without."""
 
@@ -181,7 +181,7 @@ class ApnsChannelConfig(_PushBase, frozen=True, tag="apns", tag_field="kind"):
     token_refresh_s: Annotated[float, msgspec.Meta(ge=1200, le=3540)] = 3000.0  # Apple: 20..60 minutes
 
 
-class FcmChannelConfig(_PushBase, frozen=True, tag="fcm", tag_field="kind"):
+class FcmChannelConfig(_PushBase, tag="fcm", tag_field="kind"):
     """FCM HTTP v1 for GCM. An application's stored ServiceJson (UpdateGcmChannel) wins over the default."""
 
     name: str = "fcm"
@@ -193,7 +193,7 @@ class FcmChannelConfig(_PushBase, frozen=True, tag="fcm", tag_field="kind"):
     token_refresh_margin_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
 
 
-class CredentialsConfig(_Base, frozen=True):
+class CredentialsConfig(_Base):
     """The AES-256-GCM key that encrypts stored channel credentials: base64 of 32 bytes, from a file or an
     environment variable (never inline)."""
 

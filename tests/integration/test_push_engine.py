@@ -91,6 +91,9 @@ async def test_unregistered_endpoint(push_engine: tuple[Running, ApnsSandbox, Fc
     r = resp.EndpointResult["ep-gone"]
     assert (r.DeliveryStatus, r.StatusCode) == ("PERMANENT_FAILURE", 410)
     assert asb.answers["Unregistered"] == 1
-    if hasattr(store, "set_status"):  # the segments branch adds EndpointStore.set_status
-        ep = await store.get("app1", "ep-gone")
-        assert ep is not None and ep.EndpointStatus == "INACTIVE"
+    ep = await store.get("app1", "ep-gone")
+    assert ep is not None and ep.EndpointStatus == "INACTIVE"  # not sent to again
+    again = await run.producer.send_messages_and_wait("app1", {
+        "Endpoints": {"ep-gone": {}}, "MessageConfiguration": {"APNSMessage": {"Body": "b"}}}, timeout=10)
+    assert again.EndpointResult["ep-gone"].DeliveryStatus == "PERMANENT_FAILURE"
+    assert asb.answers["Unregistered"] == 1  # the second request never reached APNs
