@@ -312,7 +312,7 @@ def run_client(name: str, tmp: Path, port: int, n: int, conc: int, sandbox: subp
 
 
 def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env: dict[str, str],
-            per_entry: int = 1) -> dict[str, float]:
+            per_entry: int = 1, batch: int = 256, inflight: int = 2048) -> dict[str, float]:
     """`gateway serve` fed from a prefilled stream of `per_entry` addresses per entry; rate over the backlog."""
     import msgspec
     import redis as redis_sync
@@ -339,12 +339,14 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
         ids += [_id_key(x) for x in pipe.execute()]
         cfg = tmp / "gateway.toml"
         cfg.write_text(f'redis_url = "{server.url}"\nlog_level = "WARNING"\n'
-                       f"[stream]\nbatch_size = {max(4, 256 // per_entry)}\nmax_inflight = 2048\n"
+                       f"[stream]\nbatch_size = {max(4, batch // per_entry)}\nmax_inflight = {inflight}\n"
                        f'[[channels]]\nkind = "apns"\nproduction_url = "https://127.0.0.1:{port}"\n'
                        f'sandbox_url = "https://127.0.0.1:{port}"\nteam_id = "TEAM{i_e2e:06d}"\n'
                        f'key_id = "KID{i_e2e:07d}"\ntoken_key_file = "{tmp / "key.p8"}"\nbundle_id = "{TOPIC}"\n'
                        f'ca_file = "{tmp / "ca.pem"}"\n')
         s0 = cpu_seconds(sandbox.pid)
+        assert server.proc is not None
+        r0 = cpu_seconds(server.proc.pid)
         t0 = time.perf_counter()
         cmd = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg), "--consumer", "bench"]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
@@ -365,6 +367,7 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
             proc.terminate()
             proc.wait(30)
         s1 = cpu_seconds(sandbox.pid)
+        redis_us = (cpu_seconds(server.proc.pid) - r0) / max(hi_n := marks[-1][1], 1) * 1e6
         events = r.xlen("gateway:events")
         sample = r.xrevrange("gateway:events", count=1)
         kinds: dict[str, int] = {}
@@ -383,9 +386,10 @@ def run_e2e(tmp: Path, port: int, n: int, sandbox: subprocess.Popen[bytes], env:
     share = (hi[2] - lo[2]) / (hi[0] - lo[0])
     first_event = sample[0][1] if sample else {}
     print(f"   e2e x{per_entry:<3}: {hi[1]:,} acked, {events:,} events, steady {rate:,.0f} pushes/s, gateway {cpu_us:.0f} CPU "
-          f"µs/push ({share:.0%} of a core), sandbox {(s1 - s0) / max(hi[1], 1) * 1e6:.0f} CPU µs/push; last event "
-          f"keys {sorted(k.decode() for k in first_event)[:4]}", flush=True)
-    return {"rate": rate, "ok": hi[1], "cpu_us": cpu_us, "cpu_share": share}
+          f"µs/push ({share:.0%} of a core), redis {redis_us:.0f} CPU µs/push, sandbox "
+          f"{(s1 - s0) / max(hi_n, 1) * 1e6:.0f} CPU µs/push; last event keys "
+          f"{sorted(k.decode() for k in first_event)[:4]}", flush=True)
+    return {"rate": rate, "ok": hi[1], "cpu_us": cpu_us, "cpu_share": share, "redis_us": redis_us}
 
 
 def _id_key(entry_id: bytes | str) -> tuple[int, int]:
@@ -399,6 +403,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=1000)
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--only", help="comma-separated clients to run (default: all)")
+    ap.add_argument("--batch", type=int, default=1024, help="e2e: stream batch_size (entries x addresses)")
+    ap.add_argument("--inflight", type=int, default=8192, help="e2e: stream max_inflight (entries)")
     ap.add_argument("--client", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--keydir", help=argparse.SUPPRESS)
@@ -422,8 +428,10 @@ def main() -> None:
                 results[name] = run_client(name, tmp, port, n, args.concurrency, sandbox, env)
         if not args.skip_e2e:
             if "e2e" in wanted or not args.only:
-                results["e2e"] = run_e2e(tmp, port, args.pushes, sandbox, env)
-            results["e2e-100"] = run_e2e(tmp, port, args.pushes, sandbox, env, per_entry=100)
+                results["e2e"] = run_e2e(tmp, port, args.pushes, sandbox, env, batch=args.batch,
+                                         inflight=args.inflight)
+            results["e2e-100"] = run_e2e(tmp, port, args.pushes, sandbox, env, per_entry=100, batch=args.batch,
+                                         inflight=max(1, args.inflight // 100))
     finally:
         sandbox.terminate()
         sandbox.wait(10)
@@ -445,7 +453,8 @@ def main() -> None:
         print(f"{desc[name]:<72} {res['rate']:>10,.0f} {ratio:>10} {res['cpu_us']:>12.0f}")
         note = (f"{int(res['ok']):,} pushes, {args.concurrency} in flight, TLS, sandbox in its own process"
                 + (f"; sandbox {res['sandbox_us']:.0f} CPU µs/push" if "sandbox_us" in res else "")
-                + (f"; gateway used {res['cpu_share']:.0%} of a core" if "cpu_share" in res else "")
+                + (f"; gateway used {res['cpu_share']:.0%} of a core, Redis {res['redis_us']:.0f} CPU µs/push"
+                   if "cpu_share" in res else "")
                 + f"; load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
         rows.append(("bench_push", desc[name], "pushes/s", f"{res['rate']:,.0f}", ratio, note))
         rows.append(("bench_push", desc[name], "client CPU µs/push", f"{res['cpu_us']:.0f}", "", ""))
