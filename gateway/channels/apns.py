@@ -114,6 +114,8 @@ class ApnsChannel:
         self.store = credentials if credentials is not None else getattr(runtime, "credentials", None)
         self.clock = clock or LoopClock()
         self.tokens = ApnsTokens(self.clock, cfg.token_refresh_s)
+        #: where worker processes share each team's provider token (None: this process only)
+        self.shared_redis = getattr(runtime, "redis", None)
         self.production = push_common.Origin(cfg.production_url)
         self.sandbox = push_common.Origin(cfg.sandbox_url)
         self.providers: dict[tuple[str, ...], _Provider] = {}
@@ -190,7 +192,10 @@ class ApnsChannel:
         path = b"/3/device/" + device.encode()
         jwt_value: str | None = None
         if provider.token_key is not None:
-            jwt_value = self.tokens.token(provider.team_id or "", provider.key_id or "", provider.token_key)
+            team, kid = provider.team_id or "", provider.key_id or ""
+            if self.shared_redis is not None and self.tokens.due(team, kid):
+                await self.tokens.share(self.shared_redis, team, kid, provider.token_key)
+            jwt_value = self.tokens.token(team, kid, provider.token_key)
         for attempt in (0, 1):
             hdrs = headers if jwt_value is None else [self._authorization(jwt_value), *headers]
             resp = await provider.pool.request(path, hdrs, content.payload)

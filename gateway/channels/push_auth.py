@@ -60,6 +60,7 @@ class ApnsTokens:
         self._tokens: dict[tuple[str, str], _Minted] = {}
         #: tokens minted over the process's life, per team (tests and metrics)
         self.minted: dict[str, int] = {}
+        self._sharing: dict[tuple[str, str], asyncio.Future[str]] = {}
 
     def _mint(self, team_id: str, key_id: str, private_key: str) -> _Minted:
         try:
@@ -80,6 +81,61 @@ class ApnsTokens:
             tok = self._mint(team_id, key_id, private_key)
         return tok.value
 
+    def due(self, team_id: str, key_id: str) -> bool:
+        """True when the next `token()` call would mint (no token yet, or it reached `refresh_after`)."""
+        tok = self._tokens.get((team_id, key_id))
+        return tok is None or self.clock.monotonic() - tok.at >= self.refresh_after
+
+    async def share(self, redis: Any, team_id: str, key_id: str, private_key: str) -> str:
+        """Make the team's token the same in every process: adopt the one in Redis while it is younger than
+        `refresh_after`, else mint one and publish it with a compare-and-set, adopting the winner's token if
+        another process published first (the loser's token never reaches APNs, which counts only tokens it
+        sees). Call it when :meth:`due`; `token()` then returns the shared token. Concurrent callers share one
+        round of this (single flight)."""
+        key = (team_id, key_id)
+        running = self._sharing.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._sharing[key] = fut
+        try:
+            value = await self._share(redis, team_id, key_id, private_key)
+            fut.set_result(value)
+            return value
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: waiters re-raise it
+            raise
+        finally:
+            del self._sharing[key]
+
+    async def _share(self, redis: Any, team_id: str, key_id: str, private_key: str) -> str:
+        rkey = "gw:{apns-jwt:" + team_id + "}:" + key_id
+        raw = await redis.get(rkey)
+        seen = raw.decode() if isinstance(raw, bytes) else raw
+        if seen:
+            adopted = self._adopt(team_id, key_id, seen)
+            if adopted is not None:
+                return adopted
+        fresh = self._mint(team_id, key_id, private_key).value
+        winner = await redis.eval(_CAS, 1, rkey, seen or "", fresh, int(APNS_MAX_AGE))
+        winner = winner.decode() if isinstance(winner, bytes) else winner
+        if winner != fresh:
+            self.minted[team_id] -= 1  # ours was never used
+            return self._adopt(team_id, key_id, winner) or fresh
+        return fresh
+
+    def _adopt(self, team_id: str, key_id: str, value: str) -> str | None:
+        try:
+            iat = int(jwt.decode(value, options={"verify_signature": False})["iat"])
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+            return None
+        age = self.clock.wall() - iat
+        if not 0 <= age < self.refresh_after:
+            return None
+        self._tokens[(team_id, key_id)] = _Minted(value, self.clock.monotonic() - age)
+        return value
+
     def rejected_as_expired(self, team_id: str, key_id: str, private_key: str, rejected: str) -> str | None:
         """APNs answered ExpiredProviderToken for `rejected`: the token to retry with, or None.
 
@@ -93,6 +149,17 @@ class ApnsTokens:
         if tok is not None and self.clock.monotonic() - tok.at < APNS_MIN_AGE:
             return None
         return self._mint(team_id, key_id, private_key).value
+
+
+#: Set KEYS[1] to ARGV[2] if it still holds ARGV[1] (or nothing); return what it holds afterwards.
+_CAS = """
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return ARGV[2]
+end
+return cur
+"""
 
 
 class ServiceAccount(msgspec.Struct, kw_only=True):

@@ -194,6 +194,21 @@ async def test_second_minter_for_a_team_gets_too_many_provider_token_updates(san
     assert ei.value.detail == "TooManyProviderTokenUpdates"
 
 
+async def test_workers_sharing_redis_present_one_token(sandbox: ApnsSandbox, key_file: str, impl: str,
+                                                      redis: aioredis.Redis) -> None:
+    cfg = ApnsChannelConfig(production_url=sandbox.url, sandbox_url=sandbox.url, team_id=TEAM, key_id=KID,
+                            token_key_file=key_file, bundle_id=BUNDLE, http2=impl)
+    workers = [apns.create(cfg, Runtime(redis, None)) for _ in range(2)]
+    try:
+        for i, ch in enumerate(workers):
+            await ch.send(outbound(content(), f"t{i}", message_id=str(uuid.uuid4())))
+    finally:
+        for ch in workers:
+            await ch.aclose()
+    assert sandbox.accepted == 2 and len(sandbox.tokens_seen[TEAM]) == 1
+    assert sandbox.answers["TooManyProviderTokenUpdates"] == 0
+
+
 def _count_requests(sandbox: ApnsSandbox, n: int) -> asyncio.Event:
     """An event set once the sandbox has received `n` requests (wraps its handler)."""
     seen = asyncio.Event()

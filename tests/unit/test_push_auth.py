@@ -9,6 +9,7 @@ import urllib.parse
 
 import jwt
 import pytest
+import redis.asyncio as aioredis
 
 from gateway import errors
 from gateway.channels.push_auth import FCM_SCOPE, ApnsTokens, FcmTokens, parse_service_account
@@ -147,3 +148,34 @@ async def test_fcm_token_endpoint_refusal_is_auth_failed() -> None:
     tokens = fcm_tokens(FakeTokenEndpoint(status=503), FakeClock(0))
     with pytest.raises(errors.ProviderUnavailable):
         await tokens.token()
+
+
+async def test_apns_token_is_shared_by_processes_through_redis(redis: aioredis.Redis) -> None:
+    """Two workers (two ApnsTokens) of one team present one token to APNs, refreshed once per 50 minutes."""
+    priv, _ = ec_keys()
+    a_clock, b_clock = FakeClock(wall=1_700_000_000), FakeClock(wall=1_700_000_000)
+    a, b = ApnsTokens(a_clock), ApnsTokens(b_clock)
+    first = await a.share(redis, TEAM, KID, priv)
+    assert not a.due(TEAM, KID) and b.due(TEAM, KID)
+    assert await b.share(redis, TEAM, KID, priv) == first == b.token(TEAM, KID, priv)
+    assert (a.minted[TEAM], b.minted.get(TEAM, 0)) == (1, 0)
+    for c in (a_clock, b_clock):
+        c.advance(50 * MIN)
+    assert a.due(TEAM, KID) and b.due(TEAM, KID)
+    second = await b.share(redis, TEAM, KID, priv)
+    assert second != first and await a.share(redis, TEAM, KID, priv) == second
+    assert (a.minted[TEAM], b.minted[TEAM]) == (1, 1)
+
+
+async def test_apns_token_share_race_has_one_winner(redis: aioredis.Redis) -> None:
+    priv, _ = ec_keys()
+    a, b = ApnsTokens(FakeClock(wall=1_700_000_000)), ApnsTokens(FakeClock(wall=1_700_000_000))
+    # both read "nothing" before either publishes: the compare-and-set lets one token through
+    got = await asyncio.gather(a.share(redis, TEAM, KID, priv), b.share(redis, TEAM, KID, priv))
+    assert got[0] == got[1]
+    assert a.minted.get(TEAM, 0) + b.minted.get(TEAM, 0) == 1
+    # many concurrent callers in one process: one round trip, one token
+    c = ApnsTokens(FakeClock(wall=1_700_000_000 + 3000))
+    await redis.delete("gw:{apns-jwt:" + TEAM + "}:" + KID)
+    tokens = await asyncio.gather(*(c.share(redis, TEAM, KID, priv) for _ in range(20)))
+    assert len(set(tokens)) == 1 and c.minted[TEAM] == 1
