@@ -15,10 +15,14 @@ store-level classes rather than the API's HTTP ones.
   ingest stream and a worker) with `Producer.send_messages_and_wait`, so SendOTPMessage answers the worker's
   MessageResponse.
 - `PhoneValidator`: PhoneService over `gateway.phone.validate`.
+- `TemplateAdapter`: TemplateService over `gateway.templates.store.TemplateStore`, with ARNs from the API's
+  Settings and tags kept in the API's TagStore (so TagResource on a template ARN and GetXxxTemplate agree).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +31,7 @@ import msgspec
 from gateway import errors as gw
 from gateway import models, otp, phone
 from gateway.api.errors import InternalServerError
+from gateway.api.services import Settings, TemplateKind, TemplateRequest, TemplateResponse
 from gateway.api.tags import TagStore, check_tags
 from gateway.endpoints.rules import EndpointValidationError
 from gateway.endpoints.store import EndpointNotFound, EndpointStore
@@ -34,6 +39,8 @@ from gateway.producer import Producer
 from gateway.segments.definition import SegmentNotFound, SegmentValidationError
 from gateway.segments.jobs import JobNotFound, Jobs
 from gateway.segments.store import SegmentStore
+from gateway.templates.errors import TemplateError
+from gateway.templates.store import TemplateExists, TemplateNotFound, TemplateStore
 
 _INVALID: tuple[type[Exception], ...] = (
     EndpointValidationError,
@@ -261,3 +268,159 @@ class PhoneValidator:
     async def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse:
         with store_errors():
             return phone.validate(request)
+
+
+_REQUEST_SHAPE: dict[str, str] = {
+    "EMAIL": "EmailTemplateRequest", "SMS": "SMSTemplateRequest", "VOICE": "VoiceTemplateRequest",
+    "PUSH": "PushNotificationTemplateRequest", "INAPP": "InAppTemplateRequest",
+}
+
+
+@contextmanager
+def template_errors(kind: TemplateKind) -> Iterator[None]:
+    """The template store's errors as gateway.errors: TemplateNotFound → NotFound; TemplateExists and every other
+    TemplateError (syntax or unknown helper with its line and column, quotas, bad version) → InvalidRequest.
+
+    An existing template is a BadRequestException, not a ConflictException: botocore's model lists only
+    BadRequest, Forbidden, MethodNotAllowed, TooManyRequests and InternalServerError for Create*Template, and the
+    Pinpoint API reference documents no 409 for it."""
+    try:
+        yield
+    except TemplateNotFound as exc:
+        raise gw.NotFound(str(exc)) from exc
+    except TemplateExists as exc:
+        raise gw.InvalidRequest(str(exc)) from exc
+    except TemplateError as exc:
+        raise gw.InvalidRequest(_invalid(kind, exc)) from exc
+
+
+def _invalid(kind: TemplateKind, exc: TemplateError) -> str:
+    # The store reports a part that does not compile as reason "<Part>: <why>" at the line and column inside that
+    # part; put the part in the member path so the message reads like the API's other validation errors.
+    part, sep, why = exc.reason.partition(": ")
+    if exc.line and sep and " " not in part:
+        return f"Invalid {_REQUEST_SHAPE[kind]}.{part}: line {exc.line}, column {exc.column}: {why}"
+    return f"Invalid {_REQUEST_SHAPE[kind]}: {exc}"
+
+
+def _required(kind: TemplateKind, request: TemplateRequest | None) -> TemplateRequest:
+    # An empty body decodes to None; Pinpoint's model requires the payload on Create and Update.
+    if request is None:
+        raise gw.InvalidRequest(f"Missing request body: {_REQUEST_SHAPE[kind]} is required")
+    return request
+
+
+def _encode_token(name: str, kind: str) -> str:
+    return base64.urlsafe_b64encode(f"{name}\x00{kind}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    """The store's position ("name\\0TYPE") inside a NextToken this adapter returned."""
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, ValueError):
+        text = ""
+    name, sep, kind = text.partition("\x00")
+    if not sep or not name or kind not in _REQUEST_SHAPE:
+        raise gw.InvalidRequest("NextToken is not a token ListTemplates returned")
+    return text
+
+
+class TemplateAdapter:
+    """TemplateService over the template store (versions, active version, compile-at-save live there).
+
+    Adds what the store leaves to the API: the template's ARN (`templates/NAME/TYPE` under the API's region and
+    account), its tags, and opaque paging tokens. Tags given to Create*Template go to the TagStore, where
+    TagResource/UntagResource/ListTagsForResource on the same ARN see them; Update*Template ignores `tags`, as
+    Pinpoint has since May 2023 (tags are managed with TagResource). Deleting the whole template removes its tags.
+    """
+
+    def __init__(self, store: TemplateStore, settings: Settings, tags: TagStore | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.tags = tags
+
+    @staticmethod
+    def _resource(name: str, kind: str) -> str:
+        return f"templates/{name}/{kind}"
+
+    @staticmethod
+    def _untagged(request: TemplateRequest) -> TemplateRequest:
+        # The store keeps the content; tags live in the TagStore only, so there is one truth for them.
+        return msgspec.structs.replace(request, tags=None) if request.tags is not None else request
+
+    async def create_template(self, name: str, kind: TemplateKind, request: TemplateRequest) -> str:
+        request = _required(kind, request)
+        if request.tags:
+            check_tags(request.tags, f"{_REQUEST_SHAPE[kind]}.tags")
+        with template_errors(kind):
+            await self.store.create(name, kind, self._untagged(request))
+        if self.tags is not None and request.tags:
+            await self.tags.add(self._resource(name, kind), None, request.tags)
+        return self.settings.arn(self._resource(name, kind))
+
+    async def get_template(self, name: str, kind: TemplateKind, version: str | None) -> TemplateResponse | None:
+        with template_errors(kind):
+            doc = await self.store.get(name, kind, version)
+        tags = await self.tags.get(self._resource(name, kind), None) if self.tags is not None else {}
+        return msgspec.structs.replace(doc, Arn=self.settings.arn(self._resource(name, kind)), tags=tags)
+
+    async def update_template(
+        self, name: str, kind: TemplateKind, request: TemplateRequest, create_new_version: bool, version: str | None
+    ) -> None:
+        with template_errors(kind):
+            await self.store.update(
+                name, kind, self._untagged(_required(kind, request)),
+                create_new_version=create_new_version, version=None if create_new_version else version,
+            )
+
+    async def delete_template(self, name: str, kind: TemplateKind, version: str | None) -> bool:
+        with template_errors(kind):
+            await self.store.delete(name, kind, version)
+        if self.tags is not None and (version is None or not await self._exists(name, kind)):
+            # The whole template is gone (all versions, or its last one): so are its tags.
+            resource = self._resource(name, kind)
+            await self.tags.remove(resource, None, list(await self.tags.get(resource, None)))
+        return True
+
+    async def _exists(self, name: str, kind: TemplateKind) -> bool:
+        try:
+            await self.store.get(name, kind)
+        except TemplateNotFound:
+            return False
+        return True
+
+    async def list_templates(
+        self, page_size: int, token: str | None, prefix: str | None, kind: TemplateKind | None
+    ) -> models.TemplatesResponse:
+        after = _decode_token(token) if token else None
+        # One more than asked: a NextToken only when another page really exists (no empty last page).
+        page = await self.store.list_templates(
+            prefix=prefix, template_type=kind, page_size=page_size + 1, next_token=after
+        )
+        items = page.Item[:page_size]
+        next_token = None
+        if len(page.Item) > page_size:
+            last = items[-1]
+            next_token = _encode_token(last.TemplateName, last.TemplateType)
+        found = (
+            await self.tags.get_many([(self._resource(t.TemplateName, t.TemplateType), None) for t in items])
+            if self.tags is not None and items else [{} for _ in items]
+        )
+        items = [
+            msgspec.structs.replace(t, Arn=self.settings.arn(self._resource(t.TemplateName, t.TemplateType)), tags=tg)
+            for t, tg in zip(items, found, strict=True)
+        ]
+        return models.TemplatesResponse(Item=items, NextToken=next_token)
+
+    async def list_template_versions(
+        self, name: str, kind: TemplateKind, page_size: int, token: str | None
+    ) -> models.TemplateVersionsResponse | None:
+        if token is not None and not (token.isdigit() and int(token) >= 1):
+            raise gw.InvalidRequest("NextToken is not a token ListTemplateVersions returned")
+        with template_errors(kind):
+            return await self.store.list_versions(name, kind, page_size=page_size, next_token=token)
+
+    async def set_active_version(self, name: str, kind: TemplateKind, version: str) -> None:
+        with template_errors(kind):
+            await self.store.set_active_version(name, kind, version)

@@ -24,7 +24,14 @@ from aiohttp import web
 from gateway import errors as gw
 from gateway import otp
 from gateway.api import errors
-from gateway.api.adapters import EndpointAdapter, EngineOtpService, JobAdapter, PhoneValidator, SegmentAdapter
+from gateway.api.adapters import (
+    EndpointAdapter,
+    EngineOtpService,
+    JobAdapter,
+    PhoneValidator,
+    SegmentAdapter,
+    TemplateAdapter,
+)
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
 from gateway.api.engine import StreamMessageService
@@ -41,6 +48,7 @@ from gateway.errors import ConfigError
 from gateway.producer import Producer
 from gateway.segments.jobs import Jobs
 from gateway.segments.store import SegmentStore
+from gateway.templates.store import TemplateStore
 
 log = logging.getLogger("gateway.api")
 
@@ -194,10 +202,10 @@ def services_from_config(
     config: GatewayConfig, redis: aioredis.Redis, environ: Mapping[str, str] | None = None
 ) -> Services:
     """Every service Gateway itself provides, over one Redis client: applications, tags, EMAIL/SMS/VOICE channel
-    settings, endpoints and users, segments, import/export jobs, PhoneNumberValidate, sending through the ingest
-    stream, and OTP when `config.otp` is present (ConfigError at once if its key is missing). Templates and push
-    channel credentials are set on the result by the caller that builds them; each operation is served once
-    its service is present."""
+    settings, endpoints and users, message templates (the store the worker renders from), segments, import/export
+    jobs, PhoneNumberValidate, sending through the ingest stream, and OTP when `config.otp` is present
+    (ConfigError at once if its key is missing). Push channel credentials are set on the result by the caller
+    that builds them; each operation is served once its service is present."""
     settings = Settings(
         region=config.api.region, account_id=config.api.account_id, events_key=config.stream.events_key
     )
@@ -215,6 +223,7 @@ def services_from_config(
         messages=StreamMessageService(producer, config.api.send_timeout_s),
         endpoints=EndpointAdapter(endpoint_store),
         segments=SegmentAdapter(segment_store, tags),
+        templates=TemplateAdapter(TemplateStore(redis), settings, tags),
         jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store)),
         phone=PhoneValidator(),
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),

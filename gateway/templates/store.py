@@ -26,9 +26,9 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import redis.asyncio as aioredis
@@ -70,6 +70,7 @@ _PUSH_FIELDS: Final = ("Title", "Body", "Url", "ImageUrl", "ImageIconUrl", "Smal
                        "RawContent")
 _NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 INDEX_KEY: Final = "gw:tpl:index"
+_T = TypeVar("_T")
 
 
 def meta_key(name: str, type_: str) -> str:
@@ -220,51 +221,86 @@ class TemplateStore:
         _check_name(name, type_)
         request = self._typed(type_, request)
         validate(type_, request)
-        meta = await self._meta(name, type_)
         now = self._now()
-        if create_new_version:
-            target = int(await self.redis.hincrby(meta_key(name, type_), "latest", 1))
-            created = now
-        else:
-            target = self._version_number(version) if version is not None else int(meta["latest"])
-            old = await self.redis.hget(versions_key(name, type_), str(target))
-            if old is None:
-                raise TemplateNotFound(f"template {name!r} of type {type_} has no version {target}")
-            created = _dec_record.decode(old).created
-        record = _enc.encode(_Record(msgspec.Raw(_enc.encode(request)), created, now, uuid.uuid4().hex))
-        await self.redis.hset(versions_key(name, type_), str(target), record)
-        self._forget(name, type_)
-        return str(target)
+        encoded = msgspec.Raw(_enc.encode(request))
+
+        async def write(pipe: Any, meta: dict[str, str]) -> str:
+            if create_new_version:
+                target = int(meta["latest"]) + 1
+                created = now
+            else:
+                target = self._version_number(version) if version is not None else int(meta["latest"])
+                old = await self.redis.hget(versions_key(name, type_), str(target))
+                if old is None:
+                    raise TemplateNotFound(f"template {name!r} of type {type_} has no version {target}")
+                created = _dec_record.decode(old).created
+            pipe.multi()
+            if create_new_version:
+                pipe.hset(meta_key(name, type_), "latest", target)
+            pipe.hset(versions_key(name, type_), str(target),
+                      _enc.encode(_Record(encoded, created, now, uuid.uuid4().hex)))
+            return str(target)
+
+        return await self._guarded(name, type_, write)
 
     async def set_active_version(self, name: str, type_: str, version: str) -> None:
         """UpdateTemplateActiveVersion."""
         _check_name(name, type_)
-        await self._meta(name, type_)
-        number = self._version_number(version)
-        if not await self.redis.hexists(versions_key(name, type_), str(number)):
-            raise TemplateNotFound(f"template {name!r} of type {type_} has no version {number}")
-        await self.redis.hset(meta_key(name, type_), "active", number)
-        self._forget(name, type_)
+
+        async def write(pipe: Any, meta: dict[str, str]) -> None:
+            number = self._version_number(version)
+            if not await self.redis.hexists(versions_key(name, type_), str(number)):
+                raise TemplateNotFound(f"template {name!r} of type {type_} has no version {number}")
+            pipe.multi()
+            pipe.hset(meta_key(name, type_), "active", number)
+
+        await self._guarded(name, type_, write)
 
     async def delete(self, name: str, type_: str, version: str | None = None) -> None:
         """DeleteXxxTemplate: one version, or (without `version`) the whole template."""
         _check_name(name, type_)
-        meta = await self._meta(name, type_)
         if version is None:
+            await self._meta(name, type_)
             await self.redis.delete(meta_key(name, type_), versions_key(name, type_))
             await self.redis.zrem(INDEX_KEY, name + "\x00" + type_)
-        else:
+            self._forget(name, type_)
+            return
+
+        async def write(pipe: Any, meta: dict[str, str]) -> bool:
             number = self._version_number(version)
             count = await self.redis.hlen(versions_key(name, type_))
             if number == int(meta["active"]) and count > 1:
                 raise TemplateError(f"version {number} is the active version of {name!r}; make another version "
                                     "active before deleting it")
-            if not await self.redis.hdel(versions_key(name, type_), str(number)):
+            if not await self.redis.hexists(versions_key(name, type_), str(number)):
                 raise TemplateNotFound(f"template {name!r} of type {type_} has no version {number}")
+            pipe.multi()
+            pipe.hdel(versions_key(name, type_), str(number))
             if count == 1:
-                await self.redis.delete(meta_key(name, type_))
-                await self.redis.zrem(INDEX_KEY, name + "\x00" + type_)
-        self._forget(name, type_)
+                pipe.delete(meta_key(name, type_))
+            return count == 1
+
+        if await self._guarded(name, type_, write):
+            await self.redis.zrem(INDEX_KEY, name + "\x00" + type_)
+
+    async def _guarded(self, name: str, type_: str, write: Callable[[Any, dict[str, str]], Awaitable[_T]]) -> _T:
+        """Run `write(pipe, meta)` as one transaction on the template's keys, WATCHed from before its meta is read:
+        `write` does its checks (reads through `self.redis`), calls `pipe.multi()` and queues its writes. If another
+        client changed the template meanwhile, all is re-read and re-checked, so a racing delete or update never
+        leaves half a template (a meta hash without `active` or versions without meta would wedge the name)."""
+        keys = (meta_key(name, type_), versions_key(name, type_))
+        try:
+            while True:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(*keys)
+                    result = await write(pipe, await self._meta(name, type_))
+                    try:
+                        await pipe.execute()
+                    except WatchError:
+                        continue
+                    return result
+        finally:
+            self._forget(name, type_)
 
     # -- reads --------------------------------------------------------------------------------------------------
     async def get(self, name: str, type_: str, version: str | None = None) -> TemplateResponseT:

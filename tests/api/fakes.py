@@ -78,7 +78,7 @@ class FakeTemplates:
 
     async def create_template(self, name: str, kind: TemplateKind, request: TemplateRequest) -> str:
         if (name, kind) in self.items:
-            raise gw.Conflict(f"Template {name} ({kind}) already exists")
+            raise gw.InvalidRequest(f"Template {name} ({kind}) already exists")  # as Pinpoint: no 409 here
         self.items[(name, kind)] = request
         return f"arn:aws:mobiletargeting:eu-west-1:000000000000:templates/{name}/{kind}"
 

@@ -78,7 +78,7 @@ def test_templates(pp: Any) -> None:
     created = pp.create_email_template(TemplateName="welcome", EmailTemplateRequest={"Subject": "Hi {{User.Name}}", "HtmlPart": "<p>x</p>"})
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert created["CreateTemplateMessageBody"]["Arn"].endswith("templates/welcome/EMAIL")
-    assert error_of(lambda: pp.create_email_template(TemplateName="welcome", EmailTemplateRequest={}))[:2] == ("ConflictException", 409)
+    assert error_of(lambda: pp.create_email_template(TemplateName="welcome", EmailTemplateRequest={}))[:2] == ("BadRequestException", 400)
     got = pp.get_email_template(TemplateName="welcome")["EmailTemplateResponse"]
     assert got["Subject"] == "Hi {{User.Name}}" and got["TemplateType"] == "EMAIL"
     assert pp.update_email_template(TemplateName="welcome", CreateNewVersion=True, EmailTemplateRequest={"Subject": "v2"})["ResponseMetadata"]["HTTPStatusCode"] == 202

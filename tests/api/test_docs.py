@@ -47,5 +47,7 @@ def test_the_table_says_what_services_from_config_wires() -> None:
                 "| GetSegmentExportJobs | GET | `/v1/apps/{application-id}/segments/{segment-id}/jobs/export` | served |",
                 "| PhoneNumberValidate | POST | `/v1/phone/number/validate` | served |",
                 "| SendOTPMessage | POST | `/v1/apps/{application-id}/otp` | served when `[otp]` is configured |",
-                "| CreateEmailTemplate | POST | `/v1/templates/{template-name}/email` | served with `templates` |"):
+                "| CreateEmailTemplate | POST | `/v1/templates/{template-name}/email` | served |",
+                "| UpdateTemplateActiveVersion | PUT | `/v1/templates/{template-name}/{template-type}/active-version` | served |",
+                "| GetApnsChannel | GET | `/v1/apps/{application-id}/channels/apns` | served with `push_channels` |"):
         assert row in text, row

@@ -7,6 +7,7 @@ from typing import Any
 
 import urllib3
 
+from gateway import errors as gw
 from gateway.api import errors
 from gateway.api.routing import ROUTES
 from gateway.models import OPERATIONS
@@ -69,6 +70,11 @@ def test_every_error_type_reaches_boto3_with_its_code(pp: Any, app_id: str, api_
         fake.raise_next = exc_type("told to fail")
         code, status, message = error_of(lambda: pp.send_messages(ApplicationId=app_id, MessageRequest=request))
         assert (code, status, message) == (exc_type.code, exc_type.status, "told to fail")
+    # the stores' own classes (gateway.errors) are translated once, by the dispatcher
+    for store_exc, code_status in ((gw.NotFound, ("NotFoundException", 404)), (gw.Conflict, ("ConflictException", 409)),
+                                   (gw.InvalidRequest, ("BadRequestException", 400))):
+        fake.raise_next = store_exc("store says no")
+        assert error_of(lambda: pp.send_messages(ApplicationId=app_id, MessageRequest=request)) == (*code_status, "store says no")
     fake.raise_next = RuntimeError("bug")
     code, status, message = error_of(lambda: pp.send_messages(ApplicationId=app_id, MessageRequest=request))
     assert (code, status) == ("InternalServerErrorException", 500) and "bug" not in message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 import redis.asyncio as aioredis
 
@@ -137,6 +139,90 @@ async def test_concurrent_creates_make_exactly_one_template(redis_server: object
         assert sum(r == "1" for r in results) == 1
         assert all(isinstance(r, TemplateExists) for r in results if r != "1")
         assert (await TemplateStore(clients[0]).list_versions("Race", "SMS")).Item[0].Version == "1"
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+
+class _AfterRead:
+    """A Redis client whose first `read` command is followed by `action` (another client's write)."""
+
+    def __init__(self, real: aioredis.Redis, read: str, action: Callable[[], Awaitable[object]]) -> None:
+        self.real, self.read, self.action, self.fired = real, read, action, False
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.real, name)
+        if name != self.read:
+            return attr
+
+        async def read_then_act(*args: object, **kwargs: object) -> object:
+            result = await attr(*args, **kwargs)
+            if not self.fired:
+                self.fired = True
+                await self.action()
+            return result
+
+        return read_then_act
+
+
+@pytest.mark.parametrize(("write", "read"), [("new_version", "hgetall"), ("overwrite", "hget"),
+                                              ("set_active", "hexists"), ("delete_version", "hlen")])
+async def test_a_delete_between_check_and_write_leaves_no_half_template(
+    redis: aioredis.Redis, write: str, read: str
+) -> None:
+    """Another client deletes the template after this store has read what it checks but before it writes. The
+    write must fail as TemplateNotFound and leave no keys: a half-recreated template (meta without `active`, or
+    versions without meta) would wedge the name (create says it exists; get and delete say it does not)."""
+    other = TemplateStore(redis)
+    await other.create("Race", "SMS", models.SMSTemplateRequest(Body="v1"))
+    await other.update("Race", "SMS", models.SMSTemplateRequest(Body="v2"), create_new_version=True)
+    store = TemplateStore(_AfterRead(redis, read, lambda: other.delete("Race", "SMS")))  # type: ignore[arg-type]
+    body = models.SMSTemplateRequest(Body="late")
+    call = {
+        "new_version": lambda: store.update("Race", "SMS", body, create_new_version=True),
+        "overwrite": lambda: store.update("Race", "SMS", body, version="1"),
+        "set_active": lambda: store.set_active_version("Race", "SMS", "2"),
+        "delete_version": lambda: store.delete("Race", "SMS", "2"),
+    }[write]
+    with pytest.raises(TemplateNotFound):
+        await call()
+    assert await redis.keys("gw:tpl:{SMS:Race}*") == []
+    # the name is free again and starts from version 1
+    assert await other.create("Race", "SMS", models.SMSTemplateRequest(Body="new")) == "1"
+    assert [v.Version for v in (await other.list_versions("Race", "SMS")).Item] == ["1"]
+
+
+async def test_a_new_version_between_check_and_delete_of_the_last_version_is_kept(redis: aioredis.Redis) -> None:
+    """Deleting the only version deletes the template; if another client adds a version in between, the delete is
+    re-checked (now it would delete the active version while another exists) instead of leaving versions without
+    their meta."""
+    other = TemplateStore(redis)
+    await other.create("Race", "SMS", models.SMSTemplateRequest(Body="v1"))
+    store = TemplateStore(_AfterRead(redis, "hlen", lambda: other.update(  # type: ignore[arg-type]
+        "Race", "SMS", models.SMSTemplateRequest(Body="v2"), create_new_version=True)))
+    with pytest.raises(TemplateError, match="active version"):
+        await store.delete("Race", "SMS", "1")
+    assert [v.Version for v in (await other.list_versions("Race", "SMS")).Item] == ["1", "2"]
+    assert (await other.get("Race", "SMS")).Version == "1"
+
+
+async def test_concurrent_new_versions_get_distinct_numbers(redis_server: object) -> None:
+    import asyncio
+
+    url = redis_server.url  # type: ignore[attr-defined]
+    clients = [aioredis.Redis.from_url(url) for _ in range(4)]
+    try:
+        await clients[0].flushall()
+        await TemplateStore(clients[0]).create("Many", "SMS", models.SMSTemplateRequest(Body="v1"))
+        numbers = await asyncio.gather(*(
+            TemplateStore(c).update("Many", "SMS", models.SMSTemplateRequest(Body=f"from {i}"), create_new_version=True)
+            for i, c in enumerate(clients)))
+        assert sorted(numbers) == ["2", "3", "4", "5"]
+        versions = (await TemplateStore(clients[0]).list_versions("Many", "SMS")).Item
+        assert [v.Version for v in versions] == ["1", "2", "3", "4", "5"]
+        bodies = {(await TemplateStore(clients[0]).get("Many", "SMS", n)).Body for n in numbers}  # type: ignore[union-attr]
+        assert bodies == {f"from {i}" for i in range(4)}
     finally:
         for c in clients:
             await c.aclose()
