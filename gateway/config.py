@@ -146,7 +146,64 @@ class VoiceChannelConfig(_HttpProviderBase, tag="voice", tag_field="kind"):
     default_voice_id: str | None = None
 
 
-ChannelConfig = SmtpChannelConfig | HttpSmsChannelConfig | VoiceChannelConfig
+
+class _PushBase(_Base):
+    """Connection settings shared by the APNs and FCM channels (HTTP/2 pools)."""
+
+    # HTTP/2 implementation: "native" (our own framing, gateway/channels/h2native.py: the fastest), or the h2
+    # library or its API-compatible faster fork jh2 (benchmarks/bench_push.py measures all three)
+    http2: Literal["native", "jh2", "h2"] = "native"
+    connections: PositiveInt = 4  # per origin and credential
+    max_streams: PositiveInt = 1000  # cap on the server's SETTINGS_MAX_CONCURRENT_STREAMS
+    connect_timeout_s: PositiveFloat = 10.0
+    request_timeout_s: PositiveFloat = 30.0
+    acquire_timeout_s: PositiveFloat = 30.0
+    ping_interval_s: PositiveFloat = 60.0
+    ping_timeout_s: PositiveFloat = 10.0
+    ca_file: str | None = None  # trust this CA (PEM) instead of the system store
+    tls_verify: bool = True
+    credentials_ttl_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0  # how long per-app credentials are cached
+
+
+class ApnsChannelConfig(_PushBase, tag="apns", tag_field="kind"):
+    """APNs over HTTP/2 for APNS, APNS_SANDBOX, APNS_VOIP, APNS_VOIP_SANDBOX. An application's stored
+    credentials (UpdateApnsChannel) win; the `team_id`.. fields are the default for applications without."""
+
+    name: str = "apns"
+    production_url: str = "https://api.push.apple.com"  # http:// means h2c (sandbox only)
+    sandbox_url: str = "https://api.sandbox.push.apple.com"
+    team_id: str | None = None
+    key_id: str | None = None
+    token_key_file: str | None = None  # the .p8 key
+    bundle_id: str | None = None
+    certificate_file: str | None = None  # PEM client certificate (certificate auth)
+    private_key_file: str | None = None  # its key, when not in certificate_file
+    token_refresh_s: Annotated[float, msgspec.Meta(ge=1200, le=3540)] = 3000.0  # Apple: 20..60 minutes
+
+
+class FcmChannelConfig(_PushBase, tag="fcm", tag_field="kind"):
+    """FCM HTTP v1 for GCM. An application's stored ServiceJson (UpdateGcmChannel) wins over the default."""
+
+    name: str = "fcm"
+    send_url: str = "https://fcm.googleapis.com"  # messages go to {send_url}/v1/projects/{project}/messages:send
+    token_url: str = "https://oauth2.googleapis.com/token"
+    token_audience: str | None = None  # JWT `aud`; default: the service account's token_uri, else token_url
+    service_account_file: str | None = None
+    project_id: str | None = None  # default: the service account's project_id
+    token_refresh_margin_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+
+
+class CredentialsConfig(_Base):
+    """The AES-256-GCM key that encrypts stored channel credentials: base64 of 32 bytes, from a file or an
+    environment variable (never inline)."""
+
+    key_env: str = "GW_CREDENTIALS_KEY"
+    key_file: str | None = None
+
+
+ChannelConfig = (
+    SmtpChannelConfig | HttpSmsChannelConfig | VoiceChannelConfig | ApnsChannelConfig | FcmChannelConfig
+)
 
 
 class IdempotencyConfig(_Base):
@@ -207,6 +264,7 @@ class GatewayConfig(_Base):
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)
     channels: list[ChannelConfig] = []
+    credentials: CredentialsConfig = msgspec.field(default_factory=CredentialsConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     inbound: InboundSection | None = None
     otp: OtpSection | None = None

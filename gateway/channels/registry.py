@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.channels import http_sms, voice
+from gateway.channels import http_sms, push_routes, voice
 from gateway.channels.base import Runtime
 from gateway.channels.sms_content import compose_sms
 from gateway.channels.smtp import channel as smtp
 from gateway.channels.smtp.compose import compose_email
-from gateway.config import GatewayConfig, HttpSmsChannelConfig, SmtpChannelConfig, VoiceChannelConfig
+from gateway.config import (
+    ApnsChannelConfig,
+    FcmChannelConfig,
+    GatewayConfig,
+    HttpSmsChannelConfig,
+    SmtpChannelConfig,
+    VoiceChannelConfig,
+)
 from gateway.dispatch import Route
 from gateway.errors import ConfigError
 from gateway.models import DirectMessageConfiguration
@@ -41,7 +48,10 @@ def build_route(ch: Any, runtime: Runtime) -> Route:
 def build_routes(cfg: GatewayConfig, runtime: Runtime) -> dict[str, Route]:
     routes: dict[str, Route] = {}
     for ch in cfg.channels:
-        route = build_route(ch, runtime)
+        if isinstance(ch, ApnsChannelConfig | FcmChannelConfig):
+            route = push_routes.route(ch, runtime, cfg)  # needs cfg.credentials for the stored-credentials key
+        else:
+            route = build_route(ch, runtime)
         for channel_type in route.channel.channel_types:
             if channel_type in routes:
                 raise ConfigError(f"two channels serve ChannelType {channel_type}; configure one")

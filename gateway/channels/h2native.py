@@ -1,0 +1,424 @@
+"""A client HTTP/2 connection with its own framing (RFC 9113), for the push pool's hot path.
+
+h2/jh2 build a tree of objects per frame and run two state machines per stream; for a push (one HEADERS, one
+DATA, one HEADERS back) that bookkeeping costs more than everything else the gateway does for the message.
+This module writes and parses the frames itself and keeps only what a client of APNs/FCM needs: per-stream
+response assembly, flow-control windows both ways, SETTINGS (concurrency, initial window, frame size, HPACK table
+size), PING, RST_STREAM and GOAWAY. HPACK is jh2's compiled encoder/decoder (the `hpack` package otherwise).
+Server push is disabled in our SETTINGS; a PUSH_PROMISE is a protocol error.
+
+The class is a drop-in for :class:`gateway.channels.http2.Connection` (same attributes the pool uses); the pool
+picks it with `impl="native"`. The same integration tests run against h2, jh2 and this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import struct
+from typing import TYPE_CHECKING, Any, cast
+
+from gateway import errors
+
+try:  # jh2's Rust HPACK; the pure-Python hpack package has the same encode/decode calls
+    from jh2._hazmat import Decoder, Encoder
+except ImportError:  # pragma: no cover
+    from hpack import Decoder, Encoder
+
+if TYPE_CHECKING:
+    from gateway.channels.http2 import Pool
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
+END_STREAM = ACK = 0x1
+END_HEADERS, PADDED, PRIORITY_FLAG = 0x4, 0x8, 0x20
+REFUSED_STREAM, CANCEL = 0x7, 0x8
+_RECV_WINDOW = 1 << 24
+_U32 = struct.Struct(">I")
+_SETTING = struct.Struct(">HI")
+_SENSITIVE = frozenset({b"authorization", b"proxy-authorization"})  # never indexed, as h2 does
+
+
+def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
+    n = len(payload)
+    return bytes((n >> 16, (n >> 8) & 0xFF, n & 0xFF, ftype, flags)) + _U32.pack(sid) + payload
+
+
+class _NotProcessed(Exception):
+    pass
+
+
+class _Stream:
+    __slots__ = ("body", "deadline", "future", "got_headers", "headers", "pending", "status", "window")
+
+    def __init__(self, future: asyncio.Future[Any], deadline: float, window: int) -> None:
+        self.future = future
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.deadline = deadline
+        self.window = window  # how much request body we may still send on this stream
+        self.pending = b""  # request body waiting for window
+        self.got_headers = False
+
+
+class NativeConnection(asyncio.Protocol):
+    """One HTTP/2 client connection (see the module docstring)."""
+
+    def __init__(self, pool: Pool) -> None:
+        from gateway.channels.http2 import Response, _StreamNotProcessed
+
+        self._Response = Response
+        self._NotProcessed = _StreamNotProcessed
+        self.pool = pool
+        self.loop = pool.loop
+        self.transport: asyncio.Transport | None = None
+        self.streams: dict[int, _Stream] = {}
+        self.limit = 1  # one stream until the first answer, then the server's SETTINGS (see http2.Pool)
+        self.answered = False
+        self.closing = False
+        self.closed = False
+        self.goaway_reason: bytes | None = None
+        self.ready: asyncio.Future[None] = self.loop.create_future()
+        self.encoder = Encoder()
+        self.decoder = Decoder()
+        self.next_sid = 1
+        self.remote_max_streams = 1 << 31
+        self.remote_initial_window = 65535
+        self.max_frame = 16384
+        self.send_window = 65535
+        self.recv_unacked = 0
+        self.buf = bytearray()
+        self.out: list[bytes] = []
+        self._flush_scheduled = False
+        self._last_recv = self.loop.time()
+        self._ping_sent_at: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._blocked: collections.deque[int] = collections.deque()  # streams with body waiting for window
+        self._continuing: int | None = None  # stream whose header block awaits CONTINUATION
+        self._hblock = b""
+        self._hflags = 0
+
+    # -- asyncio.Protocol -------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = t = cast(asyncio.Transport, transport)
+        settings = _SETTING.pack(0x2, 0) + _SETTING.pack(0x4, _RECV_WINDOW)  # no push; big stream windows
+        t.write(PREFACE + _frame(SETTINGS, 0, 0, settings)
+                + _frame(WINDOW_UPDATE, 0, 0, _U32.pack(_RECV_WINDOW - 65535)))
+        self._timer = self.loop.call_later(self.pool.tick_interval, self._tick)
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = self.closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self.ready.done():
+            self.ready.set_exception(errors.ConnectError("connection closed during setup"))
+        streams, self.streams = self.streams, {}
+        for st in streams.values():
+            if not st.future.done():
+                st.future.set_exception(
+                    errors.MaybeSent("HTTP/2 connection lost with the request in flight", detail="connection lost"))
+        self.pool._connection_closed(self)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        self._last_recv = self.loop.time()
+        buf = self.buf
+        buf += data
+        pos = 0
+        n = len(buf)
+        try:
+            while n - pos >= 9:
+                length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+                end = pos + 9 + length
+                if end > n:
+                    break
+                ftype = buf[pos + 3]
+                flags = buf[pos + 4]
+                sid = ((buf[pos + 5] & 0x7F) << 24) | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) | buf[pos + 8]
+                payload = bytes(buf[pos + 9:end])
+                pos = end
+                self._frame(ftype, flags, sid, payload)
+        except _ProtocolError as exc:
+            self._abort(str(exc))
+            return
+        del buf[:pos]
+        if self.recv_unacked >= _RECV_WINDOW // 2:
+            self.out.append(_frame(WINDOW_UPDATE, 0, 0, _U32.pack(self.recv_unacked)))
+            self.recv_unacked = 0
+        if self.out:
+            self._schedule_flush()
+
+    # -- requests ---------------------------------------------------------------------------------------------
+
+    @property
+    def free(self) -> int:
+        return 0 if self.closing else self.limit - len(self.streams)
+
+    def start_request(self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float) -> asyncio.Future[Any]:
+        sid = self.next_sid
+        self.next_sid += 2
+        fut: asyncio.Future[Any] = self.loop.create_future()
+        st = _Stream(fut, self.loop.time() + timeout, self.remote_initial_window)
+        self.streams[sid] = st
+        block = self.encoder.encode([(k, v, k in _SENSITIVE) for k, v in headers])
+        out = self.out
+        mf = self.max_frame
+        if len(block) <= mf:
+            out.append(_frame(HEADERS, END_HEADERS if body else END_HEADERS | END_STREAM, sid, block))
+        else:
+            out.append(_frame(HEADERS, 0 if body else END_STREAM, sid, block[:mf]))
+            rest = block[mf:]
+            while rest:
+                chunk, rest = rest[:mf], rest[mf:]
+                out.append(_frame(CONTINUATION, 0 if rest else END_HEADERS, sid, chunk))
+        if body:
+            st.pending = body
+            if self._blocked or not self._send_body(sid, st):
+                self._blocked.append(sid)  # bodies go out in request order as windows open
+        self._schedule_flush()
+        return fut
+
+    def _send_body(self, sid: int, st: _Stream) -> bool:
+        """Send as much of the pending body as the windows allow; True when all of it went."""
+        body = st.pending
+        while body:
+            n = min(len(body), self.send_window, st.window, self.max_frame)
+            if n <= 0:
+                st.pending = body
+                return False
+            chunk, body = body[:n], body[n:]
+            self.send_window -= n
+            st.window -= n
+            self.out.append(_frame(DATA, 0 if body else END_STREAM, sid, chunk))
+        st.pending = b""
+        return True
+
+    def _unblock(self) -> None:
+        blocked = self._blocked
+        while blocked:
+            sid = blocked[0]
+            st = self.streams.get(sid)
+            if st is not None and st.pending and not self._send_body(sid, st):
+                return
+            blocked.popleft()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.out:
+            data = b"".join(self.out)
+            self.out.clear()
+            if self.transport is not None and not self.closed:
+                self.transport.write(data)
+
+    # -- frames -----------------------------------------------------------------------------------------------
+
+    def _frame(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
+        if self._continuing is not None and ftype != CONTINUATION:
+            raise _ProtocolError("frame interleaved in a header block")
+        if ftype == HEADERS or ftype == CONTINUATION:
+            if ftype == HEADERS:
+                if flags & PADDED:
+                    if not payload or payload[0] >= len(payload):
+                        raise _ProtocolError("bad padding")
+                    payload = payload[1:len(payload) - payload[0]]
+                if flags & PRIORITY_FLAG:
+                    payload = payload[5:]
+                self._hflags = flags
+                block = payload
+            elif self._continuing != sid:
+                raise _ProtocolError("unexpected CONTINUATION")
+            else:
+                block = self._hblock + payload
+            if not flags & END_HEADERS:
+                self._continuing = sid
+                self._hblock = block
+                return
+            self._continuing = None
+            self._hblock = b""
+            try:  # decoded even for streams we gave up on, to keep the HPACK table in step
+                decoded = self.decoder.decode(block, raw=True)
+            except Exception as exc:
+                raise _ProtocolError("HPACK decoding failed") from exc
+            st = self.streams.get(sid)
+            if st is not None:
+                self._on_headers(sid, st, decoded, self._hflags)
+        elif ftype == DATA:
+            self.recv_unacked += len(payload)
+            st = self.streams.get(sid)
+            if flags & PADDED and payload:
+                payload = payload[1:len(payload) - payload[0]]
+            if st is None:
+                return
+            if payload:
+                st.body.append(payload)
+            if flags & END_STREAM:
+                self._finish(sid)
+        elif ftype == SETTINGS:
+            if not flags & ACK:
+                self._on_settings(payload)
+        elif ftype == WINDOW_UPDATE:
+            inc = _U32.unpack(payload)[0] & 0x7FFFFFFF
+            if sid == 0:
+                self.send_window += inc
+            else:
+                st = self.streams.get(sid)
+                if st is None:
+                    return
+                st.window += inc
+            self._unblock()
+        elif ftype == RST_STREAM:
+            st = self.streams.pop(sid, None)
+            if st is None:
+                return
+            code = _U32.unpack(payload)[0]
+            if not st.future.done():
+                if code == REFUSED_STREAM:
+                    st.future.set_exception(self._NotProcessed("REFUSED_STREAM"))
+                else:
+                    st.future.set_exception(errors.MaybeSent("stream reset by the server", detail=f"RST_STREAM {code}"))
+            self._stream_done()
+        elif ftype == PING:
+            if flags & ACK:
+                self._ping_sent_at = None
+            else:
+                self.out.append(_frame(PING, ACK, 0, payload))
+        elif ftype == GOAWAY:
+            last = _U32.unpack(payload[:4])[0] & 0x7FFFFFFF
+            self._on_goaway(last, payload[8:])
+        elif ftype == PUSH_PROMISE:
+            raise _ProtocolError("PUSH_PROMISE although push is disabled")
+        # PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
+
+    def _on_headers(self, sid: int, st: _Stream, decoded: list[Any], flags: int) -> None:
+        if not st.got_headers:
+            status = 0
+            hdrs = st.headers
+            for name, value, *_ in decoded:
+                if name == b":status":
+                    status = int(value)
+                else:
+                    hdrs.append((name, value))
+            if 100 <= status < 200:
+                hdrs.clear()  # informational: the real response follows
+                return
+            st.status = status
+            st.got_headers = True
+        else:
+            st.headers.extend((name, value) for name, value, *_ in decoded)  # trailers
+        if flags & END_STREAM:
+            self._finish(sid)
+
+    def _finish(self, sid: int) -> None:
+        st = self.streams.pop(sid, None)
+        if st is None:
+            return
+        if not self.answered:
+            self.answered = True
+            self._update_limit()
+        if not st.future.done():
+            st.future.set_result(self._Response(st.status, st.headers, b"".join(st.body) if st.body else b""))
+        self._stream_done()
+
+    def _on_settings(self, payload: bytes) -> None:
+        for i in range(0, len(payload) - len(payload) % 6, 6):
+            key, value = _SETTING.unpack_from(payload, i)
+            if key == 0x1:
+                self.encoder.header_table_size = value
+            elif key == 0x3:
+                self.remote_max_streams = value
+            elif key == 0x4:
+                if value > 0x7FFFFFFF:
+                    raise _ProtocolError("INITIAL_WINDOW_SIZE too large")
+                delta = value - self.remote_initial_window
+                self.remote_initial_window = value
+                for st in self.streams.values():
+                    st.window += delta
+            elif key == 0x5:
+                if not 16384 <= value <= 16777215:
+                    raise _ProtocolError("bad MAX_FRAME_SIZE")
+                self.max_frame = value
+        self.out.append(_frame(SETTINGS, ACK, 0))
+        self._update_limit()
+        self._unblock()
+
+    def _update_limit(self) -> None:
+        if not self.answered:
+            return
+        old = self.limit
+        self.limit = max(1, min(self.remote_max_streams, self.pool.max_streams))
+        if self.limit > old:
+            self.pool._wake()
+
+    def _on_goaway(self, last: int, debug: bytes) -> None:
+        self.closing = True
+        self.goaway_reason = debug
+        for sid in [s for s in self.streams if s > last]:
+            st = self.streams.pop(sid)
+            if not st.future.done():
+                st.future.set_exception(self._NotProcessed("GOAWAY"))
+        self.pool._connection_draining(self)  # type: ignore[arg-type]
+        self._stream_done()
+
+    def _stream_done(self) -> None:
+        if self.closing:
+            if not self.streams and self.transport is not None and not self.closed:
+                self.loop.call_soon(self._close_now)
+        else:
+            self.pool._wake()
+
+    def _close_now(self) -> None:
+        if self.transport is not None and not self.closed:
+            self._flush()
+            self.transport.close()
+
+    # -- health -----------------------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        pool = self.pool
+        overdue = []
+        for sid, st in self.streams.items():
+            if st.deadline > now:
+                break
+            overdue.append(sid)
+        for sid in overdue:
+            st = self.streams.pop(sid)
+            self.out.append(_frame(RST_STREAM, 0, sid, _U32.pack(CANCEL)))
+            if not st.future.done():
+                st.future.set_exception(errors.MaybeSent("no HTTP/2 response in time", detail="response timeout"))
+        if self._ping_sent_at is not None and now - self._ping_sent_at >= pool.ping_timeout:
+            self._abort("PING not acknowledged")
+            return
+        if self._ping_sent_at is None and now - self._last_recv >= pool.ping_interval:
+            self._ping_sent_at = now
+            self.out.append(_frame(PING, 0, 0, b"gwhealth"))
+        if self.out:
+            self._schedule_flush()
+        self._timer = self.loop.call_later(pool.tick_interval, self._tick)
+
+    def _abort(self, why: str) -> None:
+        self.closing = True
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """GOAWAY; close once in-flight streams finish."""
+        if self.closed:
+            return
+        self.closing = True
+        self.out.append(_frame(GOAWAY, 0, 0, _U32.pack(0) + _U32.pack(0)))
+        self._flush()
+        if not self.streams and self.transport is not None:
+            self.transport.close()
+
+
+class _ProtocolError(Exception):
+    """The server broke the protocol: the connection is aborted and its in-flight requests are MaybeSent."""

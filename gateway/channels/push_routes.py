@@ -1,0 +1,61 @@
+"""Routes for the push channels (APNs, FCM): what gateway.channels.registry calls for `kind = "apns"`/`"fcm"`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gateway.channels import apns, fcm
+from gateway.channels.base import Runtime
+from gateway.config import ApnsChannelConfig, FcmChannelConfig, GatewayConfig
+from gateway.credentials import CredentialStore, load_key
+from gateway.dispatch import Route
+from gateway.errors import ConfigError
+from gateway.models import DirectMessageConfiguration
+
+log = logging.getLogger("gateway.push")
+
+
+def apns_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
+    """Message-level substitutions of an APNs send: APNSMessage's, else DefaultPushNotificationMessage's."""
+    m = config.APNSMessage
+    if m is not None and m.Substitutions:
+        return m.Substitutions
+    d = config.DefaultPushNotificationMessage
+    return d.Substitutions if d is not None else None
+
+
+def gcm_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
+    """Message-level substitutions of an FCM send: GCMMessage's, else DefaultPushNotificationMessage's."""
+    m = config.GCMMessage
+    if m is not None and m.Substitutions:
+        return m.Substitutions
+    d = config.DefaultPushNotificationMessage
+    return d.Substitutions if d is not None else None
+
+
+def credential_store(runtime: Runtime, cfg: GatewayConfig) -> Any:
+    """The runtime's CredentialStore, made once from `cfg.credentials` when its key is configured; None (config
+    defaults only) when no key is set."""
+    store = getattr(runtime, "credentials", None)
+    if store is not None:
+        return store
+    try:
+        key = load_key(cfg.credentials.key_env, cfg.credentials.key_file)
+    except ConfigError as exc:
+        if cfg.credentials.key_file is not None:
+            raise
+        log.info("no credentials key (%s): push channels use their configured default credentials only", exc)
+        return None
+    store = CredentialStore(runtime.redis, key)
+    runtime.credentials = store  # type: ignore[attr-defined]  # shared with the REST API in this process
+    return store
+
+
+def route(ch: ApnsChannelConfig | FcmChannelConfig, runtime: Runtime, cfg: GatewayConfig) -> Route:
+    store = credential_store(runtime, cfg)
+    if isinstance(ch, ApnsChannelConfig):
+        return Route(apns.create(ch, runtime, credentials=store), apns.compose_apns, apns_substitutions,
+                     "PushTemplate", "PUSH")
+    return Route(fcm.create(ch, runtime, credentials=store), fcm.compose_gcm, gcm_substitutions, "PushTemplate",
+                 "PUSH")

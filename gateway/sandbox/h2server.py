@@ -1,0 +1,404 @@
+"""A minimal, fast HTTP/2 server core for the push sandboxes (raw asyncio Protocol, hand-written framing).
+
+It parses frames itself and only decodes HPACK (jh2's compiled decoder when present), and it encodes responses
+as HPACK literals without touching a dynamic table, so it costs a fraction of what an h2-based client costs per
+request: a benchmark measures the client, not this server (benchmarks/bench_push.py measures it alone first).
+
+Fault injection, all switchable at run time on :class:`H2Server`:
+
+* `initial_streams` advertised in the first SETTINGS, raised to `max_streams` after the first successful
+  (handler-approved) response, as APNs does after the first authenticated request;
+* `delay_s`: answer every request that much later (slow provider);
+* `goaway_after`: after that many requests on a connection, send GOAWAY(last_stream_id = that request) and drop
+  the unprocessed higher streams; the processed ones are still answered, then the connection closes;
+* `refuse_next`: refuse the next N streams with RST_STREAM(REFUSED_STREAM) without processing them;
+* `ignore_pings`: never answer PING (to test client health checks);
+* :meth:`H2Server.goaway_all` sends GOAWAY on every connection now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+import struct
+from collections.abc import Callable
+from typing import Any
+
+try:  # jh2 ships a compiled HPACK decoder; hpack is the pure-Python one h2 uses
+    from jh2._hazmat import Decoder as _Decoder
+except ImportError:  # pragma: no cover
+    from hpack import Decoder as _Decoder
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
+END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
+NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM = 0x0, 0x1, 0x7
+S_HEADER_TABLE_SIZE, S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE = 0x1, 0x3, 0x4
+
+_hdr = struct.Struct(">I").pack
+_STATIC_STATUS = {200: 0x88, 204: 0x89, 206: 0x8A, 304: 0x8B, 400: 0x8C, 404: 0x8D, 500: 0x8E}
+
+
+def frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    """One HTTP/2 frame."""
+    n = len(payload)
+    return bytes((n >> 16, (n >> 8) & 0xFF, n & 0xFF, ftype, flags)) + _hdr(stream_id & 0x7FFFFFFF) + payload
+
+
+def _hpack_int(value: int, prefix_bits: int, first: int) -> bytes:
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((first | value,))
+    out = bytearray((first | limit,))
+    value -= limit
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _hpack_str(s: bytes) -> bytes:
+    return _hpack_int(len(s), 7, 0) + s
+
+
+def encode_response_headers(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """HPACK block with no dynamic-table use: static :status where possible, literals otherwise."""
+    code = _STATIC_STATUS.get(status)
+    block = bytes((code,)) if code is not None else b"\x08" + _hpack_str(str(status).encode())
+    for name, value in headers:
+        block += b"\x00" + _hpack_str(name) + _hpack_str(value)
+    return block
+
+
+def settings_payload(pairs: list[tuple[int, int]]) -> bytes:
+    return b"".join(struct.pack(">HI", k, v) for k, v in pairs)
+
+
+class Request:
+    """One complete HTTP/2 request as the handler sees it."""
+
+    __slots__ = ("body", "conn", "headers", "stream_id")
+
+    def __init__(self, stream_id: int, headers: dict[bytes, bytes], body: bytes, conn: ServerConnection) -> None:
+        self.stream_id = stream_id
+        self.headers = headers
+        self.body = body
+        self.conn = conn
+
+    @property
+    def path(self) -> bytes:
+        return self.headers.get(b":path", b"")
+
+    @property
+    def method(self) -> bytes:
+        return self.headers.get(b":method", b"")
+
+
+#: A handler answers (status, headers, body, authenticated). `authenticated` True lets the server raise the
+#: connection's stream limit (APNs's behaviour after the first request with a valid token).
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes, bool]
+Handler = Callable[[Request], Reply]
+
+
+class _InStream:
+    __slots__ = ("block", "body", "headers")
+
+    def __init__(self) -> None:
+        self.headers: dict[bytes, bytes] | None = None
+        self.block = b""
+        self.body: list[bytes] = []
+
+
+class ServerConnection(asyncio.Protocol):
+    """One client connection."""
+
+    def __init__(self, server: H2Server) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.preface = False
+        self.decoder = _Decoder()
+        self.streams: dict[int, _InStream] = {}
+        self.answering = 0  # requests accepted and not yet answered
+        self.limit = server.initial_streams
+        self.raised = False
+        self.requests = 0
+        self.goaway_sent = False
+        self.last_processed = 0
+        self.highest = 0
+        self.send_window = 65535
+        self.queued: collections.deque[bytes] = collections.deque()  # DATA frames waiting for window
+        self.out: list[bytes] = []
+        self.flush_scheduled = False
+        self.recv_unacked = 0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+        self.server.connections.add(self)
+        self.server.accepted += 1
+        self._write(
+            frame(SETTINGS, 0, 0, settings_payload([
+                (S_MAX_CONCURRENT_STREAMS, self.limit), (S_INITIAL_WINDOW_SIZE, 1 << 24), (S_HEADER_TABLE_SIZE, 4096),
+            ]))
+            + frame(WINDOW_UPDATE, 0, 0, _hdr((1 << 30) - 65535))
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.connections.discard(self)
+
+    def _write(self, data: bytes) -> None:
+        self.out.append(data)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        if self.out and self.transport is not None and not self.closed:
+            self.transport.write(b"".join(self.out))
+        self.out.clear()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.preface:
+            if len(buf) < 24:
+                return
+            if bytes(buf[:24]) != PREFACE:
+                self._goaway(PROTOCOL_ERROR, b"bad preface")
+                return
+            del buf[:24]
+            self.preface = True
+        pos = 0
+        n = len(buf)
+        while n - pos >= 9:
+            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+            end = pos + 9 + length
+            if end > n:
+                break
+            ftype = buf[pos + 3]
+            flags = buf[pos + 4]
+            sid = ((buf[pos + 5] & 0x7F) << 24) | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) | buf[pos + 8]
+            payload = bytes(buf[pos + 9:end])
+            pos = end
+            self._frame(ftype, flags, sid, payload)
+            if self.closed:
+                return
+        del buf[:pos]
+        if self.recv_unacked > 1 << 20:
+            self._write(frame(WINDOW_UPDATE, 0, 0, _hdr(self.recv_unacked)))
+            self.recv_unacked = 0
+
+    def _frame(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
+        if ftype == HEADERS:
+            if flags & PADDED:
+                pad = payload[0]
+                payload = payload[1:len(payload) - pad]
+            if flags & PRIORITY_FLAG:
+                payload = payload[5:]
+            if sid <= self.highest and sid not in self.streams:
+                return  # trailers for a stream we dropped
+            self.highest = max(self.highest, sid)
+            st = self.streams.get(sid)
+            if st is None:
+                st = self.streams[sid] = _InStream()
+                if len(self.streams) + self.answering > self.server.peak_streams:
+                    self.server.peak_streams = len(self.streams) + self.answering
+                if len(self.streams) + self.answering > self.limit:
+                    self.server.limit_violations += 1
+            st.block += payload
+            if flags & END_HEADERS:
+                self._headers_done(sid, st)
+            if flags & END_STREAM:
+                self._complete(sid)
+        elif ftype == CONTINUATION:
+            st = self.streams.get(sid)
+            if st is None:
+                return
+            st.block += payload
+            if flags & END_HEADERS:
+                self._headers_done(sid, st)
+        elif ftype == DATA:
+            self.recv_unacked += len(payload)
+            st = self.streams.get(sid)
+            if st is None:
+                return
+            if flags & PADDED:
+                payload = payload[1:len(payload) - payload[0]]
+            st.body.append(payload)
+            if flags & END_STREAM:
+                self._complete(sid)
+        elif ftype == SETTINGS:
+            if not flags & ACK:
+                # Nothing in the client's settings matters to us: responses never use the HPACK dynamic table
+                # and are far smaller than any initial window.
+                self._write(frame(SETTINGS, ACK, 0))
+        elif ftype == PING:
+            if not flags & ACK:
+                self.server.pings += 1
+                if not self.server.ignore_pings:
+                    self._write(frame(PING, ACK, 0, payload))
+        elif ftype == WINDOW_UPDATE:
+            if sid == 0:
+                self.send_window += struct.unpack(">I", payload)[0] & 0x7FFFFFFF
+                while self.queued and len(self.queued[0]) - 9 <= self.send_window:
+                    f = self.queued.popleft()
+                    self.send_window -= len(f) - 9
+                    self._write(f)
+        elif ftype == RST_STREAM:
+            self.streams.pop(sid, None)
+        elif ftype == GOAWAY:
+            self.goaway_sent = True
+            if not self.streams and not self.answering:
+                self._close()
+
+    def _headers_done(self, sid: int, st: _InStream) -> None:
+        try:
+            decoded = self.decoder.decode(st.block, raw=True)
+        except Exception:
+            self._goaway(0x9, b"hpack")  # COMPRESSION_ERROR
+            return
+        st.headers = {k: v for k, v, *_ in decoded}
+        st.block = b""
+
+    def _complete(self, sid: int) -> None:
+        st = self.streams.pop(sid, None)
+        if st is None or st.headers is None:
+            return
+        server = self.server
+        if self.goaway_sent:
+            server.dropped += 1  # above last_stream_id: never processed
+            return
+        if server.refuse_next > 0:
+            server.refuse_next -= 1
+            server.refused += 1
+            self._write(frame(RST_STREAM, 0, sid, _hdr(REFUSED_STREAM)))
+            return
+        self.requests += 1
+        self.last_processed = sid
+        server.requests += 1
+        req = Request(sid, st.headers, b"".join(st.body) if st.body else b"", self)
+        reply = server.handler(req)
+        self.answering += 1
+        if server.delay_s > 0:
+            self.loop.call_later(server.delay_s, self._respond, sid, reply)
+        else:
+            self._respond(sid, reply)
+        if server.goaway_after is not None and self.requests >= server.goaway_after:
+            self._goaway(NO_ERROR, server.goaway_debug)
+
+    def _respond(self, sid: int, reply: Reply) -> None:
+        self.answering -= 1
+        if self.closed:
+            return
+        status, headers, body, authed = reply
+        block = encode_response_headers(status, headers)
+        if body:
+            self._write(frame(HEADERS, END_HEADERS, sid, block))
+            data = frame(DATA, END_STREAM, sid, body)
+            if len(body) <= self.send_window and not self.queued:
+                self.send_window -= len(body)
+                self._write(data)
+            else:
+                self.queued.append(data)
+        else:
+            self._write(frame(HEADERS, END_HEADERS | END_STREAM, sid, block))
+        if authed and not self.raised and not self.goaway_sent:
+            self.raised = True
+            if self.server.max_streams != self.limit:
+                self.limit = self.server.max_streams
+                self._write(frame(SETTINGS, 0, 0, settings_payload([(S_MAX_CONCURRENT_STREAMS, self.limit)])))
+        if self.goaway_sent and not self.answering and not self.queued:
+            self.loop.call_soon(self._close)
+
+    def _goaway(self, code: int, debug: bytes = b"") -> None:
+        """GOAWAY naming the last stream we processed; later streams are dropped unprocessed."""
+        if self.goaway_sent:
+            return
+        self.goaway_sent = True
+        self.server.goaways += 1
+        self._write(frame(GOAWAY, 0, 0, _hdr(self.last_processed) + _hdr(code) + debug))
+        if not self.answering:
+            self.loop.call_soon(self._close)
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self._flush()
+            self.transport.close()
+
+
+class H2Server:
+    """An HTTP/2 server (h2c, or TLS with ALPN h2) answering every request with `handler`."""
+
+    def __init__(self, handler: Handler, *, initial_streams: int = 1, max_streams: int = 1000) -> None:
+        self.handler = handler
+        self.initial_streams = initial_streams
+        self.max_streams = max_streams
+        self.delay_s = 0.0
+        self.goaway_after: int | None = None
+        self.goaway_debug = b'{"reason":"Shutdown"}'
+        self.refuse_next = 0
+        self.ignore_pings = False
+        self.connections: set[ServerConnection] = set()
+        # statistics (tests assert on these)
+        self.accepted = 0
+        self.requests = 0
+        self.dropped = 0
+        self.refused = 0
+        self.goaways = 0
+        self.pings = 0
+        self.peak_streams = 0
+        self.limit_violations = 0
+        self._server: asyncio.base_events.Server | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> H2Server:
+        """Listen; `port=0` picks a free port (read it from `.port`)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: ServerConnection(self), host, port, ssl=ssl_context, reuse_address=True, backlog=1024
+        )
+        sock = self._server.sockets[0]
+        self.host, self.port = sock.getsockname()[:2]
+        return self
+
+    def goaway_all(self, debug: bytes = b'{"reason":"Shutdown"}') -> None:
+        """Send GOAWAY on every open connection now (answers for streams already processed still go out)."""
+        for c in list(self.connections):
+            c._goaway(NO_ERROR, debug)
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for c in list(self.connections):
+                if c.transport is not None:
+                    c.transport.close()
+            await self._server.wait_closed()
+
+
+def server_ssl_context(certfile: str, keyfile: str | None = None, *, client_ca: str | None = None) -> ssl.SSLContext:
+    """TLS for a sandbox: ALPN h2; with `client_ca`, client certificates are required (APNs certificate auth)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certfile, keyfile)
+    ctx.set_alpn_protocols(["h2"])
+    if client_ca is not None:
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def peer_certificate(req: Request) -> dict[str, Any] | None:
+    """The verified client certificate of the request's connection, if TLS with client auth."""
+    t = req.conn.transport
+    if t is None:
+        return None
+    cert: dict[str, Any] | None = t.get_extra_info("peercert")
+    return cert

@@ -1,0 +1,99 @@
+"""Push through the delivery engine: Redis stream in, sandbox APNs/FCM out, Pinpoint results and events back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.channels import apns
+from gateway.config import from_dict
+from gateway.endpoints.store import EndpointStore
+from gateway.models import EndpointResponse
+from gateway.sandbox.apns import ApnsSandbox
+from gateway.sandbox.fcm import FcmSandbox
+from gateway.worker import Worker
+from tests.integration.conftest import Running
+from tests.push_support import BUNDLE, EMAIL, KID, TEAM, ec_keys, rsa_keys, service_json
+
+
+@pytest.fixture
+async def push_engine(redis: Any, redis_server: Any, tmp_path: Path) -> AsyncIterator[tuple[Running, ApnsSandbox,
+                                                                                             FcmSandbox]]:
+    key = tmp_path / "key.p8"
+    key.write_text(ec_keys()[0])
+    sa = tmp_path / "sa.json"
+    sa.write_text(service_json())
+    asb = await ApnsSandbox({KID: (TEAM, ec_keys()[1])}).start()
+    fsb = await FcmSandbox({EMAIL: rsa_keys()[1]}).start()
+    cfg = from_dict({
+        "redis_url": redis_server.url,
+        "stream": {"block_ms": 20, "claim_interval_ms": 50, "trim_interval_ms": 60_000},
+        "retry": {"base_s": 0.02, "cap_s": 0.1, "poll_ms": 10, "max_attempts": 2},
+        "credentials": {"key_env": "GW_TEST_NO_SUCH_KEY"},
+        "channels": [
+            {"kind": "apns", "production_url": asb.url, "sandbox_url": asb.url, "team_id": TEAM, "key_id": KID,
+             "token_key_file": str(key), "bundle_id": BUNDLE},
+            {"kind": "fcm", "send_url": fsb.url, "token_url": fsb.url + "/token", "service_account_file": str(sa)},
+        ],
+        "shutdown_grace_s": 5,
+    })
+    worker = Worker(cfg, redis=redis, consumer="push-test")
+    run = Running(worker, redis)
+    run.task = asyncio.create_task(worker.run())
+    yield run, asb, fsb
+    await run.stop()
+    for ch in worker.channels:
+        await ch.aclose()
+    await asb.aclose()
+    await fsb.aclose()
+
+
+async def test_apns_and_fcm_through_the_stream(push_engine: tuple[Running, ApnsSandbox, FcmSandbox]) -> None:
+    run, asb, fsb = push_engine
+    req = {
+        "Addresses": {"aa01": {"ChannelType": "APNS"}, "fcm01": {"ChannelType": "GCM"},
+                      "gone01": {"ChannelType": "APNS"}},
+        "MessageConfiguration": {
+            "DefaultPushNotificationMessage": {"Title": "Hi {{name}}", "Body": "Order shipped",
+                                               "Substitutions": {"name": ["Ann"]}},
+            "APNSMessage": {"Sound": "default", "TimeToLive": 0},
+        },
+        "Context": {"campaign": "c1"},
+    }
+    resp = await run.producer.send_messages_and_wait("app1", req, timeout=10)
+    ok, droid, gone = resp.Result["aa01"], resp.Result["fcm01"], resp.Result["gone01"]
+    assert (ok.DeliveryStatus, ok.StatusCode) == ("SUCCESSFUL", 200)
+    assert (droid.DeliveryStatus, droid.StatusCode) == ("SUCCESSFUL", 200)
+    assert (gone.DeliveryStatus, gone.StatusCode) == ("PERMANENT_FAILURE", 410)
+    (d,) = asb.deliveries
+    assert d.apns_id == apns.apns_id(ok.MessageId or "")
+    assert d.headers["apns-expiration"] == "0"
+    assert b'"title":"Hi Ann"' in d.payload and b'"campaign":"c1"' in d.payload
+    (m,) = fsb.messages
+    assert m["notification"]["title"] == "Hi Ann" and m["data"]["pinpoint.campaign"] == "c1"
+    outcomes = await run.outcomes(3)
+    assert sorted(e["event_type"] for e in outcomes) == ["_push.success", "_push.success", "_push.unregistered"]
+    assert len([e for e in run.events if e["event_type"] == "_push.send"]) == 3
+
+
+async def test_unregistered_endpoint(push_engine: tuple[Running, ApnsSandbox, FcmSandbox], redis: Any) -> None:
+    run, asb, _ = push_engine
+    store = EndpointStore(redis)
+    await store.put("app1", EndpointResponse(Id="ep-gone", Address="gone77", ChannelType="APNS"))
+    resp = await run.producer.send_messages_and_wait("app1", {
+        "Endpoints": {"ep-gone": {}},
+        "MessageConfiguration": {"APNSMessage": {"Body": "b"}},
+    }, timeout=10)
+    r = resp.EndpointResult["ep-gone"]
+    assert (r.DeliveryStatus, r.StatusCode) == ("PERMANENT_FAILURE", 410)
+    assert asb.answers["Unregistered"] == 1
+    ep = await store.get("app1", "ep-gone")
+    assert ep is not None and ep.EndpointStatus == "INACTIVE"  # not sent to again
+    again = await run.producer.send_messages_and_wait("app1", {
+        "Endpoints": {"ep-gone": {}}, "MessageConfiguration": {"APNSMessage": {"Body": "b"}}}, timeout=10)
+    assert again.EndpointResult["ep-gone"].DeliveryStatus == "PERMANENT_FAILURE"
+    assert asb.answers["Unregistered"] == 1  # the second request never reached APNs
