@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from gateway.channels import apns, fcm
 from gateway.channels.base import Runtime
@@ -34,10 +33,10 @@ def gcm_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]
     return d.Substitutions if d is not None else None
 
 
-def credential_store(runtime: Runtime, cfg: GatewayConfig) -> Any:
+def credential_store(runtime: Runtime, cfg: GatewayConfig) -> CredentialStore | None:
     """The runtime's CredentialStore, made once from `cfg.credentials` when its key is configured; None (config
     defaults only) when no key is set."""
-    store = getattr(runtime, "credentials", None)
+    store = runtime.credentials
     if store is not None:
         return store
     try:
@@ -48,7 +47,7 @@ def credential_store(runtime: Runtime, cfg: GatewayConfig) -> Any:
         log.info("no credentials key (%s): push channels use their configured default credentials only", exc)
         return None
     store = CredentialStore(runtime.redis, key)
-    runtime.credentials = store  # type: ignore[attr-defined]  # shared with the REST API in this process
+    runtime.credentials = store  # every push route of this runtime reads through the same store
     return store
 
 
