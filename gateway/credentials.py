@@ -147,6 +147,16 @@ def load_key(key_env: str, key_file: str | None, environ: Mapping[str, str] | No
     return key
 
 
+def configured_key(key_env: str, key_file: str | None, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The `[credentials]` key, or None when none is configured (no key_file and `key_env` unset or blank). A key
+    that is configured but unreadable, not base64 or not 32 bytes is a ConfigError: the API and the worker agree
+    on this, so neither runs on without the credentials the other stores."""
+    environ = os.environ if environ is None else environ
+    if key_file is None and not environ.get(key_env, "").strip():
+        return None
+    return load_key(key_env, key_file, environ)
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 

@@ -14,7 +14,6 @@ operations stay served (rather than NotFoundException) so the answer says what i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, get_args
@@ -24,7 +23,7 @@ from gateway import keys, models
 from gateway.api.errors import Forbidden
 from gateway.api.services import ChannelKind, ChannelResponse, PushChannelKind, PushChannelRequest
 from gateway.config import CredentialsConfig
-from gateway.credentials import PUSH_TYPES, CredentialError, CredentialKeyError, CredentialStore, load_key
+from gateway.credentials import PUSH_TYPES, CredentialError, CredentialKeyError, CredentialStore, configured_key
 
 _KINDS: tuple[PushChannelKind, ...] = get_args(PushChannelKind)
 
@@ -117,8 +116,5 @@ def push_channels_from_config(
     """The API's push channel store for `[credentials]`. A key that is configured but unreadable, not base64 or
     not 32 bytes is a ConfigError now (the API refuses to start); an unset `key_env` (and no key_file) gives a
     store whose operations answer ForbiddenException with `missing_key_message`."""
-    environ = os.environ if environ is None else environ
-    if cfg.key_file is None and not environ.get(cfg.key_env, "").strip():
-        return PushChannelStore(redis, None, missing_key_message(cfg))
-    key = load_key(cfg.key_env, cfg.key_file, environ)
-    return PushChannelStore(redis, CredentialStore(redis, key), missing_key_message(cfg))
+    key = configured_key(cfg.key_env, cfg.key_file, environ)
+    return PushChannelStore(redis, None if key is None else CredentialStore(redis, key), missing_key_message(cfg))
