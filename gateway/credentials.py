@@ -1,5 +1,6 @@
-"""Per-application push channel credentials, as Pinpoint's UpdateApnsChannel / UpdateGcmChannel hold them,
-stored encrypted at rest in Redis.
+"""Per-application push channel credentials, as Pinpoint's UpdateApnsChannel / UpdateGcmChannel (and
+UpdateAdmChannel / UpdateBaiduChannel, which are stored for API compatibility: Gateway has no ADM or Baidu
+delivery channel) hold them, stored encrypted at rest in Redis.
 
 Each channel's record is one Redis string at `gw:{app}:channel:<CHANNEL_TYPE>`: a 12-byte nonce followed by the
 AES-256-GCM ciphertext of the record's JSON, with the Redis key as associated data (a ciphertext copied to
@@ -16,18 +17,22 @@ import base64
 import binascii
 import datetime
 import os
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from redis.exceptions import WatchError
 
 from gateway import keys, models
 from gateway.errors import ConfigError, GatewayError
 
 APNS_TYPES = ("APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX")
+#: every channel type this store keeps, in GetChannels order
+PUSH_TYPES = (*APNS_TYPES, "GCM", "ADM", "BAIDU")
+#: what BaiduChannelResponse.Credential (required by the model) answers: the API key itself is never returned
+MASKED = "********"
 _APNS_RESPONSES: dict[str, type[Any]] = {
     "APNS": models.APNSChannelResponse,
     "APNS_SANDBOX": models.APNSSandboxChannelResponse,
@@ -38,6 +43,10 @@ _APNS_RESPONSES: dict[str, type[Any]] = {
 
 class CredentialError(GatewayError, ValueError):
     """A channel request is incomplete or a stored record cannot be decrypted (wrong key)."""
+
+
+class CredentialKeyError(CredentialError):
+    """A stored record does not decrypt with the configured key (the key changed, or the record was moved)."""
 
 
 class _Record(msgspec.Struct, kw_only=True):
@@ -55,9 +64,14 @@ class _Record(msgspec.Struct, kw_only=True):
     token_key: str | None = None
     certificate: str | None = None
     private_key: str | None = None
-    # GCM
+    # GCM (api_key is also Baidu's ApiKey)
     api_key: str | None = None
     service_json: str | None = None
+    # ADM
+    client_id: str | None = None
+    client_secret: str | None = None
+    # Baidu
+    secret_key: str | None = None
 
 
 class ApnsCredentials:
@@ -133,6 +147,16 @@ def load_key(key_env: str, key_file: str | None, environ: Mapping[str, str] | No
     return key
 
 
+def configured_key(key_env: str, key_file: str | None, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The `[credentials]` key, or None when none is configured (no key_file and `key_env` unset or blank). A key
+    that is configured but unreadable, not base64 or not 32 bytes is a ConfigError: the API and the worker agree
+    on this, so neither runs on without the credentials the other stores."""
+    environ = os.environ if environ is None else environ
+    if key_file is None and not environ.get(key_env, "").strip():
+        return None
+    return load_key(key_env, key_file, environ)
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -156,7 +180,7 @@ class CredentialStore:
         try:
             plain = self._aead.decrypt(blob[:12], blob[12:], rkey.encode())
         except InvalidTag:
-            raise CredentialError(f"channel credentials at {rkey} do not decrypt with the configured key") from None
+            raise CredentialKeyError(f"channel credentials at {rkey} do not decrypt with the configured key") from None
         return msgspec.json.decode(plain, type=_Record)
 
     async def _get(self, app: str, channel_type: str) -> _Record | None:
@@ -171,7 +195,8 @@ class CredentialStore:
     def _next(self, old: _Record | None, platform: str) -> _Record:
         now = _now()
         if old is None:
-            return _Record(platform=platform, id=uuid.uuid4().hex, creation_date=now, last_modified_date=now)
+            # Id as Pinpoint's channel responses carry it ("Not used, only for backwards compatibility")
+            return _Record(platform=platform, id=platform.lower(), creation_date=now, last_modified_date=now)
         return msgspec.structs.replace(old, last_modified_date=now, version=old.version + 1)
 
     # -- APNs (APNS, APNS_SANDBOX, APNS_VOIP, APNS_VOIP_SANDBOX) ---------------------------------------------
@@ -262,14 +287,90 @@ class CredentialStore:
             LastModifiedDate=rec.last_modified_date, Platform="GCM", Version=rec.version,
         )
 
+    # -- ADM and Baidu (stored and answered only: Gateway has no ADM or Baidu delivery channel) -------------
+
+    async def put_adm(self, app: str, req: models.ADMChannelRequest) -> models.ADMChannelResponse:
+        """UpdateAdmChannel: store ClientId and ClientSecret (both required by the model, non-empty here)."""
+        if not req.ClientId.strip() or not req.ClientSecret.strip():
+            raise CredentialError("ADM channel needs a non-empty ClientId and ClientSecret")
+        rec = self._next(await self._get(app, "ADM"), "ADM")
+        rec = msgspec.structs.replace(rec, client_id=req.ClientId, client_secret=req.ClientSecret)
+        if req.Enabled is not None:
+            rec = msgspec.structs.replace(rec, enabled=req.Enabled)
+        await self._put(app, "ADM", rec)
+        return self._adm_response(app, rec)
+
+    def _adm_response(self, app: str, rec: _Record) -> models.ADMChannelResponse:
+        return models.ADMChannelResponse(
+            ApplicationId=app, CreationDate=rec.creation_date, Enabled=rec.enabled,
+            HasCredential=bool(rec.client_id and rec.client_secret), Id=rec.id, IsArchived=False,
+            LastModifiedDate=rec.last_modified_date, Platform="ADM", Version=rec.version,
+        )
+
+    async def put_baidu(self, app: str, req: models.BaiduChannelRequest) -> models.BaiduChannelResponse:
+        """UpdateBaiduChannel: store ApiKey and SecretKey (both required by the model, non-empty here)."""
+        if not req.ApiKey.strip() or not req.SecretKey.strip():
+            raise CredentialError("Baidu channel needs a non-empty ApiKey and SecretKey")
+        rec = self._next(await self._get(app, "BAIDU"), "BAIDU")
+        rec = msgspec.structs.replace(rec, api_key=req.ApiKey, secret_key=req.SecretKey)
+        if req.Enabled is not None:
+            rec = msgspec.structs.replace(rec, enabled=req.Enabled)
+        await self._put(app, "BAIDU", rec)
+        return self._baidu_response(app, rec)
+
+    def _baidu_response(self, app: str, rec: _Record) -> models.BaiduChannelResponse:
+        return models.BaiduChannelResponse(
+            ApplicationId=app, CreationDate=rec.creation_date, Credential=MASKED, Enabled=rec.enabled,
+            HasCredential=bool(rec.api_key and rec.secret_key), Id=rec.id, IsArchived=False,
+            LastModifiedDate=rec.last_modified_date, Platform="BAIDU", Version=rec.version,
+        )
+
     # -- common ----------------------------------------------------------------------------------------------
 
-    async def delete(self, app: str, channel_type: str) -> Any | None:
-        """DeleteApns*Channel / DeleteGcmChannel: remove the record, returning its last response shape."""
-        rec = await self._get(app, channel_type)
-        if rec is None:
-            return None
-        await self.redis.delete(keys.app_key(app, "channel", channel_type))
+    def _response(self, app: str, channel_type: str, rec: _Record) -> Any:
         if channel_type == "GCM":
             return self._gcm_response(app, rec)
+        if channel_type == "ADM":
+            return self._adm_response(app, rec)
+        if channel_type == "BAIDU":
+            return self._baidu_response(app, rec)
         return self._apns_response(app, channel_type, rec)
+
+    async def get(self, app: str, channel_type: str) -> Any | None:
+        """Get*Channel for any of PUSH_TYPES: the response shape (no secrets), or None when not set."""
+        if channel_type not in PUSH_TYPES:
+            raise CredentialError(f"{channel_type} is not a push channel type")
+        rec = await self._get(app, channel_type)
+        return None if rec is None else self._response(app, channel_type, rec)
+
+    async def list(self, app: str) -> dict[str, Any]:
+        """GetChannels' push part: the response shape of every push channel the application has, by type."""
+        rkeys = [keys.app_key(app, "channel", t) for t in PUSH_TYPES]
+        blobs = await self.redis.mget(rkeys)
+        return {
+            t: self._response(app, t, self._open(k, b))
+            for t, k, b in zip(PUSH_TYPES, rkeys, blobs, strict=True)
+            if b is not None
+        }
+
+    async def delete(self, app: str, channel_type: str) -> Any | None:
+        """Delete*Channel for any of PUSH_TYPES: remove the record, returning its last response shape, or None
+        when there was none. A record that does not decrypt is left in place (CredentialKeyError), and a record
+        changed between the read and the delete is read again (WATCH), so the answer is what was deleted."""
+        if channel_type not in PUSH_TYPES:
+            raise CredentialError(f"{channel_type} is not a push channel type")
+        rkey = keys.app_key(app, "channel", channel_type)
+        while True:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(rkey)
+                blob = await pipe.get(rkey)
+                if blob is None:
+                    return None
+                response = self._response(app, channel_type, self._open(rkey, blob))
+                pipe.multi()
+                pipe.delete(rkey)
+                try:
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                return response

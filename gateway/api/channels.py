@@ -1,18 +1,19 @@
 """Channels: Get, Update and Delete for Email, Sms, Voice, Apns, ApnsSandbox, ApnsVoip, ApnsVoipSandbox, Gcm,
 Adm and Baidu, and GetChannels.
 
-The API builds each channel's public document (the model's XxxChannelResponse: Platform, Version, dates,
-HasCredential...) and splits credentials off the request: every request member the response shape does not
-echo (certificates, keys, API keys, service JSON, bundle and team ids) goes to the store's `secrets` map and is
-never answered. EMAIL, SMS and VOICE settings go to `Services.channels`; the push channels go to
-`Services.push_channels` (the encrypted credential store) and are served only where one is configured.
+Every request is checked by Pinpoint's per-channel rules first (`check_request`, naming the member). EMAIL, SMS
+and VOICE carry no credentials: the API builds their public document (the model's XxxChannelResponse: Platform,
+Version, dates...) and keeps it in `Services.channels`. The push channels go whole to `Services.push_channels`
+(gateway/api/pushchannels.py over the encrypted credential store the worker reads), which merges the request
+into the stored channel and answers the response shape, with HasCredential / HasTokenKey /
+HasFcmServiceCredentials and never a credential.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast, get_args
 
 import msgspec
 
@@ -20,7 +21,7 @@ from gateway import models
 from gateway.api.appstore import now_iso
 from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, operation
-from gateway.api.services import ChannelKind, ChannelResponse, ChannelSettingsStore
+from gateway.api.services import ChannelKind, ChannelResponse, PushChannelKind, PushChannelService
 
 
 class ChannelSpec:
@@ -57,11 +58,12 @@ CHANNELS: dict[ChannelKind, ChannelSpec] = {
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9-]{1,11}$")
-_MASKED = "********"
 
 
-def check_request(kind: ChannelKind, req: Any) -> None:
-    """Pinpoint's per-channel rules; the message names the member."""
+def check_request(kind: ChannelKind, req: Any, existing: bool = False) -> None:
+    """Pinpoint's per-channel rules; the message names the member. `existing`: the application already has this
+    channel, so a push request without credentials (e.g. `{"Enabled": false}`, as the Amplify CLI disables a
+    channel) updates its settings and keeps the stored credentials; credentials given are still complete."""
     root = type(req).__name__
     if kind == "EMAIL":
         if not _EMAIL.match(req.FromAddress):
@@ -82,13 +84,13 @@ def check_request(kind: ChannelKind, req: Any) -> None:
             missing = [f for f in ("TokenKey", "TokenKeyId", "TeamId", "BundleId") if not getattr(req, f)]
             if missing:
                 raise BadRequest(f"{root}: token authentication needs {', '.join(missing)}")
-        if not cert and not token:
+        if not cert and not token and not existing:
             raise BadRequest(f"{root}: give Certificate and PrivateKey, or TokenKey, TokenKeyId, TeamId and BundleId")
         method = req.DefaultAuthenticationMethod
         if method is not None and method.upper() not in ("CERTIFICATE", "TOKEN"):
             raise BadRequest(f"{root}.DefaultAuthenticationMethod must be CERTIFICATE or TOKEN")
     elif kind == "GCM":
-        if not req.ApiKey and not req.ServiceJson:
+        if not req.ApiKey and not req.ServiceJson and not existing:
             raise BadRequest(f"{root}: give ServiceJson (FCM HTTP v1 service account) or ApiKey")
         if req.ServiceJson:
             try:
@@ -125,7 +127,8 @@ def split_request(spec: ChannelSpec, req: Any) -> tuple[dict[str, Any], dict[str
 def build_document(
     spec: ChannelSpec, app_id: str, req: Any, previous: ChannelResponse | None
 ) -> tuple[ChannelResponse, dict[str, str]]:
-    """The channel's new public document and the credentials to store with it."""
+    """A plain channel's new public document, and the request members it does not echo (none for EMAIL, SMS and
+    VOICE: the plain store refuses any, so a credential can never land there in clear text)."""
     public, secrets = split_request(spec, req)
     now = now_iso()
     fields: dict[str, Any] = {
@@ -139,49 +142,72 @@ def build_document(
         "IsArchived": False,
         "Enabled": req.Enabled if req.Enabled is not None else True,
     }
-    if spec.push:
-        fields["HasCredential"] = bool(secrets) or bool(previous is not None and previous.HasCredential)
-    if spec.kind.startswith("APNS"):
-        fields["HasTokenKey"] = req.TokenKey is not None or bool(
-            previous is not None and getattr(previous, "HasTokenKey", False) and req.Certificate is None
-        )
-    if spec.kind == "GCM":
-        fields["HasFcmServiceCredentials"] = req.ServiceJson is not None
-        if req.ApiKey:
-            fields["Credential"] = _MASKED
-    if spec.kind == "BAIDU":
-        fields["Credential"] = _MASKED
     doc: ChannelResponse = msgspec.convert(fields, spec.response)
     return doc, secrets
 
 
-def _store(call: Call, spec: ChannelSpec) -> ChannelSettingsStore:
-    store = call.services.push_channels if spec.push else call.services.channels
-    assert store is not None  # operations are registered with needs=("push_channels",) for push kinds
+def _push_store(call: Call) -> PushChannelService:
+    store = call.services.push_channels
+    assert store is not None  # push operations are registered with needs=("push_channels",)
     return store
 
 
-def _register(spec: ChannelSpec) -> None:
-    needs = ("push_channels",) if spec.push else ()
+def _push_kind(spec: ChannelSpec) -> PushChannelKind:
+    if spec.kind not in get_args(PushChannelKind):
+        raise ValueError(f"{spec.kind} is marked push but is not a PushChannelKind")
+    return cast(PushChannelKind, spec.kind)
 
+
+def _missing(call: Call, spec: ChannelSpec) -> NotFound:
+    return NotFound(f"Application {call.app_id} has no {spec.kind} channel")
+
+
+def _register_plain(spec: ChannelSpec) -> None:
     async def get(call: Call) -> ChannelResponse:
-        doc = await _store(call, spec).get_channel(call.app_id, spec.kind)
+        doc = await call.services.channels.get_channel(call.app_id, spec.kind)
         if doc is None:
-            raise NotFound(f"Application {call.app_id} has no {spec.kind} channel")
+            raise _missing(call, spec)
         return doc
 
     async def update(call: Call) -> ChannelResponse:
         check_request(spec.kind, call.body)
-        store = _store(call, spec)
+        store = call.services.channels
         previous = await store.get_channel(call.app_id, spec.kind)
         doc, secrets = build_document(spec, call.app_id, call.body, previous)
         await store.put_channel(call.app_id, spec.kind, doc, secrets)
         return doc
 
     async def delete(call: Call) -> ChannelResponse:
-        doc = await _store(call, spec).delete_channel(call.app_id, spec.kind)
+        doc = await call.services.channels.delete_channel(call.app_id, spec.kind)
         if doc is None:
-            raise NotFound(f"Application {call.app_id} has no {spec.kind} channel")
+            raise _missing(call, spec)
+        return doc
+
+    operation(f"Get{spec.op}Channel")(get)
+    operation(f"Update{spec.op}Channel")(update)
+    operation(f"Delete{spec.op}Channel")(delete)
+
+
+def _register_push(spec: ChannelSpec) -> None:
+    kind = _push_kind(spec)
+    needs = ("push_channels",)
+
+    async def get(call: Call) -> ChannelResponse:
+        doc = await _push_store(call).get_channel(call.app_id, kind)
+        if doc is None:
+            raise _missing(call, spec)
+        return doc
+
+    async def update(call: Call) -> ChannelResponse:
+        store = _push_store(call)
+        previous = await store.get_channel(call.app_id, kind)
+        check_request(spec.kind, call.body, existing=previous is not None)
+        return await store.update_channel(call.app_id, kind, call.body)
+
+    async def delete(call: Call) -> ChannelResponse:
+        doc = await _push_store(call).delete_channel(call.app_id, kind)
+        if doc is None:
+            raise _missing(call, spec)
         return doc
 
     operation(f"Get{spec.op}Channel", needs=needs)(get)
@@ -190,17 +216,17 @@ def _register(spec: ChannelSpec) -> None:
 
 
 for _spec in CHANNELS.values():
-    _register(_spec)
+    (_register_push if _spec.push else _register_plain)(_spec)
 
 
 @operation("GetChannels")
 async def get_channels(call: Call) -> models.ChannelsResponse:
     found: dict[str, Any] = {}
-    stores = [call.services.channels, call.services.push_channels]
-    for store in stores:
-        if store is not None:
-            for kind, doc in (await store.list_channels(call.app_id)).items():
-                found[kind] = doc
+    for kind, doc in (await call.services.channels.list_channels(call.app_id)).items():
+        found[kind] = doc
+    if call.services.push_channels is not None:
+        for kind, doc in (await call.services.push_channels.list_channels(call.app_id)).items():
+            found[kind] = doc
     return models.ChannelsResponse(
         Channels={k: msgspec.convert(msgspec.to_builtins(v), models.ChannelResponse) for k, v in sorted(found.items())}
     )

@@ -36,6 +36,7 @@ from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
 from gateway.api.engine import StreamMessageService
 from gateway.api.openapi import openapi_json
+from gateway.api.pushchannels import push_channels_from_config
 from gateway.api.registry import Call, Operation, load_handlers
 from gateway.api.routing import Router
 from gateway.api.services import Services, Settings
@@ -193,9 +194,11 @@ def otp_from_config(
 
 def check_api_config(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
     """Raise ConfigError now, before anything listens, for what `start_api` would refuse: an access key whose
-    secret is missing, or an `[otp]` section whose HMAC key is missing or too short."""
+    secret is missing, an `[otp]` section whose HMAC key is missing or too short, or a `[credentials]` key that
+    is configured but unreadable or not base64 of 32 bytes."""
     build_verifier(config.api, environ)
     otp_from_config(config, None, environ)
+    push_channels_from_config(config.credentials, None, environ)
 
 
 def services_from_config(
@@ -203,9 +206,10 @@ def services_from_config(
 ) -> Services:
     """Every service Gateway itself provides, over one Redis client: applications, tags, EMAIL/SMS/VOICE channel
     settings, endpoints and users, message templates (the store the worker renders from), segments, import/export
-    jobs, PhoneNumberValidate, sending through the ingest stream, and OTP when `config.otp` is present
-    (ConfigError at once if its key is missing). Push channel credentials are set on the result by the caller
-    that builds them; each operation is served once its service is present."""
+    jobs, PhoneNumberValidate, sending through the ingest stream, push channels over the encrypted credential
+    store the worker reads (`config.credentials`; without a key their operations answer ForbiddenException, and
+    a configured but unusable key is a ConfigError at once), and OTP when `config.otp` is present (ConfigError at
+    once if its key is missing). `environ` replaces `os.environ` for the OTP and credentials keys."""
     settings = Settings(
         region=config.api.region, account_id=config.api.account_id, events_key=config.stream.events_key
     )
@@ -220,6 +224,7 @@ def services_from_config(
         apps=AppStore(redis, settings.arn("")),
         tags=tags,
         channels=RedisChannelStore(redis),
+        push_channels=push_channels_from_config(config.credentials, redis, environ),
         messages=StreamMessageService(producer, config.api.send_timeout_s),
         endpoints=EndpointAdapter(endpoint_store),
         segments=SegmentAdapter(segment_store, tags),

@@ -1,7 +1,7 @@
 """What the API needs from the rest of Gateway, as small protocols, and the container handed to `create_app`.
 
 Stores owned elsewhere (endpoints, templates, segments, import/export jobs, the send engine, OTP, phone
-validation, push credentials) plug in by implementing one protocol each; the API module decodes and validates
+validation, push channel credentials) plug in by implementing one protocol each; the API module decodes and validates
 the request into the model's shape before calling, and encodes what comes back.
 
 Conventions for every implementation:
@@ -56,10 +56,21 @@ ChannelResponse = (
 )
 
 
+PushChannelKind = Literal["APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "GCM", "ADM", "BAIDU"]
+PushChannelRequest = (
+    models.APNSChannelRequest
+    | models.APNSSandboxChannelRequest
+    | models.APNSVoipChannelRequest
+    | models.APNSVoipSandboxChannelRequest
+    | models.GCMChannelRequest
+    | models.ADMChannelRequest
+    | models.BaiduChannelRequest
+)
+
+
 class ChannelSettingsStore(Protocol):
-    """Per-application channel settings. `put` gets the public response document (no secrets; the API builds
-    it) and, for push channels, the credentials taken out of the request (`Certificate`, `PrivateKey`,
-    `TokenKey`, `ApiKey`, `ServiceJson`, `ClientSecret`, `SecretKey`...), which the store must keep encrypted."""
+    """Per-application settings of the channels that carry no credentials (EMAIL, SMS, VOICE). `put` gets the
+    public response document the API built; `secrets` is always empty for these kinds (a store refuses any)."""
 
     async def get_channel(self, app_id: str, kind: ChannelKind) -> ChannelResponse | None: ...
 
@@ -68,6 +79,24 @@ class ChannelSettingsStore(Protocol):
     ) -> None: ...
 
     async def delete_channel(self, app_id: str, kind: ChannelKind) -> ChannelResponse | None: ...
+
+    async def list_channels(self, app_id: str) -> dict[ChannelKind, ChannelResponse]: ...
+
+
+class PushChannelService(Protocol):
+    """Per-application push channels (APNS, APNS_SANDBOX, APNS_VOIP, APNS_VOIP_SANDBOX, GCM, ADM, BAIDU) with
+    their credentials, which the implementation keeps encrypted and never answers: responses carry only
+    HasCredential / HasTokenKey / HasFcmServiceCredentials. `update_channel` gets the validated request, merges
+    it into the stored channel as Pinpoint does (absent members keep their value; `Version` goes up) and returns
+    the new response document. `list_channels` keys GetChannels' push entries."""
+
+    async def get_channel(self, app_id: str, kind: PushChannelKind) -> ChannelResponse | None: ...
+
+    async def update_channel(
+        self, app_id: str, kind: PushChannelKind, request: PushChannelRequest
+    ) -> ChannelResponse: ...
+
+    async def delete_channel(self, app_id: str, kind: PushChannelKind) -> ChannelResponse | None: ...
 
     async def list_channels(self, app_id: str) -> dict[ChannelKind, ChannelResponse]: ...
 
@@ -213,7 +242,7 @@ class Services:
         apps: AppStore,
         tags: TagStore,
         channels: ChannelSettingsStore,
-        push_channels: ChannelSettingsStore | None = None,
+        push_channels: PushChannelService | None = None,
         endpoints: EndpointService | None = None,
         templates: TemplateService | None = None,
         segments: SegmentService | None = None,

@@ -111,7 +111,7 @@ class ApnsChannel:
                  clock: Clock | None = None) -> None:
         self.cfg = cfg
         self.runtime = runtime
-        self.store = credentials if credentials is not None else getattr(runtime, "credentials", None)
+        self.store = credentials if credentials is not None else (runtime.credentials if runtime else None)
         self.clock = clock or LoopClock()
         self.tokens = ApnsTokens(self.clock, cfg.token_refresh_s)
         #: where worker processes share each team's provider token (None: this process only)

@@ -9,12 +9,15 @@ for transient errors, a retry.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
 from gateway.errors import DeliveryError
 from gateway.models import EndpointResponse
+
+if TYPE_CHECKING:
+    from gateway.credentials import CredentialStore
 
 
 class Recipient(msgspec.Struct, kw_only=True):
@@ -80,12 +83,16 @@ class Channel(Protocol):
 
 
 class Runtime:
-    """What a channel may use besides its own config: the shared Redis client and the endpoint store (for
-    example to mark an endpoint INACTIVE after APNs says Unregistered)."""
+    """What a channel may use besides its own config: the shared Redis client, the endpoint store (for
+    example to mark an endpoint INACTIVE after APNs says Unregistered) and the encrypted per-application channel
+    credentials (what UpdateApnsChannel / UpdateGcmChannel stored; None when no `[credentials]` key is
+    configured, and then the push channels use their configured default credentials only)."""
 
-    def __init__(self, redis: Any, endpoints: Any) -> None:
+    def __init__(self, redis: Any, endpoints: Any, credentials: CredentialStore | None = None) -> None:
         self.redis = redis
         self.endpoints = endpoints
+        #: set once by gateway.channels.push_routes.credential_store when the first push route is built
+        self.credentials: CredentialStore | None = credentials
 
 
 class Render(Protocol):

@@ -97,7 +97,7 @@ class FcmChannel:
                  clock: Clock | None = None) -> None:
         self.cfg = cfg
         self.runtime = runtime
-        self.store = credentials if credentials is not None else getattr(runtime, "credentials", None)
+        self.store = credentials if credentials is not None else (runtime.credentials if runtime else None)
         self.clock = clock or LoopClock()
         self.send_origin = push_common.Origin(cfg.send_url)
         self.token_origin = push_common.Origin(cfg.token_url)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from gateway.channels import apns, fcm
 from gateway.channels.base import Runtime
 from gateway.config import ApnsChannelConfig, FcmChannelConfig, GatewayConfig
-from gateway.credentials import CredentialStore, load_key
+from gateway.credentials import CredentialStore, configured_key
 from gateway.dispatch import Route
-from gateway.errors import ConfigError
 from gateway.models import DirectMessageConfiguration
 
 log = logging.getLogger("gateway.push")
@@ -34,21 +32,19 @@ def gcm_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]
     return d.Substitutions if d is not None else None
 
 
-def credential_store(runtime: Runtime, cfg: GatewayConfig) -> Any:
+def credential_store(runtime: Runtime, cfg: GatewayConfig) -> CredentialStore | None:
     """The runtime's CredentialStore, made once from `cfg.credentials` when its key is configured; None (config
-    defaults only) when no key is set."""
-    store = getattr(runtime, "credentials", None)
+    defaults only) when no key is set. A configured but unusable key is a ConfigError (`configured_key`)."""
+    store = runtime.credentials
     if store is not None:
         return store
-    try:
-        key = load_key(cfg.credentials.key_env, cfg.credentials.key_file)
-    except ConfigError as exc:
-        if cfg.credentials.key_file is not None:
-            raise
-        log.info("no credentials key (%s): push channels use their configured default credentials only", exc)
+    key = configured_key(cfg.credentials.key_env, cfg.credentials.key_file)
+    if key is None:
+        log.info("no credentials key (%s is not set): push channels use their configured default credentials only",
+                 cfg.credentials.key_env)
         return None
     store = CredentialStore(runtime.redis, key)
-    runtime.credentials = store  # type: ignore[attr-defined]  # shared with the REST API in this process
+    runtime.credentials = store  # every push route of this runtime reads through the same store
     return store
 
 

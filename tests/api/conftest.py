@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -26,15 +27,20 @@ ACCESS_KEY = "AKIDGATEWAYTEST"
 SECRET = "test-secret-key"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
+#: the [credentials] key (base64 of 32 bytes) the test servers encrypt push channel credentials with
+CREDENTIALS_KEY = base64.b64encode(b"gateway-test-credentials-key-32b").decode()
 
 
 class ApiServer:
-    """Runs `create_app(services, verifier)` on 127.0.0.1:<free port> in a background event loop."""
+    """Runs `create_app(services, verifier)` on 127.0.0.1:<free port> in a background event loop. `environ` is
+    what `services_from_config` reads keys from (default: the test credentials key, so push channels work)."""
 
-    def __init__(self, redis_url: str, verifier: SigV4Verifier | None, with_fakes: bool = True) -> None:
+    def __init__(self, redis_url: str, verifier: SigV4Verifier | None, with_fakes: bool = True,
+                 environ: dict[str, str] | None = None) -> None:
         self.redis_url = redis_url
         self.verifier = verifier
         self.with_fakes = with_fakes
+        self.environ = {"GW_CREDENTIALS_KEY": CREDENTIALS_KEY} if environ is None else environ
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.services: Services
@@ -47,10 +53,9 @@ class ApiServer:
         config = GatewayConfig()
         config = GatewayConfig(api=type(config.api)(region=REGION, account_id=ACCOUNT))
         self.redis = aioredis.Redis.from_url(self.redis_url)
-        self.services = services_from_config(config, self.redis)
+        self.services = services_from_config(config, self.redis, environ=self.environ)
         if self.with_fakes:
             s = self.services
-            s.push_channels = fakes.FakePushChannels()
             s.endpoints = fakes.FakeEndpoints()
             s.templates = fakes.FakeTemplates()
             s.segments = fakes.FakeSegments()

@@ -3,34 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from gateway import errors as gw
 from gateway import models
-from gateway.api.services import ChannelKind, ChannelResponse, TemplateKind, TemplateRequest, TemplateResponse
-
-
-class FakePushChannels:
-    def __init__(self) -> None:
-        self.docs: dict[tuple[str, str], ChannelResponse] = {}
-        self.secrets: dict[tuple[str, str], dict[str, str]] = {}
-
-    async def get_channel(self, app_id: str, kind: ChannelKind) -> ChannelResponse | None:
-        return self.docs.get((app_id, kind))
-
-    async def put_channel(self, app_id: str, kind: ChannelKind, document: ChannelResponse, secrets: Mapping[str, str]) -> None:
-        self.docs[(app_id, kind)] = document
-        self.secrets[(app_id, kind)] = dict(secrets)
-
-    async def delete_channel(self, app_id: str, kind: ChannelKind) -> ChannelResponse | None:
-        self.secrets.pop((app_id, kind), None)
-        return self.docs.pop((app_id, kind), None)
-
-    async def list_channels(self, app_id: str) -> dict[ChannelKind, ChannelResponse]:
-        return {k: v for (a, k), v in self.docs.items() if a == app_id}  # type: ignore[misc]
+from gateway.api.services import TemplateKind, TemplateRequest, TemplateResponse
 
 
 class FakeEndpoints:

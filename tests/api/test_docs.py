@@ -49,5 +49,5 @@ def test_the_table_says_what_services_from_config_wires() -> None:
                 "| SendOTPMessage | POST | `/v1/apps/{application-id}/otp` | served when `[otp]` is configured |",
                 "| CreateEmailTemplate | POST | `/v1/templates/{template-name}/email` | served |",
                 "| UpdateTemplateActiveVersion | PUT | `/v1/templates/{template-name}/{template-type}/active-version` | served |",
-                "| GetApnsChannel | GET | `/v1/apps/{application-id}/channels/apns` | served with `push_channels` |"):
+                "| GetApnsChannel | GET | `/v1/apps/{application-id}/channels/apns` | served when the `[credentials]` key is configured |"):
         assert row in text, row

@@ -115,3 +115,38 @@ def test_load_key_from_env_and_file(tmp_path: object) -> None:
         f.write(b64 + "\n")
     assert load_key("K", p, {}) == key
     assert from_dict({"credentials": {"key_env": "MY_KEY"}}).credentials.key_env == "MY_KEY"
+
+
+def test_configured_key_tells_unset_from_unusable(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gateway.credentials import configured_key
+
+    good = base64.b64encode(KEY).decode()
+    assert configured_key("GW_K", None, {}) is None
+    assert configured_key("GW_K", None, {"GW_K": "  "}) is None
+    assert configured_key("GW_K", None, {"GW_K": good}) == KEY
+    with pytest.raises(ConfigError, match="GW_K"):
+        configured_key("GW_K", None, {"GW_K": "not base64!"})  # set but unusable: never silently "no key"
+    with pytest.raises(ConfigError, match="32 bytes"):
+        configured_key("GW_K", None, {"GW_K": base64.b64encode(b"short").decode()})
+    key_file = Path(str(tmp_path)) / "k"
+    with pytest.raises(ConfigError, match="key_file"):
+        configured_key("GW_K", str(key_file), {})
+    key_file.write_text(good + "\n")
+    assert configured_key("GW_K", str(key_file), {}) == KEY
+
+
+async def test_adm_and_baidu_are_stored_encrypted_and_listed(redis: aioredis.Redis) -> None:
+    store = CredentialStore(redis, KEY)
+    adm = await store.put_adm("app1", models.ADMChannelRequest(ClientId="cid", ClientSecret="csecret"))
+    baidu = await store.put_baidu("app1", models.BaiduChannelRequest(ApiKey="bkey", SecretKey="bsecret"))
+    assert (adm.Platform, adm.HasCredential, adm.Id, baidu.Credential) == ("ADM", True, "adm", "********")
+    for ctype in ("ADM", "BAIDU"):
+        raw = await redis.get(keys.app_key("app1", "channel", ctype))
+        assert raw is not None and b"secret" not in raw and b"cid" not in raw and b"bkey" not in raw
+    assert await store.list("app1") == {"ADM": adm, "BAIDU": baidu}
+    with pytest.raises(CredentialError):
+        await store.put_adm("app1", models.ADMChannelRequest(ClientId="cid", ClientSecret=""))
+    assert await store.delete("app1", "ADM") == adm
+    assert await store.list("app1") == {"BAIDU": baidu}
