@@ -222,7 +222,7 @@ class ApnsChannel:
     async def _after_error(self, err: errors.DeliveryError, msg: Outbound, provider: _Provider) -> None:
         now = self.clock.monotonic()
         if getattr(err, "deactivate", False):
-            await push_common.deactivate(self.runtime, msg.app, msg.recipient.endpoint_id)
+            await push_common.deactivate(self.runtime, msg.app, msg.recipient.endpoint_id, err)
         elif err.detail == "TooManyRequests":
             self.token_backoff.hold(msg.recipient.address, now, err.retry_after or TOKEN_BACKOFF_S)
         elif err.detail == "TooManyProviderTokenUpdates":

@@ -153,7 +153,7 @@ class FcmChannel:
             break
         err = map_error(resp.status, code, message, push_common.retry_after(resp.header(b"retry-after")))
         if getattr(err, "deactivate", False):
-            await push_common.deactivate(self.runtime, msg.app, msg.recipient.endpoint_id)
+            await push_common.deactivate(self.runtime, msg.app, msg.recipient.endpoint_id, err)
         elif isinstance(err, errors.Throttled):
             self.project_backoff.hold(account.path, self.clock.monotonic(), err.retry_after or PROJECT_BACKOFF_S)
         elif isinstance(err, errors.TransientError) and err.retry_after:

@@ -108,9 +108,9 @@ class Backoff:
             self._until = {k: v for k, v in self._until.items() if v > now}
 
 
-async def deactivate(runtime: Any, app: str, endpoint_id: str | None) -> None:
-    """Mark the endpoint INACTIVE so it is not sent to again; a failure here is logged, never raised (the send's
-    own outcome is what the caller reports)."""
+async def deactivate(runtime: Any, app: str, endpoint_id: str | None, err: errors.DeliveryError) -> None:
+    """Mark the endpoint INACTIVE so it is not sent to again, recording the provider's reason and time; a failure
+    here is logged, never raised (the send's own outcome is what the caller reports)."""
     if endpoint_id is None or runtime is None or runtime.endpoints is None:
         return
     set_status = getattr(runtime.endpoints, "set_status", None)
@@ -118,7 +118,8 @@ async def deactivate(runtime: Any, app: str, endpoint_id: str | None) -> None:
         log.warning("cannot mark endpoint INACTIVE: the endpoint store has no set_status")
         return
     try:
-        await set_status(app, endpoint_id, "INACTIVE")
+        await set_status(app, endpoint_id, "INACTIVE", reason=err.detail or err.message[:200],
+                         since_ms=getattr(err, "timestamp", None))
     except Exception:
         log.exception("marking endpoint INACTIVE failed (app %s)", app)
 

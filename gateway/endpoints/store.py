@@ -41,6 +41,15 @@ _KINDS = ("custom", "metric", "user")
 CHANGELOG_MAXLEN = 200_000  # entries (each names up to 100 ids); an index further behind than this rebuilds
 
 
+class Deactivation(msgspec.Struct, kw_only=True):
+    """Why a channel made an endpoint INACTIVE: when (ISO 8601), the provider's reason, and the provider's own
+    time in ms when it gives one (APNs 410: when the token stopped being valid)."""
+
+    at: str
+    reason: str
+    since_ms: int | None = None
+
+
 class EndpointNotFound(GatewayError, KeyError):
     """No endpoint (or user) with that id in the application: the REST API answers NotFoundException."""
 
@@ -318,12 +327,25 @@ class EndpointStore:
                 except WatchError:
                     continue
 
-    async def set_status(self, app: str, endpoint_id: str, status: str) -> EndpointResponse:
+    async def set_status(self, app: str, endpoint_id: str, status: str, *, reason: str | None = None,
+                         since_ms: int | None = None) -> EndpointResponse:
         """Set EndpointStatus (a push channel that learns a token is dead sets INACTIVE). EffectiveDate is kept:
-        the device did nothing."""
+        the device did nothing. Deactivating also records when and why (`deactivation()`), with the provider's
+        own time when it gives one (APNs: the last time the token was valid); reactivating clears that record."""
         if status not in rules.STATUSES:
             raise EndpointValidationError(f"EndpointStatus must be ACTIVE or INACTIVE, not {status!r}")
-        return await self._modify(app, endpoint_id, lambda e: msgspec.structs.replace(e, EndpointStatus=status))
+        updated = await self._modify(app, endpoint_id, lambda e: msgspec.structs.replace(e, EndpointStatus=status))
+        if status == "INACTIVE":
+            record = Deactivation(at=self._clock(), reason=reason or "", since_ms=since_ms)
+            await self.redis.hset(keys.app_key(app, "deactivated"), endpoint_id, _encode(record))
+        else:
+            await self.redis.hdel(keys.app_key(app, "deactivated"), endpoint_id)
+        return updated
+
+    async def deactivation(self, app: str, endpoint_id: str) -> Deactivation | None:
+        """When and why the endpoint was made INACTIVE by a channel, if it was."""
+        raw = await self.redis.hget(keys.app_key(app, "deactivated"), endpoint_id)
+        return None if raw is None else msgspec.json.decode(raw, type=Deactivation)
 
     async def opt_out(self, app: str, endpoint_id: str, opt_out: str = "ALL") -> EndpointResponse:
         """Set OptOut (ALL or NONE) on one endpoint."""

@@ -93,6 +93,9 @@ async def test_unregistered_endpoint(push_engine: tuple[Running, ApnsSandbox, Fc
     assert asb.answers["Unregistered"] == 1
     ep = await store.get("app1", "ep-gone")
     assert ep is not None and ep.EndpointStatus == "INACTIVE"  # not sent to again
+    why = await store.deactivation("app1", "ep-gone")
+    assert why is not None and why.reason == "Unregistered" and why.at  # when, and APNs' reason
+    assert why.since_ms is not None and why.since_ms > 0  # APNs' timestamp: when the token stopped being valid
     again = await run.producer.send_messages_and_wait("app1", {
         "Endpoints": {"ep-gone": {}}, "MessageConfiguration": {"APNSMessage": {"Body": "b"}}}, timeout=10)
     assert again.EndpointResult["ep-gone"].DeliveryStatus == "PERMANENT_FAILURE"
