@@ -4,7 +4,7 @@ Do not edit: regenerate with `python tools/gen_models.py > gateway/models.py`. A
 model's member names so JSON round-trips unchanged; required members have no default.
 """
 
-# ruff: noqa: N815, E501
+# ruff: noqa: E501
 from __future__ import annotations
 
 from typing import Literal, TypeAlias

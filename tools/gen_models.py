@@ -57,7 +57,7 @@ def main() -> None:
         "model's member names so JSON round-trips unchanged; required members have no default.",
         '"""',
         "",
-        "# ruff: noqa: N815, E501",
+        "# ruff: noqa: E501",
         "from __future__ import annotations",
         "",
         "from typing import Literal, TypeAlias",
