@@ -36,6 +36,7 @@ class StreamConfig(_Base):
     claim_idle_ms: PositiveInt = 60_000  # longer than the slowest send
     claim_interval_ms: PositiveInt = 5_000
     max_inflight: PositiveInt = 2048
+    transactional_inflight: PositiveInt = 256  # the transactional lane's own budget: bulk can never use it
     max_deliveries: PositiveInt = 10  # an entry read this many times without an outcome is dead-lettered
     trim_interval_ms: PositiveInt = 10_000
 
@@ -54,6 +55,24 @@ class StreamConfig(_Base):
     @property
     def retry_key(self) -> str:
         return f"{self.prefix}:retry"
+
+    @property
+    def lanes(self) -> list[Lane]:
+        """The ingest lanes, most urgent first: transactional (OTP, alerts) and the default (bulk) lane."""
+        return [
+            Lane("transactional", f"{self.prefix}:send:transactional", f"{self.prefix}:retry:transactional",
+                 self.transactional_inflight),
+            Lane("default", self.send_key, self.retry_key, self.max_inflight),
+        ]
+
+
+class Lane(msgspec.Struct, frozen=True):
+    """One ingest stream with its own retry schedule and in-flight budget."""
+
+    name: str
+    send_key: str
+    retry_key: str
+    max_inflight: int
 
 
 class RetryConfig(_Base):

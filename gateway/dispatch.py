@@ -21,7 +21,7 @@ import msgspec
 
 from gateway import errors, events, keys
 from gateway.channels.base import Channel, Composer, Delivered, Outbound, Recipient, Render
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, Lane
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
     DirectMessageConfiguration,
@@ -150,8 +150,10 @@ class Dispatcher:
 
     # ---------------------------------------------------------------- the walk
 
-    async def process(self, raw: list[tuple[str, dict[bytes, bytes]]]) -> None:
-        """Process entries end to end; returns once their outcomes are written and the entries acknowledged."""
+    async def process(self, raw: list[tuple[str, dict[bytes, bytes]]], lane: Lane | None = None) -> None:
+        """Process entries of `lane` (default: the default lane) end to end; returns once their outcomes are
+        written and the entries acknowledged."""
+        lane = lane or self.cfg.stream.lanes[-1]
         dead: list[tuple[str, dict[bytes, bytes], str, int]] = []
         entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]] = []
         for entry_id, fields in raw:
@@ -166,7 +168,7 @@ class Dispatcher:
         sending = [j for j in jobs if j.outbound is not None]
         if sending:
             await asyncio.gather(*(self._send(j) for j in sending))
-        await self._finalize(entries, jobs, dead)
+        await self._finalize(entries, jobs, dead, lane)
 
     def _expand(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]]) -> list[Job]:
         jobs: list[Job] = []
@@ -367,7 +369,7 @@ class Dispatcher:
     # ---------------------------------------------------------------- outcomes
 
     async def _finalize(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job],
-                        dead: list[tuple[str, dict[bytes, bytes], str, int]]) -> None:
+                        dead: list[tuple[str, dict[bytes, bytes], str, int]], lane: Lane) -> None:
         stream = self.cfg.stream
         now_ms = int(time.time() * 1000)
         emit: list[bytes | str] = []
@@ -413,14 +415,15 @@ class Dispatcher:
             fields_out = codec.retry_fields(entry, fields[b"request"], [j.key for j in group],
                                             {j.key: j.message_id for j in group})
             delay = max(retry.backoff_s(self.cfg.retry, entry.attempt, j.retry_after) for j in group)
-            pipe.zadd(stream.retry_key, {retry.schedule_member(fields_out, self.ids()): now_ms + int(delay * 1000)})
+            pipe.zadd(lane.retry_key, {retry.schedule_member(fields_out, self.ids()): now_ms + int(delay * 1000)})
         for entry_id, group in exhausted.items():
             entry, fields = raw_by_id[entry_id]
             out = codec.retry_fields(entry, fields[b"request"], [j.key for j in group], {j.key: j.message_id for j in group})
             reason = "; ".join(sorted({j.message for j in group}))[:2000]
-            pipe.xadd(stream.dead_key, retry.dead_fields(out, reason, entry.attempt, now_ms))
+            pipe.xadd(stream.dead_key, retry.dead_fields(out, reason, entry.attempt, now_ms, lane.send_key))
         for _, fields, reason, attempts in dead:
-            pipe.xadd(stream.dead_key, retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, attempts, now_ms))
+            original = {k.decode(): v for k, v in fields.items()}
+            pipe.xadd(stream.dead_key, retry.dead_fields(original, reason, attempts, now_ms, lane.send_key))
         for j in suppress:
             pipe.hset(keys.suppressed(j.entry.app), j.address.lower(), suppression_entry("BOUNCE", j.message))
         for entry, _ in entries:
@@ -429,7 +432,7 @@ class Dispatcher:
                 pipe.expire(entry.reply_to, 300)
         ack = [e.id for e, _ in entries] + [d[0] for d in dead]
         if ack:
-            pipe.xack(stream.send_key, stream.group, *ack)
+            pipe.xack(lane.send_key, stream.group, *ack)
         await pipe.execute()
 
     def _record(self, j: Job, event_type: str, status: str, code: int, message: str, now_ms: int) -> list[bytes | str]:

@@ -34,38 +34,56 @@ def _as(shape: type[Any], request: Any) -> Any:
         raise DecodeError(f"not valid JSON: {exc}") from None
 
 
+def is_transactional(request: MessageRequest | SendUsersMessageRequest) -> bool:
+    """Whether a request belongs in the transactional lane: an SMS with MessageType TRANSACTIONAL (OTPs, alerts)."""
+    sms = request.MessageConfiguration.SMSMessage
+    return sms is not None and sms.MessageType == "TRANSACTIONAL"
+
+
 class Producer:
-    """Writes requests to the ingest stream `<prefix>:send`."""
+    """Writes requests to the ingest lanes: `<prefix>:send:transactional` for transactional requests (by default,
+    SMS with MessageType TRANSACTIONAL; or `transactional=True`), `<prefix>:send` for everything else."""
 
     def __init__(self, redis: Any, prefix: str = "gateway") -> None:
         self.redis = redis
         self.key = f"{prefix}:send"
+        self.transactional_key = f"{prefix}:send:transactional"
+
+    def _key(self, request: MessageRequest | SendUsersMessageRequest, transactional: bool | None) -> str:
+        if transactional is None:
+            transactional = is_transactional(request)
+        return self.transactional_key if transactional else self.key
 
     async def send_messages(self, app: str, request: MessageRequest | Mapping[str, Any] | bytes | str, *,
-                            idempotency_key: str | None = None, reply_to: str | None = None) -> str:
+                            idempotency_key: str | None = None, reply_to: str | None = None,
+                            transactional: bool | None = None) -> str:
         """Enqueue a SendMessages request; returns the stream entry id (the RequestId of the response)."""
-        fields = codec.encode_request(app, _as(MessageRequest, request), idempotency_key=idempotency_key,
-                                      reply_to=reply_to)
-        return _text(await self.redis.xadd(self.key, fields))
+        req = _as(MessageRequest, request)
+        fields = codec.encode_request(app, req, idempotency_key=idempotency_key, reply_to=reply_to)
+        return _text(await self.redis.xadd(self._key(req, transactional), fields))
 
     async def send_users_messages(self, app: str, request: SendUsersMessageRequest | Mapping[str, Any] | bytes | str,
-                                  *, idempotency_key: str | None = None, reply_to: str | None = None) -> str:
-        fields = codec.encode_request(app, _as(SendUsersMessageRequest, request), idempotency_key=idempotency_key,
-                                      reply_to=reply_to)
-        return _text(await self.redis.xadd(self.key, fields))
+                                  *, idempotency_key: str | None = None, reply_to: str | None = None,
+                                  transactional: bool | None = None) -> str:
+        req = _as(SendUsersMessageRequest, request)
+        fields = codec.encode_request(app, req, idempotency_key=idempotency_key, reply_to=reply_to)
+        return _text(await self.redis.xadd(self._key(req, transactional), fields))
 
     async def send_many(self, app: str, requests: Iterable[MessageRequest | Mapping[str, Any]]) -> list[str]:
         """Enqueue many requests in one pipelined round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for r in requests:
-            pipe.xadd(self.key, codec.encode_request(app, _as(MessageRequest, r)))
+            req = _as(MessageRequest, r)
+            pipe.xadd(self._key(req, None), codec.encode_request(app, req))
         return [_text(i) for i in await pipe.execute()]
 
     async def send_messages_and_wait(self, app: str, request: MessageRequest | Mapping[str, Any] | bytes | str, *,
-                                     timeout: float = 30.0, idempotency_key: str | None = None) -> MessageResponse:
+                                     timeout: float = 30.0, idempotency_key: str | None = None,
+                                     transactional: bool | None = None) -> MessageResponse:
         """Enqueue and wait for the MessageResponse of the first attempt (pushed to a private reply list)."""
         reply_to = f"gw:reply:{os.urandom(12).hex()}"
-        await self.send_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to)
+        await self.send_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to,
+                                 transactional=transactional)
         raw = await self.redis.blpop([reply_to], timeout=timeout)
         if raw is None:
             raise TimeoutError(f"no response within {timeout}s (is a worker running?)")

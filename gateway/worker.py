@@ -1,9 +1,10 @@
-"""A gateway worker: reads the ingest stream and runs the dispatcher with bounded in-flight work.
+"""A gateway worker: reads the ingest lanes and runs the dispatcher with bounded in-flight work.
 
-Background loops take over entries of dead consumers (XAUTOCLAIM), move due retries back into the stream and
-trim the stream safely. On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the
-grace period and leaves everything else pending for another worker: nothing read is acknowledged without an
-outcome.
+Each lane (transactional first, then the default lane) is its own stream with its own reader, in-flight budget,
+retry schedule, claim and trim loops, so a backlog of bulk sends never delays a transactional one. Background
+loops take over entries of dead consumers (XAUTOCLAIM), move due retries back into their stream and trim the
+streams safely. On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the grace
+period and leaves everything else pending for another worker: nothing read is acknowledged without an outcome.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import gc
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from gateway.channels.base import Runtime
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, Lane
 from gateway.dispatch import Dispatcher, Route
 from gateway.endpoints.store import EndpointStore
 from gateway.stream import retry
@@ -30,6 +31,33 @@ from gateway.stream.consumer import Entry, StreamConsumer
 log = logging.getLogger("gateway.worker")
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class _LaneState:
+    """One lane's reader state: its consumer, retry mover and in-flight accounting."""
+
+    def __init__(self, lane: Lane, consumer: StreamConsumer, mover: retry.RetryMover) -> None:
+        self.lane = lane
+        self.consumer = consumer
+        self.mover = mover
+        self.inflight = 0
+        self.capacity = asyncio.Event()
+        # Ids being processed or dead-lettered here: an entry can come back through XAUTOCLAIM or our own backlog
+        # while we still work on it, and must not be handled twice at once.
+        self.active: set[str] = set()
+
+    def take(self, entries: list[Entry]) -> list[Entry]:
+        """The entries not already being handled, now marked as being handled."""
+        fresh = [e for e in entries if e[0] not in self.active]
+        self.active.update(e[0] for e in fresh)
+        return fresh
+
+    def release(self, entries: list[Entry]) -> None:
+        self.active.difference_update(e[0] for e in entries)
+
+    @property
+    def free(self) -> int:
+        return self.lane.max_inflight - self.inflight
 
 
 class Worker:
@@ -44,19 +72,25 @@ class Worker:
 
             routes = build_routes(cfg, self.runtime)
         self.routes = routes
-        self.consumer = StreamConsumer(self.redis, cfg.stream, consumer)
+        self.lanes = [
+            _LaneState(lane, StreamConsumer(self.redis, cfg.stream, consumer, key=lane.send_key),
+                       retry.RetryMover(self.redis, lane.retry_key, lane.send_key))
+            for lane in cfg.stream.lanes
+        ]
+        self.consumer = self.lanes[-1].consumer  # the default lane's
         if templates is None:
             from gateway.templates.store import TemplateStore
 
             templates = TemplateStore(self.redis)
         self.dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
-        self.mover = retry.RetryMover(self.redis, cfg.stream.retry_key, cfg.stream.send_key)
         self._stopping = asyncio.Event()
-        self._inflight = 0
-        self._capacity = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self.processed = 0
+
+    @property
+    def _inflight(self) -> int:
+        return sum(s.inflight for s in self.lanes)
 
     @property
     def channels(self) -> list[Any]:
@@ -71,69 +105,74 @@ class Worker:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
-        await self.consumer.ensure_group()
+        for state in self.lanes:
+            await state.consumer.ensure_group()
         for ch in self.channels:
             await ch.start()
 
     async def run(self) -> None:
         """Read and dispatch until stop() is requested, then drain (see the module docstring)."""
         await self.start()
-        self._loops = [
-            asyncio.create_task(self._every(self.cfg.stream.claim_interval_ms, self._claim_once), name="claim"),
-            asyncio.create_task(self._every(self.cfg.retry.poll_ms, self._move_retries), name="retry-mover"),
-            asyncio.create_task(self._every(self.cfg.stream.trim_interval_ms, self._trim), name="trim"),
-        ]
-        log.info("worker %s reading %s (group %s)", self.consumer.consumer, self.consumer.key, self.consumer.group)
+        stream = self.cfg.stream
+        for s in self.lanes:
+            self._loops += [
+                asyncio.create_task(self._every(stream.claim_interval_ms, self._claim_once, s), name=f"claim-{s.lane.name}"),
+                asyncio.create_task(self._every(self.cfg.retry.poll_ms, self._move_retries, s), name=f"retry-{s.lane.name}"),
+                asyncio.create_task(self._every(stream.trim_interval_ms, self._trim, s), name=f"trim-{s.lane.name}"),
+            ]
+        log.info("worker %s reading %s (group %s)", self.consumer.consumer,
+                 ", ".join(s.lane.send_key for s in self.lanes), stream.group)
         try:
-            await self._read_loop()
+            await asyncio.gather(*(self._read_loop(s) for s in self.lanes))
         finally:
             await self._drain()
 
     def stop(self) -> None:
         """Ask the worker to stop reading and drain; safe to call from a signal handler."""
         self._stopping.set()
-        self._capacity.set()
+        for s in self.lanes:
+            s.capacity.set()
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
 
-    async def _read_loop(self) -> None:
+    async def _read_loop(self, state: _LaneState) -> None:
         cfg = self.cfg.stream
         backoff = 0.1
         while not self._stopping.is_set():
-            free = cfg.max_inflight - self._inflight
-            if free <= 0:
-                self._capacity.clear()
-                await self._capacity.wait()
+            if state.free <= 0:
+                state.capacity.clear()
+                await state.capacity.wait()
                 continue
             try:
-                entries = await self.consumer.read(min(cfg.batch_size, free), cfg.block_ms)
+                entries = await state.consumer.read(min(cfg.batch_size, state.free), cfg.block_ms)
                 backoff = 0.1
             except _REDIS_DOWN as exc:
-                log.error("Redis unavailable while reading (%s); retrying in %.1fs", exc, backoff)
+                log.error("Redis unavailable while reading %s (%s); retrying in %.1fs", state.lane.send_key, exc, backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             if entries and not self._stopping.is_set():
+                entries = state.take(entries)
                 # Only the backlog (our own pending entries, read again) can have been delivered before.
-                if self.consumer.reading_backlog:
-                    entries = await self._screen_poison(entries)
+                if entries and state.consumer.reading_backlog:
+                    entries = await self._screen_poison(state, entries)
                 if entries:
-                    self._launch(entries)
+                    self._launch(state, entries)
             elif entries:
                 break  # stopping: leave what was just read pending for another worker
 
-    def _launch(self, entries: list[Entry]) -> None:
-        self._inflight += len(entries)
-        task = asyncio.create_task(self._process(entries))
+    def _launch(self, state: _LaneState, entries: list[Entry]) -> None:
+        state.inflight += len(entries)
+        task = asyncio.create_task(self._process(state, entries))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, entries: list[Entry]) -> None:
+    async def _process(self, state: _LaneState, entries: list[Entry]) -> None:
         try:
-            await self.dispatcher.process(entries)
+            await self.dispatcher.process(entries, state.lane)
             self.processed += len(entries)
         except asyncio.CancelledError:
             raise
@@ -142,14 +181,15 @@ class Worker:
         except Exception:
             log.exception("failed to process %d entries; they stay pending and will be claimed again", len(entries))
         finally:
-            self._inflight -= len(entries)
-            self._capacity.set()
+            state.inflight -= len(entries)
+            state.release(entries)
+            state.capacity.set()
 
-    async def _screen_poison(self, entries: list[Entry]) -> list[Entry]:
+    async def _screen_poison(self, state: _LaneState, entries: list[Entry]) -> list[Entry]:
         """Dead-letter redelivered entries that were delivered max_deliveries times without an outcome (they
         crash workers)."""
         limit = self.cfg.stream.max_deliveries
-        counts = await self.consumer.delivery_counts([e[0] for e in entries])
+        counts = await state.consumer.delivery_counts([e[0] for e in entries])
         keep: list[Entry] = []
         poison: list[Entry] = []
         for e in entries:
@@ -159,36 +199,38 @@ class Worker:
             pipe = self.redis.pipeline(transaction=True)
             for entry_id, fields in poison:
                 reason = f"delivered {counts[entry_id]} times without an outcome; a worker may crash on it"
-                dead: Any = retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, counts[entry_id], now_ms)
+                dead: Any = retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, counts[entry_id],
+                                              now_ms, state.lane.send_key)
                 pipe.xadd(self.cfg.stream.dead_key, dead)
-            pipe.xack(self.consumer.key, self.consumer.group, *[e[0] for e in poison])
+            pipe.xack(state.consumer.key, state.consumer.group, *[e[0] for e in poison])
             await pipe.execute()
-            log.error("dead-lettered %d poison entries", len(poison))
+            state.release(poison)
+            log.error("dead-lettered %d poison entries from %s", len(poison), state.lane.send_key)
         return keep
 
-    async def _claim_once(self) -> None:
-        free = self.cfg.stream.max_inflight - self._inflight
-        if free <= 0 or self._stopping.is_set():
+    async def _claim_once(self, state: _LaneState) -> None:
+        if state.free <= 0 or self._stopping.is_set():
             return
-        entries = await self.consumer.claim(count=min(free, self.cfg.stream.batch_size))
+        entries = state.take(await state.consumer.claim(count=min(state.free, self.cfg.stream.batch_size)))
         if entries:
-            log.warning("claimed %d entries idle longer than %d ms", len(entries), self.cfg.stream.claim_idle_ms)
-            entries = await self._screen_poison(entries)
+            log.warning("claimed %d entries of %s idle longer than %d ms", len(entries), state.lane.send_key,
+                        self.cfg.stream.claim_idle_ms)
+            entries = await self._screen_poison(state, entries)
             if entries:
-                self._launch(entries)
+                self._launch(state, entries)
 
-    async def _move_retries(self) -> None:
-        moved = await self.mover.move_due(int(time.time() * 1000))
+    async def _move_retries(self, state: _LaneState) -> None:
+        moved = await state.mover.move_due(int(time.time() * 1000))
         if moved:
-            log.info("re-enqueued %d due retries", moved)
+            log.info("re-enqueued %d due retries into %s", moved, state.lane.send_key)
 
-    async def _trim(self) -> None:
-        await self.consumer.trim()
+    async def _trim(self, state: _LaneState) -> None:
+        await state.consumer.trim()
 
-    async def _every(self, interval_ms: int, fn: Any) -> None:
+    async def _every(self, interval_ms: int, fn: Callable[[_LaneState], Awaitable[None]], state: _LaneState) -> None:
         while not self._stopping.is_set():
             try:
-                await fn()
+                await fn(state)
             except asyncio.CancelledError:
                 raise
             except _REDIS_DOWN as exc:

@@ -69,7 +69,8 @@ class FakeEndpoints:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
 
-    async def set_status(self, app: str, endpoint_id: str, status: str) -> None:
+    async def set_status(self, app: str, endpoint_id: str, status: str, *, reason: str | None = None,
+                         since_ms: int | None = None) -> None:
         self.calls.append((app, endpoint_id, status))
 
 

@@ -17,7 +17,7 @@ def webhook_from_config(section: InboundSection, cfg: GatewayConfig, redis: Any)
     sink = RedisStreamSink(redis, cfg.stream.events_key)
     keywords = KeywordConfig(help_text=section.help_text, stop_text=section.stop_text, start_text=section.start_text,
                              self_managed=section.self_managed)
-    handler = KeywordHandler(OptOutStore(redis), sink, StreamReplier(redis, cfg.stream.send_key),
+    handler = KeywordHandler(OptOutStore(redis), sink, StreamReplier(redis, cfg.stream.lanes[0].send_key),
                              config_for=lambda app: keywords)
     inbound = InboundConfig(auth=section.auth, secret_envs=list(section.secret_envs), username=section.username,
                             password_env=section.password_env, public_url=section.public_url,

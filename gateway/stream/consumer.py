@@ -39,10 +39,10 @@ def _id_tuple(entry_id: str) -> tuple[int, int]:
 
 
 class StreamConsumer:
-    def __init__(self, redis: Any, cfg: StreamConfig, consumer: str | None = None) -> None:
+    def __init__(self, redis: Any, cfg: StreamConfig, consumer: str | None = None, key: str | None = None) -> None:
         self.redis = redis
         self.cfg = cfg
-        self.key = cfg.send_key
+        self.key = key or cfg.send_key
         self.group = cfg.group
         self.consumer = consumer or cfg.consumer or default_consumer_name()
         self._backlog = True  # read own pending entries first

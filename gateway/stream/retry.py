@@ -63,9 +63,12 @@ class RetryMover:
         return int(await self._script(keys=[self.retry_key, self.stream_key], args=[now_ms, limit]))
 
 
-def dead_fields(fields: dict[str, bytes], reason: str, attempts: int, failed_at_ms: int) -> dict[str, bytes]:
-    """A dead-letter entry: the original fields plus why, after how many attempts, and when."""
+def dead_fields(fields: dict[str, bytes], reason: str, attempts: int, failed_at_ms: int,
+                stream: str | None = None) -> dict[str, bytes]:
+    """A dead-letter entry: the original fields plus why, after how many attempts, when, and from which stream."""
     out = dict(fields)
+    if stream:
+        out["stream"] = stream.encode()
     out["reason"] = reason.encode("utf-8", "replace")[:2000]
     out["attempts"] = str(attempts).encode()
     out["failed_at"] = str(failed_at_ms).encode()

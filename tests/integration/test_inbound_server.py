@@ -33,7 +33,7 @@ async def test_stop_through_the_configured_webhook(redis, redis_server, monkeypa
     finally:
         await runner.cleanup()
     assert await OptOutStore(redis).is_opted_out("app1", "+14155550123")
-    (_, fields), = await redis.xrange("gateway:send")
+    (_, fields), = await redis.xrange("gateway:send:transactional")  # the reply goes in the transactional lane
     reply = msgspec.json.decode(fields[b"request"])
     assert list(reply["Addresses"]) == ["+14155550123"]
     assert reply["MessageConfiguration"]["SMSMessage"]["Body"] == "Bye."
