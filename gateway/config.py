@@ -220,8 +220,48 @@ class CredentialsConfig(_Base):
     key_file: str | None = None
 
 
+class SmppChannelConfig(_Base, tag="smpp", tag_field="kind", kw_only=True, frozen=True):
+    """An SMSC reached over SMPP 3.4 for the SMS channel (see docs/sms.md)."""
+
+    name: str = "sms"
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2775
+    tls: bool = False
+    tls_verify: bool = True
+    system_id: Annotated[str, msgspec.Meta(max_length=15)]
+    password_env: str | None = None  # name of the environment variable holding the password (at most 8 chars)
+    system_type: Annotated[str, msgspec.Meta(max_length=12)] = ""
+    bind_mode: Literal["transceiver", "transmitter_receiver"] = "transceiver"
+    binds: PositiveInt = 1
+    window: PositiveInt = 10  # outstanding submit_sm per bind
+    transactional_reserve: Annotated[int, msgspec.Meta(ge=0)] = 2  # window slots promotional traffic may not take
+    response_timeout_s: PositiveFloat = 10.0  # no submit_sm_resp by then: UNKNOWN_FAILURE, never resent
+    connect_timeout_s: PositiveFloat = 10.0
+    enquire_link_s: PositiveFloat = 15.0
+    dead_after_missed: PositiveInt = 3
+    reconnect_base_s: PositiveFloat = 1.0
+    reconnect_cap_s: PositiveFloat = 60.0
+    throttle_pause_s: PositiveFloat = 1.0  # first pause after ESME_RTHROTTLED; doubles while throttling goes on
+    throttle_pause_max_s: PositiveFloat = 60.0
+    throttle_retries: Annotated[int, msgspec.Meta(ge=0)] = 5
+    queue_full_retries: Annotated[int, msgspec.Meta(ge=0)] = 3
+    system_error_retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    retry_backoff_s: PositiveFloat = 0.5
+    registered_delivery: bool = True
+    long_messages: Literal["udh", "sar", "payload"] = "udh"
+    max_parts: Annotated[int, msgspec.Meta(ge=1, le=255)] = 30
+    source_addr: str | None = None  # default sender when a message names none
+    service_type: Annotated[str, msgspec.Meta(max_length=5)] = ""
+    validity_period_s: PositiveInt | None = None
+    receipt_ttl_s: PositiveInt = 259_200  # how long a receipt can still be matched (Pinpoint waits 72 h)
+    entity_id_tlv: Annotated[int, msgspec.Meta(ge=0x1400, le=0x3FFF)] | None = None  # vendor TLV for EntityId
+    template_id_tlv: Annotated[int, msgspec.Meta(ge=0x1400, le=0x3FFF)] | None = None
+    rate_limit: RateLimit | None = None  # message parts per second
+
+
 ChannelConfig = (
     SmtpChannelConfig | HttpSmsChannelConfig | VoiceChannelConfig | ApnsChannelConfig | FcmChannelConfig
+    | SmppChannelConfig
 )
 
 

@@ -1,0 +1,440 @@
+"""The SMS channel over SMPP 3.4: several binds to one SMSC, each kept up by a supervisor that reconnects with
+capped exponential backoff; submit_sm with GSM-7 or UCS-2 chosen per message and long messages concatenated;
+command_status classified exactly once into gateway.errors; receipts and MO messages handed to hooks.
+
+command_status policy (protocols-and-reliability.md §5):
+  0x58 ESME_RTHROTTLED  pause the whole bind, then retry the same PDU first (ahead of every other sender), up to
+                        `throttle_retries` times, then Throttled(retry_after = the next pause)
+  0x14 ESME_RMSGQFUL    retry after a backoff, at most `queue_full_retries` times, then ProviderUnavailable
+  0x08 ESME_RSYSERR     retry after a backoff, at most `system_error_retries` times, then ProviderUnavailable
+  0x04 ESME_RINVBNDSTS  rebind and retry once on another bind
+  0x0B / 0x50 / 0x51    RecipientRejected;  0x0A / 0x48 / 0x49 (the sender) and encoder-bug codes ContentRejected
+  no submit_sm_resp     MaybeSent (UNKNOWN_FAILURE): never resubmitted blindly
+  anything else         ProviderUnavailable (transient; the dispatcher's retry schedule is capped)
+A multi-part message whose later part fails transiently after earlier parts were accepted is MaybeSent: resending
+it would duplicate the parts already on their way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from gateway import errors
+from gateway._fast import load
+from gateway.channels.base import Delivered, Outbound, Runtime
+from gateway.channels.sms_content import SmsContent
+from gateway.channels.smpp import dlr, pdu
+from gateway.channels.smpp.correlate import Correlator
+from gateway.channels.smpp.inbound import InboundSms, Reassembler
+from gateway.channels.smpp.session import PROMOTIONAL, RETRY, TRANSACTIONAL, BindRejected, SessionLost, SmppSession
+from gateway.config import SmppChannelConfig
+from gateway.ratelimit import RateLimiter, RedisTokenBucket, TokenBucket
+
+log = logging.getLogger("gateway.channels.smpp")
+gsm = load("gsm")
+
+ReceiptHook = Callable[[dlr.ReceiptEvent], Awaitable[None]]
+InboundHook = Callable[[InboundSms], Awaitable[None]]
+
+_RECIPIENT_CODES = frozenset({pdu.ESME_RINVDSTADR, 0x50, 0x51})
+_CONTENT_CODES = frozenset({0x01, 0x02, 0x03, pdu.ESME_RINVSRCADR, 0x0C, 0x33, 0x40, 0x42, 0x43, 0x48, 0x49, 0x61,
+                            0x62, 0x63, 0xC0, 0xC1, 0xC2, 0xC3, 0xC4})
+_AUTH_CODES = frozenset({pdu.ESME_RBINDFAIL, pdu.ESME_RINVPASWD, pdu.ESME_RINVSYSID})
+
+
+def classify(status: int) -> errors.DeliveryError:
+    """The error for a final non-zero submit_sm_resp status (after the channel's own retries)."""
+    name = pdu.status_name(status)
+    if status in _RECIPIENT_CODES:
+        return errors.RecipientRejected(f"the SMSC refused the destination ({name})", code=status, detail=name)
+    if status in _CONTENT_CODES:
+        return errors.ContentRejected(f"the SMSC refused the message ({name})", code=status, detail=name)
+    if status == pdu.ESME_RTHROTTLED:
+        return errors.Throttled(f"the SMSC is throttling ({name})", code=status, detail=name)
+    return errors.ProviderUnavailable(f"the SMSC did not accept the message ({name})", code=status, detail=name)
+
+
+def address(value: str, *, alnum_ok: bool) -> tuple[str, int, int]:
+    """(addr, ton, npi): `+E.164` or a long number is international/ISDN, a short code network-specific/unknown,
+    an alphanumeric sender id alphanumeric/unknown."""
+    if value.startswith("+") or (value.isdigit() and len(value) > 8):
+        digits = value.lstrip("+")
+        if not digits.isdigit() or len(digits) > 20:
+            raise ValueError(value)
+        return digits, 1, 1
+    if value.isdigit():
+        return value, 3, 0
+    if alnum_ok and 0 < len(value) <= 11:
+        return value, 5, 0
+    raise ValueError(value)
+
+
+def relative_time(seconds: int) -> str:
+    """SMPP relative time format YYMMDDhhmmss000R."""
+    days, rem = divmod(seconds, 86400)
+    years, days = divmod(days, 365)
+    months, days = divmod(days, 30)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    return f"{years:02d}{months:02d}{days:02d}{h:02d}{m:02d}{s:02d}000R"
+
+
+class _Link:
+    """One bind slot kept up by a supervisor task: a transceiver, a transmitter or a receiver."""
+
+    def __init__(self, channel: SmppChannel, index: int, command_id: int) -> None:
+        self.channel = channel
+        self.index = index
+        self.command_id = command_id
+        self.transmits = command_id in (pdu.BIND_TRANSCEIVER, pdu.BIND_TRANSMITTER)
+        self.session: SmppSession | None = None
+        self.last_error: errors.DeliveryError | None = None
+        self.binds = 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        ch = self.channel
+        cfg = ch.cfg
+        delay = cfg.reconnect_base_s
+        loop = asyncio.get_running_loop()
+        while not ch.closing:
+            session: SmppSession | None = None
+            try:
+                _, opened = await asyncio.wait_for(
+                    loop.create_connection(lambda: ch.new_session(self), cfg.host, cfg.port, ssl=ch.ssl),
+                    cfg.connect_timeout_s,
+                )
+                session = opened
+                await opened.bind(self.command_id, cfg.system_id, ch.password, cfg.system_type,
+                                   cfg.connect_timeout_s)
+            except BindRejected as exc:
+                cls = errors.AuthFailed if exc.status in _AUTH_CODES else errors.ConnectError
+                self.last_error = cls(f"SMPP bind refused: {pdu.status_name(exc.status)}", code=exc.status,
+                                      detail=pdu.status_name(exc.status))
+                log.error("%s bind %d: %s", cfg.name, self.index, exc)
+            except (OSError, TimeoutError, SessionLost) as exc:
+                self.last_error = errors.ConnectError(f"cannot reach the SMSC: {exc.__class__.__name__}")
+                log.warning("%s bind %d: connect failed: %r", cfg.name, self.index, exc)
+            else:
+                self.session = opened
+                self.binds += 1
+                self.last_error = None
+                delay = cfg.reconnect_base_s
+                ch.link_up(self)
+                await opened.closed
+                self.session = None
+                ch.link_down(self)
+                if ch.closing:
+                    return
+                log.warning("%s bind %d: connection lost; reconnecting", cfg.name, self.index)
+                continue  # a bind that was up reconnects at once; backoff applies to failed attempts
+            finally:
+                if session is not None and self.session is None and not session.closed.done():
+                    session.abort()
+            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+            delay = min(delay * 2.718281828, cfg.reconnect_cap_s)
+
+
+class SmppChannel:
+    """Pinpoint's SMS channel over SMPP. Set `on_receipt` and `on_inbound` before :meth:`start`."""
+
+    channel_types = frozenset({"SMS"})
+    send_event = dlr.BUFFERED_EVENT
+
+    def __init__(self, cfg: SmppChannelConfig, runtime: Runtime, *, on_receipt: ReceiptHook | None = None,
+                 on_inbound: InboundHook | None = None) -> None:
+        self.cfg = cfg
+        self.runtime = runtime
+        self.on_receipt = on_receipt
+        self.on_inbound = on_inbound
+        self.password = os.environ.get(cfg.password_env, "") if cfg.password_env else ""
+        self.ssl: ssl.SSLContext | None = None
+        if cfg.tls:
+            self.ssl = ssl.create_default_context()
+            if not cfg.tls_verify:
+                self.ssl.check_hostname = False
+                self.ssl.verify_mode = ssl.CERT_NONE
+        self.correlator = Correlator(runtime.redis, cfg.name, cfg.receipt_ttl_s)
+        self.reassembler = Reassembler()
+        self.closing = False
+        self.links: list[_Link] = []
+        for i in range(cfg.binds):
+            if cfg.bind_mode == "transceiver":
+                self.links.append(_Link(self, i, pdu.BIND_TRANSCEIVER))
+            else:
+                self.links.append(_Link(self, i, pdu.BIND_TRANSMITTER))
+                self.links.append(_Link(self, i, pdu.BIND_RECEIVER))
+        self._ready = asyncio.Event()
+        self._refs = itertools.count(random.randrange(256))
+        self._rr = 0
+        self.limiter: RateLimiter | None = None
+        if cfg.rate_limit is not None:
+            rl = cfg.rate_limit
+            self.limiter = (RedisTokenBucket(runtime.redis, f"smpp:{cfg.name}", rl.rate, rl.burst) if rl.shared
+                            else TokenBucket(rl.rate, rl.burst))
+        self.stats = {"accepted": 0, "failed": 0, "throttled": 0, "receipts": 0, "unmatched_receipts": 0,
+                      "malformed_receipts": 0, "inbound": 0}
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+
+    def new_session(self, link: _Link) -> SmppSession:
+        cfg = self.cfg
+        return SmppSession(
+            window=cfg.window, reserve=cfg.transactional_reserve, response_timeout=cfg.response_timeout_s,
+            enquire_link_s=cfg.enquire_link_s, dead_after=cfg.dead_after_missed,
+            throttle_pause_s=cfg.throttle_pause_s, throttle_pause_max_s=cfg.throttle_pause_max_s,
+            on_deliver=self._on_deliver if link.command_id != pdu.BIND_TRANSMITTER else None,
+            name=f"{cfg.name}#{link.index}",
+        )
+
+    async def start(self) -> None:
+        """Load the receipt index and start every bind's supervisor; waits (at most connect_timeout_s) for the
+        first transmitting bind, but an SMSC that is down only delays sends, it does not fail the start."""
+        await self.correlator.load()
+        for link in self.links:
+            link.task = asyncio.get_running_loop().create_task(link.run())
+        try:
+            await asyncio.wait_for(self._ready.wait(), self.cfg.connect_timeout_s)
+        except TimeoutError:
+            log.error("%s: no SMPP bind came up within %.0fs; sends will wait for one", self.cfg.name,
+                      self.cfg.connect_timeout_s)
+
+    def link_up(self, link: _Link) -> None:
+        if link.transmits:
+            self._ready.set()
+
+    def link_down(self, link: _Link) -> None:
+        if not any(lk.session is not None and lk.session.bound for lk in self.links if lk.transmits):
+            self._ready.clear()
+
+    async def aclose(self) -> None:
+        self.closing = True
+        sessions = [lk.session for lk in self.links if lk.session is not None]
+        await asyncio.gather(*(s.unbind() for s in sessions), return_exceptions=True)
+        for lk in self.links:
+            if lk.task is not None:
+                lk.task.cancel()
+        await asyncio.gather(*(lk.task for lk in self.links if lk.task is not None), return_exceptions=True)
+        await self.correlator.durable()
+
+    # ----------------------------------------------------------------------------------------------------- send
+
+    def failure_event(self, err: errors.DeliveryError) -> str:
+        return dlr.FAILURE_EVENT
+
+    def build(self, msg: Outbound) -> tuple[list[bytes], str, str]:
+        """The submit_sm bodies for a message, plus (destination, origination) as recorded for receipts."""
+        content = msg.content
+        if not isinstance(content, SmsContent):
+            raise errors.ContentRejected("the SMPP channel needs SmsContent (compose_sms)", detail="content_type")
+        cfg = self.cfg
+        try:
+            dst, dton, dnpi = address(msg.recipient.address, alnum_ok=False)
+        except ValueError:
+            raise errors.RecipientRejected("the destination is not a phone number", detail="invalid_destination") \
+                from None
+        origin = content.origination_number or content.sender_id or cfg.source_addr or ""
+        try:
+            src, ston, snpi = address(origin, alnum_ok=True) if origin else ("", 0, 0)
+        except ValueError:
+            raise errors.ContentRejected("the sender cannot be used as an SMPP source address",
+                                         detail="invalid_source") from None
+        coding, data = gsm.encode(content.body)
+        tlvs: dict[int, bytes] = {}
+        if cfg.entity_id_tlv is not None and content.entity_id:
+            tlvs[cfg.entity_id_tlv] = content.entity_id.encode() + b"\0"
+        if cfg.template_id_tlv is not None and content.template_id:
+            tlvs[cfg.template_id_tlv] = content.template_id.encode() + b"\0"
+        base = pdu.Sm(
+            command_id=pdu.SUBMIT_SM, service_type=cfg.service_type, source_addr_ton=ston, source_addr_npi=snpi,
+            source_addr=src, dest_addr_ton=dton, dest_addr_npi=dnpi, destination_addr=dst,
+            priority_flag=1 if content.transactional else 0,
+            validity_period=relative_time(cfg.validity_period_s) if cfg.validity_period_s else "",
+            registered_delivery=1 if cfg.registered_delivery else 0, data_coding=coding,
+        )
+        if cfg.long_messages == "payload" and len(data) > (140 if coding == gsm.UCS2 else 160):
+            sm = msgspec.structs.replace(base, tlvs={**tlvs, pdu.TLV_MESSAGE_PAYLOAD: data})
+            return [pdu.sm_body(sm)], dst, src
+        parts = gsm.split(data, coding)
+        if len(parts) > cfg.max_parts:
+            raise errors.ContentRejected(f"the message needs {len(parts)} parts; this channel allows "
+                                         f"{cfg.max_parts}", detail="too_many_parts")
+        if len(parts) == 1:
+            return [pdu.sm_body(msgspec.structs.replace(base, short_message=parts[0], tlvs=tlvs))], dst, src
+        ref = next(self._refs) & 0xFF
+        total = len(parts)
+        bodies = []
+        for i, part in enumerate(parts, 1):
+            if cfg.long_messages == "sar":
+                sar = {pdu.TLV_SAR_MSG_REF_NUM: bytes((0, ref)), pdu.TLV_SAR_TOTAL_SEGMENTS: bytes((total,)),
+                       pdu.TLV_SAR_SEGMENT_SEQNUM: bytes((i,))}
+                sm = msgspec.structs.replace(base, short_message=part, tlvs={**tlvs, **sar})
+            else:
+                sm = msgspec.structs.replace(base, esm_class=pdu.ESM_UDHI, short_message=gsm.udh(ref, total, i) + part,
+                                             tlvs=tlvs)
+            bodies.append(pdu.sm_body(sm))
+        return bodies, dst, src
+
+    async def send(self, msg: Outbound) -> Delivered:
+        """Submit every part; return once all are accepted and their ids are durable for receipt matching."""
+        try:
+            bodies, dst, src = self.build(msg)
+        except pdu.PduError as exc:
+            raise errors.ContentRejected(str(exc), detail="encoding") from exc
+        content: SmsContent = msg.content
+        lane = TRANSACTIONAL if content.transactional else PROMOTIONAL
+        if self.limiter is not None:
+            await self.limiter.acquire(len(bodies))
+        accepted: list[str] = []
+        total = len(bodies)
+        for i, body in enumerate(bodies, 1):
+            try:
+                smsc_id = await self._submit(body, lane)
+            except errors.DeliveryError as exc:
+                self.stats["failed"] += 1
+                if accepted and isinstance(exc, errors.TransientError):
+                    raise errors.MaybeSent(f"part {i}/{total} failed after {len(accepted)} were accepted: "
+                                           f"{exc.message}", code=exc.code, detail=exc.detail) from exc
+                raise
+            accepted.append(smsc_id)
+            if self.cfg.registered_delivery:
+                self.correlator.note(smsc_id, dlr.Sent(
+                    app=msg.app, message_id=msg.message_id, part=i, parts=total,
+                    destination="+" + dst if dst.isdigit() and len(dst) > 8 else dst, origination=src,
+                    message_type=content.message_type))
+        if self.cfg.registered_delivery:
+            await self.correlator.durable()
+        self.stats["accepted"] += 1
+        return Delivered(event_type=dlr.BUFFERED_EVENT, status_code=200, status_message="ESME_ROK",
+                         provider_message_id=accepted[0])
+
+    async def _pick(self) -> SmppSession:
+        """The transmitting session with the most free window (not paused), round robin among equals; waits up
+        to connect_timeout_s for one to be bound."""
+        deadline = asyncio.get_running_loop().time() + self.cfg.connect_timeout_s
+        while True:
+            best: SmppSession | None = None
+            links = self.links
+            n = len(links)
+            self._rr = (self._rr + 1) % n
+            for k in range(n):
+                s = links[(self._rr + k) % n].session
+                if s is None or not s.bound or not links[(self._rr + k) % n].transmits:
+                    continue
+                if best is None or (best.paused and not s.paused) or (best.paused == s.paused and s.free > best.free):
+                    best = s
+            if best is not None:
+                return best
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                errs = [lk.last_error for lk in self.links if lk.last_error is not None]
+                auth = next((e for e in errs if isinstance(e, errors.AuthFailed)), None)
+                if auth is not None:
+                    raise errors.AuthFailed(auth.message, code=auth.code, detail=auth.detail)
+                raise errors.ConnectError("no SMPP bind is up", detail=errs[0].message if errs else None)
+            try:
+                await asyncio.wait_for(self._ready.wait(), remaining)
+            except TimeoutError:
+                continue
+
+    async def _submit(self, body: bytes, lane: int) -> str:
+        cfg = self.cfg
+        throttled = queue_full = sys_err = bad_bind = 0
+        while True:
+            session = await self._pick()
+            try:
+                status, smsc_id = await session.submit(body, lane)
+            except SessionLost:
+                continue  # not written: try the next bind
+            if status == 0:
+                return smsc_id
+            if status == pdu.ESME_RTHROTTLED:
+                throttled += 1
+                self.stats["throttled"] += 1
+                if throttled > cfg.throttle_retries:
+                    raise errors.Throttled("the SMSC kept throttling", code=status, detail="ESME_RTHROTTLED",
+                                           retry_after=session.pause_s)
+                lane = RETRY  # the same PDU goes first once the pause ends
+                continue
+            if status == pdu.ESME_RMSGQFUL and queue_full < cfg.queue_full_retries:
+                queue_full += 1
+                await asyncio.sleep(cfg.retry_backoff_s * 2 ** (queue_full - 1))
+                lane = RETRY
+                continue
+            if status == pdu.ESME_RSYSERR and sys_err < cfg.system_error_retries:
+                sys_err += 1
+                await asyncio.sleep(cfg.retry_backoff_s * 2 ** (sys_err - 1))
+                lane = RETRY
+                continue
+            if status == pdu.ESME_RINVBNDSTS and bad_bind < 1:
+                bad_bind += 1
+                session.abort()  # the supervisor rebinds
+                continue
+            err = classify(status)
+            if status in (pdu.ESME_RMSGQFUL, pdu.ESME_RSYSERR):
+                err.retry_after = cfg.retry_backoff_s * 2 ** max(queue_full, sys_err)
+            raise err
+
+    # --------------------------------------------------------------------------------------- receipts and MO
+
+    async def _on_deliver(self, sm: pdu.Sm) -> int:
+        """Handle one deliver_sm; the returned status is what deliver_sm_resp carries (0, or a temporary error
+        that makes the SMSC redeliver later when our hook or Redis failed)."""
+        if dlr.is_receipt(sm):
+            return await self._on_receipt_pdu(sm)
+        self.stats["inbound"] += 1
+        mo = self.reassembler.add(self.cfg.name, sm, time.time())
+        ready = self.reassembler.expired
+        self.reassembler.expired = []
+        if mo is not None:
+            ready.append(mo)
+        for message in ready:
+            if self.on_inbound is None:
+                log.warning("%s: an incoming SMS arrived but no on_inbound hook is set; it is only logged",
+                            self.cfg.name)
+            else:
+                await self.on_inbound(message)
+        return 0
+
+    async def _on_receipt_pdu(self, sm: pdu.Sm) -> int:
+        self.stats["receipts"] += 1
+        try:
+            receipt = dlr.parse_receipt(sm)
+        except dlr.ReceiptError as exc:
+            self.stats["malformed_receipts"] += 1
+            log.warning("%s: unreadable delivery receipt (%s): %r", self.cfg.name, exc, sm.short_message[:200])
+            return 0  # redelivery would not make it readable
+        found = await self.correlator.resolve(receipt.message_id)
+        if found is None:
+            self.stats["unmatched_receipts"] += 1
+            log.warning("%s: a receipt for unknown SMSC message id %s (state %s)", self.cfg.name,
+                        receipt.message_id, dlr.STATE_NAMES[receipt.state])
+            return 0
+        cid, sent = found
+        event_type = await self.correlator.settle(sent, receipt)
+        if event_type is not None:
+            if self.on_receipt is None:
+                log.warning("%s: a receipt matched but no on_receipt hook is set; it is only logged", self.cfg.name)
+            else:
+                await self.on_receipt(dlr.build_event(self.cfg.name, sent, receipt.message_id, receipt, event_type))
+        if receipt.final:
+            await self.correlator.forget(cid, sent)
+        return 0
+
+    def __repr__(self) -> str:
+        up = sum(1 for lk in self.links if lk.session is not None and lk.session.bound)
+        return f"<SmppChannel {self.cfg.name} {self.cfg.host}:{self.cfg.port} binds={up}/{len(self.links)} {self.stats}>"
+
+
+def create(cfg: SmppChannelConfig, runtime: Runtime) -> SmppChannel:
+    """Build the channel from its config (hooks are set on the instance afterwards)."""
+    return SmppChannel(cfg, runtime)

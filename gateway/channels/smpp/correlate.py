@@ -1,0 +1,171 @@
+"""Receipt correlation through Redis: SMSC message id -> our message, durable before a send reports success, so a
+receipt arriving after a gateway restart (up to `ttl`, 72 h by default) still maps.
+
+Keys: `gw:{app}:smsid:<canonical smsc id>` holds a :class:`dlr.Sent` (JSON array), with a TTL. A receipt names
+only the SMSC id, not the application, so the channel keeps the set of applications it has sent for at
+`gw:smpp:{<channel>}:apps` and looks the id up under each (one pipelined round trip; a channel usually serves one
+or a few applications). Multi-part messages are settled in `gw:{app}:smsparts:<message id>`, a hash of part ->
+state updated in MULTI/EXEC, so exactly one event is emitted per message even when the SMSC repeats a receipt
+or two parts' receipts race.
+
+Writes are group-committed: `note()` records a mapping synchronously (a receipt handled in the same loop
+iteration already finds it in memory) and `durable()` awaits the pipelined write of every mapping noted so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import msgspec
+
+from gateway import keys
+from gateway.channels.smpp import dlr
+
+log = logging.getLogger("gateway.smpp.dlr")
+
+_encode = msgspec.json.Encoder().encode
+_decode_sent = msgspec.json.Decoder(dlr.Sent).decode
+
+
+def smsid_key(app: str, smsc_id: str) -> str:
+    return keys.app_key(app, "smsid", smsc_id)
+
+
+def parts_key(app: str, message_id: str) -> str:
+    return keys.app_key(app, "smsparts", message_id)
+
+
+class Correlator:
+    def __init__(self, redis: Any, channel: str, ttl_s: int, retry_s: float = 1.0) -> None:
+        self.redis = redis
+        self.channel = channel
+        self.ttl_s = ttl_s
+        self.retry_s = retry_s
+        self.apps_key = "gw:smpp:{" + channel + "}:apps"
+        self._apps: list[str] = []
+        self._apps_saved: set[str] = set()
+        self._memory: dict[str, dlr.Sent] = {}  # canonical id -> Sent, until written
+        self._batch: list[tuple[str, dlr.Sent]] = []
+        self._batch_done: asyncio.Future[None] | None = None
+        self._flushing = False
+        self.write_failures = 0
+
+    async def load(self) -> None:
+        """Read the applications this channel has sent for (a restart must still match their receipts)."""
+        members = await self.redis.smembers(self.apps_key)
+        for m in members:
+            app = m.decode() if isinstance(m, bytes) else str(m)
+            if app not in self._apps_saved:
+                self._apps_saved.add(app)
+                self._apps.append(app)
+
+    def note(self, smsc_id: str, sent: dlr.Sent) -> None:
+        """Remember one accepted part now; it is written with the next batch."""
+        cid = dlr.canonical_id(smsc_id)
+        self._memory[cid] = sent
+        self._batch.append((cid, sent))
+        if self._batch_done is None:
+            self._batch_done = asyncio.get_running_loop().create_future()
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def durable(self) -> None:
+        """Wait until every mapping noted so far is in Redis. A Redis failure is logged, the mappings stay in
+        memory (receipts in this process still match) and are retried: the SMS itself was sent, so the send must
+        not fail and be repeated."""
+        fut = self._batch_done
+        if fut is not None:
+            await asyncio.shield(fut)
+
+    async def _flush_loop(self) -> None:
+        try:
+            while self._batch:
+                batch, fut = self._batch, self._batch_done
+                self._batch, self._batch_done = [], None
+                try:
+                    await self._write(batch)
+                except Exception as exc:  # Redis down: keep in memory, retry later
+                    self.write_failures += 1
+                    log.error("cannot store %d SMSC message ids in Redis (%s); retrying in %.1fs",
+                              len(batch), exc, self.retry_s)
+                    asyncio.get_running_loop().call_later(self.retry_s, self._requeue, batch)
+                else:
+                    for cid, sent in batch:
+                        if self._memory.get(cid) is sent:
+                            del self._memory[cid]
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+        finally:
+            self._flushing = False
+
+    def _requeue(self, batch: list[tuple[str, dlr.Sent]]) -> None:
+        for cid, sent in batch:
+            self.note(cid, sent)
+
+    async def _write(self, batch: list[tuple[str, dlr.Sent]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for cid, sent in batch:
+            if sent.app not in self._apps_saved:
+                pipe.sadd(self.apps_key, sent.app)
+            pipe.set(smsid_key(sent.app, cid), _encode(sent), ex=self.ttl_s)
+        await pipe.execute()
+        for _, sent in batch:
+            if sent.app not in self._apps_saved:
+                self._apps_saved.add(sent.app)
+                self._apps.append(sent.app)
+
+    async def resolve(self, smsc_id: str) -> tuple[str, dlr.Sent] | None:
+        """(canonical id, Sent) for a receipt's id, trying its hex/decimal forms; None when nothing matches."""
+        candidates = dlr.id_candidates(smsc_id)
+        for cid in candidates:
+            hit = self._memory.get(cid)
+            if hit is not None:
+                return cid, hit
+        for attempt in range(2):
+            apps = list(self._apps)
+            if apps:
+                pipe = self.redis.pipeline(transaction=False)
+                for cid in candidates:
+                    for app in apps:
+                        pipe.get(smsid_key(app, cid))
+                values = await pipe.execute()
+                for i, value in enumerate(values):
+                    if value is not None:
+                        return candidates[i // len(apps)], _decode_sent(value)
+            if attempt == 0:
+                before = len(self._apps)
+                await self.load()  # another worker may have sent for an application we have not seen
+                if len(self._apps) == before:
+                    break
+        return None
+
+    async def settle(self, sent: dlr.Sent, receipt: dlr.Receipt) -> str | None:
+        """The event type a final receipt for this part produces, or None when it produces none (a repeated
+        receipt, or a part of a multi-part message that is not the last delivered / first failed)."""
+        if not receipt.final:
+            return dlr.BUFFERED_EVENT
+        ok = receipt.delivered
+        if sent.parts == 1:
+            return dlr.SUCCESS_EVENT if ok else dlr.FAILURE_EVENT
+        key = parts_key(sent.app, sent.message_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(key, str(sent.part), str(receipt.state))
+        pipe.hgetall(key)
+        pipe.expire(key, self.ttl_s)
+        new, states, _ = await pipe.execute()
+        if not new:
+            return None
+        failed = [int(v) for v in states.values() if int(v) not in dlr.FINAL_SUCCESS]
+        if not ok:
+            return dlr.FAILURE_EVENT if len(failed) == 1 else None
+        if len(states) == sent.parts and not failed:
+            return dlr.SUCCESS_EVENT
+        return None
+
+    async def forget(self, cid: str, sent: dlr.Sent) -> None:
+        """Drop a mapping once its final receipt has been handled."""
+        self._memory.pop(cid, None)
+        await self.redis.delete(smsid_key(sent.app, cid))

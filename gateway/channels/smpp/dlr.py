@@ -1,0 +1,218 @@
+"""Delivery receipts: lenient parsing of deliver_sm receipts (sans-I/O) and their correlation, through Redis, with
+the message ids our submit_sm_resp returned, so receipts that arrive after a gateway restart still map.
+
+Real SMSCs differ (protocols-and-reliability.md §5): ids in hex or decimal, with or without leading zeros;
+10- or 12-digit dates; `text:` or `Text:`; missing fields; receipts that carry only the TLVs
+receipted_message_id / message_state. TLVs win over the text when both are present.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Final
+
+import msgspec
+
+from gateway.channels.smpp import pdu
+
+# message_state values (SMPP 3.4 §5.2.28) and the 7-letter stat words of Appendix B
+ENROUTE, DELIVERED, EXPIRED, DELETED, UNDELIVERABLE, ACCEPTED, UNKNOWN, REJECTED = range(1, 9)
+STATE_NAMES: Final = {1: "ENROUTE", 2: "DELIVERED", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIVERABLE", 6: "ACCEPTED",
+                      7: "UNKNOWN", 8: "REJECTED"}
+_STAT_WORDS: Final = {
+    "ENROUTE": ENROUTE, "DELIVRD": DELIVERED, "DELIVERED": DELIVERED, "EXPIRED": EXPIRED, "DELETED": DELETED,
+    "UNDELIV": UNDELIVERABLE, "UNDELIVERABLE": UNDELIVERABLE, "ACCEPTD": ACCEPTED, "ACCEPTED": ACCEPTED,
+    "UNKNOWN": UNKNOWN, "REJECTD": REJECTED, "REJECTED": REJECTED,
+}
+STAT_WORD: Final = {ENROUTE: "ENROUTE", DELIVERED: "DELIVRD", EXPIRED: "EXPIRED", DELETED: "DELETED",
+                    UNDELIVERABLE: "UNDELIV", ACCEPTED: "ACCEPTD", UNKNOWN: "UNKNOWN", REJECTED: "REJECTD"}
+
+#: Final states as Kannel maps them; ENROUTE and ACCEPTED are intermediate.
+FINAL_SUCCESS: Final = frozenset({DELIVERED})
+FINAL_FAILURE: Final = frozenset({EXPIRED, DELETED, UNDELIVERABLE, UNKNOWN, REJECTED})
+
+#: Pinpoint's SMS record_status for each state (pinpoint.md §7).
+RECORD_STATUS: Final = {
+    DELIVERED: "DELIVERED", EXPIRED: "TTL_EXPIRED", DELETED: "CARRIER_UNREACHABLE", UNDELIVERABLE: "UNREACHABLE",
+    UNKNOWN: "UNKNOWN", REJECTED: "CARRIER_BLOCKED", ENROUTE: "PENDING", ACCEPTED: "PENDING",
+}
+
+_FIELD = re.compile(r"(?i)(?<![A-Za-z])(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err|text)\s*:")
+
+
+class Receipt(msgspec.Struct, frozen=True, kw_only=True):
+    """One parsed delivery receipt. `state` is a message_state value (1..8); dates are epoch milliseconds (UTC,
+    as SMSCs rarely say otherwise) or None when absent or unreadable."""
+
+    message_id: str
+    state: int
+    error: str | None = None
+    submitted_ms: int | None = None
+    done_ms: int | None = None
+    text: str | None = None
+    network_error: bytes | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_SUCCESS or self.state in FINAL_FAILURE
+
+    @property
+    def delivered(self) -> bool:
+        return self.state in FINAL_SUCCESS
+
+
+class ReceiptError(ValueError):
+    """A deliver_sm flagged as a receipt from which no message id or state can be read."""
+
+
+def is_receipt(sm: pdu.Sm) -> bool:
+    """A deliver_sm is a receipt when esm_class says so (SMSC receipt 0x04, intermediate notification 0x20) or it
+    carries receipted_message_id; anything else is a mobile-originated message."""
+    kind = sm.esm_class & pdu.ESM_TYPE_MASK
+    return kind in (0x04, 0x08, 0x20) or pdu.TLV_RECEIPTED_MESSAGE_ID in sm.tlvs
+
+
+def parse_date(value: str | None) -> int | None:
+    """YYMMDDhhmm or YYMMDDhhmmss (UTC) to epoch milliseconds; None when it is not such a date."""
+    if not value:
+        return None
+    digits = value.strip()
+    if not digits.isdigit() or len(digits) not in (10, 12):
+        return None
+    try:
+        dt = datetime(2000 + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), int(digits[6:8]),
+                      int(digits[8:10]), int(digits[10:12]) if len(digits) == 12 else 0, tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(dt.timestamp() * 1000)
+
+
+def parse_fields(text: str) -> dict[str, str]:
+    """The `key:value` fields of an Appendix B receipt text, keys lower-cased with `_` for spaces. Everything
+    after `text:` is the text (it may hold spaces and colons)."""
+    fields: dict[str, str] = {}
+    matches = list(_FIELD.finditer(text))
+    for i, m in enumerate(matches):
+        key = m.group(1).lower().replace(" ", "_")
+        if key in fields:
+            continue
+        if key == "text":
+            fields[key] = text[m.end():]
+            break
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        fields[key] = text[m.end():end].strip()
+    return fields
+
+
+def state_from_word(word: str | None) -> int | None:
+    if not word:
+        return None
+    w = word.strip().upper()
+    return _STAT_WORDS.get(w) or _STAT_WORDS.get(w[:7])
+
+
+def parse_receipt(sm: pdu.Sm) -> Receipt:
+    """Parse a receipt deliver_sm (see :func:`is_receipt`); raise ReceiptError when it names no id or state."""
+    raw = sm.short_message or sm.tlvs.get(pdu.TLV_MESSAGE_PAYLOAD, b"")
+    fields = parse_fields(raw.decode("latin-1")) if raw else {}
+    tlv_id = sm.tlvs.get(pdu.TLV_RECEIPTED_MESSAGE_ID)
+    message_id = tlv_id.split(b"\0", 1)[0].decode("latin-1").strip() if tlv_id else fields.get("id", "").strip()
+    tlv_state = sm.tlvs.get(pdu.TLV_MESSAGE_STATE)
+    state = tlv_state[0] if tlv_state and 1 <= tlv_state[0] <= 8 else state_from_word(fields.get("stat"))
+    if not message_id:
+        raise ReceiptError("the receipt carries no message id")
+    if state is None:
+        raise ReceiptError("the receipt carries no readable state")
+    return Receipt(
+        message_id=message_id,
+        state=state,
+        error=fields.get("err") or None,
+        submitted_ms=parse_date(fields.get("submit_date")),
+        done_ms=parse_date(fields.get("done_date")),
+        text=fields.get("text"),
+        network_error=sm.tlvs.get(pdu.TLV_NETWORK_ERROR_CODE),
+    )
+
+
+def canonical_id(message_id: str) -> str:
+    """How an SMSC message id is stored: trimmed, lower-case, leading zeros removed ("0" stays "0")."""
+    s = message_id.strip().lower().lstrip("0")
+    return s or ("0" if message_id.strip() else "")
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def id_candidates(message_id: str) -> list[str]:
+    """The canonical forms a receipt's id may correspond to, most likely first: as given, then the other base
+    (SMSCs report decimal ids in hex and the reverse, cardboardfish/jsmpp #178)."""
+    c = canonical_id(message_id)
+    out = [c]
+    if c and len(c) <= 32 and _HEX.issuperset(c):
+        if c.isdigit():
+            out.append(format(int(c), "x"))
+        out.append(str(int(c, 16)))
+    seen: set[str] = set()
+    return [x for x in out if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
+
+
+def receipt_text(message_id: str, state: int, *, err: str = "000", submit: str = "2601010000",
+                 done: str = "2601010000", text: str = "") -> str:
+    """An Appendix B receipt text (used by the sandbox SMSC and tests)."""
+    dlvrd = "001" if state == DELIVERED else "000"
+    return (f"id:{message_id} sub:001 dlvrd:{dlvrd} submit date:{submit} done date:{done} "
+            f"stat:{STAT_WORD[state]} err:{err} text:{text[:20]}")
+
+
+# ---------------------------------------------------------------------------------------------------- correlation
+
+SUCCESS_EVENT: Final = "_SMS.SUCCESS"
+FAILURE_EVENT: Final = "_SMS.FAILURE"
+BUFFERED_EVENT: Final = "_SMS.BUFFERED"
+
+
+class Sent(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """What the gateway remembers about one accepted submit_sm, stored at `gw:{app}:smsid:<smsc id>`."""
+
+    app: str
+    message_id: str
+    part: int = 1
+    parts: int = 1
+    destination: str = ""
+    origination: str = ""
+    message_type: str = "PROMOTIONAL"
+
+
+class ReceiptEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A receipt matched to our message: what the channel's `on_receipt` hook receives.
+
+    `event_type` is `_SMS.SUCCESS` (every part delivered), `_SMS.FAILURE` (the first part that failed) or
+    `_SMS.BUFFERED` (an intermediate ENROUTE/ACCEPTED notice for one part). `record_status` is Pinpoint's.
+    """
+
+    app: str
+    message_id: str
+    provider_message_id: str
+    event_type: str
+    record_status: str
+    message_state: str
+    error_code: str | None
+    destination: str
+    origination: str
+    message_type: str
+    part: int
+    parts: int
+    submitted_ms: int | None
+    done_ms: int | None
+    channel: str
+
+
+def build_event(channel: str, sent: Sent, smsc_id: str, receipt: Receipt, event_type: str) -> ReceiptEvent:
+    return ReceiptEvent(
+        app=sent.app, message_id=sent.message_id, provider_message_id=smsc_id, event_type=event_type,
+        record_status=RECORD_STATUS.get(receipt.state, "UNKNOWN"), message_state=STATE_NAMES[receipt.state],
+        error_code=receipt.error, destination=sent.destination, origination=sent.origination,
+        message_type=sent.message_type, part=sent.part, parts=sent.parts, submitted_ms=receipt.submitted_ms,
+        done_ms=receipt.done_ms, channel=channel,
+    )
