@@ -11,7 +11,7 @@ Destinations starting `999` are scripts (anything else is accepted with ESME_ROK
 ``99910…``              ESME_RINVSRCADR (0x0A), always
 ``99900…``              no submit_sm_resp at all
 ``99906…``              the SMSC sends unbind instead of answering, then closes
-``99901N…``             accepted; the receipt (DELIVRD) is held back N × `receipt_delay_unit` seconds
+``99901N…``             accepted; the receipt (DELIVRD) is held back N times `receipt_delay_unit` seconds
 ``99902…``              accepted; the receipt says UNDELIV (err:001)
 ``99903…``              accepted; the receipt says EXPIRED
 ``99905…``              accepted; an ENROUTE receipt first, then DELIVRD
@@ -305,7 +305,7 @@ class SmscConnection(asyncio.Protocol):
         return resp
 
 
-async def _serve(host: str, port: int, receipts: bool) -> None:
+async def _serve(host: str, port: int) -> None:
     server = SandboxSmsc()
     bound = await server.start(host, port)
     print(bound, flush=True)
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         pass
     try:
-        asyncio.run(_serve(args.host, args.port, True))
+        asyncio.run(_serve(args.host, args.port))
     except KeyboardInterrupt:
         pass
 

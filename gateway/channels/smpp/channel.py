@@ -31,11 +31,11 @@ import msgspec
 from gateway import errors
 from gateway._fast import load
 from gateway.channels.base import Delivered, Outbound, Runtime
-from gateway.channels.sms_content import SmsContent
 from gateway.channels.smpp import dlr, pdu
 from gateway.channels.smpp.correlate import Correlator
 from gateway.channels.smpp.inbound import InboundSms, Reassembler
 from gateway.channels.smpp.session import PROMOTIONAL, RETRY, TRANSACTIONAL, BindRejected, SessionLost, SmppSession
+from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
 from gateway.ratelimit import RateLimiter, RedisTokenBucket, TokenBucket
 
@@ -432,7 +432,8 @@ class SmppChannel:
 
     def __repr__(self) -> str:
         up = sum(1 for lk in self.links if lk.session is not None and lk.session.bound)
-        return f"<SmppChannel {self.cfg.name} {self.cfg.host}:{self.cfg.port} binds={up}/{len(self.links)} {self.stats}>"
+        return (f"<SmppChannel {self.cfg.name} {self.cfg.host}:{self.cfg.port} binds={up}/{len(self.links)} "
+                f"{self.stats}>")
 
 
 def create(cfg: SmppChannelConfig, runtime: Runtime) -> SmppChannel:

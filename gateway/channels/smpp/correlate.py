@@ -167,5 +167,7 @@ class Correlator:
 
     async def forget(self, cid: str, sent: dlr.Sent) -> None:
         """Drop a mapping once its final receipt has been handled."""
+        if cid in self._memory:
+            await self.durable()  # its write may still be in flight: delete after it lands
         self._memory.pop(cid, None)
         await self.redis.delete(smsid_key(sent.app, cid))

@@ -69,6 +69,7 @@ class SmppSession(asyncio.Protocol):
         self.bound = False
         self.inflight = 0
         self.paused_until = 0.0
+        self.probing = False  # after a pause: only throttled PDUs go until the SMSC accepts one
         self.late_responses = 0
         self.loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[None] = self.loop.create_future()
@@ -219,7 +220,7 @@ class SmppSession(asyncio.Protocol):
         return self.window - self.inflight
 
     def _can_take(self, lane: int) -> bool:
-        if self.paused_until:
+        if self.paused_until or (self.probing and lane != RETRY):
             return False
         free = self.window - self.inflight
         return free > self.reserve if lane == PROMOTIONAL else free > 0
@@ -272,8 +273,10 @@ class SmppSession(asyncio.Protocol):
             return
         if status == pdu.ESME_RTHROTTLED:
             self.throttle()
-        elif status == 0 and self.pause_s != self.throttle_pause_base and not self.paused_until:
-            self.pause_s = self.throttle_pause_base
+        else:
+            if status == 0 and self.pause_s != self.throttle_pause_base and not self.paused_until:
+                self.pause_s = self.throttle_pause_base
+            self.probing = False  # any other answer: the SMSC takes traffic again
         try:
             message_id = pdu.decode_message_id(body)
         except pdu.PduError:
@@ -294,6 +297,8 @@ class SmppSession(asyncio.Protocol):
 
     def _reopen(self) -> None:
         self.paused_until = 0.0
+        # The throttled PDUs go first and alone; everyone else waits for the SMSC to accept again.
+        self.probing = bool(self._waiters[RETRY])
         self._wake()
 
     # ------------------------------------------------------------------------------------ deliver_sm and timers
