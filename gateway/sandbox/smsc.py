@@ -31,7 +31,7 @@ import asyncio
 import itertools
 import logging
 from collections import defaultdict
-from typing import Literal
+from typing import Literal, cast
 
 from gateway.channels.smpp import dlr, pdu
 
@@ -152,8 +152,7 @@ class SmscConnection(asyncio.Protocol):
         return self.bound_as in (pdu.BIND_TRANSMITTER, pdu.BIND_TRANSCEIVER)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.server.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -165,6 +165,8 @@ class SmppChannel:
                 self.ssl.verify_mode = ssl.CERT_NONE
         self.correlator = Correlator(runtime.redis, cfg.name, cfg.receipt_ttl_s)
         self.reassembler = Reassembler()
+        self._receipts: asyncio.Queue[tuple[pdu.Sm, asyncio.Future[int]]] = asyncio.Queue()
+        self._receipt_task: asyncio.Task[None] | None = None
         self.closing = False
         self.links: list[_Link] = []
         for i in range(cfg.binds):
@@ -224,6 +226,8 @@ class SmppChannel:
             if lk.task is not None:
                 lk.task.cancel()
         await asyncio.gather(*(lk.task for lk in self.links if lk.task is not None), return_exceptions=True)
+        if self._receipt_task is not None:
+            self._receipt_task.cancel()
         await self.correlator.durable()
 
     # ----------------------------------------------------------------------------------------------------- send
@@ -406,29 +410,72 @@ class SmppChannel:
         return 0
 
     async def _on_receipt_pdu(self, sm: pdu.Sm) -> int:
-        self.stats["receipts"] += 1
-        try:
-            receipt = dlr.parse_receipt(sm)
-        except dlr.ReceiptError as exc:
-            self.stats["malformed_receipts"] += 1
-            log.warning("%s: unreadable delivery receipt (%s): %r", self.cfg.name, exc, sm.short_message[:200])
-            return 0  # redelivery would not make it readable
-        found = await self.correlator.resolve(receipt.message_id)
-        if found is None:
-            self.stats["unmatched_receipts"] += 1
-            log.warning("%s: a receipt for unknown SMSC message id %s (state %s)", self.cfg.name,
-                        receipt.message_id, dlr.STATE_NAMES[receipt.state])
-            return 0
-        cid, sent = found
-        event_type = await self.correlator.settle(sent, receipt)
-        if event_type is not None:
-            if self.on_receipt is None:
-                log.warning("%s: a receipt matched but no on_receipt hook is set; it is only logged", self.cfg.name)
+        """Queue a receipt for the batch loop and wait for its verdict (the deliver_sm_resp status)."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._receipts.put_nowait((sm, fut))
+        if self._receipt_task is None or self._receipt_task.done():
+            self._receipt_task = asyncio.get_running_loop().create_task(self._receipt_loop())
+        return await fut
+
+    async def _receipt_loop(self) -> None:
+        """Receipts are handled in batches: one pipelined lookup for the batch, the hooks concurrently, one
+        pipelined delete. Per-receipt round trips would cap receipts far below the submit rate."""
+        q = self._receipts
+        while True:
+            batch = [await q.get()]
+            while not q.empty() and len(batch) < 512:
+                batch.append(q.get_nowait())
+            try:
+                await self._handle_receipts(batch)
+            except Exception:
+                log.exception("%s: receipt handling failed; asking the SMSC to redeliver", self.cfg.name)
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(pdu.ESME_RX_T_APPN)
+
+    async def _handle_receipts(self, batch: list[tuple[pdu.Sm, asyncio.Future[int]]]) -> None:
+        parsed: list[tuple[dlr.Receipt, asyncio.Future[int]]] = []
+        for sm, fut in batch:
+            self.stats["receipts"] += 1
+            try:
+                parsed.append((dlr.parse_receipt(sm), fut))
+            except dlr.ReceiptError as exc:
+                self.stats["malformed_receipts"] += 1
+                log.warning("%s: unreadable delivery receipt (%s): %r", self.cfg.name, exc, sm.short_message[:200])
+                fut.set_result(0)  # redelivery would not make it readable
+        found = await self.correlator.resolve_many([r.message_id for r, _ in parsed])
+        matched: list[tuple[dlr.Receipt, asyncio.Future[int], str, dlr.Sent]] = []
+        for (receipt, fut), hit in zip(parsed, found, strict=True):
+            if hit is None:
+                self.stats["unmatched_receipts"] += 1
+                log.warning("%s: a receipt for unknown SMSC message id %s (state %s)", self.cfg.name,
+                            receipt.message_id, dlr.STATE_NAMES[receipt.state])
+                fut.set_result(0)
             else:
-                await self.on_receipt(dlr.build_event(self.cfg.name, sent, receipt.message_id, receipt, event_type))
-        if receipt.final:
-            await self.correlator.forget(cid, sent)
-        return 0
+                matched.append((receipt, fut, hit[0], hit[1]))
+        if not matched:
+            return
+        results = await asyncio.gather(*(self._emit(r, sent) for r, _, _, sent in matched), return_exceptions=True)
+        done: list[tuple[str, dlr.Sent]] = []
+        for (receipt, fut, cid, sent), result in zip(matched, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("%s: the receipt hook failed (%r); the SMSC will redeliver", self.cfg.name, result)
+                fut.set_result(pdu.ESME_RX_T_APPN)
+            elif receipt.final:
+                done.append((cid, sent))
+        await self.correlator.forget(done)
+        for _, fut, _, _ in matched:
+            if not fut.done():
+                fut.set_result(0)
+
+    async def _emit(self, receipt: dlr.Receipt, sent: dlr.Sent) -> None:
+        event_type = await self.correlator.settle(sent, receipt)
+        if event_type is None:
+            return
+        if self.on_receipt is None:
+            log.warning("%s: a receipt matched but no on_receipt hook is set; it is only logged", self.cfg.name)
+            return
+        await self.on_receipt(dlr.build_event(self.cfg.name, sent, receipt.message_id, receipt, event_type))
 
     def __repr__(self) -> str:
         up = sum(1 for lk in self.links if lk.session is not None and lk.session.bound)

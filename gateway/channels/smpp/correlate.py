@@ -119,28 +119,47 @@ class Correlator:
 
     async def resolve(self, smsc_id: str) -> tuple[str, dlr.Sent] | None:
         """(canonical id, Sent) for a receipt's id, trying its hex/decimal forms; None when nothing matches."""
-        candidates = dlr.id_candidates(smsc_id)
-        for cid in candidates:
-            hit = self._memory.get(cid)
-            if hit is not None:
-                return cid, hit
+        return (await self.resolve_many([smsc_id]))[0]
+
+    async def resolve_many(self, smsc_ids: list[str]) -> list[tuple[str, dlr.Sent] | None]:
+        """:meth:`resolve` for a batch of receipts in one pipelined round trip."""
+        results: list[tuple[str, dlr.Sent] | None] = [None] * len(smsc_ids)
+        todo: list[tuple[int, list[str]]] = []
+        for i, smsc_id in enumerate(smsc_ids):
+            candidates = dlr.id_candidates(smsc_id)
+            for cid in candidates:
+                hit = self._memory.get(cid)
+                if hit is not None:
+                    results[i] = (cid, hit)
+                    break
+            else:
+                todo.append((i, candidates))
         for attempt in range(2):
             apps = list(self._apps)
-            if apps:
+            if todo and apps:
                 pipe = self.redis.pipeline(transaction=False)
-                for cid in candidates:
-                    for app in apps:
-                        pipe.get(smsid_key(app, cid))
-                values = await pipe.execute()
-                for i, value in enumerate(values):
-                    if value is not None:
-                        return candidates[i // len(apps)], _decode_sent(value)
-            if attempt == 0:
-                before = len(self._apps)
-                await self.load()  # another worker may have sent for an application we have not seen
-                if len(self._apps) == before:
-                    break
-        return None
+                for _, candidates in todo:
+                    for cid in candidates:
+                        for app in apps:
+                            pipe.get(smsid_key(app, cid))
+                values = iter(await pipe.execute())
+                missing: list[tuple[int, list[str]]] = []
+                for i, candidates in todo:
+                    for cid in candidates:
+                        for _ in apps:
+                            value = next(values)
+                            if value is not None and results[i] is None:
+                                results[i] = (cid, _decode_sent(value))
+                    if results[i] is None:
+                        missing.append((i, candidates))
+                todo = missing
+            if not todo or attempt == 1:
+                break
+            before = len(self._apps)
+            await self.load()  # another worker may have sent for an application we have not seen
+            if len(self._apps) == before:
+                break
+        return results
 
     async def settle(self, sent: dlr.Sent, receipt: dlr.Receipt) -> str | None:
         """The event type a final receipt for this part produces, or None when it produces none (a repeated
@@ -165,9 +184,14 @@ class Correlator:
             return dlr.SUCCESS_EVENT
         return None
 
-    async def forget(self, cid: str, sent: dlr.Sent) -> None:
-        """Drop a mapping once its final receipt has been handled."""
-        if cid in self._memory:
-            await self.durable()  # its write may still be in flight: delete after it lands
-        self._memory.pop(cid, None)
-        await self.redis.delete(smsid_key(sent.app, cid))
+    async def forget(self, items: list[tuple[str, dlr.Sent]]) -> None:
+        """Drop mappings once their final receipts have been handled (one round trip)."""
+        if any(cid in self._memory for cid, _ in items):
+            await self.durable()  # a write may still be in flight: delete after it lands
+        for cid, _ in items:
+            self._memory.pop(cid, None)
+        if items:
+            pipe = self.redis.pipeline(transaction=False)  # one DEL per key: apps live in different slots
+            for cid, sent in items:
+                pipe.delete(smsid_key(sent.app, cid))
+            await pipe.execute()

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from gateway.channels.smpp import pdu
 from gateway.errors import MaybeSent
@@ -89,8 +89,7 @@ class SmppSession(asyncio.Protocol):
     # ------------------------------------------------------------------------------------------- protocol events
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self._last_alive = self.loop.time()
         self._timers.append(self.loop.call_later(self._sweep_every(), self._sweep))
 

@@ -1,0 +1,299 @@
+"""How many submit_sm per second does the SMPP channel sustain, against peers, on the same sandbox SMSC?
+
+One run: the sandbox SMSC (gateway/sandbox/smsc.py) runs in its own process; each case submits the same N
+messages (160 GSM-7 characters, to distinct numbers) and counts only submit_sm_resp with ESME_ROK.
+
+  sandbox alone       a minimal raw asyncio client (pre-encoded PDUs, pipelined): the sandbox's ceiling
+  ours (channel)      SmppChannel.send() from concurrent tasks, 2 binds, window 10 and 64; with and without receipts
+  smpplib (thread)    smpplib.Client: one thread sending, one thread reading responses (its documented pattern)
+  aiosmpplib          aiosmpplib.ESME with its SimpleBroker (if installed: pip install aiosmpplib)
+
+Prints a table and appends rows to benchmarks/RESULTS.md. CPU is process time per message for the client process
+and, separately, the sandbox process (/proc/<pid>/stat), so a run whose sandbox is near one core is visible.
+Usage: python benchmarks/bench_sms.py [-n 100000] [--no-results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import msgspec  # noqa: E402
+
+from gateway.channels.base import Outbound, Recipient, Runtime  # noqa: E402
+from gateway.channels.sms_content import SmsContent  # noqa: E402
+from gateway.channels.smpp import create, pdu  # noqa: E402
+from gateway.config import SmppChannelConfig  # noqa: E402
+
+BODY = ("Your verification code is 123456. It expires in 10 minutes. Do not share this code with anyone. "
+        "Reply STOP to opt out, HELP for help. Msg&data rates may apply. Thanks")[:160]
+assert len(BODY) == 160
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def dest(i: int) -> str:
+    return f"1415{i:07d}"
+
+
+class Sandbox:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "gateway.sandbox.smsc", "--port", "0"],
+                                     stdout=subprocess.PIPE, text=True,
+                                     cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def cpu(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+# ------------------------------------------------------------------------------------------- the raw baseline
+
+
+async def raw_client(port: int, n: int, conns: int = 2, window: int = 64) -> None:
+    """A minimal client: pre-encoded submit_sm, `window` outstanding per connection."""
+    loop = asyncio.get_running_loop()
+    body = pdu.sm_body(pdu.Sm(command_id=pdu.SUBMIT_SM, source_addr_ton=5, source_addr="ACME", dest_addr_ton=1,
+                              dest_addr_npi=1, destination_addr=dest(0), short_message=BODY.encode()))
+    per = n // conns
+
+    class P(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.framer = pdu.Framer()
+            self.done = loop.create_future()
+            self.sent = self.acked = 0
+            self.t: asyncio.Transport
+
+        def connection_made(self, t: asyncio.BaseTransport) -> None:
+            self.t = t  # type: ignore[assignment]
+            self.t.write(pdu.encode(pdu.Bind(command_id=pdu.BIND_TRANSMITTER, sequence_number=1, system_id="b")))
+
+        def pump(self, k: int) -> None:
+            k = min(k, per - self.sent)
+            if k > 0:
+                self.t.write(b"".join(pdu.frame(pdu.SUBMIT_SM, 0, self.sent + j + 2, body) for j in range(k)))
+                self.sent += k
+
+        def data_received(self, data: bytes) -> None:
+            got = 0
+            for cid, status, _, _ in self.framer.feed(data):
+                if cid == pdu.BIND_TRANSMITTER_RESP:
+                    self.pump(window)
+                elif cid == pdu.SUBMIT_SM_RESP and status == 0:
+                    got += 1
+            self.acked += got
+            if self.acked >= per:
+                self.done.set_result(None)
+            else:
+                self.pump(got)
+
+    protos = []
+    for _ in range(conns):
+        _, p = await loop.create_connection(P, "127.0.0.1", port)
+        protos.append(p)
+    await asyncio.gather(*(p.done for p in protos))
+    for p in protos:
+        p.t.close()
+
+
+# ------------------------------------------------------------------------------------------------------- ours
+
+
+async def ours(port: int, n: int, redis_url: str, binds: int, window: int, receipts: bool) -> dict[str, Any]:
+    import redis.asyncio as aioredis
+
+    redis = aioredis.Redis.from_url(redis_url)
+    cfg = msgspec.convert(dict(port=port, system_id="gw", binds=binds, window=window, transactional_reserve=0,
+                               registered_delivery=receipts), SmppChannelConfig)
+    ch = create(cfg, Runtime(redis, None))
+    got_receipts = 0
+    all_receipts = asyncio.get_running_loop().create_future()
+
+    async def on_receipt(ev: Any) -> None:
+        nonlocal got_receipts
+        got_receipts += 1
+        if got_receipts == n and not all_receipts.done():
+            all_receipts.set_result(None)
+
+    ch.on_receipt = on_receipt
+    await ch.start()
+    msgs = [Outbound(message_id=f"m{i}", app="bench", recipient=Recipient(key=dest(i), address="+" + dest(i),
+                     channel_type="SMS"), content=SmsContent(body=BODY, sender_id="ACME")) for i in range(n)]
+    it = iter(msgs)
+
+    async def worker() -> None:
+        for m in it:
+            await ch.send(m)
+
+    await asyncio.gather(*(worker() for _ in range(binds * window)))
+    if receipts:
+        await asyncio.wait_for(all_receipts, 120)
+    await ch.aclose()
+    await redis.aclose()
+    return {"accepted": ch.stats["accepted"], "receipts": got_receipts}
+
+
+# ---------------------------------------------------------------------------------------------------- peers
+
+
+def smpplib_thread(port: int, n: int) -> None:
+    import smpplib.client
+    import smpplib.consts
+
+    client = smpplib.client.Client("127.0.0.1", port, allow_unknown_opt_params=True)
+    done = threading.Event()
+    acked = 0
+
+    def on_sent(pdu: Any) -> None:
+        nonlocal acked
+        if pdu.status == 0:
+            acked += 1
+        if acked >= n:
+            done.set()
+
+    client.set_message_sent_handler(on_sent)
+    client.connect()
+    client.bind_transmitter(system_id="peer", password="")
+
+    def listen() -> None:
+        while not done.is_set():
+            client.read_once()
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    msg = BODY.encode()
+    for i in range(n):
+        client.send_message(source_addr_ton=smpplib.consts.SMPP_TON_ALNUM, source_addr="ACME",
+                            dest_addr_ton=smpplib.consts.SMPP_TON_INTL, dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
+                            destination_addr=dest(i), short_message=msg, data_coding=0, registered_delivery=0)
+    done.wait(300)
+    client.disconnect()
+
+
+async def aiosmpplib_esme(port: int, n: int) -> None:
+    import logging
+
+    from aiosmpplib import ESME, NPI, TON, AbstractHook, PhoneNumber, SubmitSm, SubmitSmResp
+    from aiosmpplib.broker import SimpleBroker
+
+    done = asyncio.get_running_loop().create_future()
+    acked = 0
+    window = asyncio.Semaphore(128)  # the same in-flight bound as ours (2 x 64): without one it slows to a crawl
+
+    class Hook(AbstractHook):
+        async def sending(self, smpp_message: Any, pdu: bytes, client_id: str) -> None:
+            pass
+
+        async def received(self, smpp_message: Any, pdu: bytes, client_id: str) -> None:
+            nonlocal acked
+            if isinstance(smpp_message, SubmitSmResp):
+                window.release()
+            if isinstance(smpp_message, SubmitSmResp) and int(smpp_message.command_status.value) == 0:
+                acked += 1
+                if acked >= n and not done.done():
+                    done.set_result(None)
+
+        async def send_error(self, smpp_message: Any, error: Exception, client_id: str) -> None:
+            pass
+
+    broker = SimpleBroker(maxsize=1000)
+    esme = ESME(smsc_host="127.0.0.1", smsc_port=port, system_id="peer", password="", broker=broker, hook=Hook(),
+                log_level=logging.ERROR)
+    src = PhoneNumber("ACME", TON.ALPHANUMERIC)
+    runner = asyncio.create_task(esme.start())
+    for i in range(n):
+        await window.acquire()
+        await broker.enqueue(SubmitSm(short_message=BODY, source=src,
+                                      destination=PhoneNumber(dest(i), TON.INTERNATIONAL, NPI.ISDN),
+                                      log_id=str(i), registered_delivery=0))
+    await asyncio.wait_for(done, 300)
+    await esme.stop()
+    runner.cancel()
+
+
+# ------------------------------------------------------------------------------------------------------- main
+
+
+def measure(name: str, sandbox: Sandbox, n: int, fn: Callable[[], Any]) -> dict[str, Any]:
+    s0, c0, t0 = sandbox.cpu(), time.process_time(), time.perf_counter()
+    fn()
+    t1, c1, s1 = time.perf_counter(), time.process_time(), sandbox.cpu()
+    row = {"case": name, "rate": n / (t1 - t0), "secs": t1 - t0, "cpu_us": (c1 - c0) / n * 1e6,
+           "smsc_cpu_us": (s1 - s0) / n * 1e6}
+    print(f"{name:<42} {row['rate']:>10,.0f}/s  client {row['cpu_us']:6.1f} µs/msg  "
+          f"sandbox {row['smsc_cpu_us']:5.1f} µs/msg", flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=100_000)
+    ap.add_argument("--no-results", action="store_true")
+    args = ap.parse_args()
+    n = args.n
+    import uvloop
+
+    from gateway.embedded_redis import EmbeddedRedis
+
+    redis = EmbeddedRedis().start()
+    sandbox = Sandbox()
+    run = uvloop.run
+    rows = []
+    try:
+        rows.append(measure("sandbox alone (raw client, 2 conns x 64)", sandbox, n,
+                            lambda: run(raw_client(sandbox.port, n))))
+        for binds, window in ((2, 10), (2, 64)):
+            rows.append(measure(f"ours: channel.send, {binds} binds x window {window}", sandbox, n,
+                                lambda b=binds, w=window: run(ours(sandbox.port, n, redis.url, b, w, False))))
+        rows.append(measure("ours: 2 x 64, receipts matched via Redis", sandbox, n,
+                            lambda: run(ours(sandbox.port, n, redis.url, 2, 64, True))))
+        rows.append(measure("smpplib (send thread + read thread)", sandbox, n, lambda: smpplib_thread(sandbox.port, n)))
+        try:
+            import aiosmpplib  # noqa: F401
+        except ImportError:
+            print("aiosmpplib is not installed; skipped")
+        else:
+            rows.append(measure("aiosmpplib (ESME + SimpleBroker, 128 in flight)", sandbox, n,
+                                lambda: run(aiosmpplib_esme(sandbox.port, n))))
+    finally:
+        sandbox.close()
+        redis.cleanup()
+    peer = next(r for r in rows if r["case"].startswith("smpplib"))
+    best_peer = max((r for r in rows if r["case"].startswith(("smpplib", "aiosmpplib"))), key=lambda r: r["rate"])
+    print(f"\nours 2x64 / best peer ({best_peer['case']}): {rows[2]['rate'] / best_peer['rate']:.2f}x")
+    if args.no_results:
+        return
+    machine = f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
+    today = datetime.date.today().isoformat()
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+    new = not os.path.exists(path)
+    with open(path, "a") as f:
+        if new:
+            f.write("| date | machine | benchmark | case | metric | value | ratio vs baseline | notes |\n"
+                    "|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            ratio = r["rate"] / peer["rate"]
+            f.write(f"| {today} | {machine} | bench_sms (SMPP) | {r['case']} | submit_sm/s | {r['rate']:,.0f} | "
+                    f"{ratio:.2f}x vs smpplib | n={n}, 160-char GSM-7, client {r['cpu_us']:.1f} µs/msg, "
+                    f"sandbox {r['smsc_cpu_us']:.1f} µs/msg |\n")
+
+
+if __name__ == "__main__":
+    main()
