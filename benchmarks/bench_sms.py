@@ -29,12 +29,12 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import msgspec  # noqa: E402
+import msgspec
 
-from gateway.channels.base import Outbound, Recipient, Runtime  # noqa: E402
-from gateway.channels.sms_content import SmsContent  # noqa: E402
-from gateway.channels.smpp import create, pdu  # noqa: E402
-from gateway.config import SmppChannelConfig  # noqa: E402
+from gateway.channels.base import Outbound, Recipient, Runtime
+from gateway.channels.smpp import create, pdu
+from gateway.channels.sms_content import SmsContent
+from gateway.config import SmppChannelConfig
 
 BODY = ("Your verification code is 123456. It expires in 10 minutes. Do not share this code with anyone. "
         "Reply STOP to opt out, HELP for help. Msg&data rates may apply. Thanks")[:160]

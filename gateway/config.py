@@ -220,7 +220,7 @@ class CredentialsConfig(_Base):
     key_file: str | None = None
 
 
-class SmppChannelConfig(_Base, tag="smpp", tag_field="kind", kw_only=True, frozen=True):
+class SmppChannelConfig(_Base, tag="smpp", tag_field="kind", kw_only=True):
     """An SMSC reached over SMPP 3.4 for the SMS channel (see docs/sms.md)."""
 
     name: str = "sms"
@@ -257,6 +257,9 @@ class SmppChannelConfig(_Base, tag="smpp", tag_field="kind", kw_only=True, froze
     entity_id_tlv: Annotated[int, msgspec.Meta(ge=0x1400, le=0x3FFF)] | None = None  # vendor TLV for EntityId
     template_id_tlv: Annotated[int, msgspec.Meta(ge=0x1400, le=0x3FFF)] | None = None
     rate_limit: RateLimit | None = None  # message parts per second
+    # Incoming (MO) messages name only numbers: the application each of our numbers belongs to, else inbound_app.
+    number_apps: dict[str, str] = {}
+    inbound_app: str | None = None
 
 
 ChannelConfig = (

@@ -9,15 +9,15 @@ import msgspec
 
 from gateway.channels.base import Outbound, Recipient
 from gateway.channels.smpp import dlr
-from gateway.channels.smpp.inbound import InboundSms
 from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
+from gateway.sms.keywords import InboundMessage
 
 
 def cfg(port: int, **kw: Any) -> SmppChannelConfig:
     base: dict[str, Any] = dict(port=port, system_id="gw", connect_timeout_s=2.0, response_timeout_s=0.3,
                                 throttle_pause_s=0.05, retry_backoff_s=0.01, reconnect_base_s=0.02,
-                                reconnect_cap_s=0.1, enquire_link_s=5.0)
+                                reconnect_cap_s=0.1, enquire_link_s=5.0, inbound_app="app1")
     base.update(kw)
     return msgspec.convert(base, SmppChannelConfig)
 
@@ -40,12 +40,12 @@ async def until(cond: Any, timeout: float = 5.0) -> None:
 class Hooks:
     def __init__(self) -> None:
         self.receipts: asyncio.Queue[dlr.ReceiptEvent] = asyncio.Queue()
-        self.inbound: asyncio.Queue[InboundSms] = asyncio.Queue()
+        self.inbound: asyncio.Queue[InboundMessage] = asyncio.Queue()
 
     async def on_receipt(self, ev: dlr.ReceiptEvent) -> None:
         await self.receipts.put(ev)
 
-    async def on_inbound(self, mo: InboundSms) -> None:
+    async def on_inbound(self, mo: InboundMessage) -> None:
         await self.inbound.put(mo)
 
     async def receipt(self) -> dlr.ReceiptEvent:

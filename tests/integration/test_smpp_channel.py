@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from smpp_support import Hooks, cfg, out, until
 
 from gateway import errors
 from gateway.channels.base import Runtime
 from gateway.channels.smpp import SmppChannel, create, dlr, pdu
 from gateway.sandbox.smsc import SandboxSmsc
+from tests.integration.smpp_support import Hooks, cfg, out, until
 
 
 @pytest.fixture
@@ -45,6 +45,10 @@ async def test_send_and_delivered_receipt(smsc: SandboxSmsc, redis: Any) -> None
         ev = await hooks.receipt()
         assert (ev.event_type, ev.record_status, ev.message_id, ev.app, ev.destination) == (
             "_SMS.SUCCESS", "DELIVERED", "m1", "app1", "+14155550100")
+        rec = dlr.receipt_record(ev)
+        assert rec["event_type"] == "_SMS.SUCCESS" and rec["application"] == {"app_id": "app1", "sdk": {}}
+        assert rec["attributes"]["record_status"] == "DELIVERED"
+        assert rec["attributes"]["message_type"] == "Transactional"
         assert ev.provider_message_id.lstrip("0").lower() == d.provider_message_id.lower()
         # the mapping is removed after the final receipt; the SMSC got deliver_sm_resp OK
         await until(lambda: smsc.deliver_resps)
@@ -268,14 +272,15 @@ async def test_mo_message_reaches_on_inbound(smsc: SandboxSmsc, redis: Any) -> N
     try:
         await ch.send(out("+99907000001", body="ping"))
         mo = await asyncio.wait_for(hooks.inbound.get(), 5)
-        assert (mo.origination, mo.destination, mo.body) == ("+99907000001", "ACME", "REPLY ping")
+        assert (mo.app, mo.origination_number, mo.destination_number, mo.body, mo.source) == (
+            "app1", "+99907000001", "ACME", "REPLY ping", "smpp")
         # a two-part UCS-2 MO is reassembled
         text = "Привет, " * 10
         data = text.encode("utf-16-be")
         for i, chunk in enumerate((data[:134], data[134:]), 1):
             smsc.inject_mo("gw", "447700900123", "12345", b"\x05\x00\x03\x07\x02" + bytes((i,)) + chunk, 8, 0x40)
         mo = await asyncio.wait_for(hooks.inbound.get(), 5)
-        assert (mo.body, mo.parts, mo.origination) == (text, 2, "+447700900123")
+        assert (mo.body, mo.origination_number) == (text, "+447700900123")
     finally:
         await ch.aclose()
 

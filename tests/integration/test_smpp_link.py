@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from smpp_support import Hooks, cfg, out, until
 
 from gateway.channels.base import Runtime
 from gateway.channels.smpp import create, dlr
 from gateway.sandbox.smsc import SandboxSmsc
+from tests.integration.smpp_support import Hooks, cfg, out, until
 
 
 @pytest.fixture

@@ -38,12 +38,13 @@ from gateway.channels.smpp.session import PROMOTIONAL, RETRY, TRANSACTIONAL, Bin
 from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
 from gateway.ratelimit import RateLimiter, RedisTokenBucket, TokenBucket
+from gateway.sms.keywords import InboundMessage
 
 log = logging.getLogger("gateway.channels.smpp")
 gsm = load("gsm")
 
 ReceiptHook = Callable[[dlr.ReceiptEvent], Awaitable[None]]
-InboundHook = Callable[[InboundSms], Awaitable[None]]
+InboundHook = Callable[[InboundMessage], Awaitable[object]]
 
 _RECIPIENT_CODES = frozenset({pdu.ESME_RINVDSTADR, 0x50, 0x51})
 _CONTENT_CODES = frozenset({0x01, 0x02, 0x03, pdu.ESME_RINVSRCADR, 0x0C, 0x33, 0x40, 0x42, 0x43, 0x48, 0x49, 0x61,
@@ -145,7 +146,11 @@ class _Link:
 
 
 class SmppChannel:
-    """Pinpoint's SMS channel over SMPP. Set `on_receipt` and `on_inbound` before :meth:`start`."""
+    """Pinpoint's SMS channel over SMPP. Set the hooks before :meth:`start`:
+
+    `on_receipt(ReceiptEvent)` gets every matched receipt (`dlr.receipt_record(ev)` is its event record);
+    `on_inbound(InboundMessage)` every incoming message (KeywordHandler.handle fits). A hook that raises makes the
+    SMSC redeliver later (deliver_sm_resp ESME_RX_T_APPN)."""
 
     channel_types = frozenset({"SMS"})
     send_event = dlr.BUFFERED_EVENT
@@ -402,12 +407,24 @@ class SmppChannel:
         if mo is not None:
             ready.append(mo)
         for message in ready:
-            if self.on_inbound is None:
-                log.warning("%s: an incoming SMS arrived but no on_inbound hook is set; it is only logged",
-                            self.cfg.name)
-            else:
-                await self.on_inbound(message)
+            await self._inbound(message)
         return 0
+
+    async def _inbound(self, mo: InboundSms) -> None:
+        cfg = self.cfg
+        app = cfg.number_apps.get(mo.destination) or cfg.number_apps.get(mo.destination.lstrip("+")) \
+            or cfg.inbound_app
+        if app is None:
+            log.error("%s: an incoming SMS to %s matches no application (number_apps / inbound_app); it is only "
+                      "logged", cfg.name, mo.destination)
+            return
+        if self.on_inbound is None:
+            log.warning("%s: an incoming SMS arrived but no on_inbound hook is set; it is only logged", cfg.name)
+            return
+        if not mo.complete:
+            log.warning("%s: parts of a concatenated incoming SMS never arrived; delivering what did", cfg.name)
+        await self.on_inbound(InboundMessage(app=app, origination_number=mo.origination,
+                                             destination_number=mo.destination, body=mo.body, source="smpp"))
 
     async def _on_receipt_pdu(self, sm: pdu.Sm) -> int:
         """Queue a receipt for the batch loop and wait for its verdict (the deliver_sm_resp status)."""

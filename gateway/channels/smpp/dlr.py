@@ -15,6 +15,7 @@ from typing import Final
 import msgspec
 
 from gateway.channels.smpp import pdu
+from gateway.sms import events
 
 # message_state values (SMPP 3.4 §5.2.28) and the 7-letter stat words of Appendix B
 ENROUTE, DELIVERED, EXPIRED, DELETED, UNDELIVERABLE, ACCEPTED, UNKNOWN, REJECTED = range(1, 9)
@@ -216,3 +217,19 @@ def build_event(channel: str, sent: Sent, smsc_id: str, receipt: Receipt, event_
         message_type=sent.message_type, part=sent.part, parts=sent.parts, submitted_ms=receipt.submitted_ms,
         done_ms=receipt.done_ms, channel=channel,
     )
+
+
+def receipt_record(ev: ReceiptEvent) -> dict[str, object]:
+    """The Pinpoint-shaped event record for a receipt (the same attributes as HTTP SMS receipts, plus Pinpoint's
+    message_type and number_of_message_parts), ready for the event stream sink."""
+    return events.record(ev.event_type, ev.app, {
+        "message_id": ev.message_id,
+        "provider_message_id": ev.provider_message_id,
+        "destination_phone_number": ev.destination,
+        "origination_phone_number": ev.origination or None,
+        "record_status": ev.record_status,
+        "message_type": ev.message_type.capitalize(),
+        "number_of_message_parts": ev.parts,
+        "provider_status": ev.message_state,
+        "provider_error_code": ev.error_code,
+    }, event_ms=ev.done_ms)
