@@ -7,6 +7,8 @@ from typing import Any
 
 from gateway.channels import http_sms, push_routes, voice
 from gateway.channels.base import Runtime
+from gateway.channels.smpp import channel as smpp
+from gateway.channels.smpp.wiring import wire as wire_smpp
 from gateway.channels.sms_content import compose_sms
 from gateway.channels.smtp import channel as smtp
 from gateway.channels.smtp.compose import compose_email
@@ -15,6 +17,7 @@ from gateway.config import (
     FcmChannelConfig,
     GatewayConfig,
     HttpSmsChannelConfig,
+    SmppChannelConfig,
     SmtpChannelConfig,
     VoiceChannelConfig,
 )
@@ -40,6 +43,8 @@ def build_route(ch: Any, runtime: Runtime) -> Route:
         return Route(smtp.create(ch, runtime), compose_email, _substitutions("EmailMessage"), "EmailTemplate", "EMAIL")
     if isinstance(ch, HttpSmsChannelConfig):
         return Route(http_sms.create(ch, runtime), compose_sms, _substitutions("SMSMessage"), "SMSTemplate", "SMS")
+    if isinstance(ch, SmppChannelConfig):
+        return Route(smpp.create(ch, runtime), compose_sms, _substitutions("SMSMessage"), "SMSTemplate", "SMS")
     if isinstance(ch, VoiceChannelConfig):
         return Route(voice.create(ch, runtime), voice.compose_voice, _substitutions("VoiceMessage"), "VoiceTemplate", "VOICE")
     raise ConfigError(f"channel kind {type(ch).__name__} has no builder")  # the config union and this table grow together
@@ -52,6 +57,8 @@ def build_routes(cfg: GatewayConfig, runtime: Runtime) -> dict[str, Route]:
             route = push_routes.route(ch, runtime, cfg)  # needs cfg.credentials for the stored-credentials key
         else:
             route = build_route(ch, runtime)
+        if isinstance(route.channel, smpp.SmppChannel):
+            wire_smpp(route.channel, cfg, runtime.redis)  # receipts to the event stream, MO to the keywords
         for channel_type in route.channel.channel_types:
             if channel_type in routes:
                 raise ConfigError(f"two channels serve ChannelType {channel_type}; configure one")

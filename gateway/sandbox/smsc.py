@@ -1,7 +1,8 @@
 """A sandbox SMSC: an SMPP 3.4 server on raw asyncio, fast enough that a benchmark never measures it, with faults
 scripted by destination number.
 
-Destinations starting `999` are scripts (anything else is accepted with ESME_ROK):
+Destinations starting `999` or `1555999` (a possible NANP number, for paths that validate numbers) are scripts,
+named below by what follows that prefix (anything else is accepted with ESME_ROK):
 
 ======================  =================================================================================
 ``99958N…``             ESME_RTHROTTLED (0x58) for the first N submits to this destination, then accepted
@@ -244,7 +245,7 @@ class SmscConnection(asyncio.Protocol):
             registered = body[q + 1] & 0x03
         except (ValueError, IndexError):
             return pdu.frame(pdu.SUBMIT_SM_RESP, pdu.ESME_RINVCMDLEN, seq)
-        scripted = dest.startswith(b"999")
+        scripted = dest.startswith((b"999", b"1555999"))
         if server.record or scripted or registered:
             try:
                 sm = pdu.decode_sm(pdu.SUBMIT_SM, seq, body)
@@ -265,7 +266,8 @@ class SmscConnection(asyncio.Protocol):
 
     def scripted(self, seq: int, dest: str, sm: pdu.Sm) -> bytes | None:
         server = self.server
-        code, arg = dest[3:5], dest[5:6]
+        script = dest[7:] if dest.startswith("1555999") else dest[3:]
+        code, arg = script[0:2], script[2:3]
         times = int(arg) if arg.isdigit() else 1
         fail_first = {"58": pdu.ESME_RTHROTTLED, "14": pdu.ESME_RMSGQFUL, "08": pdu.ESME_RSYSERR}
         if code in fail_first:

@@ -25,6 +25,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 import msgspec
 
@@ -152,8 +153,8 @@ class SmppChannel:
     `on_inbound(InboundMessage)` every incoming message (KeywordHandler.handle fits). A hook that raises makes the
     SMSC redeliver later (deliver_sm_resp ESME_RX_T_APPN)."""
 
-    channel_types = frozenset({"SMS"})
-    send_event = dlr.BUFFERED_EVENT
+    channel_types: ClassVar[frozenset[str]] = frozenset({"SMS"})
+    send_event: ClassVar[str | None] = dlr.BUFFERED_EVENT
 
     def __init__(self, cfg: SmppChannelConfig, runtime: Runtime, *, on_receipt: ReceiptHook | None = None,
                  on_inbound: InboundHook | None = None) -> None:
