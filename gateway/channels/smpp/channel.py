@@ -35,7 +35,15 @@ from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.smpp import dlr, pdu
 from gateway.channels.smpp.correlate import Correlator
 from gateway.channels.smpp.inbound import InboundSms, Reassembler
-from gateway.channels.smpp.session import PROMOTIONAL, RETRY, TRANSACTIONAL, BindRejected, SessionLost, SmppSession
+from gateway.channels.smpp.session import (
+    PROMOTIONAL,
+    RETRY,
+    TRANSACTIONAL,
+    BindRejected,
+    Reply,
+    SessionLost,
+    SmppSession,
+)
 from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
 from gateway.ratelimit import RateLimiter, RedisTokenBucket, TokenBucket
@@ -171,7 +179,8 @@ class SmppChannel:
                 self.ssl.verify_mode = ssl.CERT_NONE
         self.correlator = Correlator(runtime.redis, cfg.name, cfg.receipt_ttl_s)
         self.reassembler = Reassembler()
-        self._receipts: asyncio.Queue[tuple[pdu.Sm, asyncio.Future[int]]] = asyncio.Queue()
+        self._receipts: asyncio.Queue[tuple[pdu.Sm, Reply]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._receipt_task: asyncio.Task[None] | None = None
         self.closing = False
         self.links: list[_Link] = []
@@ -396,20 +405,34 @@ class SmppChannel:
 
     # --------------------------------------------------------------------------------------- receipts and MO
 
-    async def _on_deliver(self, sm: pdu.Sm) -> int:
-        """Handle one deliver_sm; the returned status is what deliver_sm_resp carries (0, or a temporary error
-        that makes the SMSC redeliver later when our hook or Redis failed)."""
+    def _on_deliver(self, sm: pdu.Sm, reply: Reply) -> None:
+        """One deliver_sm: receipts go to the batch loop, incoming messages to their own task. `reply` carries
+        0, or ESME_RX_T_APPN (the SMSC redelivers later) when our hook or Redis failed."""
+        loop = asyncio.get_running_loop()
         if dlr.is_receipt(sm):
-            return await self._on_receipt_pdu(sm)
+            self._receipts.put_nowait((sm, reply))
+            if self._receipt_task is None or self._receipt_task.done():
+                self._receipt_task = loop.create_task(self._receipt_loop())
+            return
+        task = loop.create_task(self._on_mo(sm, reply))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_mo(self, sm: pdu.Sm, reply: Reply) -> None:
         self.stats["inbound"] += 1
-        mo = self.reassembler.add(self.cfg.name, sm, time.time())
-        ready = self.reassembler.expired
-        self.reassembler.expired = []
-        if mo is not None:
-            ready.append(mo)
-        for message in ready:
-            await self._inbound(message)
-        return 0
+        try:
+            mo = self.reassembler.add(self.cfg.name, sm, time.time())
+            ready = self.reassembler.expired
+            self.reassembler.expired = []
+            if mo is not None:
+                ready.append(mo)
+            for message in ready:
+                await self._inbound(message)
+        except Exception:
+            log.exception("%s: the incoming-message hook failed; asking the SMSC to redeliver", self.cfg.name)
+            reply(pdu.ESME_RX_T_APPN)
+        else:
+            reply(0)
 
     async def _inbound(self, mo: InboundSms) -> None:
         cfg = self.cfg
@@ -427,14 +450,6 @@ class SmppChannel:
         await self.on_inbound(InboundMessage(app=app, origination_number=mo.origination,
                                              destination_number=mo.destination, body=mo.body, source="smpp"))
 
-    async def _on_receipt_pdu(self, sm: pdu.Sm) -> int:
-        """Queue a receipt for the batch loop and wait for its verdict (the deliver_sm_resp status)."""
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._receipts.put_nowait((sm, fut))
-        if self._receipt_task is None or self._receipt_task.done():
-            self._receipt_task = asyncio.get_running_loop().create_task(self._receipt_loop())
-        return await fut
-
     async def _receipt_loop(self) -> None:
         """Receipts are handled in batches: one pipelined lookup for the batch, the hooks concurrently, one
         pipelined delete. Per-receipt round trips would cap receipts far below the submit rate."""
@@ -447,12 +462,11 @@ class SmppChannel:
                 await self._handle_receipts(batch)
             except Exception:
                 log.exception("%s: receipt handling failed; asking the SMSC to redeliver", self.cfg.name)
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(pdu.ESME_RX_T_APPN)
+                for _, reply in batch:
+                    reply(pdu.ESME_RX_T_APPN)
 
-    async def _handle_receipts(self, batch: list[tuple[pdu.Sm, asyncio.Future[int]]]) -> None:
-        parsed: list[tuple[dlr.Receipt, asyncio.Future[int]]] = []
+    async def _handle_receipts(self, batch: list[tuple[pdu.Sm, Reply]]) -> None:
+        parsed: list[tuple[dlr.Receipt, Reply]] = []
         for sm, fut in batch:
             self.stats["receipts"] += 1
             try:
@@ -460,15 +474,15 @@ class SmppChannel:
             except dlr.ReceiptError as exc:
                 self.stats["malformed_receipts"] += 1
                 log.warning("%s: unreadable delivery receipt (%s): %r", self.cfg.name, exc, sm.short_message[:200])
-                fut.set_result(0)  # redelivery would not make it readable
+                fut(0)  # redelivery would not make it readable
         found = await self.correlator.resolve_many([r.message_id for r, _ in parsed])
-        matched: list[tuple[dlr.Receipt, asyncio.Future[int], str, dlr.Sent]] = []
+        matched: list[tuple[dlr.Receipt, Reply, str, dlr.Sent]] = []
         for (receipt, fut), hit in zip(parsed, found, strict=True):
             if hit is None:
                 self.stats["unmatched_receipts"] += 1
                 log.warning("%s: a receipt for unknown SMSC message id %s (state %s)", self.cfg.name,
                             receipt.message_id, dlr.STATE_NAMES[receipt.state])
-                fut.set_result(0)
+                fut(0)
             else:
                 matched.append((receipt, fut, hit[0], hit[1]))
         if not matched:
@@ -478,13 +492,12 @@ class SmppChannel:
         for (receipt, fut, cid, sent), result in zip(matched, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("%s: the receipt hook failed (%r); the SMSC will redeliver", self.cfg.name, result)
-                fut.set_result(pdu.ESME_RX_T_APPN)
+                fut(pdu.ESME_RX_T_APPN)
             elif receipt.final:
                 done.append((cid, sent))
         await self.correlator.forget(done)
         for _, fut, _, _ in matched:
-            if not fut.done():
-                fut.set_result(0)
+            fut(0)
 
     async def _emit(self, receipt: dlr.Receipt, sent: dlr.Sent) -> None:
         event_type = await self.correlator.settle(sent, receipt)

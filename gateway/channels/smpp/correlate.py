@@ -50,6 +50,7 @@ class Correlator:
         self._batch: list[tuple[str, dlr.Sent]] = []
         self._batch_done: asyncio.Future[None] | None = None
         self._flushing = False
+        self._task: asyncio.Task[None] | None = None
         self.write_failures = 0
 
     async def load(self) -> None:
@@ -70,7 +71,7 @@ class Correlator:
             self._batch_done = asyncio.get_running_loop().create_future()
         if not self._flushing:
             self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush_loop())
+            self._task = asyncio.get_running_loop().create_task(self._flush_loop())  # keep a strong reference
 
     async def durable(self) -> None:
         """Wait until every mapping noted so far is in Redis. A Redis failure is logged, the mappings stay in

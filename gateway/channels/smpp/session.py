@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, cast
 
 from gateway.channels.smpp import pdu
@@ -25,7 +25,25 @@ log = logging.getLogger("gateway.smpp")
 #: messages (OTP) before promotional ones, which also may not take the last `reserve` slots of the window.
 RETRY, TRANSACTIONAL, PROMOTIONAL = 0, 1, 2
 
-DeliverHandler = Callable[[pdu.Sm], Awaitable[int]]
+class Reply:
+    """Answers one deliver_sm exactly once (a later call is ignored): always answer, or the SMSC stalls its
+    window and redelivers."""
+
+    __slots__ = ("done", "seq", "session")
+
+    def __init__(self, session: SmppSession, seq: int) -> None:
+        self.session = session
+        self.seq = seq
+        self.done = False
+
+    def __call__(self, status: int) -> None:
+        if not self.done:
+            self.done = True
+            self.session._write(pdu.frame(pdu.DELIVER_SM_RESP, status, self.seq, b"" if status else b"\0"))
+
+
+#: Called for each deliver_sm; must eventually call the Reply (the session does not wait for it).
+DeliverHandler = Callable[[pdu.Sm, Reply], None]
 
 
 class SessionLost(ConnectionError):
@@ -84,7 +102,6 @@ class SmppSession(asyncio.Protocol):
         self._flush_handle: asyncio.Handle | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._last_alive = 0.0
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------------------------------- protocol events
 
@@ -313,19 +330,12 @@ class SmppSession(asyncio.Protocol):
             log.warning("%s: deliver_sm on a bind without a handler; acknowledged", self.name)
             self._write(pdu.frame(pdu.DELIVER_SM_RESP, 0, seq, b"\0"))
             return
-        task = self.loop.create_task(self._deliver(sm))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver(self, sm: pdu.Sm) -> None:
-        assert self.on_deliver is not None
+        reply = Reply(self, seq)
         try:
-            status = await self.on_deliver(sm)
+            self.on_deliver(sm, reply)
         except Exception:
             log.exception("%s: deliver_sm handler failed; asking the SMSC to redeliver", self.name)
-            status = pdu.ESME_RX_T_APPN
-        # Always answer, or the SMSC stalls its window and redelivers.
-        self._write(pdu.frame(pdu.DELIVER_SM_RESP, status, sm.sequence_number, b"" if status else b"\0"))
+            reply(pdu.ESME_RX_T_APPN)
 
     def _sweep_every(self) -> float:
         return min(max(self.response_timeout / 4, 0.005), 0.25)
