@@ -338,3 +338,30 @@ async def test_transactional_lane_overtakes_promotional(smsc: SandboxSmsc, redis
         assert dests.index("14155559999") < min(dests.index(f"1415555{i:04d}") for i in range(4))
     finally:
         await ch.aclose()
+
+
+async def test_receipt_that_overtakes_its_submit_resp_still_matches(smsc: SandboxSmsc, redis: Any) -> None:
+    """On a receiver bind a receipt can arrive before the transmitter bind's submit_sm_resp: it is looked up
+    again shortly instead of being written off as unknown."""
+    hooks = Hooks()
+    ch = await open_channel(smsc, redis, hooks)
+    answers: list[int] = []
+
+    class FakeReply:
+        done = False
+
+        def __call__(self, status: int) -> None:
+            answers.append(status)
+
+    try:
+        receipt = pdu.Sm(command_id=pdu.DELIVER_SM, esm_class=4,
+                         short_message=dlr.receipt_text("0ABC", dlr.DELIVERED).encode())
+        ch._on_deliver(receipt, FakeReply())  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the receipt loop looks it up and finds nothing yet
+        ch.correlator.note("ABC", dlr.Sent(app="app1", message_id="late", destination="+1"))
+        ev = await hooks.receipt()
+        assert (ev.message_id, ev.event_type) == ("late", "_SMS.SUCCESS")
+        await until(lambda: answers == [0])
+        assert ch.stats["unmatched_receipts"] == 0
+    finally:
+        await ch.aclose()

@@ -58,6 +58,8 @@ InboundHook = Callable[[InboundMessage], Awaitable[object]]
 _RECIPIENT_CODES = frozenset({pdu.ESME_RINVDSTADR, 0x50, 0x51})
 _CONTENT_CODES = frozenset({0x01, 0x02, 0x03, pdu.ESME_RINVSRCADR, 0x0C, 0x33, 0x40, 0x42, 0x43, 0x48, 0x49, 0x61,
                             0x62, 0x63, 0xC0, 0xC1, 0xC2, 0xC3, 0xC4})
+#: Delays before a receipt that matches nothing is looked up again (then acknowledged and logged as unknown).
+UNMATCHED_RETRY_S = (0.05, 0.5, 2.0)
 _AUTH_CODES = frozenset({pdu.ESME_RBINDFAIL, pdu.ESME_RINVPASWD, pdu.ESME_RINVSYSID})
 
 
@@ -179,7 +181,7 @@ class SmppChannel:
                 self.ssl.verify_mode = ssl.CERT_NONE
         self.correlator = Correlator(runtime.redis, cfg.name, cfg.receipt_ttl_s)
         self.reassembler = Reassembler()
-        self._receipts: asyncio.Queue[tuple[pdu.Sm, Reply]] = asyncio.Queue()
+        self._receipts: asyncio.Queue[tuple[pdu.Sm, Reply, int]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._receipt_task: asyncio.Task[None] | None = None
         self.closing = False
@@ -410,7 +412,7 @@ class SmppChannel:
         0, or ESME_RX_T_APPN (the SMSC redelivers later) when our hook or Redis failed."""
         loop = asyncio.get_running_loop()
         if dlr.is_receipt(sm):
-            self._receipts.put_nowait((sm, reply))
+            self._receipts.put_nowait((sm, reply, 0))
             if self._receipt_task is None or self._receipt_task.done():
                 self._receipt_task = loop.create_task(self._receipt_loop())
             return
@@ -462,23 +464,29 @@ class SmppChannel:
                 await self._handle_receipts(batch)
             except Exception:
                 log.exception("%s: receipt handling failed; asking the SMSC to redeliver", self.cfg.name)
-                for _, reply in batch:
+                for _, reply, _ in batch:
                     reply(pdu.ESME_RX_T_APPN)
 
-    async def _handle_receipts(self, batch: list[tuple[pdu.Sm, Reply]]) -> None:
-        parsed: list[tuple[dlr.Receipt, Reply]] = []
-        for sm, fut in batch:
-            self.stats["receipts"] += 1
+    async def _handle_receipts(self, batch: list[tuple[pdu.Sm, Reply, int]]) -> None:
+        parsed: list[tuple[dlr.Receipt, Reply, pdu.Sm, int]] = []
+        for sm, fut, attempt in batch:
+            if attempt == 0:
+                self.stats["receipts"] += 1
             try:
-                parsed.append((dlr.parse_receipt(sm), fut))
+                parsed.append((dlr.parse_receipt(sm), fut, sm, attempt))
             except dlr.ReceiptError as exc:
                 self.stats["malformed_receipts"] += 1
                 log.warning("%s: unreadable delivery receipt (%s): %r", self.cfg.name, exc, sm.short_message[:200])
                 fut(0)  # redelivery would not make it readable
-        found = await self.correlator.resolve_many([r.message_id for r, _ in parsed])
+        found = await self.correlator.resolve_many([p[0].message_id for p in parsed])
         matched: list[tuple[dlr.Receipt, Reply, str, dlr.Sent]] = []
-        for (receipt, fut), hit in zip(parsed, found, strict=True):
-            if hit is None:
+        loop = asyncio.get_running_loop()
+        for (receipt, fut, sm, attempt), hit in zip(parsed, found, strict=True):
+            if hit is None and attempt < len(UNMATCHED_RETRY_S):
+                # A receipt can overtake its own submit_sm_resp (another bind, a receiver connection): look again
+                # shortly before calling it unknown; the SMSC waits for the answer meanwhile.
+                loop.call_later(UNMATCHED_RETRY_S[attempt], self._receipts.put_nowait, (sm, fut, attempt + 1))
+            elif hit is None:
                 self.stats["unmatched_receipts"] += 1
                 log.warning("%s: a receipt for unknown SMSC message id %s (state %s)", self.cfg.name,
                             receipt.message_id, dlr.STATE_NAMES[receipt.state])

@@ -154,6 +154,13 @@ class Correlator:
                     if results[i] is None:
                         missing.append((i, candidates))
                 todo = missing
+            for i, candidates in todo:  # noted while the lookup was in flight
+                for cid in candidates:
+                    hit = self._memory.get(cid)
+                    if hit is not None:
+                        results[i] = (cid, hit)
+                        break
+            todo = [t for t in todo if results[t[0]] is None]
             if not todo or attempt == 1:
                 break
             before = len(self._apps)
