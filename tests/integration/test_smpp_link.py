@@ -101,3 +101,24 @@ async def test_smsc_down_at_start_then_up(redis: Any) -> None:
     finally:
         await ch.aclose()
         await server2.close()
+
+
+def test_channel_and_sandbox_run_on_uvloop(redis_server: Any) -> None:
+    """Production runs on uvloop, whose transports are not asyncio.Transport subclasses."""
+    import redis.asyncio as aioredis
+    import uvloop
+
+    async def main() -> str | None:
+        server = SandboxSmsc()
+        await server.start()
+        client = aioredis.Redis.from_url(redis_server.url)
+        ch = create(cfg(server.port), Runtime(client, None))
+        await ch.start()
+        try:
+            return (await ch.send(out("+14155550100"))).provider_message_id
+        finally:
+            await ch.aclose()
+            await server.close()
+            await client.aclose()
+
+    assert uvloop.run(main())

@@ -15,6 +15,7 @@ iteration already finds it in memory) and `durable()` awaits the pipelined write
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -26,6 +27,15 @@ from gateway.channels.smpp import dlr
 log = logging.getLogger("gateway.smpp.dlr")
 
 _encode = msgspec.json.Encoder().encode
+
+# SET every key of one application (one hash slot, so Cluster-safe) in a single call: KEYS = smsid keys,
+# ARGV[1] = TTL, ARGV[i + 1] = the value of KEYS[i]. One command per batch instead of one per part.
+_SET_MANY = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
+end
+return #KEYS
+"""
 _decode_sent = msgspec.json.Decoder(dlr.Sent).decode
 
 
@@ -38,8 +48,14 @@ def parts_key(app: str, message_id: str) -> str:
 
 
 class Correlator:
-    def __init__(self, redis: Any, channel: str, ttl_s: int, retry_s: float = 1.0) -> None:
+    def __init__(self, redis: Any, channel: str, ttl_s: int, retry_s: float = 1.0,
+                 recent_max: int = 100_000) -> None:
         self.redis = redis
+        self._set_many = redis.register_script(_SET_MANY)
+        # Written mappings stay here too (newest last, at most recent_max): most receipts arrive within seconds
+        # and are matched without a Redis read; Redis is for older ones and for a restarted process.
+        self._recent: dict[str, dlr.Sent] = {}
+        self.recent_max = recent_max
         self.channel = channel
         self.ttl_s = ttl_s
         self.retry_s = retry_s
@@ -94,9 +110,15 @@ class Correlator:
                               len(batch), exc, self.retry_s)
                     asyncio.get_running_loop().call_later(self.retry_s, self._requeue, batch)
                 else:
+                    recent = self._recent
                     for cid, sent in batch:
                         if self._memory.get(cid) is sent:
                             del self._memory[cid]
+                            recent[cid] = sent
+                    excess = len(recent) - self.recent_max
+                    if excess > 0:
+                        for cid in list(itertools.islice(recent, excess)):
+                            del recent[cid]
                 if fut is not None and not fut.done():
                     fut.set_result(None)
         finally:
@@ -107,11 +129,18 @@ class Correlator:
             self.note(cid, sent)
 
     async def _write(self, batch: list[tuple[str, dlr.Sent]]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        by_app: dict[str, tuple[list[str], list[Any]]] = {}
         for cid, sent in batch:
-            if sent.app not in self._apps_saved:
-                pipe.sadd(self.apps_key, sent.app)
-            pipe.set(smsid_key(sent.app, cid), _encode(sent), ex=self.ttl_s)
+            entry = by_app.get(sent.app)
+            if entry is None:
+                entry = by_app[sent.app] = ([], [self.ttl_s])
+            entry[0].append(smsid_key(sent.app, cid))
+            entry[1].append(_encode(sent))
+        pipe = self.redis.pipeline(transaction=False)
+        for app, (keys_, args) in by_app.items():
+            if app not in self._apps_saved:
+                pipe.sadd(self.apps_key, app)
+            await self._set_many(keys=keys_, args=args, client=pipe)
         await pipe.execute()
         for _, sent in batch:
             if sent.app not in self._apps_saved:
@@ -126,10 +155,11 @@ class Correlator:
         """:meth:`resolve` for a batch of receipts in one pipelined round trip."""
         results: list[tuple[str, dlr.Sent] | None] = [None] * len(smsc_ids)
         todo: list[tuple[int, list[str]]] = []
+        memory, recent = self._memory, self._recent
         for i, smsc_id in enumerate(smsc_ids):
             candidates = dlr.id_candidates(smsc_id)
             for cid in candidates:
-                hit = self._memory.get(cid)
+                hit = memory.get(cid) or recent.get(cid)
                 if hit is not None:
                     results[i] = (cid, hit)
                     break
@@ -138,25 +168,20 @@ class Correlator:
         for attempt in range(2):
             apps = list(self._apps)
             if todo and apps:
+                # One MGET per application (its keys share a hash slot), candidates in order.
+                flat = [(i, cid) for i, candidates in todo for cid in candidates]
                 pipe = self.redis.pipeline(transaction=False)
-                for _, candidates in todo:
-                    for cid in candidates:
-                        for app in apps:
-                            pipe.get(smsid_key(app, cid))
-                values = iter(await pipe.execute())
-                missing: list[tuple[int, list[str]]] = []
-                for i, candidates in todo:
-                    for cid in candidates:
-                        for _ in apps:
-                            value = next(values)
-                            if value is not None and results[i] is None:
-                                results[i] = (cid, _decode_sent(value))
-                    if results[i] is None:
-                        missing.append((i, candidates))
-                todo = missing
-            for i, candidates in todo:  # noted while the lookup was in flight
+                for app in apps:
+                    pipe.mget([smsid_key(app, cid) for _, cid in flat])
+                per_app = await pipe.execute()
+                for values in per_app:
+                    for (i, cid), value in zip(flat, values, strict=True):
+                        if value is not None and results[i] is None:
+                            results[i] = (cid, _decode_sent(value))
+                todo = [t for t in todo if results[t[0]] is None]
+            for i, candidates in todo:  # noted (or written) while the lookup was in flight
                 for cid in candidates:
-                    hit = self._memory.get(cid)
+                    hit = self._memory.get(cid) or self._recent.get(cid)
                     if hit is not None:
                         results[i] = (cid, hit)
                         break
@@ -196,10 +221,13 @@ class Correlator:
         """Drop mappings once their final receipts have been handled (one round trip)."""
         if any(cid in self._memory for cid, _ in items):
             await self.durable()  # a write may still be in flight: delete after it lands
-        for cid, _ in items:
+        by_app: dict[str, list[str]] = {}
+        for cid, sent in items:
             self._memory.pop(cid, None)
-        if items:
-            pipe = self.redis.pipeline(transaction=False)  # one DEL per key: apps live in different slots
-            for cid, sent in items:
-                pipe.delete(smsid_key(sent.app, cid))
+            self._recent.pop(cid, None)
+            by_app.setdefault(sent.app, []).append(smsid_key(sent.app, cid))
+        if by_app:
+            pipe = self.redis.pipeline(transaction=False)  # one DEL per application: its keys share a slot
+            for keys_ in by_app.values():
+                pipe.delete(*keys_)
             await pipe.execute()

@@ -89,9 +89,17 @@ def parse_date(value: str | None) -> int | None:
     return int(dt.timestamp() * 1000)
 
 
+_STANDARD = re.compile(
+    r"id:(?P<id>\S+) sub:(?P<sub>\S*) dlvrd:(?P<dlvrd>\S*) submit date:(?P<submit_date>\d*) "
+    r"done date:(?P<done_date>\d*) stat:(?P<stat>\S*) err:(?P<err>\S*)(?: [Tt]ext:(?P<text>.*))?\Z", re.S)
+
+
 def parse_fields(text: str) -> dict[str, str]:
     """The `key:value` fields of an Appendix B receipt text, keys lower-cased with `_` for spaces. Everything
     after `text:` is the text (it may hold spaces and colons)."""
+    m = _STANDARD.match(text)  # the exact Appendix B layout, in one match; anything else field by field
+    if m is not None:
+        return {k: v for k, v in m.groupdict().items() if v is not None}
     fields: dict[str, str] = {}
     matches = list(_FIELD.finditer(text))
     for i, m in enumerate(matches):
