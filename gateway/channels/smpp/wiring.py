@@ -12,9 +12,12 @@ import msgspec
 from gateway.channels.smpp import dlr
 from gateway.channels.smpp.channel import SmppChannel
 from gateway.config import GatewayConfig
+from gateway.dispatch import _EMIT, EMIT_CHUNK
 from gateway.sms.events import EventSink
 from gateway.sms.keywords import KeywordConfig, KeywordHandler, StreamReplier
 from gateway.sms.optouts import OptOutStore
+
+_encode = msgspec.json.Encoder().encode
 
 
 class BatchedStreamSink:
@@ -25,6 +28,7 @@ class BatchedStreamSink:
 
     def __init__(self, redis: Any, key: str) -> None:
         self._redis = redis
+        self._emit = redis.register_script(_EMIT)
         self._key = key
         self._batch: list[dict[str, Any]] = []
         self._done: asyncio.Future[None] | None = None
@@ -48,10 +52,12 @@ class BatchedStreamSink:
                 batch, fut = self._batch, self._done
                 self._batch, self._done = [], None
                 try:
-                    pipe = self._redis.pipeline(transaction=False)
+                    args: list[Any] = []
                     for rec in batch:
-                        pipe.xadd(self._key, {"app": rec["application"]["app_id"], "event_type": rec["event_type"],
-                                              "record": msgspec.json.encode(rec)})
+                        args += (rec["application"]["app_id"], rec["event_type"], _encode(rec))
+                    pipe = self._redis.pipeline(transaction=False)
+                    for i in range(0, len(args), EMIT_CHUNK):  # the engine's script and chunking
+                        await self._emit(keys=[self._key], args=args[i:i + EMIT_CHUNK], client=pipe)
                     await pipe.execute()
                 except Exception as exc:
                     if fut is not None and not fut.done():
