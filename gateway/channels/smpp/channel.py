@@ -181,6 +181,11 @@ class SmppChannel:
                 self.ssl.verify_mode = ssl.CERT_NONE
         self.correlator = Correlator(runtime.redis, cfg.name, cfg.receipt_ttl_s)
         self.reassembler = Reassembler()
+        # Pieces of a one-part submit_sm body that do not change per message.
+        self._prefixes: dict[str, bytes] = {}
+        validity = pdu.cstr(relative_time(cfg.validity_period_s) if cfg.validity_period_s else "", "validity_period", 17)
+        self._middle = {t: bytes((0, 0, 1 if t else 0)) + b"\0" + validity for t in (False, True)}
+        self._registered = 1 if cfg.registered_delivery else 0
         self._receipts: asyncio.Queue[tuple[pdu.Sm, Reply, int]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._receipt_task: asyncio.Task[None] | None = None
@@ -270,6 +275,22 @@ class SmppChannel:
             raise errors.ContentRejected("the sender cannot be used as an SMPP source address",
                                          detail="invalid_source") from None
         coding, data = gsm.encode(content.body)
+        if len(data) <= (140 if coding == gsm.UCS2 else 160) and not (
+                (cfg.entity_id_tlv is not None and content.entity_id)
+                or (cfg.template_id_tlv is not None and content.template_id)):
+            # The common case, one part: the body is assembled from cached pieces (identical bytes to sm_body).
+            prefix = self._prefixes.get(origin)
+            if prefix is None:
+                if len(self._prefixes) > 4096:
+                    self._prefixes.clear()
+                prefix = self._prefixes[origin] = (pdu.cstr(cfg.service_type, "service_type", 6)
+                                                   + bytes((ston, snpi)) + pdu.cstr(src, "source_addr", 21))
+            body = b"".join((
+                prefix, bytes((dton, dnpi)), pdu.cstr(dst, "destination_addr", 21),
+                self._middle[content.transactional],
+                bytes((self._registered, 0, coding, 0, len(data))), data,
+            ))
+            return [body], dst, src
         tlvs: dict[int, bytes] = {}
         if cfg.entity_id_tlv is not None and content.entity_id:
             tlvs[cfg.entity_id_tlv] = content.entity_id.encode() + b"\0"
