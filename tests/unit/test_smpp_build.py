@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.channels.base import Outbound, Recipient, Runtime
-from gateway.channels.sms_content import SmsContent
 from gateway.channels.smpp import channel as smpp_channel
 from gateway.channels.smpp import pdu
+from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
 
 
