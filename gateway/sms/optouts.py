@@ -46,15 +46,24 @@ class OptOutStore:
     def _norm(number: str) -> str:
         return normalize_address("SMS", number)
 
+    @classmethod
+    def _lookup_form(cls, number: str) -> str:
+        """The stored form to look a number up by; one that cannot be parsed is looked up as given (it cannot
+        have been stored normalized, and checking it must not fail the send it guards)."""
+        try:
+            return cls._norm(number)
+        except ValueError:
+            return number
+
     async def is_opted_out(self, app: str, number: str) -> bool:
         """True when `number` opted out of SMS for `app`."""
-        return bool(await self._redis.sismember(optout_key(app), self._norm(number)))
+        return bool(await self._redis.sismember(optout_key(app), self._lookup_form(number)))
 
     async def opted_out(self, app: str, numbers: Sequence[str]) -> list[bool]:
         """Batched form of :meth:`is_opted_out` (one SMISMEMBER round trip), in the order given."""
         if not numbers:
             return []
-        res = await self._redis.smismember(optout_key(app), [self._norm(n) for n in numbers])
+        res = await self._redis.smismember(optout_key(app), [self._lookup_form(n) for n in numbers])
         return [bool(x) for x in res]
 
     async def opt_out(self, app: str, number: str, *, source: str, detail: str | None = None) -> bool:

@@ -62,3 +62,12 @@ async def test_opted_out_number_gets_opt_out_with_zero_provider_calls(engine, si
     resp = await run.producer.send_messages_and_wait("app1", reply)
     assert resp.Result[NUMBER].DeliveryStatus == "SUCCESSFUL"
     assert sms_sandbox.calls(NUMBER) == 1
+
+
+async def test_an_unparseable_number_does_not_fail_the_batch(engine, sink, sms_sandbox, redis):
+    run = await engine(channels=[sms_channel(sms_sandbox)])
+    req = sms_request("+99911000001")
+    req["Addresses"][NUMBER] = {"ChannelType": "SMS"}
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    assert resp.Result[NUMBER].DeliveryStatus == "SUCCESSFUL"  # its neighbour in the request is unaffected
+    assert resp.Result["+99911000001"].DeliveryStatus in ("SUCCESSFUL", "PERMANENT_FAILURE")
