@@ -288,10 +288,7 @@ async def _scan(
         while True:
             cursor, ids = await redis.sscan(all_ids_key(app), cursor, count=batch)
             if ids:
-                if isinstance(ids[0], bytes):
-                    names: list[Any] = [prefix + i for i in ids]
-                else:
-                    names = [keys.endpoint(app, _s(i)) for i in ids]
+                names = [prefix + i if isinstance(i, bytes) else keys.endpoint(app, i) for i in ids]
                 await slots.acquire()
                 out.put_nowait(asyncio.ensure_future(redis.mget(names)))
             if int(cursor) == 0:
