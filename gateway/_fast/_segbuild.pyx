@@ -21,10 +21,12 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyBy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject, Py_SIZE
-from cpython.unicode cimport PyUnicode_AsUTF8String
 from libc.math cimport NAN
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object u, Py_ssize_t *size) except NULL
 
 cdef extern from *:
     """
@@ -260,18 +262,22 @@ cdef class _Appender:
 
     cdef int append(self, object ep) except -1:
         cdef object eid = ep.Id
-        cdef bytes key
+        cdef const char *key
         cdef Py_ssize_t row, old, klen, end
         cdef double e
         if not eid:
             return 0
-        key = PyUnicode_AsUTF8String(eid)
         row = self.n
-        self.n += 1
+        self.n += 1  # before encoding, as the twin: a failure leaves the same state in both
+        if type(eid) is str:
+            key = PyUnicode_AsUTF8AndSize(eid, &klen)  # as str.encode(): UTF-8, an error for lone surrogates
+        else:
+            eid = eid.encode()
+            key = PyBytes_AS_STRING(eid)
+            klen = PyBytes_GET_SIZE(eid)
         old = PyByteArray_GET_SIZE(self.blob)
-        klen = PyBytes_GET_SIZE(key)
         PyByteArray_Resize(self.blob, old + klen)
-        memcpy(PyByteArray_AS_STRING(self.blob) + old, PyBytes_AS_STRING(key), klen)
+        memcpy(PyByteArray_AS_STRING(self.blob) + old, key, klen)
         end = old + klen
         push_code(self.offsets, end)
         push_byte(self.alive, 1)
@@ -338,6 +344,7 @@ cdef class _Appender:
 
     cdef int push_metrics(self, Py_ssize_t row, object metrics) except -1:
         cdef Py_ssize_t i
+        cdef PyObject *p
         cdef array.array arr
         if metrics:
             for name in metrics:
@@ -347,7 +354,11 @@ cdef class _Appender:
                     self.metric_names.append(name)
                     self.metric_arrs.append(arr)
             for i in range(len(self.metric_names)):
-                v = metrics.get(self.metric_names[i])
+                if type(metrics) is dict:
+                    p = PyDict_GetItem(<dict>metrics, self.metric_names[i])
+                    v = <object>p if p is not NULL else None
+                else:
+                    v = metrics.get(self.metric_names[i])
                 push_double(<array.array>self.metric_arrs[i], NAN if v is None else <double>v)
         else:
             for arr in self.metric_arrs:
