@@ -325,16 +325,17 @@ cdef class _Appender:
         cdef _Col slot
         cdef PyObject *p
         if attrs:
-            for name in attrs:
-                if name not in cols:
-                    col = self.new_column(row)
-                    cols[name] = col
-                    slots.append(_Col(name, col))
             if type(attrs) is dict:
+                for name in <dict>attrs:  # compiled to PyDict_Next
+                    if name not in cols:
+                        self.new_list_column(cols, slots, row, name)
                 for slot in slots:
                     p = PyDict_GetItem(<dict>attrs, slot.name)
                     slot.push_list(<object>p if p is not NULL else None)
             else:
+                for name in attrs:
+                    if name not in cols:
+                        self.new_list_column(cols, slots, row, name)
                 for slot in slots:
                     slot.push_list(attrs.get(slot.name))
         else:
@@ -342,17 +343,32 @@ cdef class _Appender:
                 push_code(slot.codes, 0)
         return 0
 
+    cdef int new_list_column(self, dict cols, list slots, Py_ssize_t row, object name) except -1:
+        col = self.new_column(row)
+        cols[name] = col
+        slots.append(_Col(name, col))
+        return 0
+
+    cdef int new_metric(self, Py_ssize_t row, object name) except -1:
+        arr = _pyarray("d", [NAN]) * row
+        self.metrics[name] = arr
+        self.metric_names.append(name)
+        self.metric_arrs.append(arr)
+        return 0
+
     cdef int push_metrics(self, Py_ssize_t row, object metrics) except -1:
         cdef Py_ssize_t i
         cdef PyObject *p
         cdef array.array arr
         if metrics:
-            for name in metrics:
-                if name not in self.metrics:
-                    arr = _pyarray("d", [NAN]) * row
-                    self.metrics[name] = arr
-                    self.metric_names.append(name)
-                    self.metric_arrs.append(arr)
+            if type(metrics) is dict:
+                for name in <dict>metrics:
+                    if name not in self.metrics:
+                        self.new_metric(row, name)
+            else:
+                for name in metrics:
+                    if name not in self.metrics:
+                        self.new_metric(row, name)
             for i in range(len(self.metric_names)):
                 if type(metrics) is dict:
                     p = PyDict_GetItem(<dict>metrics, self.metric_names[i])
