@@ -298,13 +298,22 @@ async def _scan(
 
 
 async def build(
-    redis: aioredis.Redis, app: str, kernel: ModuleType, *, batch: int = 5000, depth: int = 3
+    redis: aioredis.Redis,
+    app: str,
+    kernel: ModuleType,
+    *,
+    batch: int = 5000,
+    depth: int = 3,
+    builder: ModuleType | None = None,
 ) -> EndpointIndex:
-    """Read every endpoint of `app` into a new index, then catch up with changes made while reading."""
+    """Read every endpoint of `app` into a new index, then catch up with changes made while reading.
+
+    `batch` ids per SSCAN/MGET, `depth` MGETs in flight at most; `builder` appends the rows (default
+    `gateway._fast.load("segbuild")`)."""
     cstream = changes_key(app)
     # A marker entry pins our position in the change stream even when it is empty, so trimming is detectable.
     marker = _s(await redis.xadd(cstream, {"ids": "[]"}))
-    idx = EndpointIndex(kernel)
+    idx = EndpointIndex(kernel, builder)
     # A scanner task runs SSCAN ahead and keeps up to `depth` MGETs in flight (each on its own pooled connection),
     # so Redis, another process, serializes the next batches while this one is decoded and appended here.
     slots = asyncio.Semaphore(depth)
