@@ -17,7 +17,6 @@ import gc
 import math
 import sys
 from array import array
-from collections import deque
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-from gateway import keys
+from gateway import _fast, keys
 from gateway.endpoints.rules import parse_instant
 from gateway.endpoints.store import all_ids_key, changes_key
 
@@ -98,8 +97,10 @@ class Column:
 class EndpointIndex:
     """Columns of one application's endpoints; `upsert`/`delete` keep it current. Not thread-safe (asyncio only)."""
 
-    def __init__(self, kernel: ModuleType) -> None:
+    def __init__(self, kernel: ModuleType, builder: ModuleType | None = None) -> None:
         self.k = kernel
+        # Appends rows (gateway/_fast/_segbuild.pyx or its twin); the layout it fills is the one described above.
+        self.builder = builder if builder is not None else _fast.load("segbuild")
         self.n = 0
         self.blob = bytearray()
         self.offsets: array[int] = array("I", [0])
@@ -129,47 +130,9 @@ class EndpointIndex:
         return list(self.k.ids_of(rows, self.blob, self.offsets))
 
     def _append_row(self, ep: Row, key: bytes) -> int:
-        """Append a row for an endpoint (the id table is updated by the caller)."""
+        """Append a row for an endpoint with an Id (the id table is updated by the caller)."""
         row = self.n
-        self.n += 1
-        self.blob += key
-        self.offsets.append(len(self.blob))
-        self.alive.append(1)
-        self.live += 1
-        sets = self.sets
-        demo = ep.Demographic
-        loc = ep.Location
-        _push(sets["channel"], ep.ChannelType)
-        if demo is not None:
-            _push(sets["appversion"], demo.AppVersion)
-            _push(sets["make"], demo.Make)
-            _push(sets["model"], demo.Model)
-            _push(sets["platform"], demo.Platform)
-        else:
-            for f in ("appversion", "make", "model", "platform"):
-                sets[f].codes.append(0)
-        _push(sets["country"], loc.Country if loc is not None else None)
-        eff = parse_instant(ep.EffectiveDate) if ep.EffectiveDate else None
-        self.eff.append(NAN if eff is None else eff)
-        if loc is not None and loc.Latitude is not None and loc.Longitude is not None:
-            self.lat.append(float(loc.Latitude))
-            self.lon.append(float(loc.Longitude))
-        else:
-            self.lat.append(NAN)
-            self.lon.append(NAN)
-        _push_lists(self.custom, row, ep.Attributes)
-        _push_lists(self.user, row, ep.User.UserAttributes if ep.User is not None else None)
-        metrics = ep.Metrics
-        if metrics:
-            for name in metrics:
-                if name not in self.metrics:
-                    self.metrics[name] = array("d", [NAN]) * row
-            for name, arr in self.metrics.items():
-                v = metrics.get(name)
-                arr.append(NAN if v is None else float(v))
-        else:
-            for arr in self.metrics.values():
-                arr.append(NAN)
+        self.builder.append_rows(self, (ep,), Column, parse_instant)
         return row
 
     def _index_row(self, key: bytes, row: int) -> None:
@@ -276,48 +239,14 @@ class EndpointIndex:
         gc_was = gc.isenabled()
         gc.disable()
         try:
-            for raw in raws:
-                if raw is not None:
-                    ep = decode_row(raw)
-                    if ep.Id:
-                        self._append_row(ep, ep.Id.encode())
+            self.builder.append_docs(self, raws, decode_row, Column, parse_instant)
         finally:
             if gc_was:
                 gc.enable()
 
 
-def _push(col: Column, value: str | None) -> None:
-    if value is None:
-        col.codes.append(0)
-    else:
-        t = (value,)
-        c = col.lookup.get(t)
-        if c is None:
-            c = col.code(t)  # may widen col.codes: look the array up only after
-        col.codes.append(c)
-
-
 def _set(col: Column, row: int, value: str | None) -> None:
     col.codes[row] = col.code((value,)) if value is not None else 0
-
-
-def _push_lists(cols: dict[str, Column], row: int, attrs: dict[str, tuple[str, ...]] | None) -> None:
-    if attrs:
-        for name in attrs:
-            if name not in cols:
-                cols[name] = Column(row)
-        for name, col in cols.items():
-            t = attrs.get(name)
-            if t:
-                c = col.lookup.get(t)
-                if c is None:
-                    c = col.code(t)  # may widen col.codes: look the array up only after
-                col.codes.append(c)
-            else:
-                col.codes.append(0)
-    else:
-        for col in cols.values():
-            col.codes.append(0)
 
 
 def _set_lists(cols: dict[str, Column], row: int, attrs: dict[str, tuple[str, ...]] | None, n: int) -> None:
@@ -341,35 +270,73 @@ def _s(b: bytes | str) -> str:
     return b.decode() if isinstance(b, bytes) else b
 
 
-async def build(
-    redis: aioredis.Redis, app: str, kernel: ModuleType, *, batch: int = 2000, depth: int = 3
-) -> EndpointIndex:
-    """Read every endpoint of `app` into a new index, then catch up with changes made while reading."""
-    cstream = changes_key(app)
-    # A marker entry pins our position in the change stream even when it is empty, so trimming is detectable.
-    marker = _s(await redis.xadd(cstream, {"ids": "[]"}))
-    idx = EndpointIndex(kernel)
+async def _scan(
+    redis: aioredis.Redis,
+    app: str,
+    batch: int,
+    slots: asyncio.Semaphore,
+    out: asyncio.Queue[asyncio.Future[Any] | None],
+) -> None:
+    """SSCAN the application's ids and start an MGET of each batch, putting the MGETs in `out` in order, then None
+    (also when this fails: the consumer then awaits this task for the error). Each MGET takes one of `slots`,
+    which the consumer gives back once it has the reply, so a bounded number of replies is ever held."""
+    # Members come back as the bytes the writer's client encoded; a key is the prefix encoded the same way + them.
+    encoder: Any = redis.get_encoder()  # type: ignore[no-untyped-call]
+    prefix: bytes = encoder.encode(keys.endpoint(app, ""))
     cursor: int = 0
-    pending: deque[asyncio.Future[Any]] = deque()
-    # Several MGETs stay in flight (each on its own pooled connection), so Redis, another process, serializes
-    # the next batches while this one is decoded here.
-    gc_was = gc.isenabled()
-    gc.disable()  # the build allocates millions of short-lived objects and no cycles
     try:
         while True:
             cursor, ids = await redis.sscan(all_ids_key(app), cursor, count=batch)
             if ids:
-                pending.append(asyncio.ensure_future(redis.mget([keys.endpoint(app, _s(i)) for i in ids])))
-            while len(pending) >= depth:
-                idx.bulk_append(await pending.popleft())
+                names = [prefix + i if isinstance(i, bytes) else keys.endpoint(app, i) for i in ids]
+                await slots.acquire()
+                out.put_nowait(asyncio.ensure_future(redis.mget(names)))
             if int(cursor) == 0:
                 break
-        while pending:
-            idx.bulk_append(await pending.popleft())
+    finally:
+        out.put_nowait(None)
+
+
+async def build(
+    redis: aioredis.Redis,
+    app: str,
+    kernel: ModuleType,
+    *,
+    batch: int = 5000,
+    depth: int = 3,
+    builder: ModuleType | None = None,
+) -> EndpointIndex:
+    """Read every endpoint of `app` into a new index, then catch up with changes made while reading.
+
+    `batch` ids per SSCAN/MGET, `depth` MGETs in flight at most; `builder` appends the rows (default
+    `gateway._fast.load("segbuild")`)."""
+    cstream = changes_key(app)
+    # A marker entry pins our position in the change stream even when it is empty, so trimming is detectable.
+    marker = _s(await redis.xadd(cstream, {"ids": "[]"}))
+    idx = EndpointIndex(kernel, builder)
+    # A scanner task runs SSCAN ahead and keeps up to `depth` MGETs in flight (each on its own pooled connection),
+    # so Redis, another process, serializes the next batches while this one is decoded and appended here.
+    slots = asyncio.Semaphore(depth)
+    pending: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
+    scanner = asyncio.ensure_future(_scan(redis, app, batch, slots, pending))
+    gc_was = gc.isenabled()
+    gc.disable()  # the build allocates millions of short-lived objects and no cycles
+    try:
+        while True:
+            fut = await pending.get()
+            if fut is None:
+                break
+            raws = await fut
+            slots.release()
+            idx.bulk_append(raws)
+        await scanner  # its errors, if any
         idx.rebuild_table()
     finally:
-        for fut in pending:
-            fut.cancel()
+        scanner.cancel()
+        while not pending.empty():
+            left = pending.get_nowait()
+            if left is not None:
+                left.cancel()
         if gc_was:
             gc.enable()
     idx.last_change = marker
