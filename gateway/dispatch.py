@@ -426,9 +426,13 @@ class Dispatcher:
             pipe.xadd(stream.dead_key, retry.dead_fields(original, reason, attempts, now_ms, lane.send_key))
         for j in suppress:
             pipe.hset(keys.suppressed(j.entry.app), j.address.lower(), suppression_entry("BOUNCE", j.message))
-        for entry, _ in entries:
-            if entry.reply_to and entry.attempt == 1:
-                pipe.lpush(entry.reply_to, self._response(entry, jobs))
+        waiting = [entry for entry, _ in entries if entry.reply_to and entry.attempt == 1]
+        if waiting:
+            by_entry: dict[str, list[Job]] = {}
+            for j in jobs:
+                by_entry.setdefault(j.entry.id, []).append(j)
+            for entry in waiting:
+                pipe.lpush(entry.reply_to, self._response(entry, by_entry.get(entry.id, [])))
                 pipe.expire(entry.reply_to, 300)
         ack = [e.id for e, _ in entries] + [d[0] for d in dead]
         if ack:
@@ -448,10 +452,10 @@ class Dispatcher:
         )
         return [j.entry.app, event_type, record]
 
-    def _response(self, entry: codec.SendEntry, jobs: list[Job]) -> bytes:
-        mine = [j for j in jobs if j.entry is entry]
+    def _response(self, entry: codec.SendEntry, mine: list[Job]) -> bytes:
         if entry.kind == "users":
-            users: dict[str, dict[str, EndpointMessageResult]] = {}
+            # A user with no endpoints gets an empty map: nothing was sent, and the caller can see that.
+            users: dict[str, dict[str, EndpointMessageResult]] = {u: {} for u in entry.request.Users}  # type: ignore[union-attr]
             for j in mine:
                 users.setdefault(j.user or "", {})[j.endpoint_id or ""] = _endpoint_result(j)
             return _encode(SendUsersMessageResponse(ApplicationId=entry.app, RequestId=entry.request_id, Result=users))

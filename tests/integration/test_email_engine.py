@@ -175,6 +175,7 @@ async def test_send_users_messages_reaches_every_endpoint_of_each_user(engine, s
                                                                        "EmailMessage": {"FromAddress": "a@shop.test"}}}
     resp = await run.producer.send_users_messages_and_wait("app1", req)
     assert set(resp.Result["u1"]) == {"e1", "e2"}
+    assert resp.Result["nobody"] == {}  # a user without endpoints: nothing sent, and the caller can see it
     assert all(r.DeliveryStatus == "SUCCESSFUL" for r in resp.Result["u1"].values())
     assert sorted(m[1] for m in sink.messages) == ["u1a@example.com", "u1b@example.com"]
 
