@@ -238,6 +238,7 @@ import json, sys, threading
 import redis, smpplib.client, smpplib.consts
 r = redis.Redis.from_url(sys.argv[1])
 client = smpplib.client.Client("127.0.0.1", int(sys.argv[2]), allow_unknown_opt_params=True)
+client.set_message_sent_handler(lambda pdu: None)  # its default handler prints every response
 client.connect()
 client.bind_transmitter(system_id="peer", password="")
 def listen():
