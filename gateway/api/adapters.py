@@ -249,7 +249,8 @@ class EngineOtpService:
         with store_errors():
             message, _code = await self.service.build_otp_request(app_id, request)
         try:
-            return await self.producer.send_messages_and_wait(app_id, message, timeout=self.timeout_s)
+            # an OTP always goes in the transactional lane, by SMS or by voice
+            return await self.producer.send_messages_and_wait(app_id, message, timeout=self.timeout_s, transactional=True)
         except TimeoutError:
             raise InternalServerError(
                 f"The OTP message is queued but no worker answered within {self.timeout_s:g}s; it will still be "
