@@ -43,3 +43,12 @@ def test_secret_variables_are_not_read_as_configuration(tmp_path):
     assert config.load(None, {"GATEWAY_OTP_KEY": "k" * 32}).otp is None  # the default name alone enables nothing
     with pytest.raises(ConfigError, match="unknown field `api_secret`"):  # not named as a secret: still an error
         config.load(None, {"GATEWAY_API_SECRET": "s3cret"})
+
+
+def test_the_example_config_is_valid():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "gateway.example.toml"
+    cfg = config.load(str(example), {})
+    assert cfg.channels and cfg.channels[0].kind == "smtp"
+    assert cfg.stream.transactional_inflight == 256 and cfg.api.auth == "sigv4"
