@@ -50,5 +50,5 @@ def test_the_example_config_is_valid():
 
     example = Path(__file__).resolve().parents[2] / "gateway.example.toml"
     cfg = config.load(str(example), {})
-    assert cfg.channels and cfg.channels[0].kind == "smtp"
+    assert cfg.channels and isinstance(cfg.channels[0], config.SmtpChannelConfig)
     assert cfg.stream.transactional_inflight == 256 and cfg.api.auth == "sigv4"
