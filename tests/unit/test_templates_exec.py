@@ -138,7 +138,7 @@ def _outcome(impl: Any, source: str, ctx: dict[str, Any]) -> tuple[str, str]:
         return "error", str(exc)
 
 
-@pytest.mark.skipif(len(IMPLS) < 2, reason="extensions disabled: only the twin exists")
+@pytest.mark.skipif(len(IMPLS) < 2, reason="GATEWAY_NO_EXTENSIONS=1: only the twin exists")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=documents(), ctx=contexts)
 def test_compiled_executor_and_twin_agree(source: str, ctx: dict[str, Any]) -> None:
