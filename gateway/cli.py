@@ -193,9 +193,14 @@ def cmd_suppression(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from gateway.sandbox import smtp
+    if args.kind == "smtp":
+        from gateway.sandbox import smtp
 
-    smtp.main(["--host", args.host, "--port", str(args.port)] + (["--log", args.log] if args.log else []))
+        smtp.main(["--host", args.host, "--port", str(args.port)] + (["--log", args.log] if args.log else []))
+    else:  # smsc: its own flags follow (see `python -m gateway.sandbox.smsc --help`)
+        from gateway.sandbox import smsc
+
+        smsc.main(["--host", args.host, "--port", str(args.port), *args.rest])
     return 0
 
 
@@ -241,8 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     s.set_defaults(func=cmd_suppression)
 
-    s = sub.add_parser("sandbox", help="run a sandbox provider (the SMTP sink)")
-    s.add_argument("kind", choices=["smtp"])
+    s = sub.add_parser("sandbox", help="run a sandbox provider: the SMTP sink or the SMSC (HTTP SMS, APNs and FCM "
+                                       "sandboxes: python -m gateway.sandbox.http_sms / see docs)")
+    s.add_argument("kind", choices=["smtp", "smsc"])
+    s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=2525)
     s.add_argument("--log")
@@ -253,12 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.set_defaults(func=cmd_demo)
 
-    for module in ("gateway.templates.cli", "gateway.segments.cli"):
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ImportError:
-            continue
-        mod.register(sub)
+    from gateway.segments import cli as segment_cli
+    from gateway.templates import cli as template_cli
+
+    template_cli.register(sub)  # gateway render
+    segment_cli.register(sub)  # gateway segment count|sample
     return p
 
 
