@@ -29,7 +29,7 @@ def make_config(sink_port: int, redis_url: str, **overrides: Any) -> GatewayConf
         "stream": {"block_ms": 20, "claim_interval_ms": 50, "claim_idle_ms": 60_000, "trim_interval_ms": 60_000},
         "retry": {"base_s": 0.02, "cap_s": 0.1, "poll_ms": 10, "max_attempts": 3},
         "channels": [{"kind": "smtp", "port": sink_port, "connections": 4, "default_from": "sender@gateway.test",
-                      "data_timeout_s": 0.5, "command_timeout_s": 2}],
+                      "data_timeout_s": 2, "command_timeout_s": 5}],
         "shutdown_grace_s": 5,
     }
     for k, v in overrides.items():

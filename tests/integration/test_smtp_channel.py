@@ -22,7 +22,7 @@ def out(addr: str, i: int = 0) -> Outbound:
 
 @pytest.fixture
 async def channel(sink):
-    ch = SmtpChannel(SmtpChannelConfig(port=sink.port, connections=4, default_from="me@gw.test", data_timeout_s=0.3,
+    ch = SmtpChannel(SmtpChannelConfig(port=sink.port, connections=4, default_from="me@gw.test", data_timeout_s=1.0,
                                        max_messages_per_connection=50))
     yield ch
     await ch.aclose()

@@ -100,13 +100,13 @@ async def test_trim_keeps_every_pending_and_undelivered_entry(redis):
 
 async def test_stop_finishes_in_flight_work_and_leaves_unread_entries_pending(engine, sink, redis):
     run = await engine(stream={"max_inflight": 1, "batch_size": 1})
-    await run.producer.send_messages("app1", email_request("slow300@example.com"))
+    await run.producer.send_messages("app1", email_request("slow1000@example.com"))
     await _enqueue(run, 5, "later")
-    await asyncio.wait_for(sink.state.wait_accepted(1), 10)  # the slow reply is still 300 ms away
+    await asyncio.wait_for(sink.state.wait_accepted(1), 10)  # the slow reply is still a second away
     assert run.worker._inflight == 1
     await run.stop()
     # the in-flight message finished and was acknowledged; nothing else was read or sent
-    assert [m[1] for m in sink.messages] == ["slow300@example.com"]
+    assert [m[1] for m in sink.messages] == ["slow1000@example.com"]
     info = (await redis.xinfo_groups("gateway:send"))[0]
     assert info["pending"] == 0
     assert info["lag"] == 5 if "lag" in info else True
@@ -117,7 +117,7 @@ async def test_transactional_lane_is_not_delayed_by_a_bulk_backlog(engine, sink,
     at once: it has its own stream and in-flight budget."""
     run = await engine(stream={"max_inflight": 1, "batch_size": 1, "transactional_inflight": 4})
     for i in range(20):
-        await run.producer.send_messages("app1", email_request(f"slow300-{i}@example.com"))
+        await run.producer.send_messages("app1", email_request(f"slow2000-{i}@example.com"))
     otp = await run.producer.send_messages_and_wait("app1", email_request("otp@example.com"), transactional=True)
     assert otp.Result["otp@example.com"].DeliveryStatus == "SUCCESSFUL"
     delivered = [m[1] for m in sink.messages]
