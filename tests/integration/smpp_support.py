@@ -15,7 +15,7 @@ from gateway.sms.keywords import InboundMessage
 
 
 def cfg(port: int, **kw: Any) -> SmppChannelConfig:
-    base: dict[str, Any] = dict(port=port, system_id="gw", connect_timeout_s=2.0, response_timeout_s=0.3,
+    base: dict[str, Any] = dict(port=port, system_id="gw", connect_timeout_s=2.0, response_timeout_s=2.0,
                                 throttle_pause_s=0.05, retry_backoff_s=0.01, reconnect_base_s=0.02,
                                 reconnect_cap_s=0.1, enquire_link_s=5.0, inbound_app="app1")
     base.update(kw)
