@@ -8,11 +8,25 @@ decoding. Families without a Pinpoint event name use the same naming scheme (`_p
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 _encode = msgspec.json.Encoder().encode
+
+# XADD many event records in one command (the client packs one command instead of one per event).
+_EMIT = """
+for i = 1, #ARGV, 3 do
+  redis.call('XADD', KEYS[1], '*', 'app', ARGV[i], 'event_type', ARGV[i + 1], 'record', ARGV[i + 2])
+end
+return #ARGV / 3
+"""
+# Records per script call. One call with tens of thousands of records costs Redis superlinearly (measured: 0.5 µs
+# per record at 1,600 records per call, 16 µs at 17,000).
+EMIT_CHUNK = 500
 
 # Event type prefix per Pinpoint ChannelType, and the event for outcomes decided before any channel ran.
 FAMILY = {
@@ -32,6 +46,26 @@ def rejected_event(channel_type: str, status: str) -> str:
     if family == "_SMS":
         return "_SMS.OPTOUT" if status == "OPT_OUT" else "_SMS.FAILURE"
     return family + ".rejected"
+
+
+def envelope(event_type: str, app: str, attributes: dict[str, Any], *, client_id: str | None = None,
+             event_ms: int | None = None, now_ms: int | None = None,
+             metrics: dict[str, float] | None = None) -> dict[str, Any]:
+    """A messaging event record (event_version 3.1) in Pinpoint's envelope: device and session are empty for
+    messaging events, as in Pinpoint. `event_ms` is when it happened (default: now)."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return {
+        "event_type": event_type,
+        "event_timestamp": now if event_ms is None else event_ms,
+        "arrival_timestamp": now,
+        "event_version": "3.1",
+        "application": {"app_id": app, "sdk": {}},
+        "client": {"client_id": client_id} if client_id else {},
+        "device": {"platform": {}},
+        "session": {},
+        "attributes": attributes,
+        "metrics": metrics or {},
+    }
 
 
 def message_record(
@@ -70,18 +104,7 @@ def message_record(
             attributes.setdefault(k, v)
     if extra:
         attributes.update(extra)
-    record: dict[str, Any] = {
-        "event_type": event_type,
-        "event_timestamp": now_ms,
-        "arrival_timestamp": now_ms,
-        "event_version": "3.1",
-        "application": {"app_id": app, "sdk": {}},
-        "client": {"client_id": endpoint_id or message_id},
-        "device": {"platform": {}},
-        "session": {},
-        "attributes": attributes,
-        "metrics": {},
-    }
+    record = envelope(event_type, app, attributes, client_id=endpoint_id or message_id, now_ms=now_ms)
     if channel_type == "EMAIL":
         event_name = event_type.split(".", 1)[-1]
         attributes["feedback"] = {"delivered": "delivered", "send": "received"}.get(event_name, event_name)
@@ -103,3 +126,68 @@ def message_record(
     else:
         attributes["address"] = address
     return _encode(record)
+
+
+class EventWriter:
+    """Writes event records to the event stream: entries `app`, `event_type`, `record`, many per script call."""
+
+    def __init__(self, redis: Any, key: str) -> None:
+        self.key = key
+        self._emit = redis.register_script(_EMIT)
+
+    async def queue(self, pipe: Any, args: Sequence[bytes | str]) -> None:
+        """Queue the writes of `args` (app, event_type, record JSON; three per record) on a pipeline."""
+        for i in range(0, len(args), 3 * EMIT_CHUNK):
+            await self._emit(keys=[self.key], args=args[i:i + 3 * EMIT_CHUNK], client=pipe)
+
+
+def record_args(record: dict[str, Any]) -> tuple[str, str, bytes]:
+    """The three script arguments of one record."""
+    return record["application"]["app_id"], record["event_type"], _encode(record)
+
+
+class EventStreamSink:
+    """An event sink for records produced outside the dispatcher (receipts, incoming SMS, keyword opt-outs): each
+    call returns once its record is in the stream, and every record handed in while a write is in flight goes out
+    in the next single pipeline, so receipts arriving as fast as submits need one round trip per batch, not one
+    each."""
+
+    def __init__(self, redis: Any, key: str = "gateway:events") -> None:
+        self._redis = redis
+        self._writer = EventWriter(redis, key)
+        self._batch: list[dict[str, Any]] = []
+        self._done: asyncio.Future[None] | None = None
+        self._flushing = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, record: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        self._batch.append(record)
+        if self._done is None:
+            self._done = loop.create_future()
+        fut = self._done
+        if not self._flushing:
+            self._flushing = True
+            self._task = loop.create_task(self._flush())  # referenced: the loop keeps only weak references
+        await asyncio.shield(fut)
+
+    async def _flush(self) -> None:
+        try:
+            while self._batch:
+                batch, fut = self._batch, self._done
+                self._batch, self._done = [], None
+                try:
+                    args: list[Any] = []
+                    for rec in batch:
+                        args += record_args(rec)
+                    pipe = self._redis.pipeline(transaction=False)
+                    await self._writer.queue(pipe, args)
+                    await pipe.execute()
+                except Exception as exc:
+                    if fut is not None and not fut.done():
+                        fut.set_exception(exc)
+                else:
+                    if fut is not None and not fut.done():
+                        fut.set_result(None)
+        finally:
+            self._flushing = False

@@ -11,10 +11,9 @@ receipts are `_VOICE.<STATUS>` (End User Messaging v2 voice statuses).
 
 from __future__ import annotations
 
-import time
 from typing import Any, Protocol
 
-import msgspec
+from gateway.events import envelope
 
 SMS_SUCCESS = "_SMS.SUCCESS"
 SMS_FAILURE = "_SMS.FAILURE"
@@ -24,40 +23,13 @@ SMS_INBOUND = "_SMS.INBOUND"
 
 
 class EventSink(Protocol):
-    """Where event records go (the lead's event writer, or :class:`RedisStreamSink`)."""
+    """Where event records go (usually :class:`gateway.events.EventStreamSink`)."""
 
     async def __call__(self, record: dict[str, Any]) -> None: ...
 
 
 def record(event_type: str, app: str, attributes: dict[str, Any], *, client_id: str | None = None,
            metrics: dict[str, float] | None = None, event_ms: int | None = None) -> dict[str, Any]:
-    """One event record; attributes with None values are left out."""
-    now = int(time.time() * 1000)
-    return {
-        "event_type": event_type,
-        "event_timestamp": event_ms if event_ms is not None else now,
-        "arrival_timestamp": now,
-        "event_version": "3.1",
-        "application": {"app_id": app, "sdk": {}},
-        "client": {"client_id": client_id} if client_id else {},
-        "device": {},
-        "session": {},
-        "attributes": {k: v for k, v in attributes.items() if v is not None},
-        "metrics": metrics or {},
-    }
-
-
-class RedisStreamSink:
-    """XADD each record to the event stream (default `gateway:events`) with the engine's entry fields:
-    `app`, `event_type` and `record` (the JSON record)."""
-
-    def __init__(self, redis: Any, key: str = "gateway:events") -> None:
-        self._redis = redis
-        self._key = key
-
-    async def __call__(self, record: dict[str, Any]) -> None:
-        await self._redis.xadd(self._key, {
-            "app": record["application"]["app_id"],
-            "event_type": record["event_type"],
-            "record": msgspec.json.encode(record),
-        })
+    """One event record in the engine's envelope; attributes with None values are left out."""
+    return envelope(event_type, app, {k: v for k, v in attributes.items() if v is not None}, client_id=client_id,
+                    event_ms=event_ms, metrics=metrics)
