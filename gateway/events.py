@@ -3,7 +3,7 @@
 The envelope follows Pinpoint's event stream format (pinpoint.md §7): event_type, event_timestamp,
 arrival_timestamp, event_version "3.1", application, client, device, session, attributes, metrics, facets. Each
 stream entry has fields `app`, `event_type` and `record` (the JSON record), so consumers can filter without
-decoding. Families without a Pinpoint event name use the same naming scheme (`_push.*`, `_voice.*`, `_custom.*`).
+decoding. Families without a Pinpoint event name use the same naming scheme (`_push.*`, `_VOICE.*`, `_custom.*`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ EMIT_CHUNK = 500
 FAMILY = {
     "EMAIL": "_email",
     "SMS": "_SMS",
-    "VOICE": "_voice",
+    "VOICE": "_VOICE",  # as the voice channel names its events (_VOICE.INITIATED, _VOICE.FAILED)
     "PUSH": "_push", "GCM": "_push", "APNS": "_push", "APNS_SANDBOX": "_push", "APNS_VOIP": "_push",
     "APNS_VOIP_SANDBOX": "_push", "ADM": "_push", "BAIDU": "_push",
     "CUSTOM": "_custom",
@@ -45,6 +45,8 @@ def rejected_event(channel_type: str, status: str) -> str:
     family = FAMILY.get(channel_type, "_message")
     if family == "_SMS":
         return "_SMS.OPTOUT" if status == "OPT_OUT" else "_SMS.FAILURE"
+    if family == "_VOICE":
+        return "_VOICE.FAILED"
     return family + ".rejected"
 
 

@@ -46,3 +46,13 @@ def test_backoff_grows_is_capped_and_honours_hints():
     assert all(50 <= d <= 100 for d in delays[4:])
     assert retry.backoff_s(cfg, 1, 60, rng) == 60
     assert retry.backoff_s(cfg, 1, 10_000, rng) == 100
+
+
+def test_rejected_events_follow_each_family_s_naming():
+    from gateway.events import rejected_event
+
+    assert rejected_event("EMAIL", "PERMANENT_FAILURE") == "_email.rejected"
+    assert rejected_event("SMS", "OPT_OUT") == "_SMS.OPTOUT"
+    assert rejected_event("SMS", "DUPLICATE") == "_SMS.FAILURE"
+    assert rejected_event("VOICE", "PERMANENT_FAILURE") == "_VOICE.FAILED"  # as the voice channel names failures
+    assert rejected_event("APNS", "PERMANENT_FAILURE") == "_push.rejected"
