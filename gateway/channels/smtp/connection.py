@@ -149,38 +149,34 @@ class SmtpSession:
             if r_rcpt.code // 100 != 2:
                 raise self._fail_with("RCPT", r_rcpt)
             raise self._fail_with("DATA", r_data)
-        try:
-            (final,) = await self.protocol.roundtrip(data + b"\r\n.\r\n", 1, self.data_timeout)
-        except TimeoutError:
-            self.broken = True
-            raise errors.MaybeSent(
-                "SMTP server did not answer the end of DATA in time; the message may have been accepted"
-            ) from None
-        except errors.ConnectError as exc:
-            # RFC 5321 §3.8: a connection dropped before the final reply counts as 451 (not accepted).
-            self.broken = True
-            raise errors.ConnectError(f"SMTP connection lost during DATA: {self.protocol.close_reason}") from exc
-        self.sent += 1
-        if final.code // 100 != 2:
-            raise self._fail_with("BODY", final)
-        return final
+        (final,) = await self._finish(data + b"\r\n.\r\n", 1, "DATA")
+        return self._accepted(r_mail, r_rcpt, final)
 
     async def _send_chunked(self, envelope: bytes, data: bytes) -> Reply:
         """MAIL, RCPT and BDAT LAST with the whole message in one write (the server reads the chunk even when it
         rejects the recipient, so the session stays in step)."""
+        # the message ends with CRLF, as it does before DATA's final dot
+        r_mail, r_rcpt, final = await self._finish(
+            envelope + b"BDAT %d LAST\r\n" % (len(data) + 2) + data + b"\r\n", 3, "BDAT")
+        return self._accepted(r_mail, r_rcpt, final)
+
+    async def _finish(self, payload: bytes, n_replies: int, stage: str) -> list[Reply]:
+        """Send the part of the transaction that ends with the message and read its replies. A timeout here is
+        "maybe sent": the server may have accepted the message."""
         try:
-            r_mail, r_rcpt, final = await self.protocol.roundtrip(
-                # the message ends with CRLF, as it does before DATA's final dot
-                envelope + b"BDAT %d LAST\r\n" % (len(data) + 2) + data + b"\r\n", 3, self.data_timeout
-            )
+            return await self.protocol.roundtrip(payload, n_replies, self.data_timeout)
         except TimeoutError:
             self.broken = True
             raise errors.MaybeSent(
-                "SMTP server did not answer BDAT LAST in time; the message may have been accepted"
+                f"SMTP server did not answer the end of {stage} in time; the message may have been accepted"
             ) from None
         except errors.ConnectError as exc:
+            # RFC 5321 §3.8: a connection dropped before the final reply counts as 451 (not accepted).
             self.broken = True
-            raise errors.ConnectError(f"SMTP connection lost during BDAT: {self.protocol.close_reason}") from exc
+            raise errors.ConnectError(f"SMTP connection lost during {stage}: {self.protocol.close_reason}") from exc
+
+    def _accepted(self, r_mail: Reply, r_rcpt: Reply, final: Reply) -> Reply:
+        """The final reply when the whole transaction succeeded; otherwise the error of the first refusal."""
         if r_mail.code // 100 != 2:
             raise self._fail_with("MAIL", r_mail)
         if r_rcpt.code // 100 != 2:
