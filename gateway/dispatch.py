@@ -42,7 +42,6 @@ from gateway.templates.variables import build_context
 log = logging.getLogger("gateway.dispatch")
 
 _encode = msgspec.json.Encoder().encode
-_decode_endpoint = msgspec.json.Decoder(EndpointResponse).decode
 
 
 USER_SEP = "\x1f"
@@ -217,12 +216,16 @@ class Dispatcher:
                         kids.append(Job(j.entry, key, j.user, eid, j.config, ids.get(key) or self.ids()))
                 expanded[id(j)] = kids
             jobs[:] = [k for j in jobs for k in (expanded.get(id(j), [j]) if j.user is not None else [j])]
-        need = [j for j in jobs if j.endpoint_id is not None]
-        if need:
-            raw = await self.redis.mget([keys.endpoint(j.entry.app, j.endpoint_id) for j in need])  # type: ignore[arg-type]
-            for j, doc in zip(need, raw, strict=True):
-                if doc is not None:
-                    j.endpoint = _decode_endpoint(doc)
+        # Endpoint documents through the store, one MGET per application (one Cluster slot each).
+        by_app: dict[str, tuple[list[Job], list[str]]] = {}
+        for j in jobs:
+            if j.endpoint_id is not None:
+                group, wanted = by_app.setdefault(j.entry.app, ([], []))
+                group.append(j)
+                wanted.append(j.endpoint_id)
+        for app, (group, wanted) in by_app.items():
+            for j, endpoint in zip(group, await self.endpoints.get_many(app, wanted), strict=True):
+                j.endpoint = endpoint
         return duplicates
 
     async def _screen(self, jobs: list[Job], duplicates: set[str]) -> None:
