@@ -215,12 +215,9 @@ for _spec in CHANNELS.values():
 
 @operation("GetChannels")
 async def get_channels(call: Call) -> models.ChannelsResponse:
-    found: dict[str, Any] = {}
-    for kind, doc in (await call.services.channels.list_channels(call.app_id)).items():
-        found[kind] = doc
+    found: dict[ChannelKind, ChannelResponse] = dict(await call.services.channels.list_channels(call.app_id))
     if call.services.push_channels is not None:
-        for kind, doc in (await call.services.push_channels.list_channels(call.app_id)).items():
-            found[kind] = doc
+        found.update(await call.services.push_channels.list_channels(call.app_id))
     return models.ChannelsResponse(
         Channels={k: msgspec.convert(msgspec.to_builtins(v), models.ChannelResponse) for k, v in sorted(found.items())}
     )
