@@ -178,7 +178,7 @@ class SegmentAdapter:
             return None
         seg = (await self._tagged(app_id, [seg]))[0]
         if self.tags is not None and seg.tags:
-            await self.tags.remove(self._resource(app_id, segment_id), app_id, list(seg.tags))
+            await self.tags.clear(self._resource(app_id, segment_id), app_id)
         return seg
 
     async def list_segment_versions(
@@ -380,8 +380,7 @@ class TemplateAdapter:
             await self.store.delete(name, kind, version)
         if self.tags is not None and (version is None or not await self._exists(name, kind)):
             # The whole template is gone (all versions, or its last one): so are its tags.
-            resource = self._resource(name, kind)
-            await self.tags.remove(resource, None, list(await self.tags.get(resource, None)))
+            await self.tags.clear(self._resource(name, kind), None)
         return True
 
     async def _exists(self, name: str, kind: TemplateKind) -> bool:

@@ -34,7 +34,8 @@ async def create_app(call: Call) -> models.ApplicationResponse:
     app = await call.services.apps.create(req.Name)
     if req.tags:
         await call.services.tags.add(f"apps/{app.Id}", app.Id, req.tags)
-    return await _with_tags(call, app)
+    # a new application has exactly the tags just given: no need to read them back
+    return _tagged(app, req.tags or {})
 
 
 @operation("GetApp", check_app=False)
@@ -54,12 +55,12 @@ async def get_apps(call: Call) -> models.ApplicationsResponse:
 
 @operation("DeleteApp", check_app=False)
 async def delete_app(call: Call) -> models.ApplicationResponse:
-    app = await call.services.apps.get(call.app_id)
+    # the tags first (deleting the application unlinks them); AppStore.delete reads the document it removes
+    tags = await call.services.tags.get(f"apps/{call.app_id}", call.app_id)
+    app = await call.services.apps.delete(call.app_id)
     if app is None:
         raise NotFound(f"Application {call.app_id} not found")
-    app = await _with_tags(call, app)
-    await call.services.apps.delete(call.app_id)
-    return app
+    return _tagged(app, tags)
 
 
 def _resource(app_id: str, s: StoredSettings) -> models.ApplicationSettingsResource:

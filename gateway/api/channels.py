@@ -23,36 +23,36 @@ from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, operation
 from gateway.api.services import ChannelKind, ChannelResponse, PushChannelKind, PushChannelService
 
+_PUSH_KINDS: frozenset[str] = frozenset(get_args(PushChannelKind))
+
 
 class ChannelSpec:
     __slots__ = ("kind", "op", "push", "request", "response")
 
-    def __init__(self, kind: ChannelKind, op: str, request: type[Any], response: type[Any], push: bool) -> None:
+    def __init__(self, kind: ChannelKind, op: str, request: type[Any], response: type[Any]) -> None:
         self.kind = kind
         self.op = op
         self.request = request
         self.response = response
-        self.push = push
+        self.push = kind in _PUSH_KINDS  # its credentials go to the encrypted push channel store
 
 
 CHANNELS: dict[ChannelKind, ChannelSpec] = {
     s.kind: s
     for s in (
-        ChannelSpec("EMAIL", "Email", models.EmailChannelRequest, models.EmailChannelResponse, False),
-        ChannelSpec("SMS", "Sms", models.SMSChannelRequest, models.SMSChannelResponse, False),
-        ChannelSpec("VOICE", "Voice", models.VoiceChannelRequest, models.VoiceChannelResponse, False),
-        ChannelSpec("APNS", "Apns", models.APNSChannelRequest, models.APNSChannelResponse, True),
-        ChannelSpec(
-            "APNS_SANDBOX", "ApnsSandbox", models.APNSSandboxChannelRequest, models.APNSSandboxChannelResponse, True
-        ),
-        ChannelSpec("APNS_VOIP", "ApnsVoip", models.APNSVoipChannelRequest, models.APNSVoipChannelResponse, True),
+        ChannelSpec("EMAIL", "Email", models.EmailChannelRequest, models.EmailChannelResponse),
+        ChannelSpec("SMS", "Sms", models.SMSChannelRequest, models.SMSChannelResponse),
+        ChannelSpec("VOICE", "Voice", models.VoiceChannelRequest, models.VoiceChannelResponse),
+        ChannelSpec("APNS", "Apns", models.APNSChannelRequest, models.APNSChannelResponse),
+        ChannelSpec("APNS_SANDBOX", "ApnsSandbox", models.APNSSandboxChannelRequest, models.APNSSandboxChannelResponse),
+        ChannelSpec("APNS_VOIP", "ApnsVoip", models.APNSVoipChannelRequest, models.APNSVoipChannelResponse),
         ChannelSpec(
             "APNS_VOIP_SANDBOX", "ApnsVoipSandbox", models.APNSVoipSandboxChannelRequest,
-            models.APNSVoipSandboxChannelResponse, True,
+            models.APNSVoipSandboxChannelResponse,
         ),
-        ChannelSpec("GCM", "Gcm", models.GCMChannelRequest, models.GCMChannelResponse, True),
-        ChannelSpec("ADM", "Adm", models.ADMChannelRequest, models.ADMChannelResponse, True),
-        ChannelSpec("BAIDU", "Baidu", models.BaiduChannelRequest, models.BaiduChannelResponse, True),
+        ChannelSpec("GCM", "Gcm", models.GCMChannelRequest, models.GCMChannelResponse),
+        ChannelSpec("ADM", "Adm", models.ADMChannelRequest, models.ADMChannelResponse),
+        ChannelSpec("BAIDU", "Baidu", models.BaiduChannelRequest, models.BaiduChannelResponse),
     )
 }
 
@@ -152,12 +152,6 @@ def _push_store(call: Call) -> PushChannelService:
     return store
 
 
-def _push_kind(spec: ChannelSpec) -> PushChannelKind:
-    if spec.kind not in get_args(PushChannelKind):
-        raise ValueError(f"{spec.kind} is marked push but is not a PushChannelKind")
-    return cast(PushChannelKind, spec.kind)
-
-
 def _missing(call: Call, spec: ChannelSpec) -> NotFound:
     return NotFound(f"Application {call.app_id} has no {spec.kind} channel")
 
@@ -189,7 +183,7 @@ def _register_plain(spec: ChannelSpec) -> None:
 
 
 def _register_push(spec: ChannelSpec) -> None:
-    kind = _push_kind(spec)
+    kind = cast(PushChannelKind, spec.kind)  # _register_push is called for push specs only
     needs = ("push_channels",)
 
     async def get(call: Call) -> ChannelResponse:
@@ -221,12 +215,9 @@ for _spec in CHANNELS.values():
 
 @operation("GetChannels")
 async def get_channels(call: Call) -> models.ChannelsResponse:
-    found: dict[str, Any] = {}
-    for kind, doc in (await call.services.channels.list_channels(call.app_id)).items():
-        found[kind] = doc
+    found: dict[ChannelKind, ChannelResponse] = dict(await call.services.channels.list_channels(call.app_id))
     if call.services.push_channels is not None:
-        for kind, doc in (await call.services.push_channels.list_channels(call.app_id)).items():
-            found[kind] = doc
+        found.update(await call.services.push_channels.list_channels(call.app_id))
     return models.ChannelsResponse(
         Channels={k: msgspec.convert(msgspec.to_builtins(v), models.ChannelResponse) for k, v in sorted(found.items())}
     )

@@ -5,10 +5,28 @@ from __future__ import annotations
 from gateway import models
 from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, operation
+from gateway.api.services import EndpointService
 
 MAX_BATCH = 100
 ATTRIBUTE_TYPES = ("endpoint-custom-attributes", "endpoint-metric-attributes", "endpoint-user-attributes")
 _NEEDS = ("endpoints",)
+
+
+def _svc(call: Call) -> EndpointService:
+    assert call.services.endpoints is not None  # every operation here is registered with needs=("endpoints",)
+    return call.services.endpoints
+
+
+def _endpoint(call: Call, ep: models.EndpointResponse | None) -> models.EndpointResponse:
+    if ep is None:
+        raise NotFound(f"Endpoint {call.params['EndpointId']} not found")
+    return ep
+
+
+def _user_endpoints(call: Call, items: list[models.EndpointResponse]) -> models.EndpointsResponse:
+    if not items:
+        raise NotFound(f"User {call.params['UserId']} has no endpoints")
+    return models.EndpointsResponse(Item=items)
 
 
 def _accepted(call: Call) -> models.MessageBody:
@@ -17,64 +35,45 @@ def _accepted(call: Call) -> models.MessageBody:
 
 @operation("UpdateEndpoint", needs=_NEEDS)
 async def update_endpoint(call: Call) -> models.MessageBody:
-    assert call.services.endpoints is not None
-    await call.services.endpoints.update_endpoint(call.app_id, call.params["EndpointId"], call.body)
+    await _svc(call).update_endpoint(call.app_id, call.params["EndpointId"], call.body)
     return _accepted(call)
 
 
 @operation("UpdateEndpointsBatch", needs=_NEEDS)
 async def update_endpoints_batch(call: Call) -> models.MessageBody:
-    assert call.services.endpoints is not None
     req: models.EndpointBatchRequest = call.body
     if not req.Item or len(req.Item) > MAX_BATCH:
         raise BadRequest(f"EndpointBatchRequest.Item must hold 1 to {MAX_BATCH} endpoints, got {len(req.Item)}")
     for i, item in enumerate(req.Item):
         if not item.Id:
             raise BadRequest(f"EndpointBatchRequest.Item[{i}].Id is required")
-    await call.services.endpoints.update_endpoints_batch(call.app_id, req)
+    await _svc(call).update_endpoints_batch(call.app_id, req)
     return _accepted(call)
 
 
 @operation("GetEndpoint", needs=_NEEDS)
 async def get_endpoint(call: Call) -> models.EndpointResponse:
-    assert call.services.endpoints is not None
-    ep = await call.services.endpoints.get_endpoint(call.app_id, call.params["EndpointId"])
-    if ep is None:
-        raise NotFound(f"Endpoint {call.params['EndpointId']} not found")
-    return ep
+    return _endpoint(call, await _svc(call).get_endpoint(call.app_id, call.params["EndpointId"]))
 
 
 @operation("DeleteEndpoint", needs=_NEEDS)
 async def delete_endpoint(call: Call) -> models.EndpointResponse:
-    assert call.services.endpoints is not None
-    ep = await call.services.endpoints.delete_endpoint(call.app_id, call.params["EndpointId"])
-    if ep is None:
-        raise NotFound(f"Endpoint {call.params['EndpointId']} not found")
-    return ep
+    return _endpoint(call, await _svc(call).delete_endpoint(call.app_id, call.params["EndpointId"]))
 
 
 @operation("GetUserEndpoints", needs=_NEEDS)
 async def get_user_endpoints(call: Call) -> models.EndpointsResponse:
-    assert call.services.endpoints is not None
-    items = await call.services.endpoints.get_user_endpoints(call.app_id, call.params["UserId"])
-    if not items:
-        raise NotFound(f"User {call.params['UserId']} has no endpoints")
-    return models.EndpointsResponse(Item=items)
+    return _user_endpoints(call, await _svc(call).get_user_endpoints(call.app_id, call.params["UserId"]))
 
 
 @operation("DeleteUserEndpoints", needs=_NEEDS)
 async def delete_user_endpoints(call: Call) -> models.EndpointsResponse:
-    assert call.services.endpoints is not None
-    items = await call.services.endpoints.delete_user_endpoints(call.app_id, call.params["UserId"])
-    if not items:
-        raise NotFound(f"User {call.params['UserId']} has no endpoints")
-    return models.EndpointsResponse(Item=items)
+    return _user_endpoints(call, await _svc(call).delete_user_endpoints(call.app_id, call.params["UserId"]))
 
 
 @operation("RemoveAttributes", needs=_NEEDS)
 async def remove_attributes(call: Call) -> models.AttributesResource:
-    assert call.services.endpoints is not None
     kind = call.params["AttributeType"]
     if kind not in ATTRIBUTE_TYPES:
         raise BadRequest(f"attribute-type must be one of {', '.join(ATTRIBUTE_TYPES)}, got {kind[:60]!r}")
-    return await call.services.endpoints.remove_attributes(call.app_id, kind, call.body)
+    return await _svc(call).remove_attributes(call.app_id, kind, call.body)

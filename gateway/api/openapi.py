@@ -11,13 +11,11 @@ from typing import Any
 import msgspec
 
 from gateway import models
+from gateway.api import errors
 from gateway.api.routing import ROUTES
 
-_ERRORS = {
-    "400": "BadRequestException", "403": "ForbiddenException", "404": "NotFoundException",
-    "405": "MethodNotAllowedException", "409": "ConflictException", "413": "PayloadTooLargeException",
-    "429": "TooManyRequestsException", "500": "InternalServerErrorException",
-}
+# status -> error type of every ApiError the server answers, from the classes that raise them
+_ERRORS = {str(cls.status): cls.code for cls in sorted(errors.ApiError.__subclasses__(), key=lambda c: c.status)}
 _TYPES = {"string": "string", "boolean": "boolean", "timestamp": "string", "list": "array"}
 
 

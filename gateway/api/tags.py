@@ -89,6 +89,10 @@ class TagStore:
         if tag_keys:
             await self.redis.hdel(self._key(resource, app_id), *tag_keys)
 
+    async def clear(self, resource: str, app_id: str | None) -> None:
+        """Remove every tag of a resource that is gone."""
+        await self.redis.unlink(self._key(resource, app_id))
+
 
 async def _resolve(call: Call) -> tuple[str, str | None]:
     resource, app_id = parse_arn(str(call.params["ResourceArn"]))

@@ -7,7 +7,7 @@ import base64
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Self
 
 import boto3
 import pytest
@@ -16,11 +16,13 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from botocore.config import Config
 
-from gateway.api.server import create_app
+from gateway.api.server import create_app, services_from_config
 from gateway.api.services import Services
 from gateway.api.sigv4 import SigV4Verifier
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, from_dict
 from gateway.embedded_redis import EmbeddedRedis
+from gateway.sandbox.smtp import SmtpSink
+from gateway.worker import Worker
 from tests.api import fakes
 
 ACCESS_KEY = "AKIDGATEWAYTEST"
@@ -48,8 +50,6 @@ class ApiServer:
         self.url = ""
 
     async def _start(self) -> None:
-        from gateway.api.server import services_from_config
-
         config = GatewayConfig()
         config = GatewayConfig(api=type(config.api)(region=REGION, account_id=ACCOUNT))
         self.redis = aioredis.Redis.from_url(self.redis_url)
@@ -63,6 +63,10 @@ class ApiServer:
             s.messages = fakes.FakeMessages()
             s.otp = fakes.FakeOtp()
             s.phone = fakes.FakePhone()
+        await self._serve()
+
+    async def _serve(self) -> None:
+        """Serve `create_app(self.services, self.verifier)` on 127.0.0.1:<free port>."""
         self.runner = web.AppRunner(create_app(self.services, self.verifier))
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -74,7 +78,7 @@ class ApiServer:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         return fut.result(10)
 
-    def start(self) -> ApiServer:
+    def start(self) -> Self:
         self.thread.start()
         self.call(self._start())
         return self
@@ -98,6 +102,70 @@ class ApiServer:
             aws_secret_access_key=secret,
             config=Config(retries={"total_max_attempts": 1}, parameter_validation=validate, **cfg),
         )
+
+
+class EngineServer(ApiServer):
+    """The API from `services_from_config` plus a worker, in one event loop, signing with the test key.
+    A subclass starts its sandboxes in `_sandboxes()`, which returns the config sections naming them (channels,
+    api, otp...), and closes them in `_close_sandboxes()`. `services_environ` is what `services_from_config`
+    reads keys from (None: os.environ)."""
+
+    consumer = "api-e2e"
+
+    def __init__(self, redis_url: str, services_environ: dict[str, str] | None = None) -> None:
+        super().__init__(redis_url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False)
+        self.services_environ = services_environ
+
+    async def _sandboxes(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _close_sandboxes(self) -> None:
+        raise NotImplementedError
+
+    async def _start(self) -> None:
+        sections = await self._sandboxes()
+        self.redis = aioredis.Redis.from_url(self.redis_url)
+        self.config = from_dict({
+            "redis_url": self.redis_url,
+            "stream": {"block_ms": 20, "claim_interval_ms": 50, "trim_interval_ms": 60_000},
+            "shutdown_grace_s": 5,
+            **sections,
+        })
+        self.worker = Worker(self.config, redis=self.redis, consumer=self.consumer)
+        self.worker_task = asyncio.get_running_loop().create_task(self.worker.run())
+        self.services = services_from_config(self.config, self.redis, environ=self.services_environ)
+        await self._serve()
+
+    def stop(self) -> None:
+        async def _stop() -> None:
+            self.worker.stop()
+            await self.worker_task
+            await self._close_sandboxes()
+
+        self.call(_stop())
+        super().stop()
+
+
+class SmtpEngineServer(EngineServer):
+    """An EngineServer whose worker has one SMTP channel to a recording sandbox sink (`self.sink`)."""
+
+    async def _sandboxes(self) -> dict[str, Any]:
+        self.sink = await SmtpSink(record=True).start()
+        return {
+            "channels": [{"kind": "smtp", "port": self.sink.port, "connections": 2, "default_from": "sender@gateway.test"}],
+            "api": {"region": REGION, "account_id": ACCOUNT, "send_timeout_s": 10},
+        }
+
+    async def _close_sandboxes(self) -> None:
+        await self.sink.aclose()
+
+
+@pytest.fixture
+def smtp_engine(redis_server: EmbeddedRedis, sync_redis: redis.Redis) -> Iterator[SmtpEngineServer]:
+    """An SmtpEngineServer over a flushed Redis, for one test."""
+    server = SmtpEngineServer(redis_server.url).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

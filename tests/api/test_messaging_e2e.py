@@ -4,37 +4,29 @@ worker with an HTTP SMS channel (sandbox provider) and an SMTP channel (sandbox 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
-from aiohttp import web
 
-from gateway.api.server import create_app, services_from_config
-from gateway.api.sigv4 import SigV4Verifier
-from gateway.config import from_dict
 from gateway.sandbox.http_sms import SandboxHttpSms
 from gateway.sandbox.smtp import SmtpSink
-from gateway.worker import Worker
-from tests.api.conftest import ACCESS_KEY, ACCOUNT, REGION, SECRET, ApiServer, error_of
+from tests.api.conftest import ACCOUNT, REGION, EngineServer, error_of
 
 OTP_KEY = "k" * 32
 NUMBER = "+14155550123"
 
 
-class OtpEngineServer(ApiServer):
+class OtpEngineServer(EngineServer):
     """The API from `services_from_config` with an [otp] section, a worker, the SMS sandbox and the SMTP sink."""
 
-    async def _start(self) -> None:
+    consumer = "otp-e2e"
+
+    async def _sandboxes(self) -> dict[str, Any]:
         self.sink = await SmtpSink(record=True).start()
         self.sms = await SandboxHttpSms().start()
-        self.redis = aioredis.Redis.from_url(self.redis_url)
-        self.config = from_dict({
-            "redis_url": self.redis_url,
-            "stream": {"block_ms": 20, "claim_interval_ms": 50, "trim_interval_ms": 60_000},
+        return {
             "channels": [
                 {"kind": "smtp", "port": self.sink.port, "connections": 2, "default_from": "sender@gateway.test"},
                 {"kind": "http_sms", "preset": "twilio", "account_sid": "ACtest", "api_base": self.sms.base_url,
@@ -42,26 +34,11 @@ class OtpEngineServer(ApiServer):
             ],
             "api": {"region": REGION, "account_id": ACCOUNT, "send_timeout_s": 10},
             "otp": {"templates": {"fr-FR": "Votre code ${brand} : ${code} (${minutes} min)"}, "send_timeout_s": 10},
-            "shutdown_grace_s": 5,
-        })
-        self.worker = Worker(self.config, redis=self.redis, consumer="otp-e2e")
-        self.worker_task = asyncio.get_running_loop().create_task(self.worker.run())
-        self.services = services_from_config(self.config, self.redis, environ={"GATEWAY_OTP_KEY": OTP_KEY})
-        self.runner = web.AppRunner(create_app(self.services, self.verifier))
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        }
 
-    def stop(self) -> None:
-        async def _stop() -> None:
-            self.worker.stop()
-            await self.worker_task
-            await self.sink.aclose()
-            await self.sms.aclose()
-
-        self.call(_stop())
-        super().stop()
+    async def _close_sandboxes(self) -> None:
+        await self.sink.aclose()
+        await self.sms.aclose()
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +46,7 @@ def engine(redis_server: Any) -> Iterator[OtpEngineServer]:
     import redis as sync_redis
 
     sync_redis.Redis.from_url(redis_server.url).flushall()
-    server = OtpEngineServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False)
-    server.start()
+    server = OtpEngineServer(redis_server.url, services_environ={"GATEWAY_OTP_KEY": OTP_KEY}).start()
     yield server
     server.stop()
 

@@ -7,7 +7,6 @@ API, a worker and both sandboxes run in one event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -17,17 +16,11 @@ from typing import Any
 
 import pytest
 import redis as sync_redis
-import redis.asyncio as aioredis
-from aiohttp import web
 from botocore import UNSIGNED
 
-from gateway.api.server import create_app, services_from_config
-from gateway.api.sigv4 import SigV4Verifier
-from gateway.config import from_dict
 from gateway.sandbox.apns import ApnsSandbox
 from gateway.sandbox.fcm import FcmSandbox
-from gateway.worker import Worker
-from tests.api.conftest import ACCESS_KEY, ACCOUNT, REGION, SECRET, ApiServer, error_of
+from tests.api.conftest import ACCOUNT, REGION, ApiServer, EngineServer, error_of
 from tests.push_support import BUNDLE, EMAIL, KID, TEAM, ec_keys, rsa_keys, service_json
 
 # (operation suffix, Pinpoint's channel type, request member, response member)
@@ -77,22 +70,21 @@ def assert_no_secret(answer: Any) -> None:
         assert secret not in text, secret
 
 
-class PushEngineServer(ApiServer):
+class PushEngineServer(EngineServer):
     """The API from `services_from_config` with a `[credentials]` key file, a worker whose APNs and FCM channels
     have NO default credentials (so a successful push proves the API-stored ones were used), and both sandboxes."""
 
+    consumer = "push-api-e2e"
+
     def __init__(self, redis_url: str, key_file: Path) -> None:
-        super().__init__(redis_url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False, environ={})
+        super().__init__(redis_url, services_environ={})
         self.key_file = key_file
 
-    async def _start(self) -> None:
+    async def _sandboxes(self) -> dict[str, Any]:
         self.apns = await ApnsSandbox({KID: (TEAM, ec_keys()[1])}).start()
         self.fcm = await FcmSandbox({EMAIL: rsa_keys()[1]}).start()
-        self.redis = aioredis.Redis.from_url(self.redis_url)
         push = {"credentials_ttl_s": 0, "connect_timeout_s": 5, "request_timeout_s": 5}
-        self.config = from_dict({
-            "redis_url": self.redis_url,
-            "stream": {"block_ms": 20, "claim_interval_ms": 50, "trim_interval_ms": 60_000},
+        return {
             "retry": {"base_s": 0.02, "cap_s": 0.1, "poll_ms": 10, "max_attempts": 1},
             "credentials": {"key_env": "GW_TEST_UNSET_KEY", "key_file": str(self.key_file)},
             "channels": [
@@ -100,28 +92,13 @@ class PushEngineServer(ApiServer):
                 {"kind": "fcm", "send_url": self.fcm.url, "token_url": self.fcm.url + "/token", **push},
             ],
             "api": {"region": REGION, "account_id": ACCOUNT, "send_timeout_s": 10},
-            "shutdown_grace_s": 5,
-        })
-        self.worker = Worker(self.config, redis=self.redis, consumer="push-api-e2e")
-        self.worker_task = asyncio.get_running_loop().create_task(self.worker.run())
-        self.services = services_from_config(self.config, self.redis, environ={})
-        self.runner = web.AppRunner(create_app(self.services, self.verifier))
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        }
 
-    def stop(self) -> None:
-        async def _stop() -> None:
-            self.worker.stop()
-            await self.worker_task
-            for ch in self.worker.channels:
-                await ch.aclose()
-            await self.apns.aclose()
-            await self.fcm.aclose()
-
-        self.call(_stop())
-        super().stop()
+    async def _close_sandboxes(self) -> None:
+        for ch in self.worker.channels:
+            await ch.aclose()
+        await self.apns.aclose()
+        await self.fcm.aclose()
 
 
 @pytest.fixture(scope="module")

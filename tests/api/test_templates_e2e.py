@@ -5,21 +5,12 @@ worker renders and delivers to the sandbox SMTP sink."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
-from aiohttp import web
 
-from gateway.api.server import create_app, services_from_config
-from gateway.api.sigv4 import SigV4Verifier
-from gateway.config import from_dict
-from gateway.sandbox.smtp import SmtpSink
-from gateway.worker import Worker
-from tests.api.conftest import ACCESS_KEY, ACCOUNT, REGION, SECRET, ApiServer, error_of
+from tests.api.conftest import ACCOUNT, REGION, SmtpEngineServer, error_of
 
 ARN = f"arn:aws:mobiletargeting:{REGION}:{ACCOUNT}:templates"
 
@@ -319,49 +310,8 @@ def test_error_cases(live_pp: Any, raw_pp: Any) -> None:
     assert code == "BadRequestException" and "SMSTemplateRequest.Body" in message, message
 
 
-class TemplateEngineServer(ApiServer):
-    """The API from `services_from_config` plus a worker with an SMTP channel to the sandbox sink, in one loop."""
-
-    async def _start(self) -> None:
-        self.sink = await SmtpSink(record=True).start()
-        self.redis = aioredis.Redis.from_url(self.redis_url)
-        await self.redis.flushall()
-        self.config = from_dict({
-            "redis_url": self.redis_url,
-            "stream": {"block_ms": 20, "claim_interval_ms": 50, "trim_interval_ms": 60_000},
-            "channels": [{"kind": "smtp", "port": self.sink.port, "connections": 1, "default_from": "sender@gateway.test"}],
-            "api": {"region": REGION, "account_id": ACCOUNT, "send_timeout_s": 10},
-            "shutdown_grace_s": 5,
-        })
-        self.worker = Worker(self.config, redis=self.redis, consumer="templates-e2e")
-        self.worker_task = asyncio.get_running_loop().create_task(self.worker.run())
-        self.services = services_from_config(self.config, self.redis)
-        self.runner = web.AppRunner(create_app(self.services, self.verifier))
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
-    def stop(self) -> None:
-        async def _stop() -> None:
-            self.worker.stop()
-            await self.worker_task
-            await self.sink.aclose()
-
-        self.call(_stop())
-        super().stop()
-
-
-@pytest.fixture
-def engine(redis_server: Any) -> Iterator[TemplateEngineServer]:
-    server = TemplateEngineServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False)
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_send_messages_renders_a_stored_email_template(engine: TemplateEngineServer) -> None:
-    pp = engine.client()
+def test_send_messages_renders_a_stored_email_template(smtp_engine: SmtpEngineServer) -> None:
+    pp = smtp_engine.client()
     app = pp.create_app(CreateApplicationRequest={"Name": "shop"})["ApplicationResponse"]["Id"]
     pp.create_email_template(TemplateName="welcome", EmailTemplateRequest={
         "Subject": "Welcome, {{capitalize FirstName}}",
@@ -380,14 +330,14 @@ def test_send_messages_renders_a_stored_email_template(engine: TemplateEngineSer
         })["MessageResponse"]
         return dict(resp["Result"])
 
-    before = len(engine.sink.messages)
+    before = len(smtp_engine.sink.messages)
     result = send({"Name": "welcome"}, {
         "ada@example.com": {"ChannelType": "EMAIL", "Substitutions": {"FirstName": ["ada"], "Items": ["a", "b"]}},
         "bob@example.com": {"ChannelType": "EMAIL"},
     })
     assert {a: (r["DeliveryStatus"], r["StatusCode"]) for a, r in result.items()} == {
         "ada@example.com": ("SUCCESSFUL", 200), "bob@example.com": ("SUCCESSFUL", 200)}
-    mails = {rcpt: data for _sender, rcpt, data in engine.sink.messages[before:]}
+    mails = {rcpt: data for _sender, rcpt, data in smtp_engine.sink.messages[before:]}
     assert set(mails) == {"ada@example.com", "bob@example.com"}
     # the active version (1): the recipient's Substitutions win over DefaultSubstitutions, which fill the rest
     assert b"Subject: Welcome, Ada" in mails["ada@example.com"]
@@ -395,17 +345,17 @@ def test_send_messages_renders_a_stored_email_template(engine: TemplateEngineSer
     assert b"Hi ada from Acme" in mails["ada@example.com"]
     assert b"Subject: Welcome, Friend" in mails["bob@example.com"]
     assert b"<p>Hi friend from Acme: </p>" in mails["bob@example.com"]
-    assert all(sender == "news@shop.test" for sender, _r, _d in engine.sink.messages[before:])
+    assert all(sender == "news@shop.test" for sender, _r, _d in smtp_engine.sink.messages[before:])
 
     # a named version, with that version's DefaultSubstitutions
-    before = len(engine.sink.messages)
+    before = len(smtp_engine.sink.messages)
     result = send({"Name": "welcome", "Version": "2"}, {"bob@example.com": {"ChannelType": "EMAIL"}})
     assert result["bob@example.com"]["DeliveryStatus"] == "SUCCESSFUL"
-    (_s, _r, data), = engine.sink.messages[before:]
+    (_s, _r, data), = smtp_engine.sink.messages[before:]
     assert b"Subject: Second edition for pal" in data
 
     # an unknown template is that recipient's permanent failure; nothing is sent
-    before = len(engine.sink.messages)
+    before = len(smtp_engine.sink.messages)
     result = send({"Name": "ghost"}, {"ada@example.com": {"ChannelType": "EMAIL"}})
     assert (result["ada@example.com"]["DeliveryStatus"], result["ada@example.com"]["StatusCode"]) == ("PERMANENT_FAILURE", 404)
-    assert len(engine.sink.messages) == before
+    assert len(smtp_engine.sink.messages) == before
