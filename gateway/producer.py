@@ -80,23 +80,42 @@ class Producer:
     async def send_messages_and_wait(self, app: str, request: MessageRequest | Mapping[str, Any] | bytes | str, *,
                                      timeout: float = 30.0, idempotency_key: str | None = None,
                                      transactional: bool | None = None) -> MessageResponse:
-        """Enqueue and wait for the MessageResponse of the first attempt (pushed to a private reply list)."""
-        reply_to = f"gw:reply:{os.urandom(12).hex()}"
-        await self.send_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to,
-                                 transactional=transactional)
-        raw = await self.redis.blpop([reply_to], timeout=timeout)
-        if raw is None:
-            raise TimeoutError(f"no response within {timeout}s (is a worker running?)")
-        return msgspec.json.decode(raw[1], type=MessageResponse)
+        """Enqueue and wait for the MessageResponse of the first attempt (pushed to a private reply list).
+        Raises ReplyTimeout (naming the queued entry, which will still be delivered) when no worker answers."""
+        reply_to = _reply_key()
+        entry_id = await self.send_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to,
+                                            transactional=transactional)
+        return _dec_message(await self._wait(reply_to, entry_id, timeout))
 
     async def send_users_messages_and_wait(self, app: str, request: Any, *, timeout: float = 30.0,
                                            idempotency_key: str | None = None) -> SendUsersMessageResponse:
-        reply_to = f"gw:reply:{os.urandom(12).hex()}"
-        await self.send_users_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to)
+        reply_to = _reply_key()
+        entry_id = await self.send_users_messages(app, request, idempotency_key=idempotency_key, reply_to=reply_to)
+        return _dec_users(await self._wait(reply_to, entry_id, timeout))
+
+    async def _wait(self, reply_to: str, entry_id: str, timeout: float) -> bytes:
         raw = await self.redis.blpop([reply_to], timeout=timeout)
         if raw is None:
-            raise TimeoutError(f"no response within {timeout}s (is a worker running?)")
-        return msgspec.json.decode(raw[1], type=SendUsersMessageResponse)
+            raise ReplyTimeout(entry_id, timeout)
+        return bytes(raw[1])
+
+
+class ReplyTimeout(TimeoutError):
+    """No worker answered in time. The request is queued (entry `entry_id`) and will still be delivered."""
+
+    def __init__(self, entry_id: str, timeout: float) -> None:
+        super().__init__(f"request {entry_id} is queued but no worker answered within {timeout:g}s "
+                         "(is a worker running?); it will still be delivered")
+        self.entry_id = entry_id
+        self.timeout = timeout
+
+
+_dec_message = msgspec.json.Decoder(MessageResponse).decode
+_dec_users = msgspec.json.Decoder(SendUsersMessageResponse).decode
+
+
+def _reply_key() -> str:
+    return f"gw:reply:{os.urandom(12).hex()}"
 
 
 def _text(v: Any) -> str:

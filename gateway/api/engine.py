@@ -10,16 +10,9 @@ caller gets a 500 naming the stream entry, rather than a guess at the outcome.
 
 from __future__ import annotations
 
-import os
-
-import msgspec
-
 from gateway import models
 from gateway.api.errors import InternalServerError
-from gateway.producer import Producer
-
-_dec_message = msgspec.json.Decoder(models.MessageResponse).decode
-_dec_users = msgspec.json.Decoder(models.SendUsersMessageResponse).decode
+from gateway.producer import Producer, ReplyTimeout
 
 
 class StreamMessageService:
@@ -29,23 +22,23 @@ class StreamMessageService:
         self.producer = producer
         self.timeout_s = timeout_s
 
-    async def _wait(self, reply_to: str, entry_id: str) -> bytes:
-        raw = await self.producer.redis.blpop([reply_to], timeout=self.timeout_s)
-        if raw is None:
-            raise InternalServerError(
-                f"Request {entry_id} is queued but no worker answered within {self.timeout_s:g}s; "
-                "it will still be delivered (do not resend it)"
-            )
-        return bytes(raw[1])
-
     async def send_messages(self, app_id: str, request: models.MessageRequest) -> models.MessageResponse:
-        reply_to = f"gw:reply:{os.urandom(12).hex()}"
-        entry_id = await self.producer.send_messages(app_id, request, reply_to=reply_to)
-        return _dec_message(await self._wait(reply_to, entry_id))
+        try:
+            return await self.producer.send_messages_and_wait(app_id, request, timeout=self.timeout_s)
+        except ReplyTimeout as exc:
+            raise _queued(exc) from None
 
     async def send_users_messages(
         self, app_id: str, request: models.SendUsersMessageRequest
     ) -> models.SendUsersMessageResponse:
-        reply_to = f"gw:reply:{os.urandom(12).hex()}"
-        entry_id = await self.producer.send_users_messages(app_id, request, reply_to=reply_to)
-        return _dec_users(await self._wait(reply_to, entry_id))
+        try:
+            return await self.producer.send_users_messages_and_wait(app_id, request, timeout=self.timeout_s)
+        except ReplyTimeout as exc:
+            raise _queued(exc) from None
+
+
+def _queued(exc: ReplyTimeout) -> InternalServerError:
+    return InternalServerError(
+        f"Request {exc.entry_id} is queued but no worker answered within {exc.timeout:g}s; "
+        "it will still be delivered (do not resend it)"
+    )
