@@ -313,7 +313,7 @@ class Dispatcher:
                 endpoint=j.endpoint, substitutions=subs or {},
                 body_override=getattr(cfg, "BodyOverride", None), title_override=getattr(cfg, "TitleOverride", None),
                 raw_content=getattr(cfg, "RawContent", None),
-                context={**(req.Context or {}), **(getattr(cfg, "Context", None) or {})},
+                context=_merged_context(req.Context, cfg),
             )
             render = self._renderer(recipient, defaults)
             try:
@@ -434,14 +434,16 @@ class Dispatcher:
 
     def _record(self, j: Job, event_type: str, status: str, code: int, message: str, now_ms: int) -> list[bytes | str]:
         req = j.entry.request
-        content = j.outbound.content if j.outbound is not None else None
+        out = j.outbound
+        # computed once per recipient when it was composed; only recipients that never got that far merge here
+        context = out.recipient.context if out is not None else _merged_context(req.Context, j.config)
         record = events.message_record(
             event_type=event_type, app=j.entry.app, now_ms=now_ms, message_id=j.message_id,
             request_id=j.entry.request_id, channel_type=j.channel_type, address=j.address,
             endpoint_id=j.endpoint_id, delivery_status=status, status_code=code, status_message=message,
             attempt=j.entry.attempt, trace_id=req.TraceId,
-            context={**(req.Context or {}), **(getattr(j.config, "Context", None) or {})} or None,
-            from_address=getattr(content, "sender", None),
+            context=context or None,
+            from_address=getattr(out.content, "sender", None) if out is not None else None,
         )
         return [j.entry.app, event_type, record]
 
@@ -457,6 +459,14 @@ class Dispatcher:
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
         return _encode(MessageResponse(ApplicationId=entry.app, RequestId=entry.request_id,
                                        Result=result or None, EndpointResult=endpoint_result or None))
+
+
+def _merged_context(request_context: dict[str, str] | None, recipient_config: Any) -> dict[str, str]:
+    """The request's Context overlaid with the recipient's (AddressConfiguration / EndpointSendConfiguration)."""
+    own = getattr(recipient_config, "Context", None)
+    if not own:
+        return request_context or {}
+    return {**(request_context or {}), **own}
 
 
 def _endpoint_result(j: Job) -> EndpointMessageResult:
