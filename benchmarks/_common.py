@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import socket
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -39,3 +40,14 @@ def append_rows(rows: list[tuple[str, str, str, str, str, str]]) -> None:
     with RESULTS.open("a") as f:
         for r in rows:
             f.write(f"| {today} | {machine()} | " + " | ".join(r) + " |\n")
+
+
+def sink_accepted(port: int) -> int:
+    """Messages the sandbox SMTP sink (another process) has accepted so far: its XSTATS command."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"XSTATS\r\n")
+        line = f.readline()
+        s.sendall(b"QUIT\r\n")
+    return int(line.split(b"accepted=")[1])

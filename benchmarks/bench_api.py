@@ -23,7 +23,6 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,28 +39,11 @@ from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
+from benchmarks._common import cpu_seconds, sink_accepted  # noqa: E402
 from gateway.embedded_redis import EmbeddedRedis  # noqa: E402
 from gateway.producer import Producer  # noqa: E402
 
 KEY, SECRET = "AKIDBENCH", "bench-secret"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-
-
-def sink_accepted(port: int) -> int:
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        f = s.makefile("rb")
-        f.readline()
-        s.sendall(b"XSTATS\r\n")
-        line = f.readline()
-        s.sendall(b"QUIT\r\n")
-    return int(line.split(b"accepted=")[1])
-
-
 def request_body(batch: int) -> dict[str, object]:
     return {
         "Addresses": {f"user{batch}-{i}@example.com": {"ChannelType": "EMAIL"} for i in range(100)},

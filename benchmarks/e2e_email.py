@@ -18,7 +18,6 @@ import asyncio
 import bisect
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import msgspec
 import redis as redis_sync
 
-from benchmarks._common import append_rows, cpu_seconds, machine
+from benchmarks._common import append_rows, cpu_seconds, machine, sink_accepted
 from gateway.embedded_redis import EmbeddedRedis, free_port
 
 HTML = ("<html><body><h1>Hello {{name}},</h1><p>Order <b>#{{order}}</b> ships to {{city}} on {{date}}.</p>"
@@ -46,14 +45,6 @@ def request(i: int) -> bytes:
         "MessageConfiguration": {"EmailMessage": {"FromAddress": "Shop <orders@shop.example>", "SimpleEmail": {
             "Subject": {"Data": "Order #{{order}} for {{name}}"}, "HtmlPart": {"Data": HTML}}}},
     })
-
-
-def sink_stat(port: int) -> int:
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        f = s.makefile("rb")
-        f.readline()
-        s.sendall(b"XSTATS\r\n")
-        return int(f.readline().split(b"=")[1])
 
 
 def start_sink(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -133,9 +124,9 @@ def run_case(name: str, cmd: list[str], redis_url: str, sink_port: int, total: i
     proc = subprocess.Popen(cmd, env=env)
     try:
         time.sleep(warmup)
-        s0, a0, c0, t0 = sink_stat(sink_port), acked(r, ids), cpu_seconds(proc.pid), time.perf_counter()
+        s0, a0, c0, t0 = sink_accepted(sink_port), acked(r, ids), cpu_seconds(proc.pid), time.perf_counter()
         time.sleep(duration)
-        s1, a1, c1, t1 = sink_stat(sink_port), acked(r, ids), cpu_seconds(proc.pid), time.perf_counter()
+        s1, a1, c1, t1 = sink_accepted(sink_port), acked(r, ids), cpu_seconds(proc.pid), time.perf_counter()
         if a1 >= total - 1:
             print(f"[{name}] WARNING: the prefilled backlog ran out; raise the prefill", flush=True)
     finally:
@@ -221,7 +212,8 @@ def main() -> None:
     append_rows([
         ("e2e_email", "sandbox sink alone (raw pipelining client, 32 conns)", "messages/s", f"{ceiling:,.0f}", "", "ceiling of the mock"),
         ("e2e_email", "gateway, 1 process, 2 KB personalized HTML", "messages/s acked", f"{ours['ack_rate']:,.0f}", f"{ratio:.1f}x", note),
-        ("e2e_email", "gateway, 1 process, 2 KB personalized HTML", "CPU µs/message", f"{ours['cpu_us']:.0f}", f"{cpu_ratio:.1f}x less", ""),
+        ("e2e_email", "gateway, 1 process, 2 KB personalized HTML", "CPU µs/message", f"{ours['cpu_us']:.0f}",
+         f"{cpu_ratio:.1f}x less", ""),
         ("e2e_email", "naive baseline (XREADGROUP count 1, aiosmtplib.send per message, 32 tasks)", "messages/s acked",
          f"{base['ack_rate']:,.0f}", "1.0x", f"{args.baseline_duration:.0f}s window"),
         ("e2e_email", "naive baseline", "CPU µs/message", f"{base['cpu_us']:.0f}", "1.0x", ""),
