@@ -18,7 +18,17 @@ from gateway.channels.base import Runtime
 from gateway.config import FcmChannelConfig
 from gateway.credentials import CredentialStore
 from gateway.sandbox.fcm import FcmSandbox
-from tests.push_support import EMAIL, FakeClock, FakeEndpoints, identity, outbound, rsa_keys, service_json
+from tests.push_support import (
+    EMAIL,
+    HTTP2_IMPLS,
+    ChannelFactory,
+    FakeClock,
+    FakeEndpoints,
+    identity,
+    outbound,
+    rsa_keys,
+    service_json,
+)
 
 
 @pytest.fixture
@@ -38,7 +48,7 @@ async def sandbox() -> AsyncIterator[FcmSandbox]:
 Factory = Callable[..., fcm.FcmChannel]
 
 
-@pytest.fixture(params=["native", "jh2", "h2"])
+@pytest.fixture(params=HTTP2_IMPLS)
 def impl(request: pytest.FixtureRequest) -> str:
     """Every test that builds a channel runs on each HTTP/2 implementation."""
     return str(request.param)
@@ -46,20 +56,10 @@ def impl(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def make_channel(sandbox: FcmSandbox, account_file: str, impl: str) -> AsyncIterator[Factory]:
-    made: list[fcm.FcmChannel] = []
-
-    def factory(clock: FakeClock | None = None, endpoints: Any = None, credentials: Any = None,
-                **cfg: Any) -> fcm.FcmChannel:
-        fields: dict[str, Any] = {"send_url": sandbox.url, "token_url": sandbox.url + "/token",
-                                  "service_account_file": account_file, "http2": impl}
-        fields.update(cfg)
-        ch = fcm.create(FcmChannelConfig(**fields), Runtime(None, endpoints), clock=clock, credentials=credentials)
-        made.append(ch)
-        return ch
-
+    factory = ChannelFactory(fcm.create, FcmChannelConfig, send_url=sandbox.url, token_url=sandbox.url + "/token",
+                             service_account_file=account_file, http2=impl)
     yield factory
-    for ch in made:
-        await ch.aclose()
+    await factory.aclose()
 
 
 def content(**fields: Any) -> Any:
