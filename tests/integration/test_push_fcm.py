@@ -167,6 +167,25 @@ async def test_per_app_service_json(sandbox: FcmSandbox, make_channel: Factory, 
         await ch2.send(gcm_out("d1", app="app5"))
 
 
+async def test_refusal_is_cached_like_credentials(sandbox: FcmSandbox, make_channel: Factory,
+                                                  redis: aioredis.Redis) -> None:
+    store = CredentialStore(redis, b"k" * 32)
+    await store.put_gcm("app6", models.GCMChannelRequest(ServiceJson=service_json(project="p6"), Enabled=False))
+    reads: list[str] = []
+    real = store.gcm_credentials
+
+    async def counted(app: str) -> Any:
+        reads.append(app)
+        return await real(app)
+
+    store.gcm_credentials = counted  # type: ignore[method-assign]
+    ch = make_channel(credentials=store, service_account_file=None)
+    for _ in range(3):
+        with pytest.raises(errors.AuthFailed, match="disabled"):
+            await ch.send(gcm_out("d1", app="app6"))
+    assert reads == ["app6"]  # one store read per credentials_ttl_s, not one per push
+
+
 async def test_wrong_service_account_key_is_auth_failed(sandbox: FcmSandbox, make_channel: Factory,
                                                         tmp_path: Path) -> None:
     sa = json.loads(service_json())
