@@ -7,8 +7,9 @@ response assembly, flow-control windows both ways, SETTINGS (concurrency, initia
 size), PING, RST_STREAM and GOAWAY. HPACK is jh2's compiled encoder/decoder (the `hpack` package otherwise).
 Server push is disabled in our SETTINGS; a PUSH_PROMISE is a protocol error.
 
-The class is a drop-in for :class:`gateway.channels.http2.Connection` (same attributes the pool uses); the pool
-picks it with `impl="native"`. The same integration tests run against h2, jh2 and this one.
+The connection life cycle the pool relies on (stream limit, GOAWAY draining, timeouts, PING, close) is
+:class:`gateway.channels.http2.BaseConnection`, shared with the h2/jh2 connection; this class adds the framing.
+The pool picks it with `impl="native"`. The same integration tests run against h2, jh2 and this one.
 """
 
 from __future__ import annotations
