@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway import models
-from gateway.channels.base import Outbound, Recipient
+from gateway.channels.base import Outbound, Recipient, Runtime
 
 TEAM = "TEAM000001"
 KID = "KEY0000001"
@@ -86,3 +87,31 @@ def outbound(content: Any, address: str, *, channel_type: str = "APNS", message_
 
 def apns_config(**fields: Any) -> models.DirectMessageConfiguration:
     return models.DirectMessageConfiguration(APNSMessage=models.APNSMessage(**fields))
+
+
+#: Every integration test that builds a push channel runs on each HTTP/2 implementation.
+HTTP2_IMPLS = ["native", "jh2", "h2"]
+
+C = TypeVar("C")
+
+
+class ChannelFactory(Generic[C]):
+    """Builds channels for a test (`create(Config(**defaults, **overrides), Runtime(None, endpoints), ...)`) and
+    closes every one it built in `aclose`."""
+
+    def __init__(self, create: Callable[..., C], config: Callable[..., Any], **defaults: Any) -> None:
+        self.create = create
+        self.config = config
+        self.defaults = defaults
+        self.made: list[C] = []
+
+    def __call__(self, clock: FakeClock | None = None, endpoints: Any = None, credentials: Any = None,
+                 **cfg: Any) -> C:
+        ch = self.create(self.config(**{**self.defaults, **cfg}), Runtime(None, endpoints), clock=clock,
+                         credentials=credentials)
+        self.made.append(ch)
+        return ch
+
+    async def aclose(self) -> None:
+        for ch in self.made:
+            await ch.aclose()  # type: ignore[attr-defined]

@@ -107,6 +107,7 @@ class FcmChannel:
         self.project_backoff = push_common.Backoff()
         self._creds = push_common.CredentialCache(cfg.credentials_ttl_s, self.clock.monotonic)
         self._default: ServiceAccount | None = None
+        self._default_account: _Account | None = None
         if cfg.service_account_file:
             try:
                 with open(cfg.service_account_file) as f:
@@ -162,31 +163,41 @@ class FcmChannel:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    async def _service_account(self, app: str) -> ServiceAccount:
+    async def _account(self, app: str) -> _Account:
+        """The application's account (its stored ServiceJson, else the config's default), resolved once per
+        credentials_ttl_s: a push costs one dict lookup, not a Redis read, a JSON parse or a key hash. A refusal
+        (channel disabled, no ServiceJson, no project id) is cached as well, so it costs no Redis read per push."""
         store = self.store
 
-        async def load() -> ServiceAccount | None:
+        async def load() -> _Account | errors.AuthFailed | None:
             if store is None:
                 return None
             creds = await store.gcm_credentials(app)
             if creds is None:
                 return None
             if not creds.enabled:
-                raise errors.AuthFailed("the GCM channel of this application is disabled", detail="disabled")
+                return errors.AuthFailed("the GCM channel of this application is disabled", detail="disabled")
             if not creds.service_json:
-                raise errors.AuthFailed("the GCM channel has only a legacy ApiKey; FCM HTTP v1 needs ServiceJson",
-                                        detail="no service account")
-            return parse_service_account(creds.service_json)
+                return errors.AuthFailed("the GCM channel has only a legacy ApiKey; FCM HTTP v1 needs ServiceJson",
+                                         detail="no service account")
+            try:
+                return self._account_for(parse_service_account(creds.service_json))
+            except errors.AuthFailed as exc:
+                return exc
 
-        account = await self._creds.get(app, "GCM", load)
-        if account is None:
-            account = self._default
-        if account is None:
-            raise errors.AuthFailed("no GCM channel credentials for this application", detail="no credentials")
-        return account
+        got = await self._creds.get(app, "GCM", load)
+        if isinstance(got, errors.AuthFailed):
+            raise errors.AuthFailed(got.message, detail=got.detail)  # a fresh one: a raised error keeps its frames
+        if got is not None:
+            return got
+        if self._default_account is None:
+            if self._default is None:
+                raise errors.AuthFailed("no GCM channel credentials for this application", detail="no credentials")
+            self._default_account = self._account_for(self._default)
+        return self._default_account
 
-    async def _account(self, app: str) -> _Account:
-        sa = await self._service_account(app)
+    def _account_for(self, sa: ServiceAccount) -> _Account:
+        """One _Account (token cache, send path) per service account key, kept across credential reloads."""
         key = sa.client_email + ":" + hashlib.sha256(sa.private_key.encode()).hexdigest()[:16]
         acct = self.accounts.get(key)
         if acct is None:

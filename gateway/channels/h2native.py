@@ -7,8 +7,9 @@ response assembly, flow-control windows both ways, SETTINGS (concurrency, initia
 size), PING, RST_STREAM and GOAWAY. HPACK is jh2's compiled encoder/decoder (the `hpack` package otherwise).
 Server push is disabled in our SETTINGS; a PUSH_PROMISE is a protocol error.
 
-The class is a drop-in for :class:`gateway.channels.http2.Connection` (same attributes the pool uses); the pool
-picks it with `impl="native"`. The same integration tests run against h2, jh2 and this one.
+The connection life cycle the pool relies on (stream limit, GOAWAY draining, timeouts, PING, close) is
+:class:`gateway.channels.http2.BaseConnection`, shared with the h2/jh2 connection; this class adds the framing.
+The pool picks it with `impl="native"`. The same integration tests run against h2, jh2 and this one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import collections
 import struct
 from typing import TYPE_CHECKING, Any, cast
 
-from gateway import errors
+from gateway.channels.http2 import BaseConnection, _StreamState
 
 try:  # jh2's Rust HPACK; the pure-Python hpack package has the same encode/decode calls
     from jh2._hazmat import Decoder, Encoder
@@ -44,42 +45,25 @@ def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
     return bytes((n >> 16, (n >> 8) & 0xFF, n & 0xFF, ftype, flags)) + _U32.pack(sid) + payload
 
 
-class _NotProcessed(Exception):
-    pass
-
-
-class _Stream:
-    __slots__ = ("body", "deadline", "future", "got_headers", "headers", "pending", "status", "window")
+class _Stream(_StreamState):
+    __slots__ = ("got_headers", "pending", "window")
 
     def __init__(self, future: asyncio.Future[Any], deadline: float, window: int) -> None:
         self.future = future
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
+        self.headers = []
+        self.body = []
         self.deadline = deadline
         self.window = window  # how much request body we may still send on this stream
         self.pending = b""  # request body waiting for window
         self.got_headers = False
 
 
-class NativeConnection(asyncio.Protocol):
+class NativeConnection(BaseConnection[_Stream]):
     """One HTTP/2 client connection (see the module docstring)."""
 
     def __init__(self, pool: Pool) -> None:
-        from gateway.channels.http2 import Response, _StreamNotProcessed
-
-        self._Response = Response
-        self._NotProcessed = _StreamNotProcessed
-        self.pool = pool
-        self.loop = pool.loop
-        self.transport: asyncio.Transport | None = None
-        self.streams: dict[int, _Stream] = {}
-        self.limit = 1  # one stream until the first answer, then the server's SETTINGS (see http2.Pool)
-        self.answered = False
-        self.closing = False
-        self.closed = False
-        self.goaway_reason: bytes | None = None
-        self.ready: asyncio.Future[None] = self.loop.create_future()
+        super().__init__(pool)
         self.encoder = Encoder()
         self.decoder = Decoder()
         self.next_sid = 1
@@ -90,10 +74,6 @@ class NativeConnection(asyncio.Protocol):
         self.recv_unacked = 0
         self.buf = bytearray()
         self.out: list[bytes] = []
-        self._flush_scheduled = False
-        self._last_recv = self.loop.time()
-        self._ping_sent_at: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
         self._blocked: collections.deque[int] = collections.deque()  # streams with body waiting for window
         self._continuing: int | None = None  # stream whose header block awaits CONTINUATION
         self._hblock = b""
@@ -106,22 +86,7 @@ class NativeConnection(asyncio.Protocol):
         settings = _SETTING.pack(0x2, 0) + _SETTING.pack(0x4, _RECV_WINDOW)  # no push; big stream windows
         t.write(PREFACE + _frame(SETTINGS, 0, 0, settings)
                 + _frame(WINDOW_UPDATE, 0, 0, _U32.pack(_RECV_WINDOW - 65535)))
-        self._timer = self.loop.call_later(self.pool.tick_interval, self._tick)
-        if not self.ready.done():
-            self.ready.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = self.closing = True
-        if self._timer is not None:
-            self._timer.cancel()
-        if not self.ready.done():
-            self.ready.set_exception(errors.ConnectError("connection closed during setup"))
-        streams, self.streams = self.streams, {}
-        for st in streams.values():
-            if not st.future.done():
-                st.future.set_exception(
-                    errors.MaybeSent("HTTP/2 connection lost with the request in flight", detail="connection lost"))
-        self.pool._connection_closed(self)  # type: ignore[arg-type]
+        self._started()
 
     def data_received(self, data: bytes) -> None:
         self._last_recv = self.loop.time()
@@ -152,10 +117,6 @@ class NativeConnection(asyncio.Protocol):
             self._schedule_flush()
 
     # -- requests ---------------------------------------------------------------------------------------------
-
-    @property
-    def free(self) -> int:
-        return 0 if self.closing else self.limit - len(self.streams)
 
     def start_request(self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float) -> asyncio.Future[Any]:
         sid = self.next_sid
@@ -204,11 +165,6 @@ class NativeConnection(asyncio.Protocol):
             if st is not None and st.pending and not self._send_body(sid, st):
                 return
             blocked.popleft()
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -275,16 +231,7 @@ class NativeConnection(asyncio.Protocol):
                 st.window += inc
             self._unblock()
         elif ftype == RST_STREAM:
-            st = self.streams.pop(sid, None)
-            if st is None:
-                return
-            code = _U32.unpack(payload)[0]
-            if not st.future.done():
-                if code == REFUSED_STREAM:
-                    st.future.set_exception(self._NotProcessed("REFUSED_STREAM"))
-                else:
-                    st.future.set_exception(errors.MaybeSent("stream reset by the server", detail=f"RST_STREAM {code}"))
-            self._stream_done()
+            self._reset(sid, _U32.unpack(payload)[0])
         elif ftype == PING:
             if flags & ACK:
                 self._ping_sent_at = None
@@ -292,7 +239,7 @@ class NativeConnection(asyncio.Protocol):
                 self.out.append(_frame(PING, ACK, 0, payload))
         elif ftype == GOAWAY:
             last = _U32.unpack(payload[:4])[0] & 0x7FFFFFFF
-            self._on_goaway(last, payload[8:])
+            self._goaway(last, payload[8:])
         elif ftype == PUSH_PROMISE:
             raise _ProtocolError("PUSH_PROMISE although push is disabled")
         # PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
@@ -316,17 +263,6 @@ class NativeConnection(asyncio.Protocol):
         if flags & END_STREAM:
             self._finish(sid)
 
-    def _finish(self, sid: int) -> None:
-        st = self.streams.pop(sid, None)
-        if st is None:
-            return
-        if not self.answered:
-            self.answered = True
-            self._update_limit()
-        if not st.future.done():
-            st.future.set_result(self._Response(st.status, st.headers, b"".join(st.body) if st.body else b""))
-        self._stream_done()
-
     def _on_settings(self, payload: bytes) -> None:
         for i in range(0, len(payload) - len(payload) % 6, 6):
             key, value = _SETTING.unpack_from(payload, i)
@@ -349,75 +285,20 @@ class NativeConnection(asyncio.Protocol):
         self._update_limit()
         self._unblock()
 
-    def _update_limit(self) -> None:
-        if not self.answered:
-            return
-        old = self.limit
-        self.limit = max(1, min(self.remote_max_streams, self.pool.max_streams))
-        if self.limit > old:
-            self.pool._wake()
+    # -- what the base class asks of a framing ----------------------------------------------------------------
 
-    def _on_goaway(self, last: int, debug: bytes) -> None:
-        self.closing = True
-        self.goaway_reason = debug
-        for sid in [s for s in self.streams if s > last]:
-            st = self.streams.pop(sid)
-            if not st.future.done():
-                st.future.set_exception(self._NotProcessed("GOAWAY"))
-        self.pool._connection_draining(self)  # type: ignore[arg-type]
-        self._stream_done()
+    def _remote_max_streams(self) -> int:
+        return self.remote_max_streams
 
-    def _stream_done(self) -> None:
-        if self.closing:
-            if not self.streams and self.transport is not None and not self.closed:
-                self.loop.call_soon(self._close_now)
-        else:
-            self.pool._wake()
+    def _cancel_stream(self, sid: int) -> None:
+        self.out.append(_frame(RST_STREAM, 0, sid, _U32.pack(CANCEL)))
 
-    def _close_now(self) -> None:
-        if self.transport is not None and not self.closed:
-            self._flush()
-            self.transport.close()
+    def _send_ping(self) -> None:
+        self.out.append(_frame(PING, 0, 0, b"gwhealth"))
 
-    # -- health -----------------------------------------------------------------------------------------------
-
-    def _tick(self) -> None:
-        now = self.loop.time()
-        pool = self.pool
-        overdue = []
-        for sid, st in self.streams.items():
-            if st.deadline > now:
-                break
-            overdue.append(sid)
-        for sid in overdue:
-            st = self.streams.pop(sid)
-            self.out.append(_frame(RST_STREAM, 0, sid, _U32.pack(CANCEL)))
-            if not st.future.done():
-                st.future.set_exception(errors.MaybeSent("no HTTP/2 response in time", detail="response timeout"))
-        if self._ping_sent_at is not None and now - self._ping_sent_at >= pool.ping_timeout:
-            self._abort("PING not acknowledged")
-            return
-        if self._ping_sent_at is None and now - self._last_recv >= pool.ping_interval:
-            self._ping_sent_at = now
-            self.out.append(_frame(PING, 0, 0, b"gwhealth"))
-        if self.out:
-            self._schedule_flush()
-        self._timer = self.loop.call_later(pool.tick_interval, self._tick)
-
-    def _abort(self, why: str) -> None:
-        self.closing = True
-        if self.transport is not None and not self.closed:
-            self.transport.abort()
-
-    def close(self) -> None:
-        """GOAWAY; close once in-flight streams finish."""
-        if self.closed:
-            return
-        self.closing = True
+    def _send_goaway(self) -> None:
         self.out.append(_frame(GOAWAY, 0, 0, _U32.pack(0) + _U32.pack(0)))
         self._flush()
-        if not self.streams and self.transport is not None:
-            self.transport.close()
 
 
 class _ProtocolError(Exception):

@@ -27,7 +27,7 @@ import importlib
 import os
 import ssl
 from types import ModuleType
-from typing import Any, Literal, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from gateway import errors
 
@@ -35,6 +35,7 @@ Impl = Literal["h2", "jh2", "native"]
 
 #: Initial connection and stream receive windows we grant the server (responses are small, but errors are JSON).
 _RECV_WINDOW = 1 << 24
+_REFUSED_STREAM = 0x7  # RST_STREAM error code (RFC 9113 §7)
 
 
 class _StreamNotProcessed(Exception):
@@ -139,8 +140,10 @@ class Response:
         return None
 
 
-class _Stream:
-    __slots__ = ("body", "deadline", "future", "headers", "pending", "status")
+class _StreamState:
+    """What every implementation keeps per stream: the caller's future, its deadline and the response so far."""
+
+    __slots__ = ("body", "deadline", "future", "headers", "status")
 
     def __init__(self, future: asyncio.Future[Response], deadline: float) -> None:
         self.future = future
@@ -148,31 +151,33 @@ class _Stream:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.deadline = deadline
+
+
+class _Stream(_StreamState):
+    __slots__ = ("pending",)
+
+    def __init__(self, future: asyncio.Future[Response], deadline: float) -> None:
+        self.future = future
+        self.status = 0
+        self.headers = []
+        self.body = []
+        self.deadline = deadline
         self.pending: memoryview | None = None  # request body bytes waiting for flow-control window
 
 
-class Connection(asyncio.Protocol):
-    """One HTTP/2 connection to the pool's origin. Created by :class:`Pool`; not used directly."""
+_S = TypeVar("_S", bound=_StreamState)
+
+
+class BaseConnection(asyncio.Protocol, Generic[_S]):
+    """What the pool sees of a connection, and the life cycle every framing shares: stream limit, response
+    completion, reset, GOAWAY draining, timeouts, PING health, close. Subclasses do the framing (h2/jh2 in
+    :class:`Connection`, our own in :class:`gateway.channels.h2native.NativeConnection`)."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
-        impl = pool.impl
-        cfg = impl.config.H2Configuration(
-            client_side=True,
-            header_encoding=None,
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            validate_inbound_headers=False,
-            normalize_inbound_headers=False,
-        )
-        self.h2 = impl.H2Connection(config=cfg)
-        self._opened = 0
-        self.h2.state_machine = self._machine = _DrainTolerantMachine(
-            self.h2.state_machine, impl.connection.ConnectionInputs
-        )
         self.loop = pool.loop
         self.transport: asyncio.Transport | None = None
-        self.streams: dict[int, _Stream] = {}
+        self.streams: dict[int, _S] = {}
         self.limit = 1  # one stream until the first response (APNs: until the first authenticated request)
         self.answered = False
         self.closing = False  # GOAWAY received or sent, or lost: no new streams
@@ -183,44 +188,42 @@ class Connection(asyncio.Protocol):
         self._last_recv = self.loop.time()
         self._ping_sent_at: float | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._handlers = {
-            impl.events.ResponseReceived: self._on_response,
-            impl.events.DataReceived: self._on_data,
-            impl.events.StreamEnded: self._on_ended,
-            impl.events.StreamReset: self._on_reset,
-            impl.events.ConnectionTerminated: self._on_goaway,
-            impl.events.RemoteSettingsChanged: self._on_settings,
-            impl.events.WindowUpdated: self._on_window,
-            impl.events.PingAckReceived: self._on_ping_ack,
-            impl.events.TrailersReceived: self._on_trailers,
-        }
-        self._max_streams_code = impl.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+
+    # -- what a framing provides ------------------------------------------------------------------------------
+
+    def start_request(
+        self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float
+    ) -> asyncio.Future[Response]:
+        """Open a stream and queue its frames; the caller has checked `free > 0`."""
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        """Write whatever frames are queued."""
+        raise NotImplementedError
+
+    def _remote_max_streams(self) -> int:
+        """The server's SETTINGS_MAX_CONCURRENT_STREAMS."""
+        raise NotImplementedError
+
+    def _cancel_stream(self, sid: int) -> None:
+        """Queue RST_STREAM(CANCEL) for a stream we gave up on."""
+        raise NotImplementedError
+
+    def _send_ping(self) -> None:
+        """Queue a PING."""
+        raise NotImplementedError
+
+    def _send_goaway(self) -> None:
+        """Queue GOAWAY and flush it."""
+        raise NotImplementedError
 
     # -- asyncio.Protocol -------------------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = t = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
-        self.h2.local_settings.initial_window_size = _RECV_WINDOW
-        self.h2.initiate_connection()
-        self.h2.increment_flow_control_window(_RECV_WINDOW)
-        t.write(self.h2.data_to_send())
+    def _started(self) -> None:
+        """The connection preface is written: start the health timer and let the pool use the connection."""
         self._timer = self.loop.call_later(self.pool.tick_interval, self._tick)
         if not self.ready.done():
             self.ready.set_result(None)
-
-    def data_received(self, data: bytes) -> None:
-        self._last_recv = self.loop.time()
-        try:
-            events = self.h2.receive_data(data)
-        except Exception as exc:  # a protocol violation by the server: nothing on this connection is trustworthy
-            self._abort(f"HTTP/2 protocol error: {type(exc).__name__}")
-            return
-        handlers = self._handlers
-        for ev in events:
-            h = handlers.get(type(ev))
-            if h is not None:
-                h(ev)
-        self._schedule_flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -237,14 +240,172 @@ class Connection(asyncio.Protocol):
                 )
         self.pool._connection_closed(self)
 
-    # -- requests ---------------------------------------------------------------------------------------------
+    # -- streams ----------------------------------------------------------------------------------------------
 
     @property
     def free(self) -> int:
         """Streams this connection may still open now."""
+        return 0 if self.closing else self.limit - len(self.streams)
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _finish(self, sid: int) -> None:
+        """The response on `sid` is complete: resolve its future."""
+        st = self.streams.pop(sid, None)
+        if st is None:
+            return
+        if not self.answered:
+            self.answered = True
+            self._update_limit()
+        if not st.future.done():
+            st.future.set_result(Response(st.status, st.headers, b"".join(st.body) if st.body else b""))
+        self._stream_done()
+
+    def _reset(self, sid: int, code: int) -> None:
+        """The server reset `sid`: REFUSED_STREAM was never processed (resend), anything else may have been."""
+        st = self.streams.pop(sid, None)
+        if st is None:
+            return
+        if not st.future.done():
+            if code == _REFUSED_STREAM:
+                st.future.set_exception(_StreamNotProcessed("REFUSED_STREAM"))
+            else:
+                st.future.set_exception(errors.MaybeSent("stream reset by the server", detail=f"RST_STREAM {code}"))
+        self._stream_done()
+
+    def _goaway(self, last: int, debug: bytes | None) -> None:
+        """GOAWAY: streams above `last` were never processed (resend); the rest keep waiting while we drain."""
+        self.closing = True
+        self.goaway_reason = debug
+        for sid in [s for s in self.streams if s > last]:
+            st = self.streams.pop(sid)
+            if not st.future.done():
+                st.future.set_exception(_StreamNotProcessed("GOAWAY"))
+        self.pool._connection_draining(self)
+        self._stream_done()
+
+    def _update_limit(self) -> None:
+        if not self.answered:
+            return
+        old = self.limit
+        self.limit = max(1, min(self._remote_max_streams(), self.pool.max_streams))
+        if self.limit > old:
+            self.pool._wake()
+
+    def _stream_done(self) -> None:
         if self.closing:
-            return 0
-        return self.limit - len(self.streams)
+            if not self.streams and self.transport is not None and not self.closed:
+                self.loop.call_soon(self._close_now)
+        else:
+            self.pool._wake()
+
+    def _close_now(self) -> None:
+        if self.transport is not None and not self.closed:
+            self._flush()
+            self.transport.close()
+
+    # -- health -----------------------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Once per tick: fail overdue requests, ping when idle, close when a ping went unanswered."""
+        now = self.loop.time()
+        pool = self.pool
+        overdue = []
+        for sid, st in self.streams.items():
+            if st.deadline > now:
+                break  # streams are in opening order and share one timeout
+            overdue.append(sid)
+        for sid in overdue:
+            st = self.streams.pop(sid)
+            self._cancel_stream(sid)
+            if not st.future.done():
+                st.future.set_exception(errors.MaybeSent("no HTTP/2 response in time", detail="response timeout"))
+        if self._ping_sent_at is not None and now - self._ping_sent_at >= pool.ping_timeout:
+            self._abort("PING not acknowledged")
+            return
+        if self._ping_sent_at is None and now - self._last_recv >= pool.ping_interval:
+            self._ping_sent_at = now
+            self._send_ping()
+        if overdue or self._ping_sent_at == now:
+            self._schedule_flush()
+        self._timer = self.loop.call_later(pool.tick_interval, self._tick)
+
+    def _abort(self, why: str) -> None:
+        self.closing = True
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """Send GOAWAY and close once in-flight streams finish (they keep their answers)."""
+        if self.closed:
+            return
+        self.closing = True
+        self._send_goaway()
+        if not self.streams and self.transport is not None:
+            self.transport.close()
+
+
+class Connection(BaseConnection[_Stream]):
+    """One HTTP/2 connection over h2 or jh2. Created by :class:`Pool`; not used directly."""
+
+    def __init__(self, pool: Pool) -> None:
+        super().__init__(pool)
+        impl = pool.impl
+        cfg = impl.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
+        )
+        self.h2 = impl.H2Connection(config=cfg)
+        self._opened = 0
+        self.h2.state_machine = self._machine = _DrainTolerantMachine(
+            self.h2.state_machine, impl.connection.ConnectionInputs
+        )
+        self._handlers = {
+            impl.events.ResponseReceived: self._on_response,
+            impl.events.DataReceived: self._on_data,
+            impl.events.StreamEnded: self._on_ended,
+            impl.events.StreamReset: self._on_reset,
+            impl.events.ConnectionTerminated: self._on_goaway,
+            impl.events.RemoteSettingsChanged: self._on_settings,
+            impl.events.WindowUpdated: self._on_window,
+            impl.events.PingAckReceived: self._on_ping_ack,
+            impl.events.TrailersReceived: self._on_trailers,
+        }
+        self._max_streams_code = impl.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+        self._cancel_code = impl.errors.ErrorCodes.CANCEL
+
+    # -- asyncio.Protocol -------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = t = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.h2.local_settings.initial_window_size = _RECV_WINDOW
+        self.h2.initiate_connection()
+        self.h2.increment_flow_control_window(_RECV_WINDOW)
+        t.write(self.h2.data_to_send())
+        self._started()
+
+    def data_received(self, data: bytes) -> None:
+        self._last_recv = self.loop.time()
+        try:
+            events = self.h2.receive_data(data)
+        except Exception as exc:  # a protocol violation by the server: nothing on this connection is trustworthy
+            self._abort(f"HTTP/2 protocol error: {type(exc).__name__}")
+            return
+        handlers = self._handlers
+        for ev in events:
+            h = handlers.get(type(ev))
+            if h is not None:
+                h(ev)
+        self._schedule_flush()
+
+    # -- requests ---------------------------------------------------------------------------------------------
 
     def start_request(
         self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float
@@ -282,16 +443,30 @@ class Connection(asyncio.Protocol):
             window -= n
         st.pending = None
 
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
-
     def _flush(self) -> None:
         self._flush_scheduled = False
         data = self.h2.data_to_send()
         if data and self.transport is not None and not self.closed:
             self.transport.write(data)
+
+    def _remote_max_streams(self) -> int:
+        return int(self.h2.remote_settings.max_concurrent_streams)
+
+    def _cancel_stream(self, sid: int) -> None:
+        try:
+            self.h2.reset_stream(sid, self._cancel_code)
+        except Exception:
+            pass
+
+    def _send_ping(self) -> None:
+        self.h2.ping(b"gwhealth")
+
+    def _send_goaway(self) -> None:
+        try:
+            self.h2.close_connection()
+            self._flush()
+        except Exception:
+            pass
 
     # -- events -----------------------------------------------------------------------------------------------
 
@@ -321,52 +496,17 @@ class Connection(asyncio.Protocol):
             st.body.append(ev.data)
 
     def _on_ended(self, ev: Any) -> None:
-        st = self.streams.pop(ev.stream_id, None)
-        if st is None:
-            return
-        if not self.answered:
-            self.answered = True
-            self._update_limit()
-        if not st.future.done():
-            st.future.set_result(Response(st.status, st.headers, b"".join(st.body) if st.body else b""))
-        self._stream_done()
+        self._finish(ev.stream_id)
 
     def _on_reset(self, ev: Any) -> None:
-        st = self.streams.pop(ev.stream_id, None)
-        if st is None:
-            return
-        if not st.future.done():
-            if ev.error_code == self.pool.impl.errors.ErrorCodes.REFUSED_STREAM:
-                st.future.set_exception(_StreamNotProcessed("REFUSED_STREAM"))
-            else:
-                st.future.set_exception(
-                    errors.MaybeSent("stream reset by the server", detail=f"RST_STREAM {int(ev.error_code)}")
-                )
-        self._stream_done()
+        self._reset(ev.stream_id, int(ev.error_code))
 
     def _on_goaway(self, ev: Any) -> None:
-        self.closing = True
-        self.goaway_reason = ev.additional_data
-        last = ev.last_stream_id if ev.last_stream_id is not None else 0
-        for sid in [s for s in self.streams if s > last]:
-            st = self.streams.pop(sid)
-            if not st.future.done():
-                st.future.set_exception(_StreamNotProcessed("GOAWAY"))
-        self.pool._connection_draining(self)
-        self._stream_done()
+        self._goaway(ev.last_stream_id if ev.last_stream_id is not None else 0, ev.additional_data)
 
     def _on_settings(self, ev: Any) -> None:
         if self._max_streams_code in ev.changed_settings:
             self._update_limit()
-
-    def _update_limit(self) -> None:
-        if not self.answered:
-            return
-        remote = self.h2.remote_settings.max_concurrent_streams
-        old = self.limit
-        self.limit = max(1, min(remote, self.pool.max_streams))
-        if self.limit > old:
-            self.pool._wake()
 
     def _on_window(self, ev: Any) -> None:
         for sid, st in list(self.streams.items()):
@@ -377,67 +517,6 @@ class Connection(asyncio.Protocol):
 
     def _on_ping_ack(self, ev: Any) -> None:
         self._ping_sent_at = None
-
-    def _stream_done(self) -> None:
-        if self.closing:
-            if not self.streams and self.transport is not None and not self.closed:
-                self.loop.call_soon(self._close_now)
-        else:
-            self.pool._wake()
-
-    def _close_now(self) -> None:
-        if self.transport is not None and not self.closed:
-            self._flush()
-            self.transport.close()
-
-    # -- health -----------------------------------------------------------------------------------------------
-
-    def _tick(self) -> None:
-        """Once per tick: fail overdue requests, ping when idle, close when a ping went unanswered."""
-        now = self.loop.time()
-        pool = self.pool
-        overdue = []
-        for sid, st in self.streams.items():
-            if st.deadline > now:
-                break  # streams are in opening order and share one timeout
-            overdue.append(sid)
-        for sid in overdue:
-            st = self.streams.pop(sid)
-            try:
-                self.h2.reset_stream(sid, self.pool.impl.errors.ErrorCodes.CANCEL)
-            except Exception:
-                pass
-            if not st.future.done():
-                st.future.set_exception(
-                    errors.MaybeSent("no HTTP/2 response in time", detail="response timeout")
-                )
-        if self._ping_sent_at is not None and now - self._ping_sent_at >= pool.ping_timeout:
-            self._abort("PING not acknowledged")
-            return
-        if self._ping_sent_at is None and now - self._last_recv >= pool.ping_interval:
-            self._ping_sent_at = now
-            self.h2.ping(b"gwhealth")
-        if overdue or self._ping_sent_at == now:
-            self._schedule_flush()
-        self._timer = self.loop.call_later(pool.tick_interval, self._tick)
-
-    def _abort(self, why: str) -> None:
-        self.closing = True
-        if self.transport is not None and not self.closed:
-            self.transport.abort()
-
-    def close(self) -> None:
-        """Send GOAWAY and close once in-flight streams finish (they keep their answers)."""
-        if self.closed:
-            return
-        self.closing = True
-        try:
-            self.h2.close_connection()
-            self._flush()
-        except Exception:
-            pass
-        if not self.streams and self.transport is not None:
-            self.transport.close()
 
 
 class Pool:
@@ -479,8 +558,8 @@ class Pool:
         scheme = b"https" if ssl_context is not None else b"http"
         authority = host if port in (443, 80) else f"{host}:{port}"
         self._prefix = [(b":method", b"POST"), (b":scheme", scheme), (b":authority", authority.encode())]
-        self.connections: list[Connection] = []
-        self._last: Connection | None = None
+        self.connections: list[BaseConnection[Any]] = []
+        self._last: BaseConnection[Any] | None = None
         self._connecting = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
@@ -536,7 +615,7 @@ class Pool:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    def _pick(self) -> Connection | None:
+    def _pick(self) -> BaseConnection[Any] | None:
         c = self._last
         if c is not None and not c.closing and c.limit > len(c.streams):
             return c  # usually the connection the previous request went to
@@ -546,7 +625,7 @@ class Pool:
                 return c
         return None
 
-    async def _acquire(self) -> Connection:
+    async def _acquire(self) -> BaseConnection[Any]:
         deadline = self.loop.time() + self.acquire_timeout
         while True:
             if self._closed:
@@ -629,10 +708,10 @@ class Pool:
                 w.set_result(None)
                 free -= 1
 
-    def _connection_draining(self, conn: Connection) -> None:
+    def _connection_draining(self, conn: BaseConnection[Any]) -> None:
         self._wake()  # waiters will find another connection or open one
 
-    def _connection_closed(self, conn: Connection) -> None:
+    def _connection_closed(self, conn: BaseConnection[Any]) -> None:
         if self._last is conn:
             self._last = None
         try:

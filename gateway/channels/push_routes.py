@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 from gateway.channels import apns, fcm
 from gateway.channels.base import Runtime
@@ -14,22 +15,21 @@ from gateway.models import DirectMessageConfiguration
 log = logging.getLogger("gateway.push")
 
 
+def _substitutions(own: Any, default: Any) -> dict[str, list[str]] | None:
+    """The platform message's substitutions when it has any, else the default push message's."""
+    if own is not None and own.Substitutions:
+        return cast("dict[str, list[str]]", own.Substitutions)
+    return default.Substitutions if default is not None else None
+
+
 def apns_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
     """Message-level substitutions of an APNs send: APNSMessage's, else DefaultPushNotificationMessage's."""
-    m = config.APNSMessage
-    if m is not None and m.Substitutions:
-        return m.Substitutions
-    d = config.DefaultPushNotificationMessage
-    return d.Substitutions if d is not None else None
+    return _substitutions(config.APNSMessage, config.DefaultPushNotificationMessage)
 
 
 def gcm_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
     """Message-level substitutions of an FCM send: GCMMessage's, else DefaultPushNotificationMessage's."""
-    m = config.GCMMessage
-    if m is not None and m.Substitutions:
-        return m.Substitutions
-    d = config.DefaultPushNotificationMessage
-    return d.Substitutions if d is not None else None
+    return _substitutions(config.GCMMessage, config.DefaultPushNotificationMessage)
 
 
 def credential_store(runtime: Runtime, cfg: GatewayConfig) -> CredentialStore | None:

@@ -21,7 +21,19 @@ from gateway.config import ApnsChannelConfig
 from gateway.credentials import CredentialStore
 from gateway.sandbox.apns import ApnsSandbox
 from gateway.sandbox.h2server import Request
-from tests.push_support import BUNDLE, KID, TEAM, FakeClock, FakeEndpoints, apns_config, ec_keys, identity, outbound
+from tests.push_support import (
+    BUNDLE,
+    HTTP2_IMPLS,
+    KID,
+    TEAM,
+    ChannelFactory,
+    FakeClock,
+    FakeEndpoints,
+    apns_config,
+    ec_keys,
+    identity,
+    outbound,
+)
 
 
 @pytest.fixture
@@ -41,7 +53,7 @@ async def sandbox() -> AsyncIterator[ApnsSandbox]:
 Factory = Callable[..., apns.ApnsChannel]
 
 
-@pytest.fixture(params=["native", "jh2", "h2"])
+@pytest.fixture(params=HTTP2_IMPLS)
 def impl(request: pytest.FixtureRequest) -> str:
     """Every test that builds a channel runs on each HTTP/2 implementation."""
     return str(request.param)
@@ -49,21 +61,10 @@ def impl(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def make_channel(sandbox: ApnsSandbox, key_file: str, impl: str) -> AsyncIterator[Factory]:
-    made: list[apns.ApnsChannel] = []
-
-    def factory(clock: FakeClock | None = None, endpoints: Any = None, credentials: Any = None,
-                **cfg: Any) -> apns.ApnsChannel:
-        fields: dict[str, Any] = {"production_url": sandbox.url, "sandbox_url": sandbox.url, "team_id": TEAM,
-                                  "key_id": KID, "token_key_file": key_file, "bundle_id": BUNDLE, "http2": impl}
-        fields.update(cfg)
-        ch = apns.create(ApnsChannelConfig(**fields), Runtime(None, endpoints), clock=clock,
-                         credentials=credentials)
-        made.append(ch)
-        return ch
-
+    factory = ChannelFactory(apns.create, ApnsChannelConfig, production_url=sandbox.url, sandbox_url=sandbox.url,
+                             team_id=TEAM, key_id=KID, token_key_file=key_file, bundle_id=BUNDLE, http2=impl)
     yield factory
-    for ch in made:
-        await ch.aclose()
+    await factory.aclose()
 
 
 def content(channel_type: str = "APNS", **fields: Any) -> Any:

@@ -18,7 +18,17 @@ from gateway.channels.base import Runtime
 from gateway.config import FcmChannelConfig
 from gateway.credentials import CredentialStore
 from gateway.sandbox.fcm import FcmSandbox
-from tests.push_support import EMAIL, FakeClock, FakeEndpoints, identity, outbound, rsa_keys, service_json
+from tests.push_support import (
+    EMAIL,
+    HTTP2_IMPLS,
+    ChannelFactory,
+    FakeClock,
+    FakeEndpoints,
+    identity,
+    outbound,
+    rsa_keys,
+    service_json,
+)
 
 
 @pytest.fixture
@@ -38,7 +48,7 @@ async def sandbox() -> AsyncIterator[FcmSandbox]:
 Factory = Callable[..., fcm.FcmChannel]
 
 
-@pytest.fixture(params=["native", "jh2", "h2"])
+@pytest.fixture(params=HTTP2_IMPLS)
 def impl(request: pytest.FixtureRequest) -> str:
     """Every test that builds a channel runs on each HTTP/2 implementation."""
     return str(request.param)
@@ -46,20 +56,10 @@ def impl(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def make_channel(sandbox: FcmSandbox, account_file: str, impl: str) -> AsyncIterator[Factory]:
-    made: list[fcm.FcmChannel] = []
-
-    def factory(clock: FakeClock | None = None, endpoints: Any = None, credentials: Any = None,
-                **cfg: Any) -> fcm.FcmChannel:
-        fields: dict[str, Any] = {"send_url": sandbox.url, "token_url": sandbox.url + "/token",
-                                  "service_account_file": account_file, "http2": impl}
-        fields.update(cfg)
-        ch = fcm.create(FcmChannelConfig(**fields), Runtime(None, endpoints), clock=clock, credentials=credentials)
-        made.append(ch)
-        return ch
-
+    factory = ChannelFactory(fcm.create, FcmChannelConfig, send_url=sandbox.url, token_url=sandbox.url + "/token",
+                             service_account_file=account_file, http2=impl)
     yield factory
-    for ch in made:
-        await ch.aclose()
+    await factory.aclose()
 
 
 def content(**fields: Any) -> Any:
@@ -165,6 +165,25 @@ async def test_per_app_service_json(sandbox: FcmSandbox, make_channel: Factory, 
     ch2 = make_channel(credentials=store, service_account_file=None)
     with pytest.raises(errors.AuthFailed, match="disabled"):
         await ch2.send(gcm_out("d1", app="app5"))
+
+
+async def test_refusal_is_cached_like_credentials(sandbox: FcmSandbox, make_channel: Factory,
+                                                  redis: aioredis.Redis) -> None:
+    store = CredentialStore(redis, b"k" * 32)
+    await store.put_gcm("app6", models.GCMChannelRequest(ServiceJson=service_json(project="p6"), Enabled=False))
+    reads: list[str] = []
+    real = store.gcm_credentials
+
+    async def counted(app: str) -> Any:
+        reads.append(app)
+        return await real(app)
+
+    store.gcm_credentials = counted  # type: ignore[method-assign]
+    ch = make_channel(credentials=store, service_account_file=None)
+    for _ in range(3):
+        with pytest.raises(errors.AuthFailed, match="disabled"):
+            await ch.send(gcm_out("d1", app="app6"))
+    assert reads == ["app6"]  # one store read per credentials_ttl_s, not one per push
 
 
 async def test_wrong_service_account_key_is_auth_failed(sandbox: FcmSandbox, make_channel: Factory,
