@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import json
 import logging
 import sys
@@ -32,18 +33,11 @@ def _uvloop() -> None:
 # ------------------------------------------------------------------ serve
 
 
-def _host_port(value: str) -> tuple[str, int] | None:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        return None
-    return host.strip("[]"), int(port)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway import config as config_mod
     from gateway.worker import Worker
 
-    environ = dict(__import__("os").environ)
+    environ = dict(os.environ)
     if args.redis:
         environ["GATEWAY_REDIS_URL"] = args.redis
     try:
@@ -51,8 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    if args.api and _host_port(args.api) is None:
-        print(f"gateway: --api must be HOST:PORT, got {args.api!r}", file=sys.stderr)
+    try:
+        api_at = config_mod.host_port(args.api) if args.api else None
+        if cfg.inbound is not None:
+            config_mod.host_port(cfg.inbound.listen)
+    except ConfigError as exc:
+        print(f"gateway: --api or inbound.listen: {exc}", file=sys.stderr)
         return 2
     if args.api:
         from gateway.api.server import check_api_config
@@ -62,16 +60,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return 2
-    if cfg.inbound is not None and _host_port(cfg.inbound.listen) is None:
-        print(f"gateway: inbound.listen must be HOST:PORT, got {cfg.inbound.listen!r}", file=sys.stderr)
-        return 2
     if not cfg.channels:
         print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
         return 2
     _setup_logging(cfg.log_level)
     _uvloop()
-
-    api_at = _host_port(args.api) if args.api else None
 
     async def main() -> None:
         worker = Worker(cfg, consumer=args.consumer)

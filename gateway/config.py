@@ -334,6 +334,14 @@ class GatewayConfig(_Base):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+def host_port(value: str) -> tuple[str, int]:
+    """Parse "HOST:PORT" (an IPv6 host may be bracketed; port 0 means any free port); ConfigError otherwise."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 def _set_path(tree: dict[str, Any], path: list[str], value: str) -> None:
     node: Any = tree
     for i, part in enumerate(path):

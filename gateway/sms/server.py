@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.config import GatewayConfig, InboundSection
+from gateway.config import GatewayConfig, InboundSection, host_port
 from gateway.events import EventStreamSink
 from gateway.sms.events import EventSink
 from gateway.sms.inbound import InboundConfig, InboundWebhook
@@ -39,9 +39,9 @@ async def start_inbound(cfg: GatewayConfig, redis: Any) -> tuple[web.AppRunner, 
     section = cfg.inbound
     if section is None:
         raise ValueError("no [inbound] section in the config")
-    host, _, port = section.listen.rpartition(":")
+    host, port = host_port(section.listen)
     runner = web.AppRunner(webhook_from_config(section, cfg, redis).app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]") or "127.0.0.1", int(port))
+    site = web.TCPSite(runner, host, port)
     await site.start()
     return runner, int(runner.addresses[0][1])

@@ -52,3 +52,11 @@ def test_the_example_config_is_valid():
     cfg = config.load(str(example), {})
     assert cfg.channels and isinstance(cfg.channels[0], config.SmtpChannelConfig)
     assert cfg.stream.transactional_inflight == 256 and cfg.api.auth == "sigv4"
+
+
+def test_host_port():
+    assert config.host_port("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert config.host_port("[::1]:0") == ("::1", 0)
+    for bad in ("nope", "host:", "host:99999", "host:x"):
+        with pytest.raises(ConfigError, match="expected HOST:PORT"):
+            config.host_port(bad)
