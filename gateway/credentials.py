@@ -17,7 +17,7 @@ import base64
 import binascii
 import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -188,9 +188,22 @@ class CredentialStore:
         blob = await self.redis.get(rkey)
         return None if blob is None else self._open(rkey, blob)
 
-    async def _put(self, app: str, channel_type: str, rec: _Record) -> None:
+    async def _update(self, app: str, channel_type: str, change: Callable[[_Record], _Record]) -> _Record:
+        """Read, change (which validates, raising CredentialError) and write a record as one watched transaction:
+        an update racing another is applied again on top of it, so no version increment or field is lost."""
         rkey = keys.app_key(app, "channel", channel_type)
-        await self.redis.set(rkey, self._seal(rkey, rec))
+        while True:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(rkey)
+                blob = await pipe.get(rkey)
+                rec = change(self._next(None if blob is None else self._open(rkey, blob), channel_type))
+                pipe.multi()
+                pipe.set(rkey, self._seal(rkey, rec))
+                try:
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                return rec
 
     def _next(self, old: _Record | None, platform: str) -> _Record:
         now = _now()
@@ -207,27 +220,28 @@ class CredentialStore:
         token credentials (TeamId, TokenKeyId, TokenKey, BundleId) nor a certificate with its private key."""
         if channel_type not in _APNS_RESPONSES:
             raise CredentialError(f"{channel_type} is not an APNs channel type")
-        rec = self._next(await self._get(app, channel_type), channel_type)
         updates = {
             "bundle_id": req.BundleId, "team_id": req.TeamId, "token_key_id": req.TokenKeyId,
             "token_key": req.TokenKey, "certificate": req.Certificate, "private_key": req.PrivateKey,
             "default_auth": req.DefaultAuthenticationMethod, "enabled": req.Enabled,
         }
-        rec = msgspec.structs.replace(rec, **{k: v for k, v in updates.items() if v is not None})
-        has_token = bool(rec.team_id and rec.token_key_id and rec.token_key and rec.bundle_id)
-        has_cert = bool(rec.certificate and rec.private_key)
-        if not (has_token or has_cert):
-            raise CredentialError(
-                "APNs channel needs TeamId, TokenKeyId, TokenKey and BundleId, or Certificate and PrivateKey"
-            )
-        method = (rec.default_auth or "").upper() or ("TOKEN" if has_token else "CERTIFICATE")
-        if method not in ("TOKEN", "CERTIFICATE"):
-            raise CredentialError("DefaultAuthenticationMethod must be TOKEN or CERTIFICATE")
-        if (method == "TOKEN" and not has_token) or (method == "CERTIFICATE" and not has_cert):
-            raise CredentialError(f"DefaultAuthenticationMethod {method} but its credentials are incomplete")
-        rec = msgspec.structs.replace(rec, default_auth=method)
-        await self._put(app, channel_type, rec)
-        return self._apns_response(app, channel_type, rec)
+
+        def change(rec: _Record) -> _Record:
+            rec = msgspec.structs.replace(rec, **{k: v for k, v in updates.items() if v is not None})
+            has_token = bool(rec.team_id and rec.token_key_id and rec.token_key and rec.bundle_id)
+            has_cert = bool(rec.certificate and rec.private_key)
+            if not (has_token or has_cert):
+                raise CredentialError(
+                    "APNs channel needs TeamId, TokenKeyId, TokenKey and BundleId, or Certificate and PrivateKey"
+                )
+            method = (rec.default_auth or "").upper() or ("TOKEN" if has_token else "CERTIFICATE")
+            if method not in ("TOKEN", "CERTIFICATE"):
+                raise CredentialError("DefaultAuthenticationMethod must be TOKEN or CERTIFICATE")
+            if (method == "TOKEN" and not has_token) or (method == "CERTIFICATE" and not has_cert):
+                raise CredentialError(f"DefaultAuthenticationMethod {method} but its credentials are incomplete")
+            return msgspec.structs.replace(rec, default_auth=method)
+
+        return self._apns_response(app, channel_type, await self._update(app, channel_type, change))
 
     async def get_apns(self, app: str, channel_type: str) -> Any | None:
         """GetApns*Channel: the response shape (no secrets), or None when the channel is not set."""
@@ -251,25 +265,26 @@ class CredentialStore:
     async def put_gcm(self, app: str, req: models.GCMChannelRequest) -> models.GCMChannelResponse:
         """UpdateGcmChannel: merge and store; needs ServiceJson (TOKEN, FCM HTTP v1) or ApiKey (KEY, kept for
         compatibility; Google shut the legacy API that used it down in 2024, so sends with it fail)."""
-        rec = self._next(await self._get(app, "GCM"), "GCM")
         updates = {"api_key": req.ApiKey, "service_json": req.ServiceJson,
                    "default_auth": req.DefaultAuthenticationMethod, "enabled": req.Enabled}
-        rec = msgspec.structs.replace(rec, **{k: v for k, v in updates.items() if v is not None})
-        if rec.service_json is not None:
-            try:
-                sa = msgspec.json.decode(rec.service_json)
-            except msgspec.DecodeError:
-                raise CredentialError("ServiceJson is not valid JSON") from None
-            if not isinstance(sa, dict) or not sa.get("client_email") or not sa.get("private_key"):
-                raise CredentialError("ServiceJson must be a service account key with client_email and private_key")
-        if not (rec.service_json or rec.api_key):
-            raise CredentialError("GCM channel needs ServiceJson (or ApiKey)")
-        method = (rec.default_auth or "").upper() or ("TOKEN" if rec.service_json else "KEY")
-        if method not in ("TOKEN", "KEY"):
-            raise CredentialError("DefaultAuthenticationMethod must be TOKEN or KEY")
-        rec = msgspec.structs.replace(rec, default_auth=method)
-        await self._put(app, "GCM", rec)
-        return self._gcm_response(app, rec)
+
+        def change(rec: _Record) -> _Record:
+            rec = msgspec.structs.replace(rec, **{k: v for k, v in updates.items() if v is not None})
+            if rec.service_json is not None:
+                try:
+                    sa = msgspec.json.decode(rec.service_json)
+                except msgspec.DecodeError:
+                    raise CredentialError("ServiceJson is not valid JSON") from None
+                if not isinstance(sa, dict) or not sa.get("client_email") or not sa.get("private_key"):
+                    raise CredentialError("ServiceJson must be a service account key with client_email and private_key")
+            if not (rec.service_json or rec.api_key):
+                raise CredentialError("GCM channel needs ServiceJson (or ApiKey)")
+            method = (rec.default_auth or "").upper() or ("TOKEN" if rec.service_json else "KEY")
+            if method not in ("TOKEN", "KEY"):
+                raise CredentialError("DefaultAuthenticationMethod must be TOKEN or KEY")
+            return msgspec.structs.replace(rec, default_auth=method)
+
+        return self._gcm_response(app, await self._update(app, "GCM", change))
 
     async def get_gcm(self, app: str) -> models.GCMChannelResponse | None:
         rec = await self._get(app, "GCM")
@@ -293,11 +308,10 @@ class CredentialStore:
         """UpdateAdmChannel: store ClientId and ClientSecret (both required by the model, non-empty here)."""
         if not req.ClientId.strip() or not req.ClientSecret.strip():
             raise CredentialError("ADM channel needs a non-empty ClientId and ClientSecret")
-        rec = self._next(await self._get(app, "ADM"), "ADM")
-        rec = msgspec.structs.replace(rec, client_id=req.ClientId, client_secret=req.ClientSecret)
-        if req.Enabled is not None:
-            rec = msgspec.structs.replace(rec, enabled=req.Enabled)
-        await self._put(app, "ADM", rec)
+        enabled = {} if req.Enabled is None else {"enabled": req.Enabled}
+        rec = await self._update(
+            app, "ADM", lambda old: msgspec.structs.replace(old, client_id=req.ClientId, client_secret=req.ClientSecret,
+                                                             **enabled))
         return self._adm_response(app, rec)
 
     def _adm_response(self, app: str, rec: _Record) -> models.ADMChannelResponse:
@@ -311,11 +325,10 @@ class CredentialStore:
         """UpdateBaiduChannel: store ApiKey and SecretKey (both required by the model, non-empty here)."""
         if not req.ApiKey.strip() or not req.SecretKey.strip():
             raise CredentialError("Baidu channel needs a non-empty ApiKey and SecretKey")
-        rec = self._next(await self._get(app, "BAIDU"), "BAIDU")
-        rec = msgspec.structs.replace(rec, api_key=req.ApiKey, secret_key=req.SecretKey)
-        if req.Enabled is not None:
-            rec = msgspec.structs.replace(rec, enabled=req.Enabled)
-        await self._put(app, "BAIDU", rec)
+        enabled = {} if req.Enabled is None else {"enabled": req.Enabled}
+        rec = await self._update(
+            app, "BAIDU", lambda old: msgspec.structs.replace(old, api_key=req.ApiKey, secret_key=req.SecretKey,
+                                                               **enabled))
         return self._baidu_response(app, rec)
 
     def _baidu_response(self, app: str, rec: _Record) -> models.BaiduChannelResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -150,3 +151,13 @@ async def test_adm_and_baidu_are_stored_encrypted_and_listed(redis: aioredis.Red
         await store.put_adm("app1", models.ADMChannelRequest(ClientId="cid", ClientSecret=""))
     assert await store.delete("app1", "ADM") == adm
     assert await store.list("app1") == {"BAIDU": baidu}
+
+
+async def test_concurrent_updates_are_all_applied(redis: aioredis.Redis) -> None:
+    """Updates racing each other are applied one on top of the other (watched read-modify-write): none is lost."""
+    store = CredentialStore(redis, KEY)
+    first = await store.put_adm("app1", models.ADMChannelRequest(ClientId="c0", ClientSecret="s0"))
+    await asyncio.gather(*(store.put_adm("app1", models.ADMChannelRequest(ClientId=f"c{i}", ClientSecret=f"s{i}"))
+                           for i in range(1, 6)))
+    last = await store.get("app1", "ADM")
+    assert last.Version == first.Version + 5
