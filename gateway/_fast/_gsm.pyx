@@ -13,12 +13,8 @@ UCS2_SINGLE = 140
 UCS2_PART = 134
 ESC = 0x1B
 
-DEFAULT_ALPHABET = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-EXTENSION = {0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\", 0x3C: "[", 0x3D: "~", 0x3E: "]", 0x40: "|",
-             0x65: "€"}
+# The alphabet tables are the twin's: one copy of GSM 03.38, so the two implementations cannot disagree on it.
+from gateway._fast._gsm_py import DEFAULT_ALPHABET, EXTENSION
 
 # Latin-1 range lookup: -1 = not GSM, 0..127 = septet, 0x100|code = escape + extension code.
 cdef short _LATIN[256]
