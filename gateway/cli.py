@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import json
 import logging
+import os
 import sys
 from typing import Any
 

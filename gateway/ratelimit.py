@@ -171,3 +171,13 @@ class RedisTokenBucket:
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
+
+
+def from_config(rate_limit: Any, name: str, redis: Any) -> RateLimiter | None:
+    """The limiter a channel's `rate_limit` setting asks for: None when unset, a RedisTokenBucket shared by every
+    worker when `shared` (and a Redis client is at hand), else a local TokenBucket. `name` identifies the quota."""
+    if rate_limit is None:
+        return None
+    if rate_limit.shared and redis is not None:
+        return RedisTokenBucket(redis, name, rate_limit.rate, rate_limit.burst)
+    return TokenBucket(rate_limit.rate, rate_limit.burst)

@@ -44,6 +44,7 @@ from gateway.errors import (
     Throttled,
     TransientError,
 )
+from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -282,8 +283,10 @@ def classify(provider: Provider, status: int, retry_after: str | None, body: byt
 class ProviderClient:
     """Pooled keep-alive sessions, one per MessageType lane, each with its own connection limit."""
 
-    def __init__(self, provider: Provider, cfg: ProviderConfig, resolver: AbstractResolver | None = None) -> None:
+    def __init__(self, provider: Provider, cfg: ProviderConfig, resolver: AbstractResolver | None = None,
+                 limiter: RateLimiter | None = None) -> None:
         self.provider = provider
+        self.limiter = limiter  # the channel's `rate_limit`, applied to every request
         self._resolver = resolver
         self._cfg = cfg
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
@@ -305,6 +308,8 @@ class ProviderClient:
         if session is None:
             raise ConfigError(f"channel {self.provider.name}: send before start()")
         p = self.provider
+        if self.limiter is not None:
+            await self.limiter.acquire()
         try:
             async with session.request(p.method, p.url, data=body, allow_redirects=False) as resp:
                 payload = await resp.read()

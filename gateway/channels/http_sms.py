@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from aiohttp.abc import AbstractResolver
 
+from gateway import ratelimit
 from gateway.channels import http_provider
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.http_provider import Provider, ProviderClient
@@ -74,7 +75,8 @@ class HttpSmsChannel:
                  resolver: AbstractResolver | None = None) -> None:
         self.cfg = cfg
         self.provider = provider if provider is not None else http_provider.resolve(cfg)
-        self._client = ProviderClient(self.provider, cfg, resolver)
+        self._client = ProviderClient(self.provider, cfg, resolver,
+                                      ratelimit.from_config(cfg.rate_limit, f"http_sms:{cfg.name}", runtime.redis))
         self._optouts = OptOutStore(runtime.redis) if runtime.redis is not None else None
         self._accepted_event = "_SMS.BUFFERED" if self.provider.status_callback_url else "_SMS.SUCCESS"
         self._accepted_status = "PENDING" if self.provider.status_callback_url else "SUCCESSFUL"

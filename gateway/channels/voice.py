@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import msgspec
 
+from gateway import ratelimit
 from gateway.channels import http_provider
 from gateway.channels.base import Delivered, Outbound, Recipient, Render, Runtime
 from gateway.channels.http_provider import Provider, ProviderClient
@@ -118,7 +119,8 @@ class VoiceChannel:
     def __init__(self, cfg: VoiceChannelConfig, runtime: Runtime, provider: Provider | None = None) -> None:
         self.cfg = cfg
         self.provider = provider if provider is not None else http_provider.resolve(cfg, voice=True)
-        self._client = ProviderClient(self.provider, cfg)
+        self._client = ProviderClient(self.provider, cfg, limiter=ratelimit.from_config(
+            cfg.rate_limit, f"voice:{cfg.name}", runtime.redis))
 
     async def start(self) -> None:
         await self._client.start()

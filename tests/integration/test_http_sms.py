@@ -452,3 +452,17 @@ async def test_sandbox_handles_pipelined_and_split_requests(sandbox: SandboxHttp
         got += chunk
     writer.close()
     assert sandbox.calls("+14255550100") == 3
+
+
+async def test_rate_limit_setting_paces_provider_requests(sandbox: SandboxHttpSms, redis: Any) -> None:
+    """`rate_limit` applies to every provider request (it used to be accepted and ignored): 4 sends at 10/s with a
+    burst of 1 cannot finish in less than 0.3 s."""
+    ch = await make_channel(sms_cfg(sandbox, rate_limit=gwconfig.RateLimit(rate=10, burst=1)), redis)
+    try:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.gather(*(ch.send(sms(f"+1415555{i:04d}", mid=f"m-{i}")) for i in range(4)))
+        assert loop.time() - start >= 0.3 * 0.95
+        assert sum(sandbox.calls(f"+1415555{i:04d}") for i in range(4)) == 4
+    finally:
+        await ch.aclose()

@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import msgspec
 
-from gateway import errors
+from gateway import errors, ratelimit
 from gateway._fast import load
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.smpp import dlr, pdu
@@ -46,7 +46,7 @@ from gateway.channels.smpp.session import (
 )
 from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
-from gateway.ratelimit import RateLimiter, RedisTokenBucket, TokenBucket
+from gateway.ratelimit import RateLimiter
 from gateway.sms.keywords import InboundMessage
 
 log = logging.getLogger("gateway.channels.smpp")
@@ -200,11 +200,7 @@ class SmppChannel:
         self._ready = asyncio.Event()
         self._refs = itertools.count(random.randrange(256))
         self._rr = 0
-        self.limiter: RateLimiter | None = None
-        if cfg.rate_limit is not None:
-            rl = cfg.rate_limit
-            self.limiter = (RedisTokenBucket(runtime.redis, f"smpp:{cfg.name}", rl.rate, rl.burst) if rl.shared
-                            else TokenBucket(rl.rate, rl.burst))
+        self.limiter: RateLimiter | None = ratelimit.from_config(cfg.rate_limit, f"smpp:{cfg.name}", runtime.redis)
         self.stats = {"accepted": 0, "failed": 0, "throttled": 0, "receipts": 0, "unmatched_receipts": 0,
                       "malformed_receipts": 0, "inbound": 0}
 

@@ -13,12 +13,12 @@ import os
 from collections import deque
 from typing import ClassVar
 
-from gateway import errors
+from gateway import errors, ratelimit
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.smtp.connection import SmtpSession, open_session
 from gateway.channels.smtp.mime import EmailContent, assemble
 from gateway.config import SmtpChannelConfig
-from gateway.ratelimit import RateLimiter, RedisTokenBucket, TokenBucket
+from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger("gateway.channels.smtp")
 
@@ -37,13 +37,8 @@ class SmtpChannel:
         self._waiters: deque[asyncio.Future[SmtpSession | None]] = deque()
         self._open = 0  # sessions open or opening
         self._closing: set[asyncio.Task[None]] = set()
-        self.limiter: RateLimiter | None = None
-        if cfg.rate_limit is not None:
-            rl = cfg.rate_limit
-            if rl.shared and runtime is not None:
-                self.limiter = RedisTokenBucket(runtime.redis, f"smtp:{cfg.name}", rl.rate, rl.burst)
-            else:
-                self.limiter = TokenBucket(rl.rate, rl.burst)
+        self.limiter: RateLimiter | None = ratelimit.from_config(
+            cfg.rate_limit, f"smtp:{cfg.name}", runtime.redis if runtime is not None else None)
         self.delivered = 0
         self.failed = 0
 
