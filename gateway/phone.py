@@ -90,6 +90,18 @@ def _country_numeric(region: str | None) -> str | None:
     return str(code) if code else None
 
 
+#: Regions for which Pinpoint no longer returns City, County, Timezone and ZipCode (developer guide,
+#: validate-phone-numbers: "For phone numbers origination in the United States and Canada the phone number validate
+#: API will no longer return data for City, County, Timezone and ZipCode."). Other NANP regions (PR, GU...) keep them.
+_NO_LOCATION_REGIONS = frozenset({"US", "CA"})
+
+
+def withholds_location(region: str | None) -> bool:
+    """Whether PhoneNumberValidate leaves City, County, Timezone and ZipCode empty for a number of `region`
+    (ISO 3166-1 alpha-2, as detected from the number), as Pinpoint does for US and Canadian numbers."""
+    return region in _NO_LOCATION_REGIONS
+
+
 @functools.lru_cache(maxsize=8192)
 def _validate_cached(number: str, region: str | None) -> models.NumberValidateResponse:
     original_region = region.upper() if region else None
@@ -102,11 +114,14 @@ def _validate_cached(number: str, region: str | None) -> models.NumberValidateRe
         return _invalid(base)
     cc = phonenumbers.region_code_for_number(parsed)
     ntype = _TYPES.get(phonenumbers.number_type(parsed), "OTHER")
-    zones = timezone.time_zones_for_number(parsed)
-    tz = zones[0] if zones and zones[0] != "Etc/Unknown" else None
+    city = tz = None
+    if not withholds_location(cc):
+        zones = timezone.time_zones_for_number(parsed)
+        tz = zones[0] if zones and zones[0] != "Etc/Unknown" else None
+        city = geocoder.description_for_number(parsed, "en", region=cc) or None
     return models.NumberValidateResponse(
         Carrier=carrier.name_for_number(parsed, "en") or None,
-        City=geocoder.description_for_number(parsed, "en", region=cc) or None,
+        City=city,
         CleansedPhoneNumberE164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         CleansedPhoneNumberNational=phonenumbers.national_significant_number(parsed),
         Country=geocoder.country_name_for_number(parsed, "en") or None,

@@ -24,8 +24,13 @@ def test_phone_number_validate(live_pp: Any) -> None:
     us = live_pp.phone_number_validate(NumberValidateRequest={"PhoneNumber": "+1 415 555 0123"})["NumberValidateResponse"]
     assert us["CleansedPhoneNumberE164"] == "+14155550123" and us["CountryCodeIso2"] == "US" and us["CountryCodeNumeric"] == "1"
     assert us["PhoneType"] == "MOBILE" and us["PhoneTypeCode"] == 0 and us["OriginalPhoneNumber"] == "+1 415 555 0123"
+    # As Pinpoint now does, no City, County, Timezone or ZipCode for a US or Canadian number.
+    assert not {"City", "County", "Timezone", "ZipCode"} & set(us)
+    ca = live_pp.phone_number_validate(NumberValidateRequest={"PhoneNumber": "+1 416 555 0100"})["NumberValidateResponse"]
+    assert ca["CountryCodeIso2"] == "CA" and not {"City", "County", "Timezone", "ZipCode"} & set(ca)
     gb = live_pp.phone_number_validate(NumberValidateRequest={"PhoneNumber": "020 7946 0958", "IsoCountryCode": "gb"})["NumberValidateResponse"]
     assert gb["CleansedPhoneNumberE164"] == "+442079460958" and gb["PhoneType"] == "LANDLINE" and gb["OriginalCountryCodeIso2"] == "GB"
+    assert (gb["City"], gb["Timezone"]) == ("London", "Europe/London")
     bad = live_pp.phone_number_validate(NumberValidateRequest={"PhoneNumber": "12"})["NumberValidateResponse"]
     assert (bad["PhoneType"], bad["PhoneTypeCode"]) == ("INVALID", 3)
     code, status, message = error_of(lambda: live_pp.phone_number_validate(NumberValidateRequest={}))

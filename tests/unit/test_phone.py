@@ -54,11 +54,23 @@ def test_validate_us_number_fields() -> None:
     assert r.CountryCodeIso2 == "US"
     assert r.CountryCodeNumeric == "1"
     assert r.Country == "United States"
-    assert r.City == "Washington State"
     assert r.OriginalPhoneNumber == "+1 206 555 0100"
     assert r.OriginalCountryCodeIso2 == "US"
-    assert r.Timezone == "America/Los_Angeles"
     assert (r.PhoneType, r.PhoneTypeCode) == ("MOBILE", 0)  # US numbers are fixed-line-or-mobile
+
+
+def test_validate_returns_no_location_for_us_and_canadian_numbers() -> None:
+    # Pinpoint's developer guide (validate-phone-numbers): "For phone numbers origination in the United States and
+    # Canada the phone number validate API will no longer return data for City, County, Timezone and ZipCode."
+    for number, region in (("+1 206 555 0100", "US"), ("+1 416 555 0100", "CA")):
+        r = phone.validate(models.NumberValidateRequest(PhoneNumber=number))
+        assert r.CountryCodeIso2 == region and r.CleansedPhoneNumberE164 == phone.normalize(number)
+        assert (r.City, r.County, r.Timezone, r.ZipCode) == (None, None, None, None)
+    # Other NANP regions (Puerto Rico here) and other countries keep theirs.
+    pr = phone.validate(models.NumberValidateRequest(PhoneNumber="+1 787 555 0100"))
+    assert (pr.CountryCodeIso2, pr.City, pr.Timezone) == ("PR", "Puerto Rico", "America/Puerto_Rico")
+    assert phone.withholds_location("US") and phone.withholds_location("CA")
+    assert not phone.withholds_location("PR") and not phone.withholds_location(None)
 
 
 def test_validate_mobile_carrier_and_landline() -> None:
