@@ -40,7 +40,7 @@ from gateway.segments.definition import SegmentNotFound, SegmentValidationError
 from gateway.segments.jobs import JobNotFound, Jobs
 from gateway.segments.store import SegmentStore
 from gateway.templates.errors import TemplateError
-from gateway.templates.store import TemplateExists, TemplateNotFound, TemplateStore
+from gateway.templates.store import TemplateExists, TemplateNotFound, TemplateStore, TemplateVersionError
 
 _INVALID: tuple[type[Exception], ...] = (
     EndpointValidationError,
@@ -289,7 +289,8 @@ def template_errors(kind: TemplateKind) -> Iterator[None]:
         yield
     except TemplateNotFound as exc:
         raise gw.NotFound(str(exc)) from exc
-    except TemplateExists as exc:
+    except (TemplateExists, TemplateVersionError) as exc:
+        # A version error is about the version parameter, not the template request: no request shape in its text.
         raise gw.InvalidRequest(str(exc)) from exc
     except TemplateError as exc:
         raise gw.InvalidRequest(_invalid(kind, exc)) from exc
@@ -372,7 +373,7 @@ class TemplateAdapter:
         with template_errors(kind):
             await self.store.update(
                 name, kind, self._untagged(_required(kind, request)),
-                create_new_version=create_new_version, version=None if create_new_version else version,
+                create_new_version=create_new_version, version=version,
             )
 
     async def delete_template(self, name: str, kind: TemplateKind, version: str | None) -> bool:

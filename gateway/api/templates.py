@@ -10,6 +10,7 @@ from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, operation
 from gateway.api.services import TemplateKind, TemplateService
 from gateway.api.validation import page_size
+from gateway.templates.store import LATEST, TemplateVersionError, version_number
 
 # Operation suffix -> template kind; the path segment is the suffix in lower case.
 KINDS: dict[str, TemplateKind] = {"Email": "EMAIL", "Sms": "SMS", "Voice": "VOICE", "Push": "PUSH", "InApp": "INAPP"}
@@ -38,6 +39,36 @@ def _path_kind(call: Call) -> TemplateKind:
     return kind
 
 
+def _update_version(create_new_version: bool, version: str | None) -> str | None:
+    """The `version` query parameter of an Update*Template, refused (naming the parameters as they are on the
+    wire) when Pinpoint refuses it: together with create-new-version=true, or not a version number. Whether it is
+    the latest version is the store's check, made atomically with the write."""
+    if version is None:
+        return None
+    if create_new_version:
+        raise BadRequest("version must not be given when create-new-version is true: a new version gets the next "
+                         "identifier, and version names the latest existing version an update overwrites")
+    try:
+        version_number(version)
+    except TemplateVersionError:
+        raise BadRequest(f"version must be a positive integer (a version identifier), got {version[:40]!r}") from None
+    return version
+
+
+def _active_version(req: models.TemplateActiveVersionRequest) -> str:
+    """TemplateActiveVersionRequest.Version: `latest` (Pinpoint's documented value for the latest version) or a
+    version number."""
+    if not req.Version:
+        raise BadRequest("TemplateActiveVersionRequest.Version is required")
+    if req.Version != LATEST:
+        try:
+            version_number(req.Version)
+        except TemplateVersionError:
+            raise BadRequest(f"TemplateActiveVersionRequest.Version must be {LATEST!r} or a version identifier (a "
+                             f"positive integer), got {req.Version[:40]!r}") from None
+    return req.Version
+
+
 def _register(suffix: str, kind: TemplateKind) -> None:
     async def create(call: Call) -> models.CreateTemplateMessageBody:
         arn = await _svc(call).create_template(_name(call), kind, call.body)
@@ -50,9 +81,9 @@ def _register(suffix: str, kind: TemplateKind) -> None:
         return doc
 
     async def update(call: Call) -> models.MessageBody:
-        await _svc(call).update_template(
-            _name(call), kind, call.body, bool(call.params.get("CreateNewVersion", False)), call.params.get("Version")
-        )
+        create_new_version = bool(call.params.get("CreateNewVersion", False))
+        version = _update_version(create_new_version, call.params.get("Version"))
+        await _svc(call).update_template(_name(call), kind, call.body, create_new_version, version)
         return models.MessageBody(Message="Accepted", RequestID=call.request_id)
 
     async def delete(call: Call) -> models.MessageBody:
@@ -95,8 +126,6 @@ async def list_template_versions(call: Call) -> models.TemplateVersionsResponse:
 
 @operation("UpdateTemplateActiveVersion", needs=_NEEDS)
 async def update_active_version(call: Call) -> models.MessageBody:
-    req: models.TemplateActiveVersionRequest = call.body
-    if not req.Version:
-        raise BadRequest("TemplateActiveVersionRequest.Version is required")
-    await _svc(call).set_active_version(_name(call), _path_kind(call), req.Version)
+    version = _active_version(call.body)
+    await _svc(call).set_active_version(_name(call), _path_kind(call), version)
     return models.MessageBody(Message="Accepted", RequestID=call.request_id)

@@ -7,11 +7,15 @@ each template has its own (`{TYPE:name}`) so its keys share a Redis Cluster slot
     gw:tpl:{TYPE:name}:v      HASH  version → JSON {"request": <XxxTemplateRequest>, "created", "modified", "rev"}
     gw:tpl:index              ZSET  (score 0) members "name\\x00TYPE", for ListTemplates by prefix
 
-Semantics (Pinpoint API reference, templates-template-name-*):
+Semantics (Pinpoint API reference, templates-template-name-* and the `version` parameter's documentation):
 - create → version "1", which is active; creating an existing name/type is an error;
-- update with CreateNewVersion=true → a new version (latest + 1); the active version does not change;
-  update without it overwrites `Version` if given, else the latest version;
-- UpdateTemplateActiveVersion makes a version active; get without a version returns the active one;
+- update with CreateNewVersion=true → a new version (one past the highest number ever given); the active version
+  does not change; giving a `Version` too is refused ("If you specify a value of true for this parameter, don't
+  specify a value for the version parameter. Otherwise, an error will occur.");
+- update without it overwrites the latest existing version; a `Version`, if given, "must match the identifier for
+  the latest existing version of the template" (an optimistic-concurrency check), so any other is refused;
+- UpdateTemplateActiveVersion makes a version active, `latest` naming the latest existing one; get without a
+  version returns the active one;
 - delete with a version deletes that version (not the active one while others exist); without, all versions.
 
 Every text part is compiled when saved, so a bad template (syntax, unknown helper) is refused at save time with
@@ -26,7 +30,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -70,6 +74,8 @@ _PUSH_FIELDS: Final = ("Title", "Body", "Url", "ImageUrl", "ImageIconUrl", "Smal
                        "RawContent")
 _NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 INDEX_KEY: Final = "gw:tpl:index"
+#: The TemplateActiveVersionRequest.Version that names the latest existing version (Pinpoint's documented value).
+LATEST: Final = "latest"
 _T = TypeVar("_T")
 
 
@@ -91,6 +97,65 @@ class TemplateNotFound(TemplateError):
 
 class TemplateExists(TemplateError):
     """Create was called for a name and type that already exist."""
+
+
+class TemplateVersionError(TemplateError):
+    """A version argument the operation refuses: not a version number, not the latest existing version on an
+    update, or given together with create_new_version. Its message names no request shape: the caller knows which
+    member carried the version."""
+
+
+def version_number(version: str) -> int:
+    """The version number a `Version` string names; TemplateVersionError unless it is a positive integer."""
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        raise TemplateVersionError(f"template version must be a positive integer, got {version!r:.40}") from None
+    if number < 1:
+        raise TemplateVersionError(f"template version must be a positive integer, got {version!r:.40}")
+    return number
+
+
+def update_target(
+    what: str, existing: Collection[int], highest: int, *, create_new_version: bool, version: str | None
+) -> int:
+    """The version an Update*Template writes, by Pinpoint's rules: a new one (`highest` + 1) with
+    create_new_version, which may not name a `version`; else the latest existing version, which a `version`, if
+    given, must name. `existing` is the template's version numbers, `highest` the highest number ever given (a new
+    version after a delete continues from it). `what` names the template in messages."""
+    if create_new_version:
+        if version is not None:
+            raise TemplateVersionError(
+                "CreateNewVersion is true, so Version must not be given: a new version gets the next identifier"
+            )
+        return highest + 1
+    if not existing:
+        raise TemplateNotFound(f"{what} does not exist")
+    latest = max(existing)
+    if version is None:
+        return latest
+    number = version_number(version)
+    if number not in existing:
+        raise TemplateNotFound(f"{what} has no version {number}")
+    if number != latest:
+        raise TemplateVersionError(
+            f"Version {number} is not the latest version of {what} ({latest}): an update overwrites only the latest "
+            "version; use CreateNewVersion to add a version"
+        )
+    return number
+
+
+def active_target(what: str, existing: Collection[int], version: str) -> int:
+    """The version UpdateTemplateActiveVersion makes active: `latest` is the latest existing version, any other
+    value must be the number of an existing version."""
+    if not existing:
+        raise TemplateNotFound(f"{what} does not exist")
+    if version == LATEST:
+        return max(existing)
+    number = version_number(version)
+    if number not in existing:
+        raise TemplateNotFound(f"{what} has no version {number}")
+    return number
 
 
 class _Record(msgspec.Struct):
@@ -217,22 +282,26 @@ class TemplateStore:
         self, name: str, type_: str, request: TemplateRequest, *, create_new_version: bool = False,
         version: str | None = None,
     ) -> str:
-        """UpdateXxxTemplate; returns the version written."""
+        """UpdateXxxTemplate; returns the version written (see `update_target` for which one, and what is refused)."""
         _check_name(name, type_)
+        if version is not None:
+            version_number(version)  # refuse a malformed version before compiling or reading anything
         request = self._typed(type_, request)
         validate(type_, request)
         now = self._now()
         encoded = msgspec.Raw(_enc.encode(request))
+        what = f"template {name!r} of type {type_}"
 
         async def write(pipe: Any, meta: dict[str, str]) -> str:
+            existing = await self._numbers(name, type_)
+            target = update_target(what, existing, int(meta["latest"]), create_new_version=create_new_version,
+                                   version=version)
             if create_new_version:
-                target = int(meta["latest"]) + 1
                 created = now
             else:
-                target = self._version_number(version) if version is not None else int(meta["latest"])
                 old = await self.redis.hget(versions_key(name, type_), str(target))
                 if old is None:
-                    raise TemplateNotFound(f"template {name!r} of type {type_} has no version {target}")
+                    raise TemplateNotFound(f"{what} has no version {target}")
                 created = _dec_record.decode(old).created
             pipe.multi()
             if create_new_version:
@@ -243,18 +312,20 @@ class TemplateStore:
 
         return await self._guarded(name, type_, write)
 
-    async def set_active_version(self, name: str, type_: str, version: str) -> None:
-        """UpdateTemplateActiveVersion."""
+    async def set_active_version(self, name: str, type_: str, version: str) -> str:
+        """UpdateTemplateActiveVersion: `version` is a version number or `latest`; returns the version made active."""
         _check_name(name, type_)
+        if version != LATEST:
+            version_number(version)  # refuse a malformed version before reading anything
+        what = f"template {name!r} of type {type_}"
 
-        async def write(pipe: Any, meta: dict[str, str]) -> None:
-            number = self._version_number(version)
-            if not await self.redis.hexists(versions_key(name, type_), str(number)):
-                raise TemplateNotFound(f"template {name!r} of type {type_} has no version {number}")
+        async def write(pipe: Any, meta: dict[str, str]) -> str:
+            number = active_target(what, await self._numbers(name, type_), version)
             pipe.multi()
             pipe.hset(meta_key(name, type_), "active", number)
+            return str(number)
 
-        await self._guarded(name, type_, write)
+        return await self._guarded(name, type_, write)
 
     async def delete(self, name: str, type_: str, version: str | None = None) -> None:
         """DeleteXxxTemplate: one version, or (without `version`) the whole template."""
@@ -267,7 +338,7 @@ class TemplateStore:
             return
 
         async def write(pipe: Any, meta: dict[str, str]) -> bool:
-            number = self._version_number(version)
+            number = version_number(version)
             count = await self.redis.hlen(versions_key(name, type_))
             if number == int(meta["active"]) and count > 1:
                 raise TemplateError(f"version {number} is the active version of {name!r}; make another version "
@@ -307,7 +378,7 @@ class TemplateStore:
         """GetXxxTemplate: the Pinpoint response shape of a version (the active one by default)."""
         _check_name(name, type_)
         meta = await self._meta(name, type_)
-        number = self._version_number(version) if version is not None else int(meta["active"])
+        number = version_number(version) if version is not None else int(meta["active"])
         raw = await self.redis.hget(versions_key(name, type_), str(number))
         if raw is None:
             raise TemplateNotFound(f"template {name!r} of type {type_} has no version {number}")
@@ -396,7 +467,7 @@ class TemplateStore:
                 self._active[(name, type_)] = active
             number = active[0]
         else:
-            number = self._version_number(version)
+            number = version_number(version)
         key = (name, type_, number)
         entry = self._cache.get(key)
         if entry is not None and now - entry.checked <= self.ttl:
@@ -417,22 +488,16 @@ class TemplateStore:
         return entry
 
     # -- helpers ------------------------------------------------------------------------------------------------
+    async def _numbers(self, name: str, type_: str) -> set[int]:
+        """The template's existing version numbers (read inside a `_guarded` write, so WATCHed)."""
+        return {int(_text(k)) for k in await self.redis.hkeys(versions_key(name, type_))}
+
     async def _meta(self, name: str, type_: str) -> dict[str, str]:
         raw = await self.redis.hgetall(meta_key(name, type_))
         meta = {_text(k): _text(v) for k, v in raw.items()}
         if "active" not in meta:
             raise TemplateNotFound(f"template {name!r} of type {type_} does not exist")
         return meta
-
-    @staticmethod
-    def _version_number(version: str) -> int:
-        try:
-            number = int(version)
-        except (TypeError, ValueError):
-            raise TemplateError(f"template version must be a positive integer, got {version!r}") from None
-        if number < 1:
-            raise TemplateError(f"template version must be a positive integer, got {version!r}")
-        return number
 
     @staticmethod
     def _typed(type_: str, request: Any) -> Any:

@@ -5,6 +5,7 @@ worker renders and delivers to the sandbox SMTP sink."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -113,13 +114,21 @@ def test_create_get_update_versions_and_delete(live_pp: Any, kind: Kind) -> None
     for member in set(kind.v1) - set(kind.v2):  # a version holds only what its request held
         assert member not in v2, member
 
-    # in place: the latest version without `version`, the named one with it; CreationDate is kept
+    # in place: the latest version, without `version` or with `version` naming it; CreationDate is kept
     kind.update(pp, "welcome", {**kind.v2, "TemplateDescription": "edited"})
     edited = kind.get(pp, "welcome", Version="2")
     assert edited["TemplateDescription"] == "edited" and edited["CreationDate"] == v2["CreationDate"]
     assert edited["LastModifiedDate"] >= v2["LastModifiedDate"]
-    kind.update(pp, "welcome", {**kind.v1, "TemplateDescription": "v1 edited"}, Version="1")
-    assert kind.get(pp, "welcome")["TemplateDescription"] == "v1 edited"
+    kind.update(pp, "welcome", {**kind.v2, "TemplateDescription": "v2 edited"}, Version="2")
+    assert kind.get(pp, "welcome", Version="2")["TemplateDescription"] == "v2 edited"
+    # Pinpoint refuses a `version` that is not the latest ("If specified for an update operation, this value must
+    # match the identifier for the latest existing version"), and a `version` with create-new-version=true
+    code, status, message = error_of(lambda: kind.update(pp, "welcome", {**kind.v1, "TemplateDescription": "v1 edited"}, Version="1"))
+    assert (code, status) == ("BadRequestException", 400) and "not the latest version" in message and "(2)" in message, message
+    assert "Request" not in message  # it is about the version parameter, not the template request
+    code, status, message = error_of(lambda: kind.update(pp, "welcome", kind.v1, CreateNewVersion=True, Version="2"))
+    assert (code, status) == ("BadRequestException", 400) and "create-new-version" in message and "version must not" in message, message
+    assert kind.get(pp, "welcome") == v1 and kind.get(pp, "welcome", Version="2")["TemplateDescription"] == "v2 edited"
     assert [v["Version"] for v in pp.list_template_versions(TemplateName="welcome", TemplateType=kind.type)["TemplateVersionsResponse"]["Item"]] == ["1", "2"]
     # update ignores tags (as Pinpoint has since 2023: tags are managed with TagResource)
     kind.update(pp, "welcome", {**kind.v2, "tags": {"other": "x"}}, Version="2")
@@ -157,6 +166,36 @@ def test_create_get_update_versions_and_delete(live_pp: Any, kind: Kind) -> None
     kind.create(pp, "welcome", kind.v2)
     again = kind.get(pp, "welcome")
     assert again["Version"] == "1" and again["tags"] == {} and subset(again, kind.v2)
+
+
+def test_active_version_latest_and_updates_after_the_latest_version_is_deleted(live_pp: Any) -> None:
+    pp, email = live_pp, BY_TYPE["EMAIL"]
+    email.create(pp, "promo", email.v1)
+    for n in (2, 3):
+        email.update(pp, "promo", {**email.v2, "TemplateDescription": f"v{n}"}, CreateNewVersion=True)
+
+    def activate(version: str) -> Any:
+        return pp.update_template_active_version(TemplateName="promo", TemplateType="EMAIL", TemplateActiveVersionRequest={"Version": version})
+
+    # `latest` is Pinpoint's documented value for the latest version
+    assert activate("latest")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert email.get(pp, "promo")["Version"] == "3"
+    # with the latest version deleted, an update overwrites the latest one that exists, and `latest` names it
+    activate("1")
+    email.delete(pp, "promo", Version="3")
+    email.update(pp, "promo", {**email.v2, "TemplateDescription": "v2 edited"})
+    assert email.get(pp, "promo", Version="2")["TemplateDescription"] == "v2 edited"
+    email.update(pp, "promo", {**email.v2, "TemplateDescription": "v2 again"}, Version="2")
+    activate("latest")
+    active = email.get(pp, "promo")
+    assert (active["Version"], active["TemplateDescription"]) == ("2", "v2 again")
+    # a new version still continues after the highest number ever given
+    email.update(pp, "promo", email.v2, CreateNewVersion=True)
+    assert email.get(pp, "promo", Version="4")["Version"] == "4"
+    # a Version that is neither `latest` nor a number is refused naming the member that carried it
+    for bad in ("x", "Latest", "0"):
+        code, status, message = error_of(functools.partial(activate, bad))
+        assert (code, status) == ("BadRequestException", 400) and message.startswith("TemplateActiveVersionRequest.Version must be 'latest' or"), message
 
 
 def test_deleting_the_last_version_deletes_the_template(live_pp: Any) -> None:

@@ -9,7 +9,14 @@ import redis.asyncio as aioredis
 
 from gateway import models
 from gateway.templates import TemplateError
-from gateway.templates.store import TemplateExists, TemplateNotFound, TemplateStore
+from gateway.templates.store import (
+    TemplateExists,
+    TemplateNotFound,
+    TemplateStore,
+    TemplateVersionError,
+    active_target,
+    update_target,
+)
 
 
 def email(html: str, subject: str = "Hi {{name}}", **kw: object) -> models.EmailTemplateRequest:
@@ -62,21 +69,32 @@ async def test_versions_and_active_version(redis: aioredis.Redis) -> None:
     await store.set_active_version("Otp", "SMS", "2")
     assert (await store.get("Otp", "SMS")).Version == "2"
     assert (await store.program("Otp", "SMS", None, "Body")).render({"code": 1}) == "v2 1"
-    # update without CreateNewVersion overwrites the latest version (or the one named)
+    # update without CreateNewVersion overwrites the latest version (and a version, if named, must be that one)
     assert await store.update("Otp", "SMS", models.SMSTemplateRequest(Body="v3b")) == "3"
     assert (await store.program("Otp", "SMS", "3", "Body")).render({}) == "v3b"
-    assert await store.update("Otp", "SMS", models.SMSTemplateRequest(Body="v1b"), version="1") == "1"
+    assert await store.update("Otp", "SMS", models.SMSTemplateRequest(Body="v3c"), version="3") == "3"
+    with pytest.raises(TemplateVersionError, match="not the latest version"):
+        await store.update("Otp", "SMS", models.SMSTemplateRequest(Body="v1b"), version="1")
+    with pytest.raises(TemplateVersionError, match="must not be given"):
+        await store.update("Otp", "SMS", models.SMSTemplateRequest(Body="v4"), create_new_version=True, version="3")
+    assert (await store.program("Otp", "SMS", "1", "Body")).render({"code": 1}) == "v1 1"
     listing = await store.list_versions("Otp", "SMS", page_size=2)
     assert [v.Version for v in listing.Item] == ["1", "2"] and listing.NextToken == "3"
     rest = await store.list_versions("Otp", "SMS", next_token=listing.NextToken)
     assert [v.Version for v in rest.Item] == ["3"] and rest.NextToken is None
     with pytest.raises(TemplateError, match="active version"):
         await store.delete("Otp", "SMS", "2")
+    assert await store.set_active_version("Otp", "SMS", "latest") == "3"
+    await store.set_active_version("Otp", "SMS", "2")
     await store.delete("Otp", "SMS", "3")
     with pytest.raises(TemplateNotFound):
         await store.program("Otp", "SMS", "3", "Body")
     with pytest.raises(TemplateNotFound):
         await store.set_active_version("Otp", "SMS", "3")
+    # the latest *existing* version is now 2: plain updates and `latest` go to it; new versions continue after 3
+    assert await store.update("Otp", "SMS", models.SMSTemplateRequest(Body="v2b")) == "2"
+    assert await store.set_active_version("Otp", "SMS", "latest") == "2"
+    assert await store.update("Otp", "SMS", models.SMSTemplateRequest(Body="v4"), create_new_version=True) == "4"
     await store.delete("Otp", "SMS")
     with pytest.raises(TemplateNotFound):
         await store.get("Otp", "SMS")
@@ -167,7 +185,7 @@ class _AfterRead:
 
 
 @pytest.mark.parametrize(("write", "read"), [("new_version", "hgetall"), ("overwrite", "hget"),
-                                              ("set_active", "hexists"), ("delete_version", "hlen")])
+                                              ("set_active", "hkeys"), ("delete_version", "hlen")])
 async def test_a_delete_between_check_and_write_leaves_no_half_template(
     redis: aioredis.Redis, write: str, read: str
 ) -> None:
@@ -181,7 +199,7 @@ async def test_a_delete_between_check_and_write_leaves_no_half_template(
     body = models.SMSTemplateRequest(Body="late")
     call = {
         "new_version": lambda: store.update("Race", "SMS", body, create_new_version=True),
-        "overwrite": lambda: store.update("Race", "SMS", body, version="1"),
+        "overwrite": lambda: store.update("Race", "SMS", body, version="2"),
         "set_active": lambda: store.set_active_version("Race", "SMS", "2"),
         "delete_version": lambda: store.delete("Race", "SMS", "2"),
     }[write]
@@ -226,3 +244,34 @@ async def test_concurrent_new_versions_get_distinct_numbers(redis_server: object
     finally:
         for c in clients:
             await c.aclose()
+
+
+def test_update_target_follows_pinpoints_version_rules() -> None:
+    what = "template 't' of type SMS"
+    # create-new-version: one past the highest number ever given, and no version with it
+    assert update_target(what, {1, 2}, 5, create_new_version=True, version=None) == 6
+    with pytest.raises(TemplateVersionError, match="must not be given"):
+        update_target(what, {1, 2}, 2, create_new_version=True, version="2")
+    # otherwise the latest existing version, which a version, if given, must name
+    assert update_target(what, {1, 2}, 5, create_new_version=False, version=None) == 2
+    assert update_target(what, {1, 2}, 5, create_new_version=False, version="2") == 2
+    with pytest.raises(TemplateVersionError, match=r"Version 1 is not the latest version of template 't' of type SMS \(2\)"):
+        update_target(what, {1, 2}, 2, create_new_version=False, version="1")
+    with pytest.raises(TemplateNotFound, match="no version 7"):
+        update_target(what, {1, 2}, 2, create_new_version=False, version="7")
+    for bad in ("latest", "0", "x", "-1"):
+        with pytest.raises(TemplateVersionError, match="positive integer"):
+            update_target(what, {1, 2}, 2, create_new_version=False, version=bad)
+
+
+def test_active_target_takes_latest_or_an_existing_number() -> None:
+    what = "template 't' of type SMS"
+    assert active_target(what, {1, 3}, "latest") == 3
+    assert active_target(what, {1, 3}, "1") == 1
+    with pytest.raises(TemplateNotFound, match="no version 2"):
+        active_target(what, {1, 3}, "2")
+    for bad in ("LATEST", "x", "0"):
+        with pytest.raises(TemplateVersionError):
+            active_target(what, {1, 3}, bad)
+    with pytest.raises(TemplateNotFound):
+        active_target(what, set(), "latest")
