@@ -10,13 +10,16 @@ Nothing here touches Redis; the store (store.py) reads, calls `merge`, and write
 - EndpointStatus becomes ACTIVE on every create or update unless the request names a status itself;
 - EffectiveDate is the request's, else the time of the write; CreationDate is kept from the first write;
 - OptOut defaults to NONE on create; CohortId is derived from the endpoint id (stable, "0"-"99").
+
+A user holds at most 15 endpoints. A 16th of a push channel type displaces the user's push endpoint with the oldest
+EffectiveDate (it becomes INACTIVE and loses its UserId); any other 16th is refused (`user_displacements`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -38,6 +41,11 @@ MAX_ENDPOINT_BYTES = 15 * 1024
 MAX_APP_ATTRIBUTE_KEYS = 250
 MAX_ENDPOINTS_PER_USER = 15
 MAX_BATCH = 100
+#: The channel types whose 16th endpoint on a user displaces the user's oldest one of these instead of being refused
+#: (developer guide, audience-define-auto-inactive: "ADM, GCM, APNS, APNS_VOIP, APNS_VOIP_SANDBOX or BAIDU").
+#: APNS_SANDBOX is in too: the page lists the VoIP sandbox, and a development build must not be refused where the
+#: same app in production is served.
+PUSH_CHANNEL_TYPES = frozenset({"ADM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "BAIDU", "GCM"})
 STATUSES = ("ACTIVE", "INACTIVE")
 OPT_OUTS = ("ALL", "NONE")
 # RemoveAttributes' attribute-type path parameter -> which member of the endpoint it addresses.
@@ -223,6 +231,58 @@ def merge(
         RequestId=req.RequestId or request_id,
         User=user,
     )
+
+
+def user_displacements(
+    user_id: str, members: Mapping[str, EndpointResponse], joining: Sequence[EndpointResponse]
+) -> list[str]:
+    """The ids of the user's endpoints that `joining` endpoints displace, in order, by Pinpoint's 15-per-user rule.
+
+    `members` are the user's endpoints that stay (as they will be after this write), `joining` the endpoints that
+    take the user's UserId in this write, in request order. While the user has fewer than 15, an endpoint joins.
+    At 15, an endpoint of a push channel type (PUSH_CHANNEL_TYPES) displaces the user's push endpoint with the
+    oldest EffectiveDate (ties: the smaller id), which the caller makes INACTIVE without its UserId; anything else
+    is an EndpointValidationError, as is a push endpoint when the user has no push endpoint to displace.
+    """
+    current = dict(members)
+    displaced: list[str] = []
+    for ep in joining:
+        eid = ep.Id or ""
+        if len(current) < MAX_ENDPOINTS_PER_USER:
+            current[eid] = ep
+            continue
+        full = (f"user {user_id!r} already has {len(current)} endpoints and the limit is {MAX_ENDPOINTS_PER_USER}: "
+                f"endpoint {eid!r} (ChannelType {ep.ChannelType or 'none'}) cannot join")
+        if ep.ChannelType not in PUSH_CHANNEL_TYPES:
+            raise EndpointValidationError(
+                f"{full}; only a push endpoint displaces the user's oldest push endpoint, so delete one of the "
+                "user's endpoints first"
+            )
+        pushes = [e for e in current.values() if e.ChannelType in PUSH_CHANNEL_TYPES]
+        if not pushes:
+            raise EndpointValidationError(
+                f"{full}: the user has no push endpoint it could displace, so delete one of the user's endpoints first"
+            )
+        oldest = min(pushes, key=_effective_order)
+        del current[oldest.Id or ""]
+        displaced.append(oldest.Id or "")
+        current[eid] = ep
+    return displaced
+
+
+def _effective_order(ep: EndpointResponse) -> tuple[float, str]:
+    # An endpoint without a readable EffectiveDate counts as the oldest: nothing says it is recent.
+    when = parse_instant(ep.EffectiveDate) if ep.EffectiveDate else None
+    return (when if when is not None else float("-inf"), ep.Id or "")
+
+
+def displace(ep: EndpointResponse) -> EndpointResponse:
+    """The endpoint a user's 16th push endpoint displaced: INACTIVE, without its UserId (its UserAttributes and
+    everything else kept, so setting it ACTIVE with the UserId again restores it, as Pinpoint's guide says)."""
+    user = ep.User
+    if user is not None:
+        user = EndpointUser(UserAttributes=user.UserAttributes) if user.UserAttributes else None
+    return msgspec.structs.replace(ep, EndpointStatus="INACTIVE", User=user)
 
 
 def check_size(ep: EndpointResponse) -> bytes:

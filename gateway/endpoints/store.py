@@ -233,20 +233,41 @@ class EndpointStore:
                 f"application {app!r} would have {total} attribute and metric keys; the limit is "
                 f"{rules.MAX_APP_ATTRIBUTE_KEYS}"
             )
-        # Users: each may hold at most 15 endpoints.
-        joins: dict[str, set[str]] = {}
+        # Users: each holds at most 15 endpoints; a 16th push endpoint displaces the user's oldest push endpoint
+        # (rules.user_displacements), which is written here, in the same transaction, INACTIVE without its UserId.
+        joins: dict[str, list[str]] = {}
         for eid, d in docs.items():
             new_uid = _uid(d)
             if new_uid and new_uid != _uid(originals[eid]):
-                joins.setdefault(new_uid, set()).add(eid)
+                joins.setdefault(new_uid, []).append(eid)
         for uid, eids in joins.items():
             await pipe.watch(keys.user(app, uid))
-            members = {_s(m) for m in await pipe.smembers(keys.user(app, uid))}
-            if len(members | eids) > rules.MAX_ENDPOINTS_PER_USER:
-                raise EndpointValidationError(
-                    f"user {uid!r} would have {len(members | eids)} endpoints; the limit is "
-                    f"{rules.MAX_ENDPOINTS_PER_USER}"
-                )
+            members = {_s(m) for m in await pipe.smembers(keys.user(app, uid))} - set(eids)
+            members = {m for m in members if m not in docs or _uid(docs[m]) == uid}  # leaving in this write
+            if len(members) + len(eids) <= rules.MAX_ENDPOINTS_PER_USER:
+                continue
+            # Full: the displacement rule needs every member's ChannelType and EffectiveDate (read, and WATCHed).
+            outside = sorted(m for m in members if m not in docs)
+            stored: dict[str, EndpointResponse] = {}
+            if outside:
+                okeys = [keys.endpoint(app, o) for o in outside]
+                await pipe.watch(*okeys)
+                for o, r in zip(outside, await pipe.mget(okeys), strict=True):
+                    if r is not None:
+                        stored[o] = _decode(r)
+            current: dict[str, EndpointResponse] = {}
+            for m in members:
+                e = docs[m] if m in docs else stored.get(m)
+                if e is not None and _uid(e) == uid:  # a set entry without its document does not hold a place
+                    current[m] = e
+            joining = [d for d in (docs[e] for e in eids) if d is not None]
+            for victim in rules.user_displacements(uid, current, joining):
+                if victim not in docs:
+                    docs[victim] = originals[victim] = stored[victim]
+                old = docs[victim]
+                assert old is not None
+                docs[victim] = d = rules.displace(old)
+                encoded[victim] = _encode(d)
         # Address written on an endpoint -> every other endpoint with that Address becomes INACTIVE.
         deactivate: dict[str, EndpointResponse] = {}
         written_addr = {}  # address -> the endpoint that wrote it last in this call

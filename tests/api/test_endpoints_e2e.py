@@ -80,6 +80,60 @@ def test_endpoint_limits_are_bad_requests(live_pp: Any, live_app: str) -> None:
     assert code == "BadRequestException" and "limit is 15" in message
 
 
+def test_a_users_16th_push_endpoint_displaces_the_oldest_push_endpoint(live_pp: Any, live_app: str) -> None:
+    """Pinpoint (developer guide, audience-define-auto-inactive): a 16th endpoint of a push channel type makes the
+    user's push endpoint with the oldest EffectiveDate INACTIVE and removes its UserId; any other channel type is
+    a BadRequestException, as is a push endpoint when the user has no push endpoint to displace."""
+    pp, app = live_pp, live_app
+    items: list[dict[str, Any]] = [
+        {"Id": f"mail{i}", "ChannelType": "EMAIL", "Address": f"u{i}@example.com", "EffectiveDate": f"2020-01-0{i + 1}T00:00:00.000Z",
+         "User": {"UserId": "dana"}} for i in range(5)]  # older than every push endpoint, but not push endpoints
+    items += [{"Id": f"push{i}", "ChannelType": "GCM" if i % 2 else "APNS", "Address": f"token{i}",
+               "EffectiveDate": f"2024-01-{i + 10}T00:00:00.000Z", "User": {"UserId": "dana", "UserAttributes": {"plan": ["pro"]}}}
+              for i in range(10)]
+    items[9]["EffectiveDate"] = "2023-06-01T00:00:00.000Z"  # push4: the oldest push endpoint
+    pp.update_endpoints_batch(ApplicationId=app, EndpointBatchRequest={"Item": items})
+
+    def user_ids() -> list[str]:
+        return sorted(e["Id"] for e in pp.get_user_endpoints(ApplicationId=app, UserId="dana")["EndpointsResponse"]["Item"])
+
+    # the 16th on SMS is refused, and nothing changes
+    code, status, message = error_of(lambda: pp.update_endpoint(ApplicationId=app, EndpointId="sms", EndpointRequest={
+        "ChannelType": "SMS", "Address": "+14155550100", "User": {"UserId": "dana"}}))
+    assert (code, status) == ("BadRequestException", 400) and "limit is 15" in message and "SMS" in message, message
+    assert len(user_ids()) == 15 and get(pp, app, "push4")["EndpointStatus"] == "ACTIVE"
+
+    # the 16th on APNS succeeds: push4 (oldest EffectiveDate among push endpoints) becomes INACTIVE without its UserId
+    assert pp.update_endpoint(ApplicationId=app, EndpointId="phone", EndpointRequest={
+        "ChannelType": "APNS", "Address": "new-token", "User": {"UserId": "dana"}})["ResponseMetadata"]["HTTPStatusCode"] == 202
+    displaced = get(pp, app, "push4")
+    assert displaced["EndpointStatus"] == "INACTIVE" and displaced["User"] == {"UserAttributes": {"plan": ["pro"]}}
+    assert displaced["Address"] == "token4" and displaced["EffectiveDate"] == "2023-06-01T00:00:00.000Z"
+    assert len(user_ids()) == 15 and "phone" in user_ids() and "push4" not in user_ids()
+    assert get(pp, app, "phone")["EndpointStatus"] == "ACTIVE"
+
+    # in a batch, each joining push endpoint displaces the oldest push endpoint left (push0, then push1)
+    pp.update_endpoints_batch(ApplicationId=app, EndpointBatchRequest={"Item": [
+        {"Id": "tablet", "ChannelType": "GCM", "Address": "t1", "User": {"UserId": "dana"}},
+        {"Id": "watch", "ChannelType": "APNS_VOIP_SANDBOX", "Address": "t2", "User": {"UserId": "dana"}}]})
+    assert [get(pp, app, e)["EndpointStatus"] for e in ("push0", "push1", "push2")] == ["INACTIVE", "INACTIVE", "ACTIVE"]
+    assert "UserId" not in get(pp, app, "push0").get("User", {})
+    assert len(user_ids()) == 15 and {"tablet", "watch"} <= set(user_ids())
+
+    # re-enabled as the docs say: ACTIVE with the UserId back, which makes it the newest push endpoint and
+    # displaces the oldest one left (push2)
+    pp.update_endpoint(ApplicationId=app, EndpointId="push4", EndpointRequest={"EndpointStatus": "ACTIVE", "User": {"UserId": "dana"}})
+    assert get(pp, app, "push4")["EndpointStatus"] == "ACTIVE" and get(pp, app, "push2")["EndpointStatus"] == "INACTIVE"
+
+    # a push endpoint cannot displace anything from a user whose 15 endpoints are all email
+    pp.update_endpoints_batch(ApplicationId=app, EndpointBatchRequest={"Item": [
+        {"Id": f"m{i}", "ChannelType": "EMAIL", "Address": f"m{i}@example.com", "User": {"UserId": "eve"}} for i in range(15)]})
+    code, status, message = error_of(lambda: pp.update_endpoint(ApplicationId=app, EndpointId="p", EndpointRequest={
+        "ChannelType": "GCM", "Address": "tok", "User": {"UserId": "eve"}}))
+    assert (code, status) == ("BadRequestException", 400) and "limit is 15" in message and "no push endpoint" in message, message
+    assert error_of(lambda: get(pp, app, "p"))[0] == "NotFoundException"
+
+
 def test_users_and_deletes(live_pp: Any, live_app: str) -> None:
     pp, app = live_pp, live_app
     pp.update_endpoints_batch(ApplicationId=app, EndpointBatchRequest={"Item": [

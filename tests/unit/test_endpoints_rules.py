@@ -5,12 +5,23 @@ from __future__ import annotations
 import pytest
 
 from gateway.endpoints import EndpointValidationError
-from gateway.endpoints.rules import check_request, check_size, cohort_id, glob_matches, merge, parse_instant
+from gateway.endpoints.rules import (
+    PUSH_CHANNEL_TYPES,
+    check_request,
+    check_size,
+    cohort_id,
+    displace,
+    glob_matches,
+    merge,
+    parse_instant,
+    user_displacements,
+)
 from gateway.errors import GatewayError
 from gateway.models import (
     EndpointDemographic,
     EndpointLocation,
     EndpointRequest,
+    EndpointResponse,
     EndpointUser,
 )
 
@@ -155,3 +166,53 @@ def test_glob_matches() -> None:
         "tmp_b",
         "exact",
     }
+
+
+def _ep(eid: str, channel: str, day: int | None) -> EndpointResponse:
+    date = None if day is None else f"2024-01-{day:02d}T00:00:00.000Z"
+    return EndpointResponse(Id=eid, ChannelType=channel, EffectiveDate=date, User=EndpointUser(UserId="u"))
+
+
+def test_push_channel_types_are_the_documented_ones_plus_the_apns_sandbox() -> None:
+    assert PUSH_CHANNEL_TYPES == {"ADM", "GCM", "APNS", "APNS_VOIP", "APNS_VOIP_SANDBOX", "BAIDU", "APNS_SANDBOX"}
+
+
+def test_a_user_with_room_displaces_nothing() -> None:
+    members = {f"m{i}": _ep(f"m{i}", "EMAIL", 1) for i in range(13)}
+    assert user_displacements("u", members, [_ep("a", "SMS", 2), _ep("b", "GCM", 3)]) == []
+
+
+def test_a_16th_push_endpoint_displaces_the_oldest_push_endpoint() -> None:
+    members = {f"mail{i}": _ep(f"mail{i}", "EMAIL", 1) for i in range(5)}  # older, but not push endpoints
+    members |= {f"p{i}": _ep(f"p{i}", "GCM" if i % 2 else "APNS", 10 + i) for i in range(10)}
+    members["p7"] = _ep("p7", "BAIDU", 5)
+    assert user_displacements("u", members, [_ep("new", "APNS_SANDBOX", 20)]) == ["p7"]
+    # several joiners: each displaces the oldest push endpoint left, joiners included once they have joined
+    assert user_displacements("u", members, [_ep("x", "ADM", 20), _ep("y", "APNS_VOIP", 21)]) == ["p7", "p0"]
+    old_joiner = _ep("x", "GCM", 2)  # a request may give an old EffectiveDate
+    assert user_displacements("u", members, [old_joiner, _ep("y", "GCM", 21)]) == ["p7", "x"]
+    # ties on EffectiveDate: the smaller id; no (or an unreadable) EffectiveDate counts as the oldest
+    tied = {f"t{i}": _ep(f"t{i}", "GCM", 9) for i in range(15)}
+    assert user_displacements("u", tied, [_ep("n", "GCM", 10)]) == ["t0"]
+    tied["t9"] = _ep("t9", "GCM", None)
+    assert user_displacements("u", tied, [_ep("n", "GCM", 10)]) == ["t9"]
+
+
+def test_a_16th_endpoint_that_cannot_displace_is_refused() -> None:
+    members = {f"p{i}": _ep(f"p{i}", "GCM", 10) for i in range(15)}
+    for channel in ("SMS", "EMAIL", "VOICE", "PUSH", "CUSTOM", "IN_APP"):
+        full = rf"'u' already has 15 endpoints and the limit is 15: endpoint 'n' \(ChannelType {channel}\)"
+        with pytest.raises(EndpointValidationError, match=full):
+            user_displacements("u", members, [_ep("n", channel, 11)])
+    emails = {f"m{i}": _ep(f"m{i}", "EMAIL", 1) for i in range(15)}
+    with pytest.raises(EndpointValidationError, match="no push endpoint it could displace"):
+        user_displacements("u", emails, [_ep("n", "APNS", 11)])
+
+
+def test_displace_makes_inactive_and_drops_only_the_user_id() -> None:
+    ep = EndpointResponse(Id="e", Address="tok", ChannelType="GCM", EndpointStatus="ACTIVE", EffectiveDate=T1,
+                          User=EndpointUser(UserId="u", UserAttributes={"plan": ["pro"]}), Attributes={"a": ["1"]})
+    out = displace(ep)
+    assert out.EndpointStatus == "INACTIVE" and out.User == EndpointUser(UserAttributes={"plan": ["pro"]})
+    assert (out.Address, out.EffectiveDate, out.Attributes) == ("tok", T1, {"a": ["1"]})
+    assert displace(EndpointResponse(Id="e", User=EndpointUser(UserId="u"))).User is None

@@ -86,6 +86,59 @@ async def test_batch_limits(store: EndpointStore) -> None:
     assert await store.get(APP, "a") is None  # all or nothing
 
 
+async def _full_user(store: EndpointStore, uid: str = "u1") -> None:
+    """15 endpoints for `uid`: 3 EMAIL (the oldest) and 12 push endpoints, p0 the oldest of those."""
+    items = [EndpointBatchItem(Id=f"m{i}", ChannelType="EMAIL", Address=f"m{i}@x", User=EndpointUser(UserId=uid),
+                               EffectiveDate=f"2020-01-0{i + 1}T00:00:00.000Z") for i in range(3)]
+    items += [EndpointBatchItem(Id=f"p{i}", ChannelType="GCM", Address=f"tok{i}", User=EndpointUser(UserId=uid),
+                                EffectiveDate=f"2024-01-{i + 10}T00:00:00.000Z") for i in range(12)]
+    await store.update_endpoints_batch(APP, EndpointBatchRequest(Item=items))
+
+
+async def test_a_16th_push_endpoint_displaces_the_oldest_push_endpoint_in_the_same_transaction(
+    store: EndpointStore, redis: aioredis.Redis
+) -> None:
+    await _full_user(store)
+    before = len(await redis.xrange(changes_key(APP)))
+    new = await store.update_endpoint(APP, "phone", EndpointRequest(ChannelType="APNS", Address="t", User=EndpointUser(UserId="u1")))
+    assert new.EndpointStatus == "ACTIVE" and new.User == EndpointUser(UserId="u1")
+    p0 = await store.get(APP, "p0")
+    assert p0 is not None and p0.EndpointStatus == "INACTIVE" and p0.User is None and p0.Address == "tok0"
+    ids = (await store.user_endpoint_ids(APP, ["u1"]))[0]
+    assert len(ids) == 15 and "phone" in ids and "p0" not in ids
+    # one write, one change entry naming both endpoints (the segment index sees the displaced one too)
+    entries = await redis.xrange(changes_key(APP))
+    assert len(entries) == before + 1 and set(msgspec.json.decode(entries[-1][1][b"ids"])) == {"phone", "p0"}
+    # a 16th SMS endpoint is still refused, and nothing is written
+    with pytest.raises(EndpointValidationError, match="limit is 15: endpoint 'sms' \\(ChannelType SMS\\)"):
+        await store.update_endpoint(APP, "sms", EndpointRequest(ChannelType="SMS", Address="+14155550100", User=EndpointUser(UserId="u1")))
+    assert await store.get(APP, "sms") is None and len(await redis.xrange(changes_key(APP))) == before + 1
+
+
+async def test_an_endpoint_leaving_a_full_user_in_the_same_batch_makes_room(store: EndpointStore) -> None:
+    await _full_user(store)
+    await store.update_endpoints_batch(APP, EndpointBatchRequest(Item=[
+        EndpointBatchItem(Id="m0", User=EndpointUser(UserId="u2")),
+        EndpointBatchItem(Id="sms", ChannelType="SMS", Address="+14155550100", User=EndpointUser(UserId="u1"))]))
+    ids = await store.user_endpoint_ids(APP, ["u1", "u2"])
+    assert len(ids[0]) == 15 and "sms" in ids[0] and ids[1] == ["m0"]
+    assert {e.EndpointStatus for e in await store.get_many(APP, ids[0]) if e is not None} == {"ACTIVE"}
+
+
+async def test_concurrent_16th_push_endpoints_displace_distinct_endpoints(redis: aioredis.Redis) -> None:
+    await _full_user(EndpointStore(redis))
+    user = EndpointUser(UserId="u1")
+    await asyncio.gather(*(
+        EndpointStore(redis).update_endpoint(APP, f"new{i}", EndpointRequest(ChannelType="GCM", Address=f"n{i}", User=user))
+        for i in range(4)))
+    store = EndpointStore(redis)
+    ids = (await store.user_endpoint_ids(APP, ["u1"]))[0]
+    assert len(ids) == 15 and {f"new{i}" for i in range(4)} <= set(ids)
+    eps = {e.Id: e for e in await store.get_many(APP, [f"p{i}" for i in range(12)]) if e is not None}
+    assert {i for i, e in eps.items() if e.EndpointStatus == "INACTIVE"} == {"p0", "p1", "p2", "p3"}
+    assert all(eps[f"p{i}"].User is None for i in range(4)) and all(eps[f"p{i}"].User is not None for i in range(4, 12))
+
+
 async def test_at_most_15_endpoints_per_user(store: EndpointStore) -> None:
     user = EndpointUser(UserId="u1")
     items = [EndpointBatchItem(Id=f"e{i}", User=user) for i in range(15)]
