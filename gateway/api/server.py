@@ -1,6 +1,7 @@
 """The aiohttp application serving Pinpoint's REST API.
 
-One catch-all aiohttp route hands every request to `_Dispatcher`, which: verifies the SigV4 signature (unless
+One catch-all aiohttp route hands every request to `_Dispatcher`, which: refuses dot segments in the path (the
+signature covers the path with them resolved, routing uses it as sent), verifies the SigV4 signature (unless
 authentication is explicitly disabled), matches the operation on the raw path, converts query members, decodes
 the body straight into the model's shape, checks the application exists, runs the handler and encodes its
 output payload with the operation's success status. Every failure leaves in Pinpoint's error shape.
@@ -38,7 +39,7 @@ from gateway.api.engine import StreamMessageService
 from gateway.api.openapi import openapi_json
 from gateway.api.pushchannels import push_channels_from_config
 from gateway.api.registry import Call, Operation, load_handlers
-from gateway.api.routing import Router
+from gateway.api.routing import Router, check_path
 from gateway.api.services import Services, Settings
 from gateway.api.sigv4 import SigV4Verifier
 from gateway.api.tags import TagStore
@@ -96,6 +97,7 @@ class _Dispatcher:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise errors.PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes") from None
+        check_path(path)  # before the signature: it covers the path with dot segments resolved
         if self.verifier is not None:
             self.verifier.verify(method, path, query, request.headers, body)
         route, params = self.router.match(method, path)
