@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 
 from gateway.api.errors import Forbidden
 from gateway.api.sigv4 import SigV4Verifier, canonical_query, canonical_uri
-from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer, error_of
+from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer, error_of, send_signed_raw
 
 
 def test_wrong_secret_is_forbidden(api_server: ApiServer, sync_redis: Any) -> None:
@@ -157,26 +157,6 @@ def test_malformed_amz_date_is_forbidden() -> None:
 
 # -- the path routed is the path signed ----------------------------------------------------------------------
 
-def _send_signed_raw(server: ApiServer, method: str, signed_path: str, sent_path: str) -> tuple[int, dict[str, str], Any]:
-    """Sign `method signed_path` with botocore's SigV4Auth (which signs the dot-segment-normalised path), then
-    send `sent_path` byte for byte with http.client (no client-side normalisation) to 127.0.0.1."""
-    import http.client
-    import json
-    from urllib.parse import urlsplit
-
-    req = AWSRequest(method=method, url=server.url + signed_path, data=b"")
-    SigV4Auth(Credentials(ACCESS_KEY, SECRET), "mobiletargeting", "us-east-1").add_auth(req)
-    netloc = urlsplit(server.url).netloc
-    conn = http.client.HTTPConnection(netloc, timeout=10)
-    try:
-        conn.request(method, sent_path, headers=dict(req.headers.items()))
-        resp = conn.getresponse()
-        body = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(body) if body else None
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("dots", ["..", "%2e%2e", "%2E.", ".", "%2e"])
 def test_dot_segments_are_refused_before_routing(live_api: ApiServer, live_pp: Any, live_app: str, dots: str) -> None:
     """A DeleteApp signature replayed on `/v1/apps/A/segments/..`: botocore's canonical path (and so the
@@ -184,7 +164,7 @@ def test_dot_segments_are_refused_before_routing(live_api: ApiServer, live_pp: A
     literal or percent-encoded, is a 400 in Pinpoint's shape, and nothing is touched."""
     seg = live_pp.create_segment(ApplicationId=live_app, WriteSegmentRequest={"Name": "s"})["SegmentResponse"]["Id"]
     path = f"/v1/apps/{live_app}/segments/{dots}"
-    status, headers, body = _send_signed_raw(live_api, "DELETE", path if "%" in dots else f"/v1/apps/{live_app}", path)
+    status, headers, body = send_signed_raw(live_api, "DELETE", path if "%" in dots else f"/v1/apps/{live_app}", path)
     assert status == 400, (status, body)
     assert headers["x-amzn-errortype"] == "BadRequestException"
     assert set(body) == {"Message", "RequestID"} and "dot segment" in body["Message"]
@@ -195,7 +175,18 @@ def test_dot_segments_are_refused_before_routing(live_api: ApiServer, live_pp: A
 def test_dot_segments_are_refused_without_auth_too(redis_server: Any) -> None:
     server = ApiServer(redis_server.url, None, with_fakes=False).start()
     try:
-        status, headers, body = _send_signed_raw(server, "GET", "/v1/apps", "/v1/apps/x/../../v1/apps")
+        status, headers, body = send_signed_raw(server, "GET", "/v1/apps", "/v1/apps/x/../../v1/apps")
         assert (status, headers["x-amzn-errortype"]) == (400, "BadRequestException")
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("prefix", [b'{"Unknown":', b'{"Name":"x","Unknown":{"a":'])
+def test_deeply_nested_json_is_a_bad_request(api_server: ApiServer, sync_redis: Any, prefix: bytes) -> None:
+    """JSON nested deeper than the decoder's recursion limit inside a member msgspec skips is a 400 in
+    Pinpoint's shape, not a 500."""
+    depth = 100_000
+    body = prefix + b"[" * depth + b"]" * depth + b"}" * prefix.count(b"{")
+    status, headers, err = send_signed_raw(api_server, "POST", "/v1/apps", body=body)
+    assert (status, headers["x-amzn-errortype"]) == (400, "BadRequestException"), err
+    assert set(err) == {"Message", "RequestID"} and "too deeply" in err["Message"]
