@@ -175,7 +175,7 @@ def test_dot_segments_are_refused_before_routing(live_api: ApiServer, live_pp: A
 def test_dot_segments_are_refused_without_auth_too(redis_server: Any) -> None:
     server = ApiServer(redis_server.url, None, with_fakes=False).start()
     try:
-        status, headers, body = send_signed_raw(server, "GET", "/v1/apps", "/v1/apps/x/../../v1/apps")
+        status, headers, _ = send_signed_raw(server, "GET", "/v1/apps", "/v1/apps/x/../../v1/apps")
         assert (status, headers["x-amzn-errortype"]) == (400, "BadRequestException")
     finally:
         server.stop()
