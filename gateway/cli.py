@@ -56,7 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from gateway.api.server import check_api_config
 
         try:
-            check_api_config(cfg, environ)  # before the worker starts: a missing API or OTP key stops here
+            # before the worker starts: a missing API or OTP key, or auth = "none" off loopback, stops here
+            check_api_config(cfg, environ, host=api_at[0] if api_at else None)
         except ConfigError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return 2

@@ -282,9 +282,11 @@ class AccessKey(_Base):
 
 class ApiConfig(_Base):
     """Pinpoint's REST API (`gateway serve --api HOST:PORT`). `auth = "none"` disables signature checks and is
-    for local use only."""
+    for local use only: with it the API refuses to listen on anything but a loopback address unless
+    `allow_unauthenticated = true` says that is really meant."""
 
     auth: Literal["sigv4", "none"] = "sigv4"
+    allow_unauthenticated: bool = False  # auth = "none" on a non-loopback address: refused unless this is true
     access_keys: list[AccessKey] = []
     region: str = "us-east-1"  # the region ARNs carry (any region is accepted in signatures)
     account_id: str = "000000000000"  # the account ARNs carry

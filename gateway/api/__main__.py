@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_mod.load(args.config or os.environ.get("GATEWAY_CONFIG"))
         from gateway.api.server import check_api_config
 
-        check_api_config(cfg)  # fail here, before listening, if a key's secret or the OTP key is missing
+        # fail here, before listening: a key's secret or the OTP key missing, or auth = "none" off loopback
+        check_api_config(cfg, host=args.listen[0])
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,12 @@ Matching works on the raw, still percent-encoded path: path parameters such as a
 `/v1/tags/{resource-arn}` arrive with `/` encoded as `%2F` and are decoded only after the segments are split.
 A path that matches an operation under another method is a 405 MethodNotAllowedException; a path that matches
 nothing is a 404 NotFoundException.
+
+A path with a dot segment (`.` or `..`, also percent-encoded as `%2e`) is refused before anything else
+(`check_path`): SigV4 signs the path with its dot segments resolved, so `/v1/apps/A/segments/..` carries a valid
+DeleteApp(A) signature while routing on the raw path would make it DeleteSegment(A, ".."). Refusing dot segments
+keeps the routed path the signed one. (Empty segments, also collapsed by the signature, can't mis-route: no
+literal and no path parameter of any route matches an empty segment.)
 """
 
 from __future__ import annotations
@@ -66,6 +72,21 @@ class Route:
 
     def __repr__(self) -> str:
         return f"<Route {self.name} {self.method} {self.template}>"
+
+
+_DOTS = (".", "..")
+
+
+def check_path(raw_path: str) -> None:
+    """Refuse (400, Pinpoint's shape) a raw path with a `.` or `..` segment, literal or percent-encoded."""
+    if "." not in raw_path and "%" not in raw_path:  # the common case: nothing to decode
+        return
+    for seg in raw_path.split("/"):
+        if seg and len(seg) <= 6 and unquote(seg) in _DOTS:
+            raise errors.BadRequest(
+                f"Invalid path: dot segment {seg!r} (paths are routed as sent and signed with dot segments "
+                "resolved, so they must not contain any)"
+            )
 
 
 ROUTES: dict[str, Route] = {name: Route(name, *binding) for name, binding in BINDINGS.items()}

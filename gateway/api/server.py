@@ -1,6 +1,7 @@
 """The aiohttp application serving Pinpoint's REST API.
 
-One catch-all aiohttp route hands every request to `_Dispatcher`, which: verifies the SigV4 signature (unless
+One catch-all aiohttp route hands every request to `_Dispatcher`, which: refuses dot segments in the path (the
+signature covers the path with them resolved, routing uses it as sent), verifies the SigV4 signature (unless
 authentication is explicitly disabled), matches the operation on the raw path, converts query members, decodes
 the body straight into the model's shape, checks the application exists, runs the handler and encodes its
 output payload with the operation's success status. Every failure leaves in Pinpoint's error shape.
@@ -10,6 +11,7 @@ output payload with the operation's success status. Every failure leaves in Pinp
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import uuid
@@ -38,7 +40,7 @@ from gateway.api.engine import StreamMessageService
 from gateway.api.openapi import openapi_json
 from gateway.api.pushchannels import push_channels_from_config
 from gateway.api.registry import Call, Operation, load_handlers
-from gateway.api.routing import Router
+from gateway.api.routing import Router, check_path
 from gateway.api.services import Services, Settings
 from gateway.api.sigv4 import SigV4Verifier
 from gateway.api.tags import TagStore
@@ -96,6 +98,7 @@ class _Dispatcher:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise errors.PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes") from None
+        check_path(path)  # before the signature: it covers the path with dot segments resolved
         if self.verifier is not None:
             self.verifier.verify(method, path, query, request.headers, body)
         route, params = self.router.match(method, path)
@@ -173,6 +176,29 @@ def build_verifier(api: ApiConfig, environ: Mapping[str, str] | None = None) -> 
     return SigV4Verifier(keys)
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])  # an IPv6 zone id is not part of the address
+    except ValueError:
+        return False  # any other name may resolve to anything
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def check_listen_auth(api: ApiConfig, host: str) -> None:
+    """ConfigError (one line saying why and what to do) when `auth = "none"` would serve the API without
+    authentication on a non-loopback address and `api.allow_unauthenticated` does not force it: anyone who can
+    reach the port could then create, read and delete every application and send as any of them."""
+    if api.auth == "none" and not api.allow_unauthenticated and not _is_loopback(host):
+        raise ConfigError(
+            f'api.auth = "none" refuses to serve the API unauthenticated on {host or "all addresses"} (not loopback): '
+            "listen on 127.0.0.1 or ::1, configure api.access_keys with auth = \"sigv4\", or set "
+            "api.allow_unauthenticated = true to force it"
+        )
+
+
 def otp_from_config(
     config: GatewayConfig, redis: aioredis.Redis | None, environ: Mapping[str, str] | None = None
 ) -> otp.OtpService | None:
@@ -192,10 +218,15 @@ def otp_from_config(
     )
 
 
-def check_api_config(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
-    """Raise ConfigError now, before anything listens, for what `start_api` would refuse: an access key whose
-    secret is missing, an `[otp]` section whose HMAC key is missing or too short, or a `[credentials]` key that
-    is configured but unreadable or not base64 of 32 bytes."""
+def check_api_config(
+    config: GatewayConfig, environ: Mapping[str, str] | None = None, host: str | None = None
+) -> None:
+    """Raise ConfigError now, before anything listens, for what `start_api` would refuse: `auth = "none"` on a
+    non-loopback `host` without `api.allow_unauthenticated`, an access key whose secret is missing, an `[otp]`
+    section whose HMAC key is missing or too short, or a `[credentials]` key that is configured but unreadable or
+    not base64 of 32 bytes."""
+    if host is not None:
+        check_listen_auth(config.api, host)
     build_verifier(config.api, environ)
     otp_from_config(config, None, environ)
     push_channels_from_config(config.credentials, None, environ)
@@ -244,7 +275,9 @@ async def start_api(
     config: GatewayConfig, host: str, port: int, *, redis: aioredis.Redis | None = None
 ) -> tuple[web.AppRunner, int]:
     """Start serving the API on host:port (0 = a free port) in the running loop; returns the runner (call
-    `await runner.cleanup()` to stop) and the bound port. For `gateway serve --api HOST:PORT`."""
+    `await runner.cleanup()` to stop) and the bound port. For `gateway serve --api HOST:PORT`. ConfigError,
+    before anything listens, for `auth = "none"` on a non-loopback host (see `check_listen_auth`)."""
+    check_listen_auth(config.api, host)
     client = redis or aioredis.Redis.from_url(config.redis_url, max_connections=256)
     services = services_from_config(config, client)
     runner = web.AppRunner(app_from_config(config, services), access_log=None)

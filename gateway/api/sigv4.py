@@ -2,7 +2,9 @@
 
 The canonical request is rebuilt exactly as botocore's `SigV4Auth` builds it for a non-S3 service:
 - canonical URI: the raw (already percent-encoded) path with dot segments removed, percent-encoded once more
-  with `/` and `~` safe (so an ARN's `%2F` becomes `%252F`, as botocore signs it);
+  with `/` and `~` safe (so an ARN's `%2F` becomes `%252F`, as botocore signs it). Since the signature then
+  covers a path other than the one sent, the server refuses dot segments before verifying
+  (`gateway.api.routing.check_path`);
 - canonical query: `key=value` pairs, each URI-encoded (RFC 3986 unreserved characters kept), sorted;
 - canonical headers: the headers named in SignedHeaders, lower-cased, values with runs of whitespace folded,
   several values of one header joined by `,`;

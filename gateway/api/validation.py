@@ -56,6 +56,9 @@ def decode_body(route: Route, body: bytes) -> Any:
         raise BadRequest(f"Invalid {member}: {_field_message(exc, member)}") from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # msgspec raises it past its nesting limit, also inside members it skips; input error, not a 500.
+        raise BadRequest(f"Invalid {member}: the JSON nests arrays or objects too deeply") from None
 
 
 def parse_query(raw_query: str) -> dict[str, list[str]]:

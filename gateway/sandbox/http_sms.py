@@ -43,6 +43,7 @@ from typing import Any, cast
 
 import aiohttp
 import msgspec
+import yarl
 
 from gateway.sms import webhook_auth
 
@@ -241,13 +242,13 @@ class SandboxHttpSms:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _auth_headers(self, body: bytes) -> dict[str, str]:
+    def _auth_headers(self, target: str, body: bytes) -> dict[str, str]:
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if self.webhook_secret:
             msg_id = "msg_" + secrets.token_hex(8)
             ts = int(time.time())
             headers.update({"webhook-id": msg_id, "webhook-timestamp": str(ts),
-                            "webhook-signature": webhook_auth.sign(self.webhook_secret, msg_id, ts, body)})
+                            "webhook-signature": webhook_auth.sign(self.webhook_secret, msg_id, ts, target, body)})
         if self.webhook_basic:
             headers["Authorization"] = webhook_auth.basic_header(*self.webhook_basic)
         return headers
@@ -256,7 +257,8 @@ class SandboxHttpSms:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         body = urllib.parse.urlencode(form).encode()
-        async with self._session.post(url, data=body, headers=self._auth_headers(body)) as resp:
+        target = yarl.URL(url)  # the signature covers the path and query exactly as aiohttp will send them
+        async with self._session.post(target, data=body, headers=self._auth_headers(target.raw_path_qs, body)) as resp:
             await resp.read()
             return resp.status
 

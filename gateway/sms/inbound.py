@@ -11,19 +11,26 @@ Routes (bodies are Twilio-style forms or JSON):
   `_SMS.FAILURE` event with Pinpoint's record_status; ErrorCode 21610 also opts the number out.
 * `POST /voice/status?app=..&mid=..`: a voice receipt (`CallStatus`) -> `_VOICE.<STATUS>` event.
 
-Every request is authenticated first, over the raw body (`hmac`, `basic` or `twilio`, see
-:mod:`gateway.sms.webhook_auth`); HMAC webhook ids are remembered for 10 minutes in Redis so a replay is refused.
-Malformed or unknown input is answered 400 with the reason; nothing is accepted and then dropped.
+Every request is authenticated first, over the raw body and the request target that names the application
+(`hmac`, `basic` or `twilio`, see :mod:`gateway.sms.webhook_auth`); nothing is parsed before that except, in
+`twilio` mode, the form whose parameters the signature covers (an unparseable one is a 401). A signed request
+is then claimed once per application in Redis (`gw:{app}:webhook-seen:<id>`, for `replay_window_s`: the
+`webhook-id` in `hmac` mode, a hash of the signature in `twilio` mode), so a replay is refused; if handling the
+request fails, the claim is released so the provider's retry is not mistaken for one.
+Malformed or unknown input (JSON values that are not scalars, however deeply nested) is answered 400 with the
+reason; bad credentials 401. Nothing is accepted and then dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -45,10 +52,11 @@ class InboundConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """How providers authenticate to the webhook. Secrets are read from the environment variables named here."""
 
     auth: Literal["hmac", "basic", "twilio"] = "hmac"
-    secret_envs: list[str] = []  # hmac: one or more (rotation); twilio: the auth token
+    secret_envs: list[str] = []  # hmac: one or more (rotation); twilio: the auth token(s), tried in turn
     username: str | None = None  # basic
     password_env: str | None = None  # basic
     public_url: str | None = None  # twilio: the URL Twilio calls (scheme://host[:port]), signatures cover it
+    # hmac: a signed webhook-id, twilio: a signed request, is refused as a replay for this long (per application)
     replay_window_s: int = 600
 
 
@@ -116,18 +124,29 @@ def voice_receipt_event(app: str, message_id: str | None, fields: Mapping[str, s
     })
 
 
-def _parse_fields(request: web.Request, body: bytes) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    ctype = request.content_type
-    if ctype == "application/json":
-        data = msgspec.json.decode(body)
-        if not isinstance(data, dict):
-            raise ValueError("JSON body must be an object")
-        fields = {str(k): "" if v is None else str(v) for k, v in data.items()}
-        return fields, list(fields.items())
-    if ctype in ("application/x-www-form-urlencoded", ""):
-        pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
-        return dict(pairs), pairs
-    raise ValueError(f"unsupported content type {ctype[:64]!r}")
+_JSON_FIELDS = msgspec.json.Decoder(dict[str, str | int | float | bool | None])
+_FORM_TYPES = ("application/x-www-form-urlencoded", "")
+
+
+def _form_pairs(body: bytes) -> list[tuple[str, str]]:
+    """The pairs of a urlencoded form; ValueError (or UnicodeDecodeError) if it is not one."""
+    return urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+
+
+def _parse_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of an authenticated body (sans-I/O): a form, or a JSON object of scalars. ValueError (msgspec's
+    DecodeError is one) if it is neither; a nested value is refused by type, before any recursion."""
+    if content_type == "application/json":
+        data = _JSON_FIELDS.decode(body)
+        return {k: "" if v is None else str(v) for k, v in data.items()}
+    if content_type in _FORM_TYPES:
+        return dict(_form_pairs(body))
+    raise ValueError(f"unsupported content type {content_type[:64]!r}")
+
+
+def _claim_id(signature: str) -> str:
+    # Twilio's signature is the only per-request value it signs on every route; a fixed-length digest keeps keys short.
+    return "twilio:" + hashlib.sha256(signature.encode()).hexdigest()[:32]
 
 
 class InboundWebhook:
@@ -156,49 +175,66 @@ class InboundWebhook:
         application.router.add_post("/voice/status", self._voice_status)
         return application
 
-    async def _authenticate(self, request: web.Request, body: bytes, app: str,
-                            pairs: Callable[[], list[tuple[str, str]]]) -> None:
+    async def _authenticate(self, request: web.Request, body: bytes) -> tuple[str | None, dict[str, str] | None]:
+        """Raise WebhookAuthError unless the request is authentic. Returns the id to claim against replays (None
+        for `basic`) and, in `twilio` mode, the form fields the signature covered (None otherwise)."""
         cfg = self.config
         if cfg.auth == "basic":
             webhook_auth.verify_basic(cfg.username or "", self._password, request.headers.get("Authorization"))
-        elif cfg.auth == "twilio":
-            base = cfg.public_url.rstrip("/") if cfg.public_url else f"{request.scheme}://{request.host}"
-            webhook_auth.verify_twilio(self._secrets[0], base + request.path_qs, pairs(),
-                                       request.headers.get("X-Twilio-Signature"))
-        else:
-            msg_id = webhook_auth.verify_hmac(self._secrets, request.headers, body, self._clock())
-            fresh = await self._redis.set(keys.app_key(app, "webhook-seen", msg_id[:128]), b"1", nx=True,
-                                          ex=cfg.replay_window_s)
-            if not fresh:
-                raise webhook_auth.WebhookAuthError("webhook-id already seen (replay)")
+            return None, None
+        if cfg.auth == "hmac":
+            return webhook_auth.verify_hmac(self._secrets, request.headers, request.raw_path, body, self._clock()), None
+        # twilio: the URL Twilio requested, raw as sent (Twilio signs it as configured, percent-encoding included).
+        base = cfg.public_url.rstrip("/") if cfg.public_url else f"{request.scheme}://{request.host}"
+        url = base + request.raw_path
+        signature = request.headers.get("X-Twilio-Signature")
+        if request.content_type in _FORM_TYPES and webhook_auth.twilio_body_hash(url) is None:
+            try:
+                pairs = _form_pairs(body)
+            except ValueError:  # UnicodeDecodeError is one
+                raise webhook_auth.WebhookAuthError("cannot verify X-Twilio-Signature: the body is not a form") from None
+            webhook_auth.verify_twilio(self._secrets, url, pairs, signature)
+            return _claim_id(signature or ""), dict(pairs)
+        webhook_auth.verify_twilio(self._secrets, url, (), signature, body=body)
+        return _claim_id(signature or ""), None
 
-    async def _read(self, request: web.Request, app: str) -> dict[str, str]:
+    @contextlib.asynccontextmanager
+    async def _accepted(self, request: web.Request, app: str) -> AsyncIterator[dict[str, str]]:
+        """Authenticate, claim against replays, parse; yields the fields. A failure inside the block releases the
+        claim (the provider's retry of a request we failed to handle is not a replay)."""
         if not _APP_ID.match(app):
             raise web.HTTPBadRequest(text="invalid application id")
         body = await request.read()
-        parsed: tuple[dict[str, str], list[tuple[str, str]]] | None = None
-
-        def pairs() -> list[tuple[str, str]]:
-            nonlocal parsed
-            if parsed is None:
-                parsed = _parse_fields(request, body)
-            return parsed[1]
-
         try:
-            await self._authenticate(request, body, app, pairs)
+            claim, fields = await self._authenticate(request, body)
         except webhook_auth.WebhookAuthError as exc:
             log.warning("inbound webhook %s refused: %s", request.path, exc)
             raise web.HTTPUnauthorized(text=str(exc)) from None
+        key = None
+        if claim is not None:
+            # Per application: the signature already binds the application, the claim keeps each request single-use.
+            key = keys.app_key(app, "webhook-seen", claim[:128])
+            if not await self._redis.set(key, b"1", nx=True, ex=self.config.replay_window_s):
+                log.warning("inbound webhook %s refused: already seen (replay)", request.path)
+                raise web.HTTPUnauthorized(text="webhook already seen (replay)")
         try:
-            if parsed is None:
-                parsed = _parse_fields(request, body)
-        except (ValueError, UnicodeDecodeError, msgspec.DecodeError) as exc:
-            raise web.HTTPBadRequest(text=f"malformed body: {exc}") from None
-        return parsed[0]
+            if fields is None:
+                try:
+                    fields = _parse_fields(request.content_type, body)
+                except (ValueError, RecursionError) as exc:
+                    raise web.HTTPBadRequest(text=f"malformed body: {exc}") from None
+            yield fields
+        except Exception:
+            if key is not None:
+                await self._redis.delete(key)
+            raise
 
     async def _inbound(self, request: web.Request) -> web.Response:
         app = request.match_info["app"]
-        f = await self._read(request, app)
+        async with self._accepted(request, app) as f:
+            return await self._incoming(app, f)
+
+    async def _incoming(self, app: str, f: dict[str, str]) -> web.Response:
         sender = f.get("From") or f.get("originationNumber")
         ours = f.get("To") or f.get("destinationNumber")
         text = f.get("Body") if "Body" in f else f.get("messageBody")
@@ -212,7 +248,10 @@ class InboundWebhook:
 
     async def _sms_status(self, request: web.Request) -> web.Response:
         app = request.query.get("app", "")
-        f = await self._read(request, app)
+        async with self._accepted(request, app) as f:
+            return await self._sms_receipt(request, app, f)
+
+    async def _sms_receipt(self, request: web.Request, app: str, f: dict[str, str]) -> web.Response:
         try:
             record = sms_receipt_event(app, request.query.get("mid"), f)
         except ValueError as exc:
@@ -226,7 +265,10 @@ class InboundWebhook:
 
     async def _voice_status(self, request: web.Request) -> web.Response:
         app = request.query.get("app", "")
-        f = await self._read(request, app)
+        async with self._accepted(request, app) as f:
+            return await self._voice_receipt(request, app, f)
+
+    async def _voice_receipt(self, request: web.Request, app: str, f: dict[str, str]) -> web.Response:
         try:
             record = voice_receipt_event(app, request.query.get("mid"), f)
         except ValueError as exc:

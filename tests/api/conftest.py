@@ -212,6 +212,32 @@ def error_of(call: Callable[[], Any]) -> tuple[str, int, str]:
     raise AssertionError("the call succeeded")
 
 
+def send_signed_raw(server: ApiServer, method: str, signed_path: str, sent_path: str | None = None,
+                    body: bytes = b"") -> tuple[int, dict[str, str], Any]:
+    """Sign `method signed_path` and `body` with botocore's SigV4Auth (which signs the path with dot segments
+    resolved), then send `sent_path` (default: the signed one) byte for byte with http.client, which normalises
+    nothing, to the server on 127.0.0.1. Returns (status, lower-cased headers, decoded JSON body or None)."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method=method, url=server.url + signed_path, data=body,
+                     headers={"Content-Type": "application/json"} if body else {})
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET), "mobiletargeting", REGION).add_auth(req)
+    conn = http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=10)
+    try:
+        conn.request(method, sent_path or signed_path, body=body or None, headers=dict(req.headers.items()))
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(raw) if raw else None
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="session")
 def live_api(redis_server: EmbeddedRedis) -> Iterator[ApiServer]:
     """The API with the real services `services_from_config` wires (endpoint, segment and job stores, phone

@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 
 from gateway.api.errors import Forbidden
 from gateway.api.sigv4 import SigV4Verifier, canonical_query, canonical_uri
-from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer, error_of
+from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer, error_of, send_signed_raw
 
 
 def test_wrong_secret_is_forbidden(api_server: ApiServer, sync_redis: Any) -> None:
@@ -153,3 +153,40 @@ def test_malformed_amz_date_is_forbidden() -> None:
         req.headers["X-Amz-Date"] = bad
         with pytest.raises(Forbidden, match="X-Amz-Date"):
             _verify(req)
+
+
+# -- the path routed is the path signed ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("dots", ["..", "%2e%2e", "%2E.", ".", "%2e"])
+def test_dot_segments_are_refused_before_routing(live_api: ApiServer, live_pp: Any, live_app: str, dots: str) -> None:
+    """A DeleteApp signature replayed on `/v1/apps/A/segments/..`: botocore's canonical path (and so the
+    signature) is `/v1/apps/A`, but the raw path routes to DeleteSegment with SegmentId `..`. Every dot segment,
+    literal or percent-encoded, is a 400 in Pinpoint's shape, and nothing is touched."""
+    seg = live_pp.create_segment(ApplicationId=live_app, WriteSegmentRequest={"Name": "s"})["SegmentResponse"]["Id"]
+    path = f"/v1/apps/{live_app}/segments/{dots}"
+    status, headers, body = send_signed_raw(live_api, "DELETE", path if "%" in dots else f"/v1/apps/{live_app}", path)
+    assert status == 400, (status, body)
+    assert headers["x-amzn-errortype"] == "BadRequestException"
+    assert set(body) == {"Message", "RequestID"} and "dot segment" in body["Message"]
+    assert live_pp.get_app(ApplicationId=live_app)["ApplicationResponse"]["Id"] == live_app
+    assert live_pp.get_segment(ApplicationId=live_app, SegmentId=seg)["SegmentResponse"]["Id"] == seg
+
+
+def test_dot_segments_are_refused_without_auth_too(redis_server: Any) -> None:
+    server = ApiServer(redis_server.url, None, with_fakes=False).start()
+    try:
+        status, headers, _ = send_signed_raw(server, "GET", "/v1/apps", "/v1/apps/x/../../v1/apps")
+        assert (status, headers["x-amzn-errortype"]) == (400, "BadRequestException")
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("prefix", [b'{"Unknown":', b'{"Name":"x","Unknown":{"a":'])
+def test_deeply_nested_json_is_a_bad_request(api_server: ApiServer, sync_redis: Any, prefix: bytes) -> None:
+    """JSON nested deeper than the decoder's recursion limit inside a member msgspec skips is a 400 in
+    Pinpoint's shape, not a 500."""
+    depth = 100_000
+    body = prefix + b"[" * depth + b"]" * depth + b"}" * prefix.count(b"{")
+    status, headers, err = send_signed_raw(api_server, "POST", "/v1/apps", body=body)
+    assert (status, headers["x-amzn-errortype"]) == (400, "BadRequestException"), err
+    assert set(err) == {"Message", "RequestID"} and "too deeply" in err["Message"]

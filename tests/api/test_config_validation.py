@@ -75,3 +75,56 @@ async def test_start_api_serves_on_a_free_port(redis: object, redis_server: obje
                 assert resp.status == 201 and (await resp.json())["Name"] == "cli"
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "gateway.example", ""])
+def test_auth_none_off_loopback_refuses_to_start(host: str) -> None:
+    from gateway.api.server import check_api_config
+
+    cfg = from_dict({"api": {"auth": "none"}})
+    with pytest.raises(ConfigError, match="allow_unauthenticated") as info:
+        check_api_config(cfg, {}, host=host)
+    assert "\n" not in str(info.value) and "not loopback" in str(info.value)
+    forced = from_dict({"api": {"auth": "none", "allow_unauthenticated": True}})
+    check_api_config(forced, {}, host=host)  # explicitly forced: starts
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "localhost", "::ffff:127.0.0.1"])
+def test_auth_none_on_loopback_starts(host: str) -> None:
+    from gateway.api.server import check_api_config
+
+    check_api_config(from_dict({"api": {"auth": "none"}}), {}, host=host)
+
+
+def test_gateway_serve_refuses_auth_none_off_loopback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gateway serve --api 0.0.0.0:PORT` with auth = "none" exits 2 with one line before anything listens."""
+    from gateway.cli import main
+
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)
+    monkeypatch.setenv("GATEWAY_API__AUTH", "none")
+    assert main(["serve", "--api", "0.0.0.0:0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "api.allow_unauthenticated" in err and "0.0.0.0" in err
+
+
+def test_python_m_gateway_api_refuses_auth_none_off_loopback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.api import __main__ as api_main
+
+    async def must_not_listen(*args: object) -> None:
+        raise AssertionError("the API started listening")
+
+    monkeypatch.setattr(api_main, "run", must_not_listen)
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)
+    monkeypatch.setenv("GATEWAY_API__AUTH", "none")
+    assert api_main.main(["--listen", "0.0.0.0:0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "api.allow_unauthenticated" in err
+
+
+async def test_start_api_refuses_auth_none_off_loopback() -> None:
+    from gateway.api.server import start_api
+
+    with pytest.raises(ConfigError, match="allow_unauthenticated"):
+        await start_api(from_dict({"api": {"auth": "none"}}), "192.0.2.10", 0)  # TEST-NET: never bindable

@@ -328,35 +328,39 @@ async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return r.status
 
 
-def _signed(body: bytes, msg_id: str = "msg_1", ts: int | None = None, secret: str = SECRET) -> dict[str, str]:
+def _signed(url: str, body: bytes, msg_id: str = "msg_1", ts: int | None = None, secret: str = SECRET,
+            ctype: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+    """Headers signing `body` for a POST to `url` (the signature covers its path and query as sent)."""
     ts = int(time.time()) if ts is None else ts
-    return {"Content-Type": "application/x-www-form-urlencoded", "webhook-id": msg_id,
-            "webhook-timestamp": str(ts), "webhook-signature": webhook_auth.sign(secret, msg_id, ts, body)}
+    target = urllib.parse.urlsplit(url)._replace(scheme="", netloc="").geturl()
+    return {"Content-Type": ctype, "webhook-id": msg_id, "webhook-timestamp": str(ts),
+            "webhook-signature": webhook_auth.sign(secret, msg_id, ts, target, body)}
 
 
 async def test_webhook_hmac_rejections(webhook: str, sink: Sink) -> None:
     url = f"{webhook}/sms/status?app={APP}&mid=m1"
     body = b"MessageSid=SM1&MessageStatus=delivered&To=%2B14255550100"
-    assert await _post(url, body, _signed(body, "id-ok")) == 200
-    assert await _post(url, body, _signed(body, "id-ok")) == 401  # replayed webhook-id
-    assert await _post(url, body + b"x", {**_signed(body, "id-2")}) == 401  # modified body
-    assert await _post(url, body, _signed(body, "id-3", ts=int(time.time()) - 301)) == 401
-    assert await _post(url, body, _signed(body, "id-4", ts=int(time.time()) + 301)) == 401
-    assert await _post(url, body, _signed(body, "id-5", secret="other-secret")) == 401
+    assert await _post(url, body, _signed(url, body, "id-ok")) == 200
+    assert await _post(url, body, _signed(url, body, "id-ok")) == 401  # replayed webhook-id
+    assert await _post(url, body + b"x", {**_signed(url, body, "id-2")}) == 401  # modified body
+    assert await _post(url, body, _signed(url, body, "id-3", ts=int(time.time()) - 301)) == 401
+    assert await _post(url, body, _signed(url, body, "id-4", ts=int(time.time()) + 301)) == 401
+    assert await _post(url, body, _signed(url, body, "id-5", secret="other-secret")) == 401
     assert await _post(url, body, {"Content-Type": "application/x-www-form-urlencoded"}) == 401
     bad = b"MessageSid=SM1&MessageStatus=teleported"
-    assert await _post(url, bad, _signed(bad, "id-6")) == 400  # unknown status is refused, not dropped
-    assert await _post(f"{webhook}/sms/status?app=%7Bx%7D", body, _signed(body, "id-7")) == 400
+    assert await _post(url, bad, _signed(url, bad, "id-6")) == 400  # unknown status is refused, not dropped
+    bad_app = f"{webhook}/sms/status?app=%7Bx%7D"
+    assert await _post(bad_app, body, _signed(bad_app, body, "id-7")) == 400
     assert [e["event_type"] for e in sink.events] == ["_SMS.SUCCESS"]
 
 
 def test_hmac_accepts_rotated_keys_and_multiple_signatures() -> None:
     body = b"{}"
-    headers = _signed(body, "m", ts=1000, secret="new-secret")
+    headers = _signed("/sms/inbound/a", body, "m", ts=1000, secret="new-secret")
     headers["webhook-signature"] = "v1,bogus " + headers["webhook-signature"]
-    assert webhook_auth.verify_hmac(["old-secret", "new-secret"], headers, body, now=1000) == "m"
+    assert webhook_auth.verify_hmac(["old-secret", "new-secret"], headers, "/sms/inbound/a", body, now=1000) == "m"
     with pytest.raises(webhook_auth.WebhookAuthError):
-        webhook_auth.verify_hmac(["old-secret"], headers, body, now=1000)
+        webhook_auth.verify_hmac(["old-secret"], headers, "/sms/inbound/a", body, now=1000)
 
 
 def test_basic_and_twilio_signatures() -> None:
@@ -401,7 +405,8 @@ async def test_basic_auth_webhook_and_voice_receipt(redis: Any, sink: Sink) -> N
 
 async def test_receipt_21610_opts_out(redis: Any, webhook: str, sink: Sink) -> None:
     body = b"MessageSid=SM9&MessageStatus=undelivered&ErrorCode=21610&To=%2B14255550177"
-    assert await _post(f"{webhook}/sms/status?app={APP}&mid=m9", body, _signed(body, "id-x")) == 200
+    url = f"{webhook}/sms/status?app={APP}&mid=m9"
+    assert await _post(url, body, _signed(url, body, "id-x")) == 200
     assert (await sink.wait_for("_SMS.FAILURE"))["attributes"]["record_status"] == "OPTED_OUT"
     assert await OptOutStore(redis).is_opted_out(APP, "+14255550177")
 
