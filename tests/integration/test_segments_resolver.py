@@ -170,7 +170,7 @@ async def test_csv_import_reports_bad_rows_and_defines_a_segment(redis: aioredis
     assert job.TotalProcessed == 4 and job.TotalFailures == 2
     failures = job.Failures or []
     assert failures[0] == "column EffectiveDate is not importable and was ignored"
-    assert any("line 3" in f and "not a number" in f for f in failures)
+    assert any("line 3" in f and "Metrics values must be numbers" in f for f in failures)
     assert any("line 4" in f and "Address and ChannelType" in f for f in failures)
     seg_id = job.Definition.SegmentId
     assert seg_id
@@ -228,7 +228,8 @@ async def test_json_import_from_http_directory_and_user_ids(redis: aioredis.Redi
         )
         assert job.JobStatus == "COMPLETED" and job.TotalProcessed == 5 and job.TotalFailures == 3
         fails = "\n".join(job.Failures or [])
-        assert "Bogus" in fails and "100 characters" in fails and "invalid JSON" in fails and "EndpointStatus" in fails
+        assert "an unknown field" in fails and "100 characters" in fails and "not valid JSON" in fails
+        assert "EndpointStatus" in fails
         j2 = await EndpointStore(redis).get(APP, "j2")
         assert j2 is not None and j2.EndpointStatus == "ACTIVE"
         bad = await jobs.create_import(
