@@ -322,6 +322,24 @@ class OtpSection(_Base):
     send_timeout_s: PositiveFloat = 30.0  # SendOTPMessage waits this long for the worker's MessageResponse
 
 
+class JobsConfig(_Base):
+    """Where import and export jobs (CreateImportJob, CreateExportJob) may read and write, and how they fetch
+    http(s) sources. Local paths (plain or `file://`) are refused unless they resolve, symlinks and `..` included,
+    inside a directory listed here: none by default. URL sources go through the same SSRF guard as provider URLs
+    (gateway/channels/urlguard.py): https only unless `allow_http`, no private, loopback or link-local address
+    unless a network is in `allow_networks`, every redirect hop checked."""
+
+    import_dirs: list[str] = []  # local sources must lie inside one of these
+    export_dirs: list[str] = []  # export targets must lie inside one of these
+    max_import_bytes: PositiveInt = 100 * 1024 * 1024  # the largest file or http(s) body one import piece reads
+    allow_http: bool = False  # plain http:// sources
+    allow_networks: list[str] = []  # CIDRs exempt from the SSRF guard, e.g. ["10.0.0.0/8"]
+    max_redirects: Annotated[int, msgspec.Meta(ge=0, le=20)] = 5
+    connect_timeout_s: PositiveFloat = 10.0
+    read_timeout_s: PositiveFloat = 30.0  # the longest wait for the next bytes of a response
+    fetch_timeout_s: PositiveFloat = 600.0  # a whole download, redirects included
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
@@ -332,6 +350,7 @@ class GatewayConfig(_Base):
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     inbound: InboundSection | None = None
     otp: OtpSection | None = None
+    jobs: JobsConfig = msgspec.field(default_factory=JobsConfig)
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

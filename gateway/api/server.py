@@ -260,7 +260,7 @@ def services_from_config(
         endpoints=EndpointAdapter(endpoint_store),
         segments=SegmentAdapter(segment_store, tags),
         templates=TemplateAdapter(TemplateStore(redis), settings, tags),
-        jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store)),
+        jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store, config=config.jobs)),
         phone=PhoneValidator(),
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),
     )

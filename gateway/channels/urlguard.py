@@ -1,8 +1,9 @@
-"""SSRF guard for URLs a tenant or operator configures (HTTP SMS/voice providers, webhooks).
+"""SSRF guard for URLs a tenant or operator configures (HTTP SMS/voice providers, webhooks, import job sources).
 
 OWASP's recipe (see shared reference §7): allow only http(s); resolve the host name once, check *every* resolved
 address, and connect to exactly the addresses checked (the aiohttp resolver below returns only those, so a DNS
-rebinding between check and connect is impossible); never follow redirects (callers pass allow_redirects=False).
+rebinding between check and connect is impossible); never follow a redirect unchecked (callers pass
+allow_redirects=False; `fetch` follows them by hand, each hop checked like the first URL).
 Loopback, private, link-local, CGNAT, multicast, reserved and unspecified addresses are refused, including when
 they hide inside IPv4-mapped, 6to4 or NAT64 IPv6 addresses, unless the operator allowlists a network
 explicitly (the sandbox tests allowlist 127.0.0.1/32).
@@ -20,7 +21,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 class BlockedAddress(ConfigError):
     """A URL points (or resolves) to an address the guard refuses. The message says which rule refused it."""
+
+
+class FetchError(GatewayError, OSError):
+    """`fetch` gave up: an HTTP status other than 200, too many redirects, a body over the cap, an encoding it
+    does not read. The message says which (never the body)."""
 
 
 def parse_networks(items: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -154,3 +160,69 @@ def guarded_connector(
         resolver=GuardedResolver(allow, inner), limit=limit, limit_per_host=0, keepalive_timeout=keepalive_timeout,
         ttl_dns_cache=60, **kw,
     )
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def guarded_session(
+    allow: tuple[IPNetwork, ...], *, connect_timeout: float, read_timeout: float, total_timeout: float,
+    inner: AbstractResolver | None = None,
+) -> aiohttp.ClientSession:
+    """A client session for `fetch`: every connection through the guard, timeouts on connect, on each read and
+    on the whole request, and no transparent decompression (the size cap must count the bytes we hold)."""
+    return aiohttp.ClientSession(
+        connector=guarded_connector(allow, 4, 15.0, inner),
+        timeout=aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout, sock_read=read_timeout),
+        auto_decompress=False,
+    )
+
+
+def redirect_target(current: URL, status: int, location: str | None) -> URL | None:
+    """Where a response sends us next: None when it is not a redirect. A redirect without Location is an error."""
+    if status not in _REDIRECTS:
+        return None
+    if not location:
+        raise FetchError(f"HTTP {status} redirect without a Location")
+    try:
+        return current.join(URL(location))
+    except (ValueError, TypeError) as exc:
+        raise FetchError(f"HTTP {status} redirect to an invalid Location ({exc})") from exc
+
+
+async def fetch(
+    session: aiohttp.ClientSession, url: str, *, allow_http: bool, allow: tuple[IPNetwork, ...], max_bytes: int,
+    max_redirects: int,
+) -> bytes:
+    """GET `url` through a `guarded_session`: redirects are followed by hand, at most `max_redirects`, each hop
+    checked by `check_url` (a literal IP is refused here, a name when the session's resolver connects); the body
+    is read while it streams and abandoned as soon as it passes `max_bytes`. Raises BlockedAddress or FetchError
+    (and aiohttp/timeout errors from the transport)."""
+    target = check_url(url, allow_http=allow_http, allow=allow)
+    for hop in range(max_redirects + 1):
+        headers = {"Accept-Encoding": "identity"}
+        async with session.get(target, allow_redirects=False, headers=headers) as resp:
+            nxt = redirect_target(target, resp.status, resp.headers.get("Location"))
+            if nxt is None:
+                return await _read_capped(resp, max_bytes)
+        try:
+            target = check_url(str(nxt), allow_http=allow_http, allow=allow)
+        except BlockedAddress as exc:
+            raise BlockedAddress(f"redirect {hop + 1} refused: {exc}") from None
+    raise FetchError(f"more than {max_redirects} redirects")
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    if resp.status != 200:
+        raise FetchError(f"HTTP {resp.status}")
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise FetchError(f"Content-Encoding {encoding[:20]} is not supported: serve the file uncompressed")
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise FetchError(f"body of {resp.content_length} bytes exceeds the limit of {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(65536):
+        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError(f"body exceeds the limit of {max_bytes} bytes")
+    return bytes(body)

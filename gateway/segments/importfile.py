@@ -6,12 +6,18 @@ Attributes.Interests,User.UserId`...); a multi-valued custom field repeats its c
 is `User.UserId` lists user ids, several per line when separated by spaces. EndpointStatus and EffectiveDate are
 not importable: those columns are ignored and reported once as a job-level note. A row without Id gets a stable
 id derived from (ChannelType, Address), so importing the same file twice updates instead of duplicating.
+
+Errors never quote the source: they name lines, columns and Pinpoint's own field names, never a value, header
+text, key or attribute name read from the file (a job pointed at a file that is not an endpoint list must not
+become a way to read it). `redact` applies the same rule to messages from elsewhere (msgspec, the endpoint
+rules) before they reach a job's Failures.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +33,21 @@ DEMOGRAPHIC = {"AppVersion", "Locale", "Make", "Model", "ModelVersion", "Platfor
 LOCATION = {"City", "Country", "Latitude", "Longitude", "PostalCode", "Region"}
 NOT_IMPORTABLE = {"EndpointStatus", "EffectiveDate"}
 _convert_opts: dict[str, Any] = {"strict": False}
+CSV_PATHS = (
+    "Id, Address, ChannelType, OptOut, RequestId, Attributes.<name>, Metrics.<name>, Demographic.<field>, "
+    "Location.<field>, User.UserId, User.UserAttributes.<name>"
+)
+FIELDS = ", ".join(sorted(EndpointBatchItem.__struct_fields__))
+# a repr()-quoted value, and the name part of `Attributes.<name>...: reason` in the endpoint rules' messages (up to
+# the last ": ", since a name may hold anything)
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|" r'"(?:[^"\\]|\\.)*"', re.S)
+_NAMED = re.compile(r"\b((?:User\.)?UserAttributes|Attributes|Metrics)\..*?(?=(?:\[\d+\])?: [^:]*$)", re.S)
+
+
+def redact(message: str) -> str:
+    """`message` without anything it quotes from the data: repr()-quoted values become `…` and attribute or
+    metric names `<name>`."""
+    return _NAMED.sub(r"\1.<name>", _QUOTED.sub("…", message))
 
 
 @dataclass
@@ -47,7 +68,7 @@ def _finish(line: int, obj: dict[str, Any]) -> Parsed:
     try:
         item = msgspec.convert(obj, EndpointBatchItem, **_convert_opts)
     except msgspec.ValidationError as exc:
-        return Parsed(line, error=str(exc))
+        return Parsed(line, error=redact(str(exc)))
     if not item.Id:
         if not item.Address or not item.ChannelType:
             if item.User is not None and item.User.UserId and set(obj) == {"User"} and not item.User.UserAttributes:
@@ -68,7 +89,7 @@ def _set_path(obj: dict[str, Any], path: str, value: str) -> str | None:
         try:
             obj.setdefault("Metrics", {})[".".join(parts[1:])] = float(value)
         except ValueError:
-            return f"{path}: {value[:40]!r} is not a number"
+            return "Metrics values must be numbers"
     elif head == "Demographic" and len(parts) == 2 and parts[1] in DEMOGRAPHIC:
         obj.setdefault("Demographic", {})[parts[1]] = value
     elif head == "Location" and len(parts) == 2 and parts[1] in LOCATION:
@@ -76,7 +97,7 @@ def _set_path(obj: dict[str, Any], path: str, value: str) -> str | None:
             try:
                 obj.setdefault("Location", {})[parts[1]] = float(value)
             except ValueError:
-                return f"{path}: {value[:40]!r} is not a number"
+                return f"Location.{parts[1]} must be a number"
         else:
             obj.setdefault("Location", {})[parts[1]] = value
     elif head == "User" and len(parts) == 2 and parts[1] == "UserId":
@@ -85,13 +106,21 @@ def _set_path(obj: dict[str, Any], path: str, value: str) -> str | None:
         user = obj.setdefault("User", {})
         user.setdefault("UserAttributes", {}).setdefault(".".join(parts[2:]), []).append(value)
     else:
-        return f"unknown column {path!r}"
+        return "not an importable attribute path"
     return None
 
 
 def parse_csv(text: str, notes: list[str]) -> Iterator[Parsed]:
-    """Rows of a CSV import file (header = dotted paths). Job-level notes (ignored columns) go to `notes`."""
+    """Rows of a CSV import file (header = dotted paths). Job-level notes (ignored columns) go to `notes`. A file
+    that is not CSV ends at its first unreadable line, reported as that line's error."""
     reader = csv.reader(io.StringIO(text))
+    try:
+        yield from _csv_rows(reader, notes)
+    except csv.Error as exc:  # csv's messages name the rule broken, never the data
+        yield Parsed(max(reader.line_num, 1), error=f"not valid CSV ({exc})")
+
+
+def _csv_rows(reader: Any, notes: list[str]) -> Iterator[Parsed]:
     try:
         header = next(reader)
     except StopIteration:
@@ -99,9 +128,10 @@ def parse_csv(text: str, notes: list[str]) -> Iterator[Parsed]:
     header = [h.strip() for h in header]
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
-    bad = [h for h in header if h not in NOT_IMPORTABLE and _set_path({}, h, "0") is not None]
+    bad = [str(i) for i, h in enumerate(header, 1) if h not in NOT_IMPORTABLE and _set_path({}, h, "0") is not None]
     if bad:
-        yield Parsed(1, error=f"header: {'; '.join(_set_path({}, h, '0') or '' for h in bad)}")
+        cols = f"column {bad[0]} is" if len(bad) == 1 else f"columns {', '.join(bad[:20])} are"
+        yield Parsed(1, error=f"header: {cols} not an importable attribute path (the paths are {CSV_PATHS})")
         return
     for h in header:
         if h in NOT_IMPORTABLE:
@@ -119,11 +149,12 @@ def parse_csv(text: str, notes: list[str]) -> Iterator[Parsed]:
             continue
         obj: dict[str, Any] = {}
         err = None
-        for h, value in zip(header, row, strict=False):
+        for col, (h, value) in enumerate(zip(header, row, strict=False), 1):
             if value == "" or h in NOT_IMPORTABLE:
                 continue
             err = _set_path(obj, h, value)
             if err:
+                err = f"column {col}: {err}"
                 break
         yield Parsed(line, error=err) if err else _finish(line, obj)
 
@@ -137,7 +168,7 @@ def parse_json_lines(text: str, notes: list[str]) -> Iterator[Parsed]:
         try:
             obj = msgspec.json.decode(raw)
         except msgspec.DecodeError as exc:
-            yield Parsed(n, error=f"invalid JSON: {exc}")
+            yield Parsed(n, error=f"not valid JSON ({exc})")  # msgspec names the byte offset, not the data
             continue
         if not isinstance(obj, dict):
             yield Parsed(n, error="each line must be a JSON object")
@@ -151,6 +182,7 @@ def parse_json_lines(text: str, notes: list[str]) -> Iterator[Parsed]:
             obj.pop(k, None)
         unknown = sorted(set(obj) - set(EndpointBatchItem.__struct_fields__))
         if unknown:
-            yield Parsed(n, error=f"unknown field(s) {', '.join(unknown)}")
+            what = "an unknown field" if len(unknown) == 1 else f"{len(unknown)} unknown fields"
+            yield Parsed(n, error=f"{what} (an endpoint's fields are {FIELDS})")
             continue
         yield _finish(n, obj)

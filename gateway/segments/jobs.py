@@ -6,6 +6,11 @@ Sources (`S3Url`): a local file, a local directory (every regular file in it, so
 a message saying so. Destinations (`S3UrlPrefix`): a local directory or `file://` URL; the job writes
 newline-delimited EndpointResponse JSON files there. `RoleArn` is required by Pinpoint's shape and recorded as given.
 
+What a job may touch is the operator's call (`[jobs]`, JobsConfig): local paths only inside `import_dirs` /
+`export_dirs` (gateway/segments/localfiles.py), URLs only through the SSRF guard with every redirect checked
+(gateway/channels/urlguard.py), at most `max_import_bytes` per piece. Create*Job refuses what it can tell is
+refused at once (BadRequestException); the job re-checks when it runs. Failures never quote what a source holds.
+
 Keys: `gw:{app}:job:<id>` (JSON), `gw:{app}:jobs:<import|export>` (zset by creation) and
 `gw:{app}:segjobs:<import|export>:<segment id>`.
 """
@@ -13,12 +18,12 @@ Keys: `gw:{app}:job:<id>` (JSON), `gw:{app}:jobs:<import|export>` (zset by creat
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,6 +32,8 @@ import msgspec
 import redis.asyncio as aioredis
 
 from gateway import keys
+from gateway.channels import urlguard
+from gateway.config import JobsConfig
 from gateway.endpoints.rules import EndpointValidationError, check_request, now_iso
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import GatewayError
@@ -43,10 +50,13 @@ from gateway.models import (
     ImportJobsResponse,
     SegmentImportResource,
 )
+from gateway.segments import localfiles
 from gateway.segments.definition import SegmentNotFound, SegmentValidationError
-from gateway.segments.importfile import Parsed, parse_csv, parse_json_lines
+from gateway.segments.importfile import Parsed, parse_csv, parse_json_lines, redact
 from gateway.segments.resolver import SegmentResolver
 from gateway.segments.store import SegmentStore, _page
+
+log = logging.getLogger(__name__)
 
 MAX_FAILURES_LISTED = 100
 EXPORT_PIECE = 100_000
@@ -73,42 +83,82 @@ def jobs_key(app: str, kind: str, segment_id: str | None = None) -> str:
     return keys.app_key(app, "segjobs", kind, segment_id) if segment_id else keys.app_key(app, "jobs", kind)
 
 
-def _local_path(url: str) -> Path | None:
-    p = urlparse(url)
-    if p.scheme == "file":
-        return Path(p.path)
-    if p.scheme == "" or (len(p.scheme) == 1 and os.name == "nt"):
-        return Path(url)
-    return None
+class JobPolicy:
+    """What jobs may touch, from `[jobs]`: the listed directories resolved, the guard's networks parsed (a bad
+    CIDR is a ConfigError at start)."""
+
+    def __init__(self, config: JobsConfig) -> None:
+        self.config = config
+        self.import_roots = localfiles.resolve_roots(config.import_dirs)
+        self.export_roots = localfiles.resolve_roots(config.export_dirs)
+        self.allow = urlguard.parse_networks(config.allow_networks)
+
+    def check_source(self, url: str) -> None:
+        """Refuse at once (PathRefused, BlockedAddress) a source the job could never read."""
+        local = localfiles.local_path(url)
+        if local is not None:
+            localfiles.confine(local, self.import_roots, "jobs.import_dirs")
+        elif urlparse(url).scheme in ("http", "https"):
+            urlguard.check_url(url, allow_http=self.config.allow_http, allow=self.allow)
+
+    def session(self) -> aiohttp.ClientSession:
+        c = self.config
+        return urlguard.guarded_session(
+            self.allow, connect_timeout=c.connect_timeout_s, read_timeout=c.read_timeout_s,
+            total_timeout=c.fetch_timeout_s,
+        )
 
 
-async def list_pieces(url: str) -> list[str]:
+def _list_local(path: str, roots: tuple[str, ...]) -> list[str]:
+    fd, is_dir = localfiles.open_source(path, roots, "jobs.import_dirs")
+    try:
+        return [os.path.join(path, name) for name in localfiles.list_files(fd)] if is_dir else [path]
+    finally:
+        os.close(fd)
+
+
+async def list_pieces(url: str, policy: JobPolicy) -> list[str]:
     """The pieces (files) an S3Url names."""
-    local = _local_path(url)
-    if local is not None:
-        if local.is_dir():
-            return [str(p) for p in sorted(local.iterdir()) if p.is_file() and not p.name.startswith(".")]
-        return [str(local)]
+    try:
+        local = localfiles.local_path(url)
+        if local is not None:
+            return await asyncio.to_thread(_list_local, local, policy.import_roots)
+    except localfiles.PathRefused as exc:
+        raise SourceError(str(exc)) from None
+    except OSError as exc:
+        raise SourceError(f"{url}: {exc.strerror or type(exc).__name__}") from None
     scheme = urlparse(url).scheme
     if scheme in ("http", "https"):
         return [url]
     raise SourceError(f"unsupported source {scheme}:// (use a local path, file://, http:// or https://)")
 
 
-async def read_piece(piece: str, session: aiohttp.ClientSession | None) -> str:
-    local = _local_path(piece)
+async def read_piece(piece: str, session: aiohttp.ClientSession | None, policy: JobPolicy) -> str:
+    """The text of one piece. Errors say what went wrong with the piece, never what it holds."""
+    c = policy.config
     try:
+        local = localfiles.local_path(piece)
         if local is not None:
-            return await asyncio.to_thread(local.read_text, "utf-8")
-        assert session is not None
-        async with session.get(piece) as resp:
-            if resp.status != 200:
-                raise SourceError(f"{piece}: HTTP {resp.status}")
-            return (await resp.read()).decode("utf-8")
+            data = await asyncio.to_thread(
+                localfiles.read_source, local, policy.import_roots, "jobs.import_dirs", c.max_import_bytes
+            )
+        else:
+            assert session is not None
+            data = await urlguard.fetch(
+                session, piece, allow_http=c.allow_http, allow=policy.allow, max_bytes=c.max_import_bytes,
+                max_redirects=c.max_redirects,
+            )
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceError(f"{piece}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    except (OSError, aiohttp.ClientError) as exc:
+    except (localfiles.PathRefused, localfiles.TooLarge, urlguard.BlockedAddress, urlguard.FetchError) as exc:
         raise SourceError(f"{piece}: {exc}") from exc
+    except TimeoutError as exc:
+        raise SourceError(f"{piece}: timed out (jobs.*_timeout_s)") from exc
+    except aiohttp.ClientError as exc:
+        raise SourceError(f"{piece}: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise SourceError(f"{piece}: {exc.strerror or type(exc).__name__}") from exc
 
 
 class Jobs:
@@ -122,8 +172,10 @@ class Jobs:
         resolver: SegmentResolver | None = None,
         *,
         clock: Callable[[], str] = now_iso,
+        config: JobsConfig | None = None,
     ) -> None:
         self.redis = redis
+        self.policy = JobPolicy(config or JobsConfig())
         self.endpoints = endpoints or EndpointStore(redis)
         self.segments = segments or SegmentStore(redis)
         self.resolver = resolver or SegmentResolver(redis, self.segments)
@@ -167,10 +219,13 @@ class Jobs:
         try:
             await coro
         except Exception as exc:
+            # the exception may carry anything (a row, a path): the job says what kind, the log says the rest
+            log.exception("%s job %s of application %s stopped", kind, job_id, app)
             typ = ImportJobResponse if kind == "import" else ExportJobResponse
             job = await self._get(app, job_id, typ)
             failed = msgspec.structs.replace(
-                job, JobStatus="FAILED", Failures=[f"job stopped: {exc!r}"], CompletionDate=self._clock()
+                job, JobStatus="FAILED", Failures=[f"job stopped: {type(exc).__name__} (see the gateway's log)"],
+                CompletionDate=self._clock(),
             )
             await self._save(app, failed, kind, seg)
 
@@ -192,6 +247,10 @@ class Jobs:
             raise SegmentValidationError(f"Format must be CSV or JSON, not {req.Format!r}")
         if not req.S3Url:
             raise SegmentValidationError("S3Url is required")
+        try:
+            self.policy.check_source(req.S3Url)
+        except (localfiles.PathRefused, urlguard.BlockedAddress) as exc:
+            raise SegmentValidationError(f"S3Url: {exc}") from None
         if req.SegmentId:
             await self.segments.get(app, req.SegmentId)  # SegmentNotFound -> NotFoundException
         job = ImportJobResponse(
@@ -230,15 +289,15 @@ class Jobs:
         channels: Counter[str] = Counter()
         size = 0
         try:
-            pieces = await list_pieces(d.S3Url)
+            pieces = await list_pieces(d.S3Url, self.policy)
         except SourceError as exc:
             pieces, failures = [], [str(exc)]
             total_failures = failed_pieces = 1
-        session = aiohttp.ClientSession() if any(p.startswith(("http:", "https:")) for p in pieces) else None
+        session = self.policy.session() if any(p.startswith(("http:", "https:")) for p in pieces) else None
         try:
             for piece in pieces:
                 try:
-                    text = await read_piece(piece, session)
+                    text = await read_piece(piece, session, self.policy)
                 except SourceError as exc:
                     failed_pieces += 1
                     total_failures += 1
@@ -251,7 +310,7 @@ class Jobs:
                 members.extend(ok)
                 processed += n
                 total_failures += len(errs)
-                failures.extend(f"{name} line {line}: {msg}" for line, msg in errs)
+                failures.extend(f"{name} line {line}: {redact(msg)}" for line, msg in errs)
                 completed += 1
         finally:
             if session is not None:
@@ -301,11 +360,12 @@ class Jobs:
             if p.error is not None:
                 errs.append((p.line, p.error))
             elif p.user_ids:
-                for uid, eids in zip(p.user_ids, await self.endpoints.user_endpoint_ids(app, p.user_ids), strict=True):
+                found = await self.endpoints.user_endpoint_ids(app, p.user_ids)
+                for n, eids in enumerate(found, 1):
                     if eids:
                         ok.extend(eids)
                     else:
-                        errs.append((p.line, f"user {uid!r} has no endpoints"))
+                        errs.append((p.line, f"user id {n} of the line has no endpoints"))
             elif p.item is not None:
                 try:
                     check_request(p.item)
@@ -317,7 +377,7 @@ class Jobs:
             existing = await self.endpoints.get_many(app, ids)
             for (line, it), ep in zip(good, existing, strict=True):
                 if ep is None:
-                    errs.append((line, f"endpoint {it.Id!r} does not exist and RegisterEndpoints is false"))
+                    errs.append((line, "the endpoint does not exist and RegisterEndpoints is false"))
                 else:
                     ok.append(it.Id or "")
                     channels[ep.ChannelType or "UNKNOWN"] += 1
@@ -344,8 +404,13 @@ class Jobs:
 
     async def create_export(self, app: str, req: ExportJobRequest, *, background: bool = True) -> ExportJobResponse:
         """CreateExportJob: endpoints of a segment version (or all endpoints) to newline-delimited JSON files."""
-        if _local_path(req.S3UrlPrefix) is None:
-            raise SegmentValidationError("S3UrlPrefix must be a local directory or file:// URL")
+        try:
+            out = localfiles.local_path(req.S3UrlPrefix)
+            if out is None:
+                raise SegmentValidationError("S3UrlPrefix must be a local directory or file:// URL")
+            localfiles.confine(out, self.policy.export_roots, "jobs.export_dirs")
+        except localfiles.PathRefused as exc:
+            raise SegmentValidationError(f"S3UrlPrefix: {exc}") from None
         if req.SegmentId:
             await self.segments.get_version(app, req.SegmentId, req.SegmentVersion)
         job = ExportJobResponse(
@@ -376,18 +441,20 @@ class Jobs:
         d = job.Definition
         job = msgspec.structs.replace(job, JobStatus="PROCESSING")
         await self._save(app, job, "export", d.SegmentId)
-        out_dir = _local_path(d.S3UrlPrefix)
+        out_dir = localfiles.local_path(d.S3UrlPrefix)
         assert out_dir is not None
         failures: list[str] = []
         pieces = done = 0
+        target: int | None = None
         try:
             if d.SegmentId:
                 ids = await self.resolver.resolve(app, d.SegmentId, d.SegmentVersion)
             else:
                 idx = await self.resolver.index(app)
                 ids = idx.ids(self.resolver.kernel.rows(idx.alive))
-            target = out_dir / job.Id
-            await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
+            target = await asyncio.to_thread(
+                localfiles.make_export_dir, out_dir, job.Id, self.policy.export_roots, "jobs.export_dirs"
+            )
             for start in range(0, len(ids), EXPORT_PIECE):
                 chunk = ids[start : start + EXPORT_PIECE]
                 lines: list[bytes] = []
@@ -396,13 +463,22 @@ class Jobs:
                         if raw is not None:
                             lines.append(raw if isinstance(raw, bytes) else raw.encode())
                 pieces += 1
-                path = target / f"part-{pieces - 1:05d}.json"
-                await asyncio.to_thread(path.write_bytes, b"\n".join(lines) + (b"\n" if lines else b""))
+                data = b"\n".join(lines) + (b"\n" if lines else b"")
+                await asyncio.to_thread(localfiles.write_new, target, f"part-{pieces - 1:05d}.json", data)
                 done += len(lines)
             status = "COMPLETED"
-        except (OSError, SegmentNotFound) as exc:
+        except localfiles.PathRefused as exc:
+            failures.append(f"S3UrlPrefix: {exc}")
+            status = "FAILED"
+        except OSError as exc:
+            failures.append(f"{d.S3UrlPrefix}: {exc.strerror or type(exc).__name__}")
+            status = "FAILED"
+        except SegmentNotFound as exc:
             failures.append(str(exc))
             status = "FAILED"
+        finally:
+            if target is not None:
+                os.close(target)
         job = msgspec.structs.replace(
             job,
             CompletedPieces=pieces,

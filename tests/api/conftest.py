@@ -7,6 +7,7 @@ import base64
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, Self
 
 import boto3
@@ -19,7 +20,7 @@ from botocore.config import Config
 from gateway.api.server import create_app, services_from_config
 from gateway.api.services import Services
 from gateway.api.sigv4 import SigV4Verifier
-from gateway.config import GatewayConfig, from_dict
+from gateway.config import from_dict
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.sandbox.smtp import SmtpSink
 from gateway.worker import Worker
@@ -38,8 +39,9 @@ class ApiServer:
     what `services_from_config` reads keys from (default: the test credentials key, so push channels work)."""
 
     def __init__(self, redis_url: str, verifier: SigV4Verifier | None, with_fakes: bool = True,
-                 environ: dict[str, str] | None = None) -> None:
+                 environ: dict[str, str] | None = None, config: dict[str, Any] | None = None) -> None:
         self.redis_url = redis_url
+        self.config_overrides = config or {}
         self.verifier = verifier
         self.with_fakes = with_fakes
         self.environ = {"GW_CREDENTIALS_KEY": CREDENTIALS_KEY} if environ is None else environ
@@ -50,8 +52,7 @@ class ApiServer:
         self.url = ""
 
     async def _start(self) -> None:
-        config = GatewayConfig()
-        config = GatewayConfig(api=type(config.api)(region=REGION, account_id=ACCOUNT))
+        config = from_dict({"api": {"region": REGION, "account_id": ACCOUNT}, **self.config_overrides})
         self.redis = aioredis.Redis.from_url(self.redis_url)
         self.services = services_from_config(config, self.redis, environ=self.environ)
         if self.with_fakes:
@@ -239,10 +240,18 @@ def send_signed_raw(server: ApiServer, method: str, signed_path: str, sent_path:
 
 
 @pytest.fixture(scope="session")
-def live_api(redis_server: EmbeddedRedis) -> Iterator[ApiServer]:
+def live_jobs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one directory `live_api`'s import and export jobs may use (`jobs.import_dirs` and `export_dirs`)."""
+    return tmp_path_factory.mktemp("jobs")
+
+
+@pytest.fixture(scope="session")
+def live_api(redis_server: EmbeddedRedis, live_jobs_dir: Path) -> Iterator[ApiServer]:
     """The API with the real services `services_from_config` wires (endpoint, segment and job stores, phone
-    validation; no OTP section, no worker), signing with the test key."""
-    server = ApiServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False).start()
+    validation; no OTP section, no worker), signing with the test key; jobs confined to `live_jobs_dir`."""
+    jobs = {"import_dirs": [str(live_jobs_dir)], "export_dirs": [str(live_jobs_dir)]}
+    server = ApiServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False,
+                       config={"jobs": jobs}).start()
     yield server
     from gateway.api.adapters import JobAdapter
 

@@ -5,8 +5,11 @@ runner in Redis. Jobs run in the server's background; the tests wait for them wi
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from gateway.api.adapters import JobAdapter
 from tests.api.conftest import ApiServer, error_of
@@ -14,6 +17,14 @@ from tests.api.conftest import ApiServer, error_of
 IOS = {"Demographic": {"Platform": {"DimensionType": "INCLUSIVE", "Values": ["ios"]}}}
 GOLD = {"Attributes": {"tier": {"AttributeType": "INCLUSIVE", "Values": ["gold"]}}}
 ROLE = "arn:aws:iam::123456789012:role/import"
+
+
+@pytest.fixture
+def jobs_tmp(live_jobs_dir: Path) -> Path:
+    """A fresh directory inside the one the live API's jobs may use."""
+    d = live_jobs_dir / uuid.uuid4().hex
+    d.mkdir()
+    return d
 
 
 def drain(server: ApiServer) -> None:
@@ -105,7 +116,8 @@ EMAIL,c@example.com,e4,x,y,z,extra
 """
 
 
-def test_import_and_export_jobs(live_api: ApiServer, live_pp: Any, live_app: str, tmp_path: Path) -> None:
+def test_import_and_export_jobs(live_api: ApiServer, live_pp: Any, live_app: str, jobs_tmp: Path) -> None:
+    tmp_path = jobs_tmp
     pp, app = live_pp, live_app
     src = tmp_path / "endpoints.csv"
     src.write_text(CSV)
@@ -167,7 +179,8 @@ def test_import_and_export_jobs(live_api: ApiServer, live_pp: Any, live_app: str
     assert pp.get_segment_export_jobs(ApplicationId=app, SegmentId=seg_id)["ExportJobsResponse"]["Item"] == []
 
 
-def test_job_errors(live_api: ApiServer, live_pp: Any, live_app: str, tmp_path: Path) -> None:
+def test_job_errors(live_api: ApiServer, live_pp: Any, live_app: str, jobs_tmp: Path) -> None:
+    tmp_path = jobs_tmp
     pp, app = live_pp, live_app
     assert error_of(lambda: pp.get_import_job(ApplicationId=app, JobId="nope"))[:2] == ("NotFoundException", 404)
     assert error_of(lambda: pp.get_export_job(ApplicationId=app, JobId="nope"))[:2] == ("NotFoundException", 404)
@@ -180,6 +193,18 @@ def test_job_errors(live_api: ApiServer, live_pp: Any, live_app: str, tmp_path: 
     code, _, _ = error_of(lambda: pp.create_export_job(ApplicationId=app, ExportJobRequest={
         "RoleArn": ROLE, "S3UrlPrefix": str(tmp_path), "SegmentId": "missing"}))
     assert code == "NotFoundException"
+    # local paths outside jobs.import_dirs / export_dirs: BadRequestException, nothing read or created
+    for url in ("/etc/passwd", "file:///proc/self/environ", f"{tmp_path}/../../etc/passwd"):
+        code, status, message = error_of(lambda u=url: pp.create_import_job(ApplicationId=app, ImportJobRequest={
+            "Format": "CSV", "S3Url": u, "RoleArn": ROLE}))
+        assert (code, status) == ("BadRequestException", 400)
+        assert message.startswith("S3Url: ") and "outside the directories listed in jobs.import_dirs" in message
+        assert "root:" not in message
+    outside = tmp_path.parent.parent / f"{tmp_path.name}-outside"
+    code, _, message = error_of(lambda: pp.create_export_job(ApplicationId=app, ExportJobRequest={
+        "RoleArn": ROLE, "S3UrlPrefix": str(outside)}))
+    assert code == "BadRequestException" and "jobs.export_dirs" in message and not outside.exists()
+    assert pp.get_import_jobs(ApplicationId=app)["ImportJobsResponse"]["Item"] == []
     # a source that cannot be read fails the job with the reason; an import job is not an export job
     job = pp.create_import_job(ApplicationId=app, ImportJobRequest={
         "Format": "CSV", "S3Url": "s3://bucket/key.csv", "RoleArn": ROLE})["ImportJobResponse"]

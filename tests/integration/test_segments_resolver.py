@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from gateway import _fast
+from gateway.config import JobsConfig
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.endpoints.store import EndpointStore, changes_key
 from gateway.models import (
@@ -33,6 +34,11 @@ from gateway.segments.resolver import SegmentResolver
 from gateway.segments.store import SegmentStore
 
 APP = "app"
+
+
+def local_jobs(redis: aioredis.Redis, d: Path, **kw: Any) -> Jobs:
+    """Jobs allowed to read and write inside `d` (local paths are refused unless configured)."""
+    return Jobs(redis, config=JobsConfig(import_dirs=[str(d)], export_dirs=[str(d)], **kw))
 KERNELS = _fast.implementations("segfilter")
 
 
@@ -160,7 +166,7 @@ EMAIL,"b,c@example.com",FR,"sci, fi",,1.5,,
 async def test_csv_import_reports_bad_rows_and_defines_a_segment(redis: aioredis.Redis, tmp_path: Path) -> None:
     path = tmp_path / "endpoints.csv"
     path.write_text(CSV)
-    jobs = Jobs(redis)
+    jobs = local_jobs(redis, tmp_path)
     job = await jobs.create_import(
         APP,
         ImportJobRequest(Format="CSV", S3Url=str(path), RoleArn="r", DefineSegment=True, SegmentName="imp"),
@@ -170,7 +176,7 @@ async def test_csv_import_reports_bad_rows_and_defines_a_segment(redis: aioredis
     assert job.TotalProcessed == 4 and job.TotalFailures == 2
     failures = job.Failures or []
     assert failures[0] == "column EffectiveDate is not importable and was ignored"
-    assert any("line 3" in f and "not a number" in f for f in failures)
+    assert any("line 3" in f and "Metrics values must be numbers" in f for f in failures)
     assert any("line 4" in f and "Address and ChannelType" in f for f in failures)
     seg_id = job.Definition.SegmentId
     assert seg_id
@@ -220,7 +226,7 @@ async def test_json_import_from_http_directory_and_user_ids(redis: aioredis.Redi
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        jobs = Jobs(redis)
+        jobs = local_jobs(redis, tmp_path, allow_http=True, allow_networks=["127.0.0.1/32"])
         job = await jobs.create_import(
             APP,
             ImportJobRequest(Format="JSON", S3Url=f"http://127.0.0.1:{port}/e.json", RoleArn="r", DefineSegment=True),
@@ -228,7 +234,8 @@ async def test_json_import_from_http_directory_and_user_ids(redis: aioredis.Redi
         )
         assert job.JobStatus == "COMPLETED" and job.TotalProcessed == 5 and job.TotalFailures == 3
         fails = "\n".join(job.Failures or [])
-        assert "Bogus" in fails and "100 characters" in fails and "invalid JSON" in fails and "EndpointStatus" in fails
+        assert "an unknown field" in fails and "100 characters" in fails and "not valid JSON" in fails
+        assert "EndpointStatus" in fails
         j2 = await EndpointStore(redis).get(APP, "j2")
         assert j2 is not None and j2.EndpointStatus == "ACTIVE"
         bad = await jobs.create_import(
@@ -244,7 +251,7 @@ async def test_json_import_from_http_directory_and_user_ids(redis: aioredis.Redi
     d.mkdir()
     (d / "1.csv").write_text("User.UserId\nju nobody\n")
     (d / "2.csv").write_text("User.UserId\n")
-    job = await Jobs(redis).create_import(
+    job = await jobs.create_import(
         APP, ImportJobRequest(Format="CSV", S3Url=f"file://{d}", RoleArn="r", DefineSegment=True), background=False
     )
     assert job.TotalPieces == 2 and job.CompletedPieces == 2 and job.TotalFailures == 1
@@ -256,7 +263,7 @@ async def test_export_writes_the_segment(redis: aioredis.Redis, tmp_path: Path) 
     items = [EndpointBatchItem(Id=f"e{i}", Attributes={"color": ["red" if i < 7 else "blue"]}) for i in range(10)]
     await eps.update_endpoints_batch(APP, EndpointBatchRequest(Item=items))
     seg = await SegmentStore(redis).create(APP, COLOR_RED)
-    jobs = Jobs(redis)
+    jobs = local_jobs(redis, tmp_path)
     job = await jobs.create_export(
         APP, ExportJobRequest(RoleArn="r", S3UrlPrefix=str(tmp_path), SegmentId=seg.Id), background=False
     )
@@ -325,7 +332,7 @@ def test_snapshot_round_trip_and_layout_check(kernel: Any) -> None:
 async def test_background_import_and_latest_version_sources(redis: aioredis.Redis, tmp_path: Path) -> None:
     path = tmp_path / "e.json"
     path.write_text('{"Id": "x1", "ChannelType": "EMAIL", "Address": "x1@x", "Attributes": {"color": ["red"]}}\n')
-    jobs = Jobs(redis)
+    jobs = local_jobs(redis, tmp_path)
     created = await jobs.create_import(APP, ImportJobRequest(Format="JSON", S3Url=str(path), RoleArn="r"))
     assert created.JobStatus == "CREATED"
     await jobs.drain()
