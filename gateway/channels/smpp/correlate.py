@@ -99,6 +99,7 @@ class Correlator:
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
         self.write_failures = 0
+        self._failing = 0  # consecutive failed writes: the retry delay grows with them
 
     async def load(self) -> None:
         """Read the applications this channel has sent for (a restart must still match their receipts)."""
@@ -137,12 +138,15 @@ class Correlator:
                 self._batch, self._batch_done = [], None
                 try:
                     await self._write(batch)
-                except Exception as exc:  # Redis down: keep in memory, retry later
+                except Exception as exc:  # Redis busy or down: keep in memory, retry soon, then less often
                     self.write_failures += 1
-                    log.error("cannot store %d SMSC message ids in Redis (%s); retrying in %.1fs",
-                              len(batch), exc, self.retry_s)
-                    asyncio.get_running_loop().call_later(self.retry_s, self._requeue, batch)
+                    self._failing += 1
+                    delay = min(0.01 * 2 ** (self._failing - 1), self.retry_s)
+                    log.log(logging.ERROR if delay >= self.retry_s else logging.WARNING,
+                            "cannot store %d SMSC message ids in Redis (%s); retrying in %.2fs", len(batch), exc, delay)
+                    asyncio.get_running_loop().call_later(delay, self._requeue, batch)
                 else:
+                    self._failing = 0
                     recent = self._recent
                     for cid, sent in batch:
                         if self._memory.get(cid) is sent:
