@@ -199,6 +199,7 @@ class SmppChannel:
         self._held_timer: asyncio.TimerHandle | None = None
         self._backlog = 0  # receipts read and not yet answered or held
         self._reading = True
+        self._pause_logged = -60.0
         self.reassembler = Reassembler()
         # Pieces of a one-part submit_sm body that do not change per message.
         self._prefixes: dict[str, bytes] = {}
@@ -504,8 +505,11 @@ class SmppChannel:
         if self._backlog >= self.cfg.deliver_window and self._reading:
             self._reading = False
             self.stats["read_pauses"] += 1
-            log.warning("%s: %d receipts waiting to be stored; the binds stop reading until half are answered",
-                        self.cfg.name, self._backlog)
+            now = time.monotonic()
+            if now - self._pause_logged >= 60.0:  # normal under load; say it once a minute, not per pause
+                self._pause_logged = now
+                log.warning("%s: %d receipts waiting to be stored; the binds stop reading until half are answered "
+                            "(%d pauses so far)", self.cfg.name, self._backlog, self.stats["read_pauses"])
             for lk in self.links:
                 if lk.session is not None:
                     lk.session.pause_reading()
