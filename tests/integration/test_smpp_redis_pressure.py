@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions as redis_exceptions
 
 from gateway.channels.base import Runtime
 from gateway.channels.smpp import create, dlr
@@ -97,5 +98,26 @@ async def test_slow_storage_stops_reading_then_resumes(smsc: SandboxSmsc, redis:
         await until(lambda: len(smsc.deliver_resps) == 40)
         assert all(status == 0 for _, status in smsc.deliver_resps)
         assert sorted(stored) == sorted(f"m{i}" for i in range(40)) and session.reading
+    finally:
+        await ch.aclose()
+
+
+async def test_incoming_message_waits_out_a_busy_pool(smsc: SandboxSmsc, redis: Any) -> None:
+    """An MO (a STOP, say) whose handler hits a full connection pool is retried, not answered with an error."""
+    calls: list[str] = []
+
+    async def busy_then_ok(mo: Any) -> None:
+        calls.append(mo.body)
+        if len(calls) < 3:
+            raise redis_exceptions.ConnectionError("Too many connections")
+
+    ch = create(cfg(smsc.port), Runtime(redis, None))
+    ch.on_inbound = busy_then_ok
+    try:
+        await ch.start()
+        await until(lambda: any(s.can_receive for s in smsc.sessions))
+        smsc.inject_mo("gw", "14155550100", "14155550199", b"STOP")
+        await until(lambda: bool(smsc.deliver_resps))
+        assert smsc.deliver_resps[0][1] == 0 and calls == ["STOP"] * 3
     finally:
         await ch.aclose()

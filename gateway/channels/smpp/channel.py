@@ -473,8 +473,8 @@ class SmppChannel:
             self.reassembler.expired = []
             if mo is not None:
                 ready.append(mo)
-            for message in ready:
-                await self._inbound(message)
+            for message in ready:  # a busy Redis is waited out: an MO answered with an error may never come back
+                await self._stored("store an incoming message", functools.partial(self._inbound, message))
         except Exception:
             log.exception("%s: the incoming-message hook failed; asking the SMSC to redeliver", self.cfg.name)
             reply(pdu.ESME_RX_T_APPN)
