@@ -249,6 +249,8 @@ class SmppChannel:
                       self.cfg.connect_timeout_s)
 
     def link_up(self, link: _Link) -> None:
+        if not self._reading and link.session is not None:
+            link.session.pause_reading()  # a bind that comes up during backpressure waits like the others
         if link.transmits:
             self._ready.set()
 
