@@ -174,8 +174,9 @@ class SmppChannel:
     """Pinpoint's SMS channel over SMPP. Set the hooks before :meth:`start`:
 
     `on_receipt(ReceiptEvent)` gets every matched receipt (`dlr.receipt_record(ev)` is its event record);
-    `on_inbound(InboundMessage)` every incoming message (KeywordHandler.handle fits). A hook that raises makes the
-    SMSC redeliver later (deliver_sm_resp ESME_RX_T_APPN)."""
+    `on_inbound(InboundMessage)` every incoming message (KeywordHandler.handle fits). A hook that raises a Redis
+    connection error or timeout is called again after a backoff (the SMSC waits for its answer); one that raises
+    anything else makes the SMSC redeliver later (deliver_sm_resp ESME_RX_T_APPN)."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"SMS"})
     send_event: ClassVar[str | None] = dlr.BUFFERED_EVENT
