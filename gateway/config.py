@@ -254,6 +254,12 @@ class SmppChannelConfig(_Base, tag="smpp", tag_field="kind", kw_only=True):
     service_type: Annotated[str, msgspec.Meta(max_length=5)] = ""
     validity_period_s: PositiveInt | None = None
     receipt_ttl_s: PositiveInt = 259_200  # how long a receipt can still be matched (Pinpoint waits 72 h)
+    # How the SMSC writes a receipt's text id: as its submit_sm_resp gave it ("same"), in hex for a decimal id
+    # ("hex"), in decimal for a hex id ("decimal"), or either ("either": guesses, ambiguous with small ids).
+    receipt_id_base: Literal["same", "hex", "decimal", "either"] = "same"
+    # Receipts being stored (read, not yet answered): past this many the channel's binds stop reading from the SMSC
+    # until half are answered (backpressure while Redis is slow; the SMSC's own window bounds it too).
+    deliver_window: PositiveInt = 256
     entity_id_tlv: Annotated[int, msgspec.Meta(ge=0x1400, le=0x3FFF)] | None = None  # vendor TLV for EntityId
     template_id_tlv: Annotated[int, msgspec.Meta(ge=0x1400, le=0x3FFF)] | None = None
     rate_limit: RateLimit | None = None  # message parts per second

@@ -22,7 +22,12 @@ named below by what follows that prefix (anything else is accepted with ESME_ROK
 Receipts (when the submit_sm asks with registered_delivery) go to a receiver or transceiver bind of the same
 system_id, in the text, TLV or both styles, with ids in the opposite base from the submit_sm_resp when
 `receipt_id_base` differs. Tests can stop answering enquire_link, inject MO messages and read what was submitted.
-Run alone: `python -m gateway.sandbox.smsc --port 2775` (prints the port; uvloop when installed).
+
+Strict by default, as real SMSCs that caught us out are: message ids are hex numbers from 1 (so "10" read in
+decimal is "a", the id of another live message), and an immediate receipt leaves in the same write as its
+submit_sm_resp when the bind can take it, so the client reads both in one read. `strict=False` gives ids from
+0x10000 and receipts in a later write.
+Run alone: `python -m gateway.sandbox.smsc --port 2775` (prints the port; uvloop when installed; `--lenient`).
 """
 
 from __future__ import annotations
@@ -53,16 +58,18 @@ class SandboxSmsc:
         receipt_style: Literal["text", "tlv", "both"] = "both",
         receipt_delay_unit: float = 0.05,
         record: bool = False,
-        id_start: int = 0x10000,
+        strict: bool = True,
+        id_start: int | None = None,
     ) -> None:
         self.credentials = credentials
+        self.same_write = strict
         self.id_base = id_base
         self.receipt_id_base = receipt_id_base
         self.receipt_style = receipt_style
         self.receipt_delay_unit = receipt_delay_unit
         self.record = record
         self.answer_enquire_link = True
-        self.ids = itertools.count(id_start)
+        self.ids = itertools.count(id_start if id_start is not None else 1 if strict else 0x10000)
         self.counts: defaultdict[str, int] = defaultdict(int)
         self.submitted: list[pdu.Sm] = []  # when `record`
         self.submit_count = 0
@@ -142,6 +149,7 @@ class SmscConnection(asyncio.Protocol):
         self.bound_as = 0
         self.seq = itertools.count(1)
         self.out: list[bytes] = []
+        self.trailing: list[bytes] = []  # receipts that leave right behind the response being written
         self.loop = asyncio.get_running_loop()
 
     @property
@@ -183,6 +191,9 @@ class SmscConnection(asyncio.Protocol):
                 resp = self.on_submit(seq, body)
                 if resp is not None:
                     out.append(resp)
+                if self.trailing:
+                    out += self.trailing
+                    self.trailing.clear()
             elif command_id == pdu.ENQUIRE_LINK:
                 if self.server.answer_enquire_link:
                     out.append(pdu.frame(pdu.ENQUIRE_LINK_RESP, 0, seq))
@@ -261,8 +272,16 @@ class SmscConnection(asyncio.Protocol):
             return self.scripted(seq, dest.decode("latin-1"), sm)
         n = next(server.ids)
         if registered and sm is not None:
-            self.loop.call_soon(server.deliver, self.system_id, server.receipt_body(sm, n, dlr.DELIVERED))
+            self.receipt(server.receipt_body(sm, n, dlr.DELIVERED))
         return pdu.frame(pdu.SUBMIT_SM_RESP, 0, seq, server.format_id(n, server.id_base).encode() + b"\0")
+
+    def receipt(self, body: bytes) -> None:
+        """Send an immediate receipt: in the same write as the response (strict, and this bind receives), else
+        on the next loop turn to a receiving bind."""
+        if self.server.same_write and self.can_receive:
+            self.trailing.append(pdu.frame(pdu.DELIVER_SM, 0, next(self.seq), body))
+        else:
+            self.loop.call_soon(self.server.deliver, self.system_id, body)
 
     def scripted(self, seq: int, dest: str, sm: pdu.Sm) -> bytes | None:
         server = self.server
@@ -292,22 +311,22 @@ class SmscConnection(asyncio.Protocol):
                 body = server.receipt_body(sm, n, dlr.DELIVERED)
                 self.loop.call_later(times * server.receipt_delay_unit, server.deliver, sid, body)
             elif code == "02":
-                self.loop.call_soon(server.deliver, sid, server.receipt_body(sm, n, dlr.UNDELIVERABLE, "001"))
+                self.receipt(server.receipt_body(sm, n, dlr.UNDELIVERABLE, "001"))
             elif code == "03":
-                self.loop.call_soon(server.deliver, sid, server.receipt_body(sm, n, dlr.EXPIRED, "000"))
+                self.receipt(server.receipt_body(sm, n, dlr.EXPIRED, "000"))
             elif code == "05":
-                self.loop.call_soon(server.deliver, sid, server.receipt_body(sm, n, dlr.ENROUTE))
-                self.loop.call_soon(server.deliver, sid, server.receipt_body(sm, n, dlr.DELIVERED))
+                self.receipt(server.receipt_body(sm, n, dlr.ENROUTE))
+                self.receipt(server.receipt_body(sm, n, dlr.DELIVERED))
             else:
-                self.loop.call_soon(server.deliver, sid, server.receipt_body(sm, n, dlr.DELIVERED))
+                self.receipt(server.receipt_body(sm, n, dlr.DELIVERED))
         if code == "07":
             self.loop.call_soon(server.inject_mo, self.system_id, sm.destination_addr, sm.source_addr,
                                 b"REPLY " + sm.short_message[:100], sm.data_coding)
         return resp
 
 
-async def _serve(host: str, port: int) -> None:
-    server = SandboxSmsc()
+async def _serve(host: str, port: int, strict: bool = True) -> None:
+    server = SandboxSmsc(strict=strict)
     bound = await server.start(host, port)
     print(bound, flush=True)
     await asyncio.Event().wait()
@@ -317,6 +336,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="sandbox SMSC (SMPP 3.4 server with scripted faults)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--lenient", action="store_true",
+                        help="ids from 0x10000 and receipts in a later write (default: hex ids from 1, each receipt "
+                             "in the same write as its response)")
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -325,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         pass
     try:
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, not args.lenient))
     except KeyboardInterrupt:
         pass
 

@@ -239,12 +239,12 @@ async def test_too_many_parts_is_content_rejected(smsc: SandboxSmsc, redis: Any)
 
 
 async def test_receipts_after_a_channel_restart(redis: Any) -> None:
-    """Receipts held by the SMSC while the gateway is down arrive on the next bind and still map, in hex or
-    decimal and with the ids only in Redis."""
+    """Receipts held by the SMSC while the gateway is down arrive on the next bind and still map, with the ids
+    only in Redis, from an SMSC that writes decimal ids in its receipts for hex ids (`receipt_id_base`)."""
     server = SandboxSmsc(id_base="hex", receipt_id_base="dec", receipt_style="text", receipt_delay_unit=10.0)
     await server.start()
     try:
-        first = await open_channel(server, redis, Hooks())
+        first = await open_channel(server, redis, Hooks(), receipt_id_base="decimal")
         sent = {}
         for i in range(5):
             d = await first.send(out(f"+99901100{i:03d}", message_id=f"m{i}"))  # receipts held back 10 s
@@ -252,7 +252,7 @@ async def test_receipts_after_a_channel_restart(redis: Any) -> None:
         await first.aclose()
         assert len(await redis.keys("gw:{app1}:smsid:*")) == 5
         hooks = Hooks()
-        second = await open_channel(server, redis, hooks)  # a new process: nothing in memory
+        second = await open_channel(server, redis, hooks, receipt_id_base="decimal")  # a new process
         try:
             for n_text in sent.values():  # the SMSC now delivers the held receipts, decimal ids
                 sm = pdu.Sm(command_id=pdu.SUBMIT_SM, source_addr="ACME", destination_addr="1")

@@ -80,10 +80,10 @@ def test_ids_correlate_across_bases_and_leading_zeros(n: int, zeros: int) -> Non
     stored_hex = dlr.canonical_id(format(n, "X"))
     stored_dec = dlr.canonical_id(str(n))
     for reported in ("0" * zeros + str(n), "0" * zeros + format(n, "X"), "0" * zeros + format(n, "x")):
-        cands = dlr.id_candidates(reported)
+        cands = dlr.id_candidates(reported, "either")
         assert stored_hex in cands or stored_dec in cands
     # the exact form always comes first
-    assert dlr.id_candidates("0" * zeros + format(n, "X"))[0] == stored_hex
+    assert dlr.id_candidates("0" * zeros + format(n, "X"), "either")[0] == stored_hex
 
 
 @given(st.integers(0, 2**40), st.sampled_from(sorted(dlr.STAT_WORD)))
@@ -97,3 +97,35 @@ def test_record_status_mapping() -> None:
     assert dlr.RECORD_STATUS[dlr.DELIVERED] == "DELIVERED"
     assert dlr.RECORD_STATUS[dlr.EXPIRED] == "TTL_EXPIRED"
     assert all(s in dlr.RECORD_STATUS for s in dlr.FINAL_FAILURE)
+
+
+def test_ids_are_read_in_another_base_only_when_configured() -> None:
+    # An SMSC numbering in hex from 1: "10" is the 16th message, "a" the 10th; nothing is guessed by default.
+    assert dlr.id_candidates("10") == ["10"]
+    assert dlr.id_candidates("0010") == ["10"]
+    assert dlr.id_candidates("10", "decimal") == ["a"]  # the receipt says decimal 10 for hex id A
+    assert dlr.id_candidates("A", "hex") == ["10"]  # the receipt says hex A for decimal id 10
+    assert dlr.id_candidates("10", "either") == ["10", "a", "16"]
+    assert dlr.id_candidates("xyz-1", "hex") == ["xyz-1"]  # not a number: as given
+
+
+def test_a_tlv_id_is_never_converted() -> None:
+    sm = pdu.Sm(command_id=pdu.DELIVER_SM, esm_class=4, short_message=b"id:16 stat:DELIVRD",
+                tlvs={pdu.TLV_RECEIPTED_MESSAGE_ID: b"10\0"})
+    r = dlr.parse_receipt(sm)
+    assert r.id_from_tlv and dlr.receipt_candidates(r, "decimal") == ["10"]
+    text_only = dlr.parse_receipt(_dsm("id:16 stat:DELIVRD"))
+    assert dlr.receipt_candidates(text_only, "decimal") == ["10"]
+
+
+def test_part_event() -> None:
+    ok = dlr.Receipt(message_id="1", state=dlr.DELIVERED)
+    bad = dlr.Receipt(message_id="1", state=dlr.UNDELIVERABLE)
+    assert dlr.part_event(dlr.Receipt(message_id="1", state=dlr.ENROUTE), 3, []) == dlr.BUFFERED_EVENT
+    assert dlr.part_event(ok, 1, [dlr.DELIVERED]) == dlr.SUCCESS_EVENT
+    assert dlr.part_event(bad, 1, [dlr.UNDELIVERABLE]) == dlr.FAILURE_EVENT
+    assert dlr.part_event(ok, 2, [dlr.DELIVERED]) is None
+    assert dlr.part_event(ok, 2, [dlr.DELIVERED, dlr.DELIVERED]) == dlr.SUCCESS_EVENT
+    assert dlr.part_event(bad, 3, [dlr.DELIVERED, dlr.UNDELIVERABLE]) == dlr.FAILURE_EVENT
+    assert dlr.part_event(bad, 3, [dlr.EXPIRED, dlr.UNDELIVERABLE]) is None  # not the first failure
+    assert dlr.part_event(ok, 2, [dlr.EXPIRED, dlr.DELIVERED]) is None

@@ -13,11 +13,18 @@ command_status policy (protocols-and-reliability.md §5):
   anything else         ProviderUnavailable (transient; the dispatcher's retry schedule is capped)
 A multi-part message whose later part fails transiently after earlier parts were accepted is MaybeSent: resending
 it would duplicate the parts already on their way.
+
+Receipts: an accepted part's SMSC id is recorded while its submit_sm_resp is read (before a receipt behind it in
+the same read); a receipt that matches nothing yet is held briefly (held.py), never matched by guessing another
+base; a burst of receipts is claimed in one pipeline and its events written in one; a deliver_sm is answered
+only once its event is stored, and a Redis that is busy or slow is waited for (with the binds no longer reading
+once `deliver_window` receipts are waiting), never answered with an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -25,15 +32,17 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import msgspec
+import redis.exceptions
 
 from gateway import errors, ratelimit
 from gateway._fast import load
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.smpp import dlr, pdu
-from gateway.channels.smpp.correlate import Correlator
+from gateway.channels.smpp.correlate import Correlator, Match
+from gateway.channels.smpp.held import HeldReceipts
 from gateway.channels.smpp.inbound import InboundSms, Reassembler
 from gateway.channels.smpp.session import (
     PROMOTIONAL,
@@ -54,12 +63,17 @@ gsm = load("gsm")
 
 ReceiptHook = Callable[[dlr.ReceiptEvent], Awaitable[None]]
 InboundHook = Callable[[InboundMessage], Awaitable[object]]
+T = TypeVar("T")
+#: A receipt being handled: the deliver_sm, its answer, and how many look-ups have found nothing so far.
+_Pending = tuple[pdu.Sm, Reply, int]
+#: Failures of our own Redis (a busy pool, a timeout, a dropped connection) are waited out, not reported to the
+#: SMSC: most SMSCs never redeliver a receipt answered with an error.
+_STORAGE_BUSY = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_STORE_BACKOFF_MAX_S = 2.0
 
 _RECIPIENT_CODES = frozenset({pdu.ESME_RINVDSTADR, 0x50, 0x51})
 _CONTENT_CODES = frozenset({0x01, 0x02, 0x03, pdu.ESME_RINVSRCADR, 0x0C, 0x33, 0x40, 0x42, 0x43, 0x48, 0x49, 0x61,
                             0x62, 0x63, 0xC0, 0xC1, 0xC2, 0xC3, 0xC4})
-#: Delays before a receipt that matches nothing is looked up again (then acknowledged and logged as unknown).
-UNMATCHED_RETRY_S = (0.05, 0.5, 2.0)
 _AUTH_CODES = frozenset({pdu.ESME_RBINDFAIL, pdu.ESME_RINVPASWD, pdu.ESME_RINVSYSID})
 
 
@@ -160,8 +174,9 @@ class SmppChannel:
     """Pinpoint's SMS channel over SMPP. Set the hooks before :meth:`start`:
 
     `on_receipt(ReceiptEvent)` gets every matched receipt (`dlr.receipt_record(ev)` is its event record);
-    `on_inbound(InboundMessage)` every incoming message (KeywordHandler.handle fits). A hook that raises makes the
-    SMSC redeliver later (deliver_sm_resp ESME_RX_T_APPN)."""
+    `on_inbound(InboundMessage)` every incoming message (KeywordHandler.handle fits). A hook that raises a Redis
+    connection error or timeout is called again after a backoff (the SMSC waits for its answer); one that raises
+    anything else makes the SMSC redeliver later (deliver_sm_resp ESME_RX_T_APPN)."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"SMS"})
     send_event: ClassVar[str | None] = dlr.BUFFERED_EVENT
@@ -179,14 +194,20 @@ class SmppChannel:
             if not cfg.tls_verify:
                 self.ssl.check_hostname = False
                 self.ssl.verify_mode = ssl.CERT_NONE
-        self.correlator = Correlator(runtime.redis, cfg.name, cfg.receipt_ttl_s)
+        self.correlator = Correlator(runtime.redis, cfg.name, cfg.receipt_ttl_s, id_base=cfg.receipt_id_base)
+        self.correlator.on_noted = self._noted
+        self.held: HeldReceipts[_Pending] = HeldReceipts()
+        self._held_timer: asyncio.TimerHandle | None = None
+        self._backlog = 0  # receipts read and not yet answered or held
+        self._reading = True
+        self._pause_logged = -60.0
         self.reassembler = Reassembler()
         # Pieces of a one-part submit_sm body that do not change per message.
         self._prefixes: dict[str, bytes] = {}
         validity = pdu.cstr(relative_time(cfg.validity_period_s) if cfg.validity_period_s else "", "validity_period", 17)
         self._middle = {t: bytes((0, 0, 1 if t else 0)) + b"\0" + validity for t in (False, True)}
         self._registered = 1 if cfg.registered_delivery else 0
-        self._receipts: asyncio.Queue[tuple[pdu.Sm, Reply, int]] = asyncio.Queue()
+        self._receipts: asyncio.Queue[_Pending] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._receipt_task: asyncio.Task[None] | None = None
         self.closing = False
@@ -202,7 +223,7 @@ class SmppChannel:
         self._rr = 0
         self.limiter: RateLimiter | None = ratelimit.from_config(cfg.rate_limit, f"smpp:{cfg.name}", runtime.redis)
         self.stats = {"accepted": 0, "failed": 0, "throttled": 0, "receipts": 0, "unmatched_receipts": 0,
-                      "malformed_receipts": 0, "inbound": 0}
+                      "malformed_receipts": 0, "inbound": 0, "storage_waits": 0, "read_pauses": 0}
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 
@@ -229,6 +250,8 @@ class SmppChannel:
                       self.cfg.connect_timeout_s)
 
     def link_up(self, link: _Link) -> None:
+        if not self._reading and link.session is not None:
+            link.session.pause_reading()  # a bind that comes up during backpressure waits like the others
         if link.transmits:
             self._ready.set()
 
@@ -246,6 +269,9 @@ class SmppChannel:
         await asyncio.gather(*(lk.task for lk in self.links if lk.task is not None), return_exceptions=True)
         if self._receipt_task is not None:
             self._receipt_task.cancel()
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+        self.held.drain()  # unanswered: the SMSC redelivers them on the next bind
         await self.correlator.durable()
 
     # ----------------------------------------------------------------------------------------------------- send
@@ -334,9 +360,14 @@ class SmppChannel:
             await self.limiter.acquire(len(bodies))
         accepted: list[str] = []
         total = len(bodies)
+        destination = "+" + dst if dst.isdigit() and len(dst) > 8 else dst
         for i, body in enumerate(bodies, 1):
+            # The id is recorded as the response is read, before a receipt in the same read is looked at.
+            on_accept = self._recorder(dlr.Sent(
+                app=msg.app, message_id=msg.message_id, part=i, parts=total, destination=destination,
+                origination=src, message_type=content.message_type)) if self.cfg.registered_delivery else None
             try:
-                smsc_id = await self._submit(body, lane)
+                smsc_id = await self._submit(body, lane, on_accept)
             except errors.DeliveryError as exc:
                 self.stats["failed"] += 1
                 if accepted and isinstance(exc, errors.TransientError):
@@ -344,16 +375,19 @@ class SmppChannel:
                                            f"{exc.message}", code=exc.code, detail=exc.detail) from exc
                 raise
             accepted.append(smsc_id)
-            if self.cfg.registered_delivery:
-                self.correlator.note(smsc_id, dlr.Sent(
-                    app=msg.app, message_id=msg.message_id, part=i, parts=total,
-                    destination="+" + dst if dst.isdigit() and len(dst) > 8 else dst, origination=src,
-                    message_type=content.message_type))
         if self.cfg.registered_delivery:
             await self.correlator.durable()
         self.stats["accepted"] += 1
         return Delivered(event_type=dlr.BUFFERED_EVENT, status_code=200, status_message="ESME_ROK",
                          provider_message_id=accepted[0])
+
+    def _recorder(self, sent: dlr.Sent) -> Callable[[str], None]:
+        correlator = self.correlator
+
+        def record(smsc_id: str) -> None:
+            correlator.note(smsc_id, sent)
+
+        return record
 
     async def _pick(self) -> SmppSession:
         """The transmitting session with the most free window (not paused), round robin among equals; waits up
@@ -384,13 +418,13 @@ class SmppChannel:
             except TimeoutError:
                 continue
 
-    async def _submit(self, body: bytes, lane: int) -> str:
+    async def _submit(self, body: bytes, lane: int, on_accept: Callable[[str], None] | None = None) -> str:
         cfg = self.cfg
         throttled = queue_full = sys_err = bad_bind = 0
         while True:
             session = await self._pick()
             try:
-                status, smsc_id = await session.submit(body, lane)
+                status, smsc_id = await session.submit(body, lane, on_accept)
             except SessionLost:
                 continue  # not written: try the next bind
             if status == 0:
@@ -426,14 +460,11 @@ class SmppChannel:
 
     def _on_deliver(self, sm: pdu.Sm, reply: Reply) -> None:
         """One deliver_sm: receipts go to the batch loop, incoming messages to their own task. `reply` carries
-        0, or ESME_RX_T_APPN (the SMSC redelivers later) when our hook or Redis failed."""
-        loop = asyncio.get_running_loop()
+        0, or ESME_RX_T_APPN (the SMSC redelivers later) when our hook failed."""
         if dlr.is_receipt(sm):
-            self._receipts.put_nowait((sm, reply, 0))
-            if self._receipt_task is None or self._receipt_task.done():
-                self._receipt_task = loop.create_task(self._receipt_loop())
+            self._enqueue(sm, reply, 0)
             return
-        task = loop.create_task(self._on_mo(sm, reply))
+        task = asyncio.get_running_loop().create_task(self._on_mo(sm, reply))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -445,8 +476,8 @@ class SmppChannel:
             self.reassembler.expired = []
             if mo is not None:
                 ready.append(mo)
-            for message in ready:
-                await self._inbound(message)
+            for message in ready:  # a busy Redis is waited out: an MO answered with an error may never come back
+                await self._stored("store an incoming message", functools.partial(self._inbound, message))
         except Exception:
             log.exception("%s: the incoming-message hook failed; asking the SMSC to redeliver", self.cfg.name)
             reply(pdu.ESME_RX_T_APPN)
@@ -469,9 +500,37 @@ class SmppChannel:
         await self.on_inbound(InboundMessage(app=app, origination_number=mo.origination,
                                              destination_number=mo.destination, body=mo.body, source="smpp"))
 
+    # ---------------------------------------------------------------------------------------------- receipts
+
+    def _enqueue(self, sm: pdu.Sm, reply: Reply, attempt: int) -> None:
+        self._receipts.put_nowait((sm, reply, attempt))
+        self._backlog += 1
+        if self._backlog >= self.cfg.deliver_window and self._reading:
+            self._reading = False
+            self.stats["read_pauses"] += 1
+            now = time.monotonic()
+            if now - self._pause_logged >= 60.0:  # normal under load; say it once a minute, not per pause
+                self._pause_logged = now
+                log.warning("%s: %d receipts waiting to be stored; the binds stop reading until half are answered "
+                            "(%d pauses so far)", self.cfg.name, self._backlog, self.stats["read_pauses"])
+            for lk in self.links:
+                if lk.session is not None:
+                    lk.session.pause_reading()
+        if self._receipt_task is None or self._receipt_task.done():
+            self._receipt_task = asyncio.get_running_loop().create_task(self._receipt_loop())
+
+    def _handled(self, n: int) -> None:
+        self._backlog -= n
+        if not self._reading and self._backlog <= self.cfg.deliver_window // 2:
+            self._reading = True
+            for lk in self.links:
+                if lk.session is not None:
+                    lk.session.resume_reading()
+
     async def _receipt_loop(self) -> None:
-        """Receipts are handled in batches: one pipelined lookup for the batch, the hooks concurrently, one
-        pipelined delete. Per-receipt round trips would cap receipts far below the submit rate."""
+        """Receipts are handled in batches: one pipelined lookup, one pipelined claim, the events in one
+        pipeline (the sink batches concurrent calls). Per-receipt round trips would cap receipts far below the
+        submit rate, and would need a Redis connection each."""
         q = self._receipts
         while True:
             batch = [await q.get()]
@@ -479,59 +538,142 @@ class SmppChannel:
                 batch.append(q.get_nowait())
             try:
                 await self._handle_receipts(batch)
-            except Exception:
+            except Exception:  # a bug, not Redis (that is waited out): answer, or the SMSC's window stalls
                 log.exception("%s: receipt handling failed; asking the SMSC to redeliver", self.cfg.name)
                 for _, reply, _ in batch:
                     reply(pdu.ESME_RX_T_APPN)
+            finally:
+                self._handled(len(batch))
 
-    async def _handle_receipts(self, batch: list[tuple[pdu.Sm, Reply, int]]) -> None:
-        parsed: list[tuple[dlr.Receipt, Reply, pdu.Sm, int]] = []
-        for sm, fut, attempt in batch:
+    async def _stored(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """Run a Redis operation of the receipt path until it succeeds: while Redis is busy or slow the SMSC
+        waits for its answers (and, past `deliver_window`, for us to read), it never gets an error for it."""
+        delay = 0.005
+        while True:
+            try:
+                return await op()
+            except _STORAGE_BUSY as exc:
+                self.stats["storage_waits"] += 1
+                if delay >= _STORE_BACKOFF_MAX_S / 2:
+                    log.warning("%s: cannot %s yet (%r); retrying", self.cfg.name, what, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _STORE_BACKOFF_MAX_S)
+
+    async def _handle_receipts(self, batch: list[_Pending]) -> None:
+        parsed: list[tuple[dlr.Receipt, _Pending]] = []
+        for item in batch:
+            sm, reply, attempt = item
             if attempt == 0:
                 self.stats["receipts"] += 1
             try:
-                parsed.append((dlr.parse_receipt(sm), fut, sm, attempt))
+                parsed.append((dlr.parse_receipt(sm), item))
             except dlr.ReceiptError as exc:
                 self.stats["malformed_receipts"] += 1
                 log.warning("%s: unreadable delivery receipt (%s): %r", self.cfg.name, exc, sm.short_message[:200])
-                fut(0)  # redelivery would not make it readable
-        found = await self.correlator.resolve_many([p[0].message_id for p in parsed])
-        matched: list[tuple[dlr.Receipt, Reply, str, dlr.Sent]] = []
-        loop = asyncio.get_running_loop()
-        for (receipt, fut, sm, attempt), hit in zip(parsed, found, strict=True):
-            if hit is None and attempt < len(UNMATCHED_RETRY_S):
-                # A receipt can overtake its own submit_sm_resp (another bind, a receiver connection): look again
-                # shortly before calling it unknown; the SMSC waits for the answer meanwhile.
-                loop.call_later(UNMATCHED_RETRY_S[attempt], self._receipts.put_nowait, (sm, fut, attempt + 1))
-            elif hit is None:
-                self.stats["unmatched_receipts"] += 1
-                log.warning("%s: a receipt for unknown SMSC message id %s (state %s)", self.cfg.name,
-                            receipt.message_id, dlr.STATE_NAMES[receipt.state])
-                fut(0)
+                reply(0)  # redelivery would not make it readable
+        if not parsed:
+            return
+        receipts = [r for r, _ in parsed]
+        found = await self._stored("look receipts up", lambda: self.correlator.lookup(receipts))
+        matches: list[Match] = []
+        replies: list[Reply] = []
+        for (receipt, item), hit in zip(parsed, found, strict=True):
+            if hit is None:
+                self._unmatched(receipt, item)
             else:
-                matched.append((receipt, fut, hit[0], hit[1]))
-        if not matched:
+                matches.append((hit[0], hit[1], receipt))
+                replies.append(item[1])
+        if not matches:
             return
-        results = await asyncio.gather(*(self._emit(r, sent) for r, _, _, sent in matched), return_exceptions=True)
-        done: list[tuple[str, dlr.Sent]] = []
-        for (receipt, fut, cid, sent), result in zip(matched, results, strict=True):
-            if isinstance(result, BaseException):
-                log.error("%s: the receipt hook failed (%r); the SMSC will redeliver", self.cfg.name, result)
-                fut(pdu.ESME_RX_T_APPN)
-            elif receipt.final:
-                done.append((cid, sent))
-        await self.correlator.forget(done)
-        for _, fut, _, _ in matched:
-            fut(0)
+        kinds = await self._stored("settle receipts", lambda: self.correlator.settle(matches))
+        todo = [(m, reply, dlr.build_event(self.cfg.name, m[1], m[2].message_id, m[2], kind))
+                for m, reply, kind in zip(matches, replies, kinds, strict=True) if kind is not None]
+        for _, reply, kind in zip(matches, replies, kinds, strict=True):
+            if kind is None:
+                reply(0)  # a repeated receipt, or a part that does not decide the message's event
+        await self._emit(todo)
 
-    async def _emit(self, receipt: dlr.Receipt, sent: dlr.Sent) -> None:
-        event_type = await self.correlator.settle(sent, receipt)
-        if event_type is None:
+    async def _emit(self, todo: list[tuple[Match, Reply, dlr.ReceiptEvent]]) -> None:
+        """Write the events, then answer their deliver_sm. A hook that fails because Redis is busy is retried;
+        any other failure gives the claim back and asks the SMSC to redeliver."""
+        hook = self.on_receipt
+        if hook is None:
+            if todo:
+                log.warning("%s: %d receipts matched but no on_receipt hook is set; they are only logged",
+                            self.cfg.name, len(todo))
+            for _, reply, _ in todo:
+                reply(0)
             return
-        if self.on_receipt is None:
-            log.warning("%s: a receipt matched but no on_receipt hook is set; it is only logged", self.cfg.name)
+        delay = 0.005
+        while todo:
+            results = await asyncio.gather(*(hook(ev) for _, _, ev in todo), return_exceptions=True)
+            retry: list[tuple[Match, Reply, dlr.ReceiptEvent]] = []
+            failed: list[tuple[Match, Reply]] = []
+            for (m, reply, ev), result in zip(todo, results, strict=True):
+                if not isinstance(result, BaseException):
+                    reply(0)
+                elif isinstance(result, _STORAGE_BUSY):
+                    retry.append((m, reply, ev))
+                elif isinstance(result, Exception):
+                    log.error("%s: the receipt hook failed (%r); the SMSC will redeliver", self.cfg.name, result)
+                    failed.append((m, reply))
+                else:
+                    raise result
+            if failed:
+                await self._stored("give back receipt claims",
+                                   functools.partial(self.correlator.unsettle, [m for m, _ in failed]))
+                for _, reply in failed:
+                    reply(pdu.ESME_RX_T_APPN)
+            if retry:
+                self.stats["storage_waits"] += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _STORE_BACKOFF_MAX_S)
+            todo = retry
+
+    # ----------------------------------------------------------------------------- receipts that match nothing
+
+    def _unmatched(self, receipt: dlr.Receipt, item: _Pending) -> None:
+        """Hold a receipt that matches nothing yet; once its look-ups are exhausted it is unknown."""
+        _, reply, attempt = item
+        if self.held.exhausted(attempt):
+            self._unknown(receipt.message_id, reply)
             return
-        await self.on_receipt(dlr.build_event(self.cfg.name, sent, receipt.message_id, receipt, event_type))
+        keys = dlr.receipt_candidates(receipt, self.cfg.receipt_id_base)
+        loop = asyncio.get_running_loop()
+        for old_sm, old_reply, _ in self.held.hold(keys, item, attempt, loop.time()):
+            try:
+                old_id = dlr.parse_receipt(old_sm).message_id
+            except dlr.ReceiptError:
+                old_id = "?"
+            self._unknown(old_id, old_reply, "too many receipts held")
+        self._arm_held_timer()
+
+    def _unknown(self, smsc_id: str, reply: Reply, why: str = "nothing matched") -> None:
+        self.stats["unmatched_receipts"] += 1
+        log.warning("%s: a receipt for unknown SMSC message id %s (%s); acknowledged, no event", self.cfg.name,
+                    smsc_id, why)
+        reply(0)  # a redelivery would not match either
+
+    def _noted(self, cid: str) -> None:
+        """The correlator recorded `cid`: receipts held for it are looked up again now."""
+        for (sm, reply, _attempt), attempt in self.held.release(cid):
+            self._enqueue(sm, reply, attempt + 1)
+
+    def _arm_held_timer(self) -> None:
+        when = self.held.next_due()
+        if when is None:
+            return
+        if self._held_timer is not None:
+            if self._held_timer.when() <= when:
+                return
+            self._held_timer.cancel()
+        self._held_timer = asyncio.get_running_loop().call_at(when, self._held_due)
+
+    def _held_due(self) -> None:
+        self._held_timer = None
+        for (sm, reply, _attempt), attempt in self.held.due(asyncio.get_running_loop().time()):
+            self._enqueue(sm, reply, attempt + 1)
+        self._arm_held_timer()
 
     def __repr__(self) -> str:
         up = sum(1 for lk in self.links if lk.session is not None and lk.session.bound)

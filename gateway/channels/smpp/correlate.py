@@ -4,12 +4,16 @@ receipt arriving after a gateway restart (up to `ttl`, 72 h by default) still ma
 Keys: `gw:{app}:smsid:<canonical smsc id>` holds a :class:`dlr.Sent` (JSON array), with a TTL. A receipt names
 only the SMSC id, not the application, so the channel keeps the set of applications it has sent for at
 `gw:smpp:{<channel>}:apps` and looks the id up under each (one pipelined round trip; a channel usually serves one
-or a few applications). Multi-part messages are settled in `gw:{app}:smsparts:<message id>`, a hash of part ->
-state updated in MULTI/EXEC, so exactly one event is emitted per message even when the SMSC repeats a receipt
-or two parts' receipts race.
+or a few applications).
 
-Writes are group-committed: `note()` records a mapping synchronously (a receipt handled in the same loop
-iteration already finds it in memory) and `durable()` awaits the pipelined write of every mapping noted so far.
+A final receipt settles its part by claiming the mapping (DEL in a script, so exactly one receipt wins even when
+the SMSC repeats one or two processes race); a part of a multi-part message also records its state in
+`gw:{app}:smsparts:<message id>` in the same script, so exactly one event is emitted per message. The claims of
+a burst of receipts go out in one pipeline.
+
+Writes are group-committed: `note()` records a mapping synchronously (the session calls it while it reads the
+submit_sm_resp, before the next PDU of the same read, so a receipt right behind it already finds it in memory)
+and `durable()` awaits the pipelined write of every mapping noted so far.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -36,7 +41,27 @@ for i = 1, #KEYS do
 end
 return #KEYS
 """
+# Claim one part's mapping and, for a multi-part message, record its final state. KEYS[1] = smsid key, KEYS[2] =
+# parts key (one application: one slot); ARGV = part, state, ttl, parts. nil: already claimed (a repeat); else
+# the final states of the message's settled parts.
+_SETTLE = """
+if redis.call('DEL', KEYS[1]) == 0 then return false end
+if ARGV[4] == '1' then return {ARGV[2]} end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return redis.call('HVALS', KEYS[2])
+"""
+# Undo a claim whose event could not be written (the SMSC redelivers the receipt): KEYS as _SETTLE, ARGV = the
+# mapping, ttl, part.
+_UNSETTLE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[3])
+return 1
+"""
 _decode_sent = msgspec.json.Decoder(dlr.Sent).decode
+
+#: A matched receipt: (canonical id, what we sent, the receipt).
+Match = tuple[str, dlr.Sent, dlr.Receipt]
 
 
 def smsid_key(app: str, smsc_id: str) -> str:
@@ -49,9 +74,15 @@ def parts_key(app: str, message_id: str) -> str:
 
 class Correlator:
     def __init__(self, redis: Any, channel: str, ttl_s: int, retry_s: float = 1.0,
-                 recent_max: int = 100_000) -> None:
+                 recent_max: int = 100_000, id_base: str = "same") -> None:
         self.redis = redis
+        self.id_base = id_base
         self._set_many = redis.register_script(_SET_MANY)
+        self._settle = redis.register_script(_SETTLE)
+        self._unsettle = redis.register_script(_UNSETTLE)
+        #: Called with each canonical id as it is noted (the channel wakes receipts held for it).
+        self.on_noted: Callable[[str], None] | None = None
+        self._attempt: asyncio.Future[None] | None = None  # resolved after each write attempt
         # Written mappings stay here too (newest last, at most recent_max): most receipts arrive within seconds
         # and are matched without a Redis read; Redis is for older ones and for a restarted process.
         self._recent: dict[str, dlr.Sent] = {}
@@ -68,6 +99,7 @@ class Correlator:
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
         self.write_failures = 0
+        self._failing = 0  # consecutive failed writes: the retry delay grows with them
 
     async def load(self) -> None:
         """Read the applications this channel has sent for (a restart must still match their receipts)."""
@@ -88,6 +120,8 @@ class Correlator:
         if not self._flushing:
             self._flushing = True
             self._task = asyncio.get_running_loop().create_task(self._flush_loop())  # keep a strong reference
+        if self.on_noted is not None:
+            self.on_noted(cid)
 
     async def durable(self) -> None:
         """Wait until every mapping noted so far is in Redis. A Redis failure is logged, the mappings stay in
@@ -104,12 +138,15 @@ class Correlator:
                 self._batch, self._batch_done = [], None
                 try:
                     await self._write(batch)
-                except Exception as exc:  # Redis down: keep in memory, retry later
+                except Exception as exc:  # Redis busy or down: keep in memory, retry soon, then less often
                     self.write_failures += 1
-                    log.error("cannot store %d SMSC message ids in Redis (%s); retrying in %.1fs",
-                              len(batch), exc, self.retry_s)
-                    asyncio.get_running_loop().call_later(self.retry_s, self._requeue, batch)
+                    self._failing += 1
+                    delay = min(0.01 * 2 ** (self._failing - 1), self.retry_s)
+                    log.log(logging.ERROR if delay >= self.retry_s else logging.WARNING,
+                            "cannot store %d SMSC message ids in Redis (%s); retrying in %.2fs", len(batch), exc, delay)
+                    asyncio.get_running_loop().call_later(delay, self._requeue, batch)
                 else:
+                    self._failing = 0
                     recent = self._recent
                     for cid, sent in batch:
                         if self._memory.get(cid) is sent:
@@ -121,8 +158,19 @@ class Correlator:
                             del recent[cid]
                 if fut is not None and not fut.done():
                     fut.set_result(None)
+                attempt, self._attempt = self._attempt, None
+                if attempt is not None and not attempt.done():
+                    attempt.set_result(None)
         finally:
             self._flushing = False
+
+    async def written(self, cids: list[str]) -> None:
+        """Wait until these mappings are in Redis (not just tried: a failed write is retried), so a claim finds
+        them there."""
+        while any(cid in self._memory for cid in cids):
+            if self._attempt is None:
+                self._attempt = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._attempt)
 
     def _requeue(self, batch: list[tuple[str, dlr.Sent]]) -> None:
         for cid, sent in batch:
@@ -147,17 +195,14 @@ class Correlator:
                 self._apps_saved.add(sent.app)
                 self._apps.append(sent.app)
 
-    async def resolve(self, smsc_id: str) -> tuple[str, dlr.Sent] | None:
-        """(canonical id, Sent) for a receipt's id, trying its hex/decimal forms; None when nothing matches."""
-        return (await self.resolve_many([smsc_id]))[0]
-
-    async def resolve_many(self, smsc_ids: list[str]) -> list[tuple[str, dlr.Sent] | None]:
-        """:meth:`resolve` for a batch of receipts in one pipelined round trip."""
-        results: list[tuple[str, dlr.Sent] | None] = [None] * len(smsc_ids)
+    async def lookup(self, receipts: list[dlr.Receipt]) -> list[tuple[str, dlr.Sent] | None]:
+        """(canonical id, Sent) for each receipt, None when nothing matches: memory first, then one pipelined
+        MGET per application. A text id is read in another base only as `id_base` says."""
+        results: list[tuple[str, dlr.Sent] | None] = [None] * len(receipts)
         todo: list[tuple[int, list[str]]] = []
         memory, recent = self._memory, self._recent
-        for i, smsc_id in enumerate(smsc_ids):
-            candidates = dlr.id_candidates(smsc_id)
+        for i, receipt in enumerate(receipts):
+            candidates = dlr.receipt_candidates(receipt, self.id_base)
             for cid in candidates:
                 hit = memory.get(cid) or recent.get(cid)
                 if hit is not None:
@@ -194,40 +239,40 @@ class Correlator:
                 break
         return results
 
-    async def settle(self, sent: dlr.Sent, receipt: dlr.Receipt) -> str | None:
-        """The event type a final receipt for this part produces, or None when it produces none (a repeated
-        receipt, or a part of a multi-part message that is not the last delivered / first failed)."""
-        if not receipt.final:
-            return dlr.BUFFERED_EVENT
-        ok = receipt.delivered
-        if sent.parts == 1:
-            return dlr.SUCCESS_EVENT if ok else dlr.FAILURE_EVENT
-        key = parts_key(sent.app, sent.message_id)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hsetnx(key, str(sent.part), str(receipt.state))
-        pipe.hgetall(key)
-        pipe.expire(key, self.ttl_s)
-        new, states, _ = await pipe.execute()
-        if not new:
-            return None
-        failed = [int(v) for v in states.values() if int(v) not in dlr.FINAL_SUCCESS]
-        if not ok:
-            return dlr.FAILURE_EVENT if len(failed) == 1 else None
-        if len(states) == sent.parts and not failed:
-            return dlr.SUCCESS_EVENT
-        return None
-
-    async def forget(self, items: list[tuple[str, dlr.Sent]]) -> None:
-        """Drop mappings once their final receipts have been handled (one round trip)."""
-        if any(cid in self._memory for cid, _ in items):
-            await self.durable()  # a write may still be in flight: delete after it lands
-        by_app: dict[str, list[str]] = {}
-        for cid, sent in items:
+    async def settle(self, matches: list[Match]) -> list[str | None]:
+        """The event each matched receipt produces (None: none, e.g. a repeated final receipt or a part of a
+        multi-part message that is not the last delivered / first failed). Final receipts claim their mapping:
+        one pipeline for the whole burst."""
+        final = [m for m in matches if m[2].final]
+        if not final:
+            return [dlr.part_event(r, sent.parts, []) for _, sent, r in matches]
+        await self.written([cid for cid, _, _ in final])  # a receipt right behind its response: write lands first
+        pipe = self.redis.pipeline(transaction=False)
+        for cid, sent, receipt in final:
+            await self._settle(keys=[smsid_key(sent.app, cid), parts_key(sent.app, sent.message_id)],
+                               args=[sent.part, receipt.state, self.ttl_s, sent.parts], client=pipe)
+        claimed = iter(await pipe.execute())
+        out: list[str | None] = []
+        for cid, sent, receipt in matches:
+            if not receipt.final:
+                out.append(dlr.BUFFERED_EVENT)
+                continue
+            states = next(claimed)
             self._memory.pop(cid, None)
             self._recent.pop(cid, None)
-            by_app.setdefault(sent.app, []).append(smsid_key(sent.app, cid))
-        if by_app:
-            pipe = self.redis.pipeline(transaction=False)  # one DEL per application: its keys share a slot
-            for keys_ in by_app.values():
-                pipe.delete(*keys_)
+            out.append(None if states is None else dlr.part_event(receipt, sent.parts, [int(v) for v in states]))
+        return out
+
+    async def unsettle(self, matches: list[Match]) -> None:
+        """Give back the claims of final receipts whose event could not be written, so the SMSC's redelivery
+        matches again (one pipeline)."""
+        pipe = self.redis.pipeline(transaction=False)
+        queued = False
+        for cid, sent, receipt in matches:
+            if receipt.final:
+                queued = True
+                await self._unsettle(keys=[smsid_key(sent.app, cid), parts_key(sent.app, sent.message_id)],
+                                     args=[_encode(sent), self.ttl_s, sent.part], client=pipe)
+                self._recent[cid] = sent
+        if queued:
             await pipe.execute()

@@ -1,9 +1,11 @@
 """Delivery receipts: lenient parsing of deliver_sm receipts (sans-I/O) and their correlation, through Redis, with
 the message ids our submit_sm_resp returned, so receipts that arrive after a gateway restart still map.
 
-Real SMSCs differ (protocols-and-reliability.md §5): ids in hex or decimal, with or without leading zeros;
-10- or 12-digit dates; `text:` or `Text:`; missing fields; receipts that carry only the TLVs
-receipted_message_id / message_state. TLVs win over the text when both are present.
+Real SMSCs differ (protocols-and-reliability.md §5): ids with or without leading zeros, some in the other base
+(hex or decimal) than their submit_sm_resp gave; 10- or 12-digit dates; `text:` or `Text:`; missing fields;
+receipts that carry only the TLVs receipted_message_id / message_state. TLVs win over the text when both are
+present. An id is read in another base only when the channel says its SMSC does that (`receipt_id_base`): with
+an SMSC that numbers from 1, "10" read as decimal is "a", the live id of another message.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     done_ms: int | None = None
     text: str | None = None
     network_error: bytes | None = None
+    id_from_tlv: bool = False  # receipted_message_id: the form submit_sm_resp gave, whatever the text does
 
     @property
     def final(self) -> bool:
@@ -141,6 +144,7 @@ def parse_receipt(sm: pdu.Sm) -> Receipt:
         done_ms=parse_date(fields.get("done_date")),
         text=fields.get("text"),
         network_error=sm.tlvs.get(pdu.TLV_NETWORK_ERROR_CODE),
+        id_from_tlv=bool(tlv_id),
     )
 
 
@@ -152,18 +156,36 @@ def canonical_id(message_id: str) -> str:
 
 _HEX = frozenset("0123456789abcdef")
 
+#: `receipt_id_base` values: how a receipt's text id relates to the id submit_sm_resp gave.
+ID_BASES: Final = ("same", "hex", "decimal", "either")
 
-def id_candidates(message_id: str) -> list[str]:
-    """The canonical forms a receipt's id may correspond to, most likely first: as given, then the other base
-    (SMSCs report decimal ids in hex and the reverse, cardboardfish/jsmpp #178)."""
+
+def id_candidates(message_id: str, base: str = "same") -> list[str]:
+    """The canonical forms a receipt's id may stand for, most likely first.
+
+    `same`: the id as given (leading zeros and case ignored). `hex`: the SMSC reports in hex an id its
+    submit_sm_resp gave in decimal; `decimal`: the reverse (cardboardfish, jsmpp #178); each is converted exactly,
+    not guessed. `either`: as given, then both conversions -- ambiguous (an SMSC numbering from 1 makes "10" and
+    "a" both live ids), so only for an SMSC known to mix bases."""
     c = canonical_id(message_id)
+    if base == "same" or not c or len(c) > 32 or not _HEX.issuperset(c):
+        return [c]
+    if base == "hex":
+        return [str(int(c, 16))]
+    if base == "decimal":
+        return [format(int(c), "x")] if c.isdigit() else [c]
     out = [c]
-    if c and len(c) <= 32 and _HEX.issuperset(c):
-        if c.isdigit():
-            out.append(format(int(c), "x"))
-        out.append(str(int(c, 16)))
+    if c.isdigit():
+        out.append(format(int(c), "x"))
+    out.append(str(int(c, 16)))
     seen: set[str] = set()
     return [x for x in out if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
+
+
+def receipt_candidates(receipt: Receipt, base: str) -> list[str]:
+    """:func:`id_candidates` for a parsed receipt: a receipted_message_id TLV is taken as given (it carries the
+    submit_sm_resp's id by definition), only a text id is converted."""
+    return id_candidates(receipt.message_id, "same" if receipt.id_from_tlv else base)
 
 
 def receipt_text(message_id: str, state: int, *, err: str = "000", submit: str = "2601010000",
@@ -215,6 +237,22 @@ class ReceiptEvent(msgspec.Struct, frozen=True, kw_only=True):
     submitted_ms: int | None
     done_ms: int | None
     channel: str
+
+
+def part_event(receipt: Receipt, parts: int, states: list[int]) -> str | None:
+    """The event a receipt for one part produces once that part is settled (its mapping claimed, so this runs
+    once per part): `states` are the final states of the message's settled parts, this one included.
+
+    Intermediate receipts are BUFFERED; a one-part message gets SUCCESS or FAILURE; a multi-part message gets
+    FAILURE for the first part that failed and SUCCESS once every part is delivered, and nothing otherwise."""
+    if not receipt.final:
+        return BUFFERED_EVENT
+    if parts == 1:
+        return SUCCESS_EVENT if receipt.delivered else FAILURE_EVENT
+    failed = sum(1 for s in states if s not in FINAL_SUCCESS)
+    if not receipt.delivered:
+        return FAILURE_EVENT if failed == 1 else None
+    return SUCCESS_EVENT if len(states) == parts and not failed else None
 
 
 def build_event(channel: str, sent: Sent, smsc_id: str, receipt: Receipt, event_type: str) -> ReceiptEvent:

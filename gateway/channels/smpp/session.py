@@ -6,6 +6,11 @@ gate for the whole bind); the channel classifies them. A submit_sm written but n
 `response_timeout` (or when the connection drops) fails with MaybeSent: the SMSC may have accepted it, so it is
 never resent blindly. A sender still waiting for a window slot when the session dies gets SessionLost: nothing
 was written, so the channel may move it to another bind.
+
+An accepted submit_sm's `on_accept` runs while the session reads its submit_sm_resp, before the next PDU of the
+same read: an SMSC that writes the response and its receipt together gets the receipt matched against an id
+that is already recorded. The channel can stop the session reading (backpressure while it cannot store what it
+was sent); timeouts and the dead-link check do not count the time it was not reading.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class Reply:
 
 #: Called for each deliver_sm; must eventually call the Reply (the session does not wait for it).
 DeliverHandler = Callable[[pdu.Sm, Reply], None]
+#: Called with the message_id of an accepted submit_sm, synchronously, before the next PDU is read.
+AcceptHook = Callable[[str], None]
 
 
 class SessionLost(ConnectionError):
@@ -94,14 +101,16 @@ class SmppSession(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._framer = pdu.Framer()
         self._seq = 0
-        # seq -> (future, deadline). Insertion order is deadline order (one timeout), so the sweep reads the front.
-        self._pending: dict[int, tuple[asyncio.Future[Any], float]] = {}
+        # seq -> (future, deadline, on_accept). Insertion order is deadline order (one timeout), so the sweep reads
+        # the front.
+        self._pending: dict[int, tuple[asyncio.Future[Any], float, AcceptHook | None]] = {}
         self._control: dict[int, asyncio.Future[Any]] = {}  # bind/unbind: timed by their caller
         self._waiters: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque(), deque())
         self._out: list[bytes] = []
         self._flush_handle: asyncio.Handle | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._last_alive = 0.0
+        self._paused_at: float | None = None  # when the channel stopped us reading (backpressure)
 
     # ------------------------------------------------------------------------------------------- protocol events
 
@@ -117,7 +126,7 @@ class SmppSession(asyncio.Protocol):
             t.cancel()
         self._timers.clear()
         pending, self._pending = self._pending, {}
-        for fut, _ in pending.values():
+        for fut, _, _ in pending.values():
             if not fut.done():
                 fut.set_exception(MaybeSent("the SMPP connection closed before the response", detail="connection_lost"))
         control, self._control = self._control, {}
@@ -241,9 +250,11 @@ class SmppSession(asyncio.Protocol):
         free = self.window - self.inflight
         return free > self.reserve if lane == PROMOTIONAL else free > 0
 
-    async def submit(self, body: bytes, lane: int = PROMOTIONAL) -> tuple[int, str]:
+    async def submit(self, body: bytes, lane: int = PROMOTIONAL,
+                     on_accept: AcceptHook | None = None) -> tuple[int, str]:
         """Write one submit_sm (body without header) when the window and the throttle gate allow, and return
-        (command_status, message_id). Waiting for a slot is the backpressure; nothing is dropped."""
+        (command_status, message_id). Waiting for a slot is the backpressure; nothing is dropped. `on_accept`
+        gets the message_id of an accepted submit_sm as soon as its response is read."""
         if self._transport is None or not self.bound:
             raise SessionLost("the SMPP session is not bound")
         waiters = self._waiters
@@ -263,7 +274,7 @@ class SmppSession(asyncio.Protocol):
             raise SessionLost("the SMPP session closed")
         seq = self._next_seq()
         resp: asyncio.Future[tuple[int, str]] = self.loop.create_future()
-        self._pending[seq] = (resp, self.loop.time() + self.response_timeout)
+        self._pending[seq] = (resp, self.loop.time() + self.response_timeout, on_accept)
         self._write(pdu.frame(pdu.SUBMIT_SM, 0, seq, body))
         return await resp
 
@@ -298,6 +309,12 @@ class SmppSession(asyncio.Protocol):
         except pdu.PduError:
             message_id = ""
         self._release()
+        on_accept = entry[2]
+        if status == 0 and on_accept is not None:
+            try:
+                on_accept(message_id)
+            except Exception:
+                log.exception("%s: recording message id %r failed", self.name, message_id)
         if not entry[0].done():
             entry[0].set_result((status, message_id))
 
@@ -340,12 +357,34 @@ class SmppSession(asyncio.Protocol):
     def _sweep_every(self) -> float:
         return min(max(self.response_timeout / 4, 0.005), 0.25)
 
+    def pause_reading(self) -> None:
+        """Stop reading from the SMSC (the channel cannot keep up storing what it is sent); idempotent."""
+        if self._paused_at is None and self._transport is not None:
+            self._paused_at = self.loop.time()
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read again; responses that could not be read meanwhile get that time back on their timeout."""
+        if self._paused_at is None:
+            return
+        now = self.loop.time()
+        paused_for, self._paused_at = now - self._paused_at, None
+        self._pending = {seq: (fut, deadline + paused_for, hook)
+                         for seq, (fut, deadline, hook) in self._pending.items()}
+        self._last_alive += paused_for
+        if self._transport is not None:
+            self._transport.resume_reading()
+
+    @property
+    def reading(self) -> bool:
+        return self._paused_at is None
+
     def _sweep(self) -> None:
         now = self.loop.time()
         pending = self._pending
-        while pending:
+        while pending and self._paused_at is None:  # an unread response is not a missing one
             seq = next(iter(pending))
-            fut, deadline = pending[seq]
+            fut, deadline, _ = pending[seq]
             if deadline > now:
                 break
             del pending[seq]
@@ -360,7 +399,7 @@ class SmppSession(asyncio.Protocol):
         if self._transport is None:
             return
         now = self.loop.time()
-        if now - self._last_alive >= (self.dead_after - 0.5) * self.enquire_link_s:
+        if self._paused_at is None and now - self._last_alive >= (self.dead_after - 0.5) * self.enquire_link_s:
             log.error("%s: no enquire_link_resp for %d intervals; the link is dead", self.name, self.dead_after)
             self.abort()
             return
