@@ -7,7 +7,8 @@ What it guarantees, because APNs and FCM need it:
   SETTINGS_MAX_CONCURRENT_STREAMS (capped by `max_streams`), and follows every later SETTINGS change.
   APNs advertises 1 until the first authenticated request and raises it afterwards.
 * When every connection is full, another is opened (up to `max_connections`); past that, callers wait
-  (bounded by `acquire_timeout`, then :class:`~gateway.errors.PoolTimeout`).
+  (bounded by `acquire_timeout`, then :class:`~gateway.errors.PoolTimeout`, a transient delivery error: nothing
+  was sent, so the dispatcher retries it).
 * GOAWAY: streams above `last_stream_id` were never processed, so they are re-sent on another connection;
   streams at or below it keep waiting for their answers on the draining connection (h2 refuses frames after
   GOAWAY, so the connection's state machine is wrapped to keep accepting them). REFUSED_STREAM is retried the
