@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import trustme
+from redis import exceptions as redis_errors
 
 from gateway import errors, models
-from gateway.channels import apns
+from gateway.channels import apns, push_common
 from gateway.channels.base import Runtime
-from gateway.config import ApnsChannelConfig
+from gateway.config import ApnsChannelConfig, RetryConfig
 from gateway.credentials import CredentialStore
 from gateway.sandbox.apns import ApnsSandbox
 from gateway.sandbox.h2server import Request
@@ -125,6 +126,34 @@ async def test_scripted_reasons(make_channel: Factory, token: str, cls: type[err
     assert eps.calls == ([("app1", "ep-9", "INACTIVE")] if deactivated else [])
     assert ch.failure_event(ei.value) == ("_push.unregistered" if deactivated else
                                           "_push.throttled" if cls is errors.Throttled else "_push.failure")
+
+
+class BusyEndpoints(FakeEndpoints):
+    """set_status fails `busy` times as a small blocking Redis pool does when no connection frees in time."""
+
+    def __init__(self, busy: int) -> None:
+        super().__init__()
+        self.busy = busy
+        self.tries = 0
+
+    async def set_status(self, app: str, endpoint_id: str, status: str, *, reason: str | None = None,
+                         since_ms: int | None = None) -> None:
+        self.tries += 1
+        if self.busy:
+            self.busy -= 1
+            raise redis_errors.ConnectionError("No connection available.")
+        await super().set_status(app, endpoint_id, status, reason=reason, since_ms=since_ms)
+
+
+async def test_a_busy_redis_pool_delays_the_deactivation_but_does_not_lose_it(make_channel: Factory,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push_common, "DEACTIVATE_RETRY", RetryConfig(max_attempts=8, base_s=0.001, cap_s=0.01),
+                        raising=False)
+    eps = BusyEndpoints(busy=3)
+    ch = make_channel(clock=FakeClock(wall=time.time()), endpoints=eps)
+    with pytest.raises(errors.RecipientRejected):
+        await ch.send(outbound(content(), "gone01", endpoint_id="ep-9"))
+    assert eps.calls == [("app1", "ep-9", "INACTIVE")] and eps.tries == 4
 
 
 async def test_too_many_requests_backs_off_that_token_only(sandbox: ApnsSandbox, make_channel: Factory) -> None:
