@@ -133,12 +133,6 @@ function handle(stream, h, rawHeaders, body) {
   if (collapse !== undefined && Buffer.byteLength(collapse) > 64) return fail(stream, 400, "BadCollapseId", apnsId);
   if (body.length === 0) return fail(stream, 400, "PayloadEmpty", apnsId);
   if (body.length > (pushType === "voip" ? 5120 : 4096)) return fail(stream, 413, "PayloadTooLarge", apnsId);
-  try {
-    const payload = JSON.parse(body.toString("utf8"));
-    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new Error("not an object");
-  } catch (e) {
-    return fail(stream, 400, "BadPayload", apnsId);  // not in Apple's table, but APNs refuses non-JSON payloads
-  }
   if (large.has(token)) {
     return fail(stream, 410, "Unregistered", apnsId,
       {timestamp: Date.now(), padding: "x".repeat(Number(large.get(token)))});
