@@ -118,6 +118,12 @@ REDIS_BUSY = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 DEACTIVATE_RETRY = RetryConfig(max_attempts=8, base_s=0.05, cap_s=2.0)
 
 
+def redis_unavailable(what: str, exc: BaseException) -> errors.TransientError:
+    """Our own Redis could not serve a read a send needs first (credentials, the shared provider token): nothing
+    was sent, so the push is retried (TEMPORARY_FAILURE), not reported as an UNKNOWN_FAILURE channel error."""
+    return errors.ConnectError(f"Redis unavailable while reading {what}", detail=type(exc).__name__)
+
+
 async def deactivate(runtime: Any, app: str, endpoint_id: str | None, err: errors.DeliveryError) -> None:
     """Mark the endpoint INACTIVE so it is not sent to again, recording the provider's reason and time.
 
@@ -163,6 +169,9 @@ class CredentialCache:
         if hit is not None and hit[0] > now:
             value: T = hit[1]
             return value
-        loaded = await load()
+        try:
+            loaded = await load()
+        except REDIS_BUSY as exc:
+            raise redis_unavailable("the application's channel credentials", exc) from exc
         self._entries[key] = (now + self.ttl, loaded)
         return loaded

@@ -156,6 +156,38 @@ async def test_a_busy_redis_pool_delays_the_deactivation_but_does_not_lose_it(ma
     assert eps.calls == [("app1", "ep-9", "INACTIVE")] and eps.tries == 4
 
 
+class DownRedis:
+    """A Redis client whose pool never frees a connection in time."""
+
+    async def get(self, *args: Any) -> Any:
+        raise redis_errors.ConnectionError("No connection available.")
+
+    eval = get
+
+
+class DownStore:
+    async def apns_credentials(self, app: str, channel_type: str) -> Any:
+        raise redis_errors.TimeoutError("Timeout reading from socket")
+
+
+async def test_redis_unavailable_before_sending_is_a_transient_error(sandbox: ApnsSandbox, key_file: str,
+                                                                    make_channel: Factory, impl: str) -> None:
+    """Nothing was sent, so it must be retried (TEMPORARY_FAILURE), not end UNKNOWN_FAILURE as a channel bug."""
+    with pytest.raises(errors.TransientError) as ei:
+        await make_channel(credentials=DownStore()).send(outbound(content(), "0a01"))
+    assert "credentials" in ei.value.message
+    cfg = ApnsChannelConfig(production_url=sandbox.url, sandbox_url=sandbox.url, team_id=TEAM, key_id=KID,
+                            token_key_file=key_file, bundle_id=BUNDLE, http2=impl)  # type: ignore[arg-type]
+    ch = apns.create(cfg, Runtime(DownRedis(), None))
+    try:
+        with pytest.raises(errors.TransientError) as ei:
+            await ch.send(outbound(content(), "0a01"))
+        assert "provider token" in ei.value.message
+    finally:
+        await ch.aclose()
+    assert sandbox.server.requests == 0
+
+
 async def test_too_many_requests_backs_off_that_token_only(sandbox: ApnsSandbox, make_channel: Factory) -> None:
     clock = FakeClock(wall=time.time())
     ch = make_channel(clock=clock)
