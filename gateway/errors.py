@@ -24,10 +24,6 @@ class DecodeError(GatewayError, ValueError):
     """A stream entry or request cannot be decoded or has the wrong shape: dead-lettered at once, never retried."""
 
 
-class PoolTimeout(GatewayError, TimeoutError):
-    """No connection became free in time: local saturation, retried soon."""
-
-
 class Category(enum.Enum):
     """Why a delivery failed, independent of the protocol that reported it."""
 
@@ -82,6 +78,11 @@ class ProviderTimeout(TransientError, TimeoutError):
     """A timeout before the provider could have accepted the message (safe to retry)."""
 
     category = Category.TIMEOUT
+
+
+class PoolTimeout(ProviderTimeout):
+    """No connection or stream of our own pool became free in time: local saturation, nothing was sent, so the
+    message is retried (TEMPORARY_FAILURE) like any other transient failure."""
 
 
 class Throttled(TransientError):

@@ -194,7 +194,10 @@ class ApnsChannel:
         if provider.token_key is not None:
             team, kid = provider.team_id or "", provider.key_id or ""
             if self.shared_redis is not None and self.tokens.due(team, kid):
-                await self.tokens.share(self.shared_redis, team, kid, provider.token_key)
+                try:
+                    await self.tokens.share(self.shared_redis, team, kid, provider.token_key)
+                except push_common.REDIS_BUSY as exc:
+                    raise push_common.redis_unavailable("the team's shared provider token", exc) from exc
             jwt_value = self.tokens.token(team, kid, provider.token_key)
         for attempt in (0, 1):
             hdrs = headers if jwt_value is None else [self._authorization(jwt_value), *headers]

@@ -46,7 +46,7 @@ def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
 
 
 class _Stream(_StreamState):
-    __slots__ = ("got_headers", "pending", "window")
+    __slots__ = ("got_headers", "pending", "unacked", "window")
 
     def __init__(self, future: asyncio.Future[Any], deadline: float, window: int) -> None:
         self.future = future
@@ -57,6 +57,7 @@ class _Stream(_StreamState):
         self.window = window  # how much request body we may still send on this stream
         self.pending = b""  # request body waiting for window
         self.got_headers = False
+        self.unacked = 0  # response bytes received since we last opened this stream's window
 
 
 class NativeConnection(BaseConnection[_Stream]):
@@ -207,7 +208,8 @@ class NativeConnection(BaseConnection[_Stream]):
             if st is not None:
                 self._on_headers(sid, st, decoded, self._hflags)
         elif ftype == DATA:
-            self.recv_unacked += len(payload)
+            flow = len(payload)  # padding counts against the windows too
+            self.recv_unacked += flow
             st = self.streams.get(sid)
             if flags & PADDED and payload:
                 payload = payload[1:len(payload) - payload[0]]
@@ -217,6 +219,13 @@ class NativeConnection(BaseConnection[_Stream]):
                 st.body.append(payload)
             if flags & END_STREAM:
                 self._finish(sid)
+            else:
+                # The stream's window is ours to reopen as well as the connection's: without this a response
+                # longer than the initial stream window stalls (RFC 9113 §6.9).
+                st.unacked += flow
+                if st.unacked >= _RECV_WINDOW // 2:
+                    self.out.append(_frame(WINDOW_UPDATE, 0, sid, _U32.pack(st.unacked)))
+                    st.unacked = 0
         elif ftype == SETTINGS:
             if not flags & ACK:
                 self._on_settings(payload)

@@ -7,7 +7,8 @@ What it guarantees, because APNs and FCM need it:
   SETTINGS_MAX_CONCURRENT_STREAMS (capped by `max_streams`), and follows every later SETTINGS change.
   APNs advertises 1 until the first authenticated request and raises it afterwards.
 * When every connection is full, another is opened (up to `max_connections`); past that, callers wait
-  (bounded by `acquire_timeout`, then :class:`~gateway.errors.PoolTimeout`).
+  (bounded by `acquire_timeout`, then :class:`~gateway.errors.PoolTimeout`, a transient delivery error: nothing
+  was sent, so the dispatcher retries it).
 * GOAWAY: streams above `last_stream_id` were never processed, so they are re-sent on another connection;
   streams at or below it keep waiting for their answers on the draining connection (h2 refuses frames after
   GOAWAY, so the connection's state machine is wrapped to keep accepting them). REFUSED_STREAM is retried the
@@ -57,16 +58,26 @@ class _Impl:
         self.errors: ModuleType = importlib.import_module(f"{name}.errors")
         self.exceptions: ModuleType = importlib.import_module(f"{name}.exceptions")
         self.settings: ModuleType = importlib.import_module(f"{name}.settings")
-        self.H2Connection = _counted_connection_class(self.connection.H2Connection)
+        self.H2Connection = _connection_class(self.connection, self.errors.ErrorCodes.STREAM_CLOSED)
 
 
-def _counted_connection_class(base: type[Any]) -> type[Any]:
-    """h2 (and jh2) count open streams by walking every stream each time one is opened, so opening a stream
-    costs O(streams in flight): at 1000 in flight that walk is most of the client's CPU. The pool already
-    counts its streams (it never exceeds the server's limit), so this subclass answers from that count, and
-    the caller sweeps closed streams out of h2's table every `_SWEEP_EVERY` opens, which the walk used to do."""
+def _connection_class(module: ModuleType, stream_closed: int) -> type[Any]:
+    """h2's (or jh2's) H2Connection with two changes.
 
-    class CountedH2Connection(base):  # type: ignore[misc]
+    Counting: h2 counts open streams by walking every stream each time one is opened, so opening a stream costs
+    O(streams in flight): at 1000 in flight that walk is most of the client's CPU. The pool already counts its
+    streams (it never exceeds the server's limit), so this subclass answers from that count, and the caller
+    sweeps closed streams out of h2's table every `_SWEEP_EVERY` opens, which the walk used to do.
+
+    Stream errors stay stream errors: h2 turns a frame on a stream that already ended (HEADERS after its
+    END_STREAM) into a connection error, discarding the other events of the same read and, with them, answers
+    to other requests; the connection would then be closed with every stream in flight on it. The stream is
+    finished for us either way, so it is reset (STREAM_CLOSED) and the connection carries on."""
+    base: type[Any] = module.H2Connection
+    stream_closed_error: type[Exception] = module.StreamClosedError
+    rst_frame: type[Any] = module.RstStreamFrame
+
+    class ClientH2Connection(base):  # type: ignore[misc]
         gw_open = 0
 
         @property
@@ -76,7 +87,17 @@ def _counted_connection_class(base: type[Any]) -> type[Any]:
         def gw_sweep(self) -> None:
             base.open_outbound_streams.fget(self)  # the original walk: drops closed streams
 
-    return CountedH2Connection
+        def _receive_frame(self, frame: Any) -> list[Any]:
+            try:
+                events: list[Any] = super()._receive_frame(frame)
+            except stream_closed_error as exc:
+                rst = rst_frame(exc.stream_id)  # type: ignore[attr-defined]
+                rst.error_code = stream_closed
+                self._prepare_for_sending([rst])
+                return list(exc._events)  # type: ignore[attr-defined]
+            return events
+
+    return ClientH2Connection
 
 
 _IMPLS: dict[str, _Impl] = {}
@@ -379,15 +400,23 @@ class Connection(BaseConnection[_Stream]):
             impl.events.TrailersReceived: self._on_trailers,
         }
         self._max_streams_code = impl.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+        self._window_code = impl.settings.SettingCodes.INITIAL_WINDOW_SIZE
+        self._push_code = impl.settings.SettingCodes.ENABLE_PUSH
         self._cancel_code = impl.errors.ErrorCodes.CANCEL
+        self._stream_closed_error: type[Exception] = impl.exceptions.StreamClosedError
 
     # -- asyncio.Protocol -------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = t = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
-        self.h2.local_settings.initial_window_size = _RECV_WINDOW
-        self.h2.initiate_connection()
-        self.h2.increment_flow_control_window(_RECV_WINDOW)
+        h2 = self.h2
+        h2.initiate_connection()
+        # Advertise our stream window in a SETTINGS frame: h2 applies a value assigned to local_settings only
+        # when the server acknowledges it, and sends the old one, so the server stayed at 65535 per stream while
+        # h2 believed 16 MiB and never opened the window again (a response over 64 KiB stalled). h2 applies
+        # this change on the server's ACK too, which arrives before any DATA sent under the new window.
+        h2.update_settings({self._window_code: _RECV_WINDOW, self._push_code: 0})
+        h2.increment_flow_control_window(_RECV_WINDOW)  # the connection window is not a setting
         t.write(self.h2.data_to_send())
         self._started()
 
@@ -430,17 +459,23 @@ class Connection(BaseConnection[_Stream]):
 
     def _send_body(self, sid: int, st: _Stream, view: memoryview) -> None:
         h2 = self.h2
-        window = h2.local_flow_control_window(sid)
-        frame = h2.max_outbound_frame_size
-        while view:
-            n = min(len(view), window, frame)
-            if n <= 0:
-                st.pending = view
-                return
-            last = n == len(view)
-            h2.send_data(sid, view[:n].tobytes(), end_stream=last)
-            view = view[n:]
-            window -= n
+        try:
+            window = h2.local_flow_control_window(sid)
+            frame = h2.max_outbound_frame_size
+            while view:
+                n = min(len(view), window, frame)
+                if n <= 0:
+                    st.pending = view
+                    return
+                last = n == len(view)
+                h2.send_data(sid, view[:n].tobytes(), end_stream=last)
+                view = view[n:]
+                window -= n
+        except self._stream_closed_error:
+            # The server closed this stream in the read that also opened its window (a RST_STREAM after the
+            # WINDOW_UPDATE): its own event, later in the same batch, settles the request. The rest of the body
+            # is moot, and the error must not escape into data_received, which would close the connection.
+            pass
         st.pending = None
 
     def _flush(self) -> None:

@@ -5,8 +5,14 @@
   (a wall time) too. A new token for a team less than 20 minutes after the previous one is
   TooManyProviderTokenUpdates (429), as Apple does.
 * Certificate auth: on TLS with a client CA, a verified client certificate replaces the JWT.
-* The connection starts at one stream and is raised to `max_streams` after the first accepted request.
-* Device tokens choose the answer by prefix (`script`): e.g. "gone…" → 410 Unregistered.
+* The connection starts at one stream and is raised to `max_streams` after the first request with a valid
+  provider token (or client certificate), whatever its answer, as Apple describes.
+* Device tokens choose the answer by prefix (`script`): e.g. "gone…" → 410 Unregistered; `large` maps tokens to a
+  410 Unregistered whose JSON body is that many bytes (flow control). Any other token must be hex digits, an even
+  number of them, at most 200: else 400 BadDeviceToken.
+* Strict like APNs (and like tests/peers/apns_h2.js, the independent peer on node's http2): apns-id must be a
+  canonical lowercase UUID, a repeated header is DuplicateHeaders, `topics` (when given) limits apns-topic
+  (TopicDisallowed), and responses honour the client's flow-control windows (h2server).
 
 Run alone (for benchmarks):
 `python -m gateway.sandbox.apns --port 8443 [--tls-cert C --tls-key K] --key kid:team:pubkey.pem`.
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import re
 import time
 import uuid
 from typing import Any
@@ -41,6 +48,8 @@ DEFAULT_SCRIPT: dict[str, tuple[int, str]] = {
 _PUSH_TYPES = {b"alert", b"background", b"voip", b"complication", b"fileprovider", b"mdm", b"location",
                b"liveactivity", b"pushtotalk", b"controls", b"widgets"}
 _encode = msgspec.json.Encoder().encode
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_TOKEN = re.compile(r"(?:[0-9a-fA-F]{2}){1,100}\Z")
 
 
 class Delivery(msgspec.Struct):
@@ -56,10 +65,13 @@ class ApnsSandbox:
     """The APNs sandbox server. `keys` maps key id → (team id, PEM public key)."""
 
     def __init__(self, keys: dict[str, tuple[str, str]] | None = None, *, initial_streams: int = 1,
-                 max_streams: int = 1000, record: bool = True, require_auth: bool = True) -> None:
+                 max_streams: int = 1000, record: bool = True, require_auth: bool = True,
+                 topics: set[str] | None = None, large: dict[str, int] | None = None) -> None:
         self.keys = dict(keys or {})
         self.server = H2Server(self.handle, initial_streams=initial_streams, max_streams=max_streams)
         self.script: dict[str, tuple[int, str]] = dict(DEFAULT_SCRIPT)
+        self.topics = topics  # None: any apns-topic
+        self.large: dict[str, int] = dict(large or {})
         self.retry_after: str | None = None  # sent with 429/503 answers when set
         self.reject_issued_before: float = 0.0
         self.require_auth = require_auth
@@ -91,12 +103,12 @@ class ApnsSandbox:
 
     # -- the handler ------------------------------------------------------------------------------------------
 
-    def _fail(self, status: int, reason: str, apns_id: bytes, **extra: Any) -> Reply:
+    def _fail(self, status: int, reason: str, apns_id: bytes, authed: bool = False, **extra: Any) -> Reply:
         self.answers[reason] += 1
         headers = [(b"apns-id", apns_id), (b"content-type", b"application/json")]
         if self.retry_after is not None and status in (429, 503):
             headers.append((b"retry-after", self.retry_after.encode()))
-        return status, headers, _encode({"reason": reason, **extra}), False
+        return status, headers, _encode({"reason": reason, **extra}), authed
 
     def _check_jwt(self, auth: bytes | None) -> str | None:
         """None when the token is good, else the APNs reason."""
@@ -153,39 +165,48 @@ class ApnsSandbox:
         token = path[10:].decode(errors="replace")
         if not token:
             return self._fail(400, "MissingDeviceToken", apns_id)
+        if req.duplicated:
+            return self._fail(400, "DuplicateHeaders", apns_id)
         if self.require_auth and peer_certificate(req) is None:
             reason = self._check_jwt(h.get(b"authorization"))
             if reason is not None:
                 status = 429 if reason == "TooManyProviderTokenUpdates" else 403
                 return self._fail(status, reason, apns_id)
-        if b"apns-topic" not in h:
-            return self._fail(400, "MissingTopic", apns_id)
+        # From here on the request carried a valid token: the connection's stream limit rises whatever the answer.
+        if b"apns-id" in h and not _UUID.match(apns_id):
+            return self._fail(400, "BadMessageId", apns_id, True)
+        topic = h.get(b"apns-topic")
+        if topic is None:
+            return self._fail(400, "MissingTopic", apns_id, True)
+        if self.topics is not None and topic.decode(errors="replace") not in self.topics:
+            return self._fail(400, "TopicDisallowed", apns_id, True)
         push_type = h.get(b"apns-push-type")
         if push_type is not None and push_type not in _PUSH_TYPES:
-            return self._fail(400, "InvalidPushType", apns_id)
+            return self._fail(400, "InvalidPushType", apns_id, True)
         if h.get(b"apns-priority", b"10") not in (b"10", b"5", b"1"):
-            return self._fail(400, "BadPriority", apns_id)
+            return self._fail(400, "BadPriority", apns_id, True)
         exp = h.get(b"apns-expiration")
         if exp is not None and not exp.isdigit():
-            return self._fail(400, "BadExpirationDate", apns_id)
+            return self._fail(400, "BadExpirationDate", apns_id, True)
         collapse = h.get(b"apns-collapse-id")
         if collapse is not None and len(collapse) > 64:
-            return self._fail(400, "BadCollapseId", apns_id)
-        if b"apns-id" in h:
-            try:
-                uuid.UUID(apns_id.decode())
-            except ValueError:
-                return self._fail(400, "BadMessageId", apns_id)
+            return self._fail(400, "BadCollapseId", apns_id, True)
         body = req.body
         if not body:
-            return self._fail(400, "PayloadEmpty", apns_id)
+            return self._fail(400, "PayloadEmpty", apns_id, True)
         if len(body) > (5120 if push_type == b"voip" else 4096):
-            return self._fail(413, "PayloadTooLarge", apns_id)
+            return self._fail(413, "PayloadTooLarge", apns_id, True)
+        padding = self.large.get(token)
+        if padding is not None:
+            return self._fail(410, "Unregistered", apns_id, True, timestamp=int(time.time() * 1000),
+                              padding="x" * padding)
         for prefix, (status, reason) in self.script.items():
             if token.startswith(prefix):
                 if status == 410:
-                    return self._fail(status, reason, apns_id, timestamp=int(time.time() * 1000))
-                return self._fail(status, reason, apns_id)
+                    return self._fail(status, reason, apns_id, True, timestamp=int(time.time() * 1000))
+                return self._fail(status, reason, apns_id, True)
+        if not _TOKEN.match(token):
+            return self._fail(400, "BadDeviceToken", apns_id, True)
         self.accepted += 1
         if self.record:
             sid = apns_id.decode()

@@ -14,12 +14,19 @@ Fault injection, all switchable at run time on :class:`H2Server`:
 * `refuse_next`: refuse the next N streams with RST_STREAM(REFUSED_STREAM) without processing them;
 * `ignore_pings`: never answer PING (to test client health checks);
 * :meth:`H2Server.goaway_all` sends GOAWAY on every connection now.
+
+Strict where a real server is (node's http2 / nghttp2, tests/peers/apns_h2.js): responses honour the windows and
+frame size the client advertises (SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE, WINDOW_UPDATE per stream
+and per connection), so a client that never reopens its windows stalls here as it would against APNs; nothing
+is sent on a stream the client reset. Request bodies are granted `recv_window` per stream and
+`conn_recv_window` per connection (large by default, so benchmarks measure the client, not flow control;
+65535, the RFC default, makes a client's request bodies wait for WINDOW_UPDATE as nghttp2 does), and both windows
+are reopened as bodies are read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import ssl
 import struct
 from collections.abc import Callable
@@ -33,8 +40,8 @@ except ImportError:  # pragma: no cover
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
 END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
-NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM = 0x0, 0x1, 0x7
-S_HEADER_TABLE_SIZE, S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE = 0x1, 0x3, 0x4
+NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, REFUSED_STREAM = 0x0, 0x1, 0x3, 0x7
+S_HEADER_TABLE_SIZE, S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE = 0x1, 0x3, 0x4, 0x5
 
 _hdr = struct.Struct(">I").pack
 _STATIC_STATUS = {200: 0x88, 204: 0x89, 206: 0x8A, 304: 0x8B, 400: 0x8C, 404: 0x8D, 500: 0x8E}
@@ -77,15 +84,18 @@ def settings_payload(pairs: list[tuple[int, int]]) -> bytes:
 
 
 class Request:
-    """One complete HTTP/2 request as the handler sees it."""
+    """One complete HTTP/2 request as the handler sees it. `duplicated`: some header name came twice (the
+    `headers` dict keeps the last)."""
 
-    __slots__ = ("body", "conn", "headers", "stream_id")
+    __slots__ = ("body", "conn", "duplicated", "headers", "stream_id")
 
-    def __init__(self, stream_id: int, headers: dict[bytes, bytes], body: bytes, conn: ServerConnection) -> None:
+    def __init__(self, stream_id: int, headers: dict[bytes, bytes], body: bytes, conn: ServerConnection,
+                 duplicated: bool = False) -> None:
         self.stream_id = stream_id
         self.headers = headers
         self.body = body
         self.conn = conn
+        self.duplicated = duplicated
 
     @property
     def path(self) -> bytes:
@@ -103,12 +113,14 @@ Handler = Callable[[Request], Reply]
 
 
 class _InStream:
-    __slots__ = ("block", "body", "headers")
+    __slots__ = ("block", "body", "duplicated", "headers", "unacked")
 
     def __init__(self) -> None:
         self.headers: dict[bytes, bytes] | None = None
+        self.duplicated = False
         self.block = b""
         self.body: list[bytes] = []
+        self.unacked = 0  # body bytes read since this stream's window was last reopened
 
 
 class ServerConnection(asyncio.Protocol):
@@ -129,8 +141,14 @@ class ServerConnection(asyncio.Protocol):
         self.goaway_sent = False
         self.last_processed = 0
         self.highest = 0
+        # what we may send: the client's connection window, its initial stream window and frame size, and per
+        # stream how far past (or short of) that initial window it is (sent minus WINDOW_UPDATE credit)
         self.send_window = 65535
-        self.queued: collections.deque[bytes] = collections.deque()  # DATA frames waiting for window
+        self.peer_initial = 65535
+        self.peer_max_frame = 16384
+        self.used: dict[int, int] = {}
+        self.awaiting: set[int] = set()  # processed, answer not yet sent (delay_s)
+        self.pending: dict[int, bytes] = {}  # response bodies waiting for window, in answer order
         self.out: list[bytes] = []
         self.flush_scheduled = False
         self.recv_unacked = 0
@@ -140,12 +158,14 @@ class ServerConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
         self.server.connections.add(self)
         self.server.accepted += 1
-        self._write(
-            frame(SETTINGS, 0, 0, settings_payload([
-                (S_MAX_CONCURRENT_STREAMS, self.limit), (S_INITIAL_WINDOW_SIZE, 1 << 24), (S_HEADER_TABLE_SIZE, 4096),
-            ]))
-            + frame(WINDOW_UPDATE, 0, 0, _hdr((1 << 30) - 65535))
-        )
+        server = self.server
+        preface = frame(SETTINGS, 0, 0, settings_payload([
+            (S_MAX_CONCURRENT_STREAMS, self.limit), (S_INITIAL_WINDOW_SIZE, server.recv_window),
+            (S_HEADER_TABLE_SIZE, 4096),
+        ]))
+        if server.conn_recv_window > 65535:
+            preface += frame(WINDOW_UPDATE, 0, 0, _hdr(server.conn_recv_window - 65535))
+        self._write(preface)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -190,7 +210,7 @@ class ServerConnection(asyncio.Protocol):
             if self.closed:
                 return
         del buf[:pos]
-        if self.recv_unacked > 1 << 20:
+        if self.recv_unacked >= min(self.server.conn_recv_window // 2, 1 << 20):
             self._write(frame(WINDOW_UPDATE, 0, 0, _hdr(self.recv_unacked)))
             self.recv_unacked = 0
 
@@ -224,7 +244,8 @@ class ServerConnection(asyncio.Protocol):
             if flags & END_HEADERS:
                 self._headers_done(sid, st)
         elif ftype == DATA:
-            self.recv_unacked += len(payload)
+            flow = len(payload)
+            self.recv_unacked += flow
             st = self.streams.get(sid)
             if st is None:
                 return
@@ -233,29 +254,54 @@ class ServerConnection(asyncio.Protocol):
             st.body.append(payload)
             if flags & END_STREAM:
                 self._complete(sid)
+            else:
+                st.unacked += flow
+                if st.unacked >= min(self.server.recv_window // 2, 1 << 20):
+                    self._write(frame(WINDOW_UPDATE, 0, sid, _hdr(st.unacked)))
+                    st.unacked = 0
         elif ftype == SETTINGS:
             if not flags & ACK:
-                # Nothing in the client's settings matters to us: responses never use the HPACK dynamic table
-                # and are far smaller than any initial window.
-                self._write(frame(SETTINGS, ACK, 0))
+                self._settings(payload)
         elif ftype == PING:
             if not flags & ACK:
                 self.server.pings += 1
                 if not self.server.ignore_pings:
                     self._write(frame(PING, ACK, 0, payload))
         elif ftype == WINDOW_UPDATE:
+            inc = struct.unpack(">I", payload)[0] & 0x7FFFFFFF
             if sid == 0:
-                self.send_window += struct.unpack(">I", payload)[0] & 0x7FFFFFFF
-                while self.queued and len(self.queued[0]) - 9 <= self.send_window:
-                    f = self.queued.popleft()
-                    self.send_window -= len(f) - 9
-                    self._write(f)
+                self.send_window += inc
+            elif sid in self.streams or sid in self.awaiting or sid in self.pending:
+                self.used[sid] = self.used.get(sid, 0) - inc
+            if self.pending:
+                self._pump()
         elif ftype == RST_STREAM:
             self.streams.pop(sid, None)
+            self.awaiting.discard(sid)  # the client gave up: its answer is not sent
+            self.pending.pop(sid, None)
+            self.used.pop(sid, None)
+            if self.goaway_sent and not self.answering and not self.pending:
+                self._close()
         elif ftype == GOAWAY:
             self.goaway_sent = True
             if not self.streams and not self.answering:
                 self._close()
+
+    def _settings(self, payload: bytes) -> None:
+        """The client's SETTINGS: its stream window and frame size bound our DATA frames (the HPACK table size
+        does not matter: responses never use the dynamic table)."""
+        for i in range(0, len(payload) - len(payload) % 6, 6):
+            key, value = struct.unpack_from(">HI", payload, i)
+            if key == S_INITIAL_WINDOW_SIZE:
+                if value > 0x7FFFFFFF:
+                    self._goaway(FLOW_CONTROL_ERROR, b"INITIAL_WINDOW_SIZE too large")
+                    return
+                self.peer_initial = value  # applies to every stream's window at once (RFC 9113 §6.9.2)
+            elif key == S_MAX_FRAME_SIZE and 16384 <= value <= 16777215:
+                self.peer_max_frame = value
+        self._write(frame(SETTINGS, ACK, 0))
+        if self.pending:
+            self._pump()
 
     def _headers_done(self, sid: int, st: _InStream) -> None:
         try:
@@ -264,6 +310,7 @@ class ServerConnection(asyncio.Protocol):
             self._goaway(0x9, b"hpack")  # COMPRESSION_ERROR
             return
         st.headers = {k: v for k, v, *_ in decoded}
+        st.duplicated = len(st.headers) != len(decoded)
         st.block = b""
 
     def _complete(self, sid: int) -> None:
@@ -282,9 +329,10 @@ class ServerConnection(asyncio.Protocol):
         self.requests += 1
         self.last_processed = sid
         server.requests += 1
-        req = Request(sid, st.headers, b"".join(st.body) if st.body else b"", self)
+        req = Request(sid, st.headers, b"".join(st.body) if st.body else b"", self, st.duplicated)
         reply = server.handler(req)
         self.answering += 1
+        self.awaiting.add(sid)
         if server.delay_s > 0:
             self.loop.call_later(server.delay_s, self._respond, sid, reply)
         else:
@@ -296,24 +344,55 @@ class ServerConnection(asyncio.Protocol):
         self.answering -= 1
         if self.closed:
             return
+        if sid not in self.awaiting:  # reset by the client meanwhile
+            if self.goaway_sent and not self.answering and not self.pending:
+                self.loop.call_soon(self._close)
+            return
+        self.awaiting.discard(sid)
         status, headers, body, authed = reply
         block = encode_response_headers(status, headers)
         if body:
             self._write(frame(HEADERS, END_HEADERS, sid, block))
-            data = frame(DATA, END_STREAM, sid, body)
-            if len(body) <= self.send_window and not self.queued:
-                self.send_window -= len(body)
-                self._write(data)
+            n = len(body)
+            if (not self.pending and n <= self.send_window and n <= self.peer_initial - self.used.get(sid, 0)
+                    and n <= self.peer_max_frame):
+                self.send_window -= n  # the usual case: one frame, within every window
+                self.used.pop(sid, None)
+                self._write(frame(DATA, END_STREAM, sid, body))
             else:
-                self.queued.append(data)
+                self.pending[sid] = body
+                self._pump()
         else:
+            self.used.pop(sid, None)
             self._write(frame(HEADERS, END_HEADERS | END_STREAM, sid, block))
         if authed and not self.raised and not self.goaway_sent:
             self.raised = True
             if self.server.max_streams != self.limit:
                 self.limit = self.server.max_streams
                 self._write(frame(SETTINGS, 0, 0, settings_payload([(S_MAX_CONCURRENT_STREAMS, self.limit)])))
-        if self.goaway_sent and not self.answering and not self.queued:
+        if self.goaway_sent and not self.answering and not self.pending:
+            self.loop.call_soon(self._close)
+
+    def _pump(self) -> None:
+        """Send waiting response bodies, in answer order, as far as the client's windows allow."""
+        for sid in list(self.pending):
+            body = self.pending[sid]
+            while body:
+                n = min(len(body), self.send_window, self.peer_initial - self.used.get(sid, 0), self.peer_max_frame)
+                if n <= 0:
+                    break
+                chunk, body = body[:n], body[n:]
+                self.send_window -= n
+                self.used[sid] = self.used.get(sid, 0) + n
+                self._write(frame(DATA, 0 if body else END_STREAM, sid, chunk))
+            if body:
+                self.pending[sid] = body
+                if self.send_window <= 0:
+                    return
+            else:
+                del self.pending[sid]
+                self.used.pop(sid, None)
+        if self.goaway_sent and not self.answering and not self.pending:
             self.loop.call_soon(self._close)
 
     def _goaway(self, code: int, debug: bytes = b"") -> None:
@@ -323,7 +402,7 @@ class ServerConnection(asyncio.Protocol):
         self.goaway_sent = True
         self.server.goaways += 1
         self._write(frame(GOAWAY, 0, 0, _hdr(self.last_processed) + _hdr(code) + debug))
-        if not self.answering:
+        if not self.answering and not self.pending:
             self.loop.call_soon(self._close)
 
     def _close(self) -> None:
@@ -335,10 +414,13 @@ class ServerConnection(asyncio.Protocol):
 class H2Server:
     """An HTTP/2 server (h2c, or TLS with ALPN h2) answering every request with `handler`."""
 
-    def __init__(self, handler: Handler, *, initial_streams: int = 1, max_streams: int = 1000) -> None:
+    def __init__(self, handler: Handler, *, initial_streams: int = 1, max_streams: int = 1000,
+                 recv_window: int = 1 << 24, conn_recv_window: int = 1 << 30) -> None:
         self.handler = handler
         self.initial_streams = initial_streams
         self.max_streams = max_streams
+        self.recv_window = recv_window
+        self.conn_recv_window = conn_recv_window
         self.delay_s = 0.0
         self.goaway_after: int | None = None
         self.goaway_debug = b'{"reason":"Shutdown"}'
