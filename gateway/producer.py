@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from gateway import keys
 from gateway.errors import DecodeError
 from gateway.models import MessageRequest, MessageResponse, SendUsersMessageRequest, SendUsersMessageResponse
 from gateway.stream import codec
@@ -132,7 +133,7 @@ def _blocking_slice(redis: Any) -> float:
 
 
 def _reply_key() -> str:
-    return f"gw:reply:{os.urandom(12).hex()}"
+    return keys.reply(os.urandom(12).hex())
 
 
 def _text(v: Any) -> str:
