@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from gateway import errors, events, keys
+from gateway import errors, events, keys, phone
 from gateway.channels.base import Channel, Composer, Delivered, Outbound, Recipient, Render
 from gateway.config import GatewayConfig, Lane
 from gateway.endpoints.store import EndpointStore
@@ -345,6 +345,12 @@ class Dispatcher:
         if route is None:
             j.finish("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
             return
+        if j.channel_type in _PHONE_CHANNELS:
+            try:
+                j.address = phone.e164(j.address)
+            except phone.InvalidPhoneNumber as exc:
+                j.finish("PERMANENT_FAILURE", 400, _not_a_number(j.channel_type, exc))
+                return
         j.route = route
 
     async def _compose_all(self, jobs: list[Job]) -> None:
@@ -569,6 +575,15 @@ class Dispatcher:
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
         return _encode(MessageResponse(ApplicationId=entry.app, RequestId=entry.request_id,
                                        Result=result or None, EndpointResult=endpoint_result or None))
+
+
+_PHONE_CHANNELS = frozenset({"SMS", "VOICE"})
+
+
+def _not_a_number(channel_type: str, exc: phone.InvalidPhoneNumber) -> str:
+    """The StatusMessage for an SMS or voice address that is not a phone number."""
+    return (f"Address is not a valid phone number ({str(exc).removeprefix('invalid phone number: ')}); "
+            f"{channel_type} addresses must be in E.164 format (+<country code><number>): no message was sent")
 
 
 def _describe(exc: BaseException) -> str:

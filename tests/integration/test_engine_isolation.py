@@ -15,12 +15,15 @@ from gateway import keys
 from gateway.channels.base import Delivered, Outbound
 from gateway.dispatch import Route
 from gateway.errors import DeliveryError, PermanentError
+from gateway.sandbox.http_sms import SandboxHttpSms
 from gateway.sandbox.smtp import SmtpSink
 from gateway.worker import Worker
 from tests.integration.conftest import Running, make_config
 from tests.integration.test_email_engine import email_request
 
 pytestmark = pytest.mark.asyncio
+
+NUMBER = "+14155550100"
 
 
 def _fields(app: str, request: dict[str, Any] | bytes, **extra: bytes) -> dict[bytes, bytes]:
@@ -205,3 +208,48 @@ async def test_a_reply_key_of_the_wrong_type_is_neither_written_nor_expired(engi
     assert event["event_type"] == "_email.delivered"  # the outcome is written and the entry acknowledged
     assert await redis.get(squatter) == b"someone else's" and await redis.ttl(squatter) == -1
     assert (await redis.xpending("gateway:send", "gateway"))["pending"] == 0
+
+
+# ----------------------------------------------------------------------------------------------- SMS and voice
+
+
+@pytest.fixture
+async def provider(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SandboxHttpSms]:
+    monkeypatch.setenv("TEST_TW_TOKEN", "tok")
+    s = await SandboxHttpSms().start()
+    yield s
+    await s.aclose()
+
+
+def _twilio(kind: str, sandbox: SandboxHttpSms) -> dict[str, Any]:
+    return {"kind": kind, "preset": "twilio", "account_sid": "ACtest", "api_base": sandbox.base_url,
+            "allow_http": True, "allow_networks": ["127.0.0.1/32"],
+            "auth": {"kind": "basic", "secret_env": "TEST_TW_TOKEN"}}
+
+
+async def test_sms_and_voice_addresses_that_are_not_phone_numbers_fail_alone(engine, sink, provider):
+    run = await engine(channels=[_twilio("http_sms", provider), _twilio("voice", provider)])
+    for channel, member, event in (("SMS", "SMSMessage", "_SMS.FAILURE"), ("VOICE", "VoiceMessage", "_VOICE.FAILED")):
+        bad = ["garbage", "+99911000001", "12"]
+        req = {"Addresses": {a: {"ChannelType": channel} for a in [NUMBER, *bad]},
+               "MessageConfiguration": {member: {"Body": "hello", "OriginationNumber": "+14155550199"}}}
+        resp = await run.producer.send_messages_and_wait("app1", req)
+        assert resp.Result[NUMBER].DeliveryStatus == "SUCCESSFUL", channel
+        for a in bad:
+            r = resp.Result[a]
+            assert (r.DeliveryStatus, r.StatusCode) == ("PERMANENT_FAILURE", 400), (channel, a)
+            assert "not a valid phone number" in r.StatusMessage and "E.164" in r.StatusMessage
+            assert provider.calls(a) == 0
+        failed = await run.outcomes(len(bad), where=lambda e, c=channel: e["attributes"]["channel_type"] == c
+                                    and e["attributes"]["delivery_status"] == "PERMANENT_FAILURE")
+        assert {e["event_type"] for e in failed} == {event}
+    assert provider.calls(NUMBER) == 2
+
+
+async def test_a_phone_number_in_another_notation_is_sent_to_its_e164_form(engine, sink, provider):
+    run = await engine(channels=[_twilio("http_sms", provider)])
+    req = {"Addresses": {"+1 (415) 555-0100": {"ChannelType": "SMS"}},
+           "MessageConfiguration": {"SMSMessage": {"Body": "hi", "OriginationNumber": "+14155550199"}}}
+    resp = await run.producer.send_messages_and_wait("app1", req)
+    assert resp.Result["+1 (415) 555-0100"].DeliveryStatus == "SUCCESSFUL"
+    assert provider.calls(NUMBER) == 1
