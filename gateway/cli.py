@@ -216,8 +216,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.kind == "smtp":
         from gateway.sandbox import smtp
 
-        smtp.main(["--host", args.host, "--port", str(args.port)] + (["--log", args.log] if args.log else []))
-    else:  # smsc: its own flags follow (see `python -m gateway.sandbox.smsc --help`)
+        smtp.main(["--host", args.host, "--port", str(args.port), *(["--log", args.log] if args.log else []),
+                   *args.rest])
+    else:  # smsc: flags this parser does not know are its own (see `python -m gateway.sandbox.smsc --help`)
         from gateway.sandbox import smsc
 
         smsc.main(["--host", args.host, "--port", str(args.port), *args.rest])
@@ -268,8 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sandbox", help="run a sandbox provider: the SMTP sink or the SMSC (HTTP SMS, APNs and FCM "
                                        "sandboxes: python -m gateway.sandbox.http_sms / see docs)")
-    s.add_argument("kind", choices=["smtp", "smsc"])
-    s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    s.add_argument("kind", choices=["smtp", "smsc"])  # other flags are the sandbox's own (see main)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=2525)
     s.add_argument("--log")
@@ -289,7 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # A sandbox takes flags of its own, handed to it; a REMAINDER argument would also swallow --port and --host.
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "sandbox":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     if args.command == "suppression" and args.action != "list" and not args.address:
         print("gateway suppression: an address is required", file=sys.stderr)
         return 2
