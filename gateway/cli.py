@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -30,11 +31,22 @@ def _uvloop() -> None:
         pass
 
 
+def _tune_process() -> None:
+    """Process-wide settings for a long-running gateway process, applied by the entry point (never by a
+    library class: a program embedding a Worker keeps its own). Everything allocated so far lives for the whole
+    run: keep it out of the collector's scans, and collect the young generation less often (the hot path
+    allocates many short-lived, acyclic objects)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 # ------------------------------------------------------------------ serve
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway import config as config_mod
+    from gateway import redisconn
     from gateway.worker import Worker
 
     environ = dict(os.environ)
@@ -67,14 +79,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _setup_logging(cfg.log_level)
     _uvloop()
 
-    async def main() -> None:
+    async def main() -> int:
         worker = Worker(cfg, consumer=args.consumer)
         worker.install_signal_handlers()
+        try:
+            up = await redisconn.wait_until_up(worker.redis, cfg.redis_url, cfg.redis_startup_timeout_s,
+                                               worker.stopping)
+        except redisconn.RedisUnreachable as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            up = None
+        if not up:
+            await worker.redis.aclose()
+            return 1 if up is None else 0
         runners = []
+        api_redis = None
         if api_at is not None:
             from gateway.api.server import start_api
 
-            runner, port = await start_api(cfg, api_at[0], api_at[1])
+            # The API's own pool: each SendMessages holds a connection while it waits for its reply (BLPOP).
+            api_redis = redisconn.connect(cfg, max_connections=max(256, cfg.redis_max_connections))
+            runner, port = await start_api(cfg, api_at[0], api_at[1], redis=api_redis)
             runners.append(runner)
             log.warning("Pinpoint REST API listening on http://%s:%d", api_at[0], port)
         if cfg.inbound is not None:
@@ -83,14 +107,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             runner, port = await start_inbound(cfg, worker.redis)
             runners.append(runner)
             log.warning("inbound SMS/voice webhook listening on port %d", port)
+        _tune_process()
         try:
             await worker.run()
         finally:
             for runner in runners:
                 await runner.cleanup()
+            if api_redis is not None:  # the worker closes its own
+                await api_redis.aclose()
+        return 0
 
-    asyncio.run(main())
-    return 0
+    return asyncio.run(main())
 
 
 # ------------------------------------------------------------------ send
@@ -190,8 +217,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.kind == "smtp":
         from gateway.sandbox import smtp
 
-        smtp.main(["--host", args.host, "--port", str(args.port)] + (["--log", args.log] if args.log else []))
-    else:  # smsc: its own flags follow (see `python -m gateway.sandbox.smsc --help`)
+        smtp.main(["--host", args.host, "--port", str(args.port), *(["--log", args.log] if args.log else []),
+                   *args.rest])
+    else:  # smsc: flags this parser does not know are its own (see `python -m gateway.sandbox.smsc --help`)
         from gateway.sandbox import smsc
 
         smsc.main(["--host", args.host, "--port", str(args.port), *args.rest])
@@ -242,8 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sandbox", help="run a sandbox provider: the SMTP sink or the SMSC (HTTP SMS, APNs and FCM "
                                        "sandboxes: python -m gateway.sandbox.http_sms / see docs)")
-    s.add_argument("kind", choices=["smtp", "smsc"])
-    s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    s.add_argument("kind", choices=["smtp", "smsc"])  # other flags are the sandbox's own (see main)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=2525)
     s.add_argument("--log")
@@ -263,7 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # A sandbox takes flags of its own, handed to it; a REMAINDER argument would also swallow --port and --host.
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "sandbox":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     if args.command == "suppression" and args.action != "list" and not args.address:
         print("gateway suppression: an address is required", file=sys.stderr)
         return 2

@@ -348,6 +348,12 @@ class JobsConfig(_Base):
 
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # One blocking pool per process (gateway/redisconn.py): at most this many connections; a command that finds
+    # them all busy waits up to redis_pool_timeout_s for one instead of failing ("Too many connections").
+    redis_max_connections: PositiveInt = 64
+    redis_pool_timeout_s: PositiveFloat = 10.0
+    # `gateway serve` waits this long for Redis at start, then exits with one line saying where it tried.
+    redis_startup_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)

@@ -6,6 +6,11 @@ one for idempotency keys and endpoint/user lookups, one for suppression, then se
 MULTI/EXEC transaction writes every event, retry, dead letter, suppression and reply and acknowledges the
 entries. Acknowledging in the same transaction as the outcome is what makes delivery at-least-once: a crash
 before EXEC leaves the entries pending, to be read again.
+
+A failure is isolated to what caused it, so one poison entry never holds its neighbours: an entry that cannot be
+decoded (or breaks the preparation of its batch) is dead-lettered alone with the reason; a recipient whose
+screening, composition or outcome fails ends with a status and an event, or dead-lettered, alone. Only Redis
+being unreachable (`redisconn.REDIS_DOWN`) leaves a whole batch pending, to be tried again.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from gateway import errors, events, keys
+from gateway import errors, events, keys, phone
 from gateway.channels.base import Channel, Composer, Delivered, Outbound, Recipient, Render
 from gateway.config import GatewayConfig, Lane
 from gateway.endpoints.store import EndpointStore
@@ -32,6 +37,7 @@ from gateway.models import (
     MessageResult,
     SendUsersMessageResponse,
 )
+from gateway.redisconn import REDIS_DOWN
 from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
 from gateway.suppression import SuppressionList
@@ -46,6 +52,21 @@ _encode = msgspec.json.Encoder().encode
 
 USER_SEP = "\x1f"
 KEYWORD_REPLY = "gateway.keyword_reply"  # Context key marking the automatic reply to an inbound keyword
+REPLY_TTL_S = 300  # how long an unread reply list lives
+
+# LPUSH the reply and (re)arm its expiry, but only on a list or a new key: a reply key that holds anything else
+# is left exactly as it is (no WRONGTYPE half-write followed by an EXPIRE of somebody else's data).
+_REPLY = """
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'list' and t ~= 'none' then
+  return redis.error_reply('WRONGTYPE reply_to key holds a ' .. t .. ', not a list: no reply written')
+end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+Dead = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, attempts
 
 
 class Route(NamedTuple):
@@ -137,6 +158,7 @@ class Dispatcher:
         self.programs = ProgramCache()
         self.ids = MessageIds()
         self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
+        self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
 
     # ---------------------------------------------------------------- the walk
@@ -145,21 +167,52 @@ class Dispatcher:
         """Process entries of `lane` (default: the default lane) end to end; returns once their outcomes are
         written and the entries acknowledged."""
         lane = lane or self.cfg.stream.lanes[-1]
-        dead: list[tuple[str, dict[bytes, bytes], str, int]] = []
+        dead: list[Dead] = []
         entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]] = []
         for entry_id, fields in raw:
             try:
                 entries.append((codec.decode(entry_id, fields), fields))
             except errors.DecodeError as exc:
                 dead.append((entry_id, fields, f"undecodable entry: {exc}", 0))
-        jobs = self._expand(entries)
-        duplicates = await self._lookup(entries, jobs)
-        await self._screen(jobs, duplicates)
-        await self._compose_all(jobs)
+            except Exception as exc:  # a decoder bug: this entry's, not its neighbours'
+                log.exception("decoding entry %s failed unexpectedly", entry_id)
+                dead.append((entry_id, fields, f"undecodable entry: {_describe(exc)}", 0))
+        entries, jobs = await self._prepare_isolated(entries, dead)
         sending = [j for j in jobs if j.outbound is not None]
         if sending:
             await asyncio.gather(*(self._send(j) for j in sending))
         await self._finalize(entries, jobs, dead, lane)
+
+    async def _prepare(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]]) -> list[Job]:
+        """Everything before the sends: recipients, lookups, screening and composition (no provider call)."""
+        jobs = self._expand(entries)
+        duplicates = await self._lookup(entries, jobs)
+        await self._screen(jobs, duplicates)
+        await self._compose_all(jobs)
+        return jobs
+
+    async def _prepare_isolated(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], dead: list[Dead],
+                                ) -> tuple[list[tuple[codec.SendEntry, dict[bytes, bytes]]], list[Job]]:
+        """_prepare, with an entry that breaks it dead-lettered alone: nothing has been sent yet, so when the batch
+        fails (for any reason but Redis being down) each entry is prepared on its own to find the one that does.
+        Returns the entries still going and their jobs."""
+        try:
+            return entries, await self._prepare(entries)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:
+            if len(entries) == 1:
+                entry, fields = entries[0]
+                log.exception("preparing entry %s failed; dead-lettering it", entry.id)
+                dead.append((entry.id, fields, f"cannot prepare the entry: {_describe(exc)}", entry.attempt))
+                return [], []
+        kept: list[tuple[codec.SendEntry, dict[bytes, bytes]]] = []
+        jobs: list[Job] = []
+        for one in entries:
+            ok, mine = await self._prepare_isolated([one], dead)
+            kept += ok
+            jobs += mine
+        return kept, jobs
 
     def _expand(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]]) -> list[Job]:
         jobs: list[Job] = []
@@ -233,33 +286,14 @@ class Dispatcher:
         email: list[Job] = []
         sms: list[Job] = []
         for j in jobs:
-            if j.entry.id in duplicates:
-                j.finish("DUPLICATE", 409, "Duplicate request: this idempotency key was already used")
+            try:
+                self._screen_one(j, duplicates)
+            except Exception as exc:  # a bug on this recipient's data: it fails alone
+                log.exception("screening a recipient of entry %s failed", j.entry.id)
+                j.finish("PERMANENT_FAILURE", 500, f"Internal error while screening the recipient: {_describe(exc)}")
                 continue
-            if j.endpoint_id is not None:
-                ep = j.endpoint
-                if ep is None:
-                    j.finish("PERMANENT_FAILURE", 404, "Endpoint not found")
-                    continue
-                j.channel_type = ep.ChannelType or ""
-                j.address = ep.Address or ""
-                if ep.EndpointStatus == "INACTIVE":
-                    j.finish("PERMANENT_FAILURE", 400, "Endpoint is INACTIVE; messages aren't sent to it")
-                    continue
-                if ep.OptOut == "ALL":
-                    j.finish("OPT_OUT", 400, "Endpoint has opted out of all messages")
-                    continue
-                if not j.address:
-                    j.finish("PERMANENT_FAILURE", 400, "Endpoint has no Address")
-                    continue
-            if not j.channel_type:
-                j.finish("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
+            if j.status is not None:
                 continue
-            route = self.routes.get(j.channel_type)
-            if route is None:
-                j.finish("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
-                continue
-            j.route = route
             if j.channel_type == "EMAIL":
                 email.append(j)
             elif j.channel_type == "SMS" and not (j.entry.request.Context or {}).get(KEYWORD_REPLY):
@@ -282,51 +316,100 @@ class Dispatcher:
                     if opted:
                         j.finish("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
 
+    def _screen_one(self, j: Job, duplicates: set[str]) -> None:
+        """The checks of one recipient that need no Redis: finishes `j` when it must not be sent, else sets its
+        route (and, for an endpoint, its channel type and address)."""
+        if j.entry.id in duplicates:
+            j.finish("DUPLICATE", 409, "Duplicate request: this idempotency key was already used")
+            return
+        if j.endpoint_id is not None:
+            ep = j.endpoint
+            if ep is None:
+                j.finish("PERMANENT_FAILURE", 404, "Endpoint not found")
+                return
+            j.channel_type = ep.ChannelType or ""
+            j.address = ep.Address or ""
+            if ep.EndpointStatus == "INACTIVE":
+                j.finish("PERMANENT_FAILURE", 400, "Endpoint is INACTIVE; messages aren't sent to it")
+                return
+            if ep.OptOut == "ALL":
+                j.finish("OPT_OUT", 400, "Endpoint has opted out of all messages")
+                return
+            if not j.address:
+                j.finish("PERMANENT_FAILURE", 400, "Endpoint has no Address")
+                return
+        if not j.channel_type:
+            j.finish("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
+            return
+        route = self.routes.get(j.channel_type)
+        if route is None:
+            j.finish("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
+            return
+        if j.channel_type in _PHONE_CHANNELS:
+            try:
+                j.address = phone.e164(j.address)
+            except phone.InvalidPhoneNumber as exc:
+                j.finish("PERMANENT_FAILURE", 400, _not_a_number(j.channel_type, exc))
+                return
+        j.route = route
+
     async def _compose_all(self, jobs: list[Job]) -> None:
         # Each template named in this batch is fetched once: (response shape, DefaultSubstitutions) or None.
         templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None] = {}
         for j in jobs:
             if j.status is not None or j.route is None:
                 continue
-            route = j.route
-            req = j.entry.request
-            config = req.MessageConfiguration
-            template = None
-            defaults: dict[str, Any] | None = None
-            ref = getattr(req.TemplateConfiguration, route.template_attr, None) if route.template_attr else None
-            if ref is not None and ref.Name:
-                tkey = (ref.Name, route.template_type or "", ref.Version)
-                if tkey not in templates:
-                    templates[tkey] = await self._template(*tkey)
-                found = templates[tkey]
-                if found is None:
-                    version = f" version {ref.Version}" if ref.Version else ""
-                    j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}){version} not found")
-                    continue
-                template, defaults = found
-            cfg = j.config
-            subs = route.message_substitutions(config)
-            if cfg is not None and cfg.Substitutions:
-                subs = {**subs, **cfg.Substitutions} if subs else cfg.Substitutions
-            recipient = Recipient(
-                key=j.key, address=j.address, channel_type=j.channel_type, endpoint_id=j.endpoint_id,
-                endpoint=j.endpoint, substitutions=subs or {},
-                body_override=getattr(cfg, "BodyOverride", None), title_override=getattr(cfg, "TitleOverride", None),
-                raw_content=getattr(cfg, "RawContent", None),
-                context=_merged_context(req.Context, cfg),
-            )
-            render = self._renderer(recipient, defaults)
             try:
-                content = route.compose(config, template, recipient, render)
-            except errors.DeliveryError as exc:
-                j.finish("PERMANENT_FAILURE", exc.code or 400, exc.message, route.channel.failure_event(exc))
-                continue
-            except TemplateError as exc:
-                j.finish("PERMANENT_FAILURE", 400, f"Rendering failed: {exc}",
-                         events.FAMILY.get(j.channel_type, "_message") + ".rendering_failure")
-                continue
-            j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
-                                  attempt=j.entry.attempt, trace_id=req.TraceId)
+                await self._compose(j, templates)
+            except REDIS_DOWN:
+                raise
+            except Exception as exc:  # a composer bug on this recipient's data: it fails alone
+                log.exception("composing a message of entry %s failed", j.entry.id)
+                j.finish("PERMANENT_FAILURE", 500, f"Internal error while composing the message: {_describe(exc)}")
+
+    async def _compose(self, j: Job,
+                       templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None]) -> None:
+        """Build `j`'s content with its route's composer (sets j.outbound), or finish it with the reason."""
+        route = j.route
+        assert route is not None
+        req = j.entry.request
+        config = req.MessageConfiguration
+        template = None
+        defaults: dict[str, Any] | None = None
+        ref = getattr(req.TemplateConfiguration, route.template_attr, None) if route.template_attr else None
+        if ref is not None and ref.Name:
+            tkey = (ref.Name, route.template_type or "", ref.Version)
+            if tkey not in templates:
+                templates[tkey] = await self._template(*tkey)
+            found = templates[tkey]
+            if found is None:
+                version = f" version {ref.Version}" if ref.Version else ""
+                j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}){version} not found")
+                return
+            template, defaults = found
+        cfg = j.config
+        subs = route.message_substitutions(config)
+        if cfg is not None and cfg.Substitutions:
+            subs = {**subs, **cfg.Substitutions} if subs else cfg.Substitutions
+        recipient = Recipient(
+            key=j.key, address=j.address, channel_type=j.channel_type, endpoint_id=j.endpoint_id,
+            endpoint=j.endpoint, substitutions=subs or {},
+            body_override=getattr(cfg, "BodyOverride", None), title_override=getattr(cfg, "TitleOverride", None),
+            raw_content=getattr(cfg, "RawContent", None),
+            context=_merged_context(req.Context, cfg),
+        )
+        render = self._renderer(recipient, defaults)
+        try:
+            content = route.compose(config, template, recipient, render)
+        except errors.DeliveryError as exc:
+            j.finish("PERMANENT_FAILURE", exc.code or 400, exc.message, route.channel.failure_event(exc))
+            return
+        except TemplateError as exc:
+            j.finish("PERMANENT_FAILURE", 400, f"Rendering failed: {exc}",
+                     events.FAMILY.get(j.channel_type, "_message") + ".rendering_failure")
+            return
+        j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
+                              attempt=j.entry.attempt, trace_id=req.TraceId)
 
     async def _template(self, name: str, ttype: str, version: str | None) -> tuple[Any, dict[str, Any]] | None:
         if self.templates is None:
@@ -363,41 +446,66 @@ class Dispatcher:
 
     # ---------------------------------------------------------------- outcomes
 
+    def _outcome(self, j: Job, now_ms: int) -> tuple[list[bytes | str], str | None]:
+        """Finish `j` from its send's result. Returns its event fields and what else to do: "retry",
+        "exhausted" (dead-letter), "suppress" (add the address to the suppression list) or None."""
+        emit: list[bytes | str] = []
+        plan = None
+        if j.outbound is not None and j.route is not None:
+            if j.entry.attempt == 1 and j.route.channel.send_event:
+                emit += self._record(j, j.route.channel.send_event, "SUCCESSFUL", 200, "Message handed to the channel", now_ms)
+            if j.delivered is not None:
+                d = j.delivered
+                j.finish("SUCCESSFUL", 200, d.status_message or "OK", d.event_type)
+            else:
+                err = j.error
+                assert err is not None
+                status = _status_of(err)
+                message = err.message
+                max_attempts = self.cfg.retry.max_attempts
+                if err.retryable:
+                    if j.entry.attempt < max_attempts:
+                        plan = "retry"
+                        j.retry_after = err.retry_after
+                        message = f"{message} (attempt {j.entry.attempt} of {max_attempts}; will retry)"
+                    else:
+                        plan = "exhausted"
+                        message = f"{message} (gave up after {j.entry.attempt} attempts)"
+                if isinstance(err, errors.RecipientRejected) and j.channel_type == "EMAIL":
+                    plan = "suppress"
+                j.finish(status, err.code or _default_code(status), message, j.route.channel.failure_event(err))
+        assert j.status is not None and j.event is not None
+        emit += self._record(j, j.event, j.status, j.code, j.message, now_ms)
+        return emit, plan
+
     async def _finalize(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job],
-                        dead: list[tuple[str, dict[bytes, bytes], str, int]], lane: Lane) -> None:
+                        dead: list[Dead], lane: Lane) -> None:
         stream = self.cfg.stream
         now_ms = int(time.time() * 1000)
         emit: list[bytes | str] = []
         retries: dict[str, list[Job]] = {}
         exhausted: dict[str, list[Job]] = {}
         suppress: list[Job] = []
-        max_attempts = self.cfg.retry.max_attempts
         for j in jobs:
-            if j.outbound is not None and j.route is not None:
-                if j.entry.attempt == 1 and j.route.channel.send_event:
-                    emit += self._record(j, j.route.channel.send_event, "SUCCESSFUL", 200, "Message handed to the channel", now_ms)
-                if j.delivered is not None:
-                    d = j.delivered
-                    j.finish("SUCCESSFUL", 200, d.status_message or "OK", d.event_type)
-                else:
-                    err = j.error
-                    assert err is not None
-                    status = _status_of(err)
-                    message = err.message
-                    if err.retryable:
-                        if j.entry.attempt < max_attempts:
-                            retries.setdefault(j.entry.id, []).append(j)
-                            j.retry_after = err.retry_after
-                            message = f"{message} (attempt {j.entry.attempt} of {max_attempts}; will retry)"
-                        else:
-                            exhausted.setdefault(j.entry.id, []).append(j)
-                            message = f"{message} (gave up after {j.entry.attempt} attempts)"
-                    if isinstance(err, errors.RecipientRejected) and j.channel_type == "EMAIL":
-                        suppress.append(j)
-                    j.finish(status, err.code or _default_code(status), message, j.route.channel.failure_event(err))
-            assert j.status is not None and j.event is not None
+            try:
+                records, plan = self._outcome(j, now_ms)
+            except Exception as exc:  # deciding or recording this recipient failed: it is dead-lettered alone
+                log.exception("deciding the outcome of a recipient of entry %s failed; dead-lettering it", j.entry.id)
+                sent = j.outbound is not None
+                j.status = "UNKNOWN_FAILURE" if sent else "PERMANENT_FAILURE"
+                j.code = 500
+                j.message = f"Internal error while deciding the outcome: {_describe(exc)}; dead-lettered"
+                exhausted.setdefault(j.entry.id, []).append(j)
+            else:
+                emit += records
+                if plan == "retry":
+                    retries.setdefault(j.entry.id, []).append(j)
+                elif plan == "exhausted":
+                    exhausted.setdefault(j.entry.id, []).append(j)
+                elif plan == "suppress":
+                    suppress.append(j)
+            assert j.status is not None
             self.counts[j.status] = self.counts.get(j.status, 0) + 1
-            emit += self._record(j, j.event, j.status, j.code, j.message, now_ms)
 
         pipe = self.redis.pipeline(transaction=True)
         if emit:
@@ -425,12 +533,20 @@ class Dispatcher:
             for j in jobs:
                 by_entry.setdefault(j.entry.id, []).append(j)
             for entry in waiting:
-                pipe.lpush(entry.reply_to, self._response(entry, by_entry.get(entry.id, [])))
-                pipe.expire(entry.reply_to, 300)
+                try:
+                    reply = self._response(entry, by_entry.get(entry.id, []))
+                except Exception:  # the outcome is still written; the caller's wait times out naming the entry
+                    log.exception("building the reply of entry %s failed", entry.id)
+                    continue
+                await self._reply(keys=[entry.reply_to], args=[reply, REPLY_TTL_S], client=pipe)
         ack = [e.id for e, _ in entries] + [d[0] for d in dead]
         if ack:
             pipe.xack(lane.send_key, stream.group, *ack)
-        await pipe.execute()
+        # Redis runs every command of the transaction even when one fails (a reply key of the wrong type):
+        # the others, the acknowledgement included, are applied, so a failure is logged, not raised.
+        for result in await pipe.execute(raise_on_error=False):
+            if isinstance(result, Exception):
+                log.error("writing outcomes: %s", result)
 
     def _record(self, j: Job, event_type: str, status: str, code: int, message: str, now_ms: int) -> list[bytes | str]:
         req = j.entry.request
@@ -459,6 +575,23 @@ class Dispatcher:
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
         return _encode(MessageResponse(ApplicationId=entry.app, RequestId=entry.request_id,
                                        Result=result or None, EndpointResult=endpoint_result or None))
+
+
+_PHONE_CHANNELS = frozenset({"SMS", "VOICE"})
+
+
+def _not_a_number(channel_type: str, exc: phone.InvalidPhoneNumber) -> str:
+    """The StatusMessage for an SMS or voice address that is not a phone number."""
+    return (f"Address is not a valid phone number ({str(exc).removeprefix('invalid phone number: ')}); "
+            f"{channel_type} addresses must be in E.164 format (+<country code><number>): no message was sent")
+
+
+def _describe(exc: BaseException) -> str:
+    """An unexpected exception in a status message or dead-letter reason: its class and, shortened, its text."""
+    text = str(exc)
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _merged_context(request_context: dict[str, str] | None, recipient_config: Any) -> dict[str, str]:

@@ -7,9 +7,20 @@ phonenumbers parses about 30k numbers/s here, so numbers are normalized once, wh
 from __future__ import annotations
 
 import functools
+import re
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, carrier, geocoder, timezone
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumber,
+    PhoneNumberType,
+    ValidationResult,
+    carrier,
+    geocoder,
+    timezone,
+)
 
 from gateway import models
 from gateway.errors import GatewayError
@@ -56,6 +67,44 @@ def normalize(number: str, default_region: str | None = None) -> str:
     if reason not in (ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
         raise InvalidPhoneNumber(f"invalid phone number: {_POSSIBLE_REASONS.get(reason, 'not possible')}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+_E164 = re.compile(r"\+([1-9][0-9]{2,16})")
+_POSSIBLE = (ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY)
+
+
+@functools.cache
+def _national_prefix(calling_code: int) -> re.Pattern[str] | None:
+    """The pattern parse() tries to strip from the start of a national number of this calling code, if any."""
+    region = phonenumbers.region_code_for_country_code(calling_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region)
+    pattern = metadata.national_prefix_for_parsing if metadata is not None else None
+    return re.compile(pattern) if pattern else None
+
+
+def e164(address: str) -> str:
+    """`address` as an E.164 number (what an SMS or voice send goes to); InvalidPhoneNumber with the reason
+    when it is not a possible phone number.
+
+    A number already written in E.164 (Pinpoint's required form) is checked without a full parse (about 3 µs
+    instead of 17, on the send path, where campaign numbers are all distinct): with its calling code split off,
+    it is accepted when phonenumbers calls it possible and parse() would change nothing (no leading zero, no
+    national prefix to strip), which is exactly when normalize() returns it unchanged. Anything else goes
+    through normalize()."""
+    m = _E164.fullmatch(address)
+    if m is not None:
+        digits = m.group(1)
+        for n in (1, 2, 3):  # calling codes are prefix-free, as parse() reads them
+            code = int(digits[:n])
+            if code in COUNTRY_CODE_TO_REGION_CODE:
+                national = digits[n:]
+                prefix = _national_prefix(code)
+                if (len(national) >= 2 and national[0] != "0" and (prefix is None or not prefix.match(national))
+                        and phonenumbers.is_possible_number_with_reason(
+                            PhoneNumber(country_code=code, national_number=int(national))) in _POSSIBLE):
+                    return address
+                break
+    return normalize(address)
 
 
 def normalize_address(channel_type: str, address: str, default_region: str | None = None) -> str:

@@ -10,12 +10,15 @@ malformed request fails here, in the caller, instead of in the dead-letter strea
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
 
+from gateway import keys
 from gateway.errors import DecodeError
 from gateway.models import MessageRequest, MessageResponse, SendUsersMessageRequest, SendUsersMessageResponse
 from gateway.stream import codec
@@ -94,10 +97,18 @@ class Producer:
         return _dec_users(await self._wait(reply_to, entry_id, timeout))
 
     async def _wait(self, reply_to: str, entry_id: str, timeout: float) -> bytes:
-        raw = await self.redis.blpop([reply_to], timeout=timeout)
-        if raw is None:
-            raise ReplyTimeout(entry_id, timeout)
-        return bytes(raw[1])
+        # BLPOP in slices shorter than the client's socket timeout: redis-py's default is 5 s, and one BLPOP of
+        # 30 s on such a client fails as a TimeoutError after 5 instead of waiting for the reply.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        step = _blocking_slice(self.redis)
+        while True:
+            left = deadline - loop.time()
+            if left < 0.01:  # BLPOP rounds below a millisecond to 0, which would mean "forever"
+                raise ReplyTimeout(entry_id, timeout)
+            raw = await self.redis.blpop([reply_to], timeout=min(left, step))
+            if raw is not None:
+                return bytes(raw[1])
 
 
 class ReplyTimeout(TimeoutError):
@@ -114,8 +125,15 @@ _dec_message = msgspec.json.Decoder(MessageResponse).decode
 _dec_users = msgspec.json.Decoder(SendUsersMessageResponse).decode
 
 
+def _blocking_slice(redis: Any) -> float:
+    """The longest single blocking wait `redis` allows: half its socket timeout (none set: no limit)."""
+    kwargs = getattr(getattr(redis, "connection_pool", None), "connection_kwargs", None) or {}
+    limit = kwargs.get("socket_timeout")
+    return limit / 2 if isinstance(limit, (int, float)) and limit > 0 else math.inf
+
+
 def _reply_key() -> str:
-    return f"gw:reply:{os.urandom(12).hex()}"
+    return keys.reply(os.urandom(12).hex())
 
 
 def _text(v: Any) -> str:

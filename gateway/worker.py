@@ -5,33 +5,30 @@ retry schedule, claim and trim loops, so a backlog of bulk sends never delays a 
 loops take over entries of dead consumers (XAUTOCLAIM), move due retries back into their stream and trim the
 streams safely. On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the grace
 period and leaves everything else pending for another worker: nothing read is acknowledged without an outcome.
+While Redis is unreachable (at start or later) every loop waits and retries with backoff; the outage is logged
+once when it starts and once when it ends (gateway/redisconn.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
+from gateway import redisconn
 from gateway.channels.base import Runtime
 from gateway.config import GatewayConfig, Lane
 from gateway.dispatch import Dispatcher, Route
 from gateway.endpoints.store import EndpointStore
+from gateway.redisconn import REDIS_DOWN, next_delay
 from gateway.stream import retry
 from gateway.stream.consumer import Entry, StreamConsumer
 
 log = logging.getLogger("gateway.worker")
-
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class _LaneState:
@@ -65,8 +62,12 @@ class Worker:
     def __init__(self, cfg: GatewayConfig, *, redis: Any = None, routes: dict[str, Route] | None = None,
                  consumer: str | None = None, templates: Any = None, optouts: Any = None) -> None:
         self.cfg = cfg
-        self.redis = redis or aioredis.Redis.from_url(cfg.redis_url, max_connections=64)
+        # A blocking pool: under a burst, commands wait for a free connection instead of failing. The lanes'
+        # blocking reads get one connection each, of their own (see StreamConsumer).
+        self.redis = redis or redisconn.connect(cfg)
         self._own_redis = redis is None
+        self._reader = redis or redisconn.connect(cfg, max_connections=len(cfg.stream.lanes))
+        self.outage = redisconn.Outage(cfg.redis_url, log)
         self.runtime = Runtime(self.redis, EndpointStore(self.redis))
         if routes is None:
             from gateway.channels.registry import build_routes
@@ -74,7 +75,7 @@ class Worker:
             routes = build_routes(cfg, self.runtime)
         self.routes = routes
         self.lanes = [
-            _LaneState(lane, StreamConsumer(self.redis, cfg.stream, consumer, key=lane.send_key),
+            _LaneState(lane, StreamConsumer(self.redis, cfg.stream, consumer, key=lane.send_key, reader=self._reader),
                        retry.RetryMover(self.redis, lane.retry_key, lane.send_key))
             for lane in cfg.stream.lanes
         ]
@@ -87,7 +88,13 @@ class Worker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._started: list[Any] = []  # channels started, closed by _drain
         self.processed = 0
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set once stop() was called."""
+        return self._stopping
 
     @property
     def _inflight(self) -> int:
@@ -100,30 +107,31 @@ class Worker:
             seen[id(r.channel)] = r.channel
         return list(seen.values())
 
-    async def start(self) -> None:
-        # Everything allocated so far lives for the whole run: keep it out of the collector's scans, and collect
-        # the young generation less often (the hot path allocates many short-lived, acyclic objects).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 20)
+    async def start(self) -> bool:
+        """Create the consumer groups (waiting for Redis while it is down) and start the channels. False when
+        stop() was requested before Redis could be reached."""
         for state in self.lanes:
-            await state.consumer.ensure_group()
+            if not await self._until_done(state.consumer.ensure_group, f"creating the group on {state.lane.send_key}"):
+                return False
         for ch in self.channels:
             await ch.start()
+            self._started.append(ch)
+        return True
 
     async def run(self) -> None:
         """Read and dispatch until stop() is requested, then drain (see the module docstring)."""
-        await self.start()
-        stream = self.cfg.stream
-        for s in self.lanes:
-            self._loops += [
-                asyncio.create_task(self._every(stream.claim_interval_ms, self._claim_once, s), name=f"claim-{s.lane.name}"),
-                asyncio.create_task(self._every(self.cfg.retry.poll_ms, self._move_retries, s), name=f"retry-{s.lane.name}"),
-                asyncio.create_task(self._every(stream.trim_interval_ms, self._trim, s), name=f"trim-{s.lane.name}"),
-            ]
-        log.info("worker %s reading %s (group %s)", self.consumer.consumer,
-                 ", ".join(s.lane.send_key for s in self.lanes), stream.group)
         try:
+            if not await self.start():
+                return
+            stream = self.cfg.stream
+            for s in self.lanes:
+                self._loops += [
+                    asyncio.create_task(self._every(stream.claim_interval_ms, self._claim_once, s), name=f"claim-{s.lane.name}"),
+                    asyncio.create_task(self._every(self.cfg.retry.poll_ms, self._move_retries, s), name=f"retry-{s.lane.name}"),
+                    asyncio.create_task(self._every(stream.trim_interval_ms, self._trim, s), name=f"trim-{s.lane.name}"),
+                ]
+            log.info("worker %s reading %s (group %s)", self.consumer.consumer,
+                     ", ".join(s.lane.send_key for s in self.lanes), stream.group)
             await asyncio.gather(*(self._read_loop(s) for s in self.lanes))
         finally:
             await self._drain()
@@ -139,9 +147,24 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
 
+    async def _until_done(self, fn: Callable[[], Awaitable[Any]], doing: str) -> bool:
+        """Run `fn` until it gets through to Redis, backing off while Redis is down; False if stop() comes first."""
+        delay = 0.0
+        while not self._stopping.is_set():
+            try:
+                await fn()
+            except REDIS_DOWN as exc:
+                self.outage.failed(exc, doing)
+                delay = next_delay(delay)
+                await self._sleep(delay)
+                continue
+            self.outage.ok()
+            return True
+        return False
+
     async def _read_loop(self, state: _LaneState) -> None:
         cfg = self.cfg.stream
-        backoff = 0.1
+        delay = 0.0
         while not self._stopping.is_set():
             if state.free <= 0:
                 state.capacity.clear()
@@ -149,21 +172,40 @@ class Worker:
                 continue
             try:
                 entries = await state.consumer.read(min(cfg.batch_size, state.free), cfg.block_ms)
-                backoff = 0.1
-            except _REDIS_DOWN as exc:
-                log.error("Redis unavailable while reading %s (%s); retrying in %.1fs", state.lane.send_key, exc, backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if entries and not self._stopping.is_set():
-                entries = state.take(entries)
-                # Only the backlog (our own pending entries, read again) can have been delivered before.
-                if entries and state.consumer.reading_backlog:
-                    entries = await self._screen_poison(state, entries)
+                if entries and self._stopping.is_set():
+                    break  # stopping: leave what was just read pending for another worker
                 if entries:
-                    self._launch(state, entries)
-            elif entries:
-                break  # stopping: leave what was just read pending for another worker
+                    # Only the backlog (our own pending entries, read again) can have been delivered before.
+                    backlog = state.consumer.reading_backlog
+                    await self._take_and_launch(state, entries, screen=backlog, unread=backlog)
+            except REDIS_DOWN as exc:
+                self.outage.failed(exc, f"reading {state.lane.send_key}")
+                delay = next_delay(delay)
+                await self._sleep(delay)
+                continue
+            except Exception:  # e.g. the stream key holds another type: keep the worker up, say why, back off
+                log.exception("reading %s failed", state.lane.send_key)
+                delay = next_delay(delay)
+                await self._sleep(delay)
+                continue
+            delay = 0.0
+            self.outage.ok()
+
+    async def _take_and_launch(self, state: _LaneState, entries: list[Entry], *, screen: bool, unread: bool) -> None:
+        """Launch the entries not already being handled, dead-lettering poison first when `screen`. When Redis
+        fails on the way, nothing is launched and the entries are given back (`unread`: the consumer returns them
+        again from its backlog; else XAUTOCLAIM takes them later)."""
+        entries = state.take(entries)
+        if entries and screen:
+            try:
+                entries = await self._screen_poison(state, entries)
+            except BaseException:
+                state.release(entries)
+                if unread:
+                    state.consumer.unread()
+                raise
+        if entries:
+            self._launch(state, entries)
 
     def _launch(self, state: _LaneState, entries: list[Entry]) -> None:
         state.inflight += len(entries)
@@ -177,8 +219,8 @@ class Worker:
             self.processed += len(entries)
         except asyncio.CancelledError:
             raise
-        except _REDIS_DOWN as exc:
-            log.error("Redis unavailable while finishing %d entries (%s); they stay pending", len(entries), exc)
+        except REDIS_DOWN as exc:
+            self.outage.failed(exc, f"finishing {len(entries)} entries (they stay pending)")
         except Exception:
             log.exception("failed to process %d entries; they stay pending and will be claimed again", len(entries))
         finally:
@@ -212,13 +254,11 @@ class Worker:
     async def _claim_once(self, state: _LaneState) -> None:
         if state.free <= 0 or self._stopping.is_set():
             return
-        entries = state.take(await state.consumer.claim(count=min(state.free, self.cfg.stream.batch_size)))
+        entries = await state.consumer.claim(count=min(state.free, self.cfg.stream.batch_size))
         if entries:
             log.warning("claimed %d entries of %s idle longer than %d ms", len(entries), state.lane.send_key,
                         self.cfg.stream.claim_idle_ms)
-            entries = await self._screen_poison(state, entries)
-            if entries:
-                self._launch(state, entries)
+            await self._take_and_launch(state, entries, screen=True, unread=False)
 
     async def _move_retries(self, state: _LaneState) -> None:
         moved = await state.mover.move_due(int(time.time() * 1000))
@@ -229,16 +269,20 @@ class Worker:
         await state.consumer.trim()
 
     async def _every(self, interval_ms: int, fn: Callable[[_LaneState], Awaitable[None]], state: _LaneState) -> None:
+        delay = 0.0  # the backoff while Redis is down; the loop never runs more often than its interval
         while not self._stopping.is_set():
             try:
                 await fn(state)
+                delay = 0.0
+                self.outage.ok()
             except asyncio.CancelledError:
                 raise
-            except _REDIS_DOWN as exc:
-                log.warning("%s: Redis unavailable (%s)", fn.__name__, exc)
+            except REDIS_DOWN as exc:
+                self.outage.failed(exc, f"{fn.__name__.lstrip('_')} on {state.lane.send_key}")
+                delay = next_delay(delay)
             except Exception:
                 log.exception("%s failed", fn.__name__)
-            await self._sleep(interval_ms / 1000)
+            await self._sleep(max(interval_ms / 1000, delay))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -256,11 +300,12 @@ class Worker:
                     t.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
         await asyncio.gather(*self._loops, return_exceptions=True)
-        for ch in self.channels:
+        for ch in self._started:
             try:
                 await ch.aclose()
             except Exception:
                 log.exception("closing channel %r failed", ch)
         if self._own_redis:
             await self.redis.aclose()
+            await self._reader.aclose()
         log.info("worker %s stopped after %d entries", self.consumer.consumer, self.processed)

@@ -1,7 +1,8 @@
 """Stream entries ⇄ send requests.
 
 The contract (README "Stream contract"): field `app`, field `request` (JSON of Pinpoint's MessageRequest, or of
-SendUsersMessageRequest when `kind` is `users`), optional `idempotency_key` and `reply_to`. Fields the engine
+SendUsersMessageRequest when `kind` is `users`), optional `idempotency_key` and `reply_to` (a key under
+`keys.REPLY_PREFIX`, nothing else). Fields the engine
 adds when it re-enqueues a retry: `attempt`, `only` (JSON list of the recipient keys still to send),
 `message_ids` (JSON map key → message id, so a retry keeps its ids) and `origin` (the first entry's id).
 """
@@ -12,6 +13,7 @@ from typing import Literal
 
 import msgspec
 
+from gateway import keys
 from gateway.errors import DecodeError
 from gateway.models import MessageRequest, SendUsersMessageRequest
 
@@ -74,6 +76,8 @@ def decode(entry_id: str, fields: dict[bytes, bytes]) -> SendEntry:
     except msgspec.DecodeError as exc:
         shape = "SendUsersMessageRequest" if kind == "users" else "MessageRequest"
         raise DecodeError(f"field 'request' is not a valid {shape}: {exc}") from None
+    except RecursionError:  # msgspec skips unknown members recursively: deep nesting anywhere ends here
+        raise DecodeError("field 'request' is nested too deeply to be a request") from None
     if isinstance(request, MessageRequest) and not request.Addresses and not request.Endpoints:
         raise DecodeError("field 'request' has no recipients: set Addresses or Endpoints")
     if isinstance(request, MessageRequest):
@@ -86,17 +90,25 @@ def decode(entry_id: str, fields: dict[bytes, bytes]) -> SendEntry:
     if idem is not None and not 1 <= len(idem) <= 256:
         raise DecodeError("field 'idempotency_key' must be 1-256 characters")
     reply_to = _text(fields, b"reply_to")
+    if reply_to is not None and not keys.is_reply(reply_to):
+        raise _bad_reply_to()
     try:
         attempt = int(fields.get(b"attempt", b"1"))
         only = _keys.decode(fields[b"only"]) if b"only" in fields else None
         message_ids = _ids.decode(fields[b"message_ids"]) if b"message_ids" in fields else None
-    except (ValueError, msgspec.DecodeError) as exc:
+    except (ValueError, msgspec.DecodeError, RecursionError) as exc:
         raise DecodeError(f"retry fields are corrupt: {exc}") from None
     return SendEntry(
         id=entry_id, app=app, kind=kind,  # type: ignore[arg-type]
         request=request, idempotency_key=idem, reply_to=reply_to, attempt=attempt, only=only,
         message_ids=message_ids, origin=_text(fields, b"origin") or "",
     )
+
+
+def _bad_reply_to() -> DecodeError:
+    return DecodeError(f"field 'reply_to' must be a reply key: '{keys.REPLY_PREFIX}' followed by 1-"
+                       f"{keys.REPLY_TOKEN_MAX} of letters, digits, '-', '_' or '.' (the reply is pushed there and "
+                       "the key expired; no other key is ever written)")
 
 
 def retry_fields(entry: SendEntry, raw_request: bytes, keys: list[str], message_ids: dict[str, str]) -> dict[str, bytes]:
@@ -117,7 +129,10 @@ def retry_fields(entry: SendEntry, raw_request: bytes, keys: list[str], message_
 
 def encode_request(app: str, request: MessageRequest | SendUsersMessageRequest, *, idempotency_key: str | None = None,
                    reply_to: str | None = None) -> dict[str, bytes]:
-    """Stream fields for a new request (the producer API and `gateway send` use this)."""
+    """Stream fields for a new request (the producer API and `gateway send` use this). DecodeError when
+    `reply_to` is not a reply key (keys.reply)."""
+    if reply_to and not keys.is_reply(reply_to):
+        raise _bad_reply_to()
     fields = {"app": app.encode(), "request": _encode(request)}
     if isinstance(request, SendUsersMessageRequest):
         fields["kind"] = b"users"

@@ -39,14 +39,22 @@ def _id_tuple(entry_id: str) -> tuple[int, int]:
 
 
 class StreamConsumer:
-    def __init__(self, redis: Any, cfg: StreamConfig, consumer: str | None = None, key: str | None = None) -> None:
+    """One consumer of one stream in the group. `reader` (default: `redis`) is the client for the blocking
+    XREADGROUP: a worker gives it connections of its own, so a reader waiting for new entries never holds a
+    connection of the pool the work needs (with a blocking pool, idle readers re-taking their connection every
+    `block_ms` would otherwise starve everything else)."""
+
+    def __init__(self, redis: Any, cfg: StreamConfig, consumer: str | None = None, key: str | None = None, *,
+                 reader: Any = None) -> None:
         self.redis = redis
+        self.reader = reader if reader is not None else redis
         self.cfg = cfg
         self.key = key or cfg.send_key
         self.group = cfg.group
         self.consumer = consumer or cfg.consumer or default_consumer_name()
         self._backlog = True  # read own pending entries first
         self._backlog_from = "0"
+        self._backlog_before = "0"  # where the last backlog read started, for unread()
 
     @property
     def reading_backlog(self) -> bool:
@@ -85,11 +93,11 @@ class StreamConsumer:
                 if not entries:
                     self._backlog = False
                 else:
-                    self._backlog_from = entries[-1][0]
+                    self._backlog_before, self._backlog_from = self._backlog_from, entries[-1][0]
                     if live:
                         return live
                     return await self.read(count, block_ms)
-            reply = await self.redis.xreadgroup(
+            reply = await self.reader.xreadgroup(
                 self.group, self.consumer, {self.key: ">"}, count=count, block=block_ms or None
             )
             return _entries(reply)
@@ -98,6 +106,12 @@ class StreamConsumer:
                 await self._recover_group()
                 return []
             raise
+
+    def unread(self) -> None:
+        """Give back the backlog entries the last read() returned, when they could not be handled (Redis went
+        down before they were launched): the next read() returns them again instead of skipping past them."""
+        self._backlog = True
+        self._backlog_from = self._backlog_before
 
     async def claim(self, count: int = 100) -> list[Entry]:
         """Take over entries idle longer than claim_idle_ms from any consumer (usually a dead one)."""

@@ -83,10 +83,17 @@ def run(args: argparse.Namespace) -> int:
             text = asyncio.run(_render_stored(args, data))
         else:
             path = Path(args.template)
-            source = path.read_text(encoding="utf-8") if path.is_file() else args.template
+            if path.is_file():
+                with open(path, encoding="utf-8", newline="") as f:  # no newline translation: CRLF stays CRLF
+                    source = f.read()
+            else:
+                source = args.template
             text = compile(source).render(data)
     except TemplateError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: {args.template}: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
     if not text.endswith("\n"):

@@ -63,7 +63,9 @@ class Running:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 raise AssertionError(f"only {len(matching())} of {n} outcome events arrived: {matching()}")
-            reply = await self.redis.xread({"gateway:events": self._events_from}, block=int(left * 1000) + 1, count=1000)
+            # in slices under the client's socket timeout (redis-py: 5 s), so a long wait is not a TimeoutError
+            reply = await self.redis.xread({"gateway:events": self._events_from}, block=int(min(left, 2) * 1000) + 1,
+                                           count=1000)
             for _, items in reply or []:
                 for entry_id, fields in items:
                     self._events_from = entry_id.decode()

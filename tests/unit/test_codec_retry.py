@@ -11,8 +11,9 @@ REQ = b'{"Addresses": {"a@b.co": {"ChannelType": "EMAIL"}}, "MessageConfiguratio
 
 
 def test_decode_valid_entry_and_retry_fields_round_trip():
-    e = codec.decode("1-0", {b"app": b"shop", b"request": REQ, b"idempotency_key": b"k", b"reply_to": b"r"})
-    assert (e.app, e.kind, e.attempt, e.idempotency_key, e.reply_to, e.request_id) == ("shop", "messages", 1, "k", "r", "1-0")
+    e = codec.decode("1-0", {b"app": b"shop", b"request": REQ, b"idempotency_key": b"k", b"reply_to": b"gw:reply:r"})
+    assert (e.app, e.kind, e.attempt, e.idempotency_key, e.reply_to, e.request_id) == (
+        "shop", "messages", 1, "k", "gw:reply:r", "1-0")
     f = codec.retry_fields(e, REQ, ["a@b.co"], {"a@b.co": "m1"})
     again = codec.decode("9-0", {k.encode(): v for k, v in f.items()})
     assert (again.attempt, again.only, again.message_ids, again.request_id) == (2, ["a@b.co"], {"a@b.co": "m1"}, "1-0")
@@ -30,6 +31,35 @@ def test_decode_valid_entry_and_retry_fields_round_trip():
 def test_decode_errors_say_what_is_wrong(fields, message):
     with pytest.raises(DecodeError, match=message):
         codec.decode("1-0", fields)
+
+
+DEEP = (b'{"Addresses": {"a@b.co": {"ChannelType": "EMAIL"}}, "MessageConfiguration": {}, "Unknown": '
+        + b"[" * 100_000 + b"]" * 100_000 + b"}")
+
+
+@pytest.mark.parametrize("fields,message", [
+    # a RecursionError from msgspec skipping an unknown member is a decode error, not a crash of the batch
+    ({b"app": b"a", b"request": DEEP}, "nested too deeply"),
+    ({b"app": b"a", b"request": DEEP.replace(b'"Unknown"', b'"Context": {"k": ') + b"}"}, "not a valid"),
+    # reply_to is written and expired: only keys of the reply namespace
+    ({b"app": b"a", b"request": REQ, b"reply_to": b"gw:{a}:suppressed"}, "field 'reply_to' must be a reply key"),
+    ({b"app": b"a", b"request": REQ, b"reply_to": b"gateway:send"}, "field 'reply_to' must be a reply key"),
+    ({b"app": b"a", b"request": REQ, b"reply_to": b"gw:reply:"}, "field 'reply_to' must be a reply key"),
+    ({b"app": b"a", b"request": REQ, b"reply_to": b"gw:reply:{x}"}, "field 'reply_to' must be a reply key"),
+    ({b"app": b"a", b"request": REQ, b"reply_to": b"gw:reply:" + b"a" * 129}, "field 'reply_to' must be a reply key"),
+])
+def test_hostile_entries_are_decode_errors(fields, message):
+    with pytest.raises(DecodeError, match=message):
+        codec.decode("1-0", fields)
+
+
+def test_producers_cannot_name_a_reply_key_outside_the_namespace():
+    from gateway.models import MessageRequest
+
+    req = msgspec.json.decode(REQ, type=MessageRequest)
+    with pytest.raises(DecodeError, match="reply_to"):
+        codec.encode_request("a", req, reply_to="gw:{a}:suppressed")
+    assert codec.encode_request("a", req, reply_to="gw:reply:abc")["reply_to"] == b"gw:reply:abc"
 
 
 def test_too_many_recipients():
