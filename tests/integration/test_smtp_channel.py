@@ -18,6 +18,7 @@ from gateway.channels.base import Outbound, Recipient
 from gateway.channels.smtp.channel import SmtpChannel
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import SmtpChannelConfig
+from gateway.sandbox.smtp import SmtpSink
 from tests.integration.smtp_peer import StrictSmtpPeer
 
 pytestmark = pytest.mark.asyncio
@@ -190,3 +191,46 @@ async def test_ehlo_again_after_starttls(tls_peer, starttls):
     assert got.extended and got.mail_options == ("BODY=8BITMIME",)
     assert parse(got.data).get_payload(decode=True) == crlf("über TLS\n")
 
+
+# --- the sandbox sink is as strict as a careful relay about the greeting ---
+
+async def dialogue(port: int, *commands: bytes) -> list[bytes]:
+    """Each command's reply lines (the greeting first), one command at a time."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        async def reply() -> bytes:
+            lines = [await reader.readline()]
+            while lines[-1][3:4] == b"-":
+                lines.append(await reader.readline())
+            return b"".join(lines)
+
+        replies = [await reply()]
+        for command in commands:
+            writer.write(command + b"\r\n")
+            replies.append(await asyncio.wait_for(reply(), 5))
+        return replies
+    finally:
+        writer.close()
+
+
+async def test_sandbox_requires_a_greeting_before_mail():
+    sink = await SmtpSink(record=True).start()
+    try:
+        _, mail, rcpt, helo, mail2, rcpt2, data, end, rcpt3 = await dialogue(
+            sink.port, b"MAIL FROM:<a@x.test>", b"RCPT TO:<b@y.test>", b"HELO me.test", b"MAIL FROM:<a@x.test>",
+            b"RCPT TO:<b@y.test>", b"DATA", b"Subject: x\r\n\r\nhi\r\n.", b"RCPT TO:<b@y.test>")
+        assert mail.startswith(b"503 ") and rcpt.startswith(b"503 ")  # no greeting, no transaction
+        assert helo == b"250 sandbox.gateway\r\n"  # HELO: no extension list
+        assert mail2.startswith(b"250 ") and rcpt2.startswith(b"250 ") and data.startswith(b"354 ")
+        assert end.startswith(b"250 ") and rcpt3.startswith(b"503 ")  # the transaction ended with the dot
+        assert sink.messages == [("a@x.test", "b@y.test", b"Subject: x\r\n\r\nhi\r\n")]
+        _, ehlo, mail = await dialogue(sink.port, b"EHLO me.test", b"MAIL FROM:<a@x.test>")
+        assert b"250-PIPELINING\r\n" in ehlo and b"250-8BITMIME\r\n" in ehlo and mail.startswith(b"250 ")
+    finally:
+        await sink.aclose()
+    lenient = await SmtpSink(helo_required=False).start()
+    try:
+        _, mail = await dialogue(lenient.port, b"MAIL FROM:<a@x.test>")
+        assert mail.startswith(b"250 ")
+    finally:
+        await lenient.aclose()
