@@ -27,7 +27,7 @@ cdef Py_ssize_t _longest_line(const unsigned char* p, Py_ssize_t n) noexcept:
     return best
 
 
-cdef bytes _normalize(bytes data, bint stuff):
+cdef bytes _normalize(bytes data, bint stuff, bint drop_last):
     cdef const unsigned char* p = <const unsigned char*> PyBytes_AS_STRING(data)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
     # Worst case: every byte is a line break that becomes CRLF plus a stuffed dot.
@@ -57,8 +57,8 @@ cdef bytes _normalize(bytes data, bint stuff):
                 o += 1
                 at_line_start = False
             i += 1
-        # No trailing line break (the twin drops the empty last line).
-        if o >= 2 and out[o - 2] == 13 and out[o - 1] == 10:
+        # Without the last line break when asked (the twin drops the empty last line).
+        if drop_last and o >= 2 and out[o - 2] == 13 and out[o - 1] == 10:
             o -= 2
         return PyBytes_FromStringAndSize(<char*> out, o)
     finally:
@@ -71,8 +71,8 @@ def encode_part(str text, bint allow_8bit, bint stuff=True):
     cdef bint ascii_only = PyBytes_GET_SIZE(raw) == len(text)
     if ascii_only or allow_8bit:
         if _longest_line(<const unsigned char*> PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw)) <= MAX_LINE:
-            return (b"7bit" if ascii_only else b"8bit"), _normalize(raw, stuff)
-    return b"base64", _wrap64(raw)
+            return (b"7bit" if ascii_only else b"8bit"), _normalize(raw, stuff, False)
+    return b"base64", _wrap64(_normalize(raw, False, False))  # text in canonical form (CRLF), as the twin
 
 
 cdef bytes _wrap64(bytes raw):
@@ -85,4 +85,4 @@ cdef bytes _wrap64(bytes raw):
 
 def to_data(bytes message, bint stuff=True):
     """A complete RFC 5322 message as the DATA payload: CRLF line endings and dot-stuffing (BDAT: no stuffing)."""
-    return _normalize(message, stuff)
+    return _normalize(message, stuff, True)

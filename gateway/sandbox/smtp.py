@@ -16,6 +16,9 @@ It accepts everything except these recipients (the local part starts with the wo
 ``flaky``          451 4.3.0 for the first two attempts of that address, then accepted
 =================  ===================================================================
 
+Like a careful relay (postfix with ``smtpd_helo_required``), it answers MAIL with 503 until the client greeted
+with HELO or EHLO (``helo_required=False`` turns that off), and RCPT with 503 outside a transaction; HELO gets a
+plain reply, only EHLO lists the extensions.
 CHUNKING (BDAT) is offered unless ``chunking=False``. Accepted messages are counted; with ``record=True`` their
 (sender, recipient, data) are kept, and with ``log_path`` each accepted recipient is appended to a file (for
 crash tests across processes). The command
@@ -36,8 +39,10 @@ _SLOW = re.compile(rb"^slow(\d*)")
 class SinkState:
     """What the sink has seen, shared by all its connections."""
 
-    def __init__(self, record: bool = False, log_path: str | None = None, chunking: bool = True) -> None:
+    def __init__(self, record: bool = False, log_path: str | None = None, chunking: bool = True,
+                 helo_required: bool = True) -> None:
         self.chunking = chunking
+        self.helo_required = helo_required
         self.accepted = 0
         self.record = record
         self.messages: list[tuple[str, str, bytes]] = []
@@ -78,6 +83,8 @@ class SinkProtocol(asyncio.Protocol):
         self.bdat_left = 0  # bytes of a BDAT chunk still to read
         self.bdat_last = False
         self.bdat_parts: list[bytes] = []
+        self.greeted = not state.helo_required
+        self.in_mail = False  # between an accepted MAIL and the end of the transaction
         self.sender = b""
         self.rcpts: list[bytes] = []
         self.fault = b""
@@ -114,6 +121,7 @@ class SinkProtocol(asyncio.Protocol):
                         if self._end_of_data(body):
                             return
                     else:
+                        self.in_mail = False
                         self.out.append(b"554 5.5.1 No valid recipients\r\n")
                 else:
                     self.out.append(b"250 2.0.0 Chunk accepted\r\n")
@@ -161,11 +169,18 @@ class SinkProtocol(asyncio.Protocol):
         verb = line[:4].upper()
         out = self.out
         if verb == b"MAIL":
+            if not self.greeted:
+                out.append(b"503 5.5.1 Error: send HELO/EHLO first\r\n")
+                return False
             self.sender = _angle(line)
             self.rcpts = []
             self.fault = b""
+            self.in_mail = True
             out.append(b"250 2.1.0 Ok\r\n")
         elif verb == b"RCPT":
+            if not self.in_mail:
+                out.append(b"503 5.5.1 Error: need MAIL command\r\n")
+                return False
             rcpt = _angle(line)
             local = rcpt.split(b"@", 1)[0].lower()
             reply = self._rcpt_fault(local, rcpt)
@@ -198,16 +213,22 @@ class SinkProtocol(asyncio.Protocol):
                     body, self.bdat_parts = b"".join(self.bdat_parts), []
                     if self.rcpts:
                         return self._end_of_data(body)
+                    self.in_mail = False
                     out.append(b"554 5.5.1 No valid recipients\r\n")
                     return False
                 out.append(b"250 2.0.0 Chunk accepted\r\n")
             else:
                 self.bdat_left = size
-        elif verb in (b"EHLO", b"HELO"):
+        elif verb == b"HELO":
+            self._greet()
+            out.append(b"250 sandbox.gateway\r\n")
+        elif verb == b"EHLO":
+            self._greet()
             out.append(b"250-sandbox.gateway\r\n250-PIPELINING\r\n" + (b"250-CHUNKING\r\n" if self.state.chunking else b"")
                        + b"250-8BITMIME\r\n250-SMTPUTF8\r\n250-SIZE 52428800\r\n250 ENHANCEDSTATUSCODES\r\n")
         elif verb == b"RSET":
             self.rcpts = []
+            self.in_mail = False
             self.fault = b""
             out.append(b"250 2.0.0 Ok\r\n")
         elif verb == b"NOOP":
@@ -222,6 +243,13 @@ class SinkProtocol(asyncio.Protocol):
         else:
             out.append(b"502 5.5.2 Command not recognized\r\n")
         return False
+
+    def _greet(self) -> None:
+        """HELO/EHLO: the session is greeted, and any transaction in progress is reset (RFC 5321 §4.1.4)."""
+        self.greeted = True
+        self.rcpts = []
+        self.in_mail = False
+        self.fault = b""
 
     def _rcpt_fault(self, local: bytes, rcpt: bytes) -> bytes | None:
         if local[:1] not in b"tfbprdsf" or not local:
@@ -248,13 +276,15 @@ class SinkProtocol(asyncio.Protocol):
         return None
 
     def _end_of_data(self, body: bytes) -> bool:
-        fault = self.fault
+        """The transaction ends here, whatever the reply: the next one starts with MAIL."""
+        fault, rcpts = self.fault, self.rcpts
+        self.rcpts, self.in_mail, self.fault = [], False, b""
         if fault.startswith(b"reject"):
             self.out.append(b"554 5.6.0 Message content rejected\r\n")
             return False
         if fault.startswith(b"blackhole"):
             return False
-        for rcpt in self.rcpts:
+        for rcpt in rcpts:
             self.state.accept(self.sender, rcpt, body)
         reply = b"250 2.0.0 Ok: queued\r\n"
         if fault.startswith(b"slow"):
@@ -280,10 +310,10 @@ class SmtpSink:
     """The sandbox SMTP server. `await sink.start()` listens on 127.0.0.1 (port 0 = a free port)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, record: bool = False,
-                 log_path: str | None = None, chunking: bool = True) -> None:
+                 log_path: str | None = None, chunking: bool = True, helo_required: bool = True) -> None:
         self.host = host
         self.port = port
-        self.state = SinkState(record=record, log_path=log_path, chunking=chunking)
+        self.state = SinkState(record=record, log_path=log_path, chunking=chunking, helo_required=helo_required)
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> SmtpSink:
@@ -311,8 +341,9 @@ class SmtpSink:
         return self.state.accepted
 
 
-async def serve_forever(host: str, port: int, log_path: str | None, ready_file: str | None) -> None:
-    sink = await SmtpSink(host, port, log_path=log_path).start()
+async def serve_forever(host: str, port: int, log_path: str | None, ready_file: str | None,
+                        helo_required: bool = True) -> None:
+    sink = await SmtpSink(host, port, log_path=log_path, helo_required=helo_required).start()
     if ready_file:
         with open(ready_file, "w") as f:
             f.write(str(sink.port))
@@ -326,13 +357,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=2525)
     ap.add_argument("--log", help="append each accepted recipient to this file")
     ap.add_argument("--ready-file", help="write the bound port here once listening")
+    ap.add_argument("--no-helo-required", dest="helo_required", action="store_false",
+                    help="accept MAIL without a HELO/EHLO first (by default it is refused with 503)")
     args = ap.parse_args(argv)
     try:
         import uvloop
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    asyncio.run(serve_forever(args.host, args.port, args.log, args.ready_file))
+    asyncio.run(serve_forever(args.host, args.port, args.log, args.ready_file, args.helo_required))
 
 
 if __name__ == "__main__":

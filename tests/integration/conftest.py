@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -13,6 +13,7 @@ from gateway.config import GatewayConfig, from_dict
 from gateway.producer import Producer
 from gateway.sandbox.smtp import SmtpSink
 from gateway.worker import Worker
+from tests.integration.smtp_peer import StrictSmtpPeer
 
 
 @pytest.fixture(params=["bdat", "data"])
@@ -21,6 +22,15 @@ async def sink(request: pytest.FixtureRequest) -> AsyncIterator[SmtpSink]:
     s = await SmtpSink(record=True, chunking=request.param == "bdat").start()
     yield s
     await s.aclose()
+
+
+@pytest.fixture
+def strict_smtp(request: pytest.FixtureRequest) -> Iterator[StrictSmtpPeer]:
+    """An independent strict SMTP peer (aiosmtpd) on a free port; it fails, never skips, if it cannot start.
+    `@pytest.mark.parametrize("strict_smtp", [{...}], indirect=True)` passes StrictSmtpPeer options."""
+    peer = StrictSmtpPeer(**getattr(request, "param", {})).start()
+    yield peer
+    peer.stop()
 
 
 def make_config(sink_port: int, redis_url: str, **overrides: Any) -> GatewayConfig:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import email
+from email import policy
+from email.message import EmailMessage
+
 import msgspec
 import pytest
 
 from gateway import keys
 from gateway.endpoints.store import EndpointStore
 from gateway.models import EndpointResponse, EndpointUser
+from gateway.worker import Worker
+from tests.integration.conftest import Running, make_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -266,3 +273,29 @@ async def test_a_body_that_does_not_compile_is_a_rendering_failure(engine, sink)
     assert r.DeliveryStatus == "PERMANENT_FAILURE" and "Rendering failed" in r.StatusMessage
     assert (await run.outcomes(1))[0]["event_type"] == "_email.rendering_failure"
     assert sink.accepted == 0
+
+
+async def test_request_reaches_a_strict_independent_relay_exactly(redis, redis_server, strict_smtp):
+    """Stream → worker → aiosmtpd (HELO required, 8BITMIME, no PIPELINING/CHUNKING) with STARTTLS off: greeted
+    with EHLO, 8-bit body declared, display name encoded on its own, parts byte-exact to the last line break."""
+    channel = {"kind": "smtp", "port": strict_smtp.port, "connections": 2, "starttls": "never",
+               "default_from": "sender@gateway.test", "data_timeout_s": 5, "command_timeout_s": 5}
+    run = Running(Worker(make_config(strict_smtp.port, redis_server.url, channels=[channel]), redis=redis,
+                         consumer="test-worker"), redis)
+    run.task = asyncio.create_task(run.worker.run())
+    req = email_request("ada@example.com")
+    message = req["MessageConfiguration"]["EmailMessage"]  # type: ignore[index]
+    message["FromAddress"] = "Zoë Café <news@shop.test>"
+    message["SimpleEmail"]["TextPart"]["Data"] = "Grüße, {{name}}\n\n"
+    try:
+        resp = await run.producer.send_messages_and_wait("app1", req, timeout=10)
+    finally:
+        await run.stop()
+    assert resp.Result["ada@example.com"].DeliveryStatus == "SUCCESSFUL"
+    (got,) = strict_smtp.received
+    assert got.extended and got.mail_options == ("BODY=8BITMIME",) and got.rcpt_tos == ("ada@example.com",)
+    msg = email.message_from_bytes(got.data, policy=policy.default)
+    assert isinstance(msg, EmailMessage) and not msg.defects
+    assert [(a.display_name, a.addr_spec) for a in msg["From"].addresses] == [("Zoë Café", "news@shop.test")]
+    plain = msg.get_body(("plain",))
+    assert plain is not None and plain.get_payload(decode=True) == "Grüße, friend\r\n\r\n".encode()

@@ -1,6 +1,8 @@
 """One SMTP session used for many transactions.
 
-aiosmtplib opens the session (connect, EHLO, STARTTLS, AUTH); then the transport is handed to
+aiosmtplib opens the session (connect, STARTTLS, AUTH) and we greet with EHLO on every path (HELO when the server
+refuses EHLO with 5yz), also after STARTTLS, which forgets the first greeting (RFC 3207 §4.2); then the transport
+is handed to
 :class:`SmtpProtocol`, which runs transactions with ESMTP PIPELINING when the server offers it: MAIL, RCPT and
 DATA go out in one write, the body and final dot in a second, so a message costs two writes and two reads.
 When the server also offers CHUNKING (RFC 3030), MAIL, RCPT and `BDAT <size> LAST` with the message go out in a
@@ -77,6 +79,28 @@ class SmtpProtocol(asyncio.Protocol):
             timer.cancel()
 
 
+def mail_params(sender: str, recipient: str, data: bytes, *, eightbit: bool, smtputf8: bool) -> bytes:
+    """The MAIL FROM parameters for this transaction (with their leading space), from what the server offered.
+
+    8-bit data is declared with BODY=8BITMIME (RFC 6152 §3), and never sent to a server that did not offer
+    8BITMIME: the composer encodes the body for such a server, so 8-bit data here is a message that cannot be
+    sent as it is (raises ContentRejected, a permanent failure).
+    """
+    params = b""
+    if not data.isascii():
+        if not eightbit:
+            raise errors.ContentRejected(
+                "the SMTP relay does not offer 8BITMIME and the message has 8-bit data that cannot be encoded "
+                "(a non-ASCII address in a header?)", code=400)
+        params = b" BODY=8BITMIME"
+    if not (sender.isascii() and recipient.isascii()):
+        if not smtputf8:
+            raise errors.ContentRejected(
+                "the SMTP relay does not offer SMTPUTF8, needed for a non-ASCII envelope address", code=400)
+        params += b" SMTPUTF8"
+    return params
+
+
 def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
@@ -112,7 +136,7 @@ class SmtpSession:
 
     async def send(self, sender: str, recipient: str, data: bytes) -> Reply:
         """One transaction. Returns the reply to the final dot, or raises a gateway DeliveryError."""
-        params = b" SMTPUTF8" if self.smtputf8 and not (sender.isascii() and recipient.isascii()) else b""
+        params = mail_params(sender, recipient, data, eightbit=self.eightbit, smtputf8=self.smtputf8)
         mail = b"MAIL FROM:<" + sender.encode() + b">" + params + b"\r\n"
         rcpt = b"RCPT TO:<" + recipient.encode() + b">\r\n"
         if self.chunking:
@@ -214,6 +238,20 @@ class SmtpSession:
             self.protocol.transport.close()
 
 
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO when the server refuses EHLO with 5yz (RFC 5321 §3.2), unless this session already greeted
+    (aiosmtplib does on the opportunistic STARTTLS path, and forgets it after STARTTLS). Without a greeting a
+    strict server answers MAIL with 503, and with HELO instead of EHLO no extension is offered."""
+    if not client.is_ehlo_or_helo_needed:
+        return
+    try:
+        await client.ehlo()
+    except aiosmtplib.SMTPHeloError as exc:
+        if exc.code // 100 != 5:
+            raise  # 421 and friends: the server is not taking sessions now (classified by the caller)
+        await client.helo()
+
+
 async def open_session(
     *,
     host: str,
@@ -228,7 +266,7 @@ async def open_session(
     data_timeout: float,
     tls_context: ssl.SSLContext | None = None,
 ) -> SmtpSession:
-    """Connect, EHLO, STARTTLS and AUTH through aiosmtplib, then take over the transport for sending."""
+    """Connect, STARTTLS, EHLO (or HELO) and AUTH through aiosmtplib, then take over the transport for sending."""
     start_tls: bool | None = {"never": False, "opportunistic": None, "required": True}[starttls]
     client = aiosmtplib.SMTP(
         hostname=host,
@@ -241,6 +279,7 @@ async def open_session(
     )
     try:
         await client.connect()
+        await _greet(client)
         if username:
             await client.login(username, password or "")
     except aiosmtplib.SMTPAuthenticationError as exc:

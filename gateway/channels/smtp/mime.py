@@ -5,8 +5,13 @@
 from __future__ import annotations
 
 import base64
+import email
+import functools
+import io
 import re
 import time
+from email import policy
+from email.generator import BytesGenerator
 from email.utils import formatdate
 
 import msgspec
@@ -20,6 +25,11 @@ _mime = _fast.load("mime")
 _BAD_HEADER = re.compile(r"[\r\n\x00]")
 _ADDRESS = re.compile(r"^[^\s<>()\[\],;:\"\\@]+(?:\.[^\s<>()\[\],;:\"\\@]+)*@[^\s<>()\[\],;:\"\\@]+$|^\"[^\"\r\n]+\"@[^\s<>@]+$")
 _ANGLE = re.compile(r"<([^<>\r\n]+)>\s*$")
+# A display name that may go out as it is: atoms (RFC 5322 atext) separated by single spaces.
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 class EmailContent(msgspec.Struct, kw_only=True):
@@ -55,8 +65,10 @@ def check_header(name: str, value: str) -> None:
 
 def encode_header(value: str) -> str:
     """RFC 2047 encoded-words for non-ASCII header text (UTF-8, base64, whole characters per word)."""
-    if value.isascii():
-        return value
+    return value if value.isascii() else _encoded_words(value)
+
+
+def _encoded_words(value: str) -> str:
     words = []
     chunk = ""
     for ch in value:
@@ -66,6 +78,67 @@ def encode_header(value: str) -> str:
         chunk += ch
     words.append(chunk)
     return " ".join("=?utf-8?b?" + base64.b64encode(w.encode()).decode("ascii") + "?=" for w in words)
+
+
+def display_name(name: str) -> str:
+    """A display name as an RFC 5322 phrase: atoms as they are, other printable ASCII as a quoted-string, anything
+    else as RFC 2047 encoded-words (never inside quotes, where readers do not decode them)."""
+    if _ATOMS.fullmatch(name) and "=?" not in name:  # "=?" would be read as the start of an encoded-word
+        return name
+    if all(" " <= c <= "~" for c in name):
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _encoded_words(name)  # also for ASCII controls and tabs, which a phrase would not carry as they are
+
+
+@functools.lru_cache(maxsize=1024)  # a campaign sends from one address: format it once
+def address_header(value: str) -> str:
+    """'Name <addr>' (or a bare address) for an address header: only the display name is encoded, the address
+    stays outside it (an encoded-word swallowing '<addr>' leaves the header without an address, and relays then
+    append their own domain to what they take for a local name)."""
+    m = _ANGLE.search(value)
+    if m is None:
+        return value.strip()
+    name = value[: m.start()].strip()
+    quoted = _QUOTED.fullmatch(name)
+    if quoted is not None:
+        name = _QUOTED_PAIR.sub(r"\1", quoted.group(1))
+    addr = m.group(1).strip()
+    return display_name(name) + " <" + addr + ">" if name else addr
+
+
+def seven_bit(raw: bytes) -> bytes:
+    """A complete message with its 8-bit parts base64-encoded and 8-bit header text as encoded-words, for a relay
+    that does not offer 8BITMIME (RFC 6152 §3: such a relay must not be sent 8-bit data). Slow (`email`
+    package), and only for a RawEmail on such a relay. Raises ContentRejected if the message cannot be parsed."""
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        for part in msg.walk():
+            if not all(v.isascii() for _, v in part.raw_items()):
+                # set again as text, so the generator writes UTF-8 encoded-words (and, in address headers,
+                # encodes the display name only) instead of keeping the raw bytes as "unknown-8bit"
+                items = [(name, str(value)) for name, value in part.items()]
+                for name in {name.lower() for name, _ in items}:
+                    del part[name]
+                for name, text in items:
+                    part[name] = text
+            payload = part.get_payload()
+            if part.is_multipart() or not isinstance(payload, str) or payload.isascii():
+                continue
+            body = part.get_payload(decode=True)
+            if not isinstance(body, bytes):  # pragma: no cover - a leaf with a str payload decodes to bytes
+                continue
+            if part.get_content_maintype() == "text":  # text is encoded in canonical form (RFC 2045 §6.8)
+                body = _LINE_BREAK.sub(b"\r\n", body)
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(base64.encodebytes(body).decode("ascii"))
+            part["Content-Transfer-Encoding"] = "base64"
+        out = io.BytesIO()
+        BytesGenerator(out, policy=policy.default.clone(cte_type="7bit", linesep="\r\n")).flatten(msg)
+    except Exception as exc:  # whatever `email` trips on in a caller's bytes is a content error, not a crash
+        raise ContentRejected(
+            f"RawEmail has 8-bit data, the relay does not offer 8BITMIME, and it cannot be converted to 7bit: {exc}",
+            code=400) from exc
+    return out.getvalue()
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -81,12 +154,15 @@ def _date_header() -> str:
 
 def assemble(content: EmailContent, sender: str, message_id: str, domain: str, allow_8bit: bool,
              stuff: bool = True) -> bytes:
-    """The message bytes (CRLF; dot-stuffed for DATA unless `stuff` is false, as BDAT wants; without the final
-    '.'): headers, then a text, html or multipart/alternative body."""
+    """The message bytes (CRLF; dot-stuffed for DATA unless `stuff` is false, as BDAT wants; without the line
+    break that ends the message, which the final '.' or BDAT supplies): headers, then a text, html or
+    multipart/alternative body. 8-bit bytes only when `allow_8bit` (the relay offers 8BITMIME), except in
+    addresses, which cannot be encoded."""
     if content.raw is not None:
-        return _mime.to_data(content.raw, stuff)  # type: ignore[no-any-return]
+        raw = content.raw if allow_8bit or content.raw.isascii() else seven_bit(content.raw)
+        return _mime.to_data(raw, stuff)  # type: ignore[no-any-return]
     head = [
-        "From: " + encode_header(content.from_header or sender),
+        "From: " + address_header(content.from_header or sender),
         "To: " + content.recipient,
         "Subject: " + encode_header(content.subject),
         "Date: " + _date_header(),
@@ -109,6 +185,8 @@ def assemble(content: EmailContent, sender: str, message_id: str, domain: str, a
     header_bytes = "\r\n".join(head).encode("utf-8")
     if len(parts) == 1:
         ctype, cte, body = parts[0]
+        if body.endswith(b"\r\n"):  # the body's last line break is the one before the final dot: sent once
+            body = body[:-2]
         return b"".join(
             (header_bytes, b"\r\nContent-Type: ", ctype, b"; charset=utf-8\r\nContent-Transfer-Encoding: ", cte,
              b"\r\n\r\n", body)
@@ -116,6 +194,7 @@ def assemble(content: EmailContent, sender: str, message_id: str, domain: str, a
     boundary = ("=_gw_" + message_id).encode("ascii", "replace")
     out = [header_bytes, b'\r\nContent-Type: multipart/alternative; boundary="', boundary, b'"\r\n\r\n']
     for ctype, cte, body in parts:
+        # the CRLF before a boundary belongs to the boundary (RFC 2046 §5.1.1): the body keeps its own
         out += [b"--", boundary, b"\r\nContent-Type: ", ctype, b"; charset=utf-8\r\nContent-Transfer-Encoding: ",
                 cte, b"\r\n\r\n", body, b"\r\n"]
     out += [b"--", boundary, b"--"]
