@@ -32,7 +32,7 @@ from gateway import errors as gw
 from gateway import models, otp, phone
 from gateway.api.errors import InternalServerError
 from gateway.api.services import Settings, TemplateKind, TemplateRequest, TemplateResponse
-from gateway.api.tags import TagStore, check_tags
+from gateway.api.tagstore import TagStore, check_tags
 from gateway.endpoints.rules import EndpointValidationError
 from gateway.endpoints.store import EndpointNotFound, EndpointStore
 from gateway.producer import Producer

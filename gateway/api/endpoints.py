@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from gateway import models
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
 from gateway.api.services import EndpointService
+
+registry = Registry()
+operation = registry.operation
 
 MAX_BATCH = 100
 ATTRIBUTE_TYPES = ("endpoint-custom-attributes", "endpoint-metric-attributes", "endpoint-user-attributes")

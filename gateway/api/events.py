@@ -22,7 +22,10 @@ import msgspec
 from gateway import errors as gw
 from gateway import models
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
+
+registry = Registry()
+operation = registry.operation
 
 MAX_EVENTS_PER_REQUEST = 100
 MAX_EVENT_TYPE = 50

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from gateway import models
 from gateway.api.errors import BadRequest
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
+
+registry = Registry()
+operation = registry.operation
 
 MAX_RECIPIENTS = 100
 

@@ -35,13 +35,14 @@ from gateway.api.adapters import (
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
 from gateway.api.engine import StreamMessageService
+from gateway.api.handlers import load_handlers
 from gateway.api.openapi import openapi_json
 from gateway.api.pushchannels import push_channels_from_config
-from gateway.api.registry import Call, Operation, load_handlers
+from gateway.api.registry import Call, Operation
 from gateway.api.routing import Router
 from gateway.api.services import Services, Settings
 from gateway.api.sigv4 import SigV4Verifier
-from gateway.api.tags import TagStore
+from gateway.api.tagstore import TagStore
 from gateway.api.validation import decode_body, query_params
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.endpoints.store import EndpointStore

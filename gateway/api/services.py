@@ -14,13 +14,11 @@ Conventions for every implementation:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from gateway import models
-
-if TYPE_CHECKING:
-    from gateway.api.appstore import AppStore
-    from gateway.api.tags import TagStore
+from gateway.api.appstore import AppStore
+from gateway.api.tagstore import TagStore
 
 TemplateKind = Literal["EMAIL", "SMS", "VOICE", "PUSH", "INAPP"]
 TemplateRequest = (
