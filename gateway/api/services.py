@@ -5,8 +5,10 @@ validation, push channel credentials) plug in by implementing one protocol each;
 the request into the model's shape before calling, and encodes what comes back.
 
 Conventions for every implementation:
-- A missing resource is `None` where the return type allows it, else `gateway.errors.NotFound` (404).
-- `gateway.errors.InvalidRequest` (message naming the field) becomes 400, `gateway.errors.Conflict` 409.
+- A missing resource is `None` where the return type allows it, or the store's own `gateway.errors.NotFound`
+  subclass (404, with its message).
+- The roots of gateway.errors are answered once, by the server: `InvalidRequest` (message naming the field) 400,
+  `Forbidden` 403, `NotFound` 404, `Conflict` 409. Stores raise their own subclasses of these directly.
 - Anything else escaping is a bug: logged and answered 500 InternalServerErrorException.
 - `page_size` is already validated (1..1000); `token` is the opaque NextToken the same service returned.
 """

@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from gateway import keys
 from gateway.endpoints.rules import EndpointValidationError, check_request, now_iso
 from gateway.endpoints.store import EndpointStore
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, NotFound
 from gateway.models import (
     EndpointBatchItem,
     EndpointBatchRequest,
@@ -53,7 +53,7 @@ EXPORT_PIECE = 100_000
 _enc = msgspec.json.Encoder().encode
 
 
-class JobNotFound(GatewayError, KeyError):
+class JobNotFound(NotFound):
     """No such job in the application: NotFoundException."""
 
 

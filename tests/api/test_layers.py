@@ -1,5 +1,5 @@
-"""The API's layers: the handler modules are listed in one place and nothing imports uphill into them
-(registry.py is a leaf, no import circle)."""
+"""The API's layers: stores raise errors rooted in gateway.errors, answered once by their root; the handler modules
+are listed in one place and nothing imports uphill into them (registry.py is a leaf, no import circle)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,64 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gateway import errors as gw
+from gateway.api import errors as api_errors
 from gateway.api.handlers import HANDLERS, MODULES
+from gateway.credentials import CredentialKeyError, InvalidChannelRequest
+from gateway.endpoints.rules import EndpointValidationError
+from gateway.endpoints.store import EndpointNotFound
+from gateway.otp import OtpError
+from gateway.phone import InvalidPhoneNumber
+from gateway.segments.definition import SegmentNotFound, SegmentValidationError
+from gateway.segments.jobs import JobNotFound
+from gateway.templates import TemplateError
+from gateway.templates.store import InvalidTemplate, TemplateExists, TemplateNotFound, TemplateVersionError
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# every store error the API can meet -> (its gateway root, the API error the client gets)
+STORE_ERRORS: list[tuple[type[gw.GatewayError], type[gw.GatewayError], type[api_errors.ApiError]]] = [
+    (EndpointNotFound, gw.NotFound, api_errors.NotFound),
+    (EndpointValidationError, gw.InvalidRequest, api_errors.BadRequest),
+    (SegmentNotFound, gw.NotFound, api_errors.NotFound),
+    (SegmentValidationError, gw.InvalidRequest, api_errors.BadRequest),
+    (JobNotFound, gw.NotFound, api_errors.NotFound),
+    (TemplateNotFound, gw.NotFound, api_errors.NotFound),
+    (TemplateExists, gw.InvalidRequest, api_errors.BadRequest),  # Pinpoint documents no 409 for Create*Template
+    (TemplateVersionError, gw.InvalidRequest, api_errors.BadRequest),
+    (OtpError, gw.InvalidRequest, api_errors.BadRequest),
+    (InvalidPhoneNumber, gw.InvalidRequest, api_errors.BadRequest),
+    (InvalidChannelRequest, gw.InvalidRequest, api_errors.BadRequest),
+    (CredentialKeyError, gw.Forbidden, api_errors.Forbidden),
+]
+ROOTS = (gw.NotFound, gw.InvalidRequest, gw.Conflict, gw.Forbidden)
+
+
+@pytest.mark.parametrize(("error", "root", "answer"), STORE_ERRORS, ids=lambda v: getattr(v, "__name__", ""))
+def test_each_store_error_is_answered_by_its_one_root_with_its_message(
+    error: type[gw.GatewayError], root: type[gw.GatewayError], answer: type[api_errors.ApiError]
+) -> None:
+    assert [r for r in ROOTS if issubclass(error, r)] == [root]
+    exc = error("user 'u1' has no endpoints in application 'a1'")
+    mapped = api_errors.from_store_error(exc)
+    assert type(mapped) is answer and mapped.message == "user 'u1' has no endpoints in application 'a1'"
+
+
+def test_an_unrooted_gateway_error_is_not_answered_as_a_client_error() -> None:
+    assert api_errors.from_store_error(gw.DecodeError("bad entry")) is None
+
+
+def test_template_refusals_name_the_request_shape_as_the_adapter_did() -> None:
+    part = InvalidTemplate("SMS", "Body: unknown helper 'upperr'", 2, 11)
+    assert str(part) == "Invalid SMSTemplateRequest.Body: line 2, column 11: unknown helper 'upperr'"
+    assert (part.reason, part.line, part.column) == ("Body: unknown helper 'upperr'", 2, 11)
+    quota = InvalidTemplate("PUSH", "APNS.Body is 4001 characters long")
+    assert str(quota) == "Invalid PushNotificationTemplateRequest: APNS.Body is 4001 characters long"
+    positioned = InvalidTemplate("EMAIL", "an email template has at most 15 headers", 3, 1)
+    assert str(positioned) == "Invalid EmailTemplateRequest: line 3, column 1: an email template has at most 15 headers"
+    assert isinstance(part, TemplateError) and isinstance(part, gw.InvalidRequest)
 
 
 def _module(path: Path) -> str:
