@@ -2,9 +2,9 @@
 
 The stores' errors need no translation here: each store raises its own subclass of gateway.errors' NotFound /
 InvalidRequest / Forbidden / Conflict, with a message naming the field or the resource, and the server answers each
-root once.
+root once. Stores whose shape is already the protocol's are registered as they are (EndpointStore,
+gateway.phone).
 
-- `EndpointAdapter`: EndpointService over `gateway.endpoints.store.EndpointStore`.
 - `SegmentAdapter`: SegmentService over `gateway.segments.store.SegmentStore`, with tags kept in the API's
   TagStore (so ListTagsForResource on a segment ARN and GetSegment agree).
 - `JobAdapter`: JobService over `gateway.segments.jobs.Jobs` (jobs run in the background of the API process;
@@ -12,7 +12,6 @@ root once.
 - `EngineOtpService`: OtpService over `gateway.otp.OtpService`; the OTP message is sent through the engine (the
   ingest stream and a worker) with `Producer.send_messages_and_wait`, so SendOTPMessage answers the worker's
   MessageResponse.
-- `PhoneValidator`: PhoneService over `gateway.phone.validate`.
 - `TemplateAdapter`: TemplateService over `gateway.templates.store.TemplateStore`, with ARNs from the API's
   Settings and tags kept in the API's TagStore (so TagResource on a template ARN and GetXxxTemplate agree).
 """
@@ -25,54 +24,14 @@ import binascii
 import msgspec
 
 from gateway import errors as gw
-from gateway import models, otp, phone
+from gateway import models, otp
 from gateway.api.errors import InternalServerError
 from gateway.api.services import Settings, TemplateKind, TemplateRequest, TemplateResponse
 from gateway.api.tagstore import TagStore, check_tags
-from gateway.endpoints.store import EndpointNotFound, EndpointStore
 from gateway.producer import Producer
 from gateway.segments.jobs import Jobs
 from gateway.segments.store import SegmentStore
 from gateway.templates.store import TYPES, TemplateNotFound, TemplateStore, request_shape
-
-
-class EndpointAdapter:
-    """EndpointService over the endpoint store (Pinpoint's merge rules, limits and user sets live there)."""
-
-    def __init__(self, store: EndpointStore) -> None:
-        self.store = store
-
-    async def update_endpoint(self, app_id: str, endpoint_id: str, request: models.EndpointRequest) -> None:
-        await self.store.update_endpoint(app_id, endpoint_id, request)
-
-    async def update_endpoints_batch(self, app_id: str, request: models.EndpointBatchRequest) -> None:
-        await self.store.update_endpoints_batch(app_id, request)
-
-    async def get_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
-        return await self.store.get(app_id, endpoint_id)
-
-    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
-        try:
-            return await self.store.delete_endpoint(app_id, endpoint_id)
-        except EndpointNotFound:
-            return None
-
-    async def get_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
-        try:
-            return (await self.store.get_user_endpoints(app_id, user_id)).Item
-        except EndpointNotFound:
-            return []
-
-    async def delete_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
-        try:
-            return (await self.store.delete_user_endpoints(app_id, user_id)).Item
-        except EndpointNotFound:
-            return []
-
-    async def remove_attributes(
-        self, app_id: str, attribute_type: str, request: models.UpdateAttributesRequest
-    ) -> models.AttributesResource:
-        return await self.store.remove_attributes(app_id, attribute_type, request.Blacklist or [])
 
 
 def _version(value: str) -> int:
@@ -205,13 +164,6 @@ class EngineOtpService:
         self, app_id: str, request: models.VerifyOTPMessageRequestParameters
     ) -> models.VerificationResponse:
         return await self.service.verify(app_id, request)
-
-
-class PhoneValidator:
-    """PhoneService: PhoneNumberValidate from libphonenumber's offline data (gateway/phone.py)."""
-
-    async def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse:
-        return phone.validate(request)
 
 
 def _required(kind: TemplateKind, request: TemplateRequest | None) -> TemplateRequest:

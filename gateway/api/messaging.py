@@ -55,4 +55,4 @@ async def verify_otp(call: Call) -> models.VerificationResponse:
 @operation("PhoneNumberValidate", needs=("phone",), check_app=False)
 async def phone_number_validate(call: Call) -> models.NumberValidateResponse:
     assert call.services.phone is not None
-    return await call.services.phone.validate(call.body)
+    return call.services.phone.validate(call.body)

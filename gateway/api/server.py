@@ -22,16 +22,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from gateway import errors as gw
-from gateway import otp
+from gateway import otp, phone
 from gateway.api import errors
-from gateway.api.adapters import (
-    EndpointAdapter,
-    EngineOtpService,
-    JobAdapter,
-    PhoneValidator,
-    SegmentAdapter,
-    TemplateAdapter,
-)
+from gateway.api.adapters import EngineOtpService, JobAdapter, SegmentAdapter, TemplateAdapter
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
 from gateway.api.engine import StreamMessageService
@@ -227,11 +220,11 @@ def services_from_config(
         channels=RedisChannelStore(redis),
         push_channels=push_channels_from_config(config.credentials, redis, environ),
         messages=StreamMessageService(producer, config.api.send_timeout_s),
-        endpoints=EndpointAdapter(endpoint_store),
+        endpoints=endpoint_store,
         segments=SegmentAdapter(segment_store, tags),
         templates=TemplateAdapter(TemplateStore(redis), settings, tags),
         jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store)),
-        phone=PhoneValidator(),
+        phone=phone,
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),
     )
 

@@ -1,5 +1,6 @@
-"""The API's layers: stores raise errors rooted in gateway.errors, answered once by their root; the handler modules
-are listed in one place and nothing imports uphill into them (registry.py is a leaf, no import circle)."""
+"""The API's layers: stores raise errors rooted in gateway.errors, answered once by their root; stores whose shape
+is the protocol's are registered as they are; the handler modules are listed in one place and nothing imports
+uphill into them (registry.py is a leaf, no import circle)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from gateway import errors as gw
+from gateway import models, phone
 from gateway.api import errors as api_errors
 from gateway.api.handlers import HANDLERS, MODULES
+from gateway.api.server import services_from_config
+from gateway.config import GatewayConfig
 from gateway.credentials import CredentialKeyError, InvalidChannelRequest
 from gateway.endpoints.rules import EndpointValidationError
-from gateway.endpoints.store import EndpointNotFound
+from gateway.endpoints.store import EndpointNotFound, EndpointStore
 from gateway.otp import OtpError
 from gateway.phone import InvalidPhoneNumber
 from gateway.segments.definition import SegmentNotFound, SegmentValidationError
@@ -66,6 +71,13 @@ def test_template_refusals_name_the_request_shape_as_the_adapter_did() -> None:
     positioned = InvalidTemplate("EMAIL", "an email template has at most 15 headers", 3, 1)
     assert str(positioned) == "Invalid EmailTemplateRequest: line 3, column 1: an email template has at most 15 headers"
     assert isinstance(part, TemplateError) and isinstance(part, gw.InvalidRequest)
+
+
+def test_stores_with_the_protocols_shape_are_registered_as_they_are() -> None:
+    services = services_from_config(GatewayConfig(), aioredis.Redis(), environ={})  # never connected
+    assert isinstance(services.endpoints, EndpointStore)
+    assert services.phone is phone
+    assert services.phone.validate(models.NumberValidateRequest(PhoneNumber="+14155550100")).CountryCodeIso2 == "US"
 
 
 def _module(path: Path) -> str:
