@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.exceptions import WatchError
 
 from gateway import keys, models
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import ConfigError, Forbidden, GatewayError, InvalidRequest
 
 APNS_TYPES = ("APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX")
 #: every channel type this store keeps, in GetChannels order
@@ -42,11 +42,16 @@ _APNS_RESPONSES: dict[str, type[Any]] = {
 
 
 class CredentialError(GatewayError, ValueError):
-    """A channel request is incomplete or a stored record cannot be decrypted (wrong key)."""
+    """Channel credentials that cannot be stored or read: InvalidChannelRequest or CredentialKeyError."""
 
 
-class CredentialKeyError(CredentialError):
-    """A stored record does not decrypt with the configured key (the key changed, or the record was moved)."""
+class InvalidChannelRequest(CredentialError, InvalidRequest):
+    """A channel request is incomplete or inconsistent; the message names the member (the caller's to fix)."""
+
+
+class CredentialKeyError(CredentialError, Forbidden):
+    """A stored record does not decrypt with the configured key (the key changed, or the record was moved): the
+    operator's to fix, and the record is left as it is."""
 
 
 class _Record(msgspec.Struct, kw_only=True):
@@ -176,27 +181,31 @@ class CredentialStore:
         nonce = os.urandom(12)
         return nonce + self._aead.encrypt(nonce, msgspec.json.encode(rec), rkey.encode())
 
-    def _open(self, rkey: str, blob: bytes) -> _Record:
+    def _open(self, app: str, rkey: str, blob: bytes) -> _Record:
         try:
             plain = self._aead.decrypt(blob[:12], blob[12:], rkey.encode())
         except InvalidTag:
-            raise CredentialKeyError(f"channel credentials at {rkey} do not decrypt with the configured key") from None
+            raise CredentialKeyError(
+                f"The stored push channel credentials of application {app} do not decrypt with the configured "
+                "[credentials] key: restore the key they were stored with (the record is left unchanged)"
+            ) from None
         return msgspec.json.decode(plain, type=_Record)
 
     async def _get(self, app: str, channel_type: str) -> _Record | None:
         rkey = keys.app_key(app, "channel", channel_type)
         blob = await self.redis.get(rkey)
-        return None if blob is None else self._open(rkey, blob)
+        return None if blob is None else self._open(app, rkey, blob)
 
     async def _update(self, app: str, channel_type: str, change: Callable[[_Record], _Record]) -> _Record:
-        """Read, change (which validates, raising CredentialError) and write a record as one watched transaction:
-        an update racing another is applied again on top of it, so no version increment or field is lost."""
+        """Read, change (which validates, raising InvalidChannelRequest) and write a record as one watched
+        transaction: an update racing another is applied again on top of it, so no version increment or field is
+        lost."""
         rkey = keys.app_key(app, "channel", channel_type)
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
                 await pipe.watch(rkey)
                 blob = await pipe.get(rkey)
-                rec = change(self._next(None if blob is None else self._open(rkey, blob), channel_type))
+                rec = change(self._next(None if blob is None else self._open(app, rkey, blob), channel_type))
                 pipe.multi()
                 pipe.set(rkey, self._seal(rkey, rec))
                 try:
@@ -216,10 +225,11 @@ class CredentialStore:
 
     async def put_apns(self, app: str, channel_type: str, req: Any) -> Any:
         """UpdateApns*Channel: merge `req` (any of the four APNs*ChannelRequest shapes) into the stored record
-        and return the matching APNs*ChannelResponse. Raises CredentialError when the result has neither complete
-        token credentials (TeamId, TokenKeyId, TokenKey, BundleId) nor a certificate with its private key."""
+        and return the matching APNs*ChannelResponse. Raises InvalidChannelRequest when the result has neither
+        complete token credentials (TeamId, TokenKeyId, TokenKey, BundleId) nor a certificate with its private
+        key."""
         if channel_type not in _APNS_RESPONSES:
-            raise CredentialError(f"{channel_type} is not an APNs channel type")
+            raise InvalidChannelRequest(f"{channel_type} is not an APNs channel type")
         updates = {
             "bundle_id": req.BundleId, "team_id": req.TeamId, "token_key_id": req.TokenKeyId,
             "token_key": req.TokenKey, "certificate": req.Certificate, "private_key": req.PrivateKey,
@@ -231,14 +241,14 @@ class CredentialStore:
             has_token = bool(rec.team_id and rec.token_key_id and rec.token_key and rec.bundle_id)
             has_cert = bool(rec.certificate and rec.private_key)
             if not (has_token or has_cert):
-                raise CredentialError(
+                raise InvalidChannelRequest(
                     "APNs channel needs TeamId, TokenKeyId, TokenKey and BundleId, or Certificate and PrivateKey"
                 )
             method = (rec.default_auth or "").upper() or ("TOKEN" if has_token else "CERTIFICATE")
             if method not in ("TOKEN", "CERTIFICATE"):
-                raise CredentialError("DefaultAuthenticationMethod must be TOKEN or CERTIFICATE")
+                raise InvalidChannelRequest("DefaultAuthenticationMethod must be TOKEN or CERTIFICATE")
             if (method == "TOKEN" and not has_token) or (method == "CERTIFICATE" and not has_cert):
-                raise CredentialError(f"DefaultAuthenticationMethod {method} but its credentials are incomplete")
+                raise InvalidChannelRequest(f"DefaultAuthenticationMethod {method} but its credentials are incomplete")
             return msgspec.structs.replace(rec, default_auth=method)
 
         return self._apns_response(app, channel_type, await self._update(app, channel_type, change))
@@ -274,14 +284,14 @@ class CredentialStore:
                 try:
                     sa = msgspec.json.decode(rec.service_json)
                 except msgspec.DecodeError:
-                    raise CredentialError("ServiceJson is not valid JSON") from None
+                    raise InvalidChannelRequest("ServiceJson is not valid JSON") from None
                 if not isinstance(sa, dict) or not sa.get("client_email") or not sa.get("private_key"):
-                    raise CredentialError("ServiceJson must be a service account key with client_email and private_key")
+                    raise InvalidChannelRequest("ServiceJson must be a service account key with client_email and private_key")
             if not (rec.service_json or rec.api_key):
-                raise CredentialError("GCM channel needs ServiceJson (or ApiKey)")
+                raise InvalidChannelRequest("GCM channel needs ServiceJson (or ApiKey)")
             method = (rec.default_auth or "").upper() or ("TOKEN" if rec.service_json else "KEY")
             if method not in ("TOKEN", "KEY"):
-                raise CredentialError("DefaultAuthenticationMethod must be TOKEN or KEY")
+                raise InvalidChannelRequest("DefaultAuthenticationMethod must be TOKEN or KEY")
             return msgspec.structs.replace(rec, default_auth=method)
 
         return self._gcm_response(app, await self._update(app, "GCM", change))
@@ -307,7 +317,7 @@ class CredentialStore:
     async def put_adm(self, app: str, req: models.ADMChannelRequest) -> models.ADMChannelResponse:
         """UpdateAdmChannel: store ClientId and ClientSecret (both required by the model, non-empty here)."""
         if not req.ClientId.strip() or not req.ClientSecret.strip():
-            raise CredentialError("ADM channel needs a non-empty ClientId and ClientSecret")
+            raise InvalidChannelRequest("ADM channel needs a non-empty ClientId and ClientSecret")
         enabled = {} if req.Enabled is None else {"enabled": req.Enabled}
         rec = await self._update(
             app, "ADM", lambda old: msgspec.structs.replace(old, client_id=req.ClientId, client_secret=req.ClientSecret,
@@ -324,7 +334,7 @@ class CredentialStore:
     async def put_baidu(self, app: str, req: models.BaiduChannelRequest) -> models.BaiduChannelResponse:
         """UpdateBaiduChannel: store ApiKey and SecretKey (both required by the model, non-empty here)."""
         if not req.ApiKey.strip() or not req.SecretKey.strip():
-            raise CredentialError("Baidu channel needs a non-empty ApiKey and SecretKey")
+            raise InvalidChannelRequest("Baidu channel needs a non-empty ApiKey and SecretKey")
         enabled = {} if req.Enabled is None else {"enabled": req.Enabled}
         rec = await self._update(
             app, "BAIDU", lambda old: msgspec.structs.replace(old, api_key=req.ApiKey, secret_key=req.SecretKey,
@@ -352,7 +362,7 @@ class CredentialStore:
     async def get(self, app: str, channel_type: str) -> Any | None:
         """Get*Channel for any of PUSH_TYPES: the response shape (no secrets), or None when not set."""
         if channel_type not in PUSH_TYPES:
-            raise CredentialError(f"{channel_type} is not a push channel type")
+            raise InvalidChannelRequest(f"{channel_type} is not a push channel type")
         rec = await self._get(app, channel_type)
         return None if rec is None else self._response(app, channel_type, rec)
 
@@ -361,7 +371,7 @@ class CredentialStore:
         rkeys = [keys.app_key(app, "channel", t) for t in PUSH_TYPES]
         blobs = await self.redis.mget(rkeys)
         return {
-            t: self._response(app, t, self._open(k, b))
+            t: self._response(app, t, self._open(app, k, b))
             for t, k, b in zip(PUSH_TYPES, rkeys, blobs, strict=True)
             if b is not None
         }
@@ -371,7 +381,7 @@ class CredentialStore:
         when there was none. A record that does not decrypt is left in place (CredentialKeyError), and a record
         changed between the read and the delete is read again (WATCH), so the answer is what was deleted."""
         if channel_type not in PUSH_TYPES:
-            raise CredentialError(f"{channel_type} is not a push channel type")
+            raise InvalidChannelRequest(f"{channel_type} is not a push channel type")
         rkey = keys.app_key(app, "channel", channel_type)
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -379,7 +389,7 @@ class CredentialStore:
                 blob = await pipe.get(rkey)
                 if blob is None:
                     return None
-                response = self._response(app, channel_type, self._open(rkey, blob))
+                response = self._response(app, channel_type, self._open(app, rkey, blob))
                 pipe.multi()
                 pipe.delete(rkey)
                 try:

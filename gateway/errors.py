@@ -128,6 +128,11 @@ class MaybeSent(DeliveryError):
     category = Category.UNKNOWN
 
 
+# The roots of every store's own errors. A store raises its subclass (EndpointNotFound, SegmentValidationError,
+# TemplateExists...) directly under one of these, so the API translates each root once (gateway/api/errors.py)
+# and nothing between the store and the client re-wraps or re-words it.
+
+
 class NotFound(GatewayError, LookupError):
     """A store has no such resource (an application, endpoint, template, segment, job...). The API answers
     404 NotFoundException with this message."""
@@ -140,3 +145,8 @@ class Conflict(GatewayError):
 class InvalidRequest(GatewayError, ValueError):
     """A store refused a request as invalid; the message names the field. The API answers 400
     BadRequestException."""
+
+
+class Forbidden(GatewayError):
+    """The deployment refuses the operation until its operator acts (a key not configured, or not the one the
+    data was stored with); the message says what to do. The API answers 403 ForbiddenException."""

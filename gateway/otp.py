@@ -26,7 +26,7 @@ import msgspec
 
 from gateway import keys, models
 from gateway.channels.http_template import compile_template, render_template
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InvalidRequest
 from gateway.phone import normalize
 
 DEFAULT_TEMPLATES = {"en-US": "This is your One Time Password: ${code} from ${brand}"}
@@ -36,7 +36,7 @@ VALIDITY_MIN = (5, 60, 15)
 ATTEMPTS = (1, 5, 3)
 
 
-class OtpError(ValueError):
+class OtpError(InvalidRequest):
     """The OTP request is invalid (the API answers 400 BadRequestException with this message)."""
 
 

@@ -23,10 +23,10 @@ from phonenumbers import (
 )
 
 from gateway import models
-from gateway.errors import GatewayError
+from gateway.errors import InvalidRequest
 
 
-class InvalidPhoneNumber(GatewayError, ValueError):
+class InvalidPhoneNumber(InvalidRequest):
     """A phone number cannot be parsed or is not a possible number. The message never contains the number."""
 
 

@@ -1,6 +1,6 @@
 """Generate the README's table of Pinpoint's 122 operations and whether Gateway serves each.
 
-Status comes from the handler registry (gateway/api/registry.py) and from which services
+Status comes from the handler table (gateway/api/handlers.py) and from which services
 `gateway.api.server.services_from_config` wires: "served" when every service the handler needs is wired by
 default; "served when [otp] is configured" for the OTP operations; "served when the [credentials] key is
 configured" for the push channel operations (a service whose `configured` attribute is False is wired but answers
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis.asyncio as aioredis
 
-from gateway.api.registry import load_handlers
+from gateway.api.handlers import load_handlers
 from gateway.api.server import services_from_config
 from gateway.config import GatewayConfig, OtpSection
 from gateway.models import OPERATIONS

@@ -1,12 +1,10 @@
-"""Thin adapters from the API's service protocols (services.py) to Gateway's own stores.
+"""Adapters from the API's service protocols (services.py) to Gateway's stores, only where the shapes differ.
 
-Each adapter calls one store and translates that store's domain errors once into the convention of
-services.py: a missing resource becomes `gateway.errors.NotFound`, a refused request `gateway.errors.InvalidRequest`
-(both keep the store's message, which names the field or the resource). The dispatcher turns those into
-NotFoundException / BadRequestException; PutEvents reads `InvalidRequest` per endpoint, so the adapters raise the
-store-level classes rather than the API's HTTP ones.
+The stores' errors need no translation here: each store raises its own subclass of gateway.errors' NotFound /
+InvalidRequest / Forbidden / Conflict, with a message naming the field or the resource, and the server answers each
+root once. Stores whose shape is already the protocol's are registered as they are (EndpointStore,
+gateway.phone).
 
-- `EndpointAdapter`: EndpointService over `gateway.endpoints.store.EndpointStore`.
 - `SegmentAdapter`: SegmentService over `gateway.segments.store.SegmentStore`, with tags kept in the API's
   TagStore (so ListTagsForResource on a segment ARN and GetSegment agree).
 - `JobAdapter`: JobService over `gateway.segments.jobs.Jobs` (jobs run in the background of the API process;
@@ -14,7 +12,6 @@ store-level classes rather than the API's HTTP ones.
 - `EngineOtpService`: OtpService over `gateway.otp.OtpService`; the OTP message is sent through the engine (the
   ingest stream and a worker) with `Producer.send_messages_and_wait`, so SendOTPMessage answers the worker's
   MessageResponse.
-- `PhoneValidator`: PhoneService over `gateway.phone.validate`.
 - `TemplateAdapter`: TemplateService over `gateway.templates.store.TemplateStore`, with ARNs from the API's
   Settings and tags kept in the API's TagStore (so TagResource on a template ARN and GetXxxTemplate agree).
 """
@@ -23,90 +20,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import msgspec
 
 from gateway import errors as gw
-from gateway import models, otp, phone
+from gateway import models, otp
 from gateway.api.errors import InternalServerError
 from gateway.api.services import Settings, TemplateKind, TemplateRequest, TemplateResponse
-from gateway.api.tags import TagStore, check_tags
-from gateway.endpoints.rules import EndpointValidationError
-from gateway.endpoints.store import EndpointNotFound, EndpointStore
+from gateway.api.tagstore import TagStore, check_tags
 from gateway.producer import Producer
-from gateway.segments.definition import SegmentNotFound, SegmentValidationError
-from gateway.segments.jobs import JobNotFound, Jobs
+from gateway.segments.jobs import Jobs
 from gateway.segments.store import SegmentStore
-from gateway.templates.errors import TemplateError
-from gateway.templates.store import TemplateExists, TemplateNotFound, TemplateStore, TemplateVersionError
-
-_INVALID: tuple[type[Exception], ...] = (
-    EndpointValidationError,
-    SegmentValidationError,
-    otp.OtpError,
-    phone.InvalidPhoneNumber,
-)
-_MISSING: tuple[type[Exception], ...] = (EndpointNotFound, SegmentNotFound, JobNotFound)
-
-
-def _message(exc: Exception) -> str:
-    # KeyError subclasses (the stores' *NotFound) would str() with quotes around the message.
-    return str(exc.args[0]) if exc.args else type(exc).__name__
-
-
-@contextmanager
-def store_errors() -> Iterator[None]:
-    """Translate the stores' domain errors into gateway.errors.InvalidRequest / NotFound, keeping the message."""
-    try:
-        yield
-    except _INVALID as exc:
-        raise gw.InvalidRequest(_message(exc)) from exc
-    except _MISSING as exc:
-        raise gw.NotFound(_message(exc)) from exc
-
-
-class EndpointAdapter:
-    """EndpointService over the endpoint store (Pinpoint's merge rules, limits and user sets live there)."""
-
-    def __init__(self, store: EndpointStore) -> None:
-        self.store = store
-
-    async def update_endpoint(self, app_id: str, endpoint_id: str, request: models.EndpointRequest) -> None:
-        with store_errors():
-            await self.store.update_endpoint(app_id, endpoint_id, request)
-
-    async def update_endpoints_batch(self, app_id: str, request: models.EndpointBatchRequest) -> None:
-        with store_errors():
-            await self.store.update_endpoints_batch(app_id, request)
-
-    async def get_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
-        return await self.store.get(app_id, endpoint_id)
-
-    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
-        try:
-            return await self.store.delete_endpoint(app_id, endpoint_id)
-        except EndpointNotFound:
-            return None
-
-    async def get_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
-        try:
-            return (await self.store.get_user_endpoints(app_id, user_id)).Item
-        except EndpointNotFound:
-            return []
-
-    async def delete_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
-        try:
-            return (await self.store.delete_user_endpoints(app_id, user_id)).Item
-        except EndpointNotFound:
-            return []
-
-    async def remove_attributes(
-        self, app_id: str, attribute_type: str, request: models.UpdateAttributesRequest
-    ) -> models.AttributesResource:
-        with store_errors():
-            return await self.store.remove_attributes(app_id, attribute_type, request.Blacklist or [])
+from gateway.templates.store import TYPES, TemplateNotFound, TemplateStore, request_shape
 
 
 def _version(value: str) -> int:
@@ -142,50 +67,39 @@ class SegmentAdapter:
     async def create_segment(self, app_id: str, request: models.WriteSegmentRequest) -> models.SegmentResponse:
         if request.tags:
             check_tags(request.tags, "WriteSegmentRequest.tags")
-        with store_errors():
-            seg = await self.store.create(app_id, request)
+        seg = await self.store.create(app_id, request)
         await self._add_tags(app_id, seg.Id, request)
         return (await self._tagged(app_id, [seg]))[0]
 
-    async def get_segment(self, app_id: str, segment_id: str, version: str | None) -> models.SegmentResponse | None:
+    async def get_segment(self, app_id: str, segment_id: str, version: str | None) -> models.SegmentResponse:
         number = None if version is None else _version(version)
-        try:
-            seg = await self.store.get_version(app_id, segment_id, number)
-        except SegmentNotFound:
-            return None
+        seg = await self.store.get_version(app_id, segment_id, number)
         return (await self._tagged(app_id, [seg]))[0]
 
     async def list_segments(self, app_id: str, page_size: int, token: str | None) -> models.SegmentsResponse:
-        with store_errors():
-            page = await self.store.list_segments(app_id, page_size, token)
+        page = await self.store.list_segments(app_id, page_size, token)
         return msgspec.structs.replace(page, Item=await self._tagged(app_id, page.Item))
 
     async def update_segment(
         self, app_id: str, segment_id: str, request: models.WriteSegmentRequest
-    ) -> models.SegmentResponse | None:
+    ) -> models.SegmentResponse:
         if request.tags:
             current = await self.tags.get(self._resource(app_id, segment_id), app_id) if self.tags else {}
             check_tags({**current, **request.tags}, "WriteSegmentRequest.tags")  # before a version is written
-        with store_errors():
-            seg = await self.store.update(app_id, segment_id, request)
+        seg = await self.store.update(app_id, segment_id, request)
         await self._add_tags(app_id, segment_id, request)
         return (await self._tagged(app_id, [seg]))[0]
 
-    async def delete_segment(self, app_id: str, segment_id: str) -> models.SegmentResponse | None:
-        try:
-            seg = await self.store.delete(app_id, segment_id)
-        except SegmentNotFound:
-            return None
-        seg = (await self._tagged(app_id, [seg]))[0]
+    async def delete_segment(self, app_id: str, segment_id: str) -> models.SegmentResponse:
+        seg = (await self._tagged(app_id, [await self.store.delete(app_id, segment_id)]))[0]
         if self.tags is not None and seg.tags:
             await self.tags.clear(self._resource(app_id, segment_id), app_id)
         return seg
 
     async def list_segment_versions(
         self, app_id: str, segment_id: str, page_size: int, token: str | None
-    ) -> models.SegmentsResponse | None:
-        with store_errors():
-            page = await self.store.versions(app_id, segment_id, page_size, token)
+    ) -> models.SegmentsResponse:
+        page = await self.store.versions(app_id, segment_id, page_size, token)
         return msgspec.structs.replace(page, Item=await self._tagged(app_id, page.Item))
 
 
@@ -202,36 +116,26 @@ class JobAdapter:
         await self.jobs.resolver.drain()
 
     async def create_import_job(self, app_id: str, request: models.ImportJobRequest) -> models.ImportJobResponse:
-        with store_errors():
-            return await self.jobs.create_import(app_id, request)
+        return await self.jobs.create_import(app_id, request)
 
-    async def get_import_job(self, app_id: str, job_id: str) -> models.ImportJobResponse | None:
-        try:
-            return await self.jobs.get_import(app_id, job_id)
-        except JobNotFound:
-            return None
+    async def get_import_job(self, app_id: str, job_id: str) -> models.ImportJobResponse:
+        return await self.jobs.get_import(app_id, job_id)
 
     async def list_import_jobs(
         self, app_id: str, page_size: int, token: str | None, segment_id: str | None
     ) -> models.ImportJobsResponse:
-        with store_errors():
-            return await self.jobs.list_imports(app_id, page_size, token, segment_id)
+        return await self.jobs.list_imports(app_id, page_size, token, segment_id)
 
     async def create_export_job(self, app_id: str, request: models.ExportJobRequest) -> models.ExportJobResponse:
-        with store_errors():
-            return await self.jobs.create_export(app_id, request)
+        return await self.jobs.create_export(app_id, request)
 
-    async def get_export_job(self, app_id: str, job_id: str) -> models.ExportJobResponse | None:
-        try:
-            return await self.jobs.get_export(app_id, job_id)
-        except JobNotFound:
-            return None
+    async def get_export_job(self, app_id: str, job_id: str) -> models.ExportJobResponse:
+        return await self.jobs.get_export(app_id, job_id)
 
     async def list_export_jobs(
         self, app_id: str, page_size: int, token: str | None, segment_id: str | None
     ) -> models.ExportJobsResponse:
-        with store_errors():
-            return await self.jobs.list_exports(app_id, page_size, token, segment_id)
+        return await self.jobs.list_exports(app_id, page_size, token, segment_id)
 
 
 class EngineOtpService:
@@ -246,8 +150,7 @@ class EngineOtpService:
     async def send_otp(
         self, app_id: str, request: models.SendOTPMessageRequestParameters
     ) -> models.MessageResponse:
-        with store_errors():
-            message, _code = await self.service.build_otp_request(app_id, request)
+        message, _code = await self.service.build_otp_request(app_id, request)
         try:
             # an OTP always goes in the transactional lane, by SMS or by voice
             return await self.producer.send_messages_and_wait(app_id, message, timeout=self.timeout_s, transactional=True)
@@ -263,52 +166,10 @@ class EngineOtpService:
         return await self.service.verify(app_id, request)
 
 
-class PhoneValidator:
-    """PhoneService: PhoneNumberValidate from libphonenumber's offline data (gateway/phone.py)."""
-
-    async def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse:
-        with store_errors():
-            return phone.validate(request)
-
-
-_REQUEST_SHAPE: dict[str, str] = {
-    "EMAIL": "EmailTemplateRequest", "SMS": "SMSTemplateRequest", "VOICE": "VoiceTemplateRequest",
-    "PUSH": "PushNotificationTemplateRequest", "INAPP": "InAppTemplateRequest",
-}
-
-
-@contextmanager
-def template_errors(kind: TemplateKind) -> Iterator[None]:
-    """The template store's errors as gateway.errors: TemplateNotFound → NotFound; TemplateExists and every other
-    TemplateError (syntax or unknown helper with its line and column, quotas, bad version) → InvalidRequest.
-
-    An existing template is a BadRequestException, not a ConflictException: botocore's model lists only
-    BadRequest, Forbidden, MethodNotAllowed, TooManyRequests and InternalServerError for Create*Template, and the
-    Pinpoint API reference documents no 409 for it."""
-    try:
-        yield
-    except TemplateNotFound as exc:
-        raise gw.NotFound(str(exc)) from exc
-    except (TemplateExists, TemplateVersionError) as exc:
-        # A version error is about the version parameter, not the template request: no request shape in its text.
-        raise gw.InvalidRequest(str(exc)) from exc
-    except TemplateError as exc:
-        raise gw.InvalidRequest(_invalid(kind, exc)) from exc
-
-
-def _invalid(kind: TemplateKind, exc: TemplateError) -> str:
-    # The store reports a part that does not compile as reason "<Part>: <why>" at the line and column inside that
-    # part; put the part in the member path so the message reads like the API's other validation errors.
-    part, sep, why = exc.reason.partition(": ")
-    if exc.line and sep and " " not in part:
-        return f"Invalid {_REQUEST_SHAPE[kind]}.{part}: line {exc.line}, column {exc.column}: {why}"
-    return f"Invalid {_REQUEST_SHAPE[kind]}: {exc}"
-
-
 def _required(kind: TemplateKind, request: TemplateRequest | None) -> TemplateRequest:
     # An empty body decodes to None; Pinpoint's model requires the payload on Create and Update.
     if request is None:
-        raise gw.InvalidRequest(f"Missing request body: {_REQUEST_SHAPE[kind]} is required")
+        raise gw.InvalidRequest(f"Missing request body: {request_shape(kind)} is required")
     return request
 
 
@@ -323,7 +184,7 @@ def _decode_token(token: str) -> str:
     except (binascii.Error, ValueError):
         text = ""
     name, sep, kind = text.partition("\x00")
-    if not sep or not name or kind not in _REQUEST_SHAPE:
+    if not sep or not name or kind not in TYPES:
         raise gw.InvalidRequest("NextToken is not a token ListTemplates returned")
     return text
 
@@ -354,31 +215,26 @@ class TemplateAdapter:
     async def create_template(self, name: str, kind: TemplateKind, request: TemplateRequest) -> str:
         request = _required(kind, request)
         if request.tags:
-            check_tags(request.tags, f"{_REQUEST_SHAPE[kind]}.tags")
-        with template_errors(kind):
-            await self.store.create(name, kind, self._untagged(request))
+            check_tags(request.tags, f"{request_shape(kind)}.tags")
+        await self.store.create(name, kind, self._untagged(request))
         if self.tags is not None and request.tags:
             await self.tags.add(self._resource(name, kind), None, request.tags)
         return self.settings.arn(self._resource(name, kind))
 
     async def get_template(self, name: str, kind: TemplateKind, version: str | None) -> TemplateResponse | None:
-        with template_errors(kind):
-            doc = await self.store.get(name, kind, version)
+        doc = await self.store.get(name, kind, version)
         tags = await self.tags.get(self._resource(name, kind), None) if self.tags is not None else {}
         return msgspec.structs.replace(doc, Arn=self.settings.arn(self._resource(name, kind)), tags=tags)
 
     async def update_template(
         self, name: str, kind: TemplateKind, request: TemplateRequest, create_new_version: bool, version: str | None
     ) -> None:
-        with template_errors(kind):
-            await self.store.update(
-                name, kind, self._untagged(_required(kind, request)),
-                create_new_version=create_new_version, version=version,
-            )
+        await self.store.update(
+            name, kind, self._untagged(_required(kind, request)), create_new_version=create_new_version, version=version
+        )
 
     async def delete_template(self, name: str, kind: TemplateKind, version: str | None) -> bool:
-        with template_errors(kind):
-            await self.store.delete(name, kind, version)
+        await self.store.delete(name, kind, version)
         if self.tags is not None and (version is None or not await self._exists(name, kind)):
             # The whole template is gone (all versions, or its last one): so are its tags.
             await self.tags.clear(self._resource(name, kind), None)
@@ -419,9 +275,7 @@ class TemplateAdapter:
     ) -> models.TemplateVersionsResponse | None:
         if token is not None and not (token.isdigit() and int(token) >= 1):
             raise gw.InvalidRequest("NextToken is not a token ListTemplateVersions returned")
-        with template_errors(kind):
-            return await self.store.list_versions(name, kind, page_size=page_size, next_token=token)
+        return await self.store.list_versions(name, kind, page_size=page_size, next_token=token)
 
     async def set_active_version(self, name: str, kind: TemplateKind, version: str) -> None:
-        with template_errors(kind):
-            await self.store.set_active_version(name, kind, version)
+        await self.store.set_active_version(name, kind, version)

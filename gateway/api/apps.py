@@ -8,9 +8,12 @@ import re
 from gateway import models
 from gateway.api.appstore import StoredSettings
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
-from gateway.api.tags import check_tags
+from gateway.api.registry import Call, Registry
+from gateway.api.tagstore import check_tags
 from gateway.api.validation import page_size
+
+registry = Registry()
+operation = registry.operation
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_NAME = 64

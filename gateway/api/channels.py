@@ -20,8 +20,11 @@ import msgspec
 from gateway import models
 from gateway.api.appstore import now_iso
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
 from gateway.api.services import ChannelKind, ChannelResponse, PushChannelKind, PushChannelService
+
+registry = Registry()
+operation = registry.operation
 
 _PUSH_KINDS: frozenset[str] = frozenset(get_args(PushChannelKind))
 

@@ -1,11 +1,15 @@
-"""Endpoints and users: HTTP handlers over `Services.endpoints` (an EndpointService)."""
+"""Endpoints and users: HTTP handlers over `Services.endpoints` (an EndpointService: the endpoint store itself,
+whose merge rules, limits and user sets answer these operations)."""
 
 from __future__ import annotations
 
 from gateway import models
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
 from gateway.api.services import EndpointService
+
+registry = Registry()
+operation = registry.operation
 
 MAX_BATCH = 100
 ATTRIBUTE_TYPES = ("endpoint-custom-attributes", "endpoint-metric-attributes", "endpoint-user-attributes")
@@ -23,10 +27,10 @@ def _endpoint(call: Call, ep: models.EndpointResponse | None) -> models.Endpoint
     return ep
 
 
-def _user_endpoints(call: Call, items: list[models.EndpointResponse]) -> models.EndpointsResponse:
-    if not items:
+def _user_endpoints(call: Call, found: models.EndpointsResponse) -> models.EndpointsResponse:
+    if not found.Item:
         raise NotFound(f"User {call.params['UserId']} has no endpoints")
-    return models.EndpointsResponse(Item=items)
+    return found
 
 
 def _accepted(call: Call) -> models.MessageBody:
@@ -53,7 +57,7 @@ async def update_endpoints_batch(call: Call) -> models.MessageBody:
 
 @operation("GetEndpoint", needs=_NEEDS)
 async def get_endpoint(call: Call) -> models.EndpointResponse:
-    return _endpoint(call, await _svc(call).get_endpoint(call.app_id, call.params["EndpointId"]))
+    return _endpoint(call, await _svc(call).get(call.app_id, call.params["EndpointId"]))
 
 
 @operation("DeleteEndpoint", needs=_NEEDS)
@@ -76,4 +80,5 @@ async def remove_attributes(call: Call) -> models.AttributesResource:
     kind = call.params["AttributeType"]
     if kind not in ATTRIBUTE_TYPES:
         raise BadRequest(f"attribute-type must be one of {', '.join(ATTRIBUTE_TYPES)}, got {kind[:60]!r}")
-    return await _svc(call).remove_attributes(call.app_id, kind, call.body)
+    request: models.UpdateAttributesRequest = call.body
+    return await _svc(call).remove_attributes(call.app_id, kind, request.Blacklist or [])

@@ -73,14 +73,22 @@ class _Body(msgspec.Struct):
 _encode = msgspec.json.Encoder().encode
 
 
+# The one translation of the stores' errors: each store raises its own subclass of one of these roots (e.g.
+# EndpointNotFound, TemplateExists, CredentialKeyError), whose message the client gets as it is.
+_FROM_ROOT: tuple[tuple[type[gw.GatewayError], type[ApiError]], ...] = (
+    (gw.NotFound, NotFound),
+    (gw.Conflict, Conflict),
+    (gw.Forbidden, Forbidden),
+    (gw.InvalidRequest, BadRequest),
+)
+
+
 def from_store_error(exc: gw.GatewayError) -> ApiError | None:
-    """The API error for a store's domain error (gateway.errors NotFound / Conflict / InvalidRequest), or None."""
-    if isinstance(exc, gw.NotFound):
-        return NotFound(str(exc))
-    if isinstance(exc, gw.Conflict):
-        return Conflict(str(exc))
-    if isinstance(exc, gw.InvalidRequest):
-        return BadRequest(str(exc))
+    """The API error for a store's domain error (a subclass of gateway.errors NotFound / Conflict / Forbidden /
+    InvalidRequest), with its message; None for any other GatewayError (a bug: answered 500)."""
+    for root, api_error in _FROM_ROOT:
+        if isinstance(exc, root):
+            return api_error(str(exc))
     return None
 
 

@@ -22,7 +22,10 @@ import msgspec
 from gateway import errors as gw
 from gateway import models
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
+
+registry = Registry()
+operation = registry.operation
 
 MAX_EVENTS_PER_REQUEST = 100
 MAX_EVENT_TYPE = 50
@@ -180,8 +183,7 @@ async def put_events(call: Call) -> models.EventsResponse:
         pipe = services.apps.redis.pipeline(transaction=False)
         for event_type, record_json in records:
             # the events stream contract (gateway/events.py): app and event_type beside the record, for filtering
-            fields = {"app": call.app_id, "event_type": event_type, "record": record_json}
-            pipe.xadd(services.settings.events_key, fields)  # type: ignore[arg-type]
+            pipe.xadd(services.settings.events_key, {"app": call.app_id, "event_type": event_type, "record": record_json})
         await pipe.execute()
     return models.EventsResponse(Results=results)
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from gateway import models
 from gateway.api.errors import NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
 from gateway.api.services import JobService
 from gateway.api.validation import page_size
+
+registry = Registry()
+operation = registry.operation
 
 _NEEDS = ("jobs",)
 

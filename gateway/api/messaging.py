@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from gateway import models
 from gateway.api.errors import BadRequest
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
+
+registry = Registry()
+operation = registry.operation
 
 MAX_RECIPIENTS = 100
 
@@ -52,4 +55,4 @@ async def verify_otp(call: Call) -> models.VerificationResponse:
 @operation("PhoneNumberValidate", needs=("phone",), check_app=False)
 async def phone_number_validate(call: Call) -> models.NumberValidateResponse:
     assert call.services.phone is not None
-    return await call.services.phone.validate(call.body)
+    return call.services.phone.validate(call.body)

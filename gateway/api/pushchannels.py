@@ -10,20 +10,22 @@ no ADM or Baidu delivery channel.
 Without a configured key nothing can be stored encrypted, and nothing is ever stored in clear: every push
 channel operation then answers ForbiddenException telling the operator which setting to configure. The
 operations stay served (rather than NotFoundException) so the answer says what is wrong.
+
+The credential store's errors reach the server as they are: an incomplete or inconsistent channel is its
+InvalidChannelRequest (400, naming the member), a record the configured key cannot open its CredentialKeyError
+(403, the operator's to fix; the record is left unchanged).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any, get_args
 
 from gateway import errors as gw
 from gateway import keys, models
-from gateway.api.errors import Forbidden
 from gateway.api.services import ChannelKind, ChannelResponse, PushChannelKind, PushChannelRequest
 from gateway.config import CredentialsConfig
-from gateway.credentials import PUSH_TYPES, CredentialError, CredentialKeyError, CredentialStore, configured_key
+from gateway.credentials import PUSH_TYPES, CredentialStore, configured_key
 
 _KINDS: tuple[PushChannelKind, ...] = get_args(PushChannelKind)
 
@@ -52,50 +54,31 @@ class PushChannelStore:
 
     def _store(self) -> CredentialStore:
         if self.store is None:
-            raise Forbidden(self.missing_key)
+            raise gw.Forbidden(self.missing_key)
         return self.store
 
-    @contextmanager
-    def _errors(self, app_id: str) -> Iterator[None]:
-        """The credential store's errors, once: a record the key cannot open is the operator's to fix (403);
-        an incomplete or inconsistent channel is the caller's (400, the store's message names the member)."""
-        try:
-            yield
-        except CredentialKeyError:
-            raise Forbidden(
-                f"The stored push channel credentials of application {app_id} do not decrypt with the configured "
-                "[credentials] key: restore the key they were stored with (the record is left unchanged)"
-            ) from None
-        except CredentialError as exc:
-            raise gw.InvalidRequest(str(exc)) from exc
-
     async def get_channel(self, app_id: str, kind: PushChannelKind) -> ChannelResponse | None:
-        store = self._store()
-        with self._errors(app_id):
-            doc: ChannelResponse | None = await store.get(app_id, kind)
+        doc: ChannelResponse | None = await self._store().get(app_id, kind)
         return doc
 
     async def update_channel(
         self, app_id: str, kind: PushChannelKind, request: PushChannelRequest
     ) -> ChannelResponse:
         store = self._store()
-        with self._errors(app_id):
-            if kind == "GCM":
-                assert isinstance(request, models.GCMChannelRequest)
-                return await store.put_gcm(app_id, request)
-            if kind == "ADM":
-                assert isinstance(request, models.ADMChannelRequest)
-                return await store.put_adm(app_id, request)
-            if kind == "BAIDU":
-                assert isinstance(request, models.BaiduChannelRequest)
-                return await store.put_baidu(app_id, request)
-            doc: ChannelResponse = await store.put_apns(app_id, kind, request)
-            return doc
+        if kind == "GCM":
+            assert isinstance(request, models.GCMChannelRequest)
+            return await store.put_gcm(app_id, request)
+        if kind == "ADM":
+            assert isinstance(request, models.ADMChannelRequest)
+            return await store.put_adm(app_id, request)
+        if kind == "BAIDU":
+            assert isinstance(request, models.BaiduChannelRequest)
+            return await store.put_baidu(app_id, request)
+        doc: ChannelResponse = await store.put_apns(app_id, kind, request)
+        return doc
 
     async def delete_channel(self, app_id: str, kind: PushChannelKind) -> ChannelResponse | None:
-        store = self._store()
-        with self._errors(app_id):
-            doc: ChannelResponse | None = await store.delete(app_id, kind)
+        doc: ChannelResponse | None = await self._store().delete(app_id, kind)
         return doc
 
     async def list_channels(self, app_id: str) -> dict[ChannelKind, ChannelResponse]:
@@ -103,10 +86,9 @@ class PushChannelStore:
             # Nothing could have been stored without a key, unless the key was removed since: then say so
             # rather than list the application's channels without them.
             if await self.redis.exists(*(keys.app_key(app_id, "channel", t) for t in PUSH_TYPES)):
-                raise Forbidden(self.missing_key)
+                raise gw.Forbidden(self.missing_key)
             return {}
-        with self._errors(app_id):
-            listed = await self.store.list(app_id)
+        listed = await self.store.list(app_id)
         return {kind: listed[kind] for kind in _KINDS if kind in listed}
 
 

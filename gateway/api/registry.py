@@ -1,14 +1,15 @@
-"""The registry of operation handlers.
+"""The types handler modules register their operations with. A leaf: it imports no handler module.
 
-A handler is `async def handler(call: Call) -> <output payload shape> | None`, registered for one operation name
-with `@operation("GetApp")`. `needs` names the `Services` attributes it calls; when any is None in a deployment,
-the operation is not served there. `app=True` (the default for paths with {application-id}) makes the server
-answer NotFoundException before the handler runs when the application does not exist.
+A handler is `async def handler(call: Call) -> <output payload shape> | None`. Each handler module makes its own
+`registry = Registry()` and registers with `@registry.operation("GetApp")`; gateway/api/handlers.py lists the
+modules and merges their registries. `needs` names the `Services` attributes a handler calls; when any is None in
+a deployment, the operation is not served there. `check_app=True` (the default for paths with {application-id})
+makes the server answer NotFoundException before the handler runs when the application does not exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from gateway.api.services import Services
@@ -46,33 +47,32 @@ class Operation:
         return all(getattr(services, n) is not None for n in self.needs)
 
 
-HANDLERS: dict[str, Operation] = {}
+class Registry:
+    """The operations one handler module serves, by Pinpoint operation name."""
+
+    def __init__(self) -> None:
+        self.operations: dict[str, Operation] = {}
+
+    def operation(
+        self, name: str, *, needs: tuple[str, ...] = (), check_app: bool = True
+    ) -> Callable[[Handler], Handler]:
+        """Register `handler` for the Pinpoint operation `name` (a key of models.OPERATIONS)."""
+
+        def register(handler: Handler) -> Handler:
+            if name in self.operations:
+                raise RuntimeError(f"operation {name} registered twice")
+            self.operations[name] = Operation(name, handler, needs, check_app)
+            return handler
+
+        return register
 
 
-def operation(name: str, *, needs: tuple[str, ...] = (), check_app: bool = True) -> Callable[[Handler], Handler]:
-    """Register `handler` for the Pinpoint operation `name` (a key of models.OPERATIONS)."""
-
-    def register(handler: Handler) -> Handler:
-        if name in HANDLERS:
-            raise RuntimeError(f"operation {name} registered twice")
-        HANDLERS[name] = Operation(name, handler, needs, check_app)
-        return handler
-
-    return register
-
-
-def load_handlers() -> dict[str, Operation]:
-    """Import every handler module (registration happens at import) and return the registry."""
-    from gateway.api import (  # noqa: F401
-        apps,
-        channels,
-        endpoints,
-        events,
-        jobs,
-        messaging,
-        segments,
-        tags,
-        templates,
-    )
-
-    return HANDLERS
+def merge(registries: Iterable[Registry]) -> dict[str, Operation]:
+    """Every registry's operations in one table; RuntimeError naming an operation two modules register."""
+    merged: dict[str, Operation] = {}
+    for registry in registries:
+        for name, op in registry.operations.items():
+            if name in merged:
+                raise RuntimeError(f"operation {name} registered twice")
+            merged[name] = op
+    return merged

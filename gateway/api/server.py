@@ -24,26 +24,20 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from gateway import errors as gw
-from gateway import otp
+from gateway import otp, phone
 from gateway.api import errors
-from gateway.api.adapters import (
-    EndpointAdapter,
-    EngineOtpService,
-    JobAdapter,
-    PhoneValidator,
-    SegmentAdapter,
-    TemplateAdapter,
-)
+from gateway.api.adapters import EngineOtpService, JobAdapter, SegmentAdapter, TemplateAdapter
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
 from gateway.api.engine import StreamMessageService
+from gateway.api.handlers import load_handlers
 from gateway.api.openapi import openapi_json
 from gateway.api.pushchannels import push_channels_from_config
-from gateway.api.registry import Call, Operation, load_handlers
+from gateway.api.registry import Call, Operation
 from gateway.api.routing import Router, check_path
 from gateway.api.services import Services, Settings
 from gateway.api.sigv4 import SigV4Verifier
-from gateway.api.tags import TagStore
+from gateway.api.tagstore import TagStore
 from gateway.api.validation import decode_body, query_params
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.endpoints.store import EndpointStore
@@ -257,11 +251,11 @@ def services_from_config(
         channels=RedisChannelStore(redis),
         push_channels=push_channels_from_config(config.credentials, redis, environ),
         messages=StreamMessageService(producer, config.api.send_timeout_s),
-        endpoints=EndpointAdapter(endpoint_store),
+        endpoints=endpoint_store,
         segments=SegmentAdapter(segment_store, tags),
         templates=TemplateAdapter(TemplateStore(redis), settings, tags),
         jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store, config=config.jobs)),
-        phone=PhoneValidator(),
+        phone=phone,
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),
     )
 

@@ -2,25 +2,27 @@
 
 Stores owned elsewhere (endpoints, templates, segments, import/export jobs, the send engine, OTP, phone
 validation, push channel credentials) plug in by implementing one protocol each; the API module decodes and validates
-the request into the model's shape before calling, and encodes what comes back.
+the request into the model's shape before calling, and encodes what comes back. Where a store already has the
+protocol's shape it is registered as it is (EndpointStore, gateway.phone); an adapter
+(gateway/api/adapters.py) stands between only where shapes differ (ARNs, tags, paging tokens, the engine).
 
 Conventions for every implementation:
-- A missing resource is `None` where the return type allows it, else `gateway.errors.NotFound` (404).
-- `gateway.errors.InvalidRequest` (message naming the field) becomes 400, `gateway.errors.Conflict` 409.
+- A missing resource is `None` where the return type allows it, or the store's own `gateway.errors.NotFound`
+  subclass (404, with its message).
+- The roots of gateway.errors are answered once, by the server: `InvalidRequest` (message naming the field) 400,
+  `Forbidden` 403, `NotFound` 404, `Conflict` 409. Stores raise their own subclasses of these directly.
 - Anything else escaping is a bug: logged and answered 500 InternalServerErrorException.
 - `page_size` is already validated (1..1000); `token` is the opaque NextToken the same service returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol
 
 from gateway import models
-
-if TYPE_CHECKING:
-    from gateway.api.appstore import AppStore
-    from gateway.api.tags import TagStore
+from gateway.api.appstore import AppStore
+from gateway.api.tagstore import TagStore
 
 TemplateKind = Literal["EMAIL", "SMS", "VOICE", "PUSH", "INAPP"]
 TemplateRequest = (
@@ -103,22 +105,23 @@ class PushChannelService(Protocol):
 
 class EndpointService(Protocol):
     """Endpoints and users (UpdateEndpoint, UpdateEndpointsBatch, GetEndpoint, DeleteEndpoint, GetUserEndpoints,
-    DeleteUserEndpoints, RemoveAttributes; PutEvents' endpoint updates)."""
+    DeleteUserEndpoints, RemoveAttributes; PutEvents' endpoint updates). `gateway.endpoints.store.EndpointStore`
+    is one. What the writes return is not used. A user without endpoints is NotFound or an empty `Item`."""
 
-    async def update_endpoint(self, app_id: str, endpoint_id: str, request: models.EndpointRequest) -> None: ...
+    async def update_endpoint(self, app_id: str, endpoint_id: str, request: models.EndpointRequest) -> object: ...
 
-    async def update_endpoints_batch(self, app_id: str, request: models.EndpointBatchRequest) -> None: ...
+    async def update_endpoints_batch(self, app_id: str, request: models.EndpointBatchRequest) -> object: ...
 
-    async def get_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None: ...
+    async def get(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None: ...
 
     async def delete_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None: ...
 
-    async def get_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]: ...
+    async def get_user_endpoints(self, app_id: str, user_id: str) -> models.EndpointsResponse: ...
 
-    async def delete_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]: ...
+    async def delete_user_endpoints(self, app_id: str, user_id: str) -> models.EndpointsResponse: ...
 
     async def remove_attributes(
-        self, app_id: str, attribute_type: str, request: models.UpdateAttributesRequest
+        self, app_id: str, attribute_type: str, blacklist: Sequence[str]
     ) -> models.AttributesResource: ...
 
 
@@ -212,7 +215,10 @@ class OtpService(Protocol):
 
 
 class PhoneService(Protocol):
-    async def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse: ...
+    """PhoneNumberValidate. The module `gateway.phone` is one (a lookup in libphonenumber's offline data, so not a
+    coroutine)."""
+
+    def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse: ...
 
 
 class Settings:

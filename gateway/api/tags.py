@@ -1,26 +1,23 @@
-"""Tags on Pinpoint resources (TagResource, UntagResource, ListTagsForResource) and their store.
+"""Tags on Pinpoint resources: TagResource, UntagResource, ListTagsForResource over `Services.tags` (the
+TagStore, gateway/api/tagstore.py, which keeps AWS's tagging rules).
 
 A resource is named by its ARN, `arn:aws:mobiletargeting:REGION:ACCOUNT:RESOURCE`, where RESOURCE is
 `apps/ID`, `apps/ID/campaigns/ID`, `apps/ID/segments/ID`, `apps/ID/journeys/ID`, `templates/NAME/TYPE` or
 `recommenders/ID`. Region and account are not compared (a migrated ARN keeps its old ones); the application of an
-`apps/...` resource must exist. Tags of an application's resources live in the application's hash tag
-(`gw:{app}:tags:<resource>`), so DeleteApp removes them; others at `gw:tags:<resource>`.
-AWS's tagging rules apply: at most 50 tags, keys 1..128 characters not starting with `aws:`, values <= 256.
+`apps/...` resource must exist.
 """
 
 from __future__ import annotations
 
 import re
 
-import redis.asyncio as aioredis
-
-from gateway import keys, models
+from gateway import models
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
+from gateway.api.tagstore import check_tags
 
-MAX_TAGS = 50
-MAX_KEY = 128
-MAX_VALUE = 256
+registry = Registry()
+operation = registry.operation
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:mobiletargeting:[a-z0-9-]*:\d*:(?P<resource>.+)$")
 _RESOURCE = re.compile(
@@ -39,59 +36,6 @@ def parse_arn(arn: str) -> tuple[str, str | None]:
             "or recommender"
         )
     return m.group("resource"), r.group("app")
-
-
-def check_tags(tags: dict[str, str], field: str = "tags") -> None:
-    """Raise BadRequest naming the first tag that breaks AWS's tagging rules."""
-    if len(tags) > MAX_TAGS:
-        raise BadRequest(f"{field}: at most {MAX_TAGS} tags per resource, got {len(tags)}")
-    for k, v in tags.items():
-        if not 1 <= len(k) <= MAX_KEY:
-            raise BadRequest(f"{field}: tag key {k[:40]!r} must be 1 to {MAX_KEY} characters")
-        if k.lower().startswith("aws:"):
-            raise BadRequest(f"{field}: tag key {k[:40]!r} uses the reserved prefix aws:")
-        if len(v) > MAX_VALUE:
-            raise BadRequest(f"{field}: value of tag {k[:40]!r} exceeds {MAX_VALUE} characters")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-class TagStore:
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
-
-    @staticmethod
-    def _key(resource: str, app_id: str | None) -> str:
-        return keys.app_key(app_id, "tags", resource) if app_id else "gw:tags:" + resource
-
-    async def get(self, resource: str, app_id: str | None) -> dict[str, str]:
-        raw = await self.redis.hgetall(self._key(resource, app_id))
-        return {_text(k): _text(v) for k, v in raw.items()}
-
-    async def get_many(self, resources: list[tuple[str, str | None]]) -> list[dict[str, str]]:
-        """Tags of several resources in one round trip, in the order asked."""
-        pipe = self.redis.pipeline(transaction=False)
-        for resource, app_id in resources:
-            pipe.hgetall(self._key(resource, app_id))
-        return [{_text(k): _text(v) for k, v in raw.items()} for raw in await pipe.execute()]
-
-    async def add(self, resource: str, app_id: str | None, tags: dict[str, str]) -> None:
-        """Add or overwrite tags; BadRequest if the result would break the limits (nothing is written then)."""
-        if not tags:
-            return
-        merged = {**await self.get(resource, app_id), **tags}
-        check_tags(merged)
-        await self.redis.hset(self._key(resource, app_id), mapping=tags)  # type: ignore[arg-type]
-
-    async def remove(self, resource: str, app_id: str | None, tag_keys: list[str]) -> None:
-        if tag_keys:
-            await self.redis.hdel(self._key(resource, app_id), *tag_keys)
-
-    async def clear(self, resource: str, app_id: str | None) -> None:
-        """Remove every tag of a resource that is gone."""
-        await self.redis.unlink(self._key(resource, app_id))
 
 
 async def _resolve(call: Call) -> tuple[str, str | None]:

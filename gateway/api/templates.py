@@ -7,10 +7,13 @@ from typing import Any
 
 from gateway import models
 from gateway.api.errors import BadRequest, NotFound
-from gateway.api.registry import Call, operation
+from gateway.api.registry import Call, Registry
 from gateway.api.services import TemplateKind, TemplateService
 from gateway.api.validation import page_size
 from gateway.templates.store import LATEST, TemplateVersionError, version_number
+
+registry = Registry()
+operation = registry.operation
 
 # Operation suffix -> template kind; the path segment is the suffix in lower case.
 KINDS: dict[str, TemplateKind] = {"Email": "EMAIL", "Sms": "SMS", "Voice": "VOICE", "Push": "PUSH", "InApp": "INAPP"}

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from gateway.errors import GatewayError
+from gateway.errors import InvalidRequest
 from gateway.models import (
     EndpointBatchItem,
     EndpointDemographic,
@@ -58,7 +58,7 @@ ATTRIBUTE_TYPES = {
 _encode = msgspec.json.Encoder().encode
 
 
-class EndpointValidationError(GatewayError, ValueError):
+class EndpointValidationError(InvalidRequest):
     """An endpoint write breaks one of Pinpoint's rules; the REST API answers BadRequestException with this text."""
 
 

@@ -25,7 +25,7 @@ from redis.exceptions import WatchError
 from gateway import keys, phone
 from gateway.endpoints import rules
 from gateway.endpoints.rules import EndpointValidationError
-from gateway.errors import GatewayError
+from gateway.errors import NotFound
 from gateway.models import (
     AttributesResource,
     EndpointBatchItem,
@@ -50,7 +50,7 @@ class Deactivation(msgspec.Struct, kw_only=True):
     since_ms: int | None = None
 
 
-class EndpointNotFound(GatewayError, KeyError):
+class EndpointNotFound(NotFound):
     """No endpoint (or user) with that id in the application: the REST API answers NotFoundException."""
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.endpoints.rules import parse_instant
-from gateway.errors import GatewayError
+from gateway.errors import InvalidRequest, NotFound
 from gateway.models import (
     AttributeDimension,
     SegmentDimensions,
@@ -37,11 +37,11 @@ MAX_DIMENSIONS = 100
 EARTH_RADIUS_KM = 6371.0088
 
 
-class SegmentValidationError(GatewayError, ValueError):
+class SegmentValidationError(InvalidRequest):
     """A segment definition breaks Pinpoint's rules; the REST API answers BadRequestException with this text."""
 
 
-class SegmentNotFound(GatewayError, KeyError):
+class SegmentNotFound(NotFound):
     """No such segment (or version) in the application: NotFoundException."""
 
 

@@ -36,7 +36,7 @@ from gateway.channels import urlguard
 from gateway.config import JobsConfig
 from gateway.endpoints.rules import EndpointValidationError, check_request, now_iso
 from gateway.endpoints.store import EndpointStore
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, NotFound
 from gateway.models import (
     EndpointBatchItem,
     EndpointBatchRequest,
@@ -63,7 +63,7 @@ EXPORT_PIECE = 100_000
 _enc = msgspec.json.Encoder().encode
 
 
-class JobNotFound(GatewayError, KeyError):
+class JobNotFound(NotFound):
     """No such job in the application: NotFoundException."""
 
 

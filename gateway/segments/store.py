@@ -290,8 +290,8 @@ class SegmentStore:
                 raise SegmentValidationError(
                     f"SegmentGroups.Groups[{gi}]: specify several dimensional source segments or one imported one"
                 )
-        if groups:
-            await self._no_cycle(app, segment_id, compile_groups(req.SegmentGroups))  # type: ignore[arg-type]
+        if groups and req.SegmentGroups is not None:
+            await self._no_cycle(app, segment_id, compile_groups(req.SegmentGroups))
 
     async def _no_cycle(self, app: str, segment_id: str, node: Node, _depth: int = 0) -> None:
         if _depth > MAX_DEPTH:

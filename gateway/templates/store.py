@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from gateway import models
+from gateway.errors import InvalidRequest, NotFound
 
 from .errors import TemplateError
 from .program import Program, compile
@@ -91,18 +92,47 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class TemplateNotFound(TemplateError):
+class TemplateNotFound(TemplateError, NotFound):
     """No template (or no such version) with that name and type."""
 
 
-class TemplateExists(TemplateError):
-    """Create was called for a name and type that already exist."""
+class TemplateExists(TemplateError, InvalidRequest):
+    """Create was called for a name and type that already exist.
+
+    An InvalidRequest, not a Conflict: botocore's model lists only BadRequest, Forbidden, MethodNotAllowed,
+    TooManyRequests and InternalServerError for Create*Template, and the Pinpoint API reference documents no 409
+    for it."""
 
 
-class TemplateVersionError(TemplateError):
+class TemplateVersionError(TemplateError, InvalidRequest):
     """A version argument the operation refuses: not a version number, not the latest existing version on an
     update, or given together with create_new_version. Its message names no request shape: the caller knows which
     member carried the version."""
+
+
+class InvalidTemplate(TemplateError, InvalidRequest):
+    """The store refuses a template request: a part that does not compile, a quota, DefaultSubstitutions, the
+    name, or deleting the active version while others exist.
+
+    Its message names the request shape as the API's other validation errors do, `Invalid SMSTemplateRequest:
+    <why>`, and for a part that does not compile the part as a member path, `Invalid
+    SMSTemplateRequest.Body: line 2, column 11: <why>`; `reason` ("Body: <why>"), `line` and `column` are the
+    compiler's, as on any TemplateError."""
+
+    def __init__(self, type_: str, reason: str, line: int = 0, column: int = 0) -> None:
+        super().__init__(reason, line, column)
+        shape = request_shape(type_)
+        part, sep, why = reason.partition(": ")
+        if line and sep and " " not in part:
+            message = f"Invalid {shape}.{part}: line {line}, column {column}: {why}"
+        else:
+            message = f"Invalid {shape}: {self}"
+        self.args = (message,)  # str(self): the message above, not the compiler's "line L, column C: reason"
+
+
+def request_shape(type_: str) -> str:
+    """The name of the request shape of a template type ("SMS" -> "SMSTemplateRequest"), as messages name it."""
+    return TYPES[type_][0].__name__ if type_ in TYPES else "TemplateRequest"
 
 
 def version_number(version: str) -> int:
@@ -198,30 +228,31 @@ def text_parts(type_: str, request: Any) -> dict[str, str]:
 
 def _check_name(name: str, type_: str) -> None:
     if type_ not in TYPES:
-        raise TemplateError(f"unknown template type {type_!r}; expected one of {', '.join(TYPES)}")
+        raise InvalidTemplate(type_, f"unknown template type {type_!r}; expected one of {', '.join(TYPES)}")
     if not _NAME.match(name):
-        raise TemplateError("template names are 1-128 characters of letters, digits, '_' and '-'")
+        raise InvalidTemplate(type_, "template names are 1-128 characters of letters, digits, '_' and '-'")
 
 
 def validate(type_: str, request: Any) -> dict[str, Program]:
-    """Check quotas and DefaultSubstitutions, compile every part; returns the programs by part name."""
+    """Check quotas and DefaultSubstitutions, compile every part; returns the programs by part name. Raises
+    InvalidTemplate naming the part (its compile error's line and column included)."""
     quota = _QUOTA[type_]
     programs: dict[str, Program] = {}
     for part, text in text_parts(type_, request).items():
         limit = 6_000 if part.startswith("ADM.") else quota
         if len(text) > limit:
-            raise TemplateError(f"{part} is {len(text)} characters long; Pinpoint's limit for {type_} is {limit}")
+            raise InvalidTemplate(type_, f"{part} is {len(text)} characters long; Pinpoint's limit for {type_} is {limit}")
         try:
             programs[part] = compile(text)
         except TemplateError as exc:
-            raise TemplateError(f"{part}: {exc.reason}", exc.line, exc.column) from None
+            raise InvalidTemplate(type_, f"{part}: {exc.reason}", exc.line, exc.column) from None
     if type_ == "EMAIL" and request.Headers and len(request.Headers) > 15:
-        raise TemplateError("an email template has at most 15 headers")
+        raise InvalidTemplate(type_, "an email template has at most 15 headers")
     if type_ != "INAPP":
         try:
             parse_default_substitutions(request.DefaultSubstitutions)
         except ValueError as exc:
-            raise TemplateError(str(exc)) from None
+            raise InvalidTemplate(type_, str(exc)) from None
     return programs
 
 
@@ -255,7 +286,7 @@ class TemplateStore:
 
     # -- writes -------------------------------------------------------------------------------------------------
     async def create(self, name: str, type_: str, request: TemplateRequest) -> str:
-        """CreateXxxTemplate: version "1", active. Raises TemplateExists or TemplateError (bad template)."""
+        """CreateXxxTemplate: version "1", active. Raises TemplateExists or InvalidTemplate (bad template)."""
         _check_name(name, type_)
         request = self._typed(type_, request)
         validate(type_, request)
@@ -341,8 +372,8 @@ class TemplateStore:
             number = version_number(version)
             count = await self.redis.hlen(versions_key(name, type_))
             if number == int(meta["active"]) and count > 1:
-                raise TemplateError(f"version {number} is the active version of {name!r}; make another version "
-                                    "active before deleting it")
+                raise InvalidTemplate(type_, f"version {number} is the active version of {name!r}; make another "
+                                      "version active before deleting it")
             if not await self.redis.hexists(versions_key(name, type_), str(number)):
                 raise TemplateNotFound(f"template {name!r} of type {type_} has no version {number}")
             pipe.multi()
@@ -508,8 +539,8 @@ class TemplateStore:
             try:
                 return msgspec.convert(request, cls)
             except msgspec.ValidationError as exc:
-                raise TemplateError(f"invalid {cls.__name__}: {exc}") from None
-        raise TemplateError(f"a {type_} template must be a {cls.__name__}, got {type(request).__name__}")
+                raise InvalidTemplate(type_, f"invalid {cls.__name__}: {exc}") from None
+        raise InvalidTemplate(type_, f"a {type_} template must be a {cls.__name__}, got {type(request).__name__}")
 
     @staticmethod
     def _response(name: str, type_: str, number: int, rec: _Record) -> TemplateResponseT:
@@ -519,4 +550,5 @@ class TemplateStore:
         data = {k: v for k, v in fields.items() if k in allowed}
         data.update(CreationDate=rec.created, LastModifiedDate=rec.modified, TemplateName=name, TemplateType=type_,
                     Version=str(number))
-        return msgspec.convert(data, resp_cls)  # type: ignore[no-any-return]
+        response: TemplateResponseT = msgspec.convert(data, resp_cls)
+        return response

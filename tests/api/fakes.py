@@ -27,7 +27,7 @@ class FakeEndpoints:
             assert item.Id is not None
             await self.update_endpoint(app_id, item.Id, models.EndpointRequest(Address=item.Address, ChannelType=item.ChannelType, User=item.User))
 
-    async def get_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
+    async def get(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
         return self.eps.get((app_id, endpoint_id))
 
     async def delete_endpoint(self, app_id: str, endpoint_id: str) -> models.EndpointResponse | None:
@@ -36,18 +36,18 @@ class FakeEndpoints:
     def _user(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
         return [e for (a, _), e in self.eps.items() if a == app_id and e.User is not None and e.User.UserId == user_id]
 
-    async def get_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
-        return self._user(app_id, user_id)
+    async def get_user_endpoints(self, app_id: str, user_id: str) -> models.EndpointsResponse:
+        return models.EndpointsResponse(Item=self._user(app_id, user_id))
 
-    async def delete_user_endpoints(self, app_id: str, user_id: str) -> list[models.EndpointResponse]:
+    async def delete_user_endpoints(self, app_id: str, user_id: str) -> models.EndpointsResponse:
         found = self._user(app_id, user_id)
         for e in found:
             assert e.Id is not None
             del self.eps[(app_id, e.Id)]
-        return found
+        return models.EndpointsResponse(Item=found)
 
-    async def remove_attributes(self, app_id: str, attribute_type: str, request: models.UpdateAttributesRequest) -> models.AttributesResource:
-        return models.AttributesResource(ApplicationId=app_id, AttributeType=attribute_type, Attributes=request.Blacklist or [])
+    async def remove_attributes(self, app_id: str, attribute_type: str, blacklist: list[str]) -> models.AttributesResource:
+        return models.AttributesResource(ApplicationId=app_id, AttributeType=attribute_type, Attributes=blacklist)
 
 
 class FakeTemplates:
@@ -206,5 +206,5 @@ class FakeOtp:
 
 
 class FakePhone:
-    async def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse:
+    def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse:
         return models.NumberValidateResponse(CleansedPhoneNumberE164=request.PhoneNumber, PhoneType="MOBILE", PhoneTypeCode=0)

@@ -28,7 +28,7 @@ TagResource UntagResource ListTagsForResource""".split()
 
 
 def test_every_operation_of_issue_7_has_a_handler() -> None:
-    from gateway.api.registry import load_handlers
+    from gateway.api.handlers import load_handlers
 
     handlers = load_handlers()
     channels = [f"{verb}{c}Channel" for verb in ("Get", "Update", "Delete") for c in (

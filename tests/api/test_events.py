@@ -50,7 +50,7 @@ def test_put_events_appends_pinpoint_records(pp: Any, app_id: str, sync_redis: A
     assert record["device"]["platform"] == {"name": "ios"}
     assert record["awsAccountId"] == ACCOUNT
     # the endpoint data went to the endpoint store
-    stored = api_server.call(api_server.services.endpoints.get_endpoint(app_id, "ep-1"))
+    stored = api_server.call(api_server.services.endpoints.get(app_id, "ep-1"))
     assert stored.Address == "a@example.com"
 
 

@@ -1,0 +1,19 @@
+"""Every handler module of the API, listed in this one place, and the operation table built from them.
+
+A new handler module adds itself to `MODULES`; nothing else imports handler modules (registry.py, which they
+all import, stays a leaf, so there is no import circle).
+"""
+
+from __future__ import annotations
+
+from gateway.api import apps, channels, endpoints, events, jobs, messaging, segments, tags, templates
+from gateway.api.registry import Operation, merge
+
+MODULES = (apps, channels, endpoints, events, jobs, messaging, segments, tags, templates)
+
+HANDLERS: dict[str, Operation] = merge(module.registry for module in MODULES)
+
+
+def load_handlers() -> dict[str, Operation]:
+    """The operation table: every operation some handler module serves, by Pinpoint operation name."""
+    return HANDLERS
