@@ -1,14 +1,15 @@
 """One error root for the whole gateway.
 
 Each protocol edge (SMTP replies, HTTP statuses, SMPP command_status, Redis replies) translates its own errors
-into these classes exactly once, with `raise ... from exc`. The dispatcher decides only on `retryable`,
-`category` and `retry_after`, never on a provider's raw codes, which stay on the error as attributes.
+into these classes exactly once, with `raise ... from exc`. What an error means for a
+message (status, event, retry, suppression, deactivation) is decided in one place, `gateway.outcome.decide`, from
+the error's class and its declared fields (`retry_after`, `deactivate`, `provider_ms`), never from a provider's
+raw codes, which stay on the error as attributes.
 Messages never contain recipient data (addresses, tokens, bodies): at most an index or a hash.
 """
 
 from __future__ import annotations
 
-import enum
 from typing import ClassVar
 
 
@@ -24,28 +25,16 @@ class DecodeError(GatewayError, ValueError):
     """A stream entry or request cannot be decoded or has the wrong shape: dead-lettered at once, never retried."""
 
 
-class Category(enum.Enum):
-    """Why a delivery failed, independent of the protocol that reported it."""
-
-    NETWORK = "network"
-    TIMEOUT = "timeout"
-    THROTTLED = "throttled"
-    REMOTE = "remote"
-    RECIPIENT = "recipient"
-    CONTENT = "content"
-    AUTH = "auth"
-    UNKNOWN = "unknown"
-
-
 class DeliveryError(GatewayError):
-    """A send did not succeed. Subclasses fix whether it may be retried and its category.
+    """A send did not succeed. Subclasses fix whether it may be retried (`retryable`).
 
     `code` is the provider's own status (SMTP reply code, HTTP status, SMPP command_status); `detail` its enhanced
-    code or reason string; `retry_after` a provider hint in seconds.
+    code or reason string; `retry_after` a provider hint in seconds; `deactivate` says the address is dead for
+    good (APNs 410, FCM UNREGISTERED: the endpoint goes INACTIVE); `provider_ms` when the provider says that
+    happened (APNs' timestamp), epoch milliseconds.
     """
 
     retryable: ClassVar[bool] = False
-    category: ClassVar[Category] = Category.UNKNOWN
 
     def __init__(
         self,
@@ -55,29 +44,30 @@ class DeliveryError(GatewayError):
         code: int = 0,
         detail: str | None = None,
         retry_after: float | None = None,
+        deactivate: bool = False,
+        provider_ms: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.detail = detail
         self.retry_after = retry_after
+        self.deactivate = deactivate
+        self.provider_ms = provider_ms
 
 
 class TransientError(DeliveryError):
     """May succeed if repeated unchanged: scheduled for retry."""
 
     retryable = True
-    category = Category.REMOTE
 
 
 class ConnectError(TransientError, ConnectionError):
-    category = Category.NETWORK
+    """The connection to the provider could not be made or was lost before the message was handed over."""
 
 
 class ProviderTimeout(TransientError, TimeoutError):
     """A timeout before the provider could have accepted the message (safe to retry)."""
-
-    category = Category.TIMEOUT
 
 
 class PoolTimeout(ProviderTimeout):
@@ -87,8 +77,6 @@ class PoolTimeout(ProviderTimeout):
 
 class Throttled(TransientError):
     """The provider asked us to slow down (429, SMTP 4.7.x rate, ESME_RTHROTTLED)."""
-
-    category = Category.THROTTLED
 
 
 class ProviderUnavailable(TransientError):
@@ -102,8 +90,6 @@ class PermanentError(DeliveryError):
 class RecipientRejected(PermanentError):
     """The address does not exist or refuses mail (SMTP 550 5.1.1, APNs Unregistered, FCM UNREGISTERED)."""
 
-    category = Category.RECIPIENT
-
 
 class OptedOut(RecipientRejected):
     """The recipient opted out (our opt-out list, or a provider's, e.g. Twilio 21610): DeliveryStatus OPT_OUT."""
@@ -112,20 +98,14 @@ class OptedOut(RecipientRejected):
 class ContentRejected(PermanentError):
     """The message itself was refused (too large, bad payload)."""
 
-    category = Category.CONTENT
-
 
 class AuthFailed(PermanentError):
     """Our credentials were refused."""
-
-    category = Category.AUTH
 
 
 class MaybeSent(DeliveryError):
     """The outcome is unknown: the provider may have accepted the message (timeout after SMTP's final dot, no
     submit_sm_resp). Never resent blindly: reported as UNKNOWN_FAILURE."""
-
-    category = Category.UNKNOWN
 
 
 # The roots of every store's own errors. A store raises its subclass (EndpointNotFound, SegmentValidationError,
