@@ -113,7 +113,7 @@ async def test_dead_apns_tokens_are_all_made_inactive_through_a_small_busy_pool(
     dead = {f"ep{i}" for i in range(0, 200, 10)}  # every tenth token is unregistered
     for eid in ids:
         await store.put("app1", EndpointResponse(Id=eid, ChannelType="APNS",
-                                                 Address=("gone" if eid in dead else "tok") + eid))
+                                                 Address=("gone" if eid in dead else "") + f"{int(eid[2:]):064x}"))
     worker = Worker(cfg, consumer="push-burst")
     run = _start(worker, redis)
     try:
