@@ -2,10 +2,14 @@
 duplicate → render → channel → outcome → events, retries, dead letters → XACK.
 
 A batch of stream entries is processed together so Redis costs a few round trips per batch, not per message:
-one for idempotency keys and endpoint/user lookups, one for suppression, then sends run concurrently, then one
-MULTI/EXEC transaction writes every event, retry, dead letter, suppression and reply and acknowledges the
-entries. Acknowledging in the same transaction as the outcome is what makes delivery at-least-once: a crash
-before EXEC leaves the entries pending, to be read again.
+one for idempotency keys and endpoint/user lookups, one for suppression, then sends run concurrently. Then every
+recipient's result (a channel's Delivered or error, or a refusal decided before any channel ran) goes through
+`gateway.outcome.decide`, the one place that says what it means, and the plan is written: first the
+per-application writes its actions ask for (suppression, deactivation: idempotent), then one MULTI/EXEC
+transaction that writes every event, retry, dead letter and reply and acknowledges the entries. Acknowledging in
+the same transaction as the outcome is what makes delivery at-least-once: a crash before EXEC leaves the entries
+pending, to be read again. The dispatcher knows no channel by name: what to screen, compose and call events
+comes from each route's `Family`.
 
 A failure is isolated to what caused it, so one poison entry never holds its neighbours: an entry that cannot be
 decoded (or breaks the preparation of its batch) is dead-lettered alone with the reason; a recipient whose
@@ -19,17 +23,16 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
-from gateway import errors, events, keys, phone
-from gateway.channels.base import Channel, Composer, Delivered, Outbound, Recipient, Render
+from gateway import errors, events, keys
+from gateway.channels import families
+from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
 from gateway.config import GatewayConfig, Lane
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
-    DirectMessageConfiguration,
     EndpointMessageResult,
     EndpointResponse,
     MessageRequest,
@@ -37,6 +40,7 @@ from gateway.models import (
     MessageResult,
     SendUsersMessageResponse,
 )
+from gateway.outcome import Action, Outcome, Refused, Result, decide
 from gateway.redisconn import REDIS_DOWN
 from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
@@ -69,41 +73,24 @@ return 1
 Dead = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, attempts
 
 
-class Route(NamedTuple):
-    """How one Pinpoint ChannelType is delivered."""
-
-    channel: Channel
-    compose: Composer
-    message_substitutions: Callable[[DirectMessageConfiguration], dict[str, list[str]] | None]
-    template_attr: str | None  # TemplateConfiguration member, e.g. "EmailTemplate"
-    template_type: str | None  # template store type, e.g. "EMAIL"
-
-
 class Job:
     """One recipient of one entry on its way through the walk."""
 
     __slots__ = (
         "address",
         "channel_type",
-        "code",
         "config",
-        "delivered",
         "endpoint",
         "endpoint_id",
         "entry",
-        "error",
-        "event",
         "key",
-        "message",
         "message_id",
         "outbound",
-        "retry_after",
+        "outcome",
+        "result",
         "route",
-        "status",
         "user",
     )
-
-    retry_after: float | None
 
     def __init__(self, entry: codec.SendEntry, key: str, user: str | None, endpoint_id: str | None,
                  config: Any, message_id: str) -> None:
@@ -116,19 +103,19 @@ class Job:
         self.address = key if endpoint_id is None else ""
         self.endpoint: EndpointResponse | None = None
         self.message_id = message_id
-        self.status: str | None = None
-        self.code = 0
-        self.message = ""
-        self.event: str | None = None
-        self.route: Route | None = None
-        self.outbound: Outbound | None = None
-        self.error: errors.DeliveryError | None = None
-        self.delivered: Delivered | None = None
-        self.retry_after = None
+        self.route: AnyRoute | None = None
+        self.outbound: Outbound[Any] | None = None
+        self.result: Result | None = None  # what happened: set once, by a refusal or by the send
+        self.outcome: Outcome | None = None  # what it means: set by _decide
 
-    def finish(self, status: str, code: int, message: str, event: str | None = None) -> None:
-        self.status, self.code, self.message = status, code, message
-        self.event = event or events.rejected_event(self.channel_type, status)
+    @property
+    def done(self) -> bool:
+        """Whether this recipient's result is known (refused before sending, or sent)."""
+        return self.result is not None
+
+    def refuse(self, status: str, code: int, message: str, *, rendering: bool = False) -> None:
+        """Decide not to send to this recipient (nothing was sent)."""
+        self.result = Refused(status, code, message, rendering)
 
 
 class MessageIds:
@@ -146,7 +133,7 @@ class MessageIds:
 class Dispatcher:
     """Processes batches of raw stream entries end to end (see the module docstring)."""
 
-    def __init__(self, redis: Any, cfg: GatewayConfig, routes: dict[str, Route], *,
+    def __init__(self, redis: Any, cfg: GatewayConfig, routes: dict[str, AnyRoute], *,
                  templates: Any = None, optouts: Any = None) -> None:
         self.redis = redis
         self.cfg = cfg
@@ -282,74 +269,70 @@ class Dispatcher:
         return duplicates
 
     async def _screen(self, jobs: list[Job], duplicates: set[str]) -> None:
-        """Decide every recipient that must not be sent to, before any provider call."""
-        email: list[Job] = []
-        sms: list[Job] = []
+        """Decide every recipient that must not be sent to, before any provider call: per recipient, then against
+        the lists its family is screened with (one lookup per list and application)."""
+        lists: dict[tuple[Screen, str], list[Job]] = {}
         for j in jobs:
             try:
                 self._screen_one(j, duplicates)
             except Exception as exc:  # a bug on this recipient's data: it fails alone
                 log.exception("screening a recipient of entry %s failed", j.entry.id)
-                j.finish("PERMANENT_FAILURE", 500, f"Internal error while screening the recipient: {_describe(exc)}")
+                j.refuse("PERMANENT_FAILURE", 500, f"Internal error while screening the recipient: {_describe(exc)}")
                 continue
-            if j.status is not None:
+            if j.done or j.route is None:
                 continue
-            if j.channel_type == "EMAIL":
-                email.append(j)
-            elif j.channel_type == "SMS" and not (j.entry.request.Context or {}).get(KEYWORD_REPLY):
-                sms.append(j)  # a STOP confirmation is sent to the number that has just opted out
-        by_app: dict[str, list[Job]] = {}
-        for j in email:
-            by_app.setdefault(j.entry.app, []).append(j)
-        for app, group in by_app.items():
-            for j, sup in zip(group, await self.suppression.lookup(app, [j.address for j in group]), strict=True):
-                if sup is not None:
-                    j.finish("PERMANENT_FAILURE", 400,
-                             f"Address is on the suppression list ({sup.reason}); no message was sent")
-        if sms:
-            by_app = {}
-            for j in sms:
-                by_app.setdefault(j.entry.app, []).append(j)
-            for app, group in by_app.items():
-                flags = await self.optouts.opted_out(app, [j.address for j in group])
-                for j, opted in zip(group, flags, strict=True):
+            screen = j.route.family.screen
+            if screen is Screen.OPT_OUTS and (j.entry.request.Context or {}).get(KEYWORD_REPLY):
+                continue  # a STOP confirmation is sent to the number that has just opted out
+            if screen is not Screen.NONE:
+                lists.setdefault((screen, j.entry.app), []).append(j)
+        for (screen, app), group in lists.items():
+            addresses = [j.address for j in group]
+            if screen is Screen.SUPPRESSION:
+                for j, sup in zip(group, await self.suppression.lookup(app, addresses), strict=True):
+                    if sup is not None:
+                        j.refuse("PERMANENT_FAILURE", 400,
+                                 f"Address is on the suppression list ({sup.reason}); no message was sent")
+            else:
+                for j, opted in zip(group, await self.optouts.opted_out(app, addresses), strict=True):
                     if opted:
-                        j.finish("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
+                        j.refuse("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
 
     def _screen_one(self, j: Job, duplicates: set[str]) -> None:
-        """The checks of one recipient that need no Redis: finishes `j` when it must not be sent, else sets its
-        route (and, for an endpoint, its channel type and address)."""
+        """The checks of one recipient that need no Redis: refuses `j` when it must not be sent, else sets its
+        route (and, for an endpoint, its channel type and address; the address as its family normalizes it)."""
         if j.entry.id in duplicates:
-            j.finish("DUPLICATE", 409, "Duplicate request: this idempotency key was already used")
+            j.refuse("DUPLICATE", 409, "Duplicate request: this idempotency key was already used")
             return
         if j.endpoint_id is not None:
             ep = j.endpoint
             if ep is None:
-                j.finish("PERMANENT_FAILURE", 404, "Endpoint not found")
+                j.refuse("PERMANENT_FAILURE", 404, "Endpoint not found")
                 return
             j.channel_type = ep.ChannelType or ""
             j.address = ep.Address or ""
             if ep.EndpointStatus == "INACTIVE":
-                j.finish("PERMANENT_FAILURE", 400, "Endpoint is INACTIVE; messages aren't sent to it")
+                j.refuse("PERMANENT_FAILURE", 400, "Endpoint is INACTIVE; messages aren't sent to it")
                 return
             if ep.OptOut == "ALL":
-                j.finish("OPT_OUT", 400, "Endpoint has opted out of all messages")
+                j.refuse("OPT_OUT", 400, "Endpoint has opted out of all messages")
                 return
             if not j.address:
-                j.finish("PERMANENT_FAILURE", 400, "Endpoint has no Address")
+                j.refuse("PERMANENT_FAILURE", 400, "Endpoint has no Address")
                 return
         if not j.channel_type:
-            j.finish("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
+            j.refuse("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
             return
         route = self.routes.get(j.channel_type)
         if route is None:
-            j.finish("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
+            j.refuse("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
             return
-        if j.channel_type in _PHONE_CHANNELS:
+        check = route.family.address
+        if check is not None:
             try:
-                j.address = phone.e164(j.address)
-            except phone.InvalidPhoneNumber as exc:
-                j.finish("PERMANENT_FAILURE", 400, _not_a_number(j.channel_type, exc))
+                j.address = check(j.address)
+            except ValueError as exc:
+                j.refuse("PERMANENT_FAILURE", 400, str(exc))
                 return
         j.route = route
 
@@ -357,7 +340,7 @@ class Dispatcher:
         # Each template named in this batch is fetched once: (response shape, DefaultSubstitutions) or None.
         templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None] = {}
         for j in jobs:
-            if j.status is not None or j.route is None:
+            if j.done or j.route is None:
                 continue
             try:
                 await self._compose(j, templates)
@@ -365,30 +348,31 @@ class Dispatcher:
                 raise
             except Exception as exc:  # a composer bug on this recipient's data: it fails alone
                 log.exception("composing a message of entry %s failed", j.entry.id)
-                j.finish("PERMANENT_FAILURE", 500, f"Internal error while composing the message: {_describe(exc)}")
+                j.refuse("PERMANENT_FAILURE", 500, f"Internal error while composing the message: {_describe(exc)}")
 
     async def _compose(self, j: Job,
                        templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None]) -> None:
-        """Build `j`'s content with its route's composer (sets j.outbound), or finish it with the reason."""
+        """Build `j`'s content with its family's composer (sets j.outbound), or refuse it with the reason."""
         route = j.route
         assert route is not None
+        family = route.family
         req = j.entry.request
         config = req.MessageConfiguration
         template = None
         defaults: dict[str, Any] | None = None
-        ref = getattr(req.TemplateConfiguration, route.template_attr, None) if route.template_attr else None
+        ref = getattr(req.TemplateConfiguration, family.template_member, None)
         if ref is not None and ref.Name:
-            tkey = (ref.Name, route.template_type or "", ref.Version)
+            tkey = (ref.Name, family.template_type, ref.Version)
             if tkey not in templates:
                 templates[tkey] = await self._template(*tkey)
             found = templates[tkey]
-            if found is None:
+            if found is None or not isinstance(found[0], family.template_class):
                 version = f" version {ref.Version}" if ref.Version else ""
-                j.finish("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({route.template_type}){version} not found")
+                j.refuse("PERMANENT_FAILURE", 404, f"Template {ref.Name!r} ({family.template_type}){version} not found")
                 return
             template, defaults = found
         cfg = j.config
-        subs = route.message_substitutions(config)
+        subs = family.substitutions(config)
         if cfg is not None and cfg.Substitutions:
             subs = {**subs, **cfg.Substitutions} if subs else cfg.Substitutions
         recipient = Recipient(
@@ -400,13 +384,12 @@ class Dispatcher:
         )
         render = self._renderer(recipient, defaults)
         try:
-            content = route.compose(config, template, recipient, render)
-        except errors.DeliveryError as exc:
-            j.finish("PERMANENT_FAILURE", exc.code or 400, exc.message, route.channel.failure_event(exc))
+            content = family.compose(config, template, recipient, render)
+        except errors.DeliveryError as exc:  # the request cannot make a valid message for this recipient
+            j.result = exc
             return
         except TemplateError as exc:
-            j.finish("PERMANENT_FAILURE", 400, f"Rendering failed: {exc}",
-                     events.FAMILY.get(j.channel_type, "_message") + ".rendering_failure")
+            j.refuse("PERMANENT_FAILURE", 400, f"Rendering failed: {exc}", rendering=True)
             return
         j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                               attempt=j.entry.attempt, trace_id=req.TraceId)
@@ -437,75 +420,58 @@ class Dispatcher:
         route, msg = j.route, j.outbound
         assert route is not None and msg is not None
         try:
-            j.delivered = await route.channel.send(msg)
+            j.result = await route.channel.send(msg)
         except errors.DeliveryError as exc:
-            j.error = exc
+            j.result = exc
         except Exception as exc:  # a channel bug: never resend blindly, never lose the outcome
             log.exception("channel %r raised an unexpected error", route.channel)
-            j.error = errors.MaybeSent(f"internal error in the channel: {type(exc).__name__}")
+            j.result = errors.MaybeSent(f"internal error in the channel: {type(exc).__name__}")
 
     # ---------------------------------------------------------------- outcomes
 
-    def _outcome(self, j: Job, now_ms: int) -> tuple[list[bytes | str], str | None]:
-        """Finish `j` from its send's result. Returns its event fields and what else to do: "retry",
-        "exhausted" (dead-letter), "suppress" (add the address to the suppression list) or None."""
+    def _decide(self, j: Job, now_ms: int) -> list[bytes | str]:
+        """Decide `j`'s outcome from its result (`outcome.decide`) and return its event records: the family's send
+        event on a first attempt that reached the channel, then the outcome's."""
+        names = j.route.family.events if j.route is not None else families.for_channel_type(j.channel_type)
+        if j.result is None:
+            raise RuntimeError("recipient left without a result")  # a dispatcher bug: dead-lettered alone
         emit: list[bytes | str] = []
-        plan = None
-        if j.outbound is not None and j.route is not None:
-            if j.entry.attempt == 1 and j.route.channel.send_event:
-                emit += self._record(j, j.route.channel.send_event, "SUCCESSFUL", 200, "Message handed to the channel", now_ms)
-            if j.delivered is not None:
-                d = j.delivered
-                j.finish("SUCCESSFUL", 200, d.status_message or "OK", d.event_type)
-            else:
-                err = j.error
-                assert err is not None
-                status = _status_of(err)
-                message = err.message
-                max_attempts = self.cfg.retry.max_attempts
-                if err.retryable:
-                    if j.entry.attempt < max_attempts:
-                        plan = "retry"
-                        j.retry_after = err.retry_after
-                        message = f"{message} (attempt {j.entry.attempt} of {max_attempts}; will retry)"
-                    else:
-                        plan = "exhausted"
-                        message = f"{message} (gave up after {j.entry.attempt} attempts)"
-                if isinstance(err, errors.RecipientRejected) and j.channel_type == "EMAIL":
-                    plan = "suppress"
-                j.finish(status, err.code or _default_code(status), message, j.route.channel.failure_event(err))
-        assert j.status is not None and j.event is not None
-        emit += self._record(j, j.event, j.status, j.code, j.message, now_ms)
-        return emit, plan
+        if j.outbound is not None and j.entry.attempt == 1 and names.send:
+            emit += self._record(j, names.send, "SUCCESSFUL", 200, "Message handed to the channel", now_ms)
+        o = j.outcome = decide(names, j.result, j.entry.attempt, self.cfg.retry)
+        emit += self._record(j, o.event, o.status, o.code, o.message, now_ms)
+        return emit
 
     async def _finalize(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job],
                         dead: list[Dead], lane: Lane) -> None:
+        """Decide every recipient, then write the plan: the per-application writes first (idempotent, so a crash
+        before the acknowledgement repeats nothing harmful), then one transaction with the events, retries, dead
+        letters and replies, and the XACK."""
         stream = self.cfg.stream
         now_ms = int(time.time() * 1000)
         emit: list[bytes | str] = []
         retries: dict[str, list[Job]] = {}
         exhausted: dict[str, list[Job]] = {}
-        suppress: list[Job] = []
+        per_app: list[Job] = []
         for j in jobs:
             try:
-                records, plan = self._outcome(j, now_ms)
+                emit += self._decide(j, now_ms)
             except Exception as exc:  # deciding or recording this recipient failed: it is dead-lettered alone
                 log.exception("deciding the outcome of a recipient of entry %s failed; dead-lettering it", j.entry.id)
-                sent = j.outbound is not None
-                j.status = "UNKNOWN_FAILURE" if sent else "PERMANENT_FAILURE"
-                j.code = 500
-                j.message = f"Internal error while deciding the outcome: {_describe(exc)}; dead-lettered"
+                j.outcome = Outcome("UNKNOWN_FAILURE" if j.outbound is not None else "PERMANENT_FAILURE", 500,
+                                    f"Internal error while deciding the outcome: {_describe(exc)}; dead-lettered",
+                                    "", Action.DEAD_LETTER)
+            o = j.outcome
+            assert o is not None
+            if o.action is Action.RETRY:
+                retries.setdefault(j.entry.id, []).append(j)
+            elif o.action is Action.DEAD_LETTER:
                 exhausted.setdefault(j.entry.id, []).append(j)
-            else:
-                emit += records
-                if plan == "retry":
-                    retries.setdefault(j.entry.id, []).append(j)
-                elif plan == "exhausted":
-                    exhausted.setdefault(j.entry.id, []).append(j)
-                elif plan == "suppress":
-                    suppress.append(j)
-            assert j.status is not None
-            self.counts[j.status] = self.counts.get(j.status, 0) + 1
+            elif o.action is not Action.DONE:
+                per_app.append(j)
+            self.counts[o.status] = self.counts.get(o.status, 0) + 1
+        if per_app:
+            await self._per_app_writes(per_app)
 
         pipe = self.redis.pipeline(transaction=True)
         if emit:
@@ -515,18 +481,16 @@ class Dispatcher:
             entry, fields = raw_by_id[entry_id]
             fields_out = codec.retry_fields(entry, fields[b"request"], [j.key for j in group],
                                             {j.key: j.message_id for j in group})
-            delay = max(retry.backoff_s(self.cfg.retry, entry.attempt, j.retry_after) for j in group)
+            delay = max(_outcome(j).delay_s for j in group)
             pipe.zadd(lane.retry_key, {retry.schedule_member(fields_out, self.ids()): now_ms + int(delay * 1000)})
         for entry_id, group in exhausted.items():
             entry, fields = raw_by_id[entry_id]
             out = codec.retry_fields(entry, fields[b"request"], [j.key for j in group], {j.key: j.message_id for j in group})
-            reason = "; ".join(sorted({j.message for j in group}))[:2000]
+            reason = "; ".join(sorted({_outcome(j).message for j in group}))[:2000]
             pipe.xadd(stream.dead_key, retry.dead_fields(out, reason, entry.attempt, now_ms, lane.send_key))
         for _, fields, reason, attempts in dead:
             original = {k.decode(): v for k, v in fields.items()}
             pipe.xadd(stream.dead_key, retry.dead_fields(original, reason, attempts, now_ms, lane.send_key))
-        for j in suppress:
-            pipe.hset(keys.suppressed(j.entry.app), j.address.lower(), suppression_entry("BOUNCE", j.message))
         waiting = [entry for entry, _ in entries if entry.reply_to and entry.attempt == 1]
         if waiting:
             by_entry: dict[str, list[Job]] = {}
@@ -547,6 +511,32 @@ class Dispatcher:
         for result in await pipe.execute(raise_on_error=False):
             if isinstance(result, Exception):
                 log.error("writing outcomes: %s", result)
+
+    async def _per_app_writes(self, jobs: list[Job]) -> None:
+        """The SUPPRESS and DEACTIVATE actions: an application's suppression list (one pipeline) and endpoint
+        statuses. Redis being down is raised (the batch stays pending and is decided again); an endpoint deleted
+        meanwhile is no reason to fail the batch."""
+        pipe = self.redis.pipeline(transaction=False)
+        deactivate: list[Job] = []
+        for j in jobs:
+            if _outcome(j).action is Action.SUPPRESS:
+                pipe.hset(keys.suppressed(j.entry.app), j.address.lower(), suppression_entry("BOUNCE", _outcome(j).message))
+            elif j.endpoint_id is not None:
+                deactivate.append(j)
+        if len(pipe):
+            await pipe.execute()
+        for j, done in zip(deactivate, await asyncio.gather(*(self._deactivate(j) for j in deactivate),
+                                                             return_exceptions=True), strict=True):
+            if isinstance(done, REDIS_DOWN):
+                raise done
+            if isinstance(done, BaseException):
+                log.error("marking endpoint INACTIVE failed (app %s): %s", j.entry.app, _describe(done))
+
+    async def _deactivate(self, j: Job) -> None:
+        err = j.result
+        assert isinstance(err, errors.DeliveryError) and j.endpoint_id is not None
+        await self.endpoints.set_status(j.entry.app, j.endpoint_id, "INACTIVE", reason=err.detail or err.message[:200],
+                                        since_ms=err.provider_ms)
 
     def _record(self, j: Job, event_type: str, status: str, code: int, message: str, now_ms: int) -> list[bytes | str]:
         req = j.entry.request
@@ -570,20 +560,12 @@ class Dispatcher:
             for j in mine:
                 users.setdefault(j.user or "", {})[j.endpoint_id or ""] = _endpoint_result(j)
             return _encode(SendUsersMessageResponse(ApplicationId=entry.app, RequestId=entry.request_id, Result=users))
-        result = {j.key: MessageResult(DeliveryStatus=j.status, StatusCode=j.code, StatusMessage=j.message,  # type: ignore[arg-type]
-                                       MessageId=j.message_id) for j in mine if j.endpoint_id is None}
+        result = {j.key: MessageResult(DeliveryStatus=_outcome(j).status, StatusCode=_outcome(j).code,  # type: ignore[arg-type]
+                                       StatusMessage=_outcome(j).message, MessageId=j.message_id)
+                  for j in mine if j.endpoint_id is None}
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
         return _encode(MessageResponse(ApplicationId=entry.app, RequestId=entry.request_id,
                                        Result=result or None, EndpointResult=endpoint_result or None))
-
-
-_PHONE_CHANNELS = frozenset({"SMS", "VOICE"})
-
-
-def _not_a_number(channel_type: str, exc: phone.InvalidPhoneNumber) -> str:
-    """The StatusMessage for an SMS or voice address that is not a phone number."""
-    return (f"Address is not a valid phone number ({str(exc).removeprefix('invalid phone number: ')}); "
-            f"{channel_type} addresses must be in E.164 format (+<country code><number>): no message was sent")
 
 
 def _describe(exc: BaseException) -> str:
@@ -602,25 +584,16 @@ def _merged_context(request_context: dict[str, str] | None, recipient_config: An
     return {**(request_context or {}), **own}
 
 
+def _outcome(j: Job) -> Outcome:
+    """A decided recipient's outcome."""
+    assert j.outcome is not None
+    return j.outcome
+
+
 def _endpoint_result(j: Job) -> EndpointMessageResult:
-    return EndpointMessageResult(Address=j.address or None, DeliveryStatus=j.status,  # type: ignore[arg-type]
-                                 StatusCode=j.code, StatusMessage=j.message, MessageId=j.message_id)
+    o = _outcome(j)
+    return EndpointMessageResult(Address=j.address or None, DeliveryStatus=o.status,  # type: ignore[arg-type]
+                                 StatusCode=o.code, StatusMessage=o.message, MessageId=j.message_id)
 
 
-def _status_of(err: errors.DeliveryError) -> str:
-    if isinstance(err, errors.OptedOut):
-        return "OPT_OUT"
-    if isinstance(err, errors.Throttled):
-        return "THROTTLED"
-    if isinstance(err, errors.MaybeSent):
-        return "UNKNOWN_FAILURE"
-    if err.retryable:
-        return "TEMPORARY_FAILURE"
-    return "PERMANENT_FAILURE"
-
-
-def _default_code(status: str) -> int:
-    return {"THROTTLED": 429, "TEMPORARY_FAILURE": 503, "UNKNOWN_FAILURE": 500}.get(status, 400)
-
-
-__all__ = ["Dispatcher", "Job", "Route"]
+__all__ = ["Dispatcher", "Job"]

@@ -28,28 +28,6 @@ return #ARGV / 3
 # per record at 1,600 records per call, 16 µs at 17,000).
 EMIT_CHUNK = 500
 
-# Event type prefix per Pinpoint ChannelType, and the event for outcomes decided before any channel ran.
-FAMILY = {
-    "EMAIL": "_email",
-    "SMS": "_SMS",
-    "VOICE": "_VOICE",  # as the voice channel names its events (_VOICE.INITIATED, _VOICE.FAILED)
-    "PUSH": "_push", "GCM": "_push", "APNS": "_push", "APNS_SANDBOX": "_push", "APNS_VOIP": "_push",
-    "APNS_VOIP_SANDBOX": "_push", "ADM": "_push", "BAIDU": "_push",
-    "CUSTOM": "_custom",
-    "IN_APP": "_inapp",
-}
-
-
-def rejected_event(channel_type: str, status: str) -> str:
-    """Event type for a recipient that never reached a channel (opted out, suppressed, inactive, no channel...)."""
-    family = FAMILY.get(channel_type, "_message")
-    if family == "_SMS":
-        return "_SMS.OPTOUT" if status == "OPT_OUT" else "_SMS.FAILURE"
-    if family == "_VOICE":
-        return "_VOICE.FAILED"
-    return family + ".rejected"
-
-
 def envelope(event_type: str, app: str, attributes: dict[str, Any], *, client_id: str | None = None,
              event_ms: int | None = None, now_ms: int | None = None,
              metrics: dict[str, float] | None = None) -> dict[str, Any]:

@@ -26,10 +26,9 @@ import enum
 import random
 
 import msgspec
-import msgspec.structs
 
 from gateway import errors
-from gateway.channels.base import Delivered
+from gateway.channels.base import Delivered, EventNames
 from gateway.config import RetryConfig
 from gateway.stream.retry import backoff_s
 
@@ -42,34 +41,6 @@ class Action(enum.Enum):
     DEAD_LETTER = "dead-letter"  # retries exhausted: the recipient goes to the dead-letter stream
     SUPPRESS = "suppress"  # add the address to the application's suppression list (a hard bounce)
     DEACTIVATE = "deactivate"  # mark the endpoint INACTIVE (a dead push token)
-
-
-class EventNames(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """A channel family's event names, one per kind of outcome (Pinpoint's where it has one)."""
-
-    prefix: str  # "_email"
-    send: str | None = None  # when the message is handed to the channel, first attempt only
-    rejected: str = ""  # decided before any channel ran
-    opt_out: str = ""
-    bounce: str = ""  # the provider refused the recipient
-    unregistered: str = ""  # the token is dead; the endpoint is deactivated
-    transient: str = ""
-    throttled: str = ""
-    unknown: str = ""  # the provider may have accepted the message
-    failure: str = ""  # any other permanent failure (content, auth)
-    rendering_failure: str = ""
-    suppress_bounces: bool = False  # a bounce puts the address on the suppression list
-
-    def __post_init__(self) -> None:
-        # unnamed kinds fall back to the family's generic names, so a family states only what is its own
-        failure = self.failure or f"{self.prefix}.failure"
-        rejected = self.rejected or f"{self.prefix}.rejected"
-        for name, default in (("rejected", rejected), ("opt_out", rejected), ("failure", failure),
-                              ("bounce", failure), ("unregistered", failure), ("transient", failure),
-                              ("throttled", failure), ("unknown", failure),
-                              ("rendering_failure", f"{self.prefix}.rendering_failure")):
-            if not getattr(self, name):
-                msgspec.structs.force_setattr(self, name, default)
 
 
 class Refused(msgspec.Struct, frozen=True, gc=False):
@@ -147,4 +118,4 @@ def status_of(err: errors.DeliveryError) -> str:
     return "PERMANENT_FAILURE"
 
 
-__all__ = ["Action", "EventNames", "Outcome", "Refused", "Result", "decide", "status_of"]
+__all__ = ["Action", "Outcome", "Refused", "Result", "decide", "status_of"]

@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway import redisconn
-from gateway.channels.base import Runtime
+from gateway.channels.base import AnyRoute, Runtime
 from gateway.config import GatewayConfig, Lane
-from gateway.dispatch import Dispatcher, Route
+from gateway.dispatch import Dispatcher
 from gateway.endpoints.store import EndpointStore
 from gateway.redisconn import REDIS_DOWN, next_delay
 from gateway.stream import retry
@@ -59,7 +59,7 @@ class _LaneState:
 
 
 class Worker:
-    def __init__(self, cfg: GatewayConfig, *, redis: Any = None, routes: dict[str, Route] | None = None,
+    def __init__(self, cfg: GatewayConfig, *, redis: Any = None, routes: dict[str, AnyRoute] | None = None,
                  consumer: str | None = None, templates: Any = None, optouts: Any = None) -> None:
         self.cfg = cfg
         # A blocking pool: under a burst, commands wait for a free connection instead of failing. The lanes'

@@ -19,11 +19,12 @@ from gateway import errors
 from gateway.channels import http2, push_common
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.push_auth import ApnsTokens, Clock, LoopClock
+from gateway.channels.push_payload import APNS as FAMILY
 from gateway.channels.push_payload import ApnsContent, compose_apns
 from gateway.config import ApnsChannelConfig
 from gateway.credentials import ApnsCredentials
 
-__all__ = ["ApnsChannel", "compose_apns", "create", "map_error"]
+__all__ = ["FAMILY", "ApnsChannel", "compose_apns", "create", "map_error"]
 
 #: Reasons after which the device token is dead: the endpoint is made INACTIVE.
 DEACTIVATE = frozenset({"Unregistered", "BadDeviceToken", "ExpiredToken"})
@@ -48,14 +49,11 @@ def map_error(
     status: int, reason: str, retry_after: float | None, timestamp: int | None = None
 ) -> errors.DeliveryError:
     """An APNs error response as a gateway error (protocols-and-reliability.md §3). The error carries
-    `deactivate=True` when the token is dead, and `timestamp` (ms) for 410 Unregistered."""
+    `deactivate=True` when the token is dead, and `provider_ms` (APNs' timestamp) for 410 Unregistered."""
     msg = f"APNs {status} {reason}".strip()
-    err: errors.DeliveryError
     if reason in DEACTIVATE or status == 410:
-        err = errors.RecipientRejected(msg, code=status, detail=reason or "Unregistered")
-        err.deactivate = True  # type: ignore[attr-defined]
-        err.timestamp = timestamp  # type: ignore[attr-defined]
-        return err
+        return errors.RecipientRejected(msg, code=status, detail=reason or "Unregistered", deactivate=True,
+                                        provider_ms=timestamp)
     if status == 429:
         return errors.Throttled(msg, code=status, detail=reason, retry_after=retry_after)
     if status >= 500:
@@ -105,7 +103,6 @@ class ApnsChannel:
     """The APNs channel (see the module docstring)."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX"})
-    send_event: ClassVar[str | None] = "_push.send"
 
     def __init__(self, cfg: ApnsChannelConfig, runtime: Runtime | None, *, credentials: Any = None,
                  clock: Clock | None = None) -> None:
@@ -164,10 +161,7 @@ class ApnsChannel:
             await p.pool.aclose()
         self.providers.clear()
 
-    def failure_event(self, err: errors.DeliveryError) -> str:
-        return push_common.failure_event(err)
-
-    async def send(self, msg: Outbound) -> Delivered:
+    async def send(self, msg: Outbound[ApnsContent]) -> Delivered:
         content: ApnsContent = msg.content
         rcpt = msg.recipient
         ctype = rcpt.channel_type
@@ -222,11 +216,9 @@ class ApnsChannel:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    async def _after_error(self, err: errors.DeliveryError, msg: Outbound, provider: _Provider) -> None:
+    async def _after_error(self, err: errors.DeliveryError, msg: Outbound[ApnsContent], provider: _Provider) -> None:
         now = self.clock.monotonic()
-        if getattr(err, "deactivate", False):
-            await push_common.deactivate(self.runtime, msg.app, msg.recipient.endpoint_id, err)
-        elif err.detail == "TooManyRequests":
+        if err.detail == "TooManyRequests":
             self.token_backoff.hold(msg.recipient.address, now, err.retry_after or TOKEN_BACKOFF_S)
         elif err.detail == "TooManyProviderTokenUpdates":
             push_common.log.error("APNs says TooManyProviderTokenUpdates for team %s: tokens are minted too often "

@@ -7,7 +7,7 @@ families it does not name follow the same scheme (`_push.*`, `_VOICE.*`, `_custo
 
 from __future__ import annotations
 
-from gateway.outcome import EventNames
+from gateway.channels.base import EventNames
 
 EMAIL = EventNames(prefix="_email", send="_email.send", bounce="_email.hardbounce", transient="_email.softbounce",
                    throttled="_email.softbounce", unknown="_email.unknown", failure="_email.rejected",

@@ -16,10 +16,11 @@ from gateway import errors
 from gateway.channels import http2, push_common
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.push_auth import Clock, FcmTokens, LoopClock, ServiceAccount, parse_service_account
+from gateway.channels.push_payload import GCM as FAMILY
 from gateway.channels.push_payload import FcmContent, compose_gcm
 from gateway.config import FcmChannelConfig
 
-__all__ = ["FcmChannel", "compose_gcm", "create", "map_error"]
+__all__ = ["FAMILY", "FcmChannel", "compose_gcm", "create", "map_error"]
 
 #: FCM answers 429 without Retry-After under overload too: back the project off this long then.
 PROJECT_BACKOFF_S = 30.0
@@ -62,12 +63,9 @@ def map_error(status: int, code: str, message: str, retry_after: float | None) -
     """An FCM error as a gateway error (protocols-and-reliability.md §4). `deactivate=True` marks a token that
     is dead for this project (UNREGISTERED, SENDER_ID_MISMATCH, INVALID_ARGUMENT about the token)."""
     text = f"FCM {status} {code}".strip()
-    err: errors.DeliveryError
     token_invalid = code == "INVALID_ARGUMENT" and "registration token" in message.lower()
     if code in ("UNREGISTERED", "SENDER_ID_MISMATCH") or token_invalid or (status == 404 and not code):
-        err = errors.RecipientRejected(text, code=status, detail=code or "UNREGISTERED")
-        err.deactivate = True  # type: ignore[attr-defined]
-        return err
+        return errors.RecipientRejected(text, code=status, detail=code or "UNREGISTERED", deactivate=True)
     if status == 429 or code in ("QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED"):
         return errors.Throttled(text, code=status, detail=code or "QUOTA_EXCEEDED", retry_after=retry_after)
     if status >= 500 or code in ("UNAVAILABLE", "INTERNAL"):
@@ -91,7 +89,6 @@ class FcmChannel:
     """The FCM channel (see the module docstring)."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"GCM"})
-    send_event: ClassVar[str | None] = "_push.send"
 
     def __init__(self, cfg: FcmChannelConfig, runtime: Runtime | None, *, credentials: Any = None,
                  clock: Clock | None = None) -> None:
@@ -125,10 +122,7 @@ class FcmChannel:
                 await pool.aclose()
         self._send_pool = self._token_pool = None
 
-    def failure_event(self, err: errors.DeliveryError) -> str:
-        return push_common.failure_event(err)
-
-    async def send(self, msg: Outbound) -> Delivered:
+    async def send(self, msg: Outbound[FcmContent]) -> Delivered:
         content: FcmContent = msg.content
         account = await self._account(msg.app)
         if self.project_backoff:
@@ -153,9 +147,7 @@ class FcmChannel:
                 continue
             break
         err = map_error(resp.status, code, message, push_common.retry_after(resp.header(b"retry-after")))
-        if getattr(err, "deactivate", False):
-            await push_common.deactivate(self.runtime, msg.app, msg.recipient.endpoint_id, err)
-        elif isinstance(err, errors.Throttled):
+        if isinstance(err, errors.Throttled):
             self.project_backoff.hold(account.path, self.clock.monotonic(), err.retry_after or PROJECT_BACKOFF_S)
         elif isinstance(err, errors.TransientError) and err.retry_after:
             self.project_backoff.hold(account.path, self.clock.monotonic(), err.retry_after)

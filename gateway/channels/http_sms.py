@@ -69,7 +69,6 @@ class HttpSmsChannel:
     """The HTTP SMS channel (see module doc)."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"SMS"})
-    send_event: ClassVar[str | None] = None
 
     def __init__(self, cfg: HttpSmsChannelConfig, runtime: Runtime, provider: Provider | None = None,
                  resolver: AbstractResolver | None = None) -> None:
@@ -84,7 +83,7 @@ class HttpSmsChannel:
     async def start(self) -> None:
         await self._client.start()
 
-    def body_for(self, msg: Outbound) -> bytes:
+    def body_for(self, msg: Outbound[SmsContent]) -> bytes:
         """The provider request body for `msg` (public for tests and the benchmark)."""
         c: SmsContent = msg.content
         values = {
@@ -102,7 +101,7 @@ class HttpSmsChannel:
         }
         return http_provider.encode_body(self.provider, values)
 
-    async def send(self, msg: Outbound) -> Delivered:
+    async def send(self, msg: Outbound[SmsContent]) -> Delivered:
         c: SmsContent = msg.content
         body = self.body_for(msg)
         try:
@@ -118,9 +117,6 @@ class HttpSmsChannel:
             status_message=self._accepted_status,
             provider_message_id=provider_id,
         )
-
-    def failure_event(self, err: DeliveryError) -> str:
-        return "_SMS.OPTOUT" if isinstance(err, OptedOut) else "_SMS.FAILURE"
 
     async def aclose(self) -> None:
         await self._client.aclose()

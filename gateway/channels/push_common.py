@@ -1,9 +1,8 @@
-"""What the APNs and FCM channels share: pools per origin, Retry-After backoff, endpoint deactivation, and the
-per-application credential cache."""
+"""What the APNs and FCM channels share: pools per origin, Retry-After backoff and the per-application
+credential cache. (A dead token's endpoint is deactivated by the dispatcher, as `gateway.outcome.decide` says.)"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import ssl
@@ -15,26 +14,13 @@ from redis import exceptions as redis_errors
 
 from gateway import errors
 from gateway.channels import http2
-from gateway.config import ApnsChannelConfig, FcmChannelConfig, RetryConfig
-from gateway.stream.retry import backoff_s
+from gateway.config import ApnsChannelConfig, FcmChannelConfig
 
 log = logging.getLogger("gateway.push")
 
 T = TypeVar("T")
 
 SUCCESS_EVENT = "_push.success"
-FAILURE_EVENT = "_push.failure"
-THROTTLED_EVENT = "_push.throttled"
-UNREGISTERED_EVENT = "_push.unregistered"
-
-
-def failure_event(err: errors.DeliveryError) -> str:
-    """Event type for a failed push: unregistered tokens and throttling get their own."""
-    if getattr(err, "deactivate", False):
-        return UNREGISTERED_EVENT
-    if isinstance(err, errors.Throttled):
-        return THROTTLED_EVENT
-    return FAILURE_EVENT
 
 
 class Origin:
@@ -114,8 +100,6 @@ class Backoff:
 
 #: Redis errors that mean "not now" (our pool busy past its timeout, a connection lost), not "never".
 REDIS_BUSY = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
-#: How long deactivation keeps trying through them: 8 attempts, 50 ms doubling to 2 s, about 6 s in all.
-DEACTIVATE_RETRY = RetryConfig(max_attempts=8, base_s=0.05, cap_s=2.0)
 
 
 def redis_unavailable(what: str, exc: BaseException) -> errors.TransientError:
@@ -123,35 +107,6 @@ def redis_unavailable(what: str, exc: BaseException) -> errors.TransientError:
     was sent, so the push is retried (TEMPORARY_FAILURE), not reported as an UNKNOWN_FAILURE channel error."""
     return errors.ConnectError(f"Redis unavailable while reading {what}", detail=type(exc).__name__)
 
-
-async def deactivate(runtime: Any, app: str, endpoint_id: str | None, err: errors.DeliveryError) -> None:
-    """Mark the endpoint INACTIVE so it is not sent to again, recording the provider's reason and time.
-
-    A busy Redis (a small blocking pool timing out under a burst of 410s) is waited out with backoff
-    (`DEACTIVATE_RETRY`): giving up at the first timeout left dead tokens ACTIVE, to be pushed again. A failure
-    that outlasts it, or any other, is logged, never raised (the send's own outcome is what the caller reports)."""
-    if endpoint_id is None or runtime is None or runtime.endpoints is None:
-        return
-    set_status = getattr(runtime.endpoints, "set_status", None)
-    if set_status is None:  # the endpoint store on this branch has no set_status yet
-        log.warning("cannot mark endpoint INACTIVE: the endpoint store has no set_status")
-        return
-    attempt = 1
-    while True:
-        try:
-            await set_status(app, endpoint_id, "INACTIVE", reason=err.detail or err.message[:200],
-                             since_ms=getattr(err, "timestamp", None))
-            return
-        except REDIS_BUSY as exc:
-            if attempt >= DEACTIVATE_RETRY.max_attempts:
-                log.error("marking endpoint INACTIVE failed after %d attempts, Redis unavailable (app %s): %s",
-                          attempt, app, exc)
-                return
-            await asyncio.sleep(backoff_s(DEACTIVATE_RETRY, attempt, None))
-            attempt += 1
-        except Exception:
-            log.exception("marking endpoint INACTIVE failed (app %s)", app)
-            return
 
 
 class CredentialCache:

@@ -17,12 +17,13 @@ Amplify/Pinpoint SDK keep working.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from gateway import models
-from gateway.channels.base import Recipient, Render
+from gateway.channels import families
+from gateway.channels.base import Composer, Family, Recipient, Render
 from gateway.errors import ContentRejected
 
 APNS_LIMIT = 4096
@@ -341,3 +342,19 @@ def compose_gcm(
         )
     msg["token"] = recipient.address
     return FcmContent(body=_encode({"message": msg}))
+
+
+C = TypeVar("C")
+
+
+def _push_family(compose: Composer[models.PushNotificationTemplateResponse, C],
+                 message_member: str) -> Family[models.PushNotificationTemplateResponse, C]:
+    return Family(events=families.PUSH, compose=compose, message_member=message_member,
+                  default_member="DefaultPushNotificationMessage", template_member="PushTemplate", template_type="PUSH",
+                  template_class=models.PushNotificationTemplateResponse)
+
+
+#: The APNs family: APNSMessage (else DefaultPushNotificationMessage) / PushTemplate.
+APNS: Family[models.PushNotificationTemplateResponse, ApnsContent] = _push_family(compose_apns, "APNSMessage")
+#: The FCM family: GCMMessage (else DefaultPushNotificationMessage) / PushTemplate.
+GCM: Family[models.PushNotificationTemplateResponse, FcmContent] = _push_family(compose_gcm, "GCMMessage")

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
 
 from gateway.channels import apns, fcm
-from gateway.channels.base import Runtime
+from gateway.channels.base import AnyRoute, Runtime, checked_route
 from gateway.config import ApnsChannelConfig, FcmChannelConfig, GatewayConfig
 from gateway.credentials import CredentialStore, configured_key
-from gateway.dispatch import Route
-from gateway.models import DirectMessageConfiguration
 
 log = logging.getLogger("gateway.push")
-
-
-def _substitutions(own: Any, default: Any) -> dict[str, list[str]] | None:
-    """The platform message's substitutions when it has any, else the default push message's."""
-    if own is not None and own.Substitutions:
-        return cast("dict[str, list[str]]", own.Substitutions)
-    return default.Substitutions if default is not None else None
-
-
-def apns_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
-    """Message-level substitutions of an APNs send: APNSMessage's, else DefaultPushNotificationMessage's."""
-    return _substitutions(config.APNSMessage, config.DefaultPushNotificationMessage)
-
-
-def gcm_substitutions(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
-    """Message-level substitutions of an FCM send: GCMMessage's, else DefaultPushNotificationMessage's."""
-    return _substitutions(config.GCMMessage, config.DefaultPushNotificationMessage)
 
 
 def credential_store(runtime: Runtime, cfg: GatewayConfig) -> CredentialStore | None:
@@ -48,10 +28,9 @@ def credential_store(runtime: Runtime, cfg: GatewayConfig) -> CredentialStore | 
     return store
 
 
-def route(ch: ApnsChannelConfig | FcmChannelConfig, runtime: Runtime, cfg: GatewayConfig) -> Route:
+def route(ch: ApnsChannelConfig | FcmChannelConfig, runtime: Runtime, cfg: GatewayConfig) -> AnyRoute:
+    """The route of a push channel, reading stored per-application credentials when a key is configured."""
     store = credential_store(runtime, cfg)
     if isinstance(ch, ApnsChannelConfig):
-        return Route(apns.create(ch, runtime, credentials=store), apns.compose_apns, apns_substitutions,
-                     "PushTemplate", "PUSH")
-    return Route(fcm.create(ch, runtime, credentials=store), fcm.compose_gcm, gcm_substitutions, "PushTemplate",
-                 "PUSH")
+        return checked_route(apns.create(ch, runtime, credentials=store), apns.FAMILY)
+    return checked_route(fcm.create(ch, runtime, credentials=store), fcm.FAMILY)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from gateway.channels import http_sms, push_routes, voice
-from gateway.channels.base import Runtime
+from gateway.channels.base import AnyRoute, Runtime, checked_route
 from gateway.channels.smpp import channel as smpp
 from gateway.channels.smpp.wiring import wire as wire_smpp
-from gateway.channels.sms_content import compose_sms
+from gateway.channels.sms_content import FAMILY as sms_family
 from gateway.channels.smtp import channel as smtp
-from gateway.channels.smtp.compose import compose_email
+from gateway.channels.smtp.compose import FAMILY as email_family
 from gateway.config import (
     ApnsChannelConfig,
+    ChannelConfig,
     FcmChannelConfig,
     GatewayConfig,
     HttpSmsChannelConfig,
@@ -21,37 +19,25 @@ from gateway.config import (
     SmtpChannelConfig,
     VoiceChannelConfig,
 )
-from gateway.dispatch import Route
 from gateway.errors import ConfigError
-from gateway.models import DirectMessageConfiguration
 
 
-def _substitutions(member: str) -> Callable[[DirectMessageConfiguration], dict[str, list[str]] | None]:
-    """Message-level substitutions of one channel family: its own message's, else DefaultMessage's."""
-
-    def pick(config: DirectMessageConfiguration) -> dict[str, list[str]] | None:
-        own: Any = getattr(config, member)
-        if own is not None and own.Substitutions:
-            return own.Substitutions  # type: ignore[no-any-return]
-        return config.DefaultMessage.Substitutions if config.DefaultMessage else None
-
-    return pick
-
-
-def build_route(ch: Any, runtime: Runtime) -> Route:
+def build_route(ch: ChannelConfig, runtime: Runtime) -> AnyRoute:
+    """The route of one configured channel (push channels: push_routes.route, which needs the whole config)."""
     if isinstance(ch, SmtpChannelConfig):
-        return Route(smtp.create(ch, runtime), compose_email, _substitutions("EmailMessage"), "EmailTemplate", "EMAIL")
+        return checked_route(smtp.create(ch, runtime), email_family)
     if isinstance(ch, HttpSmsChannelConfig):
-        return Route(http_sms.create(ch, runtime), compose_sms, _substitutions("SMSMessage"), "SMSTemplate", "SMS")
+        return checked_route(http_sms.create(ch, runtime), sms_family)
     if isinstance(ch, SmppChannelConfig):
-        return Route(smpp.create(ch, runtime), compose_sms, _substitutions("SMSMessage"), "SMSTemplate", "SMS")
+        return checked_route(smpp.create(ch, runtime), smpp.FAMILY)
     if isinstance(ch, VoiceChannelConfig):
-        return Route(voice.create(ch, runtime), voice.compose_voice, _substitutions("VoiceMessage"), "VoiceTemplate", "VOICE")
+        return checked_route(voice.create(ch, runtime), voice.FAMILY)
     raise ConfigError(f"channel kind {type(ch).__name__} has no builder")  # the config union and this table grow together
 
 
-def build_routes(cfg: GatewayConfig, runtime: Runtime) -> dict[str, Route]:
-    routes: dict[str, Route] = {}
+def build_routes(cfg: GatewayConfig, runtime: Runtime) -> dict[str, AnyRoute]:
+    """The route of every Pinpoint ChannelType the configured channels serve."""
+    routes: dict[str, AnyRoute] = {}
     for ch in cfg.channels:
         if isinstance(ch, ApnsChannelConfig | FcmChannelConfig):
             route = push_routes.route(ch, runtime, cfg)  # needs cfg.credentials for the stored-credentials key

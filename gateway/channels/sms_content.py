@@ -10,12 +10,16 @@ Sender fields are validated here, once, so a bad request fails as ContentRejecte
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
 
-from gateway.channels.base import Recipient, Render
+from gateway import phone
+from gateway.channels import families
+from gateway.channels.base import Family, Recipient, Render, Screen
 from gateway.errors import ContentRejected
+from gateway.models import SMSTemplateResponse
 
 SmsMessageType = Literal["TRANSACTIONAL", "PROMOTIONAL"]
 
@@ -117,3 +121,27 @@ def compose_sms(config: Any, template: Any, recipient: Recipient, render: Render
         entity_id=_pick(getattr(sms, "EntityId", None)),
         template_id=_pick(getattr(sms, "TemplateId", None)),
     )
+
+
+def phone_address(channel_type: str) -> Callable[[str], str]:
+    """The address check of a phone channel (SMS, VOICE): the number in E.164, or ValueError with the
+    StatusMessage that says why nothing was sent."""
+
+    def check(address: str) -> str:
+        try:
+            return phone.e164(address)
+        except phone.InvalidPhoneNumber as exc:
+            raise ValueError(
+                f"Address is not a valid phone number ({str(exc).removeprefix('invalid phone number: ')}); "
+                f"{channel_type} addresses must be in E.164 format (+<country code><number>): no message was sent"
+            ) from None
+
+    return check
+
+
+#: The SMS family (every SMS channel sends it): SMSMessage / SMSTemplate, E.164 numbers, screened against the
+#: application's SMS opt-outs.
+FAMILY: Family[SMSTemplateResponse, SmsContent] = Family(
+    events=families.SMS, compose=compose_sms, message_member="SMSMessage", default_member="DefaultMessage",
+    template_member="SMSTemplate", template_type="SMS", template_class=SMSTemplateResponse,
+    screen=Screen.OPT_OUTS, address=phone_address("SMS"))

@@ -22,12 +22,14 @@ from xml.sax.saxutils import escape, quoteattr
 import msgspec
 
 from gateway import ratelimit
-from gateway.channels import http_provider
-from gateway.channels.base import Delivered, Outbound, Recipient, Render, Runtime
+from gateway.channels import families, http_provider
+from gateway.channels.base import Delivered, Family, Outbound, Recipient, Render, Runtime
 from gateway.channels.http_provider import Provider, ProviderClient
 from gateway.channels.http_sms import status_callback
+from gateway.channels.sms_content import phone_address
 from gateway.config import VoiceChannelConfig
-from gateway.errors import ContentRejected, DeliveryError
+from gateway.errors import ContentRejected
+from gateway.models import VoiceTemplateResponse
 
 #: Polly's longest synthesis input is 3,000 billed characters; longer scripts are refused up front.
 MAX_VOICE_CHARS = 3000
@@ -110,11 +112,17 @@ def twiml(content: VoiceContent, language_code: str, voice_id: str | None) -> st
     return f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say{attrs}>{inner}</Say></Response>"
 
 
+#: The VOICE family: VoiceMessage / VoiceTemplate to E.164 numbers.
+FAMILY: Family[VoiceTemplateResponse, VoiceContent] = Family(
+    events=families.VOICE, compose=compose_voice, message_member="VoiceMessage", default_member="DefaultMessage",
+    template_member="VoiceTemplate", template_type="VOICE", template_class=VoiceTemplateResponse,
+    address=phone_address("VOICE"))
+
+
 class VoiceChannel:
     """The HTTP voice channel (see module doc)."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"VOICE"})
-    send_event: ClassVar[str | None] = None
 
     def __init__(self, cfg: VoiceChannelConfig, runtime: Runtime, provider: Provider | None = None) -> None:
         self.cfg = cfg
@@ -125,7 +133,7 @@ class VoiceChannel:
     async def start(self) -> None:
         await self._client.start()
 
-    def body_for(self, msg: Outbound) -> bytes:
+    def body_for(self, msg: Outbound[VoiceContent]) -> bytes:
         c: VoiceContent = msg.content
         lang = c.language_code or self.cfg.default_language_code
         voice = c.voice_id or self.cfg.default_voice_id
@@ -145,13 +153,10 @@ class VoiceChannel:
         }
         return http_provider.encode_body(self.provider, values)
 
-    async def send(self, msg: Outbound) -> Delivered:
+    async def send(self, msg: Outbound[VoiceContent]) -> Delivered:
         c: VoiceContent = msg.content
         provider_id = await self._client.post(self.body_for(msg), promotional=c.message_type == "PROMOTIONAL")
         return Delivered(event_type="_VOICE.INITIATED", status_message="INITIATED", provider_message_id=provider_id)
-
-    def failure_event(self, err: DeliveryError) -> str:
-        return "_VOICE.FAILED"
 
     async def aclose(self) -> None:
         await self._client.aclose()

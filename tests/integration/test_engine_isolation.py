@@ -5,6 +5,7 @@ reply namespace is ever written or expired."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,9 +13,9 @@ import msgspec
 import pytest
 
 from gateway import keys
+from gateway.channels.base import AnyRoute as Route
 from gateway.channels.base import Delivered, Outbound
-from gateway.dispatch import Route
-from gateway.errors import DeliveryError, PermanentError
+from gateway.errors import TransientError
 from gateway.sandbox.http_sms import SandboxHttpSms
 from gateway.sandbox.smtp import SmtpSink
 from gateway.worker import Worker
@@ -121,9 +122,9 @@ async def test_a_recipient_whose_composer_raises_fails_alone_with_a_status_and_a
         def compose(config: Any, template: Any, recipient: Any, render: Any) -> Any:
             if recipient.address.startswith("boom"):
                 raise RuntimeError("composer bug")
-            return route.compose(config, template, recipient, render)
+            return route.family.compose(config, template, recipient, render)
 
-        routes["EMAIL"] = route._replace(compose=compose)
+        routes["EMAIL"] = dataclasses.replace(route, family=dataclasses.replace(route.family, compose=compose))
 
     run = await custom(patch)
     resp = await run.producer.send_messages_and_wait(
@@ -140,10 +141,9 @@ async def test_a_recipient_whose_composer_raises_fails_alone_with_a_status_and_a
 
 
 class _BrokenFailureEvent:
-    """A channel whose `failure_event` has a bug: deciding the outcome of a failed send raises."""
+    """A channel whose error is hostile (a retry hint that is not a number): deciding its outcome raises."""
 
     channel_types = frozenset({"EMAIL"})
-    send_event = None
 
     def __init__(self) -> None:
         self.sent: list[str] = []
@@ -154,11 +154,8 @@ class _BrokenFailureEvent:
     async def send(self, msg: Outbound) -> Delivered:
         self.sent.append(msg.recipient.address)
         if msg.recipient.address.startswith("bad"):
-            raise PermanentError("refused")
+            raise TransientError("refused", retry_after="soon")  # type: ignore[arg-type]
         return Delivered(event_type="_email.delivered")
-
-    def failure_event(self, err: DeliveryError) -> str:
-        raise KeyError("no event for this error")
 
     async def aclose(self) -> None:
         pass
@@ -168,7 +165,7 @@ async def test_a_recipient_whose_outcome_cannot_be_decided_is_dead_lettered_alon
     channel = _BrokenFailureEvent()
 
     def patch(routes: dict[str, Route]) -> None:
-        routes["EMAIL"] = routes["EMAIL"]._replace(channel=channel)
+        routes["EMAIL"] = dataclasses.replace(routes["EMAIL"], channel=channel)
 
     run = await custom(patch)
     resp = await run.producer.send_messages_and_wait("app1", email_request("ok@example.com", "bad@example.com"))
@@ -177,7 +174,7 @@ async def test_a_recipient_whose_outcome_cannot_be_decided_is_dead_lettered_alon
     assert (bad.DeliveryStatus, bad.StatusCode) == ("UNKNOWN_FAILURE", 500)  # it was handed to the channel
     (dead,) = await _dead(redis, 1)
     assert msgspec.json.decode(dead[b"only"]) == ["bad@example.com"]
-    assert b"Internal error while deciding the outcome: KeyError" in dead[b"reason"]
+    assert b"Internal error while deciding the outcome: TypeError" in dead[b"reason"]
     assert [e["attributes"]["message_id"] for e in await run.outcomes(1)] == [resp.Result["ok@example.com"].MessageId]
     assert (await redis.xpending("gateway:send", "gateway"))["pending"] == 0
 

@@ -17,7 +17,9 @@ from gateway import models
 from gateway.channels import http_sms, voice
 from gateway.channels.base import Outbound, Recipient, Runtime
 from gateway.channels.http_provider import OptedOut
+from gateway.channels.sms_content import FAMILY as SMS_FAMILY
 from gateway.channels.sms_content import SmsContent
+from gateway.channels.voice import FAMILY as VOICE_FAMILY
 from gateway.errors import (
     AuthFailed,
     ConnectError,
@@ -33,6 +35,7 @@ from gateway.sms import webhook_auth
 from gateway.sms.inbound import InboundConfig, InboundWebhook
 from gateway.sms.keywords import KeywordHandler
 from gateway.sms.optouts import OptOutStore
+from tests.outcomes import event
 
 APP = "app1"
 OURS = "+12065550199"
@@ -154,7 +157,7 @@ async def test_fault_mapping(sandbox: SandboxHttpSms, redis: Any, to: str, cls: 
         await ch.aclose()
     assert type(info.value) is cls
     assert info.value.retry_after == retry_after  # type: ignore[attr-defined]
-    assert ch.failure_event(info.value) == "_SMS.FAILURE"  # type: ignore[arg-type]
+    assert event(SMS_FAMILY, info.value) == "_SMS.FAILURE"  # type: ignore[arg-type]
     assert sandbox.calls(to) == 1
 
 
@@ -189,7 +192,7 @@ async def test_provider_opt_out_is_recorded(sandbox: SandboxHttpSms, redis: Any)
     try:
         with pytest.raises(OptedOut) as info:
             await ch.send(sms("+14255550610"))
-        assert ch.failure_event(info.value) == "_SMS.OPTOUT"
+        assert event(SMS_FAMILY, info.value) == "_SMS.OPTOUT"
         assert http_sms.record_status_for(info.value) == "OPTED_OUT"
         assert await store.is_opted_out(APP, "+14255550610")
         # the next send never reaches the provider
@@ -315,7 +318,7 @@ async def test_voice_twilio_preset_plain_and_ssml(sandbox: SandboxHttpSms, redis
             Body="<speak>unclosed")), None, rcpt, render)
     with pytest.raises(ContentRejected, match="no Body"):
         voice.compose_voice(models.DirectMessageConfiguration(), None, rcpt, render)
-    assert ch.failure_event(PermanentError("x")) == "_VOICE.FAILED"
+    assert event(VOICE_FAMILY, PermanentError("x")) == "_VOICE.FAILED"
 
 
 # -- webhook authentication ---------------------------------------------------------------------------------------

@@ -16,12 +16,13 @@ import trustme
 from redis import exceptions as redis_errors
 
 from gateway import errors, models
-from gateway.channels import apns, push_common
+from gateway.channels import apns
 from gateway.channels.base import Runtime
-from gateway.config import ApnsChannelConfig, RetryConfig
+from gateway.config import ApnsChannelConfig
 from gateway.credentials import CredentialStore
 from gateway.sandbox.apns import ApnsSandbox
 from gateway.sandbox.h2server import Request
+from tests.outcomes import event
 from tests.push_support import (
     BUNDLE,
     HTTP2_IMPLS,
@@ -123,37 +124,10 @@ async def test_scripted_reasons(make_channel: Factory, token: str, cls: type[err
     with pytest.raises(cls) as ei:
         await ch.send(outbound(content(), token, endpoint_id="ep-9"))
     assert ei.value.detail == reason
-    assert eps.calls == ([("app1", "ep-9", "INACTIVE")] if deactivated else [])
-    assert ch.failure_event(ei.value) == ("_push.unregistered" if deactivated else
+    assert ei.value.deactivate is deactivated
+    assert eps.calls == []  # the channel only reports it: the engine deactivates (outcome.Action.DEACTIVATE)
+    assert event(apns.FAMILY, ei.value) == ("_push.unregistered" if deactivated else
                                           "_push.throttled" if cls is errors.Throttled else "_push.failure")
-
-
-class BusyEndpoints(FakeEndpoints):
-    """set_status fails `busy` times as a small blocking Redis pool does when no connection frees in time."""
-
-    def __init__(self, busy: int) -> None:
-        super().__init__()
-        self.busy = busy
-        self.tries = 0
-
-    async def set_status(self, app: str, endpoint_id: str, status: str, *, reason: str | None = None,
-                         since_ms: int | None = None) -> None:
-        self.tries += 1
-        if self.busy:
-            self.busy -= 1
-            raise redis_errors.ConnectionError("No connection available.")
-        await super().set_status(app, endpoint_id, status, reason=reason, since_ms=since_ms)
-
-
-async def test_a_busy_redis_pool_delays_the_deactivation_but_does_not_lose_it(make_channel: Factory,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(push_common, "DEACTIVATE_RETRY", RetryConfig(max_attempts=8, base_s=0.001, cap_s=0.01),
-                        raising=False)
-    eps = BusyEndpoints(busy=3)
-    ch = make_channel(clock=FakeClock(wall=time.time()), endpoints=eps)
-    with pytest.raises(errors.RecipientRejected):
-        await ch.send(outbound(content(), "gone01", endpoint_id="ep-9"))
-    assert eps.calls == [("app1", "ep-9", "INACTIVE")] and eps.tries == 4
 
 
 class DownRedis:
@@ -401,7 +375,7 @@ async def test_a_response_larger_than_the_initial_windows_is_read_whole(sandbox:
     ch = make_channel(clock=FakeClock(wall=time.time()), endpoints=eps, request_timeout_s=5)
     with pytest.raises(errors.RecipientRejected) as ei:
         await ch.send(outbound(content(), "1a46e0", endpoint_id="ep-big"))
-    assert ei.value.detail == "Unregistered" and eps.calls == [("app1", "ep-big", "INACTIVE")]
+    assert ei.value.detail == "Unregistered" and ei.value.deactivate
 
 
 async def test_oversize_payload_is_rejected_before_sending(sandbox: ApnsSandbox, make_channel: Factory) -> None:

@@ -12,8 +12,10 @@ import pytest
 from gateway import errors
 from gateway.channels.base import Runtime
 from gateway.channels.smpp import SmppChannel, create, dlr, pdu
+from gateway.channels.smpp.channel import FAMILY
 from gateway.sandbox.smsc import SandboxSmsc
 from tests.integration.smpp_support import Hooks, cfg, out, until
+from tests.outcomes import event
 
 
 @pytest.fixture
@@ -148,7 +150,7 @@ async def test_permanent_statuses(smsc: SandboxSmsc, redis: Any) -> None:
         with pytest.raises(errors.ContentRejected) as c:
             await ch.send(out("+99910000001"))
         assert c.value.code == 0x0A
-        assert ch.failure_event(r.value) == "_SMS.FAILURE"
+        assert event(FAMILY, r.value) == "_SMS.FAILURE"
         assert smsc.counts == {}  # each tried once, never retried
         assert [s.destination_addr for s in smsc.submitted] == ["99911000001", "99910000001"]
     finally:

@@ -16,6 +16,7 @@ import trustme
 from gateway import errors
 from gateway.channels.base import Outbound, Recipient
 from gateway.channels.smtp.channel import SmtpChannel
+from gateway.channels.smtp.compose import FAMILY
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import SmtpChannelConfig
 from gateway.sandbox.smtp import SmtpSink
@@ -52,7 +53,7 @@ async def test_fault_matrix(channel, sink, address, error, event):
     with pytest.raises(error) as info:
         await channel.send(out(address))
     assert type(info.value) is error
-    assert channel.failure_event(info.value) == event
+    assert event(FAMILY, info.value) == event
     assert info.value.retryable == issubclass(error, errors.TransientError)
     # the channel recovers: the next message on a fresh or reused session is delivered
     d = await channel.send(out("fine@x.test"))

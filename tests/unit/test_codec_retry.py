@@ -79,7 +79,12 @@ def test_backoff_grows_is_capped_and_honours_hints():
 
 
 def test_rejected_events_follow_each_family_s_naming():
-    from gateway.events import rejected_event
+    from gateway.channels.families import for_channel_type
+    from gateway.config import RetryConfig
+    from gateway.outcome import Refused, decide
+
+    def rejected_event(channel_type: str, status: str) -> str:
+        return decide(for_channel_type(channel_type), Refused(status, 400, ""), 1, RetryConfig()).event
 
     assert rejected_event("EMAIL", "PERMANENT_FAILURE") == "_email.rejected"
     assert rejected_event("SMS", "OPT_OUT") == "_SMS.OPTOUT"

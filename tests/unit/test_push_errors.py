@@ -8,6 +8,7 @@ import pytest
 
 from gateway import errors
 from gateway.channels import apns, fcm, push_common
+from tests.outcomes import event
 
 APNS_TABLE = [
     (400, "BadDeviceToken", errors.RecipientRejected, True),
@@ -52,7 +53,7 @@ def test_apns_reason_maps_once(status: int, reason: str, cls: type[errors.Delive
     if status in (429, 503):
         assert err.retry_after == 7.0
     if status == 410:
-        assert err.timestamp == 1700000000000  # type: ignore[attr-defined]
+        assert err.provider_ms == 1700000000000
     assert err.retryable is issubclass(cls, errors.TransientError)
 
 
@@ -91,9 +92,9 @@ def test_fcm_parse_error_prefers_the_fcm_error_code() -> None:
 
 
 def test_failure_events() -> None:
-    assert push_common.failure_event(apns.map_error(410, "Unregistered", None)) == "_push.unregistered"
-    assert push_common.failure_event(apns.map_error(429, "TooManyRequests", None)) == "_push.throttled"
-    assert push_common.failure_event(apns.map_error(500, "InternalServerError", None)) == "_push.failure"
+    assert event(apns.FAMILY, apns.map_error(410, "Unregistered", None)) == "_push.unregistered"
+    assert event(apns.FAMILY, apns.map_error(429, "TooManyRequests", None)) == "_push.throttled"
+    assert event(apns.FAMILY, apns.map_error(500, "InternalServerError", None)) == "_push.failure"
 
 
 def test_retry_after_parsing() -> None:

@@ -24,6 +24,7 @@ once `deliver_window` receipts are waiting), never answered with an error.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import itertools
 import logging
@@ -39,7 +40,8 @@ import redis.exceptions
 
 from gateway import errors, ratelimit
 from gateway._fast import load
-from gateway.channels.base import Delivered, Outbound, Runtime
+from gateway.channels import families, sms_content
+from gateway.channels.base import Delivered, Family, Outbound, Runtime
 from gateway.channels.smpp import dlr, pdu
 from gateway.channels.smpp.correlate import Correlator, Match
 from gateway.channels.smpp.held import HeldReceipts
@@ -55,6 +57,7 @@ from gateway.channels.smpp.session import (
 )
 from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
+from gateway.models import SMSTemplateResponse
 from gateway.ratelimit import RateLimiter
 from gateway.sms.keywords import InboundMessage
 
@@ -170,6 +173,11 @@ class _Link:
             delay = min(delay * 2.718281828, cfg.reconnect_cap_s)
 
 
+#: The SMS family as SMPP sends it: a message handed to the SMSC is _SMS.BUFFERED until its receipt comes.
+FAMILY: Family[SMSTemplateResponse, SmsContent] = dataclasses.replace(
+    sms_content.FAMILY, events=msgspec.structs.replace(families.SMS, send=dlr.BUFFERED_EVENT))
+
+
 class SmppChannel:
     """Pinpoint's SMS channel over SMPP. Set the hooks before :meth:`start`:
 
@@ -179,7 +187,6 @@ class SmppChannel:
     anything else makes the SMSC redeliver later (deliver_sm_resp ESME_RX_T_APPN)."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"SMS"})
-    send_event: ClassVar[str | None] = dlr.BUFFERED_EVENT
 
     def __init__(self, cfg: SmppChannelConfig, runtime: Runtime, *, on_receipt: ReceiptHook | None = None,
                  on_inbound: InboundHook | None = None) -> None:
@@ -276,10 +283,7 @@ class SmppChannel:
 
     # ----------------------------------------------------------------------------------------------------- send
 
-    def failure_event(self, err: errors.DeliveryError) -> str:
-        return dlr.FAILURE_EVENT
-
-    def build(self, msg: Outbound) -> tuple[list[bytes], str, str]:
+    def build(self, msg: Outbound[SmsContent]) -> tuple[list[bytes], str, str]:
         """The submit_sm bodies for a message, plus (destination, origination) as recorded for receipts."""
         content = msg.content
         if not isinstance(content, SmsContent):
@@ -348,7 +352,7 @@ class SmppChannel:
             bodies.append(pdu.sm_body(sm))
         return bodies, dst, src
 
-    async def send(self, msg: Outbound) -> Delivered:
+    async def send(self, msg: Outbound[SmsContent]) -> Delivered:
         """Submit every part; return once all are accepted and their ids are durable for receipt matching."""
         try:
             bodies, dst, src = self.build(msg)

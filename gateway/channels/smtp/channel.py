@@ -27,7 +27,6 @@ class SmtpChannel:
     """Pinpoint's EMAIL channel over an SMTP relay."""
 
     channel_types: ClassVar[frozenset[str]] = frozenset({"EMAIL"})
-    send_event: ClassVar[str | None] = "_email.send"
 
     def __init__(self, cfg: SmtpChannelConfig, runtime: Runtime | None = None) -> None:
         self.cfg = cfg
@@ -45,7 +44,7 @@ class SmtpChannel:
     async def start(self) -> None:
         """Sessions open on demand; nothing to warm."""
 
-    async def send(self, msg: Outbound) -> Delivered:
+    async def send(self, msg: Outbound[EmailContent]) -> Delivered:
         content: EmailContent = msg.content
         sender = content.sender or self.cfg.default_from
         if not sender:
@@ -68,15 +67,6 @@ class SmtpChannel:
             self._release(session)
         self.delivered += 1
         return Delivered(event_type="_email.delivered", status_code=reply.code, status_message=str(reply)[:500])
-
-    def failure_event(self, err: errors.DeliveryError) -> str:
-        if isinstance(err, errors.RecipientRejected):
-            return "_email.hardbounce"
-        if isinstance(err, errors.TransientError):
-            return "_email.softbounce"
-        if isinstance(err, errors.MaybeSent):
-            return "_email.unknown"
-        return "_email.rejected"
 
     async def _acquire(self) -> SmtpSession:
         while self._idle:

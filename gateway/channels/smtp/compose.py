@@ -7,7 +7,8 @@ replaces the HTML part when there is one, else the text part. RawEmail is sent a
 
 from __future__ import annotations
 
-from gateway.channels.base import Recipient, Render
+from gateway.channels import families
+from gateway.channels.base import Family, Recipient, Render, Screen
 from gateway.channels.smtp.mime import EmailContent, bare_address, check_header
 from gateway.errors import ContentRejected
 from gateway.models import DirectMessageConfiguration, EmailTemplateResponse
@@ -75,3 +76,10 @@ def compose_email(
         reply_to=reply_to,
         headers=tuple(rendered_headers),
     )
+
+
+#: The EMAIL family: EmailMessage / EmailTemplate, screened against the suppression list, hard bounces suppressed.
+FAMILY: Family[EmailTemplateResponse, EmailContent] = Family(
+    events=families.EMAIL, compose=compose_email, message_member="EmailMessage", default_member="DefaultMessage",
+    template_member="EmailTemplate", template_type="EMAIL", template_class=EmailTemplateResponse,
+    screen=Screen.SUPPRESSION)
