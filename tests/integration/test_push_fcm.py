@@ -121,7 +121,8 @@ async def test_error_codes(sandbox: FcmSandbox, make_channel: Factory, token: st
     with pytest.raises(cls) as ei:
         await ch.send(gcm_out(token, endpoint_id="ep-3"))
     assert ei.value.detail == code
-    assert eps.calls == ([("app1", "ep-3", "INACTIVE")] if deactivated else [])
+    assert ei.value.deactivate is deactivated
+    assert eps.calls == []  # the channel only reports it: the engine deactivates (outcome.Action.DEACTIVATE)
     assert sandbox.token_requests == 1  # THIRD_PARTY_AUTH_ERROR is not our token: no refresh
 
 

@@ -21,6 +21,7 @@ from gateway.channels.smtp.mime import EmailContent
 from gateway.config import SmtpChannelConfig
 from gateway.sandbox.smtp import SmtpSink
 from tests.integration.smtp_peer import StrictSmtpPeer
+from tests.outcomes import event as event_of
 
 pytestmark = pytest.mark.asyncio
 
@@ -53,7 +54,7 @@ async def test_fault_matrix(channel, sink, address, error, event):
     with pytest.raises(error) as info:
         await channel.send(out(address))
     assert type(info.value) is error
-    assert event(FAMILY, info.value) == event
+    assert event_of(FAMILY, info.value) == event
     assert info.value.retryable == issubclass(error, errors.TransientError)
     # the channel recovers: the next message on a fresh or reused session is delivered
     d = await channel.send(out("fine@x.test"))
