@@ -23,6 +23,12 @@ cdef extern from "Python.h":
 cdef enum:
     EACH_LIMIT = 15  # opcodes.EACH_LIMIT
     MAX_NESTING = 200  # deepest run-time nesting of blocks and partial calls
+    _MAX_VALUE_DEPTH = 100
+    _WORK_FACTOR = 4
+
+#: See `_render_py.py`: deepest list nesting of a value, and the helper work allowance per output character.
+MAX_VALUE_DEPTH = _MAX_VALUE_DEPTH
+WORK_FACTOR = _WORK_FACTOR
 
 
 cpdef str js_num(double f):
@@ -87,7 +93,7 @@ cpdef str to_str(object v):
     if t is float:
         return js_num(v)
     if t is list or t is tuple:
-        return ",".join([_array_item(x) for x in v])
+        return _list_str(v, 0)
     if isinstance(v, str):
         return str.__str__(v)
     if isinstance(v, bool):
@@ -97,12 +103,22 @@ cpdef str to_str(object v):
     if isinstance(v, float):
         return js_num(float(v))
     if isinstance(v, (list, tuple)):
-        return ",".join([_array_item(x) for x in v])
+        return _list_str(v, 0)
     return "[object Object]"
 
 
-cdef inline str _array_item(object x):
-    return "" if x is None else to_str(x)
+cdef str _list_str(object v, int depth):
+    if depth >= _MAX_VALUE_DEPTH:  # bounded: this recursion runs on the C stack
+        raise RecursionError(f"a value nests lists more than {_MAX_VALUE_DEPTH} deep")
+    cdef list parts = []
+    for x in v:
+        if x is None:
+            parts.append("")
+        elif isinstance(x, (list, tuple)):
+            parts.append(_list_str(x, depth + 1))
+        else:
+            parts.append(to_str(x))
+    return ",".join(parts)
 
 
 cpdef str escape(str s):
@@ -296,18 +312,18 @@ cdef class _State:
     cdef long steps
     cdef Py_ssize_t mark
     cdef Py_ssize_t size
+    cdef Py_ssize_t fresh
+    cdef Py_ssize_t work
     cdef long partial_depth
     cdef long nesting
     cdef Py_ssize_t max_out
+    cdef Py_ssize_t max_work
     cdef long max_steps
     cdef long max_depth
     cdef object err
 
-    cdef step(self):
+    cdef int sync(self) except -1:
         cdef Py_ssize_t i, n, size
-        self.steps += 1
-        if self.steps > self.max_steps:
-            raise self.err(f"template exceeded {self.max_steps} loop iterations and partial calls")
         out = self.out
         n = len(out)
         size = self.size
@@ -317,6 +333,47 @@ cdef class _State:
         self.mark = n
         if size > self.max_out:
             raise self.err(f"rendered output exceeds {self.max_out} characters")
+        return 0
+
+    cdef int step(self) except -1:
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise self.err(f"template exceeded {self.max_steps} loop iterations and partial calls")
+        return self.sync()
+
+    cdef int charge(self, list args, object h) except -1:
+        cdef Py_ssize_t w = self.work
+        for a in args:
+            w += _size(a)
+        if h is not None:
+            for a in (<dict>h).values():
+                w += _size(a)
+        self.work = w
+        if w > self.max_work:
+            raise self.err(f"helpers handled more than {self.max_work} characters in one render")
+        return 0
+
+    cdef Py_ssize_t budget(self, list args, object h) except -1:
+        cdef Py_ssize_t room, left
+        self.charge(args, h)
+        self.sync()
+        room = self.max_out - self.size
+        left = self.max_work - self.work
+        return left if left < room else room
+
+
+cdef inline Py_ssize_t _size(object a):
+    """What a helper argument counts toward the work allowance: its length if a string, list or object, else 0."""
+    t = type(a)
+    if t is str:
+        return len(<str>a)
+    if t is list:
+        return len(<list>a)
+    if t is dict:
+        return len(<dict>a)
+    if t is tuple:
+        return len(<tuple>a)
+    return 0
 
 
 @cython.final
@@ -345,11 +402,13 @@ cdef class Renderer:
         st.max_steps = self.max_steps
         st.max_depth = self.max_depth
         st.err = self.err
-        _run(st, self.program, (context, None), None, None, None)
-        if len(st.out) == 1:
-            result = st.out[0]
-        else:
-            result = "".join(st.out)
+        st.max_work = _WORK_FACTOR * self.max_out
+        try:
+            _run(st, self.program, (context, None), None, None, None)
+        except RecursionError:
+            raise st.err("values or blocks nested too deeply to render") from None
+        out = st.out  # no need to measure before joining: see _render_py.py
+        result = out[0] if len(out) == 1 else "".join(out)
         if len(<str>result) > st.max_out:
             raise st.err(f"rendered output exceeds {st.max_out} characters")
         return result
@@ -394,16 +453,26 @@ cdef _run_body(_State st, tuple program, tuple frame, object data, object bp, ob
             if v is None:
                 continue
             if type(v) is str:
-                out.append(escape(<str>v) if op[2] else v)
+                s = escape(<str>v) if op[2] else v
             else:
                 s = to_str(v)
-                out.append(escape(s) if op[2] else s)
+                if op[2]:
+                    s = escape(s)
+            out.append(s)
+            st.fresh += len(<str>s)
+            if st.fresh > st.max_out:
+                raise st.err(f"rendered output exceeds {st.max_out} characters")
         elif code == 2:  # S_OUT
             v = _eval(st, op[1], frame, data, bp, partials)
             if v is None:
                 continue
             s = v if type(v) is str else to_str(v)
-            out.append(escape(s) if op[2] else s)
+            if op[2]:
+                s = escape(s)
+            out.append(s)
+            st.fresh += len(<str>s)
+            if st.fresh > st.max_out:
+                raise st.err(f"rendered output exceeds {st.max_out} characters")
         elif code == 3:  # S_IF
             v = _eval(st, op[1], frame, data, bp, partials)
             iz = op[4]
@@ -416,7 +485,9 @@ cdef _run_body(_State st, tuple program, tuple frame, object data, object bp, ob
                 _run(st, op[2], _nc(frame), data, bp, partials)
         elif code == 4:  # S_PRED
             args = [_eval(st, a, frame, data, bp, partials) for a in op[2]]
-            if op[1](args, _hash(st, op[3], frame, data, bp, partials)):
+            h = _hash(st, op[3], frame, data, bp, partials)
+            st.charge(args, h)
+            if op[1](args, h):
                 _run(st, op[4], _nc(frame), data, bp, partials)
             else:
                 _run(st, op[5], _nc(frame), data, bp, partials)
@@ -516,7 +587,8 @@ cdef _each(_State st, object v, tuple program, tuple inverse, object nbp, bint u
 
 
 cdef _partial(_State st, tuple op, tuple frame, object data, object bp, object partials):
-    cdef Py_ssize_t i, last, saved_mark
+    cdef Py_ssize_t base, lines
+    cdef str text
     body = partials.get(op[1]) if partials is not None else None
     if body is None:
         raise st.err(f"partial {op[1]!r} is not defined where it is used")
@@ -532,21 +604,28 @@ cdef _partial(_State st, tuple op, tuple frame, object data, object bp, object p
     st.partial_depth += 1
     indent = op[4]
     if indent:
+        # See _render_py.py: the whole output stays counted, the indented text is measured before it is built.
         saved = st.out
-        saved_mark = st.mark
+        st.sync()
+        base = st.size
         st.out = []
         st.mark = 0
         _run(st, body, (ctx, None), data, None, partials)
+        st.sync()
         text = "".join(st.out)
         st.out = saved
-        st.mark = saved_mark
-        lines = text.split("\n")
-        last = len(lines) - 1
-        for i in range(len(lines)):
-            if not lines[i] and i == last:
-                break
-            lines[i] = indent + lines[i]
-        saved.append("\n".join(lines))
+        if text:
+            ends = text.endswith("\n")
+            lines = text.count("\n") + (0 if ends else 1)
+            if base + len(text) + lines * len(indent) > st.max_out:
+                raise st.err(f"rendered output exceeds {st.max_out} characters")
+            if ends:
+                text = indent + text[: len(text) - 1].replace("\n", "\n" + indent) + "\n"
+            else:
+                text = indent + text.replace("\n", "\n" + indent)
+        saved.append(text)
+        st.size = base + len(text)
+        st.mark = len(saved)
     else:
         _run(st, body, (ctx, None), data, None, partials)
     st.partial_depth -= 1
@@ -561,6 +640,7 @@ cdef _hash(_State st, object h, tuple frame, object data, object bp, object part
 cdef object _eval(_State st, tuple e, tuple frame, object data, object bp, object partials):
     cdef long code = e[0]
     cdef long depth
+    cdef Py_ssize_t budget, n
     if code == 21:  # X_PATH
         depth = e[1]
         f = frame
@@ -582,7 +662,15 @@ cdef object _eval(_State st, tuple e, tuple frame, object data, object bp, objec
         return e[1]
     if code == 24:  # X_CALL
         args = [_eval(st, a, frame, data, bp, partials) for a in e[2]]
-        return e[1](args, _hash(st, e[3], frame, data, bp, partials))
+        h = _hash(st, e[3], frame, data, bp, partials)
+        budget = st.budget(args, h)
+        v = e[1](args, h, budget)
+        if type(v) is str:
+            n = len(<str>v)
+            if n > budget:
+                raise st.err(f"helper {e[4]!r} produced {n} characters; this render has {budget} left")
+            st.work += n
+        return v
     if code == 22:  # X_DATA
         depth = e[1]
         d = data if data is not None else {"root": st.root}
@@ -613,6 +701,7 @@ cdef object _eval(_State st, tuple e, tuple frame, object data, object bp, objec
     if code == 25:  # X_PRED
         args = [_eval(st, a, frame, data, bp, partials) for a in e[2]]
         h = _hash(st, e[3], frame, data, bp, partials)
+        st.charge(args, h)
         if e[1](args, h):
             return h.get("yes", True) if h is not None and "yes" in h else True
         return h.get("no", False) if h is not None and "no" in h else False

@@ -7,6 +7,13 @@ reached only by dict/list indexing — never attributes — and converted to tex
 `Renderer(program, limits).render(context)` (or `render(program, context, limits)`): `limits` is
 `(max_output_chars, max_steps, max_partial_depth, error_class)`; a step is one loop iteration or one partial call.
 Exceeding a limit raises `error_class`.
+
+Budget: a value helper is called as `fn(args, hash, budget)`, where `budget` is the most characters it may return:
+what is left of the output limit, and no more than what is left of the render's helper work allowance
+(`WORK_FACTOR` x the output limit: every character a helper or predicate receives in a string argument or returns
+counts). A helper checks its result size against `budget` *before* it builds the result; the executor checks again
+after it returns. So no template, however nested (`replace` of `replace`, padding, `join`, many arguments, helpers
+inside `#each`), allocates much more than the output limit or does more than linear work in it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from typing import Any
 _EACH_LIMIT = 15  # opcodes.EACH_LIMIT
 #: Deepest run-time nesting of blocks and partial calls (keeps both executors far from Python's recursion limit).
 _MAX_NESTING = 200
+#: Deepest list nesting a value may have to be converted to text or compared (JSON from msgspec nests up to ~1000
+#: deep; recursing that far overflows the C stack in the compiled twin and Python's recursion limit in this one).
+MAX_VALUE_DEPTH = 100
+#: Helper work allowance of one render, as a multiple of its output limit (see the module docstring).
+WORK_FACTOR = 4
 
 
 def js_num(f: float) -> str:
@@ -78,7 +90,7 @@ def to_str(v: Any) -> str:
     if t is float:
         return js_num(v)
     if t is list or t is tuple:
-        return ",".join([_array_item(x) for x in v])
+        return _list_str(v, 0)
     if isinstance(v, str):
         return str.__str__(v)
     if isinstance(v, bool):
@@ -88,12 +100,23 @@ def to_str(v: Any) -> str:
     if isinstance(v, float):
         return js_num(float(v))
     if isinstance(v, (list, tuple)):
-        return ",".join([_array_item(x) for x in v])
+        return _list_str(v, 0)
     return "[object Object]"
 
 
-def _array_item(x: Any) -> str:
-    return "" if x is None else to_str(x)
+def _list_str(v: Any, depth: int) -> str:
+    """`Array.prototype.join` of JavaScript: items joined with ",", null as empty, nested lists flattened."""
+    if depth >= MAX_VALUE_DEPTH:
+        raise RecursionError(f"a value nests lists more than {MAX_VALUE_DEPTH} deep")
+    parts = []
+    for x in v:
+        if x is None:
+            parts.append("")
+        elif isinstance(x, (list, tuple)):
+            parts.append(_list_str(x, depth + 1))
+        else:
+            parts.append(to_str(x))
+    return ",".join(parts)
 
 
 def escape(s: str) -> str:
@@ -143,6 +166,8 @@ def _index(key: str) -> int:
         return -1
     if len(key) > 1 and key[0] == "0":
         return -1
+    if len(key) > 18:  # beyond any length (and int() of a long digit string is slow or refused)
+        return 1 << 62
     return int(key)
 
 
@@ -244,7 +269,8 @@ def _same(a: Any, b: Any) -> bool:
 
 class _State:
     __slots__ = (
-        "err", "mark", "max_depth", "max_out", "max_steps", "nesting", "out", "partial_depth", "root", "size", "steps",
+        "err", "fresh", "mark", "max_depth", "max_out", "max_steps", "max_work", "nesting", "out", "partial_depth",
+        "root", "size", "steps", "work",
     )
 
     def __init__(self, root: Any, limits: tuple[int, int, int, type]) -> None:
@@ -253,18 +279,25 @@ class _State:
         self.steps = 0
         self.mark = 0
         self.size = 0
+        self.fresh = 0
+        self.work = 0
         self.partial_depth = 0
         self.nesting = 0
         self.max_out = limits[0]
         self.max_steps = limits[1]
         self.max_depth = limits[2]
         self.err = limits[3]
+        self.max_work = WORK_FACTOR * limits[0]
 
-    def step(self) -> None:
-        """Called once per loop iteration and partial call: counts steps and output size so far."""
-        self.steps += 1
-        if self.steps > self.max_steps:
-            raise self.err(f"template exceeded {self.max_steps} loop iterations and partial calls")
+    def sync(self) -> None:
+        """Bring `size` (characters rendered so far) up to date with `out`; raise when it exceeds the limit.
+
+        `size` counts `out[:mark]`; each piece is counted once, so checking often costs nothing extra. Called at
+        every loop step and partial call, before every helper call and before an indented partial is indented.
+        (Every value appended to the output is also summed in `fresh` as it is appended: all of them end in the
+        output, so `fresh` over the limit is output over the limit, found before straight-line code piles up
+        copies of a long value, or the final join builds them.)
+        """
         out = self.out
         n = len(out)
         size = self.size
@@ -274,6 +307,37 @@ class _State:
         self.mark = n
         if size > self.max_out:
             raise self.err(f"rendered output exceeds {self.max_out} characters")
+
+    def step(self) -> None:
+        """Called once per loop iteration and partial call: counts steps and output size so far."""
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise self.err(f"template exceeded {self.max_steps} loop iterations and partial calls")
+        self.sync()
+
+    def charge(self, args: list[Any], h: Any) -> None:
+        """Count a helper's or predicate's inputs (string lengths, item counts) against the work allowance."""
+        w = self.work
+        for a in args:
+            t = type(a)
+            if t is str or t is list or t is dict or t is tuple:
+                w += len(a)
+        if h is not None:
+            for a in h.values():
+                t = type(a)
+                if t is str or t is list or t is dict or t is tuple:
+                    w += len(a)
+        self.work = w
+        if w > self.max_work:
+            raise self.err(f"helpers handled more than {self.max_work} characters in one render")
+
+    def budget(self, args: list[Any], h: Any) -> int:
+        """Charge a value helper's inputs and return how many characters it may produce."""
+        self.charge(args, h)
+        self.sync()
+        room = self.max_out - self.size
+        left = self.max_work - self.work
+        return left if left < room else room
 
 
 class Renderer:
@@ -292,11 +356,14 @@ class Renderer:
 def render(program: tuple[Any, ...], context: Any, limits: tuple[int, int, int, type]) -> str:
     """Render `program` with `context` as the root; returns the text."""
     st = _State(context, limits)
-    _run(st, program, (context, None), None, None, None)
-    if len(st.out) == 1:
-        result = st.out[0]
-    else:
-        result = "".join(st.out)
+    try:
+        _run(st, program, (context, None), None, None, None)
+    except RecursionError:
+        raise st.err("values or blocks nested too deeply to render") from None
+    # No need to measure before joining: of the pieces since the last `sync`, the values are at most `fresh` and the
+    # literal text at most one pass over the program, so the join allocates a bounded amount.
+    out = st.out
+    result = out[0] if len(out) == 1 else "".join(out)
     if len(result) > st.max_out:
         raise st.err(f"rendered output exceeds {st.max_out} characters")
     return result
@@ -330,16 +397,26 @@ def _run_body(
             if v is None:
                 continue
             if type(v) is str:
-                out.append(escape(v) if op[2] else v)
+                s = escape(v) if op[2] else v
             else:
                 s = to_str(v)
-                out.append(escape(s) if op[2] else s)
+                if op[2]:
+                    s = escape(s)
+            out.append(s)
+            st.fresh += len(s)
+            if st.fresh > st.max_out:
+                raise st.err(f"rendered output exceeds {st.max_out} characters")
         elif code == 2:  # S_OUT
             v = _eval(st, op[1], frame, data, bp, partials)
             if v is None:
                 continue
             s = v if type(v) is str else to_str(v)
-            out.append(escape(s) if op[2] else s)
+            if op[2]:
+                s = escape(s)
+            out.append(s)
+            st.fresh += len(s)
+            if st.fresh > st.max_out:
+                raise st.err(f"rendered output exceeds {st.max_out} characters")
         elif code == 3:  # S_IF
             v = _eval(st, op[1], frame, data, bp, partials)
             iz = op[4]
@@ -352,7 +429,9 @@ def _run_body(
                 _run(st, op[2], _nc(frame), data, bp, partials)
         elif code == 4:  # S_PRED
             args = [_eval(st, a, frame, data, bp, partials) for a in op[2]]
-            if op[1](args, _hash(st, op[3], frame, data, bp, partials)):
+            h = _hash(st, op[3], frame, data, bp, partials)
+            st.charge(args, h)
+            if op[1](args, h):
                 _run(st, op[4], _nc(frame), data, bp, partials)
             else:
                 _run(st, op[5], _nc(frame), data, bp, partials)
@@ -469,21 +548,29 @@ def _partial(st: _State, op: tuple[Any, ...], frame: tuple[Any, Any], data: Any,
     st.partial_depth += 1
     indent = op[4]
     if indent:
+        # Render into a list of its own, then indent every line. `size` keeps counting the whole output, and the
+        # indented text is measured before it is built (an indent on every one of many short lines multiplies).
         saved = st.out
-        saved_mark = st.mark
+        st.sync()
+        base = st.size
         st.out = []
         st.mark = 0
         _run(st, body, (ctx, None), data, None, partials)
+        st.sync()
         text = "".join(st.out)
         st.out = saved
-        st.mark = saved_mark
-        lines = text.split("\n")
-        last = len(lines) - 1
-        for i in range(len(lines)):
-            if not lines[i] and i == last:
-                break
-            lines[i] = indent + lines[i]
-        saved.append("\n".join(lines))
+        if text:
+            ends = text.endswith("\n")
+            lines = text.count("\n") + (0 if ends else 1)
+            if base + len(text) + lines * len(indent) > st.max_out:
+                raise st.err(f"rendered output exceeds {st.max_out} characters")
+            if ends:  # the empty line after the last line break is not indented
+                text = indent + text[: len(text) - 1].replace("\n", "\n" + indent) + "\n"
+            else:
+                text = indent + text.replace("\n", "\n" + indent)
+        saved.append(text)
+        st.size = base + len(text)
+        st.mark = len(saved)
     else:
         _run(st, body, (ctx, None), data, None, partials)
     st.partial_depth -= 1
@@ -515,7 +602,15 @@ def _eval(st: _State, e: tuple[Any, ...], frame: tuple[Any, Any], data: Any, bp:
         return e[1]
     if code == 24:  # X_CALL
         args = [_eval(st, a, frame, data, bp, partials) for a in e[2]]
-        return e[1](args, _hash(st, e[3], frame, data, bp, partials))
+        h = _hash(st, e[3], frame, data, bp, partials)
+        budget = st.budget(args, h)
+        v = e[1](args, h, budget)
+        if type(v) is str:
+            n = len(v)
+            if n > budget:
+                raise st.err(f"helper {e[4]!r} produced {n} characters; this render has {budget} left")
+            st.work += n
+        return v
     if code == 22:  # X_DATA
         depth = e[1]
         d = data if data is not None else {"root": st.root}
@@ -546,6 +641,7 @@ def _eval(st: _State, e: tuple[Any, ...], frame: tuple[Any, Any], data: Any, bp:
     if code == 25:  # X_PRED
         args = [_eval(st, a, frame, data, bp, partials) for a in e[2]]
         h = _hash(st, e[3], frame, data, bp, partials)
+        st.charge(args, h)
         if e[1](args, h):
             return h.get("yes", True) if h is not None and "yes" in h else True
         return h.get("no", False) if h is not None and "no" in h else False

@@ -23,3 +23,9 @@ class TemplateError(GatewayError, ValueError):
 
 class RenderError(TemplateError):
     """Rendering stopped: an output-size, loop or nesting limit was exceeded, or a helper argument is unusable."""
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """`text` shortened for an error message (a rendering failure becomes an event's StatusMessage, and the text can
+    be tenant data of any length)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
