@@ -39,6 +39,7 @@ from gateway.api.services import Services, Settings
 from gateway.api.sigv4 import SigV4Verifier
 from gateway.api.tagstore import TagStore
 from gateway.api.validation import decode_body, query_params
+from gateway.campaigns.store import CampaignStore
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import ConfigError
@@ -230,7 +231,7 @@ def services_from_config(
     config: GatewayConfig, redis: aioredis.Redis, environ: Mapping[str, str] | None = None
 ) -> Services:
     """Every service Gateway itself provides, over one Redis client: applications, tags, EMAIL/SMS/VOICE channel
-    settings, endpoints and users, message templates (the store the worker renders from), segments, import/export
+    settings, endpoints and users, message templates (the store the worker renders from), segments, campaigns, import/export
     jobs, PhoneNumberValidate, sending through the ingest stream, push channels over the encrypted credential
     store the worker reads (`config.credentials`; without a key their operations answer ForbiddenException, and
     a configured but unusable key is a ConfigError at once), and OTP when `config.otp` is present (ConfigError at
@@ -244,6 +245,7 @@ def services_from_config(
     otp_service = otp_from_config(config, redis, environ)
     otp_timeout = config.otp.send_timeout_s if config.otp is not None else config.api.send_timeout_s
     tags = TagStore(redis)
+    template_store = TemplateStore(redis)
     return Services(
         settings=settings,
         apps=AppStore(redis, settings.arn("")),
@@ -253,7 +255,8 @@ def services_from_config(
         messages=StreamMessageService(producer, config.api.send_timeout_s),
         endpoints=endpoint_store,
         segments=SegmentAdapter(segment_store, tags),
-        templates=TemplateAdapter(TemplateStore(redis), settings, tags),
+        campaigns=CampaignStore(redis, segment_store, template_store, tags, arn_prefix=settings.arn("").rstrip(":")),
+        templates=TemplateAdapter(template_store, settings, tags),
         jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store, config=config.jobs)),
         phone=phone,
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),

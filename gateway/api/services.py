@@ -174,6 +174,27 @@ class SegmentService(Protocol):
     ) -> models.SegmentsResponse | None: ...
 
 
+class CampaignService(Protocol):
+    """Campaigns with versions (gateway.campaigns.store.CampaignStore is one). Every member of a
+    WriteCampaignRequest is checked before anything is stored (InvalidRequest naming the member)."""
+
+    async def create_campaign(self, app_id: str, request: models.WriteCampaignRequest) -> models.CampaignResponse: ...
+
+    async def get_campaign(self, app_id: str, campaign_id: str, version: str | None) -> models.CampaignResponse: ...
+
+    async def list_campaigns(self, app_id: str, page_size: int, token: str | None) -> models.CampaignsResponse: ...
+
+    async def update_campaign(
+        self, app_id: str, campaign_id: str, request: models.WriteCampaignRequest
+    ) -> models.CampaignResponse: ...
+
+    async def delete_campaign(self, app_id: str, campaign_id: str) -> models.CampaignResponse: ...
+
+    async def list_campaign_versions(
+        self, app_id: str, campaign_id: str, page_size: int, token: str | None
+    ) -> models.CampaignsResponse: ...
+
+
 class JobService(Protocol):
     """Import and export jobs. `segment_id` restricts a listing to one segment's jobs."""
 
@@ -252,6 +273,7 @@ class Services:
         endpoints: EndpointService | None = None,
         templates: TemplateService | None = None,
         segments: SegmentService | None = None,
+        campaigns: CampaignService | None = None,
         jobs: JobService | None = None,
         messages: MessageService | None = None,
         otp: OtpService | None = None,
@@ -265,6 +287,7 @@ class Services:
         self.endpoints = endpoints
         self.templates = templates
         self.segments = segments
+        self.campaigns = campaigns
         self.jobs = jobs
         self.messages = messages
         self.otp = otp

@@ -1,0 +1,18 @@
+"""The CampaignStatus Pinpoint reports for a campaign (State, DefaultState and each treatment's State)."""
+
+from __future__ import annotations
+
+from gateway.models import CampaignStatus
+
+
+def campaign_status(*, is_paused: bool, segment_exists: bool, run_status: CampaignStatus | None) -> CampaignStatus:
+    """DELETED once the campaign's segment is gone ("deleting its segment sets the campaign to DELETED"); COMPLETED
+    when its runs are over; PAUSED while IsPaused; otherwise what its runs say (EXECUTING, PENDING_NEXT_RUN),
+    SCHEDULED before the first."""
+    if not segment_exists:
+        return "DELETED"
+    if run_status == "COMPLETED":
+        return "COMPLETED"
+    if is_paused:
+        return "PAUSED"
+    return run_status or "SCHEDULED"

@@ -1,0 +1,321 @@
+"""Campaigns with versions, stored in Redis as Pinpoint's CampaignResponse JSON.
+
+Keys, all under the application's hash tag (one cluster slot, so every transaction here is slot-local):
+- `gw:{app}:camps`: zset campaign id -> creation time (ms), for GetCampaigns pages, oldest first;
+- `gw:{app}:camp:<id>`: hash `latest` -> version number, `v<N>` -> CampaignResponse JSON of version N (without
+  State, DefaultState and tags, which are worked out when answering).
+
+Every CreateCampaign and UpdateCampaign is checked in full (validate.py, then the segment and templates it names)
+before anything is written; each UpdateCampaign stores a new version, as Pinpoint does. Tags live in the API's
+TagStore under the campaign's ARN resource (`apps/APP/campaigns/ID`), so TagResource and GetCampaign agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from gateway import keys, models
+from gateway.api.tagstore import TagStore, check_tags
+from gateway.campaigns.errors import CampaignNotFound, CampaignValidationError
+from gateway.campaigns.state import campaign_status
+from gateway.campaigns.validate import ROOT, Lookups, check_campaign, merge
+from gateway.errors import InvalidRequest, NotFound
+from gateway.segments.store import SegmentStore, seg_key
+from gateway.templates.store import TemplateStore
+
+_decode = msgspec.json.Decoder(models.CampaignResponse).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def list_key(app: str) -> str:
+    return keys.app_key(app, "camps")
+
+
+def campaign_key(app: str, campaign_id: str) -> str:
+    return keys.app_key(app, "camp", campaign_id)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    """Pinpoint's timestamp form: ISO 8601 UTC with milliseconds and Z."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def version_number(value: str | int) -> int:
+    """A campaign version from the path; CampaignValidationError unless a positive integer."""
+    text = str(value)
+    if not text.isdigit() or int(text) < 1:
+        raise CampaignValidationError(f"Version must be a positive integer, got {text[:20]!r}")
+    return int(text)
+
+
+def _page(page_size: int | None, token: str | None) -> tuple[int, int | None]:
+    if token is not None and not token.isdigit():
+        raise CampaignValidationError("Token is not a token this listing returned")
+    return int(token or 0), page_size
+
+
+def build_response(
+    app: str, campaign_id: str, arn: str, req: models.WriteCampaignRequest, *, version: int, segment_version: int,
+    created: str, modified: str,
+) -> models.CampaignResponse:
+    """The stored CampaignResponse of one version (State, DefaultState and tags are added when answering).
+    Additional treatments get Ids 1 to 4 in the order given (the default treatment is 0)."""
+    treatments = None if req.AdditionalTreatments is None else [
+        models.TreatmentResource(
+            Id=str(i + 1),
+            SizePercent=t.SizePercent,
+            CustomDeliveryConfiguration=t.CustomDeliveryConfiguration,
+            MessageConfiguration=t.MessageConfiguration,
+            Schedule=t.Schedule,
+            TemplateConfiguration=t.TemplateConfiguration,
+            TreatmentDescription=t.TreatmentDescription,
+            TreatmentName=t.TreatmentName,
+        )
+        for i, t in enumerate(req.AdditionalTreatments)
+    ]
+    assert req.SegmentId is not None  # check_campaign requires it
+    return models.CampaignResponse(
+        AdditionalTreatments=treatments,
+        ApplicationId=app,
+        Arn=arn,
+        CreationDate=created,
+        CustomDeliveryConfiguration=req.CustomDeliveryConfiguration,
+        Description=req.Description,
+        HoldoutPercent=req.HoldoutPercent,
+        Hook=req.Hook,
+        Id=campaign_id,
+        IsPaused=bool(req.IsPaused),
+        LastModifiedDate=modified,
+        Limits=req.Limits,
+        MessageConfiguration=req.MessageConfiguration,
+        Name=req.Name,
+        Schedule=req.Schedule,
+        SegmentId=req.SegmentId,
+        SegmentVersion=segment_version,
+        TemplateConfiguration=req.TemplateConfiguration,
+        TreatmentDescription=req.TreatmentDescription,
+        TreatmentName=req.TreatmentName,
+        Version=version,
+        Priority=req.Priority,
+    )
+
+
+class CampaignStore:
+    """CreateCampaign, GetCampaign(s), UpdateCampaign, DeleteCampaign, GetCampaignVersion(s) for any application
+    (the API's CampaignService). `clock` gives the current time (tests fix it)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        segments: SegmentStore,
+        templates: TemplateStore,
+        tags: TagStore | None = None,
+        *,
+        arn_prefix: str = "arn:aws:mobiletargeting:local:000000000000",
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.redis = redis
+        self.segments = segments
+        self.templates = templates
+        self.tags = tags
+        self.arn_prefix = arn_prefix
+        self._clock = clock
+
+    @staticmethod
+    def resource(app: str, campaign_id: str) -> str:
+        """The campaign's resource in its ARN and in the TagStore."""
+        return f"apps/{app}/campaigns/{campaign_id}"
+
+    # -- writes -------------------------------------------------------------------------------------------------
+
+    async def create_campaign(self, app: str, request: models.WriteCampaignRequest) -> models.CampaignResponse:
+        """CreateCampaign: version 1, after every member is checked."""
+        now = self._clock()
+        if request.tags:
+            check_tags(request.tags, f"{ROOT}.tags")
+        lookups = check_campaign(request, now=now)
+        segment_version = await self._check_lookups(app, request, lookups)
+        campaign_id = uuid.uuid4().hex
+        stamp = iso(now)
+        doc = build_response(
+            app, campaign_id, f"{self.arn_prefix}:{self.resource(app, campaign_id)}", request,
+            version=1, segment_version=segment_version, created=stamp, modified=stamp,
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(campaign_key(app, campaign_id), mapping={"v1": _encode(doc), "latest": 1})
+        pipe.zadd(list_key(app), {campaign_id: int(now.timestamp() * 1000)})
+        await pipe.execute()
+        if self.tags is not None and request.tags:
+            await self.tags.add(self.resource(app, campaign_id), app, request.tags)
+        return (await self._answer(app, [doc]))[0]
+
+    async def update_campaign(
+        self, app: str, campaign_id: str, request: models.WriteCampaignRequest
+    ) -> models.CampaignResponse:
+        """UpdateCampaign: a new version from the latest with the members the request sets (see validate.merge).
+        `tags` are ignored, as Pinpoint has since May 2023 (TagResource manages them)."""
+        key = campaign_key(app, campaign_id)
+        while True:
+            prev = await self._latest(self.redis, app, campaign_id)
+            now = self._clock()
+            merged = merge(prev, request)
+            lookups = check_campaign(merged, now=now, previous=prev)
+            segment_version = await self._check_lookups(app, merged, lookups)
+            version = (prev.Version or 1) + 1
+            doc = build_response(
+                app, campaign_id, prev.Arn, merged, version=version, segment_version=segment_version,
+                created=prev.CreationDate, modified=iso(now),
+            )
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    if _text(await pipe.hget(key, "latest")) != str(prev.Version):
+                        continue  # changed (or deleted) since it was read: check again against the new latest
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping={f"v{version}": _encode(doc), "latest": version})
+                    await pipe.execute()
+                except WatchError:
+                    continue
+            return (await self._answer(app, [doc]))[0]
+
+    async def delete_campaign(self, app: str, campaign_id: str) -> models.CampaignResponse:
+        """DeleteCampaign: removes every version and the tags; answers the latest version, State DELETED."""
+        answered = (await self._answer(app, [await self._latest(self.redis, app, campaign_id)]))[0]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(campaign_key(app, campaign_id))
+        pipe.zrem(list_key(app), campaign_id)
+        await pipe.execute()
+        if self.tags is not None:
+            await self.tags.clear(self.resource(app, campaign_id), app)
+        deleted = models.CampaignState(CampaignStatus="DELETED")
+        treatments = None if answered.AdditionalTreatments is None else [
+            msgspec.structs.replace(t, State=deleted) for t in answered.AdditionalTreatments
+        ]
+        return msgspec.structs.replace(answered, State=deleted, DefaultState=deleted, AdditionalTreatments=treatments)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+
+    async def get_campaign(self, app: str, campaign_id: str, version: str | None) -> models.CampaignResponse:
+        """GetCampaign (`version` None: the latest) and GetCampaignVersion."""
+        if version is None:
+            doc = await self._latest(self.redis, app, campaign_id)
+        else:
+            number = version_number(version)
+            raw = await self.redis.hget(campaign_key(app, campaign_id), f"v{number}")
+            if raw is None:
+                raise CampaignNotFound(f"Campaign {campaign_id} version {number} not found in application {app}")
+            doc = _decode(raw)
+        return (await self._answer(app, [doc]))[0]
+
+    async def list_campaigns(self, app: str, page_size: int | None, token: str | None) -> models.CampaignsResponse:
+        """GetCampaigns: the latest version of each campaign, oldest first; NextToken continues."""
+        start, size = _page(page_size, token)
+        stop = -1 if size is None else start + size  # one more than the page, to know whether there is a next
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.zrange(list_key(app), start, stop)]
+        more = size is not None and len(ids) > size
+        ids = ids[:size] if size is not None else ids
+        pipe = self.redis.pipeline(transaction=False)
+        for i in ids:
+            pipe.hget(campaign_key(app, i), "latest")
+        latest = await pipe.execute()
+        pipe = self.redis.pipeline(transaction=False)
+        for i, v in zip(ids, latest, strict=True):
+            pipe.hget(campaign_key(app, i), f"v{int(v or 0)}")
+        docs = [_decode(r) for r in await pipe.execute() if r is not None]  # one deleted meanwhile is left out
+        return models.CampaignsResponse(
+            Item=await self._answer(app, docs), NextToken=str(start + len(ids)) if more else None
+        )
+
+    async def list_campaign_versions(
+        self, app: str, campaign_id: str, page_size: int | None, token: str | None
+    ) -> models.CampaignsResponse:
+        """GetCampaignVersions: every version, newest first."""
+        latest = await self._latest(self.redis, app, campaign_id)
+        start, size = _page(page_size, token)
+        numbers = list(range(latest.Version or 1, 0, -1))
+        page = numbers[start : start + size] if size is not None else numbers[start:]
+        raws = await self.redis.hmget(campaign_key(app, campaign_id), [f"v{v}" for v in page]) if page else []
+        more = size is not None and start + size < len(numbers)
+        return models.CampaignsResponse(
+            Item=await self._answer(app, [_decode(r) for r in raws if r is not None]),
+            NextToken=str(start + len(page)) if more else None,
+        )
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    async def _latest(self, client: aioredis.Redis, app: str, campaign_id: str) -> models.CampaignResponse:
+        key = campaign_key(app, campaign_id)
+        v = await client.hget(key, "latest")
+        raw = None if v is None else await client.hget(key, f"v{int(v)}")
+        if raw is None:
+            raise CampaignNotFound(f"Campaign {campaign_id} not found in application {app}")
+        return _decode(raw)
+
+    async def _check_lookups(self, app: str, req: models.WriteCampaignRequest, lookups: Lookups) -> int:
+        """Check what validate.py left to the stores; returns the segment version the campaign uses."""
+        assert req.SegmentId is not None
+        try:
+            if req.SegmentVersion is None:
+                segment = await self.segments.get(app, req.SegmentId)
+            else:
+                segment = await self.segments.get_version(app, req.SegmentId, req.SegmentVersion)
+        except NotFound:
+            which = "SegmentId" if req.SegmentVersion is None else "SegmentVersion"
+            raise CampaignValidationError(
+                f"{ROOT}.{which}: segment {req.SegmentId} (version {req.SegmentVersion or 'latest'}) does not exist "
+                f"in application {app}"
+            ) from None
+        if lookups.dynamic_segment and segment.SegmentType == "IMPORT":
+            raise CampaignValidationError(
+                f"{ROOT}.SegmentId: an EVENT campaign needs a dynamic segment, {req.SegmentId} is imported"
+            )
+        for ref in lookups.templates:
+            try:
+                await self.templates.get(ref.name, ref.kind, ref.version)
+            except NotFound:
+                raise CampaignValidationError(
+                    f"{ref.member}: template {ref.name!r} ({ref.kind}, version {ref.version or 'active'}) does not exist"
+                ) from None
+            except InvalidRequest as exc:
+                raise CampaignValidationError(f"{ref.member}: {exc}") from None
+        return segment.Version or 1
+
+    async def _answer(self, app: str, docs: list[models.CampaignResponse]) -> list[models.CampaignResponse]:
+        """Stored versions as answered: State and DefaultState (from IsPaused and the segment's existence), each
+        treatment's State, and the campaign's tags."""
+        if not docs:
+            return docs
+        pipe = self.redis.pipeline(transaction=False)
+        for doc in docs:
+            pipe.exists(seg_key(app, doc.SegmentId))
+        found = await pipe.execute()
+        tags = (
+            await self.tags.get_many([(self.resource(app, d.Id), app) for d in docs]) if self.tags is not None
+            else [{} for _ in docs]
+        )
+        out = []
+        for i, doc in enumerate(docs):
+            # no run has status yet: campaigns are not run by this version of Gateway (README, Campaigns)
+            status = campaign_status(is_paused=bool(doc.IsPaused), segment_exists=bool(found[i]), run_status=None)
+            state = models.CampaignState(CampaignStatus=status)
+            treatments = None if doc.AdditionalTreatments is None else [
+                msgspec.structs.replace(t, State=state) for t in doc.AdditionalTreatments
+            ]
+            out.append(msgspec.structs.replace(
+                doc, State=state, DefaultState=state, AdditionalTreatments=treatments, tags=tags[i] or None
+            ))
+        return out
