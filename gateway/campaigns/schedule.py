@@ -75,6 +75,8 @@ def parse_hhmm(text: str) -> dt.time:
 # IsLocalTime each endpoint gets the run at the same wall-clock time in its own Demographic.Timezone (tz database,
 # DST included); the campaign's zone is "the starting UTC offset", so a run starts at its wall time there and no
 # endpoint gets it earlier (an endpoint whose wall time is already past then gets it at the run's start, `late`).
+# An endpoint without a valid Demographic.Timezone has no local time: Pinpoint counts it as the run metric
+# ENDPOINT_MISSING_TIMEZONE (a reason an endpoint is not messaged, pinpoint.md §5), so it gets no delivery.
 # EVENT and IN_APP_EVENT campaigns have no scheduled runs: events trigger them.
 
 _STEPS: Final = {"HOURLY": dt.timedelta(hours=1), "DAILY": dt.timedelta(days=1), "WEEKLY": dt.timedelta(days=7)}
@@ -94,10 +96,11 @@ class Run(NamedTuple):
 
 
 class Delivery(NamedTuple):
-    """When one endpoint gets a run: `at` (UTC); `zone_missing` when its Demographic.Timezone is absent or not a
-    tz database name (the campaign's zone is used); `late` when its wall time was before the run's start."""
+    """When one endpoint gets a run: `at` (UTC), or None with `zone_missing` for a local-time run and an endpoint
+    whose Demographic.Timezone is absent or not a tz database name; `late` when its wall time was before the
+    run's start (it gets the run at the start)."""
 
-    at: dt.datetime
+    at: dt.datetime | None
     zone_missing: bool
     late: bool
 
@@ -195,10 +198,11 @@ def local_delivery(schedule: Schedule, run: Run, endpoint_timezone: str | None) 
     03:30 there); one it repeats, at its first occurrence."""
     if not schedule.IsLocalTime:
         return Delivery(run.start, False, False)
-    zone: dt.tzinfo | None = endpoint_zone(endpoint_timezone)
-    missing = zone is None
-    local = run.wall.replace(tzinfo=zone or campaign_zone(schedule.Timezone), fold=0).astimezone(dt.UTC)
-    return Delivery(max(local, run.start), missing, local < run.start)
+    zone = endpoint_zone(endpoint_timezone)
+    if zone is None:
+        return Delivery(None, True, False)
+    local = run.wall.replace(tzinfo=zone, fold=0).astimezone(dt.UTC)
+    return Delivery(max(local, run.start), False, local < run.start)
 
 
 def effective_quiet_time(campaign: QuietTime | None, application: QuietTime | None) -> QuietTime | None:

@@ -97,14 +97,15 @@ def test_local_time_delivers_at_the_same_wall_time_in_each_zone() -> None:
     # UTC+14 is east of the starting offset: its 09:00 is before the run starts, so it gets it at the start
     kiribati = local_delivery(s, run, "Pacific/Kiritimati")
     assert (kiribati.at, kiribati.late) == (run.start, True)
-    # no (or no valid) Demographic.Timezone: the campaign's own zone
+    # no (or no valid) Demographic.Timezone: no local time, so no delivery (run metric ENDPOINT_MISSING_TIMEZONE)
     for missing in (None, "", "Mars/Olympus", "../etc/passwd"):
         d = local_delivery(s, run, missing)
-        assert (d.at, d.zone_missing) == (run.start, True), missing
+        assert (d.at, d.zone_missing) == (None, True), missing
     # not local time: everyone at the run's start
     plain = Schedule(StartTime="2026-01-20T09:00:00Z")
     plain_run = run_at(plain, CREATED, 0)
     assert plain_run is not None and local_delivery(plain, plain_run, "Asia/Tokyo").at == at(2026, 1, 20, 9)
+    assert local_delivery(plain, plain_run, None) == (at(2026, 1, 20, 9), False, False)
 
 
 def test_daily_local_time_keeps_the_wall_time_across_dst() -> None:
