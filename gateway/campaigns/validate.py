@@ -14,7 +14,7 @@ Rules and their sources (Pinpoint's API reference for Campaigns and its shapes; 
 - HoldoutPercent and each treatment's SizePercent are 0..100 and together at most 100; at most 4 additional
   treatments (TreatmentId 0 to 4); every treatment has content (a message, a template or a custom delivery).
 - Limits: Daily and Total 0..100, MessagesPerSecond 1..20,000, MaximumDuration at least 60, Session >= 0.
-- Push Message.Body at most 200 characters; at most 15 email headers; CustomMessage.Data at most 5 KB.
+- Push Message.Body at most 200 characters, JsonBody a JSON object; at most 15 email headers; CustomMessage.Data at most 5 KB.
 - Campaigns take no VoiceTemplate ("This object isn't supported for campaigns").
 - Gateway is self-hosted, so AWS Lambda targets (CampaignHook.LambdaFunctionName, a DeliveryUri that is a
   function name or ARN) are refused, naming the member; web hooks and custom delivery must be https URLs.
@@ -31,6 +31,7 @@ import msgspec
 
 from gateway import models
 from gateway.campaigns.errors import CampaignValidationError
+from gateway.campaigns.messages import json_body_data
 from gateway.campaigns.schedule import IMMEDIATE, campaign_zone, parse_hhmm, parse_instant
 
 ROOT: Final = "WriteCampaignRequest"
@@ -270,6 +271,11 @@ def _check_messages(
         push: models.Message | None = getattr(m, name)
         if push is not None and push.Body is not None and len(push.Body) > MAX_PUSH_BODY:
             raise _bad(f"{where}{name}.Body", f"at most {MAX_PUSH_BODY} characters, got {len(push.Body)}")
+        if push is not None and push.JsonBody is not None:
+            try:
+                json_body_data(push.JsonBody)
+            except (ValueError, RecursionError):
+                raise _bad(f"{where}{name}.JsonBody", "must be a JSON object") from None
     if m.EmailMessage is not None:
         e = m.EmailMessage
         if e.Headers is not None and len(e.Headers) > MAX_EMAIL_HEADERS:
