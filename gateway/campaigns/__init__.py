@@ -1,7 +1,9 @@
-"""Campaigns: Pinpoint's scheduled, segmented, A/B-tested sends (issue 12).
+"""Campaigns: Pinpoint's scheduled, segmented, A/B-tested sends (issue 12; docs/campaigns.md).
 
 - `store.py`: CreateCampaign, GetCampaign(s), UpdateCampaign, DeleteCampaign, GetCampaignVersion(s) over Redis,
-  every version kept; `validate.py` checks every member of WriteCampaignRequest before anything is stored.
-- `schedule.py`: pure time logic (Pinpoint's time zones, ISO times, run times, local delivery, quiet time).
-- `state.py`: the CampaignStatus Pinpoint reports.
+  every version kept; `validate.py` checks every member of WriteCampaignRequest before anything is stored;
+  `state.py` the CampaignStatus Pinpoint reports.
+- The pure core of a run: `schedule.py` (time zones, run times, local delivery, quiet time), `split.py` (holdout
+  and treatments by CohortId), `plan.py` (recipients and run-metric reasons), `messages.py` (MessageRequests).
+  No scheduler runs campaigns yet.
 """
