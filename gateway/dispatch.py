@@ -20,6 +20,7 @@ being unreachable (`redisconn.REDIS_DOWN`) leaves a whole batch pending, to be t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -41,7 +42,7 @@ from gateway.models import (
     SendUsersMessageResponse,
 )
 from gateway.outcome import Action, Outcome, Refused, Result, decide
-from gateway.redisconn import REDIS_DOWN
+from gateway.redisconn import REDIS_DOWN, retrying
 from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
 from gateway.suppression import SuppressionList
@@ -514,23 +515,27 @@ class Dispatcher:
 
     async def _per_app_writes(self, jobs: list[Job]) -> None:
         """The SUPPRESS and DEACTIVATE actions: an application's suppression list (one pipeline) and endpoint
-        statuses. Redis being down is raised (the batch stays pending and is decided again); an endpoint deleted
-        meanwhile is no reason to fail the batch."""
-        pipe = self.redis.pipeline(transaction=False)
-        deactivate: list[Job] = []
-        for j in jobs:
-            if _outcome(j).action is Action.SUPPRESS:
+        statuses. A busy pool or a brief outage is waited out (`redisconn.retrying`); an outage that outlasts it is
+        raised (the batch stays pending and is decided again); an endpoint deleted meanwhile is no reason to fail
+        the batch."""
+        suppress = [j for j in jobs if _outcome(j).action is Action.SUPPRESS]
+        deactivate = [j for j in jobs if _outcome(j).action is Action.DEACTIVATE and j.endpoint_id is not None]
+
+        async def write_suppressions() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            for j in suppress:
                 pipe.hset(keys.suppressed(j.entry.app), j.address.lower(), suppression_entry("BOUNCE", _outcome(j).message))
-            elif j.endpoint_id is not None:
-                deactivate.append(j)
-        if len(pipe):
             await pipe.execute()
-        for j, done in zip(deactivate, await asyncio.gather(*(self._deactivate(j) for j in deactivate),
-                                                             return_exceptions=True), strict=True):
-            if isinstance(done, REDIS_DOWN):
-                raise done
-            if isinstance(done, BaseException):
-                log.error("marking endpoint INACTIVE failed (app %s): %s", j.entry.app, _describe(done))
+
+        if suppress:
+            await retrying(write_suppressions)
+        done = await asyncio.gather(*(retrying(functools.partial(self._deactivate, j)) for j in deactivate),
+                                    return_exceptions=True)
+        for j, result in zip(deactivate, done, strict=True):
+            if isinstance(result, REDIS_DOWN):
+                raise result
+            if isinstance(result, BaseException):
+                log.error("marking endpoint INACTIVE failed (app %s): %s", j.entry.app, _describe(result))
 
     async def _deactivate(self, j: Job) -> None:
         err = j.result

@@ -13,13 +13,16 @@ import contextlib
 import logging
 import time
 import urllib.parse
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.config import GatewayConfig
+
+T = TypeVar("T")
 
 #: Errors meaning Redis cannot be reached right now (refused, reset, timed out, no free connection): the work
 #: is left pending and tried again later. Anything else Redis answers (WRONGTYPE…) is an answer, not an outage.
@@ -60,6 +63,19 @@ def redact(url: str) -> str:
 def next_delay(previous: float) -> float:
     """The wait after `previous` (0 before the first retry): exponential, capped."""
     return min(BACKOFF_CAP_S, previous * 2) if previous else BACKOFF_BASE_S
+
+
+async def retrying(op: Callable[[], Awaitable[T]], *, attempts: int = 8) -> T:
+    """Run `op`, waiting out a busy pool or a briefly unreachable Redis (REDIS_DOWN) with backoff for up to
+    `attempts` tries (about 11 s for 8); the last failure is raised."""
+    delay = 0.0
+    for _ in range(attempts - 1):
+        try:
+            return await op()
+        except REDIS_DOWN:
+            delay = next_delay(delay)
+            await asyncio.sleep(delay)
+    return await op()
 
 
 class Outage:
