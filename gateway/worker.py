@@ -17,7 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from gateway import redisconn
 from gateway.channels.base import Runtime
@@ -29,6 +29,13 @@ from gateway.stream import retry
 from gateway.stream.consumer import Entry, StreamConsumer
 
 log = logging.getLogger("gateway.worker")
+
+
+class Processor(Protocol):
+    """What the worker hands each batch of a lane to: the Dispatcher (or a stand-in in tests). It returns once the
+    entries' outcomes are written and the entries acknowledged; when it raises they stay pending."""
+
+    async def process(self, raw: list[Entry], lane: Lane, /) -> None: ...
 
 
 class _LaneState:
@@ -59,8 +66,12 @@ class _LaneState:
 
 
 class Worker:
+    """Reads every lane and hands batches to `dispatcher` (default: a Dispatcher over `routes`, built from the
+    config when not given); `redis` defaults to a pool of the worker's own."""
+
     def __init__(self, cfg: GatewayConfig, *, redis: Any = None, routes: dict[str, Route] | None = None,
-                 consumer: str | None = None, templates: Any = None, optouts: Any = None) -> None:
+                 consumer: str | None = None, templates: Any = None, optouts: Any = None,
+                 dispatcher: Processor | None = None) -> None:
         self.cfg = cfg
         # A blocking pool: under a burst, commands wait for a free connection instead of failing. The lanes'
         # blocking reads get one connection each, of their own (see StreamConsumer).
@@ -80,11 +91,13 @@ class Worker:
             for lane in cfg.stream.lanes
         ]
         self.consumer = self.lanes[-1].consumer  # the default lane's
-        if templates is None:
-            from gateway.templates.store import TemplateStore
+        if dispatcher is None:
+            if templates is None:
+                from gateway.templates.store import TemplateStore
 
-            templates = TemplateStore(self.redis)
-        self.dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
+                templates = TemplateStore(self.redis)
+            dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
+        self.dispatcher: Processor = dispatcher
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
