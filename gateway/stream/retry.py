@@ -69,7 +69,8 @@ def dead_fields(fields: dict[str, bytes], reason: str, attempts: int, failed_at_
     out = dict(fields)
     if stream:
         out["stream"] = stream.encode()
-    out["reason"] = reason.encode("utf-8", "replace")[:2000]
+    # cut at 2000 bytes without splitting a character: readers of the dead-letter stream decode it as UTF-8
+    out["reason"] = reason.encode("utf-8", "replace")[:2000].decode("utf-8", "ignore").encode()
     out["attempts"] = str(attempts).encode()
     out["failed_at"] = str(failed_at_ms).encode()
     return out

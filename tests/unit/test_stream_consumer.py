@@ -243,3 +243,7 @@ def test_dead_fields_add_why_when_how_often_and_from_where():
     assert original == {"app": b"shop", "request": b"{}"}  # not modified
     assert "stream" not in retry.dead_fields(original, "x", 1, 0)
 
+
+def test_a_long_reason_is_cut_to_2000_bytes_of_valid_utf8():
+    reason = retry.dead_fields({}, "a" + "é" * 1500, 1, 0)["reason"]  # byte 2000 is inside an é
+    assert reason.decode("utf-8") == "a" + "é" * 999
