@@ -47,6 +47,10 @@ class _LaneState:
         self.mover = mover
         self.inflight = 0
         self.capacity = asyncio.Event()
+        # Held by the reader and by the claim loop from counting the free capacity until what they got is launched:
+        # both asking for the same free slots at once would launch up to twice the budget. A claim waits at most
+        # block_ms for a blocked read.
+        self.intake = asyncio.Lock()
         # Ids being processed or dead-lettered here: an entry can come back through XAUTOCLAIM or our own backlog
         # while we still work on it, and must not be handled twice at once.
         self.active: set[str] = set()
@@ -184,13 +188,17 @@ class Worker:
                 await state.capacity.wait()
                 continue
             try:
-                entries = await state.consumer.read(min(cfg.batch_size, state.free), cfg.block_ms)
-                if entries and self._stopping.is_set():
-                    break  # stopping: leave what was just read pending for another worker
-                if entries:
-                    # Only the backlog (our own pending entries, read again) can have been delivered before.
-                    backlog = state.consumer.reading_backlog
-                    await self._take_and_launch(state, entries, screen=backlog, unread=backlog)
+                async with state.intake:
+                    count = min(cfg.batch_size, state.free)
+                    if count <= 0:
+                        continue  # a claim took the capacity while we waited for the lock
+                    entries = await state.consumer.read(count, cfg.block_ms)
+                    if entries and self._stopping.is_set():
+                        break  # stopping: leave what was just read pending for another worker
+                    if entries:
+                        # Only the backlog (our own pending entries, read again) can have been delivered before.
+                        backlog = state.consumer.reading_backlog
+                        await self._take_and_launch(state, entries, screen=backlog, unread=backlog)
             except REDIS_DOWN as exc:
                 self.outage.failed(exc, f"reading {state.lane.send_key}")
                 delay = next_delay(delay)
@@ -265,13 +273,14 @@ class Worker:
         return keep
 
     async def _claim_once(self, state: _LaneState) -> None:
-        if state.free <= 0 or self._stopping.is_set():
-            return
-        entries = await state.consumer.claim(count=min(state.free, self.cfg.stream.batch_size))
-        if entries:
-            log.warning("claimed %d entries of %s idle longer than %d ms", len(entries), state.lane.send_key,
-                        self.cfg.stream.claim_idle_ms)
-            await self._take_and_launch(state, entries, screen=True, unread=False)
+        async with state.intake:
+            if state.free <= 0 or self._stopping.is_set():
+                return
+            entries = await state.consumer.claim(count=min(state.free, self.cfg.stream.batch_size))
+            if entries:
+                log.warning("claimed %d entries of %s idle longer than %d ms", len(entries), state.lane.send_key,
+                            self.cfg.stream.claim_idle_ms)
+                await self._take_and_launch(state, entries, screen=True, unread=False)
 
     async def _move_retries(self, state: _LaneState) -> None:
         moved = await state.mover.move_due(int(time.time() * 1000))

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -43,8 +43,9 @@ class Changes:
         event, self._event = self._event, asyncio.Event()
         event.set()
 
-    async def wait(self) -> None:
-        await self._event.wait()
+    def wait(self) -> Coroutine[Any, Any, Literal[True]]:
+        """The next change (bound now: a change between this call and the first await of the result counts)."""
+        return self._event.wait()
 
     async def until(self, predicate: Callable[[], Any], timeout: float = 3.0) -> None:
         async with asyncio.timeout(timeout):
