@@ -263,8 +263,8 @@ class Worker:
             pipe = self.redis.pipeline(transaction=True)
             for entry_id, fields in poison:
                 reason = f"delivered {counts[entry_id]} times without an outcome; a worker may crash on it"
-                dead: Any = retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, counts[entry_id],
-                                              now_ms, state.lane.send_key)
+                dead: Any = retry.dead_fields(retry.text_fields(fields), reason, counts[entry_id], now_ms,
+                                              state.lane.send_key)
                 pipe.xadd(self.cfg.stream.dead_key, dead)
             pipe.xack(state.consumer.key, state.consumer.group, *[e[0] for e in poison])
             await pipe.execute()

@@ -63,6 +63,12 @@ class RetryMover:
         return int(await self._script(keys=[self.retry_key, self.stream_key], args=[now_ms, limit]))
 
 
+def text_fields(fields: dict[bytes, bytes]) -> dict[str, bytes]:
+    """A raw stream entry's fields with text names, for dead_fields. Producers can write any bytes: a name that is
+    not UTF-8 is kept readable with backslash escapes, so it cannot stop the entry from being dead-lettered."""
+    return {k.decode("utf-8", "backslashreplace"): v for k, v in fields.items()}
+
+
 def dead_fields(fields: dict[str, bytes], reason: str, attempts: int, failed_at_ms: int,
                 stream: str | None = None) -> dict[str, bytes]:
     """A dead-letter entry: the original fields plus why, after how many attempts, when, and from which stream."""

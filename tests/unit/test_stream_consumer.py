@@ -247,3 +247,7 @@ def test_dead_fields_add_why_when_how_often_and_from_where():
 def test_a_long_reason_is_cut_to_2000_bytes_of_valid_utf8():
     reason = retry.dead_fields({}, "a" + "é" * 1500, 1, 0)["reason"]  # byte 2000 is inside an é
     assert reason.decode("utf-8") == "a" + "é" * 999
+
+
+def test_text_fields_keeps_a_name_that_is_not_utf8_readable():
+    assert retry.text_fields({b"app": b"a", b"\xffx": b"\xfe"}) == {"app": b"a", "\\xffx": b"\xfe"}

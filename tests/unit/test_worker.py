@@ -301,6 +301,7 @@ async def test_the_own_backlog_is_read_from_id_0_before_new_entries(make_run):
 
 @pytest.mark.parametrize("fields,dead_key", [
     ({b"app": b"shop", b"request": b"{}"}, b"request"),
+    ({b"app": b"shop", b"\xffreq": b"{}"}, b"\\xffreq"),  # a field name that is not UTF-8 stays readable
 ])
 async def test_a_backlog_entry_delivered_too_often_is_dead_lettered_not_processed(make_run, worker_log, fields,
                                                                                  dead_key):
