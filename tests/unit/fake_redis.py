@@ -106,12 +106,13 @@ class FakeRedis:
         self.calls: list[tuple[Any, ...]] = []
         self.reading: dict[str, int] = {}  # XREADGROUP calls in progress, by stream key
         self.closed = False
-        self._fail: dict[str, list[BaseException]] = {}
+        self._fail: dict[str, list[tuple[BaseException, Callable[[tuple[Any, ...]], bool] | None]]] = {}
 
     # -- test controls -------------------------------------------------------------------------------------------
 
-    def fail_next(self, command: str, exc: BaseException) -> None:
-        self._fail.setdefault(command.upper(), []).append(exc)
+    def fail_next(self, command: str, exc: BaseException, when: Callable[[tuple[Any, ...]], bool] | None = None) -> None:
+        """The next call of `command` (whose arguments satisfy `when`, if given) raises `exc`."""
+        self._fail.setdefault(command.upper(), []).append((exc, when))
 
     def set_down(self, down: bool) -> None:
         self.down = down
@@ -169,13 +170,10 @@ class FakeRedis:
     async def _round_trip(self, command: str, *args: Any) -> None:
         await asyncio.sleep(0)  # other tasks run while a command is on the wire
         self.calls.append((command, *args))
-        self._check(command)
-
-    def _check(self, command: str) -> None:
         self._check_up()
         queued = self._fail.get(command)
-        if queued:
-            raise queued.pop(0)
+        if queued and (queued[0][1] is None or queued[0][1](args)):
+            raise queued.pop(0)[0]
 
     def _check_up(self) -> None:
         if self.down:

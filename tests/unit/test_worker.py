@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from gateway.config import Lane, from_dict
@@ -322,6 +323,22 @@ async def test_a_backlog_entry_delivered_too_often_is_dead_lettered_not_processe
                     b"reason": b"delivered 3 times without an outcome; a worker may crash on it"}
     assert poison not in f.pending(BULK)
     assert worker_log("dead-lettered 1 poison entries from gateway:send")
+
+
+async def test_a_redis_error_while_screening_the_backlog_gives_the_page_back_to_be_read_again(make_run, worker_log):
+    run = make_run(max_deliveries=10)
+    f = run.fake
+    e = add(f, BULK, 2)
+    f.deliver(BULK, "me", e)
+    # the poison screen's XPENDING (a range: more arguments than the trim loop's summary) fails once
+    f.fail_next("XPENDING", RedisConnectionError("Connection reset by peer"), when=lambda args: len(args) > 2)
+    run.start()
+    await run.until(lambda: run.clock.asked.count(0.1) == 1)
+    assert not run.dispatcher.batches
+    run.clock.advance(0.1)
+    await run.until(lambda: run.dispatcher.ids() == e)
+    assert [c[2] for c in f.calls_of("XREADGROUP") if c[1] == BULK][:2] == ["0", "0"]
+    assert len(worker_log("is unavailable")) == len(worker_log("is back after")) == 1
 
 
 # -- Redis outages -----------------------------------------------------------------------------------------------
