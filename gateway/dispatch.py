@@ -490,8 +490,7 @@ class Dispatcher:
             reason = "; ".join(sorted({_outcome(j).message for j in group}))[:2000]
             pipe.xadd(stream.dead_key, retry.dead_fields(out, reason, entry.attempt, now_ms, lane.send_key))
         for _, fields, reason, attempts in dead:
-            original = {k.decode(): v for k, v in fields.items()}
-            pipe.xadd(stream.dead_key, retry.dead_fields(original, reason, attempts, now_ms, lane.send_key))
+            pipe.xadd(stream.dead_key, retry.dead_fields(retry.text_fields(fields), reason, attempts, now_ms, lane.send_key))
         waiting = [entry for entry, _ in entries if entry.reply_to and entry.attempt == 1]
         if waiting:
             by_entry: dict[str, list[Job]] = {}
