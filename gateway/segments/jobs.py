@@ -230,9 +230,10 @@ class Jobs:
             await self._save(app, failed, kind, seg)
 
     async def drain(self) -> None:
-        """Wait for the jobs running in the background (tests, shutdown)."""
+        """Wait for the jobs running in the background and the index snapshots they triggered (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.resolver.drain()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
