@@ -431,8 +431,11 @@ class Dispatcher:
 
     def _decide(self, j: Job, now_ms: int) -> list[bytes | str]:
         """Decide `j`'s outcome from its result (`outcome.decide`) and return its event records: the family's send
-        event on a first attempt that reached the channel, then the outcome's."""
-        names = j.route.family.events if j.route is not None else families.for_channel_type(j.channel_type)
+        event on a first attempt that reached the channel, then the outcome's. A recipient refused before its
+        route was set (a duplicate, an address its family refuses) still has its configured route's names: the
+        static table is only for a ChannelType no channel is configured for."""
+        route = j.route or self.routes.get(j.channel_type)
+        names = route.family.events if route is not None else families.for_channel_type(j.channel_type)
         if j.result is None:
             raise RuntimeError("recipient left without a result")  # a dispatcher bug: dead-lettered alone
         emit: list[bytes | str] = []
