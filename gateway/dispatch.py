@@ -23,9 +23,10 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+import redis.asyncio as aioredis
 
 from gateway import errors, events, keys
 from gateway.channels import families
@@ -33,11 +34,15 @@ from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
 from gateway.config import GatewayConfig, Lane
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
+    AddressConfiguration,
+    DeliveryStatus,
     EndpointMessageResult,
     EndpointResponse,
+    EndpointSendConfiguration,
     MessageRequest,
     MessageResponse,
     MessageResult,
+    SendUsersMessageRequest,
     SendUsersMessageResponse,
 )
 from gateway.outcome import Action, Outcome, Refused, Result, decide
@@ -48,6 +53,9 @@ from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
 from gateway.templates import ProgramCache, TemplateError
 from gateway.templates.variables import build_context
+
+if TYPE_CHECKING:
+    from gateway.templates.store import TemplateResponseT, TemplateStore
 
 log = logging.getLogger("gateway.dispatch")
 
@@ -71,6 +79,7 @@ return 1
 """
 
 Dead = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, attempts
+RecipientConfig = AddressConfiguration | EndpointSendConfiguration  # a recipient's own settings in the request
 
 
 class Job:
@@ -93,7 +102,7 @@ class Job:
     )
 
     def __init__(self, entry: codec.SendEntry, key: str, user: str | None, endpoint_id: str | None,
-                 config: Any, message_id: str) -> None:
+                 config: RecipientConfig, message_id: str) -> None:
         self.entry = entry
         self.key = key
         self.user = user
@@ -113,7 +122,7 @@ class Job:
         """Whether this recipient's result is known (refused before sending, or sent)."""
         return self.result is not None
 
-    def refuse(self, status: str, code: int, message: str, *, rendering: bool = False) -> None:
+    def refuse(self, status: DeliveryStatus, code: int, message: str, *, rendering: bool = False) -> None:
         """Decide not to send to this recipient (nothing was sent)."""
         self.result = Refused(status, code, message, rendering)
 
@@ -133,8 +142,8 @@ class MessageIds:
 class Dispatcher:
     """Processes batches of raw stream entries end to end (see the module docstring)."""
 
-    def __init__(self, redis: Any, cfg: GatewayConfig, routes: dict[str, AnyRoute], *,
-                 templates: Any = None, optouts: Any = None) -> None:
+    def __init__(self, redis: aioredis.Redis, cfg: GatewayConfig, routes: dict[str, AnyRoute], *,
+                 templates: TemplateStore | None = None, optouts: OptOutStore | None = None) -> None:
         self.redis = redis
         self.cfg = cfg
         self.routes = routes
@@ -232,9 +241,9 @@ class Dispatcher:
                 pipe.set(k, entry.request_id, nx=True, ex=ttl)
                 pipe.get(k)
                 idem.append(entry)
-        user_jobs = [j for j in jobs if j.user is not None]
-        for j in user_jobs:
-            pipe.smembers(keys.user(j.entry.app, j.user))  # type: ignore[arg-type]
+        user_jobs = [(j, j.user) for j in jobs if j.user is not None]
+        for j, user in user_jobs:
+            pipe.smembers(keys.user(j.entry.app, user))
         results = await pipe.execute() if (idem or user_jobs) else []
         duplicates: set[str] = set()
         for i, entry in enumerate(idem):
@@ -245,15 +254,15 @@ class Dispatcher:
         if user_jobs:
             offset = 2 * len(idem)
             expanded: dict[int, list[Job]] = {}
-            for n, j in enumerate(user_jobs):
+            for n, (j, user) in enumerate(user_jobs):
                 members = sorted(m.decode() for m in results[offset + n])
                 ids = j.entry.message_ids or {}
                 only = set(j.entry.only) if j.entry.only is not None else None
                 kids = []
                 for eid in members:
-                    key = j.user + USER_SEP + eid  # type: ignore[operator]
+                    key = user + USER_SEP + eid
                     if only is None or key in only:
-                        kids.append(Job(j.entry, key, j.user, eid, j.config, ids.get(key) or self.ids()))
+                        kids.append(Job(j.entry, key, user, eid, j.config, ids.get(key) or self.ids()))
                 expanded[id(j)] = kids
             jobs[:] = [k for j in jobs for k in (expanded.get(id(j), [j]) if j.user is not None else [j])]
         # Endpoint documents through the store, one MGET per application (one Cluster slot each).
@@ -338,7 +347,7 @@ class Dispatcher:
 
     async def _compose_all(self, jobs: list[Job]) -> None:
         # Each template named in this batch is fetched once: (response shape, DefaultSubstitutions) or None.
-        templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None] = {}
+        templates: dict[tuple[str, str, str | None], tuple[TemplateResponseT, dict[str, Any]] | None] = {}
         for j in jobs:
             if j.done or j.route is None:
                 continue
@@ -351,7 +360,7 @@ class Dispatcher:
                 j.refuse("PERMANENT_FAILURE", 500, f"Internal error while composing the message: {_describe(exc)}")
 
     async def _compose(self, j: Job,
-                       templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None]) -> None:
+                       templates: dict[tuple[str, str, str | None], tuple[TemplateResponseT, dict[str, Any]] | None]) -> None:
         """Build `j`'s content with its family's composer (sets j.outbound), or refuse it with the reason."""
         route = j.route
         assert route is not None
@@ -394,7 +403,8 @@ class Dispatcher:
         j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                               attempt=j.entry.attempt, trace_id=req.TraceId)
 
-    async def _template(self, name: str, ttype: str, version: str | None) -> tuple[Any, dict[str, Any]] | None:
+    async def _template(self, name: str, ttype: str, version: str | None,
+                        ) -> tuple[TemplateResponseT, dict[str, Any]] | None:
         if self.templates is None:
             return None
         try:
@@ -494,18 +504,18 @@ class Dispatcher:
         for _, fields, reason, attempts in dead:
             original = {k.decode(): v for k, v in fields.items()}
             pipe.xadd(stream.dead_key, retry.dead_fields(original, reason, attempts, now_ms, lane.send_key))
-        waiting = [entry for entry, _ in entries if entry.reply_to and entry.attempt == 1]
+        waiting = [(entry, entry.reply_to) for entry, _ in entries if entry.reply_to and entry.attempt == 1]
         if waiting:
             by_entry: dict[str, list[Job]] = {}
             for j in jobs:
                 by_entry.setdefault(j.entry.id, []).append(j)
-            for entry in waiting:
+            for entry, reply_to in waiting:
                 try:
                     reply = self._response(entry, by_entry.get(entry.id, []))
                 except Exception:  # the outcome is still written; the caller's wait times out naming the entry
                     log.exception("building the reply of entry %s failed", entry.id)
                     continue
-                await self._reply(keys=[entry.reply_to], args=[reply, REPLY_TTL_S], client=pipe)
+                await self._reply(keys=[reply_to], args=[reply, REPLY_TTL_S], client=pipe)
         ack = [e.id for e, _ in entries] + [d[0] for d in dead]
         if ack:
             pipe.xack(lane.send_key, stream.group, *ack)
@@ -557,13 +567,13 @@ class Dispatcher:
         return [j.entry.app, event_type, record]
 
     def _response(self, entry: codec.SendEntry, mine: list[Job]) -> bytes:
-        if entry.kind == "users":
+        if isinstance(entry.request, SendUsersMessageRequest):
             # A user with no endpoints gets an empty map: nothing was sent, and the caller can see that.
-            users: dict[str, dict[str, EndpointMessageResult]] = {u: {} for u in entry.request.Users}  # type: ignore[union-attr]
+            users: dict[str, dict[str, EndpointMessageResult]] = {u: {} for u in entry.request.Users}
             for j in mine:
                 users.setdefault(j.user or "", {})[j.endpoint_id or ""] = _endpoint_result(j)
             return _encode(SendUsersMessageResponse(ApplicationId=entry.app, RequestId=entry.request_id, Result=users))
-        result = {j.key: MessageResult(DeliveryStatus=_outcome(j).status, StatusCode=_outcome(j).code,  # type: ignore[arg-type]
+        result = {j.key: MessageResult(DeliveryStatus=_outcome(j).status, StatusCode=_outcome(j).code,
                                        StatusMessage=_outcome(j).message, MessageId=j.message_id)
                   for j in mine if j.endpoint_id is None}
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
@@ -579,7 +589,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _merged_context(request_context: dict[str, str] | None, recipient_config: Any) -> dict[str, str]:
+def _merged_context(request_context: dict[str, str] | None, recipient_config: RecipientConfig) -> dict[str, str]:
     """The request's Context overlaid with the recipient's (AddressConfiguration / EndpointSendConfiguration)."""
     own = getattr(recipient_config, "Context", None)
     if not own:
@@ -595,7 +605,7 @@ def _outcome(j: Job) -> Outcome:
 
 def _endpoint_result(j: Job) -> EndpointMessageResult:
     o = _outcome(j)
-    return EndpointMessageResult(Address=j.address or None, DeliveryStatus=o.status,  # type: ignore[arg-type]
+    return EndpointMessageResult(Address=j.address or None, DeliveryStatus=o.status,
                                  StatusCode=o.code, StatusMessage=o.message, MessageId=j.message_id)
 
 
