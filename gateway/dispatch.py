@@ -14,7 +14,8 @@ comes from each route's `Family`.
 A failure is isolated to what caused it, so one poison entry never holds its neighbours: an entry that cannot be
 decoded (or breaks the preparation of its batch) is dead-lettered alone with the reason; a recipient whose
 screening, composition or outcome fails ends with a status and an event, or dead-lettered, alone. Only Redis
-being unreachable (`redisconn.REDIS_DOWN`) leaves a whole batch pending, to be tried again.
+being unreachable (`redisconn.REDIS_DOWN`) leaves a whole batch pending, to be tried again (the per-application
+writes, which come after the sends, first wait a busy Redis out for a few seconds: PER_APP_RETRY).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -31,7 +33,7 @@ import redis.asyncio as aioredis
 from gateway import errors, events, keys
 from gateway.channels import families
 from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
-from gateway.config import GatewayConfig, Lane
+from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
     AddressConfiguration,
@@ -49,6 +51,7 @@ from gateway.outcome import Action, Outcome, Refused, Result, decide
 from gateway.redisconn import REDIS_DOWN
 from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
+from gateway.stream.retry import backoff_s
 from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
 from gateway.templates import ProgramCache, TemplateError
@@ -77,6 +80,12 @@ redis.call('LPUSH', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+
+#: The per-application writes wait out a busy Redis (a small blocking pool timing out under a burst of dead
+#: tokens: "No connection available") before giving up on the batch: 8 attempts, 50 ms doubling to 2 s, about 6 s
+#: in all. Giving up at once leaves the batch pending, and when it is claimed again every recipient of it is sent
+#: again and its deactivated endpoints are refused as INACTIVE instead of reported as the dead tokens they were.
+PER_APP_RETRY = RetryConfig(max_attempts=8, base_s=0.05, cap_s=2.0)
 
 Dead = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, attempts
 RecipientConfig = AddressConfiguration | EndpointSendConfiguration  # a recipient's own settings in the request
@@ -156,6 +165,7 @@ class Dispatcher:
         self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
         self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
 
     # ---------------------------------------------------------------- the walk
 
@@ -484,7 +494,7 @@ class Dispatcher:
                 per_app.append(j)
             self.counts[o.status] = self.counts.get(o.status, 0) + 1
         if per_app:
-            await self._per_app_writes(per_app)
+            await self._per_app_writes_patiently(per_app)
 
         pipe = self.redis.pipeline(transaction=True)
         if emit:
@@ -524,6 +534,22 @@ class Dispatcher:
         for result in await pipe.execute(raise_on_error=False):
             if isinstance(result, Exception):
                 log.error("writing outcomes: %s", result)
+
+    async def _per_app_writes_patiently(self, jobs: list[Job]) -> None:
+        """_per_app_writes, repeated while Redis is down (they are idempotent) for up to PER_APP_RETRY's attempts;
+        then Redis being down is raised and the batch stays pending."""
+        attempt = 1
+        while True:
+            try:
+                await self._per_app_writes(jobs)
+                return
+            except REDIS_DOWN as exc:
+                if attempt >= PER_APP_RETRY.max_attempts:
+                    raise
+                log.warning("Redis unavailable for the per-application writes of a batch (attempt %d of %d): %s",
+                            attempt, PER_APP_RETRY.max_attempts, _describe(exc))
+                await self.sleep(backoff_s(PER_APP_RETRY, attempt, None))
+                attempt += 1
 
     async def _per_app_writes(self, jobs: list[Job]) -> None:
         """The SUPPRESS and DEACTIVATE actions: an application's suppression list (one pipeline) and endpoint

@@ -46,7 +46,8 @@ Op = Callable[[], Any]
 
 class FakeRedis:
     """Just the commands the Dispatcher uses (see the module docstring). `down` names commands that fail with a
-    ConnectionError, as when Redis cannot be reached: a round trip holding one of them applies nothing."""
+    ConnectionError, as when Redis cannot be reached: a round trip holding one of them applies nothing. `flaky`
+    maps a command to how many more round trips holding it fail that way (a pool busy for a while)."""
 
     def __init__(self) -> None:
         self.strings: dict[str, bytes] = {}
@@ -59,6 +60,8 @@ class FakeRedis:
         self.acks: list[tuple[str, str, str]] = []  # (stream, group, entry id), one per acknowledged id
         self.log: list[Executed] = []
         self.down: set[str] = set()
+        self.flaky: dict[str, int] = {}
+        self.failures = 0  # round trips refused as if Redis were down
         self._seq = 0
 
     # -- what tests read ---------------------------------------------------------------------------------------
@@ -108,7 +111,12 @@ class FakeRedis:
 
     def check_up(self, names: Iterable[str]) -> None:
         hit = sorted(set(names) & self.down)
+        for name in set(names):
+            if self.flaky.get(name, 0) > 0:
+                self.flaky[name] -= 1
+                hit.append(name)
         if hit:
+            self.failures += 1
             raise RedisConnectionError(f"fake Redis is down ({', '.join(hit)})")
 
     # -- typed access: WRONGTYPE like Redis ---------------------------------------------------------------------

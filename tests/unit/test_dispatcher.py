@@ -8,7 +8,7 @@ acknowledgements the dispatcher's plan produced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from gateway import keys
 from gateway.channels.base import EventNames, Family, Recipient, Render, Screen, checked_route
 from gateway.config import GatewayConfig, RetryConfig
-from gateway.dispatch import KEYWORD_REPLY, Dispatcher
+from gateway.dispatch import KEYWORD_REPLY, PER_APP_RETRY, Dispatcher
 from gateway.endpoints.store import Deactivation
 from gateway.errors import ContentRejected, MaybeSent, RecipientRejected, TransientError
 from gateway.models import (
@@ -86,6 +86,10 @@ class Rig:
     templates: FakeTemplates
     dispatcher: Dispatcher
     n: int = 0
+    waits: list[float] = field(default_factory=list)
+
+    async def backoff(self, seconds: float) -> None:
+        self.waits.append(seconds)
 
     def entry(self, request: dict[str, Any], entry_id: str | None = None, **extra: Any) -> tuple[str, dict[bytes, bytes]]:
         """A raw stream entry of APP (extra fields as given; lists and dicts as JSON)."""
@@ -132,7 +136,10 @@ def rig() -> Rig:
     cfg = GatewayConfig(retry=RetryConfig(max_attempts=MAX_ATTEMPTS, base_s=1.0, cap_s=600.0))
     routes = {"EMAIL": checked_route(mail, MAIL_FAMILY), "SMS": checked_route(text, TEXT_FAMILY),
               "GCM": checked_route(push, PUSH_FAMILY)}
-    return Rig(redis, mail, text, push, templates, Dispatcher(redis, cfg, routes, templates=templates))
+    dispatcher = Dispatcher(redis, cfg, routes, templates=templates)
+    rig = Rig(redis, mail, text, push, templates, dispatcher)
+    dispatcher.sleep = rig.backoff  # a recorded wait, not a real one
+    return rig
 
 
 def send(*addresses: str, channel: str = "EMAIL", body: str = "hello", **request: Any) -> dict[str, Any]:
@@ -486,6 +493,9 @@ async def test_redis_down_in_the_per_application_writes_leaves_the_batch_unackno
     with pytest.raises(RedisConnectionError):
         await rig.process(batch)
     assert rig.redis.acks == [] and EVENTS not in rig.redis.streams and keys.suppressed(APP) not in rig.redis.hashes
+    # it was waited out first, with growing waits, for PER_APP_RETRY's attempts
+    assert rig.redis.failures == PER_APP_RETRY.max_attempts and len(rig.waits) == PER_APP_RETRY.max_attempts - 1
+    assert rig.waits[-1] > rig.waits[0]
     # Redis is back: the same entry, read again, is decided again and acknowledged once
     rig.redis.down = set()
     await rig.process(batch)
@@ -520,3 +530,23 @@ async def test_a_channel_bug_is_an_unknown_failure_never_resent(rig: Rig) -> Non
     assert rig.only("bug@example.com")["status_message"] == "internal error in the channel: RuntimeError"
     assert RETRY not in rig.redis.zsets and rig.redis.acks == [(SEND, GROUP, "1-0")]
 
+
+
+async def test_a_busy_redis_is_waited_out_so_the_batch_is_not_sent_again(rig: Rig) -> None:
+    """A small blocking pool timing out under a burst of dead tokens ("No connection available") is not an outage
+    to give the batch up for: left pending, the whole batch would be sent again when claimed, and its dead tokens
+    refused as INACTIVE instead of reported as unregistered."""
+    for i in range(3):
+        put_endpoint(rig.redis, f"ep{i}", f"tok-{i}")
+    rig.push.answers = {"tok-0": RecipientRejected("Unregistered", code=410, deactivate=True),
+                        "tok-2": RecipientRejected("Unregistered", code=410, deactivate=True)}
+    rig.redis.flaky = {"watch": 3}
+    await rig.process(rig.entry(to_endpoints("ep0", "ep1", "ep2"), "1-0"))
+    assert rig.redis.failures == 3 and len(rig.waits) >= 1
+    status = {i: msgspec.json.decode(rig.redis.strings[keys.endpoint(APP, f"ep{i}")], type=EndpointResponse)
+              .EndpointStatus for i in range(3)}
+    assert status == {0: "INACTIVE", 1: "ACTIVE", 2: "INACTIVE"}
+    assert rig.redis.acks == [(SEND, GROUP, "1-0")]
+    assert [r["event_type"] for r in rig.events() if not r["event_type"].endswith(".send")] == \
+        ["_fpush.unregistered", "_fake.delivered", "_fpush.unregistered"]
+    assert rig.push.addresses == ["tok-0", "tok-1", "tok-2"]  # each sent once
