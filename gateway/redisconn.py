@@ -13,16 +13,13 @@ import contextlib
 import logging
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.config import GatewayConfig
-
-T = TypeVar("T")
 
 #: Errors meaning Redis cannot be reached right now (refused, reset, timed out, no free connection): the work
 #: is left pending and tried again later. Anything else Redis answers (WRONGTYPE…) is an answer, not an outage.
@@ -31,6 +28,12 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 #: Waits between attempts while Redis is down: doubling from BACKOFF_BASE_S up to BACKOFF_CAP_S.
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 5.0
+
+
+def text(value: bytes | str) -> str:
+    """A reply as text. The gateway's clients return bytes (no decode_responses), but redis-py's types cannot tell
+    a client's replies apart, so they say `bytes | str`."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def connect(cfg: GatewayConfig, *, max_connections: int | None = None) -> aioredis.Redis:
@@ -63,19 +66,6 @@ def redact(url: str) -> str:
 def next_delay(previous: float) -> float:
     """The wait after `previous` (0 before the first retry): exponential, capped."""
     return min(BACKOFF_CAP_S, previous * 2) if previous else BACKOFF_BASE_S
-
-
-async def retrying(op: Callable[[], Awaitable[T]], *, attempts: int = 8) -> T:
-    """Run `op`, waiting out a busy pool or a briefly unreachable Redis (REDIS_DOWN) with backoff for up to
-    `attempts` tries (about 11 s for 8); the last failure is raised."""
-    delay = 0.0
-    for _ in range(attempts - 1):
-        try:
-            return await op()
-        except REDIS_DOWN:
-            delay = next_delay(delay)
-            await asyncio.sleep(delay)
-    return await op()
 
 
 class Outage:

@@ -10,9 +10,11 @@ retry hint wins when it is longer. After `max_attempts` the entry goes to the de
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from redis.typing import EncodableT, FieldT
 
 from gateway.config import RetryConfig
 
@@ -69,10 +71,12 @@ def text_fields(fields: dict[bytes, bytes]) -> dict[str, bytes]:
     return {k.decode("utf-8", "backslashreplace"): v for k, v in fields.items()}
 
 
-def dead_fields(fields: dict[str, bytes], reason: str, attempts: int, failed_at_ms: int,
-                stream: str | None = None) -> dict[str, bytes]:
-    """A dead-letter entry: the original fields plus why, after how many attempts, when, and from which stream."""
-    out = dict(fields)
+def dead_fields(fields: Mapping[str, bytes], reason: str, attempts: int, failed_at_ms: int,
+                stream: str | None = None) -> dict[FieldT, EncodableT]:
+    """A dead-letter entry: the original fields plus why, after how many attempts, when, and from which stream
+    (typed as XADD takes its fields)."""
+    out: dict[FieldT, EncodableT] = {}
+    out.update(fields)
     if stream:
         out["stream"] = stream.encode()
     # cut at 2000 bytes without splitting a character: readers of the dead-letter stream decode it as UTF-8
