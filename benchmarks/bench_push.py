@@ -84,7 +84,7 @@ def _lit(name: bytes, value: bytes) -> bytes:
 
 async def run_raw(port: int, ca: str, n: int, conc: int, jwt_value: str) -> int:
     """Pre-encoded frames, literal headers without indexing: costs a few µs per push, so it measures the server."""
-    from gateway.sandbox.h2server import DATA, END_HEADERS, END_STREAM, HEADERS, PING, PREFACE, SETTINGS, WINDOW_UPDATE, frame
+    from gateway.channels.http2.frames import DATA, END_HEADERS, END_STREAM, HEADERS, PING, PREFACE, SETTINGS, WINDOW_UPDATE, frame
 
     conns = 2
     per_conn = n // conns

@@ -169,7 +169,7 @@ class VoiceChannelConfig(_HttpProviderBase, tag="voice", tag_field="kind"):
 class _PushBase(_Base):
     """Connection settings shared by the APNs and FCM channels (HTTP/2 pools)."""
 
-    # HTTP/2 implementation: "native" (our own framing, gateway/channels/h2native.py: the fastest), or the h2
+    # HTTP/2 implementation: "native" (our own framing, gateway/channels/http2/native.py: the fastest), or the h2
     # library or its API-compatible faster fork jh2 (benchmarks/bench_push.py measures all three)
     http2: Literal["native", "jh2", "h2"] = "native"
     connections: PositiveInt = 4  # per origin and credential

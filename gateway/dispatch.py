@@ -14,7 +14,8 @@ comes from each route's `Family`.
 A failure is isolated to what caused it, so one poison entry never holds its neighbours: an entry that cannot be
 decoded (or breaks the preparation of its batch) is dead-lettered alone with the reason; a recipient whose
 screening, composition or outcome fails ends with a status and an event, or dead-lettered, alone. Only Redis
-being unreachable (`redisconn.REDIS_DOWN`) leaves a whole batch pending, to be tried again.
+being unreachable (`redisconn.REDIS_DOWN`) leaves a whole batch pending, to be tried again (the per-application
+writes, which come after the sends, first wait a busy Redis out for a few seconds: PER_APP_RETRY).
 """
 
 from __future__ import annotations
@@ -23,31 +24,41 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+import redis.asyncio as aioredis
 
 from gateway import errors, events, keys
 from gateway.channels import families
 from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
-from gateway.config import GatewayConfig, Lane
+from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
+    AddressConfiguration,
+    DeliveryStatus,
     EndpointMessageResult,
     EndpointResponse,
+    EndpointSendConfiguration,
     MessageRequest,
     MessageResponse,
     MessageResult,
+    SendUsersMessageRequest,
     SendUsersMessageResponse,
 )
 from gateway.outcome import Action, Outcome, Refused, Result, decide
 from gateway.redisconn import REDIS_DOWN
 from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
+from gateway.stream.retry import backoff_s
 from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
 from gateway.templates import ProgramCache, TemplateError
 from gateway.templates.variables import build_context
+
+if TYPE_CHECKING:
+    from gateway.templates.store import TemplateResponseT, TemplateStore
 
 log = logging.getLogger("gateway.dispatch")
 
@@ -70,7 +81,14 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
+#: The per-application writes wait out a busy Redis (a small blocking pool timing out under a burst of dead
+#: tokens: "No connection available") before giving up on the batch: 8 attempts, 50 ms doubling to 2 s, about 6 s
+#: in all. Giving up at once leaves the batch pending, and when it is claimed again every recipient of it is sent
+#: again and its deactivated endpoints are refused as INACTIVE instead of reported as the dead tokens they were.
+PER_APP_RETRY = RetryConfig(max_attempts=8, base_s=0.05, cap_s=2.0)
+
 Dead = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, attempts
+RecipientConfig = AddressConfiguration | EndpointSendConfiguration  # a recipient's own settings in the request
 
 
 class Job:
@@ -93,7 +111,7 @@ class Job:
     )
 
     def __init__(self, entry: codec.SendEntry, key: str, user: str | None, endpoint_id: str | None,
-                 config: Any, message_id: str) -> None:
+                 config: RecipientConfig, message_id: str) -> None:
         self.entry = entry
         self.key = key
         self.user = user
@@ -113,7 +131,7 @@ class Job:
         """Whether this recipient's result is known (refused before sending, or sent)."""
         return self.result is not None
 
-    def refuse(self, status: str, code: int, message: str, *, rendering: bool = False) -> None:
+    def refuse(self, status: DeliveryStatus, code: int, message: str, *, rendering: bool = False) -> None:
         """Decide not to send to this recipient (nothing was sent)."""
         self.result = Refused(status, code, message, rendering)
 
@@ -133,8 +151,8 @@ class MessageIds:
 class Dispatcher:
     """Processes batches of raw stream entries end to end (see the module docstring)."""
 
-    def __init__(self, redis: Any, cfg: GatewayConfig, routes: dict[str, AnyRoute], *,
-                 templates: Any = None, optouts: Any = None) -> None:
+    def __init__(self, redis: aioredis.Redis, cfg: GatewayConfig, routes: dict[str, AnyRoute], *,
+                 templates: TemplateStore | None = None, optouts: OptOutStore | None = None) -> None:
         self.redis = redis
         self.cfg = cfg
         self.routes = routes
@@ -147,6 +165,7 @@ class Dispatcher:
         self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
         self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
 
     # ---------------------------------------------------------------- the walk
 
@@ -232,9 +251,9 @@ class Dispatcher:
                 pipe.set(k, entry.request_id, nx=True, ex=ttl)
                 pipe.get(k)
                 idem.append(entry)
-        user_jobs = [j for j in jobs if j.user is not None]
-        for j in user_jobs:
-            pipe.smembers(keys.user(j.entry.app, j.user))  # type: ignore[arg-type]
+        user_jobs = [(j, j.user) for j in jobs if j.user is not None]
+        for j, user in user_jobs:
+            pipe.smembers(keys.user(j.entry.app, user))
         results = await pipe.execute() if (idem or user_jobs) else []
         duplicates: set[str] = set()
         for i, entry in enumerate(idem):
@@ -245,15 +264,15 @@ class Dispatcher:
         if user_jobs:
             offset = 2 * len(idem)
             expanded: dict[int, list[Job]] = {}
-            for n, j in enumerate(user_jobs):
+            for n, (j, user) in enumerate(user_jobs):
                 members = sorted(m.decode() for m in results[offset + n])
                 ids = j.entry.message_ids or {}
                 only = set(j.entry.only) if j.entry.only is not None else None
                 kids = []
                 for eid in members:
-                    key = j.user + USER_SEP + eid  # type: ignore[operator]
+                    key = user + USER_SEP + eid
                     if only is None or key in only:
-                        kids.append(Job(j.entry, key, j.user, eid, j.config, ids.get(key) or self.ids()))
+                        kids.append(Job(j.entry, key, user, eid, j.config, ids.get(key) or self.ids()))
                 expanded[id(j)] = kids
             jobs[:] = [k for j in jobs for k in (expanded.get(id(j), [j]) if j.user is not None else [j])]
         # Endpoint documents through the store, one MGET per application (one Cluster slot each).
@@ -338,7 +357,7 @@ class Dispatcher:
 
     async def _compose_all(self, jobs: list[Job]) -> None:
         # Each template named in this batch is fetched once: (response shape, DefaultSubstitutions) or None.
-        templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None] = {}
+        templates: dict[tuple[str, str, str | None], tuple[TemplateResponseT, dict[str, Any]] | None] = {}
         for j in jobs:
             if j.done or j.route is None:
                 continue
@@ -351,7 +370,7 @@ class Dispatcher:
                 j.refuse("PERMANENT_FAILURE", 500, f"Internal error while composing the message: {_describe(exc)}")
 
     async def _compose(self, j: Job,
-                       templates: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]] | None]) -> None:
+                       templates: dict[tuple[str, str, str | None], tuple[TemplateResponseT, dict[str, Any]] | None]) -> None:
         """Build `j`'s content with its family's composer (sets j.outbound), or refuse it with the reason."""
         route = j.route
         assert route is not None
@@ -394,7 +413,8 @@ class Dispatcher:
         j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                               attempt=j.entry.attempt, trace_id=req.TraceId)
 
-    async def _template(self, name: str, ttype: str, version: str | None) -> tuple[Any, dict[str, Any]] | None:
+    async def _template(self, name: str, ttype: str, version: str | None,
+                        ) -> tuple[TemplateResponseT, dict[str, Any]] | None:
         if self.templates is None:
             return None
         try:
@@ -431,8 +451,11 @@ class Dispatcher:
 
     def _decide(self, j: Job, now_ms: int) -> list[bytes | str]:
         """Decide `j`'s outcome from its result (`outcome.decide`) and return its event records: the family's send
-        event on a first attempt that reached the channel, then the outcome's."""
-        names = j.route.family.events if j.route is not None else families.for_channel_type(j.channel_type)
+        event on a first attempt that reached the channel, then the outcome's. A recipient refused before its
+        route was set (a duplicate, an address its family refuses) still has its configured route's names: the
+        static table is only for a ChannelType no channel is configured for."""
+        route = j.route or self.routes.get(j.channel_type)
+        names = route.family.events if route is not None else families.for_channel_type(j.channel_type)
         if j.result is None:
             raise RuntimeError("recipient left without a result")  # a dispatcher bug: dead-lettered alone
         emit: list[bytes | str] = []
@@ -471,7 +494,7 @@ class Dispatcher:
                 per_app.append(j)
             self.counts[o.status] = self.counts.get(o.status, 0) + 1
         if per_app:
-            await self._per_app_writes(per_app)
+            await self._per_app_writes_patiently(per_app)
 
         pipe = self.redis.pipeline(transaction=True)
         if emit:
@@ -489,20 +512,19 @@ class Dispatcher:
             reason = "; ".join(sorted({_outcome(j).message for j in group}))[:2000]
             pipe.xadd(stream.dead_key, retry.dead_fields(out, reason, entry.attempt, now_ms, lane.send_key))
         for _, fields, reason, attempts in dead:
-            original = {k.decode(): v for k, v in fields.items()}
-            pipe.xadd(stream.dead_key, retry.dead_fields(original, reason, attempts, now_ms, lane.send_key))
-        waiting = [entry for entry, _ in entries if entry.reply_to and entry.attempt == 1]
+            pipe.xadd(stream.dead_key, retry.dead_fields(retry.text_fields(fields), reason, attempts, now_ms, lane.send_key))
+        waiting = [(entry, entry.reply_to) for entry, _ in entries if entry.reply_to and entry.attempt == 1]
         if waiting:
             by_entry: dict[str, list[Job]] = {}
             for j in jobs:
                 by_entry.setdefault(j.entry.id, []).append(j)
-            for entry in waiting:
+            for entry, reply_to in waiting:
                 try:
                     reply = self._response(entry, by_entry.get(entry.id, []))
                 except Exception:  # the outcome is still written; the caller's wait times out naming the entry
                     log.exception("building the reply of entry %s failed", entry.id)
                     continue
-                await self._reply(keys=[entry.reply_to], args=[reply, REPLY_TTL_S], client=pipe)
+                await self._reply(keys=[reply_to], args=[reply, REPLY_TTL_S], client=pipe)
         ack = [e.id for e, _ in entries] + [d[0] for d in dead]
         if ack:
             pipe.xack(lane.send_key, stream.group, *ack)
@@ -512,10 +534,26 @@ class Dispatcher:
             if isinstance(result, Exception):
                 log.error("writing outcomes: %s", result)
 
+    async def _per_app_writes_patiently(self, jobs: list[Job]) -> None:
+        """_per_app_writes, repeated while Redis is down (they are idempotent) for up to PER_APP_RETRY's attempts;
+        then Redis being down is raised and the batch stays pending."""
+        attempt = 1
+        while True:
+            try:
+                await self._per_app_writes(jobs)
+                return
+            except REDIS_DOWN as exc:
+                if attempt >= PER_APP_RETRY.max_attempts:
+                    raise
+                log.warning("Redis unavailable for the per-application writes of a batch (attempt %d of %d): %s",
+                            attempt, PER_APP_RETRY.max_attempts, _describe(exc))
+                await self.sleep(backoff_s(PER_APP_RETRY, attempt, None))
+                attempt += 1
+
     async def _per_app_writes(self, jobs: list[Job]) -> None:
         """The SUPPRESS and DEACTIVATE actions: an application's suppression list (one pipeline) and endpoint
-        statuses. Redis being down is raised (the batch stays pending and is decided again); an endpoint deleted
-        meanwhile is no reason to fail the batch."""
+        statuses. Redis being down is raised (the caller retries, then leaves the batch pending); an endpoint
+        deleted meanwhile is no reason to fail the batch."""
         pipe = self.redis.pipeline(transaction=False)
         deactivate: list[Job] = []
         for j in jobs:
@@ -554,13 +592,13 @@ class Dispatcher:
         return [j.entry.app, event_type, record]
 
     def _response(self, entry: codec.SendEntry, mine: list[Job]) -> bytes:
-        if entry.kind == "users":
+        if isinstance(entry.request, SendUsersMessageRequest):
             # A user with no endpoints gets an empty map: nothing was sent, and the caller can see that.
-            users: dict[str, dict[str, EndpointMessageResult]] = {u: {} for u in entry.request.Users}  # type: ignore[union-attr]
+            users: dict[str, dict[str, EndpointMessageResult]] = {u: {} for u in entry.request.Users}
             for j in mine:
                 users.setdefault(j.user or "", {})[j.endpoint_id or ""] = _endpoint_result(j)
             return _encode(SendUsersMessageResponse(ApplicationId=entry.app, RequestId=entry.request_id, Result=users))
-        result = {j.key: MessageResult(DeliveryStatus=_outcome(j).status, StatusCode=_outcome(j).code,  # type: ignore[arg-type]
+        result = {j.key: MessageResult(DeliveryStatus=_outcome(j).status, StatusCode=_outcome(j).code,
                                        StatusMessage=_outcome(j).message, MessageId=j.message_id)
                   for j in mine if j.endpoint_id is None}
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
@@ -576,7 +614,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _merged_context(request_context: dict[str, str] | None, recipient_config: Any) -> dict[str, str]:
+def _merged_context(request_context: dict[str, str] | None, recipient_config: RecipientConfig) -> dict[str, str]:
     """The request's Context overlaid with the recipient's (AddressConfiguration / EndpointSendConfiguration)."""
     own = getattr(recipient_config, "Context", None)
     if not own:
@@ -592,7 +630,7 @@ def _outcome(j: Job) -> Outcome:
 
 def _endpoint_result(j: Job) -> EndpointMessageResult:
     o = _outcome(j)
-    return EndpointMessageResult(Address=j.address or None, DeliveryStatus=o.status,  # type: ignore[arg-type]
+    return EndpointMessageResult(Address=j.address or None, DeliveryStatus=o.status,
                                  StatusCode=o.code, StatusMessage=o.message, MessageId=j.message_id)
 
 

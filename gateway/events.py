@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 _encode = msgspec.json.Encoder().encode
 
@@ -111,11 +113,11 @@ def message_record(
 class EventWriter:
     """Writes event records to the event stream: entries `app`, `event_type`, `record`, many per script call."""
 
-    def __init__(self, redis: Any, key: str) -> None:
+    def __init__(self, redis: aioredis.Redis, key: str) -> None:
         self.key = key
         self._emit = redis.register_script(_EMIT)
 
-    async def queue(self, pipe: Any, args: Sequence[bytes | str]) -> None:
+    async def queue(self, pipe: Pipeline, args: Sequence[bytes | str]) -> None:
         """Queue the writes of `args` (app, event_type, record JSON; three per record) on a pipeline."""
         for i in range(0, len(args), 3 * EMIT_CHUNK):
             await self._emit(keys=[self.key], args=args[i:i + 3 * EMIT_CHUNK], client=pipe)
@@ -132,7 +134,7 @@ class EventStreamSink:
     in the next single pipeline, so receipts arriving as fast as submits need one round trip per batch, not one
     each."""
 
-    def __init__(self, redis: Any, key: str = "gateway:events") -> None:
+    def __init__(self, redis: aioredis.Redis, key: str = "gateway:events") -> None:
         self._redis = redis
         self._writer = EventWriter(redis, key)
         self._batch: list[dict[str, Any]] = []

@@ -34,6 +34,7 @@ DEFAULT_TEMPLATES = {"en-US": "This is your One Time Password: ${code} from ${br
 CODE_LENGTH = (5, 8, 6)  # min, max, default
 VALIDITY_MIN = (5, 60, 15)
 ATTEMPTS = (1, 5, 3)
+_CHANNELS: dict[str, models.ChannelType] = {"SMS": "SMS", "VOICE": "VOICE"}  # the channels a code is sent on
 
 
 class OtpError(InvalidRequest):
@@ -99,8 +100,8 @@ class OtpService:
     ) -> tuple[models.MessageRequest, str]:
         """Issue a code for `params`; return the MessageRequest to send and the code (for the caller's tests
         and logs-free audit; never log it)."""
-        channel = params.Channel.upper()
-        if channel not in ("SMS", "VOICE"):
+        channel = _CHANNELS.get(params.Channel.upper())
+        if channel is None:
             raise OtpError("Channel must be SMS (or VOICE)")
         if not params.BrandName.strip() or not params.ReferenceId.strip():
             raise OtpError("BrandName and ReferenceId are required")
@@ -139,7 +140,7 @@ class OtpService:
                 OriginationNumber=origin, LanguageCode=params.Language,
             ))
         request = models.MessageRequest(
-            Addresses={dest: models.AddressConfiguration(ChannelType=channel)},  # type: ignore[arg-type]
+            Addresses={dest: models.AddressConfiguration(ChannelType=channel)},
             Context={"otp_reference_id": params.ReferenceId},
             MessageConfiguration=mc,
         )

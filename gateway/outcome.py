@@ -30,6 +30,7 @@ import msgspec
 from gateway import errors
 from gateway.channels.base import Delivered, EventNames
 from gateway.config import RetryConfig
+from gateway.models import DeliveryStatus
 from gateway.stream.retry import backoff_s
 
 
@@ -46,7 +47,7 @@ class Action(enum.Enum):
 class Refused(msgspec.Struct, frozen=True, gc=False):
     """A recipient decided before any channel ran: nothing was sent."""
 
-    status: str  # DUPLICATE, OPT_OUT or PERMANENT_FAILURE
+    status: DeliveryStatus  # DUPLICATE, OPT_OUT or PERMANENT_FAILURE
     code: int
     message: str
     rendering: bool = False  # the template could not be rendered (the family's rendering_failure event)
@@ -56,7 +57,7 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
     """What a recipient's result means: Pinpoint's DeliveryStatus, StatusCode, StatusMessage and event name, and
     the engine's action (`delay_s` for RETRY)."""
 
-    status: str
+    status: DeliveryStatus
     code: int
     message: str
     event: str
@@ -105,7 +106,7 @@ def decide(names: EventNames, result: Result, attempt: int, retry: RetryConfig,
     return Outcome(status, code, err.message, names.failure)
 
 
-def status_of(err: errors.DeliveryError) -> str:
+def status_of(err: errors.DeliveryError) -> DeliveryStatus:
     """Pinpoint's DeliveryStatus for a delivery error."""
     if isinstance(err, errors.OptedOut):
         return "OPT_OUT"

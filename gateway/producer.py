@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from gateway import keys
+from gateway.config import StreamConfig
 from gateway.errors import DecodeError
 from gateway.models import MessageRequest, MessageResponse, SendUsersMessageRequest, SendUsersMessageResponse
 from gateway.stream import codec
@@ -49,8 +50,11 @@ class Producer:
 
     def __init__(self, redis: Any, prefix: str = "gateway") -> None:
         self.redis = redis
-        self.key = f"{prefix}:send"
-        self.transactional_key = f"{prefix}:send:transactional"
+        # The lanes' keys exactly as the workers read them: built in one place (StreamConfig.lanes, most urgent
+        # first), so a producer and a worker of the same prefix cannot disagree on where a request goes.
+        lanes = StreamConfig(prefix=prefix).lanes
+        self.key = lanes[-1].send_key
+        self.transactional_key = lanes[0].send_key
 
     def _key(self, request: MessageRequest | SendUsersMessageRequest, transactional: bool | None) -> str:
         if transactional is None:

@@ -30,6 +30,12 @@ BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 5.0
 
 
+def text(value: bytes | str) -> str:
+    """A reply as text. The gateway's clients return bytes (no decode_responses), but redis-py's types cannot tell
+    a client's replies apart, so they say `bytes | str`."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def connect(cfg: GatewayConfig, *, max_connections: int | None = None) -> aioredis.Redis:
     """A client on a blocking pool of `redis_max_connections` (or `max_connections`) connections to
     `cfg.redis_url`; closing the client closes the pool."""

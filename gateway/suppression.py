@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
+import redis.asyncio as aioredis
 
 from gateway import keys
+from gateway.redisconn import text
 
 REASONS = ("BOUNCE", "COMPLAINT", "MANUAL")
 
@@ -32,7 +33,7 @@ def entry(reason: str, detail: str = "") -> bytes:
 
 
 class SuppressionList:
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
 
     async def add(self, app: str, address: str, reason: str = "MANUAL", detail: str = "") -> None:
@@ -51,4 +52,4 @@ class SuppressionList:
 
     async def list(self, app: str) -> dict[str, Suppression]:
         raw = await self.redis.hgetall(keys.suppressed(app))
-        return {k.decode(): _decode(v) for k, v in raw.items()}
+        return {text(k): _decode(v) for k, v in raw.items()}

@@ -17,7 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from gateway import redisconn
 from gateway.channels.base import AnyRoute, Runtime
@@ -31,6 +31,13 @@ from gateway.stream.consumer import Entry, StreamConsumer
 log = logging.getLogger("gateway.worker")
 
 
+class Processor(Protocol):
+    """What the worker hands each batch of a lane to: the Dispatcher (or a stand-in in tests). It returns once the
+    entries' outcomes are written and the entries acknowledged; when it raises they stay pending."""
+
+    async def process(self, raw: list[Entry], lane: Lane, /) -> None: ...
+
+
 class _LaneState:
     """One lane's reader state: its consumer, retry mover and in-flight accounting."""
 
@@ -40,6 +47,10 @@ class _LaneState:
         self.mover = mover
         self.inflight = 0
         self.capacity = asyncio.Event()
+        # Held by the reader and by the claim loop from counting the free capacity until what they got is launched:
+        # both asking for the same free slots at once would launch up to twice the budget. A claim waits at most
+        # block_ms for a blocked read.
+        self.intake = asyncio.Lock()
         # Ids being processed or dead-lettered here: an entry can come back through XAUTOCLAIM or our own backlog
         # while we still work on it, and must not be handled twice at once.
         self.active: set[str] = set()
@@ -59,8 +70,12 @@ class _LaneState:
 
 
 class Worker:
+    """Reads every lane and hands batches to `dispatcher` (default: a Dispatcher over `routes`, built from the
+    config when not given); `redis` defaults to a pool of the worker's own."""
+
     def __init__(self, cfg: GatewayConfig, *, redis: Any = None, routes: dict[str, AnyRoute] | None = None,
-                 consumer: str | None = None, templates: Any = None, optouts: Any = None) -> None:
+                 consumer: str | None = None, templates: Any = None, optouts: Any = None,
+                 dispatcher: Processor | None = None) -> None:
         self.cfg = cfg
         # A blocking pool: under a burst, commands wait for a free connection instead of failing. The lanes'
         # blocking reads get one connection each, of their own (see StreamConsumer).
@@ -80,11 +95,13 @@ class Worker:
             for lane in cfg.stream.lanes
         ]
         self.consumer = self.lanes[-1].consumer  # the default lane's
-        if templates is None:
-            from gateway.templates.store import TemplateStore
+        if dispatcher is None:
+            if templates is None:
+                from gateway.templates.store import TemplateStore
 
-            templates = TemplateStore(self.redis)
-        self.dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
+                templates = TemplateStore(self.redis)
+            dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
+        self.dispatcher: Processor = dispatcher
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -171,13 +188,17 @@ class Worker:
                 await state.capacity.wait()
                 continue
             try:
-                entries = await state.consumer.read(min(cfg.batch_size, state.free), cfg.block_ms)
-                if entries and self._stopping.is_set():
-                    break  # stopping: leave what was just read pending for another worker
-                if entries:
-                    # Only the backlog (our own pending entries, read again) can have been delivered before.
-                    backlog = state.consumer.reading_backlog
-                    await self._take_and_launch(state, entries, screen=backlog, unread=backlog)
+                async with state.intake:
+                    count = min(cfg.batch_size, state.free)
+                    if count <= 0:
+                        continue  # a claim took the capacity while we waited for the lock
+                    entries = await state.consumer.read(count, cfg.block_ms)
+                    if entries and self._stopping.is_set():
+                        break  # stopping: leave what was just read pending for another worker
+                    if entries:
+                        # Only the backlog (our own pending entries, read again) can have been delivered before.
+                        backlog = state.consumer.reading_backlog
+                        await self._take_and_launch(state, entries, screen=backlog, unread=backlog)
             except REDIS_DOWN as exc:
                 self.outage.failed(exc, f"reading {state.lane.send_key}")
                 delay = next_delay(delay)
@@ -242,8 +263,8 @@ class Worker:
             pipe = self.redis.pipeline(transaction=True)
             for entry_id, fields in poison:
                 reason = f"delivered {counts[entry_id]} times without an outcome; a worker may crash on it"
-                dead: Any = retry.dead_fields({k.decode(): v for k, v in fields.items()}, reason, counts[entry_id],
-                                              now_ms, state.lane.send_key)
+                dead: Any = retry.dead_fields(retry.text_fields(fields), reason, counts[entry_id], now_ms,
+                                              state.lane.send_key)
                 pipe.xadd(self.cfg.stream.dead_key, dead)
             pipe.xack(state.consumer.key, state.consumer.group, *[e[0] for e in poison])
             await pipe.execute()
@@ -252,13 +273,14 @@ class Worker:
         return keep
 
     async def _claim_once(self, state: _LaneState) -> None:
-        if state.free <= 0 or self._stopping.is_set():
-            return
-        entries = await state.consumer.claim(count=min(state.free, self.cfg.stream.batch_size))
-        if entries:
-            log.warning("claimed %d entries of %s idle longer than %d ms", len(entries), state.lane.send_key,
-                        self.cfg.stream.claim_idle_ms)
-            await self._take_and_launch(state, entries, screen=True, unread=False)
+        async with state.intake:
+            if state.free <= 0 or self._stopping.is_set():
+                return
+            entries = await state.consumer.claim(count=min(state.free, self.cfg.stream.batch_size))
+            if entries:
+                log.warning("claimed %d entries of %s idle longer than %d ms", len(entries), state.lane.send_key,
+                            self.cfg.stream.claim_idle_ms)
+                await self._take_and_launch(state, entries, screen=True, unread=False)
 
     async def _move_retries(self, state: _LaneState) -> None:
         moved = await state.mover.move_due(int(time.time() * 1000))

@@ -3,12 +3,10 @@
 The stores' errors need no translation here: each store raises its own subclass of gateway.errors' NotFound /
 InvalidRequest / Forbidden / Conflict, with a message naming the field or the resource, and the server answers each
 root once. Stores whose shape is already the protocol's are registered as they are (EndpointStore,
-gateway.phone).
+gateway.phone, gateway.segments.jobs.Jobs).
 
 - `SegmentAdapter`: SegmentService over `gateway.segments.store.SegmentStore`, with tags kept in the API's
   TagStore (so ListTagsForResource on a segment ARN and GetSegment agree).
-- `JobAdapter`: JobService over `gateway.segments.jobs.Jobs` (jobs run in the background of the API process;
-  `drain()` waits for them).
 - `EngineOtpService`: OtpService over `gateway.otp.OtpService`; the OTP message is sent through the engine (the
   ingest stream and a worker) with `Producer.send_messages_and_wait`, so SendOTPMessage answers the worker's
   MessageResponse.
@@ -29,7 +27,6 @@ from gateway.api.errors import InternalServerError
 from gateway.api.services import Settings, TemplateKind, TemplateRequest, TemplateResponse
 from gateway.api.tagstore import TagStore, check_tags
 from gateway.producer import Producer
-from gateway.segments.jobs import Jobs
 from gateway.segments.store import SegmentStore
 from gateway.templates.store import TYPES, TemplateNotFound, TemplateStore, request_shape
 
@@ -101,41 +98,6 @@ class SegmentAdapter:
     ) -> models.SegmentsResponse:
         page = await self.store.versions(app_id, segment_id, page_size, token)
         return msgspec.structs.replace(page, Item=await self._tagged(app_id, page.Item))
-
-
-class JobAdapter:
-    """JobService over `Jobs`: CreateImportJob/CreateExportJob record the job and run it in the background of
-    this process; Get*Job shows its progress (CREATED, PROCESSING, then COMPLETED or FAILED)."""
-
-    def __init__(self, jobs: Jobs) -> None:
-        self.jobs = jobs
-
-    async def drain(self) -> None:
-        """Wait until every job started here (and the index snapshots they trigger) has finished."""
-        await self.jobs.drain()
-        await self.jobs.resolver.drain()
-
-    async def create_import_job(self, app_id: str, request: models.ImportJobRequest) -> models.ImportJobResponse:
-        return await self.jobs.create_import(app_id, request)
-
-    async def get_import_job(self, app_id: str, job_id: str) -> models.ImportJobResponse:
-        return await self.jobs.get_import(app_id, job_id)
-
-    async def list_import_jobs(
-        self, app_id: str, page_size: int, token: str | None, segment_id: str | None
-    ) -> models.ImportJobsResponse:
-        return await self.jobs.list_imports(app_id, page_size, token, segment_id)
-
-    async def create_export_job(self, app_id: str, request: models.ExportJobRequest) -> models.ExportJobResponse:
-        return await self.jobs.create_export(app_id, request)
-
-    async def get_export_job(self, app_id: str, job_id: str) -> models.ExportJobResponse:
-        return await self.jobs.get_export(app_id, job_id)
-
-    async def list_export_jobs(
-        self, app_id: str, page_size: int, token: str | None, segment_id: str | None
-    ) -> models.ExportJobsResponse:
-        return await self.jobs.list_exports(app_id, page_size, token, segment_id)
 
 
 class EngineOtpService:

@@ -26,7 +26,7 @@ from aiohttp import web
 from gateway import errors as gw
 from gateway import otp, phone
 from gateway.api import errors
-from gateway.api.adapters import EngineOtpService, JobAdapter, SegmentAdapter, TemplateAdapter
+from gateway.api.adapters import EngineOtpService, SegmentAdapter, TemplateAdapter
 from gateway.api.appstore import AppStore
 from gateway.api.channelstore import RedisChannelStore
 from gateway.api.engine import StreamMessageService
@@ -257,7 +257,7 @@ def services_from_config(
         segments=SegmentAdapter(segment_store, tags),
         campaigns=CampaignStore(redis, segment_store, template_store, tags, arn_prefix=settings.arn("").rstrip(":")),
         templates=TemplateAdapter(template_store, settings, tags),
-        jobs=JobAdapter(Jobs(redis, endpoint_store, segment_store, config=config.jobs)),
+        jobs=Jobs(redis, endpoint_store, segment_store, config=config.jobs),
         phone=phone,
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),
     )

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from gateway import keys
 from gateway.errors import InvalidRequest
+from gateway.redisconn import text as _text
 
 MAX_TAGS = 50
 MAX_KEY = 128
@@ -29,10 +30,6 @@ def check_tags(tags: dict[str, str], field: str = "tags") -> None:
             raise InvalidRequest(f"{field}: tag key {k[:40]!r} uses the reserved prefix aws:")
         if len(v) > MAX_VALUE:
             raise InvalidRequest(f"{field}: value of tag {k[:40]!r} exceeds {MAX_VALUE} characters")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class TagStore:

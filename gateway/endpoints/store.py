@@ -34,6 +34,7 @@ from gateway.models import (
     EndpointResponse,
     EndpointsResponse,
 )
+from gateway.redisconn import text as _s
 
 _decode = msgspec.json.Decoder(EndpointResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -85,10 +86,6 @@ def registry_key(app: str, kind: str) -> str:
 
 def removed_key(app: str, kind: str) -> str:
     return keys.app_key(app, "attrs-removed", kind)
-
-
-def _s(b: bytes | str) -> str:
-    return b.decode() if isinstance(b, bytes) else b
 
 
 class EndpointStore:

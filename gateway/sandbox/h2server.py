@@ -1,6 +1,7 @@
-"""A minimal, fast HTTP/2 server core for the push sandboxes (raw asyncio Protocol, hand-written framing).
+"""A minimal, fast HTTP/2 server core for the push sandboxes (raw asyncio Protocol on the client's frame codec).
 
-It parses frames itself and only decodes HPACK (jh2's compiled decoder when present), and it encodes responses
+Its frames are :mod:`gateway.channels.http2.frames`, the codec the native client uses (a malformed frame is a
+GOAWAY with PROTOCOL_ERROR); it only decodes HPACK (jh2's compiled decoder when present), and it encodes responses
 as HPACK literals without touching a dynamic table, so it costs a fraction of what an h2-based client costs per
 request: a benchmark measures the client, not this server (benchmarks/bench_push.py measures it alone first).
 
@@ -28,29 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+
+from gateway.channels.http2 import frames
 
 try:  # jh2 ships a compiled HPACK decoder; hpack is the pure-Python one h2 uses
     from jh2._hazmat import Decoder as _Decoder
 except ImportError:  # pragma: no cover
     from hpack import Decoder as _Decoder
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
-END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
-NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, REFUSED_STREAM = 0x0, 0x1, 0x3, 0x7
-S_HEADER_TABLE_SIZE, S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE = 0x1, 0x3, 0x4, 0x5
-
-_hdr = struct.Struct(">I").pack
 _STATIC_STATUS = {200: 0x88, 204: 0x89, 206: 0x8A, 304: 0x8B, 400: 0x8C, 404: 0x8D, 500: 0x8E}
-
-
-def frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
-    """One HTTP/2 frame."""
-    n = len(payload)
-    return bytes((n >> 16, (n >> 8) & 0xFF, n & 0xFF, ftype, flags)) + _hdr(stream_id & 0x7FFFFFFF) + payload
 
 
 def _hpack_int(value: int, prefix_bits: int, first: int) -> bytes:
@@ -77,10 +66,6 @@ def encode_response_headers(status: int, headers: list[tuple[bytes, bytes]]) -> 
     for name, value in headers:
         block += b"\x00" + _hpack_str(name) + _hpack_str(value)
     return block
-
-
-def settings_payload(pairs: list[tuple[int, int]]) -> bytes:
-    return b"".join(struct.pack(">HI", k, v) for k, v in pairs)
 
 
 class Request:
@@ -130,8 +115,9 @@ class ServerConnection(asyncio.Protocol):
         self.server = server
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
+        self.head = bytearray()  # the client's connection preface, until all 24 octets are in
         self.preface = False
+        self.reader = frames.FrameReader()
         self.decoder = _Decoder()
         self.streams: dict[int, _InStream] = {}
         self.answering = 0  # requests accepted and not yet answered
@@ -143,9 +129,9 @@ class ServerConnection(asyncio.Protocol):
         self.highest = 0
         # what we may send: the client's connection window, its initial stream window and frame size, and per
         # stream how far past (or short of) that initial window it is (sent minus WINDOW_UPDATE credit)
-        self.send_window = 65535
-        self.peer_initial = 65535
-        self.peer_max_frame = 16384
+        self.send_window = frames.DEFAULT_WINDOW
+        self.peer_initial = frames.DEFAULT_WINDOW
+        self.peer_max_frame = frames.DEFAULT_MAX_FRAME
         self.used: dict[int, int] = {}
         self.awaiting: set[int] = set()  # processed, answer not yet sent (delay_s)
         self.pending: dict[int, bytes] = {}  # response bodies waiting for window, in answer order
@@ -155,16 +141,16 @@ class ServerConnection(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.server.connections.add(self)
         self.server.accepted += 1
         server = self.server
-        preface = frame(SETTINGS, 0, 0, settings_payload([
-            (S_MAX_CONCURRENT_STREAMS, self.limit), (S_INITIAL_WINDOW_SIZE, server.recv_window),
-            (S_HEADER_TABLE_SIZE, 4096),
-        ]))
-        if server.conn_recv_window > 65535:
-            preface += frame(WINDOW_UPDATE, 0, 0, _hdr(server.conn_recv_window - 65535))
+        preface = frames.settings([
+            (frames.S_MAX_CONCURRENT_STREAMS, self.limit), (frames.S_INITIAL_WINDOW_SIZE, server.recv_window),
+            (frames.S_HEADER_TABLE_SIZE, 4096),
+        ])
+        if server.conn_recv_window > frames.DEFAULT_WINDOW:
+            preface += frames.window_update(0, server.conn_recv_window - frames.DEFAULT_WINDOW)
         self._write(preface)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -184,43 +170,33 @@ class ServerConnection(asyncio.Protocol):
         self.out.clear()
 
     def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
         if not self.preface:
-            if len(buf) < 24:
+            head = self.head
+            head += data
+            if len(head) < len(frames.PREFACE):
                 return
-            if bytes(buf[:24]) != PREFACE:
-                self._goaway(PROTOCOL_ERROR, b"bad preface")
+            if bytes(head[:len(frames.PREFACE)]) != frames.PREFACE:
+                self._goaway(frames.PROTOCOL_ERROR, b"bad preface")
                 return
-            del buf[:24]
+            data = bytes(head[len(frames.PREFACE):])
+            head.clear()
             self.preface = True
-        pos = 0
-        n = len(buf)
-        while n - pos >= 9:
-            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
-            end = pos + 9 + length
-            if end > n:
-                break
-            ftype = buf[pos + 3]
-            flags = buf[pos + 4]
-            sid = ((buf[pos + 5] & 0x7F) << 24) | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) | buf[pos + 8]
-            payload = bytes(buf[pos + 9:end])
-            pos = end
-            self._frame(ftype, flags, sid, payload)
-            if self.closed:
-                return
-        del buf[:pos]
+        try:
+            for ftype, flags, sid, payload in self.reader.feed(data):
+                self._frame(ftype, flags, sid, payload)
+                if self.closed:
+                    return
+        except frames.FrameError as exc:
+            self._goaway(frames.PROTOCOL_ERROR, str(exc).encode())
+            return
         if self.recv_unacked >= min(self.server.conn_recv_window // 2, 1 << 20):
-            self._write(frame(WINDOW_UPDATE, 0, 0, _hdr(self.recv_unacked)))
+            self._write(frames.window_update(0, self.recv_unacked))
             self.recv_unacked = 0
 
     def _frame(self, ftype: int, flags: int, sid: int, payload: bytes) -> None:
-        if ftype == HEADERS:
-            if flags & PADDED:
-                pad = payload[0]
-                payload = payload[1:len(payload) - pad]
-            if flags & PRIORITY_FLAG:
-                payload = payload[5:]
+        if ftype == frames.HEADERS:
+            if flags & (frames.PADDED | frames.PRIORITY_FLAG):
+                payload = frames.header_fragment(flags, payload)
             if sid <= self.highest and sid not in self.streams:
                 return  # trailers for a stream we dropped
             self.highest = max(self.highest, sid)
@@ -232,57 +208,57 @@ class ServerConnection(asyncio.Protocol):
                 if len(self.streams) + self.answering > self.limit:
                     self.server.limit_violations += 1
             st.block += payload
-            if flags & END_HEADERS:
+            if flags & frames.END_HEADERS:
                 self._headers_done(sid, st)
-            if flags & END_STREAM:
+            if flags & frames.END_STREAM:
                 self._complete(sid)
-        elif ftype == CONTINUATION:
+        elif ftype == frames.CONTINUATION:
             st = self.streams.get(sid)
             if st is None:
                 return
             st.block += payload
-            if flags & END_HEADERS:
+            if flags & frames.END_HEADERS:
                 self._headers_done(sid, st)
-        elif ftype == DATA:
+        elif ftype == frames.DATA:
             flow = len(payload)
             self.recv_unacked += flow
             st = self.streams.get(sid)
             if st is None:
                 return
-            if flags & PADDED:
-                payload = payload[1:len(payload) - payload[0]]
+            if flags & frames.PADDED:
+                payload = frames.unpad(payload)
             st.body.append(payload)
-            if flags & END_STREAM:
+            if flags & frames.END_STREAM:
                 self._complete(sid)
             else:
                 st.unacked += flow
                 if st.unacked >= min(self.server.recv_window // 2, 1 << 20):
-                    self._write(frame(WINDOW_UPDATE, 0, sid, _hdr(st.unacked)))
+                    self._write(frames.window_update(sid, st.unacked))
                     st.unacked = 0
-        elif ftype == SETTINGS:
-            if not flags & ACK:
+        elif ftype == frames.SETTINGS:
+            if not flags & frames.ACK:
                 self._settings(payload)
-        elif ftype == PING:
-            if not flags & ACK:
+        elif ftype == frames.PING:
+            if not flags & frames.ACK:
                 self.server.pings += 1
                 if not self.server.ignore_pings:
-                    self._write(frame(PING, ACK, 0, payload))
-        elif ftype == WINDOW_UPDATE:
-            inc = struct.unpack(">I", payload)[0] & 0x7FFFFFFF
+                    self._write(frames.ping(payload, ack=True))
+        elif ftype == frames.WINDOW_UPDATE:
+            inc = frames.window_increment(payload)
             if sid == 0:
                 self.send_window += inc
             elif sid in self.streams or sid in self.awaiting or sid in self.pending:
                 self.used[sid] = self.used.get(sid, 0) - inc
             if self.pending:
                 self._pump()
-        elif ftype == RST_STREAM:
+        elif ftype == frames.RST_STREAM:
             self.streams.pop(sid, None)
             self.awaiting.discard(sid)  # the client gave up: its answer is not sent
             self.pending.pop(sid, None)
             self.used.pop(sid, None)
             if self.goaway_sent and not self.answering and not self.pending:
                 self._close()
-        elif ftype == GOAWAY:
+        elif ftype == frames.GOAWAY:
             self.goaway_sent = True
             if not self.streams and not self.answering:
                 self._close()
@@ -290,16 +266,15 @@ class ServerConnection(asyncio.Protocol):
     def _settings(self, payload: bytes) -> None:
         """The client's SETTINGS: its stream window and frame size bound our DATA frames (the HPACK table size
         does not matter: responses never use the dynamic table)."""
-        for i in range(0, len(payload) - len(payload) % 6, 6):
-            key, value = struct.unpack_from(">HI", payload, i)
-            if key == S_INITIAL_WINDOW_SIZE:
-                if value > 0x7FFFFFFF:
-                    self._goaway(FLOW_CONTROL_ERROR, b"INITIAL_WINDOW_SIZE too large")
+        for key, value in frames.parse_settings(payload):
+            if key == frames.S_INITIAL_WINDOW_SIZE:
+                if value > frames.MAX_WINDOW:
+                    self._goaway(frames.FLOW_CONTROL_ERROR, b"INITIAL_WINDOW_SIZE too large")
                     return
                 self.peer_initial = value  # applies to every stream's window at once (RFC 9113 §6.9.2)
-            elif key == S_MAX_FRAME_SIZE and 16384 <= value <= 16777215:
+            elif key == frames.S_MAX_FRAME_SIZE and frames.DEFAULT_MAX_FRAME <= value <= frames.MAX_FRAME_LIMIT:
                 self.peer_max_frame = value
-        self._write(frame(SETTINGS, ACK, 0))
+        self._write(frames.SETTINGS_ACK)
         if self.pending:
             self._pump()
 
@@ -307,7 +282,7 @@ class ServerConnection(asyncio.Protocol):
         try:
             decoded = self.decoder.decode(st.block, raw=True)
         except Exception:
-            self._goaway(0x9, b"hpack")  # COMPRESSION_ERROR
+            self._goaway(frames.COMPRESSION_ERROR, b"hpack")
             return
         st.headers = {k: v for k, v, *_ in decoded}
         st.duplicated = len(st.headers) != len(decoded)
@@ -324,7 +299,7 @@ class ServerConnection(asyncio.Protocol):
         if server.refuse_next > 0:
             server.refuse_next -= 1
             server.refused += 1
-            self._write(frame(RST_STREAM, 0, sid, _hdr(REFUSED_STREAM)))
+            self._write(frames.rst_stream(sid, frames.REFUSED_STREAM))
             return
         self.requests += 1
         self.last_processed = sid
@@ -338,7 +313,7 @@ class ServerConnection(asyncio.Protocol):
         else:
             self._respond(sid, reply)
         if server.goaway_after is not None and self.requests >= server.goaway_after:
-            self._goaway(NO_ERROR, server.goaway_debug)
+            self._goaway(frames.NO_ERROR, server.goaway_debug)
 
     def _respond(self, sid: int, reply: Reply) -> None:
         self.answering -= 1
@@ -352,24 +327,24 @@ class ServerConnection(asyncio.Protocol):
         status, headers, body, authed = reply
         block = encode_response_headers(status, headers)
         if body:
-            self._write(frame(HEADERS, END_HEADERS, sid, block))
+            self._write(frames.frame(frames.HEADERS, frames.END_HEADERS, sid, block))
             n = len(body)
             if (not self.pending and n <= self.send_window and n <= self.peer_initial - self.used.get(sid, 0)
                     and n <= self.peer_max_frame):
                 self.send_window -= n  # the usual case: one frame, within every window
                 self.used.pop(sid, None)
-                self._write(frame(DATA, END_STREAM, sid, body))
+                self._write(frames.frame(frames.DATA, frames.END_STREAM, sid, body))
             else:
                 self.pending[sid] = body
                 self._pump()
         else:
             self.used.pop(sid, None)
-            self._write(frame(HEADERS, END_HEADERS | END_STREAM, sid, block))
+            self._write(frames.frame(frames.HEADERS, frames.END_HEADERS | frames.END_STREAM, sid, block))
         if authed and not self.raised and not self.goaway_sent:
             self.raised = True
             if self.server.max_streams != self.limit:
                 self.limit = self.server.max_streams
-                self._write(frame(SETTINGS, 0, 0, settings_payload([(S_MAX_CONCURRENT_STREAMS, self.limit)])))
+                self._write(frames.settings([(frames.S_MAX_CONCURRENT_STREAMS, self.limit)]))
         if self.goaway_sent and not self.answering and not self.pending:
             self.loop.call_soon(self._close)
 
@@ -384,7 +359,7 @@ class ServerConnection(asyncio.Protocol):
                 chunk, body = body[:n], body[n:]
                 self.send_window -= n
                 self.used[sid] = self.used.get(sid, 0) + n
-                self._write(frame(DATA, 0 if body else END_STREAM, sid, chunk))
+                self._write(frames.frame(frames.DATA, 0 if body else frames.END_STREAM, sid, chunk))
             if body:
                 self.pending[sid] = body
                 if self.send_window <= 0:
@@ -401,7 +376,7 @@ class ServerConnection(asyncio.Protocol):
             return
         self.goaway_sent = True
         self.server.goaways += 1
-        self._write(frame(GOAWAY, 0, 0, _hdr(self.last_processed) + _hdr(code) + debug))
+        self._write(frames.goaway(self.last_processed, code, debug))
         if not self.answering and not self.pending:
             self.loop.call_soon(self._close)
 
@@ -455,7 +430,7 @@ class H2Server:
     def goaway_all(self, debug: bytes = b'{"reason":"Shutdown"}') -> None:
         """Send GOAWAY on every open connection now (answers for streams already processed still go out)."""
         for c in list(self.connections):
-            c._goaway(NO_ERROR, debug)
+            c._goaway(frames.NO_ERROR, debug)
 
     async def aclose(self) -> None:
         if self._server is not None:

@@ -31,7 +31,7 @@ import argparse
 import asyncio
 import re
 from collections import Counter
-from typing import IO
+from typing import IO, cast
 
 _SLOW = re.compile(rb"^slow(\d*)")
 
@@ -48,7 +48,7 @@ class SinkState:
         self.messages: list[tuple[str, str, bytes]] = []
         self.attempts: Counter[str] = Counter()
         self.connections = 0
-        self.transports: set[asyncio.BaseTransport] = set()
+        self.transports: set[asyncio.Transport] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.log: IO[str] | None = open(log_path, "a", buffering=1) if log_path else None
 
@@ -91,10 +91,18 @@ class SinkProtocol(asyncio.Protocol):
         self.out: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream server's transport is a Transport; uvloop's implement it without subclassing it, so this is a
+        # cast, not an isinstance check.
+        self.transport = t = cast(asyncio.Transport, transport)
         self.state.connections += 1
-        self.state.transports.add(transport)
-        transport.write(b"220 sandbox.gateway ESMTP ready\r\n")  # type: ignore[attr-defined]
+        self.state.transports.add(t)
+        t.write(b"220 sandbox.gateway ESMTP ready\r\n")
+
+    @property
+    def _transport(self) -> asyncio.Transport:
+        """The connection's transport, set before any data can arrive (connection_made)."""
+        assert self.transport is not None
+        return self.transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
@@ -107,7 +115,7 @@ class SinkProtocol(asyncio.Protocol):
         while True:
             if self.bdat_left:
                 if self.fault.startswith(b"disconnect") and self.rcpts:
-                    self.transport.abort()  # type: ignore[union-attr]
+                    self._transport.abort()
                     return
                 take = buf[pos:pos + self.bdat_left]
                 pos += len(take)
@@ -130,7 +138,7 @@ class SinkProtocol(asyncio.Protocol):
                 if self.fault.startswith(b"disconnect"):
                     if pos >= len(buf):  # let the client see 354 and start the body first
                         break
-                    self.transport.abort()  # type: ignore[union-attr]
+                    self._transport.abort()
                     return
                 if buf[pos:pos + 3] == b".\r\n":
                     end, body_end = pos, pos
@@ -156,7 +164,7 @@ class SinkProtocol(asyncio.Protocol):
                 return
         self.buf = buf[pos:]
         if out:
-            self.transport.write(b"".join(out))  # type: ignore[union-attr]
+            self._transport.write(b"".join(out))
             out.clear()
 
     def _flush(self) -> None:
@@ -191,7 +199,7 @@ class SinkProtocol(asyncio.Protocol):
                 out.append(reply)
                 if reply.startswith(b"421"):
                     self._flush()
-                    self.transport.close()  # type: ignore[union-attr]
+                    self._transport.close()
                     return True
         elif verb == b"DATA":
             if self.rcpts:
@@ -236,7 +244,7 @@ class SinkProtocol(asyncio.Protocol):
         elif verb == b"QUIT":
             out.append(b"221 2.0.0 Bye\r\n")
             self._flush()
-            self.transport.close()  # type: ignore[union-attr]
+            self._transport.close()
             return True
         elif line.upper().startswith(b"XSTATS"):
             out.append(b"250 accepted=%d\r\n" % self.state.accepted)
@@ -327,7 +335,7 @@ class SmtpSink:
         if self.server is not None:
             self.server.close()
             for t in list(self.state.transports):
-                t.abort()  # type: ignore[attr-defined]
+                t.abort()
             await self.server.wait_closed()
         if self.state.log is not None:
             self.state.log.close()

@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from gateway import _fast, keys
 from gateway.endpoints.rules import parse_instant
 from gateway.endpoints.store import all_ids_key, changes_key
+from gateway.redisconn import text as _s
 
 NAN = math.nan
 SET_FIELDS = ("channel", "appversion", "make", "model", "platform", "country")
@@ -264,10 +265,6 @@ def _set_lists(cols: dict[str, Column], row: int, attrs: dict[str, tuple[str, ..
 def _stream_id(s: str) -> tuple[int, int]:
     a, _, b = s.partition("-")
     return int(a), int(b or 0)
-
-
-def _s(b: bytes | str) -> str:
-    return b.decode() if isinstance(b, bytes) else b
 
 
 async def _scan(

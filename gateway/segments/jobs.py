@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import aiohttp
@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 MAX_FAILURES_LISTED = 100
 EXPORT_PIECE = 100_000
+JobT = TypeVar("JobT", ImportJobResponse, ExportJobResponse)
 _enc = msgspec.json.Encoder().encode
 
 
@@ -192,7 +193,7 @@ class Jobs:
             pipe.zadd(jobs_key(app, kind, seg), {job.Id: time.time()}, nx=True)
         await pipe.execute()
 
-    async def _get(self, app: str, job_id: str, typ: Any) -> Any:
+    async def _get(self, app: str, job_id: str, typ: type[JobT]) -> JobT:
         raw = await self.redis.get(job_key(app, job_id))
         if raw is None:
             raise JobNotFound(f"job {job_id!r} not found in application {app!r}")
@@ -201,17 +202,17 @@ class Jobs:
             raise JobNotFound(f"job {job_id!r} is not an {typ.__name__[:6].lower()} job")
         return msgspec.convert(job, typ)
 
-    async def _list(self, app: str, kind: str, seg: str | None, page_size: Any, token: str | None) -> Any:
+    async def _list(self, app: str, kind: str, seg: str | None, page_size: Any, token: str | None,
+                    typ: type[JobT]) -> tuple[list[JobT], str | None]:
+        """One page of an application's (or a segment's) jobs of `kind`, newest first, and the next page's token."""
         start, size = _page(page_size, token)
         stop = -1 if size is None else start + size
         ids = [_s(i) for i in await self.redis.zrevrange(jobs_key(app, kind, seg), start, stop)]
         more = size is not None and len(ids) > size
         ids = ids[:size] if size is not None else ids
         raws = await self.redis.mget([job_key(app, i) for i in ids]) if ids else []
-        typ = ImportJobResponse if kind == "import" else ExportJobResponse
-        items: list[Any] = [msgspec.json.decode(r, type=typ) for r in raws if r is not None]
-        resp = ImportJobsResponse if kind == "import" else ExportJobsResponse
-        return resp(Item=items, NextToken=str(start + len(ids)) if more else None)
+        items = [msgspec.json.decode(r, type=typ) for r in raws if r is not None]
+        return items, str(start + len(ids)) if more else None
 
     async def _guard(self, app: str, job_id: str, kind: str, seg: str | None, coro: Any) -> None:
         """Run a background job; an unexpected error marks the job FAILED with the reason instead of leaving it
@@ -221,8 +222,8 @@ class Jobs:
         except Exception as exc:
             # the exception may carry anything (a row, a path): the job says what kind, the log says the rest
             log.exception("%s job %s of application %s stopped", kind, job_id, app)
-            typ = ImportJobResponse if kind == "import" else ExportJobResponse
-            job = await self._get(app, job_id, typ)
+            job: ImportJobResponse | ExportJobResponse = await (
+                self._get(app, job_id, ImportJobResponse) if kind == "import" else self._get(app, job_id, ExportJobResponse))
             failed = msgspec.structs.replace(
                 job, JobStatus="FAILED", Failures=[f"job stopped: {type(exc).__name__} (see the gateway's log)"],
                 CompletionDate=self._clock(),
@@ -230,9 +231,10 @@ class Jobs:
             await self._save(app, failed, kind, seg)
 
     async def drain(self) -> None:
-        """Wait for the jobs running in the background (tests, shutdown)."""
+        """Wait for the jobs running in the background and the index snapshots they triggered (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.resolver.drain()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -268,13 +270,14 @@ class Jobs:
         return await self.run_import(app, job.Id)
 
     async def get_import(self, app: str, job_id: str) -> ImportJobResponse:
-        return await self._get(app, job_id, ImportJobResponse)  # type: ignore[no-any-return]
+        return await self._get(app, job_id, ImportJobResponse)
 
     async def list_imports(
         self, app: str, page_size: Any = None, token: str | None = None, segment_id: str | None = None
     ) -> ImportJobsResponse:
         """GetImportJobs, or GetSegmentImportJobs with `segment_id`; newest first."""
-        return await self._list(app, "import", segment_id, page_size, token)  # type: ignore[no-any-return]
+        items, next_token = await self._list(app, "import", segment_id, page_size, token, ImportJobResponse)
+        return ImportJobsResponse(Item=items, NextToken=next_token)
 
     async def run_import(self, app: str, job_id: str) -> ImportJobResponse:
         """Run a CREATED import job to COMPLETED or FAILED; per-row failures go to Failures/TotalFailures."""
@@ -428,13 +431,14 @@ class Jobs:
         return await self.run_export(app, job.Id)
 
     async def get_export(self, app: str, job_id: str) -> ExportJobResponse:
-        return await self._get(app, job_id, ExportJobResponse)  # type: ignore[no-any-return]
+        return await self._get(app, job_id, ExportJobResponse)
 
     async def list_exports(
         self, app: str, page_size: Any = None, token: str | None = None, segment_id: str | None = None
     ) -> ExportJobsResponse:
         """GetExportJobs, or GetSegmentExportJobs with `segment_id`; newest first."""
-        return await self._list(app, "export", segment_id, page_size, token)  # type: ignore[no-any-return]
+        items, next_token = await self._list(app, "export", segment_id, page_size, token, ExportJobResponse)
+        return ExportJobsResponse(Item=items, NextToken=next_token)
 
     async def run_export(self, app: str, job_id: str) -> ExportJobResponse:
         job = await self.get_export(app, job_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from gateway import keys
 from gateway.segments.index import Column, EndpointIndex, refresh
@@ -132,11 +133,11 @@ async def save(redis: aioredis.Redis, app: str, idx: EndpointIndex) -> str:
 
 async def write(redis: aioredis.Redis, app: str, raw: bytes, gen: str) -> str:
     """Store `dump` output taken at change-stream position `gen` as the application's current snapshot."""
-    chunks = {f"c{i // CHUNK}": raw[i : i + CHUNK] for i in range(0, len(raw), CHUNK)} or {"c0": b""}
+    chunks: dict[FieldT, EncodableT] = {f"c{i // CHUNK}": raw[i : i + CHUNK] for i in range(0, len(raw), CHUNK)} or {"c0": b""}
     old = _s(await redis.get(pointer_key(app)))
     pipe = redis.pipeline(transaction=True)
     pipe.delete(gen_key(app, gen))
-    pipe.hset(gen_key(app, gen), mapping=chunks)  # type: ignore[arg-type]
+    pipe.hset(gen_key(app, gen), mapping=chunks)
     pipe.set(pointer_key(app), gen)
     if old and old != gen:
         pipe.delete(gen_key(app, old))

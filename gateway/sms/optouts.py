@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
+import redis.asyncio as aioredis
 
 from gateway import keys
 from gateway.phone import normalize_address
@@ -39,7 +39,7 @@ class OptOutStore:
     """Opt-out list operations. Numbers are normalized to E.164 on the way in, so "+1 (425) 555-0100" and
     "+14255550100" are one entry."""
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
 
     @staticmethod

@@ -18,6 +18,7 @@ from gateway.errors import DecodeError
 from gateway.models import MessageRequest, SendUsersMessageRequest
 
 MAX_REQUEST_BYTES = 7 * 1024 * 1024  # Pinpoint's API payload limit
+_KINDS: dict[str, Literal["messages", "users"]] = {"messages": "messages", "users": "users"}
 _APP_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 _messages = msgspec.json.Decoder(MessageRequest)
@@ -63,9 +64,10 @@ def decode(entry_id: str, fields: dict[bytes, bytes]) -> SendEntry:
     app = _text(fields, b"app", True) or ""
     if not app or len(app) > 128 or not set(app) <= _APP_OK:
         raise DecodeError("field 'app' must be 1-128 characters of letters, digits, '-', '_' or '.'")
-    kind = _text(fields, b"kind") or "messages"
-    if kind not in ("messages", "users"):
-        raise DecodeError(f"field 'kind' must be 'messages' or 'users', got {kind[:40]!r}")
+    given = _text(fields, b"kind") or "messages"
+    kind = _KINDS.get(given)
+    if kind is None:
+        raise DecodeError(f"field 'kind' must be 'messages' or 'users', got {given[:40]!r}")
     raw = fields.get(b"request")
     if raw is None:
         raise DecodeError("missing field 'request'")
@@ -99,7 +101,7 @@ def decode(entry_id: str, fields: dict[bytes, bytes]) -> SendEntry:
     except (ValueError, msgspec.DecodeError, RecursionError) as exc:
         raise DecodeError(f"retry fields are corrupt: {exc}") from None
     return SendEntry(
-        id=entry_id, app=app, kind=kind,  # type: ignore[arg-type]
+        id=entry_id, app=app, kind=kind,
         request=request, idempotency_key=idem, reply_to=reply_to, attempt=attempt, only=only,
         message_ids=message_ids, origin=_text(fields, b"origin") or "",
     )

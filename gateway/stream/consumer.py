@@ -3,8 +3,9 @@
 - The group is created idempotently from id 0 (`MKSTREAM`; BUSYGROUP is fine).
 - On start a worker first re-reads its own pending entries (id `0`), then new ones (`>`).
 - Entries of dead consumers are taken over with XAUTOCLAIM once idle longer than `claim_idle_ms`, following the
-  cursor; Redis 6.2 answers with 2 elements and 7+ with 3 (the third lists ids whose data was deleted: these are
-  logged as lost and acknowledged, since nothing is left to send).
+  cursor; Redis 6.2 answers with 2 elements and 7+ with 3. Entries whose data was deleted (the third element on
+  7+; nil entries without an id on 6.2, looked up among our pending ones) are logged as lost and acknowledged,
+  since nothing is left to send.
 - A group lost in a Redis restart (NOGROUP) is recreated from id 0 and logged at ERROR: in-flight state is gone.
 - Trimming uses MINID below the oldest entry still pending or not yet delivered, never MAXLEN.
 """
@@ -114,13 +115,17 @@ class StreamConsumer:
         self._backlog_from = self._backlog_before
 
     async def claim(self, count: int = 100) -> list[Entry]:
-        """Take over entries idle longer than claim_idle_ms from any consumer (usually a dead one)."""
+        """Take over at most `count` entries idle longer than claim_idle_ms from any consumer (usually a dead one)."""
         out: list[Entry] = []
         cursor = "0-0"
         while True:
+            start = cursor
             try:
+                # Each page asks only for what is left: a short page (Redis 7 scans at most COUNT*10 pending entries
+                # per call; trimmed entries count too) must not let the next one overrun the caller's budget.
                 reply = await self.redis.execute_command(
-                    "XAUTOCLAIM", self.key, self.group, self.consumer, self.cfg.claim_idle_ms, cursor, "COUNT", count
+                    "XAUTOCLAIM", self.key, self.group, self.consumer, self.cfg.claim_idle_ms, cursor, "COUNT",
+                    count - len(out),
                 )
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):
@@ -128,17 +133,37 @@ class StreamConsumer:
                     return out
                 raise
             cursor = _id(reply[0])
-            claimed = [(_id(i), _fields(f)) for i, f in reply[1] if f is not None]
-            # Redis 6.2 returns nil data for trimmed entries; Redis 7+ lists their ids in a third element.
-            gone = [_id(i) for i, f in reply[1] if f is None]
-            if len(reply) > 2 and reply[2]:
-                gone += [_id(i) for i in reply[2]]
+            claimed = [(_id(i), _fields(f)) for i, f in reply[1] if f]
+            # Entries whose data was trimmed: Redis 7+ lists their ids in a third element (already off the pending
+            # list); Redis 6.2 answers nil for each, without its id (redis-py: (None, None)), and keeps them pending.
+            gone = [_id(i) for i in reply[2]] if len(reply) > 2 and reply[2] else []
+            gone += [_id(i) for i, f in reply[1] if not f and i is not None]
+            if any(i is None for i, _ in reply[1]):
+                gone += await self._trimmed_in_page(start, cursor, {i for i, _ in claimed})
             if gone:
                 log.error("%d claimed entries were trimmed before delivery: acknowledging them as lost", len(gone))
                 await self.redis.xack(self.key, self.group, *gone)
             out += claimed
             if cursor == "0-0" or len(out) >= count:
                 return out
+
+    async def _trimmed_in_page(self, start: str, cursor: str, live: set[str]) -> list[str]:
+        """The ids of the entries a Redis 6.2 XAUTOCLAIM page from `start` to `cursor` answered as nil: this
+        consumer's pending entries of that range with no data left in the stream. Unacknowledged they would stay
+        pending forever, and trim() never trims past the oldest pending entry."""
+        rows = await self.redis.xpending_range(
+            self.key, self.group, min=start, max="+" if cursor == "0-0" else cursor,
+            count=len(live) + max(self.cfg.max_inflight, self.cfg.transactional_inflight) + 100,
+            consumername=self.consumer,
+        )
+        candidates = [i for i in (_id(r["message_id"]) for r in rows) if i not in live and i != cursor]
+        if not candidates:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for i in candidates:
+            pipe.xrange(self.key, min=i, max=i, count=1)
+        found = await pipe.execute()
+        return [i for i, data in zip(candidates, found, strict=True) if not data]
 
     async def delivery_counts(self, ids: list[str]) -> dict[str, int]:
         """How many times each pending entry of this consumer has been delivered."""

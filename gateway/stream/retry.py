@@ -10,9 +10,11 @@ retry hint wins when it is longer. After `max_attempts` the entry goes to the de
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from redis.typing import EncodableT, FieldT
 
 from gateway.config import RetryConfig
 
@@ -63,13 +65,22 @@ class RetryMover:
         return int(await self._script(keys=[self.retry_key, self.stream_key], args=[now_ms, limit]))
 
 
-def dead_fields(fields: dict[str, bytes], reason: str, attempts: int, failed_at_ms: int,
-                stream: str | None = None) -> dict[str, bytes]:
-    """A dead-letter entry: the original fields plus why, after how many attempts, when, and from which stream."""
-    out = dict(fields)
+def text_fields(fields: dict[bytes, bytes]) -> dict[str, bytes]:
+    """A raw stream entry's fields with text names, for dead_fields. Producers can write any bytes: a name that is
+    not UTF-8 is kept readable with backslash escapes, so it cannot stop the entry from being dead-lettered."""
+    return {k.decode("utf-8", "backslashreplace"): v for k, v in fields.items()}
+
+
+def dead_fields(fields: Mapping[str, bytes], reason: str, attempts: int, failed_at_ms: int,
+                stream: str | None = None) -> dict[FieldT, EncodableT]:
+    """A dead-letter entry: the original fields plus why, after how many attempts, when, and from which stream
+    (typed as XADD takes its fields)."""
+    out: dict[FieldT, EncodableT] = {}
+    out.update(fields)
     if stream:
         out["stream"] = stream.encode()
-    out["reason"] = reason.encode("utf-8", "replace")[:2000]
+    # cut at 2000 bytes without splitting a character: readers of the dead-letter stream decode it as UTF-8
+    out["reason"] = reason.encode("utf-8", "replace")[:2000].decode("utf-8", "ignore").encode()
     out["attempts"] = str(attempts).encode()
     out["failed_at"] = str(failed_at_ms).encode()
     return out

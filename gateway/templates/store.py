@@ -40,6 +40,7 @@ from redis.exceptions import WatchError
 
 from gateway import models
 from gateway.errors import InvalidRequest, NotFound
+from gateway.redisconn import text as _text
 
 from .errors import TemplateError
 from .program import Program, compile
@@ -86,10 +87,6 @@ def meta_key(name: str, type_: str) -> str:
 
 def versions_key(name: str, type_: str) -> str:
     return "gw:tpl:{" + type_ + ":" + name + "}:v"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class TemplateNotFound(TemplateError, NotFound):

@@ -253,9 +253,9 @@ def live_api(redis_server: EmbeddedRedis, live_jobs_dir: Path) -> Iterator[ApiSe
     server = ApiServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False,
                        config={"jobs": jobs}).start()
     yield server
-    from gateway.api.adapters import JobAdapter
+    from gateway.segments.jobs import Jobs
 
-    assert isinstance(server.services.jobs, JobAdapter)
+    assert isinstance(server.services.jobs, Jobs)
     server.call(server.services.jobs.drain())
     server.stop()
 

@@ -142,7 +142,7 @@ class FakeJobs:
         self.imports: dict[str, models.ImportJobResponse] = {}
         self.exports: dict[str, models.ExportJobResponse] = {}
 
-    async def create_import_job(self, app_id: str, request: models.ImportJobRequest) -> models.ImportJobResponse:
+    async def create_import(self, app_id: str, request: models.ImportJobRequest) -> models.ImportJobResponse:
         jid = f"imp{len(self.imports) + 1}"
         job = models.ImportJobResponse(
             ApplicationId=app_id, CreationDate="2026-01-01T00:00:00.000Z", Id=jid, JobStatus="CREATED", Type="IMPORT",
@@ -150,13 +150,13 @@ class FakeJobs:
         self.imports[jid] = job
         return job
 
-    async def get_import_job(self, app_id: str, job_id: str) -> models.ImportJobResponse | None:
+    async def get_import(self, app_id: str, job_id: str) -> models.ImportJobResponse | None:
         return self.imports.get(job_id)
 
-    async def list_import_jobs(self, app_id: str, page_size: int, token: str | None, segment_id: str | None) -> models.ImportJobsResponse:
+    async def list_imports(self, app_id: str, page_size: int, token: str | None, segment_id: str | None) -> models.ImportJobsResponse:
         return models.ImportJobsResponse(Item=[j for j in self.imports.values() if segment_id is None or j.Definition.SegmentId == segment_id])
 
-    async def create_export_job(self, app_id: str, request: models.ExportJobRequest) -> models.ExportJobResponse:
+    async def create_export(self, app_id: str, request: models.ExportJobRequest) -> models.ExportJobResponse:
         jid = f"exp{len(self.exports) + 1}"
         job = models.ExportJobResponse(
             ApplicationId=app_id, CreationDate="2026-01-01T00:00:00.000Z", Id=jid, JobStatus="CREATED", Type="EXPORT",
@@ -164,10 +164,10 @@ class FakeJobs:
         self.exports[jid] = job
         return job
 
-    async def get_export_job(self, app_id: str, job_id: str) -> models.ExportJobResponse | None:
+    async def get_export(self, app_id: str, job_id: str) -> models.ExportJobResponse | None:
         return self.exports.get(job_id)
 
-    async def list_export_jobs(self, app_id: str, page_size: int, token: str | None, segment_id: str | None) -> models.ExportJobsResponse:
+    async def list_exports(self, app_id: str, page_size: int, token: str | None, segment_id: str | None) -> models.ExportJobsResponse:
         return models.ExportJobsResponse(Item=[j for j in self.exports.values() if segment_id is None or j.Definition.SegmentId == segment_id])
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.api.adapters import JobAdapter
+from gateway.segments.jobs import Jobs
 from tests.api.conftest import ApiServer, error_of
 
 IOS = {"Demographic": {"Platform": {"DimensionType": "INCLUSIVE", "Values": ["ios"]}}}
@@ -29,7 +29,7 @@ def jobs_tmp(live_jobs_dir: Path) -> Path:
 
 def drain(server: ApiServer) -> None:
     jobs = server.services.jobs
-    assert isinstance(jobs, JobAdapter)
+    assert isinstance(jobs, Jobs)
     server.call(jobs.drain())
 
 

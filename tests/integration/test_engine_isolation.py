@@ -96,6 +96,19 @@ async def test_a_deeply_nested_entry_is_dead_lettered_and_its_batch_neighbours_a
     assert (await redis.xpending("gateway:send", "gateway"))["pending"] == 0
 
 
+async def test_an_entry_with_a_field_name_that_is_not_utf8_is_dead_lettered_and_its_neighbour_delivered(
+        engine, sink, redis):
+    # undecodable (its request is not JSON), and one of its field names is not UTF-8 either
+    await redis.xadd("gateway:send", {**_fields("app1", b"{not json"), b"\xff\xfe": b"1"})
+    await redis.xadd("gateway:send", _fields("app1", email_request("after@example.com")))
+    run = await engine()
+    assert {o["event_type"] for o in await run.outcomes(1)} == {"_email.delivered"}
+    (dead,) = await _dead(redis, 1)
+    assert dead[b"\\xff\\xfe"] == b"1" and b"undecodable entry" in dead[b"reason"]
+    assert (await redis.xpending("gateway:send", "gateway"))["pending"] == 0
+    await run.stop()
+
+
 async def test_an_entry_that_breaks_its_batch_is_dead_lettered_alone_with_the_reason(engine, sink, redis):
     """A user's endpoint set that is not a set (WRONGTYPE in the batch's lookup round trip) breaks preparation
     for the whole batch: the entry naming that user is found and dead-lettered, the others are delivered."""

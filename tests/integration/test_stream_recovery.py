@@ -125,3 +125,21 @@ async def test_transactional_lane_is_not_delayed_by_a_bulk_backlog(engine, sink,
     info = {g["name"].decode(): g for g in await redis.xinfo_groups("gateway:send")}
     assert info["gateway"]["pending"] <= 1  # the bulk lane is still working through its backlog
     assert await redis.xlen("gateway:send:transactional") == 1
+
+
+async def test_claim_acknowledges_entries_trimmed_while_pending_and_keeps_to_its_count(redis):
+    """On the real server (Redis 6.2 answers a claimed entry whose data is gone as nil, without its id): the
+    live entries are claimed, the trimmed one is acknowledged instead of staying pending for ever."""
+    from gateway.config import StreamConfig
+
+    cfg = StreamConfig(claim_idle_ms=5_000)
+    await StreamConsumer(redis, cfg, "dead").ensure_group()
+    ids = [(await redis.xadd("gateway:send", {"n": str(i)})).decode() for i in range(4)]
+    assert await _pending_for(redis, "dead", 4) == ids
+    await redis.xclaim("gateway:send", "gateway", "dead", 0, ids, idle=10_000)  # idle 10 s, without waiting
+    await redis.xdel("gateway:send", ids[1])
+
+    claimed = await StreamConsumer(redis, cfg, "me").claim(count=2)
+    assert [i for i, _ in claimed] == [ids[0], ids[2]]
+    pending = await redis.xpending_range("gateway:send", "gateway", min="-", max="+", count=10)
+    assert {r["message_id"].decode(): r["consumer"] for r in pending} == {ids[0]: b"me", ids[2]: b"me", ids[3]: b"dead"}

@@ -91,3 +91,26 @@ def test_rejected_events_follow_each_family_s_naming():
     assert rejected_event("SMS", "DUPLICATE") == "_SMS.FAILURE"
     assert rejected_event("VOICE", "PERMANENT_FAILURE") == "_VOICE.FAILED"  # as the voice channel names failures
     assert rejected_event("APNS", "PERMANENT_FAILURE") == "_push.rejected"
+
+
+async def test_a_producer_writes_into_the_lanes_a_worker_of_the_same_prefix_reads():
+    """The lanes' keys are built once (StreamConfig.lanes): what a producer of prefix `p` writes, the dispatcher's
+    transactional and default lanes of prefix `p` read."""
+    from gateway.config import StreamConfig
+    from gateway.producer import Producer
+
+    class Recorder:
+        def __init__(self):
+            self.keys = []
+
+        async def xadd(self, key, fields):
+            self.keys.append(key)
+            return b"1-0"
+
+    redis = Recorder()
+    producer = Producer(redis, prefix="{tenant}")
+    sms = {"Addresses": {"+14155550100": {"ChannelType": "SMS"}}, "MessageConfiguration": {"SMSMessage": {}}}
+    await producer.send_messages("a", {**sms, "MessageConfiguration": {"SMSMessage": {"MessageType": "TRANSACTIONAL"}}})
+    await producer.send_messages("a", sms)
+    transactional, default = StreamConfig(prefix="{tenant}").lanes
+    assert redis.keys == [transactional.send_key, default.send_key] == ["{tenant}:send:transactional", "{tenant}:send"]

@@ -13,9 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway import errors
-from gateway.channels.h2native import NativeConnection
-from gateway.channels.http2 import Response, _StreamNotProcessed
-from gateway.sandbox.h2server import (
+from gateway.channels.http2.connection import Response, _StreamNotProcessed
+from gateway.channels.http2.frames import (
     ACK,
     CONTINUATION,
     DATA,
@@ -30,8 +29,11 @@ from gateway.sandbox.h2server import (
     RST_STREAM,
     SETTINGS,
     WINDOW_UPDATE,
+    Frame,
     frame,
+    parse_frames,
 )
+from gateway.channels.http2.native import NativeConnection
 
 REQ = [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"x"), (b":path", b"/3/device/t"),
        (b"authorization", b"bearer jwt")]
@@ -76,13 +78,10 @@ class FakePool:
         pass
 
 
-def frames(data: bytes) -> list[tuple[int, int, int, bytes]]:
-    out, pos = [], 0
-    while pos < len(data):
-        n = int.from_bytes(data[pos:pos + 3], "big")
-        out.append((data[pos + 3], data[pos + 4], int.from_bytes(data[pos + 5:pos + 9], "big") & 0x7FFFFFFF,
-                    bytes(data[pos + 9:pos + 9 + n])))
-        pos += 9 + n
+def frames(data: bytes) -> list[Frame]:
+    """Every frame the other side wrote (it writes whole frames only)."""
+    out, used = parse_frames(data)
+    assert used == len(data), "a frame was written cut short"
     return out
 
 
@@ -253,3 +252,19 @@ async def test_header_table_size_setting_is_followed() -> None:
     srv.dec.max_allowed_table_size = 0  # the server's decoder now insists on the smaller table
     assert blocks[1][:1] == b"\x20"  # dynamic table size update to 0 leads the next block
     assert srv.dec.decode(blocks[1], raw=True) == REQ
+
+
+@pytest.mark.parametrize("bad", [
+    frame(DATA, PADDED, 1, b"\x09ab"),  # more padding than payload (RFC 9113 §6.1)
+    frame(WINDOW_UPDATE, 0, 0, b"\x00\x01"),  # WINDOW_UPDATE carries 4 octets
+    frame(RST_STREAM, 0, 1, b"\x00"),  # so does RST_STREAM
+    frame(GOAWAY, 0, 0, b"\x00\x00\x00\x01"),  # GOAWAY at least 8
+], ids=["data-padding", "window-update", "rst-stream", "goaway"])
+async def test_a_malformed_frame_aborts_the_connection(bad: bytes) -> None:
+    conn, t, _srv = await connect()
+    fut = conn.start_request(REQ, b"{}", 30)
+    conn.data_received(bad)
+    assert t.aborted
+    conn.connection_lost(None)
+    with pytest.raises(errors.MaybeSent):
+        fut.result()

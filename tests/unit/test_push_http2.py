@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from gateway import errors
-from gateway.channels import http2
-from gateway.channels.h2native import NativeConnection
-from gateway.channels.http2 import BaseConnection, Connection
-from gateway.sandbox.h2server import ACK, DATA, END_HEADERS, END_STREAM, HEADERS, RST_STREAM, SETTINGS, WINDOW_UPDATE, frame
+from gateway.channels.http2.connection import BaseConnection
+from gateway.channels.http2.frames import ACK, DATA, END_HEADERS, END_STREAM, HEADERS, RST_STREAM, SETTINGS, WINDOW_UPDATE, frame
+from gateway.channels.http2.impls import connection_factory
 from tests.push_support import HTTP2_IMPLS
 from tests.unit.test_push_h2native import REQ, FakePool, FakeTransport, Server
 
@@ -59,9 +58,7 @@ class Windows:
 
 async def connect(impl: str, *server_settings: tuple[int, int]) -> tuple[BaseConnection[Any], FakeTransport, Server, Windows]:
     """A connection past its preface: the server has sent its SETTINGS and acknowledged every one of ours."""
-    pool = FakePool()
-    pool.impl = http2.load_impl("jh2" if impl == "native" else impl)  # type: ignore[attr-defined]
-    conn: BaseConnection[Any] = (NativeConnection if impl == "native" else Connection)(pool)  # type: ignore[arg-type]
+    conn = connection_factory(impl)(FakePool())  # type: ignore[arg-type]  # impl: a str from the fixture
     t = FakeTransport()
     conn.connection_made(t)  # type: ignore[arg-type]
     srv = Server()

@@ -7,21 +7,22 @@ import struct
 
 from hpack import Encoder as PyEncoder
 
-from gateway.sandbox.h2server import (
+from gateway.channels.http2.frames import (
     DATA,
     END_HEADERS,
     END_STREAM,
+    GOAWAY,
     HEADERS,
+    PADDED,
     PREFACE,
+    PROTOCOL_ERROR,
     RST_STREAM,
     SETTINGS,
     WINDOW_UPDATE,
-    H2Server,
-    Reply,
-    Request,
-    ServerConnection,
     frame,
+    parse_goaway,
 )
+from gateway.sandbox.h2server import H2Server, Reply, Request, ServerConnection
 from tests.unit.test_push_h2native import FakeTransport, frames
 
 BODY = bytes(range(256)) * 400  # 102,400 bytes: over the default windows and the default frame size
@@ -88,3 +89,13 @@ async def test_request_bodies_reopen_the_windows_the_server_granted() -> None:
     conn._flush()
     updates = {s: struct.unpack(">I", p)[0] for ftype, _, s, p in frames(bytes(t.data)) if ftype == WINDOW_UPDATE}
     assert updates == {0: 32768, 1: 32768}
+
+
+async def test_a_malformed_frame_is_a_goaway_with_protocol_error_and_the_request_is_not_processed() -> None:
+    c = Client()
+    c.send(PREFACE + frame(SETTINGS, 0, 0))
+    block = PyEncoder().encode([(b":method", b"POST"), (b":scheme", b"https"), (b":path", b"/3/device/aa")])
+    sent = c.send(frame(HEADERS, END_HEADERS, 1, bytes(block))
+                  + frame(DATA, PADDED | END_STREAM, 1, b"\x09{}"))  # more padding than payload (RFC 9113 §6.1)
+    assert [parse_goaway(p)[:2] for ftype, _, _, p in sent if ftype == GOAWAY] == [(0, PROTOCOL_ERROR)]
+    assert c.conn.server.requests == 0 and data_of(sent, 1) == []

@@ -178,8 +178,7 @@ def id_candidates(message_id: str, base: str = "same") -> list[str]:
     if c.isdigit():
         out.append(format(int(c), "x"))
     out.append(str(int(c, 16)))
-    seen: set[str] = set()
-    return [x for x in out if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
+    return list(dict.fromkeys(out))  # without repeats, in order
 
 
 def receipt_candidates(receipt: Receipt, base: str) -> list[str]:

@@ -80,11 +80,13 @@ class SmtpChannel:
             try:
                 handed = await fut
             except asyncio.CancelledError:
-                if fut.done() and not fut.cancelled() and fut.result() is not None:
-                    self._release(fut.result())  # type: ignore[arg-type]
-                elif fut.done() and not fut.cancelled():
-                    self._open -= 1  # we were given a slot to open: give it back
-                    self._wake_opener()
+                if fut.done() and not fut.cancelled():
+                    given = fut.result()
+                    if given is not None:
+                        self._release(given)
+                    else:
+                        self._open -= 1  # we were given a slot to open: give it back
+                        self._wake_opener()
                 raise
             if handed is not None:
                 return handed

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any
+from typing import Any, cast
 
 import aiosmtplib
 
@@ -292,12 +292,14 @@ async def open_session(
     except (aiosmtplib.SMTPException, OSError) as exc:
         client.close()
         raise errors.ConnectError(f"cannot open SMTP session to {host}:{port}: {exc}") from exc
-    transport = client.transport
-    if transport is None:  # pragma: no cover - aiosmtplib guarantees a transport after connect
+    if client.transport is None:  # pragma: no cover - aiosmtplib guarantees a transport after connect
         raise errors.ConnectError("SMTP connect returned no transport")
+    # aiosmtplib types it a BaseTransport; it is a stream's Transport (uvloop's implement it without subclassing
+    # it, so this is a cast, not an isinstance check).
+    transport = cast(asyncio.Transport, client.transport)
     ext = client.esmtp_extensions
     protocol = SmtpProtocol(asyncio.get_running_loop())
-    protocol.transport = transport  # type: ignore[assignment]
+    protocol.transport = transport
     transport.set_protocol(protocol)
     return SmtpSession(
         protocol,

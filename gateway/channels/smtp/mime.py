@@ -10,6 +10,7 @@ import functools
 import io
 import re
 import time
+from collections.abc import Callable
 from email import policy
 from email.generator import BytesGenerator
 from email.utils import formatdate
@@ -20,6 +21,9 @@ from gateway import _fast
 from gateway.errors import ContentRejected
 
 _mime = _fast.load("mime")
+# The compiled module carries no annotations: its functions' signatures, as the pure twin (_mime_py) declares them.
+_to_data: Callable[[bytes, bool], bytes] = _mime.to_data
+_encode_part: Callable[[str, bool, bool], tuple[bytes, bytes]] = _mime.encode_part
 
 # Header values and addresses must never carry line breaks: that is header injection.
 _BAD_HEADER = re.compile(r"[\r\n\x00]")
@@ -160,7 +164,7 @@ def assemble(content: EmailContent, sender: str, message_id: str, domain: str, a
     addresses, which cannot be encoded."""
     if content.raw is not None:
         raw = content.raw if allow_8bit or content.raw.isascii() else seven_bit(content.raw)
-        return _mime.to_data(raw, stuff)  # type: ignore[no-any-return]
+        return _to_data(raw, stuff)
     head = [
         "From: " + address_header(content.from_header or sender),
         "To: " + content.recipient,
@@ -175,10 +179,10 @@ def assemble(content: EmailContent, sender: str, message_id: str, domain: str, a
         head.append(f"{name}: {encode_header(value)}")
     parts = []
     if content.text is not None:
-        cte, body = _mime.encode_part(content.text, allow_8bit, stuff)
+        cte, body = _encode_part(content.text, allow_8bit, stuff)
         parts.append((b"text/plain", cte, body))
     if content.html is not None:
-        cte, body = _mime.encode_part(content.html, allow_8bit, stuff)
+        cte, body = _encode_part(content.html, allow_8bit, stuff)
         parts.append((b"text/html", cte, body))
     if not parts:
         parts.append((b"text/plain", b"7bit", b""))

@@ -2,53 +2,82 @@
 
 h2/jh2 build a tree of objects per frame and run two state machines per stream; for a push (one HEADERS, one
 DATA, one HEADERS back) that bookkeeping costs more than everything else the gateway does for the message.
-This module writes and parses the frames itself and keeps only what a client of APNs/FCM needs: per-stream
-response assembly, flow-control windows both ways, SETTINGS (concurrency, initial window, frame size, HPACK table
-size), PING, RST_STREAM and GOAWAY. HPACK is jh2's compiled encoder/decoder (the `hpack` package otherwise).
-Server push is disabled in our SETTINGS; a PUSH_PROMISE is a protocol error.
+This module keeps only what a client of APNs/FCM needs: per-stream response assembly, flow-control windows both
+ways, SETTINGS (concurrency, initial window, frame size, HPACK table size), PING, RST_STREAM and GOAWAY. The bytes
+of each frame are :mod:`gateway.channels.http2.frames` (the codec the sandbox server shares); HPACK is jh2's
+compiled encoder/decoder (the `hpack` package otherwise). Server push is disabled in our SETTINGS; a
+PUSH_PROMISE is a protocol error.
 
 The connection life cycle the pool relies on (stream limit, GOAWAY draining, timeouts, PING, close) is
-:class:`gateway.channels.http2.BaseConnection`, shared with the h2/jh2 connection; this class adds the framing.
-The pool picks it with `impl="native"`. The same integration tests run against h2, jh2 and this one.
+:class:`gateway.channels.http2.connection.BaseConnection`, shared with the h2/jh2 connection; this class adds the
+framing. It is the default implementation (:mod:`gateway.channels.http2.impls`). The same integration tests run
+against h2, jh2 and this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import struct
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from gateway.channels.http2 import BaseConnection, _StreamState
+from gateway.channels.http2.connection import RECV_WINDOW, BaseConnection, PoolHooks, Response, _StreamState
+from gateway.channels.http2.frames import (
+    ACK,
+    CANCEL,
+    CONTINUATION,
+    DATA,
+    DEFAULT_MAX_FRAME,
+    DEFAULT_WINDOW,
+    END_HEADERS,
+    END_STREAM,
+    GOAWAY,
+    HEADERS,
+    MAX_FRAME_LIMIT,
+    MAX_WINDOW,
+    NO_ERROR,
+    PADDED,
+    PING,
+    PREFACE,
+    PRIORITY_FLAG,
+    PUSH_PROMISE,
+    RST_STREAM,
+    S_ENABLE_PUSH,
+    S_HEADER_TABLE_SIZE,
+    S_INITIAL_WINDOW_SIZE,
+    S_MAX_CONCURRENT_STREAMS,
+    S_MAX_FRAME_SIZE,
+    SETTINGS,
+    SETTINGS_ACK,
+    WINDOW_UPDATE,
+    FrameError,
+    FrameReader,
+    error_code,
+    frame,
+    goaway,
+    header_fragment,
+    header_frames,
+    parse_goaway,
+    parse_settings,
+    ping,
+    rst_stream,
+    settings,
+    unpad,
+    window_increment,
+    window_update,
+)
 
 try:  # jh2's Rust HPACK; the pure-Python hpack package has the same encode/decode calls
     from jh2._hazmat import Decoder, Encoder
 except ImportError:  # pragma: no cover
     from hpack import Decoder, Encoder
 
-if TYPE_CHECKING:
-    from gateway.channels.http2 import Pool
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
-END_STREAM = ACK = 0x1
-END_HEADERS, PADDED, PRIORITY_FLAG = 0x4, 0x8, 0x20
-REFUSED_STREAM, CANCEL = 0x7, 0x8
-_RECV_WINDOW = 1 << 24
-_U32 = struct.Struct(">I")
-_SETTING = struct.Struct(">HI")
 _SENSITIVE = frozenset({b"authorization", b"proxy-authorization"})  # never indexed, as h2 does
-
-
-def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
-    n = len(payload)
-    return bytes((n >> 16, (n >> 8) & 0xFF, n & 0xFF, ftype, flags)) + _U32.pack(sid) + payload
 
 
 class _Stream(_StreamState):
     __slots__ = ("got_headers", "pending", "unacked", "window")
 
-    def __init__(self, future: asyncio.Future[Any], deadline: float, window: int) -> None:
+    def __init__(self, future: asyncio.Future[Response], deadline: float, window: int) -> None:
         self.future = future
         self.status = 0
         self.headers = []
@@ -63,17 +92,17 @@ class _Stream(_StreamState):
 class NativeConnection(BaseConnection[_Stream]):
     """One HTTP/2 client connection (see the module docstring)."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: PoolHooks) -> None:
         super().__init__(pool)
         self.encoder = Encoder()
         self.decoder = Decoder()
         self.next_sid = 1
         self.remote_max_streams = 1 << 31
-        self.remote_initial_window = 65535
-        self.max_frame = 16384
-        self.send_window = 65535
+        self.remote_initial_window = DEFAULT_WINDOW
+        self.max_frame = DEFAULT_MAX_FRAME
+        self.send_window = DEFAULT_WINDOW
         self.recv_unacked = 0
-        self.buf = bytearray()
+        self.reader = FrameReader()
         self.out: list[bytes] = []
         self._blocked: collections.deque[int] = collections.deque()  # streams with body waiting for window
         self._continuing: int | None = None  # stream whose header block awaits CONTINUATION
@@ -84,58 +113,40 @@ class NativeConnection(BaseConnection[_Stream]):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = t = cast(asyncio.Transport, transport)
-        settings = _SETTING.pack(0x2, 0) + _SETTING.pack(0x4, _RECV_WINDOW)  # no push; big stream windows
-        t.write(PREFACE + _frame(SETTINGS, 0, 0, settings)
-                + _frame(WINDOW_UPDATE, 0, 0, _U32.pack(_RECV_WINDOW - 65535)))
+        t.write(PREFACE + settings([(S_ENABLE_PUSH, 0), (S_INITIAL_WINDOW_SIZE, RECV_WINDOW)])  # big stream windows
+                + window_update(0, RECV_WINDOW - DEFAULT_WINDOW))
         self._started()
 
     def data_received(self, data: bytes) -> None:
         self._last_recv = self.loop.time()
-        buf = self.buf
-        buf += data
-        pos = 0
-        n = len(buf)
         try:
-            while n - pos >= 9:
-                length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
-                end = pos + 9 + length
-                if end > n:
-                    break
-                ftype = buf[pos + 3]
-                flags = buf[pos + 4]
-                sid = ((buf[pos + 5] & 0x7F) << 24) | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) | buf[pos + 8]
-                payload = bytes(buf[pos + 9:end])
-                pos = end
+            for ftype, flags, sid, payload in self.reader.feed(data):
                 self._frame(ftype, flags, sid, payload)
-        except _ProtocolError as exc:
+        except (_ProtocolError, FrameError) as exc:
             self._abort(str(exc))
             return
-        del buf[:pos]
-        if self.recv_unacked >= _RECV_WINDOW // 2:
-            self.out.append(_frame(WINDOW_UPDATE, 0, 0, _U32.pack(self.recv_unacked)))
+        if self.recv_unacked >= RECV_WINDOW // 2:
+            self.out.append(window_update(0, self.recv_unacked))
             self.recv_unacked = 0
         if self.out:
             self._schedule_flush()
 
     # -- requests ---------------------------------------------------------------------------------------------
 
-    def start_request(self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float) -> asyncio.Future[Any]:
+    def start_request(
+        self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float
+    ) -> asyncio.Future[Response]:
         sid = self.next_sid
         self.next_sid += 2
-        fut: asyncio.Future[Any] = self.loop.create_future()
+        fut: asyncio.Future[Response] = self.loop.create_future()
         st = _Stream(fut, self.loop.time() + timeout, self.remote_initial_window)
         self.streams[sid] = st
         block = self.encoder.encode([(k, v, k in _SENSITIVE) for k, v in headers])
         out = self.out
-        mf = self.max_frame
-        if len(block) <= mf:
-            out.append(_frame(HEADERS, END_HEADERS if body else END_HEADERS | END_STREAM, sid, block))
+        if len(block) <= self.max_frame:  # the usual case, without the codec's list of frames
+            out.append(frame(HEADERS, END_HEADERS if body else END_HEADERS | END_STREAM, sid, block))
         else:
-            out.append(_frame(HEADERS, 0 if body else END_STREAM, sid, block[:mf]))
-            rest = block[mf:]
-            while rest:
-                chunk, rest = rest[:mf], rest[mf:]
-                out.append(_frame(CONTINUATION, 0 if rest else END_HEADERS, sid, chunk))
+            out.extend(header_frames(sid, block, self.max_frame, end_stream=not body))
         if body:
             st.pending = body
             if self._blocked or not self._send_body(sid, st):
@@ -154,7 +165,7 @@ class NativeConnection(BaseConnection[_Stream]):
             chunk, body = body[:n], body[n:]
             self.send_window -= n
             st.window -= n
-            self.out.append(_frame(DATA, 0 if body else END_STREAM, sid, chunk))
+            self.out.append(frame(DATA, 0 if body else END_STREAM, sid, chunk))
         st.pending = b""
         return True
 
@@ -182,12 +193,8 @@ class NativeConnection(BaseConnection[_Stream]):
             raise _ProtocolError("frame interleaved in a header block")
         if ftype == HEADERS or ftype == CONTINUATION:
             if ftype == HEADERS:
-                if flags & PADDED:
-                    if not payload or payload[0] >= len(payload):
-                        raise _ProtocolError("bad padding")
-                    payload = payload[1:len(payload) - payload[0]]
-                if flags & PRIORITY_FLAG:
-                    payload = payload[5:]
+                if flags & (PADDED | PRIORITY_FLAG):
+                    payload = header_fragment(flags, payload)
                 self._hflags = flags
                 block = payload
             elif self._continuing != sid:
@@ -211,8 +218,8 @@ class NativeConnection(BaseConnection[_Stream]):
             flow = len(payload)  # padding counts against the windows too
             self.recv_unacked += flow
             st = self.streams.get(sid)
-            if flags & PADDED and payload:
-                payload = payload[1:len(payload) - payload[0]]
+            if flags & PADDED:
+                payload = unpad(payload)
             if st is None:
                 return
             if payload:
@@ -223,14 +230,14 @@ class NativeConnection(BaseConnection[_Stream]):
                 # The stream's window is ours to reopen as well as the connection's: without this a response
                 # longer than the initial stream window stalls (RFC 9113 §6.9).
                 st.unacked += flow
-                if st.unacked >= _RECV_WINDOW // 2:
-                    self.out.append(_frame(WINDOW_UPDATE, 0, sid, _U32.pack(st.unacked)))
+                if st.unacked >= RECV_WINDOW // 2:
+                    self.out.append(window_update(sid, st.unacked))
                     st.unacked = 0
         elif ftype == SETTINGS:
             if not flags & ACK:
                 self._on_settings(payload)
         elif ftype == WINDOW_UPDATE:
-            inc = _U32.unpack(payload)[0] & 0x7FFFFFFF
+            inc = window_increment(payload)
             if sid == 0:
                 self.send_window += inc
             else:
@@ -240,15 +247,15 @@ class NativeConnection(BaseConnection[_Stream]):
                 st.window += inc
             self._unblock()
         elif ftype == RST_STREAM:
-            self._reset(sid, _U32.unpack(payload)[0])
+            self._reset(sid, error_code(payload))
         elif ftype == PING:
             if flags & ACK:
                 self._ping_sent_at = None
             else:
-                self.out.append(_frame(PING, ACK, 0, payload))
+                self.out.append(ping(payload, ack=True))
         elif ftype == GOAWAY:
-            last = _U32.unpack(payload[:4])[0] & 0x7FFFFFFF
-            self._goaway(last, payload[8:])
+            last, _code, debug = parse_goaway(payload)
+            self._goaway(last, debug)
         elif ftype == PUSH_PROMISE:
             raise _ProtocolError("PUSH_PROMISE although push is disabled")
         # PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
@@ -273,24 +280,23 @@ class NativeConnection(BaseConnection[_Stream]):
             self._finish(sid)
 
     def _on_settings(self, payload: bytes) -> None:
-        for i in range(0, len(payload) - len(payload) % 6, 6):
-            key, value = _SETTING.unpack_from(payload, i)
-            if key == 0x1:
+        for key, value in parse_settings(payload):
+            if key == S_HEADER_TABLE_SIZE:
                 self.encoder.header_table_size = value
-            elif key == 0x3:
+            elif key == S_MAX_CONCURRENT_STREAMS:
                 self.remote_max_streams = value
-            elif key == 0x4:
-                if value > 0x7FFFFFFF:
+            elif key == S_INITIAL_WINDOW_SIZE:
+                if value > MAX_WINDOW:
                     raise _ProtocolError("INITIAL_WINDOW_SIZE too large")
                 delta = value - self.remote_initial_window
                 self.remote_initial_window = value
                 for st in self.streams.values():
                     st.window += delta
-            elif key == 0x5:
-                if not 16384 <= value <= 16777215:
+            elif key == S_MAX_FRAME_SIZE:
+                if not DEFAULT_MAX_FRAME <= value <= MAX_FRAME_LIMIT:
                     raise _ProtocolError("bad MAX_FRAME_SIZE")
                 self.max_frame = value
-        self.out.append(_frame(SETTINGS, ACK, 0))
+        self.out.append(SETTINGS_ACK)
         self._update_limit()
         self._unblock()
 
@@ -300,13 +306,13 @@ class NativeConnection(BaseConnection[_Stream]):
         return self.remote_max_streams
 
     def _cancel_stream(self, sid: int) -> None:
-        self.out.append(_frame(RST_STREAM, 0, sid, _U32.pack(CANCEL)))
+        self.out.append(rst_stream(sid, CANCEL))
 
     def _send_ping(self) -> None:
-        self.out.append(_frame(PING, 0, 0, b"gwhealth"))
+        self.out.append(ping(b"gwhealth"))
 
     def _send_goaway(self) -> None:
-        self.out.append(_frame(GOAWAY, 0, 0, _U32.pack(0) + _U32.pack(0)))
+        self.out.append(goaway(0, NO_ERROR))
         self._flush()
 
 
