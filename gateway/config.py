@@ -346,6 +346,18 @@ class JobsConfig(_Base):
     fetch_timeout_s: PositiveFloat = 600.0  # a whole download, redirects included
 
 
+class CampaignsConfig(_Base):
+    """The campaign scheduler every worker runs (gateway/campaigns/runner.py; docs/campaigns.md)."""
+
+    enabled: bool = True  # run due campaigns in this worker
+    poll_ms: PositiveInt = 1000  # how often the worker looks for due campaign runs
+    lease_ms: Annotated[int, msgspec.Meta(ge=1000)] = 30_000  # a run's lease; another worker takes over after it
+    # MessageRequests (of at most 100 endpoints each) enqueued per pipelined round trip: also the most a takeover
+    # can enqueue twice
+    chunk_requests: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    due_per_poll: PositiveInt = 10  # due campaigns per application looked at per poll
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # One blocking pool per process (gateway/redisconn.py): at most this many connections; a command that finds
@@ -363,6 +375,7 @@ class GatewayConfig(_Base):
     inbound: InboundSection | None = None
     otp: OtpSection | None = None
     jobs: JobsConfig = msgspec.field(default_factory=JobsConfig)
+    campaigns: CampaignsConfig = msgspec.field(default_factory=CampaignsConfig)
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -3,7 +3,8 @@
 Each lane (transactional first, then the default lane) is its own stream with its own reader, in-flight budget,
 retry schedule, claim and trim loops, so a backlog of bulk sends never delays a transactional one. Background
 loops take over entries of dead consumers (XAUTOCLAIM), move due retries back into their stream and trim the
-streams safely. On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the grace
+streams safely; with `campaigns.enabled` (the default) one more runs due campaign runs (gateway/campaigns/runner.py,
+one worker per run under a lease). On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the grace
 period and leaves everything else pending for another worker: nothing read is acknowledged without an outcome.
 While Redis is unreachable (at start or later) every loop waits and retries with backoff; the outage is logged
 once when it starts and once when it ends (gateway/redisconn.py).
@@ -102,6 +103,8 @@ class Worker:
                 templates = TemplateStore(self.redis)
             dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
         self.dispatcher: Processor = dispatcher
+        self.campaigns: Any = None  # the campaign Scheduler when campaigns.enabled (built in run())
+        self._campaign_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -147,6 +150,8 @@ class Worker:
                     asyncio.create_task(self._every(self.cfg.retry.poll_ms, self._move_retries, s), name=f"retry-{s.lane.name}"),
                     asyncio.create_task(self._every(stream.trim_interval_ms, self._trim, s), name=f"trim-{s.lane.name}"),
                 ]
+            if self.cfg.campaigns.enabled:
+                self._campaign_task = asyncio.create_task(self._campaign_loop(), name="campaigns")
             log.info("worker %s reading %s (group %s)", self.consumer.consumer,
                      ", ".join(s.lane.send_key for s in self.lanes), stream.group)
             await asyncio.gather(*(self._read_loop(s) for s in self.lanes))
@@ -306,6 +311,30 @@ class Worker:
                 log.exception("%s failed", fn.__name__)
             await self._sleep(max(interval_ms / 1000, delay))
 
+    async def _campaign_loop(self) -> None:
+        """Run due campaign runs every campaigns.poll_ms. On stop() a run stops before its next chunk and gives its
+        lease back, so another worker continues it from its cursor at once."""
+        from gateway.campaigns.runner import Scheduler
+        from gateway.producer import Producer
+
+        if self.campaigns is None:
+            self.campaigns = Scheduler(self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix),
+                                       config=self.cfg.campaigns, owner=self.consumer.consumer, stopping=self._stopping)
+        delay = 0.0
+        while not self._stopping.is_set():
+            try:
+                await self.campaigns.tick()
+                delay = 0.0
+                self.outage.ok()
+            except asyncio.CancelledError:
+                raise
+            except REDIS_DOWN as exc:
+                self.outage.failed(exc, "running due campaigns")
+                delay = next_delay(delay)
+            except Exception:
+                log.exception("running due campaigns failed")
+            await self._sleep(max(self.cfg.campaigns.poll_ms / 1000, delay))
+
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
@@ -313,6 +342,11 @@ class Worker:
     async def _drain(self) -> None:
         for t in self._loops:
             t.cancel()
+        if self._campaign_task is not None:  # it stops between chunks: let it write its progress and its lease
+            _, late = await asyncio.wait({self._campaign_task}, timeout=self.cfg.shutdown_grace_s)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(self._campaign_task, return_exceptions=True)
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.cfg.shutdown_grace_s)
             if pending:

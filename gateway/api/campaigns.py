@@ -54,3 +54,10 @@ async def update_campaign(call: Call) -> models.CampaignResponse:
 @operation("DeleteCampaign", needs=_NEEDS)
 async def delete_campaign(call: Call) -> models.CampaignResponse:
     return await _svc(call).delete_campaign(call.app_id, call.params["CampaignId"])
+
+
+@operation("GetCampaignActivities", needs=_NEEDS)
+async def get_campaign_activities(call: Call) -> models.ActivitiesResponse:
+    return await _svc(call).list_activities(
+        call.app_id, call.params["CampaignId"], page_size(call.params), call.params.get("Token")
+    )

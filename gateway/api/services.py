@@ -194,6 +194,10 @@ class CampaignService(Protocol):
         self, app_id: str, campaign_id: str, page_size: int, token: str | None
     ) -> models.CampaignsResponse: ...
 
+    async def list_activities(
+        self, app_id: str, campaign_id: str, page_size: int, token: str | None
+    ) -> models.ActivitiesResponse: ...
+
 
 class JobService(Protocol):
     """Import and export jobs (`gateway.segments.jobs.Jobs` is one). `segment_id` restricts a listing to one

@@ -4,6 +4,7 @@
   every version kept; `validate.py` checks every member of WriteCampaignRequest before anything is stored;
   `state.py` the CampaignStatus Pinpoint reports.
 - The pure core of a run: `schedule.py` (time zones, run times, local delivery, quiet time), `split.py` (holdout
-  and treatments by CohortId), `plan.py` (recipients and run-metric reasons), `messages.py` (MessageRequests).
-  No scheduler runs campaigns yet.
+  and treatments by CohortId), `plan.py` (recipients and run-metric reasons), `messages.py` (MessageRequests),
+  `runs.py` (which run is due, send order, run records and activities).
+- `runner.py`: the Scheduler every worker runs: leases due runs and enqueues them on the ingest stream.
 """

@@ -3,7 +3,10 @@
 Keys, all under the application's hash tag (one cluster slot, so every transaction here is slot-local):
 - `gw:{app}:camps`: zset campaign id -> creation time (ms), for GetCampaigns pages, oldest first;
 - `gw:{app}:camp:<id>`: hash `latest` -> version number, `v<N>` -> CampaignResponse JSON of version N (without
-  State, DefaultState and tags, which are worked out when answering).
+  State, DefaultState and tags, which are worked out when answering), and the run state (runs.py: `paused`,
+  `done`, `active`, `status`);
+- `gw:{app}:camp:due` (runs.py): every write puts the campaign there at its next run, or takes it out (paused,
+  no run left), in the same transaction as the version; the application joins `gw:camp:apps`.
 
 Every CreateCampaign and UpdateCampaign is checked in full (validate.py, then the segment and templates it names)
 before anything is written; each UpdateCampaign stores a new version, as Pinpoint does. Tags live in the API's
@@ -22,9 +25,11 @@ from redis.exceptions import WatchError
 
 from gateway import keys, models
 from gateway.api.tagstore import TagStore, check_tags
+from gateway.campaigns import runs
 from gateway.campaigns.errors import CampaignNotFound, CampaignValidationError
+from gateway.campaigns.schedule import parse_instant
 from gateway.campaigns.state import campaign_status
-from gateway.campaigns.validate import ROOT, Lookups, check_campaign, merge
+from gateway.campaigns.validate import ROOT, Lookups, check_campaign, check_supported, merge
 from gateway.errors import InvalidRequest, NotFound
 from gateway.segments.store import SegmentStore, seg_key
 from gateway.templates.store import TemplateStore
@@ -52,6 +57,47 @@ def iso(moment: dt.datetime) -> str:
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
+
+
+#: The statuses a run sets in the campaign's hash (`status`), as CampaignStatus values.
+_RUN_STATUSES: dict[str | None, models.CampaignStatus] = {
+    "EXECUTING": "EXECUTING", "PENDING_NEXT_RUN": "PENDING_NEXT_RUN", "COMPLETED": "COMPLETED"
+}
+
+
+def _int(value: bytes | str | None) -> int | None:
+    text = _text(value)
+    return None if text is None else int(text)
+
+
+def created_at(doc: models.CampaignResponse) -> dt.datetime:
+    """When the campaign was created (IMMEDIATE runs start then)."""
+    return parse_instant(doc.CreationDate)
+
+
+def queue_due(
+    pipe: aioredis.client.Pipeline, app: str, doc: models.CampaignResponse, *, done: int | None, active: int | None,
+    now: dt.datetime,
+) -> None:
+    """Queue on `pipe` (a transaction on the campaign's slot) the run state a newly written version implies:
+    `paused`; paused: out of the due index (a run in progress stops at its next chunk); a run in progress: due
+    now (a resumed run continues where it stopped); else due at its next run, or COMPLETED when none is left."""
+    key = campaign_key(app, doc.Id)
+    pipe.hset(key, "paused", int(bool(doc.IsPaused)))
+    if doc.IsPaused:
+        pipe.zrem(runs.due_key(app), doc.Id)
+        return
+    if active is not None:
+        pipe.zadd(runs.due_key(app), {doc.Id: runs.ms(now)})
+        return
+    assert doc.Schedule is not None
+    run = runs.due_run(doc.Schedule, created_at(doc), done, now)
+    if run is None:
+        pipe.zrem(runs.due_key(app), doc.Id)
+        if done is not None:
+            pipe.hset(key, "status", "COMPLETED")
+    else:
+        pipe.zadd(runs.due_key(app), {doc.Id: runs.ms(run.start)})
 
 
 def version_number(value: str | int) -> int:
@@ -149,15 +195,18 @@ class CampaignStore:
             check_tags(request.tags, f"{ROOT}.tags")
         lookups = check_campaign(request, now=now)
         segment_version = await self._check_lookups(app, request, lookups)
+        check_supported(request)
         campaign_id = uuid.uuid4().hex
         stamp = iso(now)
         doc = build_response(
             app, campaign_id, f"{self.arn_prefix}:{self.resource(app, campaign_id)}", request,
             version=1, segment_version=segment_version, created=stamp, modified=stamp,
         )
+        await self.redis.sadd(runs.APPS_KEY, app)  # first: a scheduler must find the app once the campaign is due
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(campaign_key(app, campaign_id), mapping={"v1": _encode(doc), "latest": 1})
         pipe.zadd(list_key(app), {campaign_id: int(now.timestamp() * 1000)})
+        queue_due(pipe, app, doc, done=None, active=None, now=now)
         await pipe.execute()
         if self.tags is not None and request.tags:
             await self.tags.add(self.resource(app, campaign_id), app, request.tags)
@@ -175,6 +224,7 @@ class CampaignStore:
             merged = merge(prev, request)
             lookups = check_campaign(merged, now=now, previous=prev)
             segment_version = await self._check_lookups(app, merged, lookups)
+            check_supported(merged)
             version = (prev.Version or 1) + 1
             doc = build_response(
                 app, campaign_id, prev.Arn, merged, version=version, segment_version=segment_version,
@@ -183,10 +233,12 @@ class CampaignStore:
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
                     await pipe.watch(key)
-                    if _text(await pipe.hget(key, "latest")) != str(prev.Version):
+                    latest, done, active = await pipe.hmget(key, ["latest", "done", "active"])
+                    if _text(latest) != str(prev.Version):
                         continue  # changed (or deleted) since it was read: check again against the new latest
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(key, mapping={f"v{version}": _encode(doc), "latest": version})
+                    queue_due(pipe, app, doc, done=_int(done), active=_int(active), now=now)
                     await pipe.execute()
                 except WatchError:
                     continue
@@ -195,9 +247,13 @@ class CampaignStore:
     async def delete_campaign(self, app: str, campaign_id: str) -> models.CampaignResponse:
         """DeleteCampaign: removes every version and the tags; answers the latest version, State DELETED."""
         answered = (await self._answer(app, [await self._latest(self.redis, app, campaign_id)]))[0]
+        numbers = await self.redis.zrange(runs.runs_key(app, campaign_id), 0, -1)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(campaign_key(app, campaign_id))
+        # the campaign's hash going is what a run in progress checks between chunks: it stops there
+        pipe.delete(campaign_key(app, campaign_id), runs.runs_key(app, campaign_id),
+                    *[runs.run_key(app, campaign_id, int(runs.member(n))) for n in numbers])
         pipe.zrem(list_key(app), campaign_id)
+        pipe.zrem(runs.due_key(app), campaign_id)
         await pipe.execute()
         if self.tags is not None:
             await self.tags.clear(self.resource(app, campaign_id), app)
@@ -255,6 +311,24 @@ class CampaignStore:
             NextToken=str(start + len(page)) if more else None,
         )
 
+    async def list_activities(
+        self, app: str, campaign_id: str, page_size: int | None, token: str | None
+    ) -> models.ActivitiesResponse:
+        """GetCampaignActivities: one activity per treatment and run, newest run first (runs.activities)."""
+        latest = await self._latest(self.redis, app, campaign_id)
+        start, size = _page(page_size, token)
+        stop = -1 if size is None else start + size
+        numbers = [int(runs.member(n)) for n in await self.redis.zrevrange(runs.runs_key(app, campaign_id), start, stop)]
+        more = size is not None and len(numbers) > size
+        numbers = numbers[:size] if size is not None else numbers
+        pipe = self.redis.pipeline(transaction=False)
+        for n in numbers:
+            pipe.hgetall(runs.run_key(app, campaign_id, n))
+        records = [{_text(k) or "": _text(v) or "" for k, v in r.items()} for r in await pipe.execute()]
+        treatments = [0, *(int(t.Id) for t in latest.AdditionalTreatments or [])]
+        items = runs.activities(app, campaign_id, numbers, records, treatments, paused=bool(latest.IsPaused))
+        return models.ActivitiesResponse(Item=items, NextToken=str(start + len(numbers)) if more else None)
+
     # -- internals ----------------------------------------------------------------------------------------------
 
     async def _latest(self, client: aioredis.Redis, app: str, campaign_id: str) -> models.CampaignResponse:
@@ -302,15 +376,18 @@ class CampaignStore:
         pipe = self.redis.pipeline(transaction=False)
         for doc in docs:
             pipe.exists(seg_key(app, doc.SegmentId))
-        found = await pipe.execute()
+            pipe.hget(campaign_key(app, doc.Id), "status")
+        replies = await pipe.execute()
+        found, statuses = replies[0::2], [_text(r) for r in replies[1::2]]
         tags = (
             await self.tags.get_many([(self.resource(app, d.Id), app) for d in docs]) if self.tags is not None
             else [{} for _ in docs]
         )
         out = []
         for i, doc in enumerate(docs):
-            # no run has status yet: campaigns are not run by this version of Gateway (README, Campaigns)
-            status = campaign_status(is_paused=bool(doc.IsPaused), segment_exists=bool(found[i]), run_status=None)
+            status = campaign_status(
+                is_paused=bool(doc.IsPaused), segment_exists=bool(found[i]), run_status=_RUN_STATUSES.get(statuses[i])
+            )
             state = models.CampaignState(CampaignStatus=status)
             treatments = None if doc.AdditionalTreatments is None else [
                 msgspec.structs.replace(t, State=state) for t in doc.AdditionalTreatments

@@ -293,3 +293,45 @@ def _check_messages(
             raise _bad(where + "InAppMessage.Layout", "is required")
         if not m.InAppMessage.Content:
             raise _bad(where + "InAppMessage.Content", "needs at least one content item")
+
+
+#: The refusal's prefix for members Pinpoint accepts but this gateway's campaign runner does not honour yet.
+UNSUPPORTED: Final = "not supported yet by this gateway: "
+#: The Limits members the runner honours (MessagesPerSecond paces the enqueueing of a run).
+SUPPORTED_LIMITS: Final = frozenset({"MessagesPerSecond"})
+
+
+def check_supported(req: models.WriteCampaignRequest) -> None:
+    """Refuse (CampaignValidationError naming the member) what Pinpoint accepts but the campaign runner would not
+    honour, so nothing is stored and then silently ignored: event-triggered and in-app campaigns, hooks, custom
+    delivery, CustomMessage, Priority (in-app ordering), per-endpoint and duration limits, and a treatment's own
+    Schedule that differs from the campaign's (runs follow the campaign's schedule)."""
+    assert req.Schedule is not None  # check_campaign requires it
+    frequency = req.Schedule.Frequency or "ONCE"
+    if frequency in ("EVENT", "IN_APP_EVENT"):
+        raise _bad("Schedule.Frequency", UNSUPPORTED + f"{frequency} (event-triggered) campaigns")
+    if req.Hook is not None:
+        raise _bad("Hook", UNSUPPORTED + "CampaignHook")
+    if req.Priority is not None:
+        raise _bad("Priority", UNSUPPORTED + "Priority (in-app message ordering)")
+    if req.Limits is not None:
+        for name in req.Limits.__struct_fields__:
+            if name not in SUPPORTED_LIMITS and getattr(req.Limits, name) is not None:
+                raise _bad(f"Limits.{name}", UNSUPPORTED + f"Limits.{name} (only MessagesPerSecond is honoured)")
+    _check_supported_content("", req.MessageConfiguration, req.CustomDeliveryConfiguration)
+    for i, t in enumerate(req.AdditionalTreatments or []):
+        where = f"AdditionalTreatments[{i}]."
+        _check_supported_content(where, t.MessageConfiguration, t.CustomDeliveryConfiguration)
+        if t.Schedule is not None and t.Schedule != req.Schedule:
+            raise _bad(where + "Schedule", UNSUPPORTED + "a treatment Schedule other than the campaign's")
+
+
+def _check_supported_content(
+    where: str, messages: models.MessageConfiguration | None, custom: models.CustomDeliveryConfiguration | None
+) -> None:
+    if custom is not None:
+        raise _bad(where + "CustomDeliveryConfiguration", UNSUPPORTED + "CustomDeliveryConfiguration")
+    if messages is not None and messages.InAppMessage is not None:
+        raise _bad(where + "MessageConfiguration.InAppMessage", UNSUPPORTED + "in-app messages")
+    if messages is not None and messages.CustomMessage is not None:
+        raise _bad(where + "MessageConfiguration.CustomMessage", UNSUPPORTED + "CustomMessage (custom channel)")

@@ -206,9 +206,11 @@ def test_event_campaign_on_an_imported_segment_is_refused(live_api: Any, live_pp
              "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["purchase"]}}}}
     message = _refused(live_pp, live_app, {**_request(imported.Id), "Schedule": event})
     assert "SegmentId: an EVENT campaign needs a dynamic segment" in message
-    # the same campaign on a dynamic segment is accepted, and a ONCE campaign may use the imported one
+    # on a dynamic segment the campaign passes Pinpoint's rules but is refused as not run yet; a ONCE campaign may
+    # use the imported segment
     dynamic = live_pp.create_segment(ApplicationId=live_app, WriteSegmentRequest={"Name": "d", "Dimensions": IOS})["SegmentResponse"]["Id"]
-    assert live_pp.create_campaign(ApplicationId=live_app, WriteCampaignRequest={**_request(dynamic), "Schedule": event})["CampaignResponse"]["Schedule"]["Frequency"] == "EVENT"
+    message = _refused(live_pp, live_app, {**_request(dynamic), "Schedule": event})
+    assert message == "WriteCampaignRequest.Schedule.Frequency: not supported yet by this gateway: EVENT (event-triggered) campaigns"
     assert live_pp.create_campaign(ApplicationId=live_app, WriteCampaignRequest=_request(imported.Id))["CampaignResponse"]["SegmentId"] == imported.Id
 
 
@@ -221,3 +223,63 @@ def test_update_is_checked_like_create_and_keeps_a_past_start(live_pp: Any, live
         "Schedule": {"StartTime": "2021-05-01T00:00:00Z"}}))
     assert code == "BadRequestException" and "in the past" in message
     assert pp.get_campaign(ApplicationId=app, CampaignId=cid)["CampaignResponse"]["Version"] == 1  # nothing written
+
+
+def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: str, segment: str) -> None:
+    """What Pinpoint accepts but this gateway's campaign runner does not run yet is refused by CreateCampaign and
+    UpdateCampaign, naming the member, instead of being stored and silently ignored."""
+    pp, app = live_pp, live_app
+    base = _request(segment)
+    sched = base["Schedule"]
+    in_app = {"Frequency": "IN_APP_EVENT", "StartTime": _later(), "EndTime": _later(30),
+              "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"Values": ["open"]}}}}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({**base, "Schedule": in_app, "MessageConfiguration": {"InAppMessage": {"Layout": "TOP_BANNER", "Content": [{"BackgroundColor": "#fff"}]}}},
+         "Schedule.Frequency: not supported yet by this gateway: IN_APP_EVENT"),
+        ({**base, "Hook": {"WebUrl": "https://hooks.example.com/x", "Mode": "FILTER"}}, "Hook: not supported yet by this gateway: CampaignHook"),
+        ({**base, "CustomDeliveryConfiguration": {"DeliveryUri": "https://hooks.example.com/x", "EndpointTypes": ["EMAIL"]}},
+         "CustomDeliveryConfiguration: not supported yet by this gateway"),
+        ({**base, "MessageConfiguration": {**EMAIL, "CustomMessage": {"Data": "x"}}}, "MessageConfiguration.CustomMessage: not supported yet"),
+        ({**base, "Limits": {"Daily": 1}}, "Limits.Daily: not supported yet by this gateway"),
+        ({**base, "Limits": {"Total": 3, "MessagesPerSecond": 50}}, "Limits.Total: not supported yet"),
+        ({**base, "Limits": {"MaximumDuration": 600}}, "Limits.MaximumDuration: not supported yet"),
+        ({**base, "Limits": {"Session": 1}}, "Limits.Session: not supported yet"),
+        ({**base, "Priority": 2}, "Priority: not supported yet"),
+        ({**base, "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "StartTime": _later(2)}}]},
+         "AdditionalTreatments[0].Schedule: not supported yet by this gateway: a treatment Schedule other than the campaign's"),
+    ]
+    for request, expected in cases:
+        message = _refused(pp, app, request)
+        assert message.startswith("WriteCampaignRequest." + expected), (expected, message)
+    assert pp.get_campaigns(ApplicationId=app)["CampaignsResponse"]["Item"] == []  # nothing was stored
+    # MessagesPerSecond is honoured, a treatment may repeat the campaign's schedule; an update is refused alike
+    ok = pp.create_campaign(ApplicationId=app, WriteCampaignRequest={**base, "Limits": {"MessagesPerSecond": 50},
+        "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": sched}]})["CampaignResponse"]
+    code, _, message = error_of(lambda: pp.update_campaign(ApplicationId=app, CampaignId=ok["Id"], WriteCampaignRequest={"Limits": {"Daily": 2}}))
+    assert code == "BadRequestException" and message.startswith("WriteCampaignRequest.Limits.Daily: not supported yet")
+    assert pp.get_campaign(ApplicationId=app, CampaignId=ok["Id"])["CampaignResponse"]["Version"] == 1
+
+
+def test_a_run_shows_in_get_campaign_activities_and_state(live_api: Any, live_pp: Any, live_app: str) -> None:
+    """GetCampaignActivities and State as boto3 reads them once a worker's scheduler ran an IMMEDIATE campaign."""
+    from gateway.campaigns.runner import Scheduler
+    from gateway.producer import Producer
+
+    pp, app = live_pp, live_app
+    pp.update_endpoints_batch(ApplicationId=app, EndpointBatchRequest={"Item": [
+        {"Id": f"ep{i}", "ChannelType": "EMAIL", "Address": f"u{i}@example.com",
+         "Demographic": {"Platform": "ios"}, "OptOut": "ALL" if i == 0 else "NONE"} for i in range(20)]})
+    seg = pp.create_segment(ApplicationId=app, WriteSegmentRequest={"Name": "ios", "Dimensions": IOS})["SegmentResponse"]["Id"]
+    cid = pp.create_campaign(ApplicationId=app, WriteCampaignRequest={
+        **_request(seg), "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"}})["CampaignResponse"]["Id"]
+    assert pp.get_campaign_activities(ApplicationId=app, CampaignId=cid)["ActivitiesResponse"]["Item"] == []
+    assert live_api.call(Scheduler(live_api.redis, producer=Producer(live_api.redis)).tick()) == 1
+
+    camp = pp.get_campaign(ApplicationId=app, CampaignId=cid)["CampaignResponse"]
+    assert camp["State"] == {"CampaignStatus": "COMPLETED"}
+    [act] = pp.get_campaign_activities(ApplicationId=app, CampaignId=cid, PageSize="5")["ActivitiesResponse"]["Item"]
+    assert (act["CampaignId"], act["ApplicationId"], act["TreatmentId"], act["State"], act["Result"]) == (cid, app, "0", "COMPLETED", "SUCCESS")
+    assert act["TotalEndpointCount"] == act["SuccessfulEndpointCount"] == 19  # the opted-out endpoint is not messaged
+    assert act["ExecutionMetrics"] == {"ENDPOINT_PRODUCED": "20", "ENDPOINT_OPT_OUT": "1"}
+    assert act["ScheduledStart"] == camp["CreationDate"] and act["Start"] and act["End"]
+    assert error_of(lambda: pp.get_campaign_activities(ApplicationId=app, CampaignId="nope"))[:2] == ("NotFoundException", 404)

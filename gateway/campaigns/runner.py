@@ -1,0 +1,356 @@
+"""The campaign runner: the I/O shell that runs due campaign runs, inside every worker (gateway/worker.py).
+
+    scheduler = Scheduler(redis, producer=Producer(redis), config=cfg.campaigns)
+    await scheduler.tick()      # every poll interval: run what is due now
+
+Each tick walks the applications with campaigns (`gw:camp:apps`) and each one's due index, and runs every due
+campaign it can lease. A run: resolve the segment (segments/resolver.py), load its endpoints, split them
+(split.py), plan each treatment (plan.py: recipients and run metrics, local time and quiet time from
+schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer, in chunks of
+`chunk_requests` requests of at most 100 endpoints, one pipelined round trip per chunk. The engine then sends them
+like any request: every channel, status, event, retry and rate limit applies, and every event carries
+campaign_id, campaign_activity_id and treatment_id (the request's Context).
+
+Exactly one worker runs a run: it holds the run's lease (SET NX PX, its value a fencing token from INCR), renews
+it with every chunk and writes its progress only while the token is still the lease's (WATCH on the lease, in the
+campaign's slot). Progress is the run's cursor per treatment: recipients are sent in a fixed order (delivery time,
+endpoint id) and the cursor is the key of the last one enqueued. The stream is in another cluster slot than the
+campaign, so the XADDs and the cursor cannot be one transaction: the cursor advances right after the chunk's
+XADDs succeed. A worker dying between the two, or one whose lease expired while it enqueued, makes the worker
+that takes over enqueue that chunk again: delivery is at least once, with at most one chunk per takeover sent
+twice, and nothing skipped.
+
+Between chunks the runner checks the campaign: deleted, it stops at once; paused, it stops and the run stays
+in progress (resuming continues it from its cursor). A local-time run reaches each endpoint at its wall time in
+its own zone: the runner enqueues the recipients whose time has come and puts the campaign back in the due index
+at the next one's time. When a run is done, the campaign is due at its next run (PENDING_NEXT_RUN) or COMPLETED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from gateway import models
+from gateway.api.appstore import AppStore
+from gateway.campaigns import runs
+from gateway.campaigns.messages import run_requests
+from gateway.campaigns.plan import Content, Recipient, plan_treatment, treatment_content
+from gateway.campaigns.runs import COMPLETED, RUNNING
+from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
+from gateway.campaigns.split import plan_split
+from gateway.campaigns.store import campaign_key, created_at, iso
+from gateway.config import CampaignsConfig
+from gateway.endpoints.store import EndpointStore
+from gateway.errors import NotFound
+from gateway.producer import Producer
+from gateway.redisconn import text
+from gateway.segments.resolver import SegmentResolver
+
+log = logging.getLogger("gateway.campaigns")
+
+_decode = msgspec.json.Decoder(models.CampaignResponse).decode
+#: Endpoints read per MGET while loading a run's audience.
+LOAD_BATCH: Final = 1000
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _int(value: bytes | str | None) -> int | None:
+    text = _text(value)
+    return None if text is None else int(text)
+
+
+class LeaseLost(Exception):
+    """The run's lease is no longer ours (expired and taken, or the campaign was deleted): stop writing."""
+
+
+class Stopping(Exception):
+    """The worker is shutting down: stop between chunks, give the lease back (another worker continues)."""
+
+
+class Lease:
+    """A held run lease: the campaign and the fencing token."""
+
+    __slots__ = ("app", "campaign_id", "token")
+
+    def __init__(self, app: str, campaign_id: str, token: str) -> None:
+        self.app, self.campaign_id, self.token = app, campaign_id, token
+
+
+class Scheduler:
+    """Runs due campaign runs (module doc). `clock` is the wall clock runs are scheduled by (tests move it);
+    `sleep` and `monotonic` pace MessagesPerSecond."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        producer: Producer,
+        config: CampaignsConfig | None = None,
+        resolver: SegmentResolver | None = None,
+        endpoints: EndpointStore | None = None,
+        apps: AppStore | None = None,
+        clock: Callable[[], dt.datetime] = _utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        owner: str | None = None,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
+        self.redis = redis
+        self.producer = producer
+        self.config = config or CampaignsConfig()
+        # no snapshots: the worker's resolver only reads; the API and jobs keep the snapshots
+        self.resolver = resolver or SegmentResolver(redis, snapshots=False)
+        self.endpoints = endpoints or EndpointStore(redis)
+        self.apps = apps or AppStore(redis, "")
+        self.clock = clock
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.owner = owner or uuid.uuid4().hex[:12]
+        self.stopping = stopping or asyncio.Event()
+
+    # -- the loop's step ---------------------------------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Run every campaign due now that no other worker holds; returns how many it ran (or continued)."""
+        now = self.clock()
+        ran = 0
+        for raw_app in await self.redis.smembers(runs.APPS_KEY):
+            app = text(raw_app)
+            due = await self.redis.zrangebyscore(runs.due_key(app), "-inf", runs.ms(now), start=0,
+                                                 num=self.config.due_per_poll)
+            for raw_id in due:
+                if self.stopping.is_set():
+                    return ran
+                if await self.run_campaign(app, runs.member(raw_id)):
+                    ran += 1
+        return ran
+
+    async def run_campaign(self, app: str, campaign_id: str) -> bool:
+        """Lease the campaign's run and run it (or its part due now); False when another worker holds it."""
+        lease = await self.acquire(app, campaign_id)
+        if lease is None:
+            return False
+        try:
+            await self._run(lease)
+        except LeaseLost:
+            log.warning("campaign %s of %s: lease lost or campaign deleted or paused; run stopped", campaign_id, app)
+        except Stopping:
+            log.info("campaign %s of %s: stopping; the run is left for another worker", campaign_id, app)
+        finally:
+            await self.release(lease)
+        return True
+
+    # -- the lease ---------------------------------------------------------------------------------------------
+
+    async def acquire(self, app: str, campaign_id: str) -> Lease | None:
+        """SET NX PX of the run lease with a new fencing token; None when another worker holds it."""
+        token = f"{await self.redis.incr(runs.fence_key(app))}:{self.owner}"
+        ok = await self.redis.set(runs.lease_key(app, campaign_id), token, nx=True, px=self.config.lease_ms)
+        return Lease(app, campaign_id, token) if ok else None
+
+    async def release(self, lease: Lease) -> None:
+        """Delete the lease if it is still ours (never another worker's)."""
+        key = runs.lease_key(lease.app, lease.campaign_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if _text(await pipe.get(key)) != lease.token:
+                    return
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.delete(key)
+                await pipe.execute()
+            except WatchError:
+                pass  # expired and taken meanwhile: it is the other worker's now
+
+    async def _fenced(self, lease: Lease, fill: Callable[[aioredis.client.Pipeline], object]) -> None:
+        """Apply `fill`'s commands in one transaction iff the lease is still ours and the campaign exists, renewing
+        the lease; LeaseLost otherwise. The lease and the campaign are in the campaign's slot."""
+        lease_key = runs.lease_key(lease.app, lease.campaign_id)
+        camp_key = campaign_key(lease.app, lease.campaign_id)
+        for _ in range(10):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(lease_key, camp_key)
+                    if _text(await pipe.get(lease_key)) != lease.token or not await pipe.hexists(camp_key, "latest"):
+                        raise LeaseLost(lease.campaign_id)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    fill(pipe)
+                    pipe.pexpire(lease_key, self.config.lease_ms)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue  # the campaign was written meanwhile (an update): check again
+        raise LeaseLost(lease.campaign_id)
+
+    # -- one run -----------------------------------------------------------------------------------------------
+
+    async def _run(self, lease: Lease) -> None:
+        app, cid = lease.app, lease.campaign_id
+        key = campaign_key(app, cid)
+        latest, paused, done, active = await self.redis.hmget(key, ["latest", "paused", "done", "active"])
+        if latest is None or _text(paused) == "1":
+            await self.redis.zrem(runs.due_key(app), cid)  # deleted or paused: an update puts it back
+            return
+        raw = await self.redis.hget(key, f"v{int(latest)}")
+        if raw is None:
+            return
+        doc = _decode(raw)
+        assert doc.Schedule is not None
+        now = self.clock()
+        created = created_at(doc)
+        run: Run | None
+        number = _int(active)
+        if number is None:
+            run = runs.due_run(doc.Schedule, created, _int(done), now)
+            if run is None or run.start > now:
+                await self._fenced(lease, lambda p: self._queue_next(p, app, cid, run, _int(done) is not None))
+                return
+            started = run
+            await self._fenced(lease, lambda p: self._queue_start(p, app, cid, started))
+            number = run.number
+        else:
+            run = run_at(doc.Schedule, created, number)
+        if run is not None:
+            later = await self._send(lease, doc, run)
+            if later is not None:  # a local-time run with deliveries still ahead: come back then
+                await self._fenced(lease, lambda p: p.zadd(runs.due_key(app), {cid: runs.ms(later)}))
+                return
+        nxt = runs.due_run(doc.Schedule, created, number, now)
+        await self._fenced(lease, lambda p: self._queue_finish(p, app, cid, number, nxt, now))
+        log.info("campaign %s of %s: run %d completed", cid, app, number)
+
+    @staticmethod
+    def _queue_next(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run | None, ran: bool) -> None:
+        if run is None:
+            pipe.zrem(runs.due_key(app), cid)
+            if ran:
+                pipe.hset(campaign_key(app, cid), "status", "COMPLETED")
+        else:
+            pipe.zadd(runs.due_key(app), {cid: runs.ms(run.start)})
+
+    @staticmethod
+    def _queue_start(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run) -> None:
+        pipe.hset(campaign_key(app, cid), mapping={"active": run.number, "status": "EXECUTING"})
+        record = runs.run_key(app, cid, run.number)
+        pipe.hsetnx(record, "start", iso(_utcnow()))
+        pipe.hset(record, mapping={"scheduled": iso(run.start), "state": RUNNING})
+        pipe.zadd(runs.runs_key(app, cid), {str(run.number): runs.ms(run.start)})
+
+    def _queue_finish(
+        self, pipe: aioredis.client.Pipeline, app: str, cid: str, number: int, nxt: Run | None, now: dt.datetime
+    ) -> None:
+        key = campaign_key(app, cid)
+        pipe.hset(runs.run_key(app, cid, number), mapping={"state": COMPLETED, "end": iso(now)})
+        pipe.hset(key, mapping={"done": number, "status": "PENDING_NEXT_RUN" if nxt is not None else "COMPLETED"})
+        pipe.hdel(key, "active")
+        if nxt is None:
+            pipe.zrem(runs.due_key(app), cid)
+        else:
+            pipe.zadd(runs.due_key(app), {cid: runs.ms(nxt.start)})
+
+    async def _audience(self, app: str, doc: models.CampaignResponse) -> list[models.EndpointResponse]:
+        """The segment's endpoints now (the version the campaign names), in index order."""
+        assert doc.SegmentId is not None
+        try:
+            ids = await self.resolver.resolve(app, doc.SegmentId, doc.SegmentVersion)
+        except NotFound:
+            return []  # the segment is gone: the campaign is DELETED (state.py) and its run reaches no one
+        out: list[models.EndpointResponse] = []
+        for i in range(0, len(ids), LOAD_BATCH):
+            part = ids[i : i + LOAD_BATCH]
+            for eid, ep in zip(part, await self.endpoints.get_many(app, part), strict=True):
+                if ep is not None:
+                    out.append(ep if ep.Id else msgspec.structs.replace(ep, Id=eid))
+        return out
+
+    async def _send(self, lease: Lease, doc: models.CampaignResponse, run: Run) -> dt.datetime | None:
+        """Enqueue every recipient of `run` whose delivery time has come; the earliest delivery time still ahead
+        (local time), or None when the run is fully enqueued."""
+        app, cid = lease.app, lease.campaign_id
+        assert doc.Schedule is not None
+        endpoints = await self._audience(app, doc)
+        treatments = doc.AdditionalTreatments or []
+        split = plan_split(cid, doc.HoldoutPercent, [t.SizePercent for t in treatments])
+        settings = await self.apps.get_settings(app)
+        quiet = effective_quiet_time(doc.Schedule.QuietTime, settings.QuietTime)
+        record_key = runs.run_key(app, cid, run.number)
+        record = {(_text(k) or ""): (_text(v) or "") for k, v in (await self.redis.hgetall(record_key)).items()}
+        mps = doc.Limits.MessagesPerSecond if doc.Limits is not None else None
+        chunk = self.config.chunk_requests * 100
+        if mps is not None:
+            chunk = max(1, min(chunk, mps))  # pace in steps of at most a second
+        began, enqueued = self.monotonic(), 0
+        later: dt.datetime | None = None
+        now = self.clock()
+        for tid in [0, *(int(t.Id) for t in treatments)]:
+            plan = plan_treatment(doc, tid, run, endpoints, split, quiet)
+            metrics = json.dumps(dict(sorted(plan.metrics.items())))
+            await self._fenced(lease, functools.partial(
+                self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
+            todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
+            ready = [(k, r) for k, r in todo if r.at <= now]
+            if len(ready) < len(todo):
+                first = todo[len(ready)][1].at
+                later = first if later is None else min(later, first)
+            content = treatment_content(doc, tid)
+            activity = runs.activity_id(cid, run.number, tid)
+            for i in range(0, len(ready), chunk):
+                part = ready[i : i + chunk]
+                await self._check(lease)
+                await self._enqueue(app, content, [r for _, r in part], cid, activity, tid)
+                await self._fenced(lease, functools.partial(
+                    self._queue_cursor, record_key=record_key, tid=tid, cursor=part[-1][0], n=len(part)))
+                enqueued += len(part)
+                if mps is not None:
+                    ahead = enqueued / mps - (self.monotonic() - began)
+                    if ahead > 0:
+                        await self.sleep(ahead)
+        return later
+
+    @staticmethod
+    def _queue_metrics(pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, metrics: str, total: int) -> None:
+        pipe.hset(record_key, mapping={f"t{tid}:metrics": metrics, f"t{tid}:total": total})
+
+    @staticmethod
+    def _queue_cursor(pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, cursor: str, n: int) -> None:
+        pipe.hset(record_key, f"t{tid}:cursor", cursor)
+        pipe.hincrby(record_key, f"t{tid}:sent", n)
+
+    async def _check(self, lease: Lease) -> None:
+        """Between chunks: LeaseLost when the lease is no longer ours, the campaign was deleted or paused;
+        Stopping when the worker stops."""
+        if self.stopping.is_set():
+            raise Stopping(lease.campaign_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(runs.lease_key(lease.app, lease.campaign_id))
+        pipe.hmget(campaign_key(lease.app, lease.campaign_id), ["latest", "paused"])
+        token, (latest, paused) = await pipe.execute()
+        if _text(token) != lease.token or latest is None or _text(paused) == "1":
+            raise LeaseLost(lease.campaign_id)
+
+    async def _enqueue(
+        self, app: str, content: Content, recipients: Sequence[Recipient], cid: str, activity: str, tid: int
+    ) -> None:
+        requests = run_requests(content, [r.endpoint_id for r in recipients], campaign_id=cid, activity_id=activity,
+                                treatment_id=tid)
+        await self.producer.send_many(app, requests)
+
