@@ -281,11 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.set_defaults(func=cmd_demo)
 
+    from gateway.campaigns import cli as campaign_cli
     from gateway.segments import cli as segment_cli
     from gateway.templates import cli as template_cli
 
     template_cli.register(sub)  # gateway render
     segment_cli.register(sub)  # gateway segment count|sample
+    campaign_cli.register(sub)  # gateway campaign list|show|pause|resume|run-now
     return p
 
 

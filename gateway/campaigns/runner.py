@@ -144,13 +144,14 @@ class Scheduler:
                     ran += 1
         return ran
 
-    async def run_campaign(self, app: str, campaign_id: str) -> bool:
-        """Lease the campaign's run and run it (or its part due now); False when another worker holds it."""
+    async def run_campaign(self, app: str, campaign_id: str, *, now: bool = False) -> bool:
+        """Lease the campaign's run and run it (or its part due now); False when another worker holds it.
+        `now` starts the campaign's next run at once even when it is scheduled later (`gateway campaign run-now`)."""
         lease = await self.acquire(app, campaign_id)
         if lease is None:
             return False
         try:
-            await self._run(lease)
+            await self._run(lease, force=now)
         except LeaseLost:
             log.warning("campaign %s of %s: lease lost or campaign deleted or paused; run stopped", campaign_id, app)
         except Stopping:
@@ -203,7 +204,7 @@ class Scheduler:
 
     # -- one run -----------------------------------------------------------------------------------------------
 
-    async def _run(self, lease: Lease) -> None:
+    async def _run(self, lease: Lease, *, force: bool = False) -> None:
         app, cid = lease.app, lease.campaign_id
         key = campaign_key(app, cid)
         latest, paused, done, active = await self.redis.hmget(key, ["latest", "paused", "done", "active"])
@@ -221,7 +222,7 @@ class Scheduler:
         number = _int(active)
         if number is None:
             run = runs.due_run(doc.Schedule, created, _int(done), now)
-            if run is None or run.start > now:
+            if run is None or (run.start > now and not force):
                 await self._fenced(lease, lambda p: self._queue_next(p, app, cid, run, _int(done) is not None))
                 return
             started = run
@@ -230,7 +231,8 @@ class Scheduler:
         else:
             run = run_at(doc.Schedule, created, number)
         if run is not None:
-            later = await self._send(lease, doc, run)
+            # run-now sends what is due at the run's start at once (the rest of a local-time run at its times)
+            later = await self._send(lease, doc, run, max(now, run.start) if force else now)
             if later is not None:  # a local-time run with deliveries still ahead: come back then
                 await self._fenced(lease, lambda p: p.zadd(runs.due_key(app), {cid: runs.ms(later)}))
                 return
@@ -282,9 +284,11 @@ class Scheduler:
                     out.append(ep if ep.Id else msgspec.structs.replace(ep, Id=eid))
         return out
 
-    async def _send(self, lease: Lease, doc: models.CampaignResponse, run: Run) -> dt.datetime | None:
-        """Enqueue every recipient of `run` whose delivery time has come; the earliest delivery time still ahead
-        (local time), or None when the run is fully enqueued."""
+    async def _send(
+        self, lease: Lease, doc: models.CampaignResponse, run: Run, horizon: dt.datetime
+    ) -> dt.datetime | None:
+        """Enqueue every recipient of `run` whose delivery time is at or before `horizon` (normally now); the
+        earliest delivery time still ahead (local time), or None when the run is fully enqueued."""
         app, cid = lease.app, lease.campaign_id
         assert doc.Schedule is not None
         endpoints = await self._audience(app, doc)
@@ -300,14 +304,13 @@ class Scheduler:
             chunk = max(1, min(chunk, mps))  # pace in steps of at most a second
         began, enqueued = self.monotonic(), 0
         later: dt.datetime | None = None
-        now = self.clock()
         for tid in [0, *(int(t.Id) for t in treatments)]:
             plan = plan_treatment(doc, tid, run, endpoints, split, quiet)
             metrics = json.dumps(dict(sorted(plan.metrics.items())))
             await self._fenced(lease, functools.partial(
                 self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
             todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
-            ready = [(k, r) for k, r in todo if r.at <= now]
+            ready = [(k, r) for k, r in todo if r.at <= horizon]
             if len(ready) < len(todo):
                 first = todo[len(ready)][1].at
                 later = first if later is None else min(later, first)

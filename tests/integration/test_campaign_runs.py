@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -312,3 +313,37 @@ async def test_messages_per_second_paces_the_enqueueing(redis: Any) -> None:
     assert await s.tick() == 1
     assert slept == [1.0, 1.0, 1.0, 0.5]  # 350 recipients at 100 per second, in steps of at most a second
     assert len(await enqueued(redis)) == 350
+
+
+async def test_the_campaign_command(redis: Any, redis_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from gateway.campaigns import cli
+
+    segment, _ = await seed(redis, 12)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    later = (clock.now + dt.timedelta(days=3)).replace(microsecond=0)
+    camp = await create(redis, clock, segment, Name="spring", Schedule={"StartTime": later.isoformat(), "Frequency": "WEEKLY"})
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+
+    async def gw(*argv: str) -> tuple[int, str, str]:
+        code = await cli._run(parser.parse_args(["campaign", *argv, "--redis", redis_server.url]))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = await gw("list", APP)
+    assert code == 0 and out.split("\t")[:4] == [camp.Id, "SCHEDULED", "spring", "WEEKLY"]
+    assert (await gw("pause", APP, camp.Id))[1].startswith(f"{camp.Id}\tPAUSED\tversion 2")
+    assert await redis.zscore(runs.due_key(APP), camp.Id) is None
+    assert (await gw("resume", APP, camp.Id))[1].startswith(f"{camp.Id}\tSCHEDULED\tversion 3")
+    assert await redis.zscore(runs.due_key(APP), camp.Id) == runs.ms(later)
+    code, out, _ = await gw("run-now", APP, camp.Id)  # the first run, three days early
+    assert (code, out) == (0, f"{camp.Id}\tPENDING_NEXT_RUN\n")
+    assert len(await enqueued(redis)) == 12
+    assert await redis.zscore(runs.due_key(APP), camp.Id) == runs.ms(later + dt.timedelta(days=7))
+    code, out, _ = await gw("show", APP, camp.Id)
+    shown = json.loads(out)
+    assert shown["Campaign"]["Version"] == 3 and [a["SuccessfulEndpointCount"] for a in shown["Activities"]] == [12]
+    code, _, err = await gw("show", APP, "nope")
+    assert code == 2 and "not found" in err
