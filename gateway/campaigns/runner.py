@@ -55,7 +55,7 @@ from gateway.config import CampaignsConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import NotFound
 from gateway.producer import Producer
-from gateway.redisconn import text
+from gateway.redisconn import REDIS_DOWN
 from gateway.segments.resolver import SegmentResolver
 
 log = logging.getLogger("gateway.campaigns")
@@ -134,14 +134,19 @@ class Scheduler:
         now = self.clock()
         ran = 0
         for raw_app in await self.redis.smembers(runs.APPS_KEY):
-            app = text(raw_app)
+            app = runs.member(raw_app)
             due = await self.redis.zrangebyscore(runs.due_key(app), "-inf", runs.ms(now), start=0,
                                                  num=self.config.due_per_poll)
             for raw_id in due:
                 if self.stopping.is_set():
                     return ran
-                if await self.run_campaign(app, runs.member(raw_id)):
-                    ran += 1
+                cid = runs.member(raw_id)
+                try:
+                    ran += await self.run_campaign(app, cid)
+                except REDIS_DOWN:
+                    raise
+                except Exception:  # one broken campaign must not keep the others from running
+                    log.exception("campaign %s of %s: run failed; retried at the next poll", cid, app)
         return ran
 
     async def run_campaign(self, app: str, campaign_id: str, *, now: bool = False) -> bool:

@@ -347,3 +347,14 @@ async def test_the_campaign_command(redis: Any, redis_server: Any, capsys: pytes
     assert shown["Campaign"]["Version"] == 3 and [a["SuccessfulEndpointCount"] for a in shown["Activities"]] == [12]
     code, _, err = await gw("show", APP, "nope")
     assert code == 2 and "not found" in err
+
+
+async def test_a_broken_campaign_does_not_keep_the_others_from_running(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(T0)
+    broken = await create(redis, clock, segment)
+    fine = await create(redis, clock, segment)
+    await redis.hset(f"gw:{{{APP}}}:camp:{broken.Id}", "v1", b"{not json")
+    assert await scheduler(redis, clock).tick() == 1
+    assert {c["campaign_id"] for _, c in await enqueued(redis)} == {fine.Id}
+    assert await redis.zscore(runs.due_key(APP), broken.Id) is not None  # still due: retried at the next poll
