@@ -214,7 +214,7 @@ class Scheduler:
         key = campaign_key(app, cid)
         latest, paused, done, active = await self.redis.hmget(key, ["latest", "paused", "done", "active"])
         if latest is None or _text(paused) == "1":
-            await self.redis.zrem(runs.due_key(app), cid)  # deleted or paused: an update puts it back
+            await self._drop_if_idle(app, cid)  # deleted or paused: an update puts it back
             return
         raw = await self.redis.hget(key, f"v{int(latest)}")
         if raw is None:
@@ -244,6 +244,24 @@ class Scheduler:
         nxt = runs.due_run(doc.Schedule, created, number, now)
         await self._fenced(lease, lambda p: self._queue_finish(p, app, cid, number, nxt, now))
         log.info("campaign %s of %s: run %d completed", cid, app, number)
+
+    async def _drop_if_idle(self, app: str, cid: str) -> None:
+        """Take a deleted or paused campaign out of the due index, unless an update (a resume) came meanwhile:
+        WATCHed, so a resume's ZADD is never undone."""
+        key = campaign_key(app, cid)
+        while True:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    latest, paused = await pipe.hmget(key, ["latest", "paused"])
+                    if latest is not None and _text(paused) != "1":
+                        return
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.zrem(runs.due_key(app), cid)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue
 
     @staticmethod
     def _queue_next(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run | None, ran: bool) -> None:

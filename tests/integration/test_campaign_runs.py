@@ -358,3 +358,33 @@ async def test_a_broken_campaign_does_not_keep_the_others_from_running(redis: An
     assert await scheduler(redis, clock).tick() == 1
     assert {c["campaign_id"] for _, c in await enqueued(redis)} == {fine.Id}
     assert await redis.zscore(runs.due_key(APP), broken.Id) is not None  # still due: retried at the next poll
+
+
+async def test_a_resume_racing_a_poll_that_saw_the_campaign_paused_stays_due(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment, IsPaused=True)
+    camps = store(redis, clock)
+    assert await redis.zscore(runs.due_key(APP), camp.Id) is None
+
+    class ResumeAfterRead:
+        """The scheduler's client; right after the poll reads the campaign's run state, the user resumes it."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(redis, name)
+
+        async def hmget(self, key: str, fields: list[str]) -> Any:
+            values = await redis.hmget(key, fields)
+            if not self.done and fields[:2] == ["latest", "paused"]:
+                self.done = True
+                await camps.update_campaign(APP, camp.Id, models.WriteCampaignRequest(IsPaused=False))
+            return values
+
+    s = Scheduler(ResumeAfterRead(), producer=Producer(redis), clock=clock)  # type: ignore[arg-type]
+    await redis.zadd(runs.due_key(APP), {camp.Id: runs.ms(T0)})  # a poll finds it due while still paused
+    assert await s.run_campaign(APP, camp.Id)
+    assert await redis.zscore(runs.due_key(APP), camp.Id) is not None  # the resume's due entry survived
+    assert await scheduler(redis, clock).tick() == 1 and len(await enqueued(redis)) == 3
