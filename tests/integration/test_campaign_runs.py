@@ -388,3 +388,23 @@ async def test_a_resume_racing_a_poll_that_saw_the_campaign_paused_stays_due(red
     assert await s.run_campaign(APP, camp.Id)
     assert await redis.zscore(runs.due_key(APP), camp.Id) is not None  # the resume's due entry survived
     assert await scheduler(redis, clock).tick() == 1 and len(await enqueued(redis)) == 3
+
+
+async def test_a_stopping_worker_hands_its_run_over_at_once_between_chunks(redis: Any) -> None:
+    segment, _ = await seed(redis, 250)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment)
+    stopping = asyncio.Event()
+
+    class StopAfterFirst:
+        async def send_many(self, app: str, requests: Any) -> list[str]:
+            stopping.set()  # SIGTERM arrives while the first chunk is enqueued
+            return await Producer(redis).send_many(app, requests)
+
+    s = Scheduler(redis, producer=StopAfterFirst(), clock=clock, config=CampaignsConfig(chunk_requests=1),  # type: ignore[arg-type]
+                  stopping=stopping)
+    assert await s.tick() == 1
+    assert len(await enqueued(redis)) == 100 and not await redis.exists(runs.lease_key(APP, camp.Id))  # lease given back
+    assert await scheduler(redis, clock).tick() == 1  # another worker continues now, not after lease_ms
+    counts = Counter(e for e, _ in await enqueued(redis))
+    assert len(counts) == 250 and set(counts.values()) == {1}
