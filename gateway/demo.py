@@ -7,8 +7,9 @@ from enqueue to final outcome), one stream entry per recipient as a transactiona
 * email: `count` personalized HTML emails to as many distinct addresses. One address in a thousand hard-bounces
   and one in a thousand fails twice before it is accepted, so the retry path and the suppression list show up.
 * SMS over SMPP (`sms` messages, 0 to skip) with delivery receipts: one number in a thousand is refused by the
-  SMSC, one in a thousand is answered "queue full" once then accepted, one in a thousand is accepted but its receipt says
-  UNDELIVERABLE. After the outcomes the run waits for every receipt and counts them by status.
+  SMSC, one in a thousand is answered "queue full" once then accepted, one in a thousand is accepted but its
+  receipt says undeliverable (UNREACHABLE). After the outcomes the run waits for every receipt and counts them
+  by status.
 * APNs push over HTTP/2 and TLS (`push` notifications, 0 to skip): one device token in a hundred is dead (410
   Unregistered).
 """

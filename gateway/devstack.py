@@ -164,7 +164,7 @@ Gateway dev stack is up ({workers} worker process{'es' if workers > 1 else ''});
   sandboxes     SMTP 127.0.0.1:{state.smtp_port}, SMSC (SMPP) 127.0.0.1:{state.smsc_port}, voice {state.voice_url},
                 APNs {state.apns_url} (topic {state.apns_topic}), FCM {state.fcm_url}
   sink counts   {state.stats_url}
-  state file    {state_path(data_dir)}
+  state file    {state_path(data_dir)}   (worker logs: {Path(data_dir) / 'worker-*.log'})
 
 Load test (reads the state file; pick user classes by name, or none for all):
  {data_flag} locust -f {locustfile} --headless -u 20 -r 5 -t 60s
@@ -400,6 +400,11 @@ async def run(data_dir: str = DEFAULT_DATA_DIR, *, api_port: int = 0, redis_port
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    running = _running_pid(data)
+    if running is not None:
+        print(f"gateway dev: already running (pid {running}) with data directory {data}; stop it first, or give "
+              "another --data-dir", file=sys.stderr)
+        return 1
     state_path(data).unlink(missing_ok=True)
     files = make_files(data)
     redis_server = EmbeddedRedis(port=redis_port or None, dir=str((data / "redis").resolve()), new_session=True)
@@ -456,6 +461,21 @@ async def run(data_dir: str = DEFAULT_DATA_DIR, *, api_port: int = 0, redis_port
         if smtp_proc is not None:
             await asyncio.to_thread(_stop, [smtp_proc])
         await asyncio.to_thread(redis_server.cleanup)
+
+
+def _running_pid(data: Path) -> int | None:
+    """The pid of a `gateway dev` still running with `data` (its state file names a live process), else None."""
+    try:
+        pid = load_state(data).pid
+    except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a stack that was killed left its state behind
+    except PermissionError:
+        pass  # alive, someone else's
+    return pid
 
 
 async def _first_exit(procs: list[subprocess.Popen[bytes]], stop: asyncio.Event) -> int | None:

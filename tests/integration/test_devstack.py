@@ -122,6 +122,14 @@ def test_locust_every_user_class_with_no_environment_and_every_recipient_reaches
     assert received["sms_receipts"] == received["sms"]  # the SMSC sent a receipt for each and Gateway took it
 
 
+def test_a_second_dev_on_the_same_data_dir_is_refused(stack: Stack) -> None:
+    run = subprocess.run([sys.executable, "-m", "gateway.cli", "dev", "--data-dir", str(stack.data_dir)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"already running (pid {stack.proc.pid})" in run.stderr
+    assert load_state(stack.data_dir).pid == stack.proc.pid  # the running stack's state is untouched
+
+
 def test_sigterm_stops_everything_and_removes_the_state(stack: Stack) -> None:
     state = load_state(stack.data_dir)
     stack.proc.send_signal(signal.SIGTERM)
@@ -172,3 +180,4 @@ def test_demo_shows_email_sms_with_receipts_and_push_with_dead_tokens() -> None:
     assert (line(push, "delivered (SUCCESSFUL)"), line(push, "failed PERMANENT_FAILURE")) == (297, 3)
     for part in (email, sms, push):
         assert "throughput" in part and "latency enqueue→outcome p50" in part
+
