@@ -113,13 +113,12 @@ def test_locust_every_user_class_with_no_environment_and_every_recipient_reaches
     assert {"SendMessages", "SendUsersMessages", "UpdateEndpointsBatch", "GetEndpoint", "gateway:send",
             "SendMessages SMS", "SendMessages push"} <= names, names
     asked, confirmed, received = report["asked"], report["confirmed"], report["received"]
-    assert set(asked) == {"email", "sms", "apns", "fcm"}
+    assert set(asked) == {"email", "sms", "sms_receipts", "apns", "fcm"}  # sms_receipts: one per SMS
     for sink, n in asked.items():
         # every recipient of every answered request reached its sandbox, and nothing else did: a request the end
         # of the test cut off (at most one per user) may or may not have been delivered
         assert 0 < confirmed[sink] <= received[sink] <= n, (sink, report)
         assert n - confirmed[sink] <= 20, (sink, report)
-    assert received["sms_receipts"] == received["sms"]  # the SMSC sent a receipt for each and Gateway took it
 
 
 def test_a_second_dev_on_the_same_data_dir_is_refused(stack: Stack) -> None:
