@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import msgspec
+from aiohttp import web
 
 from gateway.embedded_redis import EmbeddedRedis, free_port
 
@@ -289,11 +290,9 @@ class Sandboxes:
         self.apns = ApnsSandbox({apns_team(w)[1]: (apns_team(w)[0], public) for w in range(workers)},
                                 record=False, topics={APNS_TOPIC})
         self.fcm = FcmSandbox({FCM_ACCOUNT: Path(files.fcm_public).read_text()}, record=False)
-        self._runner: object | None = None
+        self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        from aiohttp import web
-
         p, f = self.ports, self.files
         await self.smsc.start("127.0.0.1", p.smsc)
         await self.voice.start()
@@ -323,9 +322,7 @@ class Sandboxes:
         }
 
     async def aclose(self) -> None:
-        from aiohttp import web
-
-        if isinstance(self._runner, web.AppRunner):
+        if self._runner is not None:
             await self._runner.cleanup()
         await self.fcm.aclose()
         await self.apns.aclose()
