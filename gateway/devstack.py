@@ -152,8 +152,11 @@ def _read_key_id(files: Files) -> str:
 def banner(state: DevState, data_dir: str, workers: int) -> str:
     """What `gateway dev` prints once everything is up."""
     here = Path(__file__).resolve().parent.parent / "benchmarks" / "locustfile.py"
-    locustfile = os.path.relpath(here) if here.exists() else "benchmarks/locustfile.py"
-    data_flag = "" if data_dir == DEFAULT_DATA_DIR else f" GATEWAY_DEV_DIR={data_dir}"
+    locustfile = "benchmarks/locustfile.py"  # from a checkout's root; an installed package has no benchmarks/
+    if here.exists():
+        relative = os.path.relpath(here)
+        locustfile = str(here) if relative.startswith("..") else relative
+    data_flag = "" if data_dir == DEFAULT_DATA_DIR else f" GATEWAY_DEV_DIR={Path(data_dir).resolve()}"
     return f"""
 Gateway dev stack is up ({workers} worker process{'es' if workers > 1 else ''}); Ctrl-C stops everything.
 
