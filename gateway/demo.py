@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -321,3 +322,4 @@ def main(count: int = 100_000, workers: int = 1, sms: int = 10_000, push: int = 
                 except subprocess.TimeoutExpired:
                     p.kill()
         redis_server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)  # configs and throwaway keys
