@@ -9,11 +9,15 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard gateway/_fast/*.pyx)
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
 
-.PHONY: install demo test typecheck bench
+.PHONY: install demo dev test typecheck bench
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/gateway demo
+
+# A whole local stack to try Gateway or load-test it (README "Load testing"); Ctrl-C stops it.
+dev: $(VENV)/.installed
+	$(VENV)/bin/gateway dev
 
 # The whole suite (twin-agreement tests run both implementations of every _fast module), then the engine's
 # end-to-end tests again with the pure-Python twins forced, as a deployment without a compiler would run.

@@ -229,7 +229,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway import demo
 
-    return demo.main(count=args.count, workers=args.workers)
+    return demo.main(count=args.count, workers=args.workers, sms=args.sms, push=args.push)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from gateway import devstack
+
+    return devstack.main(args.data_dir, api_port=args.api_port, redis_port=args.redis_port, workers=args.workers,
+                         log_level=args.log_level)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,10 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log")
     s.set_defaults(func=cmd_sandbox)
 
-    s = sub.add_parser("demo", help="embedded Redis + sandbox SMTP + a worker: send personalized emails")
-    s.add_argument("--count", type=int, default=100_000)
+    s = sub.add_parser("demo", help="embedded Redis + sandbox providers + a worker: personalized emails, then SMS "
+                                    "with delivery receipts, then push notifications with some dead tokens")
+    s.add_argument("--count", type=int, default=100_000, help="emails (default 100,000)")
+    s.add_argument("--sms", type=int, default=10_000, help="SMS over SMPP (default 10,000; 0 skips)")
+    s.add_argument("--push", type=int, default=10_000, help="APNs notifications (default 10,000; 0 skips)")
     s.add_argument("--workers", type=int, default=1)
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("dev", help="a whole local stack: embedded Redis, a worker, the REST API with a local access "
+                                   "key and every sandbox provider (for trying Gateway and for load tests)")
+    s.add_argument("--data-dir", default=".gateway-dev",
+                   help="where keys, configs, logs and state.json go (default: .gateway-dev)")
+    s.add_argument("--api-port", type=int, default=0, help="REST API port on 127.0.0.1 (default: a free port)")
+    s.add_argument("--redis-port", type=int, default=0, help="Redis port on 127.0.0.1 (default: a free port)")
+    s.add_argument("--workers", type=int, default=1, help="worker processes (the first also serves the API)")
+    s.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    s.set_defaults(func=cmd_dev)
 
     from gateway.campaigns import cli as campaign_cli
     from gateway.segments import cli as segment_cli

@@ -45,8 +45,10 @@ class EmbeddedRedis:
     stream, the consumer group and the pending list to survive (as production should run).
     """
 
-    def __init__(self, *, port: int | None = None, appendonly: bool = False, dir: str | None = None) -> None:
+    def __init__(self, *, port: int | None = None, appendonly: bool = False, dir: str | None = None,
+                 new_session: bool = False) -> None:
         self.port = port or free_port()
+        self.new_session = new_session  # its own session: a terminal's Ctrl-C reaches only the parent
         self.appendonly = appendonly
         self._own_dir = dir is None
         self.dir = dir or tempfile.mkdtemp(prefix="gateway-redis-")
@@ -66,7 +68,8 @@ class EmbeddedRedis:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=self.new_session)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -11,7 +11,6 @@ malformed request fails here, in the caller, instead of in the dead-letter strea
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -130,10 +129,15 @@ _dec_users = msgspec.json.Decoder(SendUsersMessageResponse).decode
 
 
 def _blocking_slice(redis: Any) -> float:
-    """The longest single blocking wait `redis` allows: half its socket timeout (none set: no limit)."""
+    """The longest single blocking wait `redis` allows: half its socket timeout. When the client does not say
+    (redis-py 6+ keeps its 5 s default out of `connection_kwargs`, or there is no pool to ask), 2 s: a slice costs
+    one round trip, a wait longer than the read timeout costs the request."""
     kwargs = getattr(getattr(redis, "connection_pool", None), "connection_kwargs", None) or {}
-    limit = kwargs.get("socket_timeout")
-    return limit / 2 if isinstance(limit, (int, float)) and limit > 0 else math.inf
+    limit = kwargs.get("socket_timeout", kwargs.get("orig_socket_timeout"))
+    return limit / 2 if isinstance(limit, (int, float)) and limit > 0 else _UNKNOWN_SLICE_S
+
+
+_UNKNOWN_SLICE_S = 2.0
 
 
 def _reply_key() -> str:

@@ -220,3 +220,19 @@ async def test_waiting_for_a_reply_longer_than_the_socket_timeout_ends_in_reply_
     finally:
         await client.aclose()
     assert loop.time() - started >= 1.0 and info.value.entry_id
+
+
+@pytest.mark.parametrize("make", ["from_url", "redisconn"])
+def test_reply_waits_are_sliced_below_the_default_socket_timeout(make):
+    """redis-py 6+ keeps its default 5 s socket timeout out of `connection_kwargs`: a client made without an
+    explicit timeout (as `gateway serve --api` makes its pool) must still wait for a reply in BLPOP slices shorter
+    than the read timeout its connections really have, else a reply slower than 5 s (a backlog under load) ends
+    as a Redis TimeoutError (HTTP 500) instead of arriving."""
+    from gateway import redisconn
+    from gateway.config import GatewayConfig
+    from gateway.producer import _blocking_slice
+
+    url = "redis://127.0.0.1:1/0"  # never connected: only the client's settings are read
+    client = aioredis.Redis.from_url(url) if make == "from_url" else redisconn.connect(GatewayConfig(redis_url=url))
+    read_timeout = client.connection_pool.make_connection().socket_timeout
+    assert read_timeout is not None and _blocking_slice(client) < read_timeout
