@@ -33,6 +33,7 @@ from gateway.campaigns.validate import ROOT, Lookups, check_campaign, check_supp
 from gateway.errors import InvalidRequest, NotFound
 from gateway.segments.store import SegmentStore, seg_key
 from gateway.templates.store import TemplateStore
+from gateway.versions import latest_documents
 
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -284,14 +285,7 @@ class CampaignStore:
         ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.zrange(list_key(app), start, stop)]
         more = size is not None and len(ids) > size
         ids = ids[:size] if size is not None else ids
-        pipe = self.redis.pipeline(transaction=False)
-        for i in ids:
-            pipe.hget(campaign_key(app, i), "latest")
-        latest = await pipe.execute()
-        pipe = self.redis.pipeline(transaction=False)
-        for i, v in zip(ids, latest, strict=True):
-            pipe.hget(campaign_key(app, i), f"v{int(v or 0)}")
-        docs = [_decode(r) for r in await pipe.execute() if r is not None]  # one deleted meanwhile is left out
+        docs = [_decode(r) for r in await latest_documents(self.redis, [campaign_key(app, i) for i in ids])]
         return models.CampaignsResponse(
             Item=await self._answer(app, docs), NextToken=str(start + len(ids)) if more else None
         )

@@ -33,6 +33,7 @@ from gateway.segments.definition import (
     compile_dimensions,
     compile_groups,
 )
+from gateway.versions import latest_documents
 
 _decode = msgspec.json.Decoder(SegmentResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -178,14 +179,7 @@ class SegmentStore:
         ids = [_s(i) for i in await self.redis.zrange(list_key(app), start, stop)]
         more = size is not None and len(ids) > size
         ids = ids[:size] if size is not None else ids
-        pipe = self.redis.pipeline(transaction=False)
-        for i in ids:
-            pipe.hget(seg_key(app, i), "latest")
-        latest = await pipe.execute()
-        pipe = self.redis.pipeline(transaction=False)
-        for i, v in zip(ids, latest, strict=True):
-            pipe.hget(seg_key(app, i), f"v{int(v or 0)}")
-        items = [_decode(r) for r in await pipe.execute() if r is not None]
+        items = [_decode(r) for r in await latest_documents(self.redis, [seg_key(app, i) for i in ids])]
         return SegmentsResponse(Item=items, NextToken=str(start + len(ids)) if more else None)
 
     async def versions(
