@@ -82,6 +82,15 @@ def _national_prefix(calling_code: int) -> re.Pattern[str] | None:
     return re.compile(pattern) if pattern else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _possible_length(code: int, length: int) -> bool:
+    """Whether phonenumbers calls a national number of `length` digits (no leading zero) possible for calling code
+    `code`: its answer depends on the length alone (the metadata's possible lengths), so one number of that length
+    answers for all of them, and the send path pays a dict lookup instead of ~3 µs per number."""
+    return phonenumbers.is_possible_number_with_reason(
+        PhoneNumber(country_code=code, national_number=10 ** (length - 1))) in _POSSIBLE
+
+
 def e164(address: str) -> str:
     """`address` as an E.164 number (what an SMS or voice send goes to); InvalidPhoneNumber with the reason
     when it is not a possible phone number.
@@ -100,8 +109,7 @@ def e164(address: str) -> str:
                 national = digits[n:]
                 prefix = _national_prefix(code)
                 if (len(national) >= 2 and national[0] != "0" and (prefix is None or not prefix.match(national))
-                        and phonenumbers.is_possible_number_with_reason(
-                            PhoneNumber(country_code=code, national_number=int(national))) in _POSSIBLE):
+                        and _possible_length(code, len(national))):
                     return address
                 break
     return normalize(address)
