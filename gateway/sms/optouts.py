@@ -16,7 +16,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from gateway import keys
-from gateway.phone import normalize_address
+from gateway.phone import e164
 
 
 def optout_key(app: str) -> str:
@@ -44,7 +44,8 @@ class OptOutStore:
 
     @staticmethod
     def _norm(number: str) -> str:
-        return normalize_address("SMS", number)
+        # e164: a number already in E.164 (what sends carry) is checked without a full parse; others normalize
+        return e164(number)
 
     @classmethod
     def _lookup_form(cls, number: str) -> str:
