@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -146,9 +147,9 @@ class Worker:
             stream = self.cfg.stream
             for s in self.lanes:
                 self._loops += [
-                    asyncio.create_task(self._every(stream.claim_interval_ms, self._claim_once, s), name=f"claim-{s.lane.name}"),
-                    asyncio.create_task(self._every(self.cfg.retry.poll_ms, self._move_retries, s), name=f"retry-{s.lane.name}"),
-                    asyncio.create_task(self._every(stream.trim_interval_ms, self._trim, s), name=f"trim-{s.lane.name}"),
+                    self._lane_loop("claim", stream.claim_interval_ms, self._claim_once, s),
+                    self._lane_loop("retry", self.cfg.retry.poll_ms, self._move_retries, s),
+                    self._lane_loop("trim", stream.trim_interval_ms, self._trim, s),
                 ]
             if self.cfg.campaigns.enabled:
                 self._campaign_task = asyncio.create_task(self._campaign_loop(), name="campaigns")
@@ -295,21 +296,32 @@ class Worker:
     async def _trim(self, state: _LaneState) -> None:
         await state.consumer.trim()
 
-    async def _every(self, interval_ms: int, fn: Callable[[_LaneState], Awaitable[None]], state: _LaneState) -> None:
-        delay = 0.0  # the backoff while Redis is down; the loop never runs more often than its interval
+    async def _every(self, interval_ms: int, fn: Callable[[], Awaitable[object]], doing: str,
+                     name: str | None = None) -> None:
+        """Run `fn` every `interval_ms` until stop(): Redis being down is reported to the outage log (as `doing`)
+        and waited out with backoff; any other failure is logged (as `name`, default `doing`) and the loop goes on.
+        The loop never runs more often than its interval."""
+        delay = 0.0
         while not self._stopping.is_set():
             try:
-                await fn(state)
+                await fn()
                 delay = 0.0
                 self.outage.ok()
             except asyncio.CancelledError:
                 raise
             except REDIS_DOWN as exc:
-                self.outage.failed(exc, f"{fn.__name__.lstrip('_')} on {state.lane.send_key}")
+                self.outage.failed(exc, doing)
                 delay = next_delay(delay)
             except Exception:
-                log.exception("%s failed", fn.__name__)
+                log.exception("%s failed", name or doing)
             await self._sleep(max(interval_ms / 1000, delay))
+
+    def _lane_loop(self, task: str, interval_ms: int, fn: Callable[[_LaneState], Awaitable[None]],
+                   state: _LaneState) -> asyncio.Task[None]:
+        """One of a lane's background loops (claim, retry, trim), as a task named `task`-<lane>."""
+        doing = f"{fn.__name__.lstrip('_')} on {state.lane.send_key}"
+        return asyncio.create_task(self._every(interval_ms, functools.partial(fn, state), doing, fn.__name__),
+                                   name=f"{task}-{state.lane.name}")
 
     async def _campaign_loop(self) -> None:
         """Run due campaign runs every campaigns.poll_ms. On stop() a run stops before its next chunk and gives its
@@ -320,20 +332,7 @@ class Worker:
         if self.campaigns is None:
             self.campaigns = Scheduler(self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix),
                                        config=self.cfg.campaigns, owner=self.consumer.consumer, stopping=self._stopping)
-        delay = 0.0
-        while not self._stopping.is_set():
-            try:
-                await self.campaigns.tick()
-                delay = 0.0
-                self.outage.ok()
-            except asyncio.CancelledError:
-                raise
-            except REDIS_DOWN as exc:
-                self.outage.failed(exc, "running due campaigns")
-                delay = next_delay(delay)
-            except Exception:
-                log.exception("running due campaigns failed")
-            await self._sleep(max(self.cfg.campaigns.poll_ms / 1000, delay))
+        await self._every(self.cfg.campaigns.poll_ms, self.campaigns.tick, "running due campaigns")
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
