@@ -90,10 +90,11 @@ class Channel(Protocol[ContentT]):
 
 
 class Runtime:
-    """What a channel may use besides its own config: the shared Redis client, the endpoint store (for
-    example to mark an endpoint INACTIVE after APNs says Unregistered) and the encrypted per-application channel
-    credentials (what UpdateApnsChannel / UpdateGcmChannel stored; None when no `[credentials]` key is
-    configured, and then the push channels use their configured default credentials only)."""
+    """What a channel may use besides its own config: the shared Redis client, the endpoint store (no channel
+    writes endpoints any more: a dead token is deactivated by the engine, outcome.Action.DEACTIVATE) and the
+    encrypted per-application channel credentials (what UpdateApnsChannel / UpdateGcmChannel stored; None when
+    no `[credentials]` key is configured, and then the push channels use their configured default credentials
+    only)."""
 
     def __init__(self, redis: Any, endpoints: Any, credentials: CredentialStore | None = None) -> None:
         self.redis = redis
