@@ -89,8 +89,7 @@ def decide(names: EventNames, result: Result, attempt: int, retry: RetryConfig,
     if err.retryable:
         event = names.throttled if isinstance(err, errors.Throttled) else names.transient
         if attempt < retry.max_attempts:
-            delay = backoff_s(retry, attempt, err.retry_after) if rng is None else \
-                backoff_s(retry, attempt, err.retry_after, rng)
+            delay = backoff_s(retry, attempt, err.retry_after, rng)
             return Outcome(status, code, f"{err.message} (attempt {attempt} of {retry.max_attempts}; will retry)",
                            event, Action.RETRY, delay)
         return Outcome(status, code, f"{err.message} (gave up after {attempt} attempts)", event, Action.DEAD_LETTER)

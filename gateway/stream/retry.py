@@ -34,10 +34,10 @@ return #due
 _RNG = random.Random()
 
 
-def backoff_s(cfg: RetryConfig, attempt: int, retry_after: float | None, rng: random.Random = _RNG) -> float:
+def backoff_s(cfg: RetryConfig, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
     """Delay before attempt `attempt + 1`: full-jitter exponential backoff, at least the provider's hint."""
     ceiling = min(cfg.cap_s, cfg.base_s * (2 ** max(0, attempt - 1)))
-    delay: float = ceiling / 2 + rng.uniform(0, ceiling / 2)  # "equal jitter": never retries immediately
+    delay: float = ceiling / 2 + (rng or _RNG).uniform(0, ceiling / 2)  # "equal jitter": never retries immediately
     if retry_after is not None:
         delay = max(delay, min(retry_after, cfg.cap_s))
     return delay
