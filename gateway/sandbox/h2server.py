@@ -256,7 +256,7 @@ class ServerConnection(asyncio.Protocol):
             self.awaiting.discard(sid)  # the client gave up: its answer is not sent
             self.pending.pop(sid, None)
             self.used.pop(sid, None)
-            if self.goaway_sent and not self.answering and not self.pending:
+            if self._drained():
                 self._close()
         elif ftype == frames.GOAWAY:
             self.goaway_sent = True
@@ -320,7 +320,7 @@ class ServerConnection(asyncio.Protocol):
         if self.closed:
             return
         if sid not in self.awaiting:  # reset by the client meanwhile
-            if self.goaway_sent and not self.answering and not self.pending:
+            if self._drained():
                 self.loop.call_soon(self._close)
             return
         self.awaiting.discard(sid)
@@ -345,7 +345,7 @@ class ServerConnection(asyncio.Protocol):
             if self.server.max_streams != self.limit:
                 self.limit = self.server.max_streams
                 self._write(frames.settings([(frames.S_MAX_CONCURRENT_STREAMS, self.limit)]))
-        if self.goaway_sent and not self.answering and not self.pending:
+        if self._drained():
             self.loop.call_soon(self._close)
 
     def _pump(self) -> None:
@@ -367,7 +367,7 @@ class ServerConnection(asyncio.Protocol):
             else:
                 del self.pending[sid]
                 self.used.pop(sid, None)
-        if self.goaway_sent and not self.answering and not self.pending:
+        if self._drained():
             self.loop.call_soon(self._close)
 
     def _goaway(self, code: int, debug: bytes = b"") -> None:
@@ -377,8 +377,12 @@ class ServerConnection(asyncio.Protocol):
         self.goaway_sent = True
         self.server.goaways += 1
         self._write(frames.goaway(self.last_processed, code, debug))
-        if not self.answering and not self.pending:
+        if self._drained():
             self.loop.call_soon(self._close)
+
+    def _drained(self) -> bool:
+        """GOAWAY sent and every processed request answered and sent: the connection may close."""
+        return self.goaway_sent and not self.answering and not self.pending
 
     def _close(self) -> None:
         if self.transport is not None and not self.closed:
