@@ -50,7 +50,7 @@ from gateway.campaigns.plan import Content, Recipient, plan_treatment, treatment
 from gateway.campaigns.runs import COMPLETED, RUNNING
 from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
 from gateway.campaigns.split import plan_split
-from gateway.campaigns.store import campaign_key, created_at, iso
+from gateway.campaigns.store import campaign_key, created_at, iso, queue_next_run
 from gateway.config import CampaignsConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import NotFound
@@ -228,7 +228,7 @@ class Scheduler:
         if number is None:
             run = runs.due_run(doc.Schedule, created, _int(done), now)
             if run is None or (run.start > now and not force):
-                await self._fenced(lease, lambda p: self._queue_next(p, app, cid, run, _int(done) is not None))
+                await self._fenced(lease, lambda p: queue_next_run(p, app, cid, run, ran=_int(done) is not None))
                 return
             started = run
             await self._fenced(lease, lambda p: self._queue_start(p, app, cid, started))
@@ -262,15 +262,6 @@ class Scheduler:
                     return
                 except WatchError:
                     continue
-
-    @staticmethod
-    def _queue_next(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run | None, ran: bool) -> None:
-        if run is None:
-            pipe.zrem(runs.due_key(app), cid)
-            if ran:
-                pipe.hset(campaign_key(app, cid), "status", "COMPLETED")
-        else:
-            pipe.zadd(runs.due_key(app), {cid: runs.ms(run.start)})
 
     @staticmethod
     def _queue_start(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run) -> None:

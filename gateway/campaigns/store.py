@@ -27,7 +27,7 @@ from gateway import keys, models
 from gateway.api.tagstore import TagStore, check_tags
 from gateway.campaigns import runs
 from gateway.campaigns.errors import CampaignNotFound, CampaignValidationError
-from gateway.campaigns.schedule import parse_instant
+from gateway.campaigns.schedule import Run, parse_instant
 from gateway.campaigns.state import campaign_status
 from gateway.campaigns.validate import ROOT, Lookups, check_campaign, check_supported, merge
 from gateway.errors import InvalidRequest, NotFound
@@ -83,8 +83,7 @@ def queue_due(
     """Queue on `pipe` (a transaction on the campaign's slot) the run state a newly written version implies:
     `paused`; paused: out of the due index (a run in progress stops at its next chunk); a run in progress: due
     now (a resumed run continues where it stopped); else due at its next run, or COMPLETED when none is left."""
-    key = campaign_key(app, doc.Id)
-    pipe.hset(key, "paused", int(bool(doc.IsPaused)))
+    pipe.hset(campaign_key(app, doc.Id), "paused", int(bool(doc.IsPaused)))
     if doc.IsPaused:
         pipe.zrem(runs.due_key(app), doc.Id)
         return
@@ -92,13 +91,20 @@ def queue_due(
         pipe.zadd(runs.due_key(app), {doc.Id: runs.ms(now)})
         return
     assert doc.Schedule is not None
-    run = runs.due_run(doc.Schedule, created_at(doc), done, now)
+    queue_next_run(pipe, app, doc.Id, runs.due_run(doc.Schedule, created_at(doc), done, now), ran=done is not None)
+
+
+def queue_next_run(
+    pipe: aioredis.client.Pipeline, app: str, campaign_id: str, run: Run | None, *, ran: bool
+) -> None:
+    """Queue on `pipe` the campaign due at `run`'s start; with no run left, out of the due index, and COMPLETED
+    once a run has finished (`ran`)."""
     if run is None:
-        pipe.zrem(runs.due_key(app), doc.Id)
-        if done is not None:
-            pipe.hset(key, "status", "COMPLETED")
+        pipe.zrem(runs.due_key(app), campaign_id)
+        if ran:
+            pipe.hset(campaign_key(app, campaign_id), "status", "COMPLETED")
     else:
-        pipe.zadd(runs.due_key(app), {doc.Id: runs.ms(run.start)})
+        pipe.zadd(runs.due_key(app), {campaign_id: runs.ms(run.start)})
 
 
 def version_number(value: str | int) -> int:
