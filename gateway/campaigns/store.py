@@ -56,19 +56,10 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 #: The statuses a run sets in the campaign's hash (`status`), as CampaignStatus values.
 _RUN_STATUSES: dict[str | None, models.CampaignStatus] = {
     "EXECUTING": "EXECUTING", "PENDING_NEXT_RUN": "PENDING_NEXT_RUN", "COMPLETED": "COMPLETED"
 }
-
-
-def _int(value: bytes | str | None) -> int | None:
-    text = _text(value)
-    return None if text is None else int(text)
 
 
 def created_at(doc: models.CampaignResponse) -> dt.datetime:
@@ -241,11 +232,11 @@ class CampaignStore:
                 try:
                     await pipe.watch(key)
                     latest, done, active = await pipe.hmget(key, ["latest", "done", "active"])
-                    if _text(latest) != str(prev.Version):
+                    if runs.text(latest) != str(prev.Version):
                         continue  # changed (or deleted) since it was read: check again against the new latest
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(key, mapping={f"v{version}": _encode(doc), "latest": version})
-                    queue_due(pipe, app, doc, done=_int(done), active=_int(active), now=now)
+                    queue_due(pipe, app, doc, done=runs.number(done), active=runs.number(active), now=now)
                     await pipe.execute()
                 except WatchError:
                     continue
@@ -288,7 +279,7 @@ class CampaignStore:
         """GetCampaigns: the latest version of each campaign, oldest first; NextToken continues."""
         start, size = _page(page_size, token)
         stop = -1 if size is None else start + size  # one more than the page, to know whether there is a next
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.zrange(list_key(app), start, stop)]
+        ids = [runs.member(i) for i in await self.redis.zrange(list_key(app), start, stop)]
         more = size is not None and len(ids) > size
         ids = ids[:size] if size is not None else ids
         docs = [_decode(r) for r in await latest_documents(self.redis, [campaign_key(app, i) for i in ids])]
@@ -324,7 +315,7 @@ class CampaignStore:
         pipe = self.redis.pipeline(transaction=False)
         for n in numbers:
             pipe.hgetall(runs.run_key(app, campaign_id, n))
-        records = [{_text(k) or "": _text(v) or "" for k, v in r.items()} for r in await pipe.execute()]
+        records = [runs.record(r) for r in await pipe.execute()]
         treatments = [0, *(int(t.Id) for t in latest.AdditionalTreatments or [])]
         items = runs.activities(app, campaign_id, numbers, records, treatments, paused=bool(latest.IsPaused))
         return models.ActivitiesResponse(Item=items, NextToken=str(start + len(numbers)) if more else None)
@@ -378,7 +369,7 @@ class CampaignStore:
             pipe.exists(seg_key(app, doc.SegmentId))
             pipe.hget(campaign_key(app, doc.Id), "status")
         replies = await pipe.execute()
-        found, statuses = replies[0::2], [_text(r) for r in replies[1::2]]
+        found, statuses = replies[0::2], [runs.text(r) for r in replies[1::2]]
         tags = (
             await self.tags.get_many([(self.resource(app, d.Id), app) for d in docs]) if self.tags is not None
             else [{} for _ in docs]
