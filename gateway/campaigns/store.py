@@ -217,7 +217,7 @@ class CampaignStore:
         `tags` are ignored, as Pinpoint has since May 2023 (TagResource manages them)."""
         key = campaign_key(app, campaign_id)
         while True:
-            prev = await self._latest(self.redis, app, campaign_id)
+            prev = await self._latest(app, campaign_id)
             now = self._clock()
             merged = merge(prev, request)
             lookups = check_campaign(merged, now=now, previous=prev)
@@ -244,7 +244,7 @@ class CampaignStore:
 
     async def delete_campaign(self, app: str, campaign_id: str) -> models.CampaignResponse:
         """DeleteCampaign: removes every version and the tags; answers the latest version, State DELETED."""
-        answered = (await self._answer(app, [await self._latest(self.redis, app, campaign_id)]))[0]
+        answered = (await self._answer(app, [await self._latest(app, campaign_id)]))[0]
         numbers = await self.redis.zrange(runs.runs_key(app, campaign_id), 0, -1)
         pipe = self.redis.pipeline(transaction=True)
         # the campaign's hash going is what a run in progress checks between chunks: it stops there
@@ -266,7 +266,7 @@ class CampaignStore:
     async def get_campaign(self, app: str, campaign_id: str, version: str | None) -> models.CampaignResponse:
         """GetCampaign (`version` None: the latest) and GetCampaignVersion."""
         if version is None:
-            doc = await self._latest(self.redis, app, campaign_id)
+            doc = await self._latest(app, campaign_id)
         else:
             number = version_number(version)
             raw = await self.redis.hget(campaign_key(app, campaign_id), f"v{number}")
@@ -291,7 +291,7 @@ class CampaignStore:
         self, app: str, campaign_id: str, page_size: int | None, token: str | None
     ) -> models.CampaignsResponse:
         """GetCampaignVersions: every version, newest first."""
-        latest = await self._latest(self.redis, app, campaign_id)
+        latest = await self._latest(app, campaign_id)
         start, size = _page(page_size, token)
         numbers = list(range(latest.Version or 1, 0, -1))
         page = numbers[start : start + size] if size is not None else numbers[start:]
@@ -306,7 +306,7 @@ class CampaignStore:
         self, app: str, campaign_id: str, page_size: int | None, token: str | None
     ) -> models.ActivitiesResponse:
         """GetCampaignActivities: one activity per treatment and run, newest run first (runs.activities)."""
-        latest = await self._latest(self.redis, app, campaign_id)
+        latest = await self._latest(app, campaign_id)
         start, size = _page(page_size, token)
         stop = -1 if size is None else start + size
         numbers = [int(runs.member(n)) for n in await self.redis.zrevrange(runs.runs_key(app, campaign_id), start, stop)]
@@ -322,10 +322,10 @@ class CampaignStore:
 
     # -- internals ----------------------------------------------------------------------------------------------
 
-    async def _latest(self, client: aioredis.Redis, app: str, campaign_id: str) -> models.CampaignResponse:
+    async def _latest(self, app: str, campaign_id: str) -> models.CampaignResponse:
         key = campaign_key(app, campaign_id)
-        v = await client.hget(key, "latest")
-        raw = None if v is None else await client.hget(key, f"v{int(v)}")
+        v = await self.redis.hget(key, "latest")
+        raw = None if v is None else await self.redis.hget(key, f"v{int(v)}")
         if raw is None:
             raise CampaignNotFound(f"Campaign {campaign_id} not found in application {app}")
         return _decode(raw)
