@@ -33,7 +33,7 @@ from gateway.campaigns.validate import ROOT, Lookups, check_campaign, check_supp
 from gateway.errors import InvalidRequest, NotFound
 from gateway.segments.store import SegmentStore, seg_key
 from gateway.templates.store import TemplateStore
-from gateway.versions import latest_documents
+from gateway.versions import latest_page, versions_page
 
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -278,14 +278,8 @@ class CampaignStore:
     async def list_campaigns(self, app: str, page_size: int | None, token: str | None) -> models.CampaignsResponse:
         """GetCampaigns: the latest version of each campaign, oldest first; NextToken continues."""
         start, size = _page(page_size, token)
-        stop = -1 if size is None else start + size  # one more than the page, to know whether there is a next
-        ids = [runs.member(i) for i in await self.redis.zrange(list_key(app), start, stop)]
-        more = size is not None and len(ids) > size
-        ids = ids[:size] if size is not None else ids
-        docs = [_decode(r) for r in await latest_documents(self.redis, [campaign_key(app, i) for i in ids])]
-        return models.CampaignsResponse(
-            Item=await self._answer(app, docs), NextToken=str(start + len(ids)) if more else None
-        )
+        raws, next_token = await latest_page(self.redis, list_key(app), lambda i: campaign_key(app, i), start, size)
+        return models.CampaignsResponse(Item=await self._answer(app, [_decode(r) for r in raws]), NextToken=next_token)
 
     async def list_campaign_versions(
         self, app: str, campaign_id: str, page_size: int | None, token: str | None
@@ -293,14 +287,10 @@ class CampaignStore:
         """GetCampaignVersions: every version, newest first."""
         latest = await self._latest(app, campaign_id)
         start, size = _page(page_size, token)
-        numbers = list(range(latest.Version or 1, 0, -1))
-        page = numbers[start : start + size] if size is not None else numbers[start:]
-        raws = await self.redis.hmget(campaign_key(app, campaign_id), [f"v{v}" for v in page]) if page else []
-        more = size is not None and start + size < len(numbers)
-        return models.CampaignsResponse(
-            Item=await self._answer(app, [_decode(r) for r in raws if r is not None]),
-            NextToken=str(start + len(page)) if more else None,
+        raws, next_token = await versions_page(
+            self.redis, campaign_key(app, campaign_id), latest.Version or 1, start, size
         )
+        return models.CampaignsResponse(Item=await self._answer(app, [_decode(r) for r in raws]), NextToken=next_token)
 
     async def list_activities(
         self, app: str, campaign_id: str, page_size: int | None, token: str | None
