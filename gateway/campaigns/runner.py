@@ -50,7 +50,7 @@ from gateway.campaigns.plan import Content, Recipient, plan_treatment, treatment
 from gateway.campaigns.runs import COMPLETED, RUNNING
 from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
 from gateway.campaigns.split import plan_split
-from gateway.campaigns.store import campaign_key, created_at, iso
+from gateway.campaigns.store import campaign_key, created_at, iso, queue_next_run
 from gateway.config import CampaignsConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import NotFound
@@ -67,15 +67,6 @@ LOAD_BATCH: Final = 1000
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _int(value: bytes | str | None) -> int | None:
-    text = _text(value)
-    return None if text is None else int(text)
 
 
 class LeaseLost(Exception):
@@ -179,7 +170,7 @@ class Scheduler:
         async with self.redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(key)
-                if _text(await pipe.get(key)) != lease.token:
+                if runs.text(await pipe.get(key)) != lease.token:
                     return
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.delete(key)
@@ -196,7 +187,7 @@ class Scheduler:
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
                     await pipe.watch(lease_key, camp_key)
-                    if _text(await pipe.get(lease_key)) != lease.token or not await pipe.hexists(camp_key, "latest"):
+                    if runs.text(await pipe.get(lease_key)) != lease.token or not await pipe.hexists(camp_key, "latest"):
                         raise LeaseLost(lease.campaign_id)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     fill(pipe)
@@ -213,7 +204,7 @@ class Scheduler:
         app, cid = lease.app, lease.campaign_id
         key = campaign_key(app, cid)
         latest, paused, done, active = await self.redis.hmget(key, ["latest", "paused", "done", "active"])
-        if latest is None or _text(paused) == "1":
+        if latest is None or runs.text(paused) == "1":
             await self._drop_if_idle(app, cid)  # deleted or paused: an update puts it back
             return
         raw = await self.redis.hget(key, f"v{int(latest)}")
@@ -224,11 +215,11 @@ class Scheduler:
         now = self.clock()
         created = created_at(doc)
         run: Run | None
-        number = _int(active)
+        number = runs.number(active)
         if number is None:
-            run = runs.due_run(doc.Schedule, created, _int(done), now)
+            run = runs.due_run(doc.Schedule, created, runs.number(done), now)
             if run is None or (run.start > now and not force):
-                await self._fenced(lease, lambda p: self._queue_next(p, app, cid, run, _int(done) is not None))
+                await self._fenced(lease, lambda p: queue_next_run(p, app, cid, run, ran=runs.number(done) is not None))
                 return
             started = run
             await self._fenced(lease, lambda p: self._queue_start(p, app, cid, started))
@@ -254,7 +245,7 @@ class Scheduler:
                 try:
                     await pipe.watch(key)
                     latest, paused = await pipe.hmget(key, ["latest", "paused"])
-                    if latest is not None and _text(paused) != "1":
+                    if latest is not None and runs.text(paused) != "1":
                         return
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.zrem(runs.due_key(app), cid)
@@ -262,15 +253,6 @@ class Scheduler:
                     return
                 except WatchError:
                     continue
-
-    @staticmethod
-    def _queue_next(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run | None, ran: bool) -> None:
-        if run is None:
-            pipe.zrem(runs.due_key(app), cid)
-            if ran:
-                pipe.hset(campaign_key(app, cid), "status", "COMPLETED")
-        else:
-            pipe.zadd(runs.due_key(app), {cid: runs.ms(run.start)})
 
     @staticmethod
     def _queue_start(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run) -> None:
@@ -320,7 +302,7 @@ class Scheduler:
         settings = await self.apps.get_settings(app)
         quiet = effective_quiet_time(doc.Schedule.QuietTime, settings.QuietTime)
         record_key = runs.run_key(app, cid, run.number)
-        record = {(_text(k) or ""): (_text(v) or "") for k, v in (await self.redis.hgetall(record_key)).items()}
+        record = runs.record(await self.redis.hgetall(record_key))
         mps = doc.Limits.MessagesPerSecond if doc.Limits is not None else None
         chunk = self.config.chunk_requests * 100
         if mps is not None:
@@ -370,7 +352,7 @@ class Scheduler:
         pipe.get(runs.lease_key(lease.app, lease.campaign_id))
         pipe.hmget(campaign_key(lease.app, lease.campaign_id), ["latest", "paused"])
         token, (latest, paused) = await pipe.execute()
-        if _text(token) != lease.token or latest is None or _text(paused) == "1":
+        if runs.text(token) != lease.token or latest is None or runs.text(paused) == "1":
             raise LeaseLost(lease.campaign_id)
 
     async def _enqueue(

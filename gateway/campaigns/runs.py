@@ -22,10 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from gateway import keys, models
+from gateway import keys, models, redisconn
 from gateway.campaigns.plan import Recipient
 from gateway.campaigns.schedule import Run, next_run, run_at
 from gateway.models import Schedule
@@ -54,6 +54,21 @@ def lease_key(app: str, campaign_id: str) -> str:
 
 def fence_key(app: str) -> str:
     return keys.app_key(app, "camp", "fence")
+
+
+def text(value: bytes | str | None) -> str | None:
+    """A reply as text (redisconn.text), None (a missing key or field) kept."""
+    return None if value is None else redisconn.text(value)
+
+
+def number(value: bytes | str | None) -> int | None:
+    """A reply as an int, None kept (`done`, `active` of the campaign's hash)."""
+    return None if value is None else int(value)
+
+
+def record(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """A run record (HGETALL of run_key) as text."""
+    return {redisconn.text(k): redisconn.text(v) for k, v in raw.items()}
 
 
 def member(value: object) -> str:

@@ -27,13 +27,13 @@ from gateway import keys, models
 from gateway.api.tagstore import TagStore, check_tags
 from gateway.campaigns import runs
 from gateway.campaigns.errors import CampaignNotFound, CampaignValidationError
-from gateway.campaigns.schedule import parse_instant
+from gateway.campaigns.schedule import Run, parse_instant
 from gateway.campaigns.state import campaign_status
 from gateway.campaigns.validate import ROOT, Lookups, check_campaign, check_supported, merge
 from gateway.errors import InvalidRequest, NotFound
 from gateway.segments.store import SegmentStore, seg_key
 from gateway.templates.store import TemplateStore
-from gateway.versions import latest_documents
+from gateway.versions import latest_page, versions_page
 
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -56,19 +56,10 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 #: The statuses a run sets in the campaign's hash (`status`), as CampaignStatus values.
 _RUN_STATUSES: dict[str | None, models.CampaignStatus] = {
     "EXECUTING": "EXECUTING", "PENDING_NEXT_RUN": "PENDING_NEXT_RUN", "COMPLETED": "COMPLETED"
 }
-
-
-def _int(value: bytes | str | None) -> int | None:
-    text = _text(value)
-    return None if text is None else int(text)
 
 
 def created_at(doc: models.CampaignResponse) -> dt.datetime:
@@ -83,8 +74,7 @@ def queue_due(
     """Queue on `pipe` (a transaction on the campaign's slot) the run state a newly written version implies:
     `paused`; paused: out of the due index (a run in progress stops at its next chunk); a run in progress: due
     now (a resumed run continues where it stopped); else due at its next run, or COMPLETED when none is left."""
-    key = campaign_key(app, doc.Id)
-    pipe.hset(key, "paused", int(bool(doc.IsPaused)))
+    pipe.hset(campaign_key(app, doc.Id), "paused", int(bool(doc.IsPaused)))
     if doc.IsPaused:
         pipe.zrem(runs.due_key(app), doc.Id)
         return
@@ -92,13 +82,20 @@ def queue_due(
         pipe.zadd(runs.due_key(app), {doc.Id: runs.ms(now)})
         return
     assert doc.Schedule is not None
-    run = runs.due_run(doc.Schedule, created_at(doc), done, now)
+    queue_next_run(pipe, app, doc.Id, runs.due_run(doc.Schedule, created_at(doc), done, now), ran=done is not None)
+
+
+def queue_next_run(
+    pipe: aioredis.client.Pipeline, app: str, campaign_id: str, run: Run | None, *, ran: bool
+) -> None:
+    """Queue on `pipe` the campaign due at `run`'s start; with no run left, out of the due index, and COMPLETED
+    once a run has finished (`ran`)."""
     if run is None:
-        pipe.zrem(runs.due_key(app), doc.Id)
-        if done is not None:
-            pipe.hset(key, "status", "COMPLETED")
+        pipe.zrem(runs.due_key(app), campaign_id)
+        if ran:
+            pipe.hset(campaign_key(app, campaign_id), "status", "COMPLETED")
     else:
-        pipe.zadd(runs.due_key(app), {doc.Id: runs.ms(run.start)})
+        pipe.zadd(runs.due_key(app), {campaign_id: runs.ms(run.start)})
 
 
 def version_number(value: str | int) -> int:
@@ -220,7 +217,7 @@ class CampaignStore:
         `tags` are ignored, as Pinpoint has since May 2023 (TagResource manages them)."""
         key = campaign_key(app, campaign_id)
         while True:
-            prev = await self._latest(self.redis, app, campaign_id)
+            prev = await self._latest(app, campaign_id)
             now = self._clock()
             merged = merge(prev, request)
             lookups = check_campaign(merged, now=now, previous=prev)
@@ -235,11 +232,11 @@ class CampaignStore:
                 try:
                     await pipe.watch(key)
                     latest, done, active = await pipe.hmget(key, ["latest", "done", "active"])
-                    if _text(latest) != str(prev.Version):
+                    if runs.text(latest) != str(prev.Version):
                         continue  # changed (or deleted) since it was read: check again against the new latest
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(key, mapping={f"v{version}": _encode(doc), "latest": version})
-                    queue_due(pipe, app, doc, done=_int(done), active=_int(active), now=now)
+                    queue_due(pipe, app, doc, done=runs.number(done), active=runs.number(active), now=now)
                     await pipe.execute()
                 except WatchError:
                     continue
@@ -247,7 +244,7 @@ class CampaignStore:
 
     async def delete_campaign(self, app: str, campaign_id: str) -> models.CampaignResponse:
         """DeleteCampaign: removes every version and the tags; answers the latest version, State DELETED."""
-        answered = (await self._answer(app, [await self._latest(self.redis, app, campaign_id)]))[0]
+        answered = (await self._answer(app, [await self._latest(app, campaign_id)]))[0]
         numbers = await self.redis.zrange(runs.runs_key(app, campaign_id), 0, -1)
         pipe = self.redis.pipeline(transaction=True)
         # the campaign's hash going is what a run in progress checks between chunks: it stops there
@@ -269,7 +266,7 @@ class CampaignStore:
     async def get_campaign(self, app: str, campaign_id: str, version: str | None) -> models.CampaignResponse:
         """GetCampaign (`version` None: the latest) and GetCampaignVersion."""
         if version is None:
-            doc = await self._latest(self.redis, app, campaign_id)
+            doc = await self._latest(app, campaign_id)
         else:
             number = version_number(version)
             raw = await self.redis.hget(campaign_key(app, campaign_id), f"v{number}")
@@ -281,35 +278,25 @@ class CampaignStore:
     async def list_campaigns(self, app: str, page_size: int | None, token: str | None) -> models.CampaignsResponse:
         """GetCampaigns: the latest version of each campaign, oldest first; NextToken continues."""
         start, size = _page(page_size, token)
-        stop = -1 if size is None else start + size  # one more than the page, to know whether there is a next
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.zrange(list_key(app), start, stop)]
-        more = size is not None and len(ids) > size
-        ids = ids[:size] if size is not None else ids
-        docs = [_decode(r) for r in await latest_documents(self.redis, [campaign_key(app, i) for i in ids])]
-        return models.CampaignsResponse(
-            Item=await self._answer(app, docs), NextToken=str(start + len(ids)) if more else None
-        )
+        raws, next_token = await latest_page(self.redis, list_key(app), lambda i: campaign_key(app, i), start, size)
+        return models.CampaignsResponse(Item=await self._answer(app, [_decode(r) for r in raws]), NextToken=next_token)
 
     async def list_campaign_versions(
         self, app: str, campaign_id: str, page_size: int | None, token: str | None
     ) -> models.CampaignsResponse:
         """GetCampaignVersions: every version, newest first."""
-        latest = await self._latest(self.redis, app, campaign_id)
+        latest = await self._latest(app, campaign_id)
         start, size = _page(page_size, token)
-        numbers = list(range(latest.Version or 1, 0, -1))
-        page = numbers[start : start + size] if size is not None else numbers[start:]
-        raws = await self.redis.hmget(campaign_key(app, campaign_id), [f"v{v}" for v in page]) if page else []
-        more = size is not None and start + size < len(numbers)
-        return models.CampaignsResponse(
-            Item=await self._answer(app, [_decode(r) for r in raws if r is not None]),
-            NextToken=str(start + len(page)) if more else None,
+        raws, next_token = await versions_page(
+            self.redis, campaign_key(app, campaign_id), latest.Version or 1, start, size
         )
+        return models.CampaignsResponse(Item=await self._answer(app, [_decode(r) for r in raws]), NextToken=next_token)
 
     async def list_activities(
         self, app: str, campaign_id: str, page_size: int | None, token: str | None
     ) -> models.ActivitiesResponse:
         """GetCampaignActivities: one activity per treatment and run, newest run first (runs.activities)."""
-        latest = await self._latest(self.redis, app, campaign_id)
+        latest = await self._latest(app, campaign_id)
         start, size = _page(page_size, token)
         stop = -1 if size is None else start + size
         numbers = [int(runs.member(n)) for n in await self.redis.zrevrange(runs.runs_key(app, campaign_id), start, stop)]
@@ -318,17 +305,17 @@ class CampaignStore:
         pipe = self.redis.pipeline(transaction=False)
         for n in numbers:
             pipe.hgetall(runs.run_key(app, campaign_id, n))
-        records = [{_text(k) or "": _text(v) or "" for k, v in r.items()} for r in await pipe.execute()]
+        records = [runs.record(r) for r in await pipe.execute()]
         treatments = [0, *(int(t.Id) for t in latest.AdditionalTreatments or [])]
         items = runs.activities(app, campaign_id, numbers, records, treatments, paused=bool(latest.IsPaused))
         return models.ActivitiesResponse(Item=items, NextToken=str(start + len(numbers)) if more else None)
 
     # -- internals ----------------------------------------------------------------------------------------------
 
-    async def _latest(self, client: aioredis.Redis, app: str, campaign_id: str) -> models.CampaignResponse:
+    async def _latest(self, app: str, campaign_id: str) -> models.CampaignResponse:
         key = campaign_key(app, campaign_id)
-        v = await client.hget(key, "latest")
-        raw = None if v is None else await client.hget(key, f"v{int(v)}")
+        v = await self.redis.hget(key, "latest")
+        raw = None if v is None else await self.redis.hget(key, f"v{int(v)}")
         if raw is None:
             raise CampaignNotFound(f"Campaign {campaign_id} not found in application {app}")
         return _decode(raw)
@@ -372,7 +359,7 @@ class CampaignStore:
             pipe.exists(seg_key(app, doc.SegmentId))
             pipe.hget(campaign_key(app, doc.Id), "status")
         replies = await pipe.execute()
-        found, statuses = replies[0::2], [_text(r) for r in replies[1::2]]
+        found, statuses = replies[0::2], [runs.text(r) for r in replies[1::2]]
         tags = (
             await self.tags.get_many([(self.resource(app, d.Id), app) for d in docs]) if self.tags is not None
             else [{} for _ in docs]

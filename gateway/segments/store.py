@@ -33,7 +33,7 @@ from gateway.segments.definition import (
     compile_dimensions,
     compile_groups,
 )
-from gateway.versions import latest_documents
+from gateway.versions import latest_page, versions_page
 
 _decode = msgspec.json.Decoder(SegmentResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -175,12 +175,8 @@ class SegmentStore:
     ) -> SegmentsResponse:
         """GetSegments: latest versions, oldest first; NextToken continues the listing."""
         start, size = _page(page_size, token)
-        stop = -1 if size is None else start + size
-        ids = [_s(i) for i in await self.redis.zrange(list_key(app), start, stop)]
-        more = size is not None and len(ids) > size
-        ids = ids[:size] if size is not None else ids
-        items = [_decode(r) for r in await latest_documents(self.redis, [seg_key(app, i) for i in ids])]
-        return SegmentsResponse(Item=items, NextToken=str(start + len(ids)) if more else None)
+        raws, next_token = await latest_page(self.redis, list_key(app), lambda i: seg_key(app, i), start, size)
+        return SegmentsResponse(Item=[_decode(r) for r in raws], NextToken=next_token)
 
     async def versions(
         self, app: str, segment_id: str, page_size: str | int | None = None, token: str | None = None
@@ -188,13 +184,8 @@ class SegmentStore:
         """GetSegmentVersions: every version, newest first."""
         latest = await self.get(app, segment_id)
         start, size = _page(page_size, token)
-        numbers = list(range(latest.Version or 1, 0, -1))
-        page = numbers[start : start + size] if size is not None else numbers[start:]
-        raws = await self.redis.hmget(seg_key(app, segment_id), [f"v{v}" for v in page]) if page else []
-        more = size is not None and start + size < len(numbers)
-        return SegmentsResponse(
-            Item=[_decode(r) for r in raws if r is not None], NextToken=str(start + len(page)) if more else None
-        )
+        raws, next_token = await versions_page(self.redis, seg_key(app, segment_id), latest.Version or 1, start, size)
+        return SegmentsResponse(Item=[_decode(r) for r in raws], NextToken=next_token)
 
     async def update(self, app: str, segment_id: str, req: WriteSegmentRequest) -> SegmentResponse:
         """UpdateSegment: a new version; an imported segment may only change its Name and tags."""
