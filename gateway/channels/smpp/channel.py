@@ -36,7 +36,6 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar, TypeVar
 
 import msgspec
-import redis.exceptions
 
 from gateway import errors, ratelimit
 from gateway._fast import load
@@ -59,6 +58,7 @@ from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
 from gateway.models import SMSTemplateResponse
 from gateway.ratelimit import RateLimiter
+from gateway.redisconn import REDIS_DOWN
 from gateway.sms.keywords import InboundMessage
 
 log = logging.getLogger("gateway.channels.smpp")
@@ -69,9 +69,8 @@ InboundHook = Callable[[InboundMessage], Awaitable[object]]
 T = TypeVar("T")
 #: A receipt being handled: the deliver_sm, its answer, and how many look-ups have found nothing so far.
 _Pending = tuple[pdu.Sm, Reply, int]
-#: Failures of our own Redis (a busy pool, a timeout, a dropped connection) are waited out, not reported to the
-#: SMSC: most SMSCs never redeliver a receipt answered with an error.
-_STORAGE_BUSY = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+#: Failures of our own Redis (a busy pool, a timeout, a dropped connection: redisconn.REDIS_DOWN) are waited out,
+#: not reported to the SMSC: most SMSCs never redeliver a receipt answered with an error.
 _STORE_BACKOFF_MAX_S = 2.0
 
 _RECIPIENT_CODES = frozenset({pdu.ESME_RINVDSTADR, 0x50, 0x51})
@@ -556,7 +555,7 @@ class SmppChannel:
         while True:
             try:
                 return await op()
-            except _STORAGE_BUSY as exc:
+            except REDIS_DOWN as exc:
                 self.stats["storage_waits"] += 1
                 if delay >= _STORE_BACKOFF_MAX_S / 2:
                     log.warning("%s: cannot %s yet (%r); retrying", self.cfg.name, what, exc)
@@ -616,7 +615,7 @@ class SmppChannel:
             for (m, reply, ev), result in zip(todo, results, strict=True):
                 if not isinstance(result, BaseException):
                     reply(0)
-                elif isinstance(result, _STORAGE_BUSY):
+                elif isinstance(result, REDIS_DOWN):
                     retry.append((m, reply, ev))
                 elif isinstance(result, Exception):
                     log.error("%s: the receipt hook failed (%r); the SMSC will redeliver", self.cfg.name, result)
