@@ -58,7 +58,7 @@ from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
 from gateway.models import SMSTemplateResponse
 from gateway.ratelimit import RateLimiter
-from gateway.redisconn import REDIS_DOWN
+from gateway.redisconn import REDIS_DOWN, next_delay
 from gateway.sms.keywords import InboundMessage
 
 log = logging.getLogger("gateway.channels.smpp")
@@ -71,6 +71,8 @@ T = TypeVar("T")
 _Pending = tuple[pdu.Sm, Reply, int]
 #: Failures of our own Redis (a busy pool, a timeout, a dropped connection: redisconn.REDIS_DOWN) are waited out,
 #: not reported to the SMSC: most SMSCs never redeliver a receipt answered with an error.
+#: The receipt path's waits for Redis (redisconn.next_delay): short at first, a receipt burst is usually a busy pool.
+_STORE_BACKOFF_BASE_S = 0.005
 _STORE_BACKOFF_MAX_S = 2.0
 
 _RECIPIENT_CODES = frozenset({pdu.ESME_RINVDSTADR, 0x50, 0x51})
@@ -551,16 +553,16 @@ class SmppChannel:
     async def _stored(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         """Run a Redis operation of the receipt path until it succeeds: while Redis is busy or slow the SMSC
         waits for its answers (and, past `deliver_window`, for us to read), it never gets an error for it."""
-        delay = 0.005
+        delay = 0.0
         while True:
             try:
                 return await op()
             except REDIS_DOWN as exc:
                 self.stats["storage_waits"] += 1
+                delay = next_delay(delay, _STORE_BACKOFF_BASE_S, _STORE_BACKOFF_MAX_S)
                 if delay >= _STORE_BACKOFF_MAX_S / 2:
                     log.warning("%s: cannot %s yet (%r); retrying", self.cfg.name, what, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _STORE_BACKOFF_MAX_S)
 
     async def _handle_receipts(self, batch: list[_Pending]) -> None:
         parsed: list[tuple[dlr.Receipt, _Pending]] = []
@@ -607,7 +609,7 @@ class SmppChannel:
             for _, reply, _ in todo:
                 reply(0)
             return
-        delay = 0.005
+        delay = 0.0
         while todo:
             results = await asyncio.gather(*(hook(ev) for _, _, ev in todo), return_exceptions=True)
             retry: list[tuple[Match, Reply, dlr.ReceiptEvent]] = []
@@ -629,8 +631,8 @@ class SmppChannel:
                     reply(pdu.ESME_RX_T_APPN)
             if retry:
                 self.stats["storage_waits"] += 1
+                delay = next_delay(delay, _STORE_BACKOFF_BASE_S, _STORE_BACKOFF_MAX_S)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _STORE_BACKOFF_MAX_S)
             todo = retry
 
     # ----------------------------------------------------------------------------- receipts that match nothing
