@@ -65,7 +65,7 @@ def redact(url: str) -> str:
 
 def next_delay(previous: float, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
     """The wait after `previous` (0 before the first retry): doubling from `base`, capped at `cap`."""
-    return min(cap, previous * 2) if previous else base
+    return min(cap, previous * 2 if previous else base)
 
 
 class Outage:
