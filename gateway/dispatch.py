@@ -313,7 +313,7 @@ class Dispatcher:
                         j.refuse("PERMANENT_FAILURE", 400,
                                  f"Address is on the suppression list ({sup.reason}); no message was sent")
             else:
-                for j, opted in zip(group, await self.optouts.opted_out(app, addresses), strict=True):
+                for j, opted in zip(group, await self.optouts.opted_out_e164(app, addresses), strict=True):
                     if opted:
                         j.refuse("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
 

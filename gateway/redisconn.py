@@ -63,9 +63,9 @@ def redact(url: str) -> str:
     return f"{u.scheme}://{netloc}{u.path}"
 
 
-def next_delay(previous: float) -> float:
-    """The wait after `previous` (0 before the first retry): exponential, capped."""
-    return min(BACKOFF_CAP_S, previous * 2) if previous else BACKOFF_BASE_S
+def next_delay(previous: float, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
+    """The wait after `previous` (0 before the first retry): doubling from `base`, capped at `cap`."""
+    return min(cap, previous * 2 if previous else base)
 
 
 class Outage:

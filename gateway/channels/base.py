@@ -155,7 +155,7 @@ class Screen(enum.Enum):
 
     NONE = "none"
     SUPPRESSION = "suppression"  # the email suppression list (bounces, complaints, manual entries)
-    OPT_OUTS = "opt-outs"  # the SMS opt-out list (STOP keywords)
+    OPT_OUTS = "opt-outs"  # the SMS opt-out list (STOP keywords); the family's address check must give E.164
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

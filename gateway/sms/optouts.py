@@ -62,9 +62,14 @@ class OptOutStore:
 
     async def opted_out(self, app: str, numbers: Sequence[str]) -> list[bool]:
         """Batched form of :meth:`is_opted_out` (one SMISMEMBER round trip), in the order given."""
+        return await self.opted_out_e164(app, [self._lookup_form(n) for n in numbers])
+
+    async def opted_out_e164(self, app: str, numbers: Sequence[str]) -> list[bool]:
+        """:meth:`opted_out` for numbers already in their stored form, E.164 (as the SMS family's address check
+        returns them): the send path does not normalize each number a second time."""
         if not numbers:
             return []
-        res = await self._redis.smismember(optout_key(app), [self._lookup_form(n) for n in numbers])
+        res = await self._redis.smismember(optout_key(app), list(numbers))
         return [bool(x) for x in res]
 
     async def opt_out(self, app: str, number: str, *, source: str, detail: str | None = None) -> bool:

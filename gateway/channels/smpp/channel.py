@@ -36,7 +36,6 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar, TypeVar
 
 import msgspec
-import redis.exceptions
 
 from gateway import errors, ratelimit
 from gateway._fast import load
@@ -59,6 +58,7 @@ from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
 from gateway.models import SMSTemplateResponse
 from gateway.ratelimit import RateLimiter
+from gateway.redisconn import REDIS_DOWN, next_delay
 from gateway.sms.keywords import InboundMessage
 
 log = logging.getLogger("gateway.channels.smpp")
@@ -69,9 +69,10 @@ InboundHook = Callable[[InboundMessage], Awaitable[object]]
 T = TypeVar("T")
 #: A receipt being handled: the deliver_sm, its answer, and how many look-ups have found nothing so far.
 _Pending = tuple[pdu.Sm, Reply, int]
-#: Failures of our own Redis (a busy pool, a timeout, a dropped connection) are waited out, not reported to the
-#: SMSC: most SMSCs never redeliver a receipt answered with an error.
-_STORAGE_BUSY = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+#: Failures of our own Redis (a busy pool, a timeout, a dropped connection: redisconn.REDIS_DOWN) are waited out,
+#: not reported to the SMSC: most SMSCs never redeliver a receipt answered with an error.
+#: The receipt path's waits for Redis (redisconn.next_delay): short at first, a receipt burst is usually a busy pool.
+_STORE_BACKOFF_BASE_S = 0.005
 _STORE_BACKOFF_MAX_S = 2.0
 
 _RECIPIENT_CODES = frozenset({pdu.ESME_RINVDSTADR, 0x50, 0x51})
@@ -552,16 +553,16 @@ class SmppChannel:
     async def _stored(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         """Run a Redis operation of the receipt path until it succeeds: while Redis is busy or slow the SMSC
         waits for its answers (and, past `deliver_window`, for us to read), it never gets an error for it."""
-        delay = 0.005
+        delay = 0.0
         while True:
             try:
                 return await op()
-            except _STORAGE_BUSY as exc:
+            except REDIS_DOWN as exc:
                 self.stats["storage_waits"] += 1
+                delay = next_delay(delay, _STORE_BACKOFF_BASE_S, _STORE_BACKOFF_MAX_S)
                 if delay >= _STORE_BACKOFF_MAX_S / 2:
                     log.warning("%s: cannot %s yet (%r); retrying", self.cfg.name, what, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _STORE_BACKOFF_MAX_S)
 
     async def _handle_receipts(self, batch: list[_Pending]) -> None:
         parsed: list[tuple[dlr.Receipt, _Pending]] = []
@@ -608,7 +609,7 @@ class SmppChannel:
             for _, reply, _ in todo:
                 reply(0)
             return
-        delay = 0.005
+        delay = 0.0
         while todo:
             results = await asyncio.gather(*(hook(ev) for _, _, ev in todo), return_exceptions=True)
             retry: list[tuple[Match, Reply, dlr.ReceiptEvent]] = []
@@ -616,7 +617,7 @@ class SmppChannel:
             for (m, reply, ev), result in zip(todo, results, strict=True):
                 if not isinstance(result, BaseException):
                     reply(0)
-                elif isinstance(result, _STORAGE_BUSY):
+                elif isinstance(result, REDIS_DOWN):
                     retry.append((m, reply, ev))
                 elif isinstance(result, Exception):
                     log.error("%s: the receipt hook failed (%r); the SMSC will redeliver", self.cfg.name, result)
@@ -630,8 +631,8 @@ class SmppChannel:
                     reply(pdu.ESME_RX_T_APPN)
             if retry:
                 self.stats["storage_waits"] += 1
+                delay = next_delay(delay, _STORE_BACKOFF_BASE_S, _STORE_BACKOFF_MAX_S)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _STORE_BACKOFF_MAX_S)
             todo = retry
 
     # ----------------------------------------------------------------------------- receipts that match nothing

@@ -28,6 +28,7 @@ import msgspec
 
 from gateway import keys
 from gateway.channels.smpp import dlr
+from gateway.redisconn import next_delay
 
 log = logging.getLogger("gateway.smpp.dlr")
 
@@ -69,6 +70,8 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('HDEL', KEYS[2], ARGV[3])
 return 1
 """
+#: First wait before a failed mapping write is tried again (doubling up to `retry_s`).
+_WRITE_RETRY_BASE_S = 0.01
 _decode_sent = msgspec.json.Decoder(dlr.Sent).decode
 
 #: A matched receipt: (canonical id, what we sent, the receipt).
@@ -110,7 +113,7 @@ class Correlator:
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
         self.write_failures = 0
-        self._failing = 0  # consecutive failed writes: the retry delay grows with them
+        self._retry_delay = 0.0  # after consecutive failed writes: grows with them (redisconn.next_delay)
 
     async def load(self) -> None:
         """Read the applications this channel has sent for (a restart must still match their receipts)."""
@@ -151,13 +154,12 @@ class Correlator:
                     await self._write(batch)
                 except Exception as exc:  # Redis busy or down: keep in memory, retry soon, then less often
                     self.write_failures += 1
-                    self._failing += 1
-                    delay = min(0.01 * 2 ** (self._failing - 1), self.retry_s)
+                    delay = self._retry_delay = next_delay(self._retry_delay, _WRITE_RETRY_BASE_S, self.retry_s)
                     log.log(logging.ERROR if delay >= self.retry_s else logging.WARNING,
                             "cannot store %d SMSC message ids in Redis (%s); retrying in %.2fs", len(batch), exc, delay)
                     asyncio.get_running_loop().call_later(delay, self._requeue, batch)
                 else:
-                    self._failing = 0
+                    self._retry_delay = 0.0
                     recent = self._recent
                     for cid, sent in batch:
                         if self._memory.get(cid) is sent:
