@@ -7,7 +7,7 @@ the first rule it breaks, in this order:
 
     ENDPOINT_OPT_OUT           OptOut is ALL
     ENDPOINT_INACTIVE          EndpointStatus is INACTIVE
-    ENDPOINT_MISSING_ADDRESS   no Address
+    ENDPOINT_MISSING_ADDRESS   no Address (an in-app endpoint needs none: the app fetches its messages)
     ENDPOINT_CHANNEL_MISMATCH  the treatment has no message or template for the endpoint's channel
     ENDPOINT_MISSING_TIMEZONE  a local-time run and no valid Demographic.Timezone (schedule.local_delivery)
     QUIET_TIME                 the delivery falls in quiet time in the endpoint's zone (schedule.in_quiet_time)
@@ -48,7 +48,11 @@ _CHANNELS: Final[dict[str, tuple[tuple[str, ...], str | None]]] = {
     "APNS_VOIP_SANDBOX": (("APNSMessage", "DefaultMessage"), _PUSH_TEMPLATE),
     "ADM": (("ADMMessage", "DefaultMessage"), _PUSH_TEMPLATE),
     "BAIDU": (("BaiduMessage", "DefaultMessage"), _PUSH_TEMPLATE),
+    "IN_APP": (("InAppMessage",), "InAppTemplate"),
 }
+#: The in-app channel: the app fetches its messages (inapp.py), so an endpoint needs no Address, and the run
+#: stores the message at its start (the device shows it when its EventFilter fires; QuietTime goes with it).
+IN_APP: Final = "IN_APP"
 
 
 class Content(NamedTuple):
@@ -117,9 +121,11 @@ def endpoint_outcome(
         return OPT_OUT
     if endpoint.EndpointStatus == "INACTIVE":
         return INACTIVE
+    channel = channel_for(content, endpoint.ChannelType)
+    if channel == IN_APP:
+        return Recipient(endpoint.Id or "", channel, run.start)
     if not endpoint.Address:
         return MISSING_ADDRESS
-    channel = channel_for(content, endpoint.ChannelType)
     if channel is None:
         return CHANNEL_MISMATCH
     zone = endpoint.Demographic.Timezone if endpoint.Demographic is not None else None

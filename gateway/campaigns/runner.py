@@ -6,7 +6,8 @@
 Each tick walks the applications with campaigns (`gw:camp:apps`) and each one's due index, and runs every due
 campaign it can lease. A run: resolve the segment (segments/resolver.py), load its endpoints, split them
 (split.py), plan each treatment (plan.py: recipients and run metrics, local time and quiet time from
-schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer, in chunks of
+schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer (an in-app
+campaign's recipients instead get its message stored for their app to fetch, inappstore.py), in chunks of
 `chunk_requests` requests of at most 100 endpoints, one pipelined round trip per chunk. The engine then sends them
 like any request: every channel, status, event, retry and rate limit applies, and every event carries
 campaign_id, campaign_activity_id and treatment_id (the request's Context).
@@ -45,8 +46,9 @@ from redis.exceptions import WatchError
 from gateway import models
 from gateway.api.appstore import AppStore
 from gateway.campaigns import runs
+from gateway.campaigns.inappstore import InAppStore
 from gateway.campaigns.messages import run_requests
-from gateway.campaigns.plan import Content, Recipient, plan_treatment, treatment_content
+from gateway.campaigns.plan import IN_APP, Content, Recipient, plan_treatment, treatment_content
 from gateway.campaigns.runs import COMPLETED, RUNNING
 from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
 from gateway.campaigns.split import plan_split
@@ -57,6 +59,7 @@ from gateway.errors import NotFound
 from gateway.producer import Producer
 from gateway.redisconn import REDIS_DOWN
 from gateway.segments.resolver import SegmentResolver
+from gateway.templates.store import TemplateStore
 
 log = logging.getLogger("gateway.campaigns")
 
@@ -99,6 +102,7 @@ class Scheduler:
         resolver: SegmentResolver | None = None,
         endpoints: EndpointStore | None = None,
         apps: AppStore | None = None,
+        inapp: InAppStore | None = None,
         clock: Callable[[], dt.datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -112,6 +116,7 @@ class Scheduler:
         self.resolver = resolver or SegmentResolver(redis, snapshots=False)
         self.endpoints = endpoints or EndpointStore(redis)
         self.apps = apps or AppStore(redis, "")
+        self.inapp = inapp or InAppStore(redis, TemplateStore(redis))
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
@@ -358,7 +363,12 @@ class Scheduler:
     async def _enqueue(
         self, app: str, content: Content, recipients: Sequence[Recipient], cid: str, activity: str, tid: int
     ) -> None:
-        requests = run_requests(content, [r.endpoint_id for r in recipients], campaign_id=cid, activity_id=activity,
-                                treatment_id=tid)
-        await self.producer.send_many(app, requests)
+        # in-app recipients get the message stored for their app to fetch (inappstore.py: no wire to send on)
+        in_app = [r.endpoint_id for r in recipients if r.channel == IN_APP]
+        if in_app:
+            await self.inapp.store(app, cid, tid, in_app, self.clock())
+        rest = [r.endpoint_id for r in recipients if r.channel != IN_APP]
+        if rest:
+            requests = run_requests(content, rest, campaign_id=cid, activity_id=activity, treatment_id=tid)
+            await self.producer.send_many(app, requests)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 import redis.asyncio as aioredis
@@ -178,6 +178,10 @@ class CampaignStore:
         self.tags = tags
         self.arn_prefix = arn_prefix
         self._clock = clock
+        from gateway.campaigns.inappstore import InAppStore  # it reads campaigns by this module's keys
+
+        #: GetInAppMessages and the display counts PutEvents records (inappstore.py).
+        self.inapp = InAppStore(redis, templates, clock=clock)
 
     @staticmethod
     def resource(app: str, campaign_id: str) -> str:
@@ -260,6 +264,16 @@ class CampaignStore:
             msgspec.structs.replace(t, State=deleted) for t in answered.AdditionalTreatments
         ]
         return msgspec.structs.replace(answered, State=deleted, DefaultState=deleted, AdditionalTreatments=treatments)
+
+    # -- in-app -------------------------------------------------------------------------------------------------
+
+    async def get_in_app_messages(self, app: str, endpoint_id: str) -> models.InAppMessagesResponse:
+        """GetInAppMessages: the in-app messages the endpoint is eligible for now (inapp.py)."""
+        return await self.inapp.get_in_app_messages(app, endpoint_id)
+
+    async def record_in_app_events(self, app: str, endpoint_id: str, events: Sequence[models.Event]) -> None:
+        """Count PutEvents' accepted `_inapp.message_displayed` events of the endpoint toward its in-app caps."""
+        await self.inapp.record_displays(app, endpoint_id, events)
 
     # -- reads --------------------------------------------------------------------------------------------------
 

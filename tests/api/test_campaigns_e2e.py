@@ -231,11 +231,10 @@ def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: 
     pp, app = live_pp, live_app
     base = _request(segment)
     sched = base["Schedule"]
-    in_app = {"Frequency": "IN_APP_EVENT", "StartTime": _later(), "EndTime": _later(30),
-              "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"Values": ["open"]}}}}
+    event = {"Frequency": "EVENT", "StartTime": _later(), "EndTime": _later(30),
+             "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"Values": ["open"]}}}}
     cases: list[tuple[dict[str, Any], str]] = [
-        ({**base, "Schedule": in_app, "MessageConfiguration": {"InAppMessage": {"Layout": "TOP_BANNER", "Content": [{"BackgroundColor": "#fff"}]}}},
-         "Schedule.Frequency: not supported yet by this gateway: IN_APP_EVENT"),
+        ({**base, "Schedule": event}, "Schedule.Frequency: not supported yet by this gateway: EVENT"),
         ({**base, "Hook": {"WebUrl": "https://hooks.example.com/x", "Mode": "FILTER"}}, "Hook: not supported yet by this gateway: CampaignHook"),
         ({**base, "CustomDeliveryConfiguration": {"DeliveryUri": "https://hooks.example.com/x", "EndpointTypes": ["EMAIL"]}},
          "CustomDeliveryConfiguration: not supported yet by this gateway"),
@@ -244,7 +243,6 @@ def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: 
         ({**base, "Limits": {"Total": 3, "MessagesPerSecond": 50}}, "Limits.Total: not supported yet"),
         ({**base, "Limits": {"MaximumDuration": 600}}, "Limits.MaximumDuration: not supported yet"),
         ({**base, "Limits": {"Session": 1}}, "Limits.Session: not supported yet"),
-        ({**base, "Priority": 2}, "Priority: not supported yet"),
         ({**base, "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "StartTime": _later(2)}}]},
          "AdditionalTreatments[0].Schedule: not supported yet by this gateway: a treatment Schedule other than the campaign's"),
     ]
