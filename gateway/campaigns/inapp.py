@@ -101,15 +101,19 @@ def _button_problem(button: models.InAppMessageButton) -> tuple[str, str] | None
     return None
 
 
-def content_problem(layout: str | None, content: Sequence[models.InAppMessageContent] | None) -> tuple[str, str] | None:
+def content_problem(
+    layout: str | None, content: Sequence[models.InAppMessageContent] | None, *, complete: bool = True
+) -> tuple[str, str] | None:
     """The first member (relative to the message) of an in-app message's Layout and Content that Pinpoint would
-    refuse, with why; None when it is valid."""
-    if layout is None:
+    refuse, with why; None when it is valid. `complete`: a Layout and content are required (a campaign's message;
+    an InAppTemplateRequest may leave them out, what it gives is checked alike)."""
+    if layout is None and complete:
         return "Layout", "is required"
     if not content:
-        return "Content", "needs at least one content item"
-    most = MAX_CAROUSEL if layout == "CAROUSEL" else 1
+        return ("Content", "needs at least one content item") if complete else None
+    most = MAX_CAROUSEL if layout in (None, "CAROUSEL") else 1
     if len(content) > most:
+        layout = layout or "CAROUSEL"
         what = f"at most {MAX_CAROUSEL} content items" if layout == "CAROUSEL" else "exactly one content item"
         return "Content", f"a {layout} message has {what}, got {len(content)}"
     for i, item in enumerate(content):

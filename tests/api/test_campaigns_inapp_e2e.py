@@ -140,3 +140,18 @@ def test_bad_in_app_campaigns_are_refused_at_create_naming_the_member(live_pp: A
         code, status, message = error_of(lambda extra=extra: pp.create_campaign(ApplicationId=app, WriteCampaignRequest=_in_app(seg, "bad", **extra)))
         assert (code, status) == ("BadRequestException", 400) and message.startswith(expected), (expected, message)
     assert pp.get_campaigns(ApplicationId=app)["CampaignsResponse"]["Item"] == []
+
+
+def test_in_app_templates_are_checked_as_campaign_messages_are(live_pp: Any) -> None:
+    content = BANNER["Content"][0]
+    for request, expected in [
+        ({"Layout": "CAROUSEL", "Content": [content] * 6}, "Invalid InAppTemplateRequest: Content: a CAROUSEL message has at most 5 content items, got 6"),
+        ({"Layout": "OVERLAYS", "Content": [content, content]}, "Invalid InAppTemplateRequest: Content: a OVERLAYS message has exactly one content item, got 2"),
+        ({"Content": [{**content, "SecondaryBtn": {"DefaultConfig": {"Text": "Go", "ButtonAction": "DEEP_LINK"}}}]},
+         "Invalid InAppTemplateRequest: Content[0].SecondaryBtn.DefaultConfig.Link: is required when ButtonAction is DEEP_LINK"),
+    ]:
+        code, status, message = error_of(lambda request=request: live_pp.create_in_app_template(TemplateName="t", InAppTemplateRequest=request))
+        assert (code, status, message) == ("BadRequestException", 400, expected)
+    live_pp.create_in_app_template(TemplateName="t", InAppTemplateRequest={"Layout": "CAROUSEL", "Content": [content] * 5})
+    code, _, message = error_of(lambda: live_pp.update_in_app_template(TemplateName="t", InAppTemplateRequest={"Layout": "TOP_BANNER", "Content": [content] * 5}))
+    assert code == "BadRequestException" and message.startswith("Invalid InAppTemplateRequest: Content: a TOP_BANNER message")
