@@ -147,7 +147,7 @@ async def put_events(call: Call) -> models.EventsResponse:
     arrival = int(time.time() * 1000)
     records: list[tuple[str, bytes]] = []
     results: dict[str, models.ItemResponse] = {}
-    in_app: dict[str, list[models.Event]] = {}  # the in-app SDK's display events, counted toward in-app caps
+    in_app: dict[str, dict[str, models.Event]] = {}  # the in-app SDK's display events, counted toward in-app caps
     for endpoint_id, batch in req.BatchItem.items():
         if not _valid_id(endpoint_id):
             results[endpoint_id] = models.ItemResponse(
@@ -180,7 +180,7 @@ async def put_events(call: Call) -> models.EventsResponse:
             )
             records.append((event.EventType, _encode(record)))
             if event.EventType.startswith("_inapp."):
-                in_app.setdefault(endpoint_id, []).append(event)
+                in_app.setdefault(endpoint_id, {})[event_id] = event
             items[event_id] = models.EventItemResponse(StatusCode=202, Message="Accepted")
         results[endpoint_id] = models.ItemResponse(EndpointItemResponse=endpoint_item, EventsItemResponse=items)
     if records:

@@ -55,6 +55,11 @@ def day_key(app: str, endpoint_id: str, day: dt.date) -> str:
     return keys.app_key(app, "inapp", endpoint_id, "day", day.isoformat())
 
 
+def seen_key(app: str, endpoint_id: str, event_id: str) -> str:
+    """marker: the endpoint's display event `event_id` is counted (a resent event is not counted again)."""
+    return keys.app_key(app, "inapp", endpoint_id, "seen", event_id)
+
+
 def member(campaign_id: str, treatment_id: int) -> str:
     return f"{campaign_id}:{treatment_id}"
 

@@ -3,8 +3,9 @@ counts PutEvents records (the rules are inapp.py's).
 
 Keys, all under the application's hash tag (inapp.py): `gw:{app}:inapp:<endpoint>` (zset of stored messages,
 at most MAX_PER_ENDPOINT, the oldest dropped first), `...:<endpoint>:shown` (hash campaign id -> displays) and
-`...:<endpoint>:day:<YYYY-MM-DD>` (displays that UTC day, expiring after two days). Every command here names one
-key, so pipelines of them are slot-safe.
+`...:<endpoint>:day:<YYYY-MM-DD>` (displays that UTC day) and `...:<endpoint>:seen:<event id>` (a display
+already counted), the last two expiring after two days. The one script (`_COUNT`) takes keys of one endpoint, in
+the app's slot; every other command names one key.
 
 A run stores a message directly, not through the ingest stream: an in-app message has no wire, no delivery
 receipt, no retry and no rate to respect (the app fetches it), so the engine's send path would have nothing to
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 import msgspec
@@ -35,6 +36,18 @@ log = logging.getLogger("gateway.campaigns.inapp")
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
 
 
+# KEYS: the event's seen-marker, the endpoint's per-campaign totals, its count for the event's day (one slot: the
+# app's hash tag). ARGV: campaign id, TTL (s) of the marker and the day count. A display is counted once per id.
+_COUNT = """
+if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+  redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+end
+return 0
+"""
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -49,6 +62,7 @@ class InAppStore:
         self.redis = redis
         self.templates = templates
         self.clock = clock
+        self._count = redis.register_script(_COUNT)
 
     async def store(
         self, app: str, campaign_id: str, treatment_id: int, endpoint_ids: Sequence[str], now: dt.datetime
@@ -66,21 +80,21 @@ class InAppStore:
             pipe.zremrangebyrank(key, 0, -(inapp.MAX_PER_ENDPOINT + 1))
         await pipe.execute()
 
-    async def record_displays(self, app: str, endpoint_id: str, events: Iterable[models.Event]) -> None:
-        """Count the endpoint's `_inapp.message_displayed` events (PutEvents' accepted ones; their `campaign_id`
-        attribute names the campaign) toward TotalCap and DailyCap."""
+    async def record_displays(self, app: str, endpoint_id: str, events: Mapping[str, models.Event]) -> None:
+        """Count the endpoint's `_inapp.message_displayed` events (PutEvents' accepted ones by event id; their
+        `campaign_id` attribute names the campaign) toward TotalCap and DailyCap, each event id once (an SDK
+        resends a batch it got no answer for)."""
         pipe = self.redis.pipeline(transaction=False)
         queued = False
-        for event in events:
+        for event_id, event in events.items():
             cid = (event.Attributes or {}).get("campaign_id")
             if event.EventType != inapp.DISPLAYED or not cid:
                 continue
             when = dt.datetime.fromisoformat(event.Timestamp)
             day = (when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
-            pipe.hincrby(inapp.shown_key(app, endpoint_id), cid, 1)
-            day_key = inapp.day_key(app, endpoint_id, day)
-            pipe.incr(day_key)
-            pipe.expire(day_key, inapp.DAY_TTL_S)
+            keys = [inapp.seen_key(app, endpoint_id, event_id), inapp.shown_key(app, endpoint_id),
+                    inapp.day_key(app, endpoint_id, day)]
+            await self._count(keys=keys, args=[cid, inapp.DAY_TTL_S], client=pipe)  # queued on the pipeline
             queued = True
         if queued:
             await pipe.execute()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 
 import msgspec
 import redis.asyncio as aioredis
@@ -271,8 +271,9 @@ class CampaignStore:
         """GetInAppMessages: the in-app messages the endpoint is eligible for now (inapp.py)."""
         return await self.inapp.get_in_app_messages(app, endpoint_id)
 
-    async def record_in_app_events(self, app: str, endpoint_id: str, events: Sequence[models.Event]) -> None:
-        """Count PutEvents' accepted `_inapp.message_displayed` events of the endpoint toward its in-app caps."""
+    async def record_in_app_events(self, app: str, endpoint_id: str, events: Mapping[str, models.Event]) -> None:
+        """Count PutEvents' accepted `_inapp.message_displayed` events of the endpoint (by event id) toward its
+        in-app caps."""
         await self.inapp.record_displays(app, endpoint_id, events)
 
     # -- reads --------------------------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ def test_in_app_campaigns_reach_the_app_through_get_in_app_messages(
     assert [m["CampaignId"] for m in got] == [top["Id"]]  # low reached its TotalCap of 2
     _displayed(pp, app, "phone", top["Id"], 1, now - dt.timedelta(days=1))  # yesterday's display is not today's
     assert len(pp.get_in_app_messages(ApplicationId=app, EndpointId="phone")["InAppMessagesResponse"]["InAppMessageCampaigns"]) == 1  # 2 today
+    _displayed(pp, app, "phone", low["Id"], 2, now)  # the same event ids again (a resent batch): not counted again
+    assert len(pp.get_in_app_messages(ApplicationId=app, EndpointId="phone")["InAppMessagesResponse"]["InAppMessageCampaigns"]) == 1
     _displayed(pp, app, "phone", "another", 1, now)  # DailyCap counts every in-app display of the endpoint, as the SDK
     assert pp.get_in_app_messages(ApplicationId=app, EndpointId="phone")["InAppMessagesResponse"].get("InAppMessageCampaigns", []) == []  # 3 today: DailyCap 3 reached
     monkeypatch.setattr(store, "clock", lambda: now + dt.timedelta(days=1))  # the next day: DailyCap counts afresh
