@@ -136,3 +136,17 @@ def test_expired_paused_deleted_and_capped_messages_are_not_answered() -> None:
 def test_a_campaign_stored_again_keeps_only_its_latest_treatment() -> None:
     stored = [inapp.Stored("a", 0, 10), inapp.Stored("a", 2, 20), inapp.Stored("b", 1, 5)]
     assert sorted(inapp.latest_per_campaign(stored)) == [inapp.Stored("a", 2, 20), inapp.Stored("b", 1, 5)]
+
+
+async def test_an_endpoint_keeps_at_most_max_per_endpoint_messages_the_oldest_dropped(redis: Any) -> None:
+    from gateway.campaigns.inappstore import InAppStore
+    from gateway.templates.store import TemplateStore
+
+    store = InAppStore(redis, TemplateStore(redis), clock=lambda: NOW)
+    for i in range(inapp.MAX_PER_ENDPOINT + 3):
+        await store.store("app", f"c{i:03d}", 0, ["ep", "other"], NOW + dt.timedelta(seconds=i))
+    kept = [m.decode() for m in await redis.zrange(inapp.messages_key("app", "ep"), 0, -1)]
+    assert len(kept) == inapp.MAX_PER_ENDPOINT and kept[0] == "c003:0" and kept[-1] == f"c{inapp.MAX_PER_ENDPOINT + 2:03d}:0"
+    await store.store("app", "c050", 0, ["ep"], NOW + dt.timedelta(hours=1))  # stored again: refreshed, not doubled
+    assert await redis.zcard(inapp.messages_key("app", "ep")) == inapp.MAX_PER_ENDPOINT
+    assert (await redis.zrange(inapp.messages_key("app", "ep"), -1, -1)) == [b"c050:0"]
