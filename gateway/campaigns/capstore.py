@@ -8,7 +8,7 @@ script's keys are all in one cluster slot:
 - `gw:{app}:camp:<id>:cap:<endpoint>`: zset of the runs of campaign <id> that messaged the endpoint, member the run
   number, score the send time (ms). Daily counts the members of the last 24 h, Total all of them. Without a Total
   it is trimmed to the last 24 h and expires 24 h after its last send; with a Total it lives as long as the
-  campaign's counts matter (it is not expired: Total is over the campaign's whole life).
+  campaign (Total is over the campaign's whole life): DeleteCampaign removes it (`forget_campaign`).
 - `gw:{app}:camp:cap:<endpoint>`: zset of every campaign run that messaged the endpoint while the application had
   a Daily (`<campaign>:<run>`, score the send time), trimmed to 24 h and expiring 24 h after its last send.
 
@@ -76,6 +76,20 @@ def campaign_cap_key(app: str, campaign_id: str, endpoint_id: str) -> str:
 
 def app_cap_key(app: str, endpoint_id: str) -> str:
     return keys.app_key(app, "camp", "cap", endpoint_id)
+
+
+async def forget_campaign(redis: aioredis.Redis, app: str, campaign_id: str) -> None:
+    """Remove a deleted campaign's counters (its Total zsets are kept for the campaign's life, so nothing else
+    would): a SCAN of the keyspace for its prefix, as deleting an application does; DeleteCampaign is rare."""
+    pattern = campaign_cap_key(app, campaign_id, "*").replace("{", "\\{").replace("}", "\\}")
+    batch: list[bytes | str] = []
+    async for key in redis.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            await redis.unlink(*batch)
+            batch = []
+    if batch:
+        await redis.unlink(*batch)
 
 
 class CapStore:

@@ -57,6 +57,11 @@ async def test_total_caps_an_endpoint_across_the_recurrences(redis: Any) -> None
     assert [m.get("CAMPAIGN_CAP") for m in got] == [None, None, "4", "4"]
     acts = (await store(redis, clock).list_activities(APP, camp.Id, None, None)).Item
     assert [a.SuccessfulEndpointCount for a in reversed(acts)] == [4, 4, 0, 0]
+    cap_keys = [k async for k in redis.scan_iter(match=f"gw:\\{{{APP}\\}}:camp:{camp.Id}:cap:*")]
+    assert len(cap_keys) == 4  # kept for Total (no expiry) ...
+    assert set(await asyncio.gather(*(redis.ttl(k) for k in cap_keys))) == {-1}
+    await store(redis, clock).delete_campaign(APP, camp.Id)
+    assert [k async for k in redis.scan_iter(match=f"gw:\\{{{APP}\\}}:camp:{camp.Id}:cap:*")] == []  # ... until deleted
 
 
 async def test_daily_counts_over_a_rolling_24_hours(redis: Any) -> None:
