@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
 from gateway import models
@@ -137,14 +137,27 @@ def treatment_run(schedule: models.Schedule, campaign: models.Schedule, created:
     return run_at(schedule, created, run.number)
 
 
-def duplicate_endpoints(endpoints: Iterable[models.EndpointResponse]) -> frozenset[str]:
+def duplicate_endpoints(endpoints: Sequence[models.EndpointResponse]) -> frozenset[str]:
     """The endpoints a run does not message because another endpoint of the same channel has the same address
     (module doc): of each such group that could be messaged, all but the last written (latest EffectiveDate, ties:
     the smallest Id), as the endpoint store keeps the last writer of an address ACTIVE."""
+    # a first pass over the addresses alone: almost every run has no repeated address (the endpoint store keeps
+    # one ACTIVE per address), and this keeps the check at a set lookup per endpoint
+    seen: set[str | None] = set()
+    repeated: set[str | None] = set()
+    for ep in endpoints:
+        address = ep.Address
+        if address in seen:
+            repeated.add(address)
+        else:
+            seen.add(address)
+    repeated.discard(None)
+    if not repeated:
+        return frozenset()
     keeper: dict[tuple[str | None, str], tuple[str, str]] = {}  # (channel, address) -> (EffectiveDate, Id)
     dropped: set[str] = set()
     for ep in endpoints:
-        if not ep.Address or ep.OptOut == "ALL" or ep.EndpointStatus == "INACTIVE":
+        if ep.Address not in repeated or ep.OptOut == "ALL" or ep.EndpointStatus == "INACTIVE":
             continue
         mine = (ep.EffectiveDate or "", ep.Id or "")
         key = (ep.ChannelType, ep.Address)

@@ -62,7 +62,7 @@ def test_duplicate_addresses_keep_the_endpoint_written_last() -> None:
         ep("h", "y@example.com", EndpointStatus="INACTIVE"),
     ]
     assert duplicate_endpoints(endpoints) == {"a", "c", "f"}
-    assert duplicate_endpoints(reversed(endpoints)) == {"a", "c", "f"}  # whatever the order the segment gives
+    assert duplicate_endpoints(endpoints[::-1]) == {"a", "c", "f"}  # whatever the order the segment gives
     c = build_response("app", "camp-1", "arn", models.WriteCampaignRequest(
         SegmentId="s", MessageConfiguration=EMAIL, Schedule=models.Schedule(StartTime="IMMEDIATE")),
         version=1, segment_version=1, created="t", modified="t")
