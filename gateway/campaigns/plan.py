@@ -154,7 +154,7 @@ def duplicate_endpoints(endpoints: Sequence[models.EndpointResponse]) -> frozens
     repeated.discard(None)
     if not repeated:
         return frozenset()
-    keeper: dict[tuple[str | None, str], tuple[str, str]] = {}  # (channel, address) -> (EffectiveDate, Id)
+    keeper: dict[tuple[str | None, str | None], tuple[str, str]] = {}  # (channel, address) -> (EffectiveDate, Id)
     dropped: set[str] = set()
     for ep in endpoints:
         if ep.Address not in repeated or ep.OptOut == "ALL" or ep.EndpointStatus == "INACTIVE":
