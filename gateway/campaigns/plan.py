@@ -8,23 +8,39 @@ the first rule it breaks, in this order:
     ENDPOINT_OPT_OUT           OptOut is ALL
     ENDPOINT_INACTIVE          EndpointStatus is INACTIVE
     ENDPOINT_MISSING_ADDRESS   no Address (an in-app endpoint needs none: the app fetches its messages)
+    DUPLICATE_ENDPOINT         another endpoint of the segment has the same channel and address (`duplicates`)
     ENDPOINT_CHANNEL_MISMATCH  the treatment has no message or template for the endpoint's channel
     ENDPOINT_MISSING_TIMEZONE  a local-time run and no valid Demographic.Timezone (schedule.local_delivery)
     QUIET_TIME                 the delivery falls in quiet time in the endpoint's zone (schedule.in_quiet_time)
 
 ENDPOINT_PRODUCED counts every endpoint the segment produced. Every endpoint of the segment is thus either a
-recipient or counted under exactly one reason.
+recipient or counted under exactly one reason (the runner then counts the limits' reasons, limits.py).
+
+One message per endpoint per run, as Pinpoint decides it: Pinpoint messages endpoints, not users, so a user with
+an email and an SMS endpoint gets the run on each (a treatment reaches every channel it has content for). What it
+de-dupes (run metrics, "Duplicate endpoints were found and de-duped"; DeliveryStatus DUPLICATE, "The endpoint
+address is a duplicate of another endpoint address") is the same address twice: two endpoints of one channel
+with one address get one message. The endpoint store already makes every other endpoint with an address INACTIVE
+when one writes it (so ENDPOINT_INACTIVE counts most duplicates); two can still both be ACTIVE when an old one is
+re-activated without writing its address. The run then messages the one written last (latest EffectiveDate,
+ties: the smallest Id) and counts each other DUPLICATE_ENDPOINT (`duplicate_endpoints`). Pinpoint's
+DUPLICATE_USER counts a user id listed twice in a user-id-only segment: Gateway expands such a segment into its
+users' endpoints when it is imported (segments/jobs.py), so a run never meets a user twice and the metric does
+not arise at run time.
+
+A treatment with its own Schedule (AdditionalTreatments[i].Schedule) runs on it: its run n is run n of its own
+schedule (`treatment_run`: its own start, local time, time zone and quiet time), within the campaign's run n.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
 from gateway import models
-from gateway.campaigns.schedule import Run, in_quiet_time, local_delivery
+from gateway.campaigns.schedule import Run, in_quiet_time, local_delivery, run_at
 from gateway.campaigns.split import Split, endpoint_cohort
 
 PRODUCED: Final = "ENDPOINT_PRODUCED"
@@ -35,6 +51,10 @@ MISSING_ADDRESS: Final = "ENDPOINT_MISSING_ADDRESS"
 CHANNEL_MISMATCH: Final = "ENDPOINT_CHANNEL_MISMATCH"
 MISSING_TIMEZONE: Final = "ENDPOINT_MISSING_TIMEZONE"
 QUIET: Final = "QUIET_TIME"
+DUPLICATE_ENDPOINT: Final = "DUPLICATE_ENDPOINT"
+#: A treatment whose own schedule has no run n (its EndTime came before the campaign's): its endpoints are counted
+#: under this reason in run n. Pinpoint has no name for it.
+TREATMENT_ENDED: Final = "TREATMENT_SCHEDULE_ENDED"
 
 # The MessageConfiguration members and the TemplateConfiguration member that can reach each channel type.
 _PUSH_TEMPLATE: Final = "PushTemplate"
@@ -113,8 +133,52 @@ def channel_for(content: Content, channel_type: str | None) -> str | None:
     return None
 
 
+def treatment_run(schedule: models.Schedule, campaign: models.Schedule, created: dt.datetime, run: Run) -> Run | None:
+    """A treatment's run in the campaign's run `run`: the campaign's run itself when the treatment follows the
+    campaign's `schedule`, else run `run.number` of its own (None when its own schedule has no such run)."""
+    if schedule == campaign:
+        return run
+    return run_at(schedule, created, run.number)
+
+
+def duplicate_endpoints(endpoints: Sequence[models.EndpointResponse]) -> frozenset[str]:
+    """The endpoints a run does not message because another endpoint of the same channel has the same address
+    (module doc): of each such group that could be messaged, all but the last written (latest EffectiveDate, ties:
+    the smallest Id), as the endpoint store keeps the last writer of an address ACTIVE."""
+    # a first pass over the addresses alone: almost every run has no repeated address (the endpoint store keeps
+    # one ACTIVE per address), and this keeps the check at a set lookup per endpoint
+    seen: set[str | None] = set()
+    repeated: set[str | None] = set()
+    for ep in endpoints:
+        address = ep.Address
+        if address in seen:
+            repeated.add(address)
+        else:
+            seen.add(address)
+    repeated.discard(None)
+    if not repeated:
+        return frozenset()
+    keeper: dict[tuple[str | None, str | None], tuple[str, str]] = {}  # (channel, address) -> (EffectiveDate, Id)
+    dropped: set[str] = set()
+    for ep in endpoints:
+        if ep.Address not in repeated or ep.OptOut == "ALL" or ep.EndpointStatus == "INACTIVE":
+            continue
+        mine = (ep.EffectiveDate or "", ep.Id or "")
+        key = (ep.ChannelType, ep.Address)
+        first = keeper.setdefault(key, mine)
+        if first is mine:
+            continue
+        if (mine[0], first[1]) > (first[0], mine[1]):  # later, or as late with the smaller Id
+            keeper[key] = mine
+            dropped.add(first[1])
+        else:
+            dropped.add(mine[1])
+    return frozenset(dropped)
+
+
 def endpoint_outcome(
-    endpoint: models.EndpointResponse, content: Content, run: Run, quiet: models.QuietTime | None
+    endpoint: models.EndpointResponse, content: Content, run: Run, quiet: models.QuietTime | None,
+    duplicates: frozenset[str] = frozenset(),
 ) -> Recipient | str:
     """One endpoint inside the treatment's cohorts: a Recipient, or the reason it is not messaged (module doc)."""
     if endpoint.OptOut == "ALL":
@@ -126,6 +190,8 @@ def endpoint_outcome(
         return Recipient(endpoint.Id or "", channel, run.start)
     if not endpoint.Address:
         return MISSING_ADDRESS
+    if duplicates and endpoint.Id in duplicates:
+        return DUPLICATE_ENDPOINT
     if channel is None:
         return CHANNEL_MISMATCH
     zone = endpoint.Demographic.Timezone if endpoint.Demographic is not None else None
@@ -140,13 +206,15 @@ def endpoint_outcome(
 def plan_treatment(
     campaign: models.CampaignResponse,
     treatment_id: int,
-    run: Run,
+    run: Run | None,
     endpoints: Iterable[models.EndpointResponse],
     split: Split,
     quiet: models.QuietTime | None,
+    duplicates: frozenset[str] = frozenset(),
 ) -> TreatmentPlan:
-    """Treatment `treatment_id`'s run `run` over the segment's `endpoints` (each with its Id), split by `split`;
-    `quiet` is the quiet time in force (schedule.effective_quiet_time)."""
+    """Treatment `treatment_id`'s run `run` (the treatment's own, `treatment_run`; None when its schedule has none)
+    over the segment's `endpoints` (each with its Id), split by `split`; `quiet` is the quiet time in force for the
+    treatment (schedule.effective_quiet_time); `duplicates` from `duplicate_endpoints`."""
     content = treatment_content(campaign, treatment_id)
     metrics: Counter[str] = Counter()
     recipients: list[Recipient] = []
@@ -155,7 +223,10 @@ def plan_treatment(
         if split.group(endpoint_cohort(endpoint.Id or "", endpoint.CohortId)) != treatment_id:
             metrics[HOLDOUT] += 1
             continue
-        outcome = endpoint_outcome(endpoint, content, run, quiet)
+        if run is None:
+            metrics[TREATMENT_ENDED] += 1
+            continue
+        outcome = endpoint_outcome(endpoint, content, run, quiet, duplicates)
         if isinstance(outcome, str):
             metrics[outcome] += 1
         else:

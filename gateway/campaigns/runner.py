@@ -21,6 +21,10 @@ XADDs succeed. A worker dying between the two, or one whose lease expired while 
 that takes over enqueue that chunk again: delivery is at least once, with at most one chunk per takeover sent
 twice, and nothing skipped.
 
+Limits (limits.py) are applied per chunk, just before its XADDs: recipients past MaximumDuration are dropped and
+counted EXPIRED, the rest go through the shared Daily/Total counters (capstore.py, one script call per chunk);
+the counts of those stopped are written with the cursor, so a repeated chunk is counted once.
+
 Between chunks the runner checks the campaign: deleted, it stops at once; paused, it stops and the run stays
 in progress (resuming continues it from its cursor). A local-time run reaches each endpoint at its wall time in
 its own zone: the runner enqueues the recipients whose time has come and puts the campaign back in the due index
@@ -36,6 +40,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
@@ -46,9 +51,19 @@ from redis.exceptions import WatchError
 from gateway import models
 from gateway.api.appstore import AppStore
 from gateway.campaigns import runs
+from gateway.campaigns.capstore import CapStore
 from gateway.campaigns.inappstore import InAppStore
+from gateway.campaigns.limits import EXPIRED, Caps, effective_caps, expired
 from gateway.campaigns.messages import run_requests
-from gateway.campaigns.plan import IN_APP, Content, Recipient, plan_treatment, treatment_content
+from gateway.campaigns.plan import (
+    IN_APP,
+    Content,
+    Recipient,
+    duplicate_endpoints,
+    plan_treatment,
+    treatment_content,
+    treatment_run,
+)
 from gateway.campaigns.runs import COMPLETED, RUNNING
 from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
 from gateway.campaigns.split import plan_split
@@ -117,6 +132,7 @@ class Scheduler:
         self.endpoints = endpoints or EndpointStore(redis)
         self.apps = apps or AppStore(redis, "")
         self.inapp = inapp or InAppStore(redis, TemplateStore(redis))
+        self.caps = CapStore(redis)
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
@@ -305,7 +321,12 @@ class Scheduler:
         treatments = doc.AdditionalTreatments or []
         split = plan_split(cid, doc.HoldoutPercent, [t.SizePercent for t in treatments])
         settings = await self.apps.get_settings(app)
-        quiet = effective_quiet_time(doc.Schedule.QuietTime, settings.QuietTime)
+        # an in-app campaign's Daily and Total are display caps the SDK and GetInAppMessages apply (inappstore.py),
+        # not send limits: storing its message counts toward no limit
+        in_app = doc.Schedule.Frequency == "IN_APP_EVENT"
+        caps = effective_caps(None if in_app else doc.Limits, None if in_app else settings.Limits)
+        duplicates = duplicate_endpoints(endpoints)
+        created = created_at(doc)
         record_key = runs.run_key(app, cid, run.number)
         record = runs.record(await self.redis.hgetall(record_key))
         mps = doc.Limits.MessagesPerSecond if doc.Limits is not None else None
@@ -315,7 +336,11 @@ class Scheduler:
         began, enqueued = self.monotonic(), 0
         later: dt.datetime | None = None
         for tid in [0, *(int(t.Id) for t in treatments)]:
-            plan = plan_treatment(doc, tid, run, endpoints, split, quiet)
+            content = treatment_content(doc, tid)
+            # a treatment with its own Schedule runs on it: its own start, local time and quiet time (plan.py)
+            trun = treatment_run(content.schedule, doc.Schedule, created, run)
+            quiet = effective_quiet_time(content.schedule.QuietTime, settings.QuietTime)
+            plan = plan_treatment(doc, tid, trun, endpoints, split, quiet, duplicates)
             metrics = json.dumps(dict(sorted(plan.metrics.items())))
             await self._fenced(lease, functools.partial(
                 self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
@@ -324,29 +349,57 @@ class Scheduler:
             if len(ready) < len(todo):
                 first = todo[len(ready)][1].at
                 later = first if later is None else min(later, first)
-            content = treatment_content(doc, tid)
             activity = runs.activity_id(cid, run.number, tid)
             for i in range(0, len(ready), chunk):
                 part = ready[i : i + chunk]
                 await self._check(lease)
-                await self._enqueue(app, content, [r for _, r in part], cid, activity, tid)
+                admitted, denied = await self._limit(app, cid, run.number, [r for _, r in part], caps)
+                if admitted:
+                    await self._enqueue(app, content, admitted, cid, activity, tid)
                 await self._fenced(lease, functools.partial(
-                    self._queue_cursor, record_key=record_key, tid=tid, cursor=part[-1][0], n=len(part)))
-                enqueued += len(part)
+                    self._queue_cursor, record_key=record_key, tid=tid, cursor=part[-1][0], n=len(admitted),
+                    denied=denied))
+                enqueued += len(admitted)
                 if mps is not None:
                     ahead = enqueued / mps - (self.monotonic() - began)
                     if ahead > 0:
                         await self.sleep(ahead)
         return later
 
+    async def _limit(
+        self, app: str, cid: str, number: int, part: list[Recipient], caps: Caps
+    ) -> tuple[list[Recipient], Counter[str]]:
+        """The chunk's recipients the limits let through (counted in the shared counters, capstore.py), and how many
+        each limit stopped: past MaximumDuration (EXPIRED, not enqueued: the engine has no send deadline, so the
+        runner never hands it a late recipient), then Daily and Total."""
+        now = self.clock()
+        live = [r for r in part if not expired(r.at, caps, now)]
+        denied: Counter[str] = Counter()
+        if len(live) < len(part):
+            denied[EXPIRED] = len(part) - len(live)
+        if not caps.counted or not live:
+            return live, denied
+        reasons = await self.caps.admit(app, cid, number, [r.endpoint_id for r in live], caps, now)
+        admitted = []
+        for r, why in zip(live, reasons, strict=True):
+            if why is None:
+                admitted.append(r)
+            else:
+                denied[why] += 1
+        return admitted, denied
+
     @staticmethod
     def _queue_metrics(pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, metrics: str, total: int) -> None:
         pipe.hset(record_key, mapping={f"t{tid}:metrics": metrics, f"t{tid}:total": total})
 
     @staticmethod
-    def _queue_cursor(pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, cursor: str, n: int) -> None:
+    def _queue_cursor(
+        pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, cursor: str, n: int, denied: Counter[str]
+    ) -> None:
         pipe.hset(record_key, f"t{tid}:cursor", cursor)
         pipe.hincrby(record_key, f"t{tid}:sent", n)
+        for reason, count in denied.items():  # with the cursor: a chunk repeated after a takeover is counted once
+            pipe.hincrby(record_key, runs.limit_field(tid, reason), count)
 
     async def _check(self, lease: Lease) -> None:
         """Between chunks: LeaseLost when the lease is no longer ours, the campaign was deleted or paused;

@@ -26,6 +26,7 @@ from redis.exceptions import WatchError
 from gateway import keys, models
 from gateway.api.tagstore import TagStore, check_tags
 from gateway.campaigns import runs
+from gateway.campaigns.capstore import forget_campaign
 from gateway.campaigns.errors import CampaignNotFound, CampaignValidationError
 from gateway.campaigns.schedule import Run, parse_instant
 from gateway.campaigns.state import campaign_status
@@ -257,6 +258,7 @@ class CampaignStore:
         pipe.zrem(list_key(app), campaign_id)
         pipe.zrem(runs.due_key(app), campaign_id)
         await pipe.execute()
+        await forget_campaign(self.redis, app, campaign_id)  # its per-endpoint limit counters
         if self.tags is not None:
             await self.tags.clear(self.resource(app, campaign_id), app)
         deleted = models.CampaignState(CampaignStatus="DELETED")

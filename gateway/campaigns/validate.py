@@ -310,8 +310,9 @@ def _check_messages(
 
 #: The refusal's prefix for members Pinpoint accepts but this gateway's campaign runner does not honour yet.
 UNSUPPORTED: Final = "not supported yet by this gateway: "
-#: The Limits members the runner honours (MessagesPerSecond paces the enqueueing of a run).
-SUPPORTED_LIMITS: Final = frozenset({"MessagesPerSecond"})
+#: The Limits members the runner honours (limits.py: MessagesPerSecond paces the enqueueing of a run; Daily, Total
+#: and MaximumDuration are checked per recipient).
+SUPPORTED_LIMITS: Final = frozenset({"MessagesPerSecond", "Daily", "Total", "MaximumDuration"})
 #: ... and for an in-app campaign, whose Session, Daily and Total are the SessionCap, DailyCap and TotalCap that
 #: GetInAppMessages returns (inapp.py).
 IN_APP_LIMITS: Final = frozenset({"MessagesPerSecond", "Session", "Daily", "Total"})
@@ -320,9 +321,11 @@ IN_APP_LIMITS: Final = frozenset({"MessagesPerSecond", "Session", "Daily", "Tota
 def check_supported(req: models.WriteCampaignRequest) -> None:
     """Refuse (CampaignValidationError naming the member) what Pinpoint accepts but the campaign runner would not
     honour, so nothing is stored and then silently ignored: event-triggered campaigns, hooks, custom
-    delivery, CustomMessage, per-endpoint and duration limits (but an in-app campaign's Session, Daily and Total
-    caps), and a treatment's own Schedule that differs from the campaign's (runs follow the campaign's schedule).
-    Priority orders in-app messages (GetInAppMessages) and is kept for any campaign, as Pinpoint keeps it."""
+    delivery, CustomMessage, the Session limit outside in-app campaigns, and a treatment Schedule whose Frequency
+    or EventFilter differs from the campaign's (a treatment's run n is run n of its own schedule within the
+    campaign's run n, so they must recur alike; its start, end, local time, zone and quiet time may differ,
+    plan.py). Priority orders in-app messages (GetInAppMessages) and is kept for any campaign, as Pinpoint keeps
+    it."""
     assert req.Schedule is not None  # check_campaign requires it
     frequency = req.Schedule.Frequency or "ONCE"
     if frequency == "EVENT":
@@ -333,14 +336,19 @@ def check_supported(req: models.WriteCampaignRequest) -> None:
         honoured = IN_APP_LIMITS if frequency == "IN_APP_EVENT" else SUPPORTED_LIMITS
         for name in req.Limits.__struct_fields__:
             if name not in honoured and getattr(req.Limits, name) is not None:
-                raise _bad(f"Limits.{name}", UNSUPPORTED + f"Limits.{name} (only MessagesPerSecond is honoured"
-                           + (", and Session, Daily and Total for in-app campaigns)" if name in IN_APP_LIMITS else ")"))
+                raise _bad(f"Limits.{name}", UNSUPPORTED + f"Limits.{name} (only {', '.join(sorted(honoured))} "
+                           + ("are honoured for in-app campaigns)" if frequency == "IN_APP_EVENT" else "are honoured)"))
     _check_supported_content("", req.MessageConfiguration, req.CustomDeliveryConfiguration)
     for i, t in enumerate(req.AdditionalTreatments or []):
         where = f"AdditionalTreatments[{i}]."
         _check_supported_content(where, t.MessageConfiguration, t.CustomDeliveryConfiguration)
-        if t.Schedule is not None and t.Schedule != req.Schedule:
-            raise _bad(where + "Schedule", UNSUPPORTED + "a treatment Schedule other than the campaign's")
+        if t.Schedule is not None:
+            if (t.Schedule.Frequency or "ONCE") != frequency:
+                raise _bad(where + "Schedule.Frequency", UNSUPPORTED + f"a treatment Frequency ({t.Schedule.Frequency}) "
+                           f"other than the campaign's ({frequency}): a treatment's runs are the campaign's runs")
+            if t.Schedule.EventFilter != req.Schedule.EventFilter:
+                raise _bad(where + "Schedule.EventFilter", UNSUPPORTED + "a treatment EventFilter other than the "
+                           "campaign's")
 
 
 def _check_supported_content(

@@ -239,22 +239,22 @@ def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: 
         ({**base, "CustomDeliveryConfiguration": {"DeliveryUri": "https://hooks.example.com/x", "EndpointTypes": ["EMAIL"]}},
          "CustomDeliveryConfiguration: not supported yet by this gateway"),
         ({**base, "MessageConfiguration": {**EMAIL, "CustomMessage": {"Data": "x"}}}, "MessageConfiguration.CustomMessage: not supported yet"),
-        ({**base, "Limits": {"Daily": 1}}, "Limits.Daily: not supported yet by this gateway"),
-        ({**base, "Limits": {"Total": 3, "MessagesPerSecond": 50}}, "Limits.Total: not supported yet"),
-        ({**base, "Limits": {"MaximumDuration": 600}}, "Limits.MaximumDuration: not supported yet"),
-        ({**base, "Limits": {"Session": 1}}, "Limits.Session: not supported yet"),
-        ({**base, "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "StartTime": _later(2)}}]},
-         "AdditionalTreatments[0].Schedule: not supported yet by this gateway: a treatment Schedule other than the campaign's"),
+        ({**base, "Limits": {"Daily": 1, "Session": 1}}, "Limits.Session: not supported yet by this gateway"),
+        ({**base, "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "Frequency": "WEEKLY"}}]},
+         "AdditionalTreatments[0].Schedule.Frequency: not supported yet by this gateway: a treatment Frequency"),
     ]
     for request, expected in cases:
         message = _refused(pp, app, request)
         assert message.startswith("WriteCampaignRequest." + expected), (expected, message)
     assert pp.get_campaigns(ApplicationId=app)["CampaignsResponse"]["Item"] == []  # nothing was stored
-    # MessagesPerSecond is honoured, a treatment may repeat the campaign's schedule; an update is refused alike
-    ok = pp.create_campaign(ApplicationId=app, WriteCampaignRequest={**base, "Limits": {"MessagesPerSecond": 50},
-        "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": sched}]})["CampaignResponse"]
-    code, _, message = error_of(lambda: pp.update_campaign(ApplicationId=app, CampaignId=ok["Id"], WriteCampaignRequest={"Limits": {"Daily": 2}}))
-    assert code == "BadRequestException" and message.startswith("WriteCampaignRequest.Limits.Daily: not supported yet")
+    # Daily, Total, MaximumDuration and MessagesPerSecond are honoured, a treatment may have its own start; an
+    # update is refused alike
+    limits = {"MessagesPerSecond": 50, "Daily": 2, "Total": 5, "MaximumDuration": 600}
+    ok = pp.create_campaign(ApplicationId=app, WriteCampaignRequest={**base, "Limits": limits,
+        "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "StartTime": _later(2)}}]})["CampaignResponse"]
+    assert ok["Limits"] == limits
+    code, _, message = error_of(lambda: pp.update_campaign(ApplicationId=app, CampaignId=ok["Id"], WriteCampaignRequest={"Limits": {"Session": 2}}))
+    assert code == "BadRequestException" and message.startswith("WriteCampaignRequest.Limits.Session: not supported yet")
     assert pp.get_campaign(ApplicationId=app, CampaignId=ok["Id"])["CampaignResponse"]["Version"] == 1
 
 
