@@ -17,11 +17,6 @@ from gateway.errors import ConfigError, DecodeError
 log = logging.getLogger("gateway.cli")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-
-
 def _uvloop() -> None:
     try:
         import uvloop
@@ -61,8 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_at = config_mod.host_port(args.api) if args.api else None
         if cfg.inbound is not None:
             config_mod.host_port(cfg.inbound.listen)
+        if cfg.metrics.listen is not None:
+            config_mod.host_port(cfg.metrics.listen)
     except ConfigError as exc:
-        print(f"gateway: --api or inbound.listen: {exc}", file=sys.stderr)
+        print(f"gateway: --api, inbound.listen or metrics.listen: {exc}", file=sys.stderr)
         return 2
     if args.api:
         from gateway.api.server import check_api_config
@@ -76,7 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not cfg.channels:
         print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
         return 2
-    _setup_logging(cfg.log_level)
+    from gateway import logs
+
+    logs.setup(cfg, environ)
     _uvloop()
 
     async def main() -> int:
@@ -107,6 +106,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             runner, port = await start_inbound(cfg, worker.redis)
             runners.append(runner)
             log.warning("inbound SMS/voice webhook listening on port %d", port)
+        if cfg.metrics.listen is not None:
+            from gateway.metrics.server import start_metrics, worker_registry
+
+            # the API, when served here, is this process too: one registry, one listener
+            runner, port = await start_metrics(cfg.metrics.listen, worker_registry(worker))
+            runners.append(runner)
+            log.warning("Prometheus metrics at http://%s:%d/metrics", config_mod.host_port(cfg.metrics.listen)[0], port)
         _tune_process()
         try:
             await worker.run()
