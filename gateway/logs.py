@@ -106,14 +106,14 @@ def setup(cfg: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
     """Configure the root logger for a gateway process from `cfg.log_level` and `cfg.logging`."""
     environ = os.environ if environ is None else environ
     logging.basicConfig(level=getattr(logging, cfg.log_level, logging.INFO), format=TEXT_FORMAT, datefmt="%H:%M:%S")
-    install(logging.getLogger(), cfg, environ)
+    install(logging.getLogger().handlers, cfg, environ)
 
 
-def install(logger: logging.Logger, cfg: GatewayConfig, environ: Mapping[str, str]) -> None:
-    """Put `cfg.logging`'s formatter and redaction on `logger`'s handlers (records of every child logger pass
-    through them)."""
+def install(handlers: Iterable[logging.Handler], cfg: GatewayConfig, environ: Mapping[str, str]) -> None:
+    """Put `cfg.logging`'s formatter and redaction on `handlers` (on the root logger's, records of every logger
+    pass through them: a filter on a logger would see only that logger's own)."""
     secrets = configured_secrets(cfg, environ) if cfg.logging.redact else []
-    for handler in logger.handlers:
+    for handler in handlers:
         if cfg.logging.format == "json":
             handler.setFormatter(JsonFormatter())
         if cfg.logging.redact and not any(isinstance(f, RedactFilter) for f in handler.filters):
