@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from gateway.config import GatewayConfig
 from gateway.metrics.core import entry_ms
 
-LAG_CAP = 10_000
+LAG_CAP = 1_000
 
 _COUNT_AFTER = """
 return #redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
