@@ -92,12 +92,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 1 if up is None else 0
         runners = []
         api_redis = None
+        api_metrics = None
+        if cfg.metrics.listen is not None and api_at is not None:
+            from gateway.metrics.core import ApiMetrics
+
+            api_metrics = ApiMetrics()
         if api_at is not None:
             from gateway.api.server import start_api
 
             # The API's own pool: each SendMessages holds a connection while it waits for its reply (BLPOP).
             api_redis = redisconn.connect(cfg, max_connections=max(256, cfg.redis_max_connections))
-            runner, port = await start_api(cfg, api_at[0], api_at[1], redis=api_redis)
+            runner, port = await start_api(cfg, api_at[0], api_at[1], redis=api_redis, metrics=api_metrics)
             runners.append(runner)
             log.warning("Pinpoint REST API listening on http://%s:%d", api_at[0], port)
         if cfg.inbound is not None:
@@ -110,7 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from gateway.metrics.server import start_metrics, worker_registry
 
             # the API, when served here, is this process too: one registry, one listener
-            runner, port = await start_metrics(cfg.metrics.listen, worker_registry(worker))
+            runner, port = await start_metrics(cfg.metrics.listen, worker_registry(worker, api_metrics))
             runners.append(runner)
             log.warning("Prometheus metrics at http://%s:%d/metrics", config_mod.host_port(cfg.metrics.listen)[0], port)
         _tune_process()

@@ -12,6 +12,7 @@ import sys
 from gateway import config as config_mod
 from gateway.api.server import start_api
 from gateway.errors import ConfigError
+from gateway.metrics.core import ApiMetrics
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -22,14 +23,14 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 async def run(cfg: config_mod.GatewayConfig, host: str, port: int) -> None:
-    runner, bound = await start_api(cfg, host, port)
+    api_metrics = ApiMetrics() if cfg.metrics.listen is not None else None
+    runner, bound = await start_api(cfg, host, port, metrics=api_metrics)
     print(f"gateway API listening on http://{host}:{bound}", flush=True)
     metrics = None
-    if cfg.metrics.listen is not None:  # this process's own registry, on its own listener (never the API port)
-        from gateway.metrics.exposition import build_registry
-        from gateway.metrics.server import start_metrics
+    if api_metrics is not None and cfg.metrics.listen is not None:  # its own listener, never the API port
+        from gateway.metrics.server import api_registry, start_metrics
 
-        metrics, mport = await start_metrics(cfg.metrics.listen, build_registry())
+        metrics, mport = await start_metrics(cfg.metrics.listen, api_registry(api_metrics))
         print(f"gateway API metrics on http://{config_mod.host_port(cfg.metrics.listen)[0]}:{mport}/metrics", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -82,6 +82,25 @@ class EngineMetrics:
         return cells
 
 
+API_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class ApiMetrics:
+    """The REST API's requests: counts by operation and HTTP status, and a duration histogram per operation."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, int], int] = {}
+        self.seconds: dict[str, Hist] = {}
+
+    def observe(self, operation: str, status: int, seconds: float) -> None:
+        key = (operation, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        hist = self.seconds.get(operation)
+        if hist is None:
+            hist = self.seconds[operation] = Hist(API_BUCKETS)
+        hist.observe(seconds)
+
+
 class PoolUse(msgspec.Struct, frozen=True):
     """One connection pool at a scrape: `pool` names it within its channel (an origin, a MessageType lane)."""
 
@@ -118,5 +137,17 @@ def entry_ms(entry_id: str) -> int:
     return int(entry_id.partition("-")[0])
 
 
-__all__ = ["LATENCY_BUCKETS", "SEND_BUCKETS", "ChannelCells", "EngineMetrics", "Hist", "PoolUse", "connector_use",
-           "entry_ms", "h2_pool_use", "redis_pool_use"]
+__all__ = [
+    "API_BUCKETS",
+    "LATENCY_BUCKETS",
+    "SEND_BUCKETS",
+    "ApiMetrics",
+    "ChannelCells",
+    "EngineMetrics",
+    "Hist",
+    "PoolUse",
+    "connector_use",
+    "entry_ms",
+    "h2_pool_use",
+    "redis_pool_use",
+]

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from gateway import ratelimit
-from gateway.metrics.core import EngineMetrics, PoolUse, redis_pool_use
+from gateway.metrics.core import ApiMetrics, EngineMetrics, PoolUse, redis_pool_use
 from gateway.metrics.sample import Sampler
 
 PoolSource = Callable[[], Iterable[tuple[str, list[PoolUse]]]]  # (channel name, its pools' use)
@@ -37,8 +37,10 @@ class EngineCollector(Collector):
     """A process's gateway metrics (see the module docstring); every part is optional."""
 
     def __init__(self, engine: EngineMetrics | None = None, sampler: Sampler | None = None,
-                 pools: PoolSource | None = None, redis_pools: dict[str, Any] | None = None) -> None:
+                 pools: PoolSource | None = None, redis_pools: dict[str, Any] | None = None,
+                 api: ApiMetrics | None = None) -> None:
         self.engine = engine
+        self.api = api
         self.sampler = sampler
         self.pools = pools
         self.redis_pools = redis_pools or {}
@@ -48,6 +50,8 @@ class EngineCollector(Collector):
             yield from _engine(self.engine)
         if self.sampler is not None and self.sampler.last is not None:
             yield from _sample(self.sampler)
+        if self.api is not None:
+            yield from _api(self.api)
         yield from _limiters()
         uses: list[tuple[str, PoolUse]] = [("redis", redis_pool_use(name, pool))
                                            for name, pool in self.redis_pools.items()]
@@ -82,6 +86,18 @@ def _engine(m: EngineMetrics) -> Iterator[Metric]:
     yield CounterMetricFamily("gateway_entries", "Stream entries processed.", value=m.entries)
     yield CounterMetricFamily("gateway_undecodable_entries", "Entries dead-lettered whole before any recipient "
                               "(undecodable, or breaking their batch's preparation).", value=m.undecodable)
+
+
+def _api(m: ApiMetrics) -> Iterator[Metric]:
+    requests = CounterMetricFamily("gateway_api_requests", "REST API requests by operation (Pinpoint's name; "
+                                   "`unmatched` before one was found) and HTTP status.", labels=["operation", "code"])
+    for (operation, code), n in sorted(m.requests.items()):
+        requests.add_metric([operation, str(code)], n)
+    seconds = HistogramMetricFamily("gateway_api_request_seconds", "REST API request duration by operation.",
+                                    labels=["operation"])
+    for operation, hist in sorted(m.seconds.items()):
+        seconds.add_metric([operation], hist.cumulative(), hist.sum)
+    yield from (requests, seconds)
 
 
 def _sample(sampler: Sampler) -> Iterator[Metric]:
