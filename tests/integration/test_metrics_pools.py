@@ -48,3 +48,23 @@ async def test_apns_reports_each_http2_pool(make_channel: Any) -> None:  # noqa:
     await ch.send(outbound(content(), "aa11"))
     (use,) = ch.pool_use()
     assert (use.open, use.busy, use.limit, use.waiting) == (1, 0, ch.cfg.connections, 0)
+
+
+async def test_smpp_reports_binds_and_window_slots(redis: Any) -> None:
+    from gateway.channels.base import Runtime
+    from gateway.channels.smpp import create
+    from gateway.sandbox.smsc import SandboxSmsc
+    from tests.integration.smpp_support import cfg, out
+
+    server = SandboxSmsc()
+    await server.start()
+    ch = create(cfg(server.port, binds=2, window=5), Runtime(redis, None))
+    try:
+        await ch.start()  # returns once a bind is up
+        await ch.send(out("+14155550100"))
+        binds, window = ch.pool_use()
+    finally:
+        await ch.aclose()
+        await server.close()
+    assert (binds.pool, binds.busy, binds.limit) == ("binds", 0, 2) and 1 <= binds.open <= 2
+    assert (window.pool, window.busy, window.limit, window.open) == ("window", 0, 10, 5 * binds.open)
