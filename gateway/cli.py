@@ -17,11 +17,6 @@ from gateway.errors import ConfigError, DecodeError
 log = logging.getLogger("gateway.cli")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-
-
 def _uvloop() -> None:
     try:
         import uvloop
@@ -61,8 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_at = config_mod.host_port(args.api) if args.api else None
         if cfg.inbound is not None:
             config_mod.host_port(cfg.inbound.listen)
+        if cfg.metrics.listen is not None:
+            config_mod.host_port(cfg.metrics.listen)
     except ConfigError as exc:
-        print(f"gateway: --api or inbound.listen: {exc}", file=sys.stderr)
+        print(f"gateway: --api, inbound.listen or metrics.listen: {exc}", file=sys.stderr)
         return 2
     if args.api:
         from gateway.api.server import check_api_config
@@ -76,7 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not cfg.channels:
         print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
         return 2
-    _setup_logging(cfg.log_level)
+    from gateway import logs
+
+    logs.setup(cfg, environ)
     _uvloop()
 
     async def main() -> int:
@@ -93,12 +92,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 1 if up is None else 0
         runners = []
         api_redis = None
+        api_metrics = None
+        if cfg.metrics.listen is not None and api_at is not None:
+            from gateway.metrics.core import ApiMetrics
+
+            api_metrics = ApiMetrics()
         if api_at is not None:
             from gateway.api.server import start_api
 
             # The API's own pool: each SendMessages holds a connection while it waits for its reply (BLPOP).
             api_redis = redisconn.connect(cfg, max_connections=max(256, cfg.redis_max_connections))
-            runner, port = await start_api(cfg, api_at[0], api_at[1], redis=api_redis)
+            runner, port = await start_api(cfg, api_at[0], api_at[1], redis=api_redis, metrics=api_metrics)
             runners.append(runner)
             log.warning("Pinpoint REST API listening on http://%s:%d", api_at[0], port)
         if cfg.inbound is not None:
@@ -107,6 +111,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             runner, port = await start_inbound(cfg, worker.redis)
             runners.append(runner)
             log.warning("inbound SMS/voice webhook listening on port %d", port)
+        if cfg.metrics.listen is not None:
+            from gateway.metrics.server import start_metrics, worker_registry
+
+            # the API, when served here, is this process too: one registry, one listener
+            runner, port = await start_metrics(cfg.metrics.listen, worker_registry(worker, api_metrics))
+            runners.append(runner)
+            log.warning("Prometheus metrics at http://%s:%d/metrics", config_mod.host_port(cfg.metrics.listen)[0], port)
         _tune_process()
         try:
             await worker.run()

@@ -358,6 +358,24 @@ class CampaignsConfig(_Base):
     due_per_poll: PositiveInt = 10  # due campaigns per application looked at per poll
 
 
+class MetricsConfig(_Base):
+    """Prometheus `/metrics` (docs/metrics.md). Off unless `listen` (HOST:PORT, port 0: any free port) is set:
+    every process (`gateway serve`, `python -m gateway.api`) serves its own registry on its own listener, never
+    on the API port; several processes on one host each need their own port (GATEWAY_METRICS__LISTEN)."""
+
+    listen: str | None = None
+    sample_interval_ms: PositiveInt = 5_000  # how often stream lag, pending, retry and dead-letter sizes are read
+
+
+class LoggingConfig(_Base):
+    """How `gateway serve` logs (docs/metrics.md): `format = "json"` writes one JSON object per line; `redact`
+    (on by default, in either format) replaces email addresses, phone numbers, push tokens and configured
+    secrets in messages, arguments and tracebacks."""
+
+    format: Literal["text", "json"] = "text"
+    redact: bool = True
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # One blocking pool per process (gateway/redisconn.py): at most this many connections; a command that finds
@@ -378,6 +396,8 @@ class GatewayConfig(_Base):
     campaigns: CampaignsConfig = msgspec.field(default_factory=CampaignsConfig)
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
 
 
 def host_port(value: str) -> tuple[str, int]:

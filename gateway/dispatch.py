@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from gateway.channels import families
 from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
 from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
+from gateway.metrics.core import LATENCY_BUCKETS, SEND_BUCKETS, ChannelCells, EngineMetrics, entry_ms
 from gateway.models import (
     AddressConfiguration,
     DeliveryStatus,
@@ -107,6 +109,7 @@ class Job:
         "outcome",
         "result",
         "route",
+        "send_s",
         "user",
     )
 
@@ -125,6 +128,7 @@ class Job:
         self.outbound: Outbound[Any] | None = None
         self.result: Result | None = None  # what happened: set once, by a refusal or by the send
         self.outcome: Outcome | None = None  # what it means: set by _decide
+        self.send_s: float | None = None  # how long channel.send took, once it returned or raised
 
     @property
     def done(self) -> bool:
@@ -152,7 +156,8 @@ class Dispatcher:
     """Processes batches of raw stream entries end to end (see the module docstring)."""
 
     def __init__(self, redis: aioredis.Redis, cfg: GatewayConfig, routes: dict[str, AnyRoute], *,
-                 templates: TemplateStore | None = None, optouts: OptOutStore | None = None) -> None:
+                 templates: TemplateStore | None = None, optouts: OptOutStore | None = None,
+                 metrics: EngineMetrics | None = None) -> None:
         self.redis = redis
         self.cfg = cfg
         self.routes = routes
@@ -165,6 +170,7 @@ class Dispatcher:
         self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
         self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
+        self.metrics = metrics  # recorded once a batch's outcomes are written (gateway/metrics/)
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
 
     # ---------------------------------------------------------------- the walk
@@ -439,6 +445,7 @@ class Dispatcher:
     async def _send(self, j: Job) -> None:
         route, msg = j.route, j.outbound
         assert route is not None and msg is not None
+        started = time.perf_counter()
         try:
             j.result = await route.channel.send(msg)
         except errors.DeliveryError as exc:
@@ -446,6 +453,7 @@ class Dispatcher:
         except Exception as exc:  # a channel bug: never resend blindly, never lose the outcome
             log.exception("channel %r raised an unexpected error", route.channel)
             j.result = errors.MaybeSent(f"internal error in the channel: {type(exc).__name__}")
+        j.send_s = time.perf_counter() - started
 
     # ---------------------------------------------------------------- outcomes
 
@@ -533,6 +541,11 @@ class Dispatcher:
         for result in await pipe.execute(raise_on_error=False):
             if isinstance(result, Exception):
                 log.error("writing outcomes: %s", result)
+        if self.metrics is not None:  # after the transaction: a batch left pending is counted when it is done
+            try:
+                _observe(self.metrics, jobs, len(entries) + len(dead), len(dead), int(time.time() * 1000))
+            except Exception:  # the outcomes are written and acknowledged: a metrics bug must not say otherwise
+                log.exception("recording the metrics of a batch failed")
 
     async def _per_app_writes_patiently(self, jobs: list[Job]) -> None:
         """_per_app_writes, repeated while Redis is down (they are idempotent) for up to PER_APP_RETRY's attempts;
@@ -604,6 +617,47 @@ class Dispatcher:
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
         return _encode(MessageResponse(ApplicationId=entry.app, RequestId=entry.request_id,
                                        Result=result or None, EndpointResult=endpoint_result or None))
+
+
+def _observe(m: EngineMetrics, jobs: list[Job], entries: int, dead: int, now_ms: int) -> None:
+    """Add a written batch to `m`: per ChannelType (cells bound once per run of jobs of one type), each
+    recipient's outcome, its enqueue → outcome latency (from its entry id's timestamp, parsed once per entry) and,
+    when it reached the channel, the send's duration. Inlined histogram updates: this runs for every recipient."""
+    m.batches += 1
+    m.entries += entries
+    m.undecodable += dead
+    channel_type: str | None = None
+    cells = ChannelCells()  # a placeholder, replaced at the first job (channel_type None matches no job)
+    entry_id = ""
+    waited = 0.0
+    bucket = 0
+    for j in jobs:
+        o = j.outcome
+        if o is None:
+            continue
+        if j.channel_type != channel_type:
+            channel_type = j.channel_type
+            cells = m.channel(channel_type)
+        if j.entry.id != entry_id:
+            entry_id = j.entry.id
+            waited = (now_ms - entry_ms(entry_id)) / 1000
+            bucket = bisect_left(LATENCY_BUCKETS, waited)
+        outcomes = cells.outcomes
+        outcomes[o.status] = outcomes.get(o.status, 0) + 1
+        if o.action is not Action.DONE:
+            if o.action is Action.RETRY:
+                cells.retried += 1
+            elif o.action is Action.DEAD_LETTER:
+                cells.dead_lettered += 1
+        latency = cells.enqueue_to_outcome
+        latency.counts[bucket] += 1
+        latency.sum += waited
+        sent = j.send_s
+        if sent is not None:
+            cells.sends += 1
+            hist = cells.send_seconds
+            hist.counts[bisect_left(SEND_BUCKETS, sent)] += 1
+            hist.sum += sent
 
 
 def _describe(exc: BaseException) -> str:

@@ -26,6 +26,8 @@ from gateway.channels.base import AnyRoute, Runtime
 from gateway.config import GatewayConfig, Lane
 from gateway.dispatch import Dispatcher
 from gateway.endpoints.store import EndpointStore
+from gateway.metrics.core import EngineMetrics
+from gateway.metrics.sample import Sampler
 from gateway.redisconn import REDIS_DOWN, next_delay
 from gateway.stream import retry
 from gateway.stream.consumer import Entry, StreamConsumer
@@ -97,12 +99,16 @@ class Worker:
             for lane in cfg.stream.lanes
         ]
         self.consumer = self.lanes[-1].consumer  # the default lane's
+        # /metrics (gateway/metrics/): recorded only when a metrics listener is configured
+        self.metrics = EngineMetrics() if cfg.metrics.listen else None
+        self.sampler = Sampler(self.redis, cfg) if cfg.metrics.listen else None
         if dispatcher is None:
             if templates is None:
                 from gateway.templates.store import TemplateStore
 
                 templates = TemplateStore(self.redis)
-            dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
+            dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts,
+                                    metrics=self.metrics)
         self.dispatcher: Processor = dispatcher
         self.campaigns: Any = None  # the campaign Scheduler when campaigns.enabled (built in run())
         self._campaign_task: asyncio.Task[None] | None = None
@@ -151,6 +157,9 @@ class Worker:
                     self._lane_loop("retry", self.cfg.retry.poll_ms, self._move_retries, s),
                     self._lane_loop("trim", stream.trim_interval_ms, self._trim, s),
                 ]
+            if self.sampler is not None:
+                self._loops.append(asyncio.create_task(self._every(
+                    self.cfg.metrics.sample_interval_ms, self._sample_metrics, "sampling metrics"), name="metrics"))
             if self.cfg.campaigns.enabled:
                 self._campaign_task = asyncio.create_task(self._campaign_loop(), name="campaigns")
             log.info("worker %s reading %s (group %s)", self.consumer.consumer,
@@ -292,6 +301,10 @@ class Worker:
         moved = await state.mover.move_due(int(time.time() * 1000))
         if moved:
             log.info("re-enqueued %d due retries into %s", moved, state.lane.send_key)
+
+    async def _sample_metrics(self) -> None:
+        assert self.sampler is not None
+        await self.sampler.sample(int(time.time() * 1000))
 
     async def _trim(self, state: _LaneState) -> None:
         await state.consumer.trim()
