@@ -50,7 +50,7 @@ from gateway.models import (
     SendUsersMessageResponse,
 )
 from gateway.outcome import Action, Outcome, Refused, Result, decide
-from gateway.redisconn import REDIS_DOWN
+from gateway.redisconn import REDIS_DOWN, pool_busy
 from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
 from gateway.stream.retry import backoff_s
@@ -549,19 +549,23 @@ class Dispatcher:
 
     async def _per_app_writes_patiently(self, jobs: list[Job]) -> None:
         """_per_app_writes, repeated while Redis is down (they are idempotent) for up to PER_APP_RETRY's attempts;
-        then Redis being down is raised and the batch stays pending."""
+        then Redis being down is raised and the batch stays pending. A busy pool (every connection lent out) is
+        waited out without counting attempts: the connections come back, and giving up would redeliver, and so
+        resend, a batch whose messages were already sent."""
         attempt = 1
         while True:
             try:
                 await self._per_app_writes(jobs)
                 return
             except REDIS_DOWN as exc:
-                if attempt >= PER_APP_RETRY.max_attempts:
+                busy = pool_busy(exc)
+                if attempt >= PER_APP_RETRY.max_attempts and not busy:
                     raise
-                log.warning("Redis unavailable for the per-application writes of a batch (attempt %d of %d): %s",
-                            attempt, PER_APP_RETRY.max_attempts, _describe(exc))
-                await self.sleep(backoff_s(PER_APP_RETRY, attempt, None))
-                attempt += 1
+                if not busy:
+                    log.warning("Redis unavailable for the per-application writes of a batch (attempt %d of %d): %s",
+                                attempt, PER_APP_RETRY.max_attempts, _describe(exc))
+                await self.sleep(backoff_s(PER_APP_RETRY, min(attempt, PER_APP_RETRY.max_attempts), None))
+                attempt += 0 if busy else 1
 
     async def _per_app_writes(self, jobs: list[Job]) -> None:
         """The SUPPRESS and DEACTIVATE actions: an application's suppression list (one pipeline) and endpoint
