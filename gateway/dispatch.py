@@ -478,7 +478,6 @@ class Dispatcher:
         """Decide every recipient, then write the plan: the per-application writes first (idempotent, so a crash
         before the acknowledgement repeats nothing harmful), then one transaction with the events, retries, dead
         letters and replies, and the XACK."""
-        stream = self.cfg.stream
         now_ms = int(time.time() * 1000)
         emit: list[bytes | str] = []
         retries: dict[str, list[Job]] = {}
@@ -504,6 +503,29 @@ class Dispatcher:
         if per_app:
             await self._per_app_writes_patiently(per_app)
 
+        while True:
+            try:
+                await self._outcome_transaction(entries, jobs, dead, lane, emit, retries, exhausted, now_ms)
+                break
+            except REDIS_DOWN as exc:
+                # no connection free within the pool's timeout: the transaction never left, so it is built again
+                # and sent once one is; giving up would redeliver, and resend, a batch already sent
+                if not pool_busy(exc):
+                    raise
+                await self.sleep(PER_APP_RETRY.base_s)
+        if self.metrics is not None:  # after the transaction: a batch left pending is counted when it is done
+            try:
+                _observe(self.metrics, jobs, len(entries) + len(dead), len(dead), int(time.time() * 1000))
+            except Exception:  # the outcomes are written and acknowledged: a metrics bug must not say otherwise
+                log.exception("recording the metrics of a batch failed")
+
+    async def _outcome_transaction(
+        self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job], dead: list[Dead],
+        lane: Lane, emit: list[bytes | str], retries: dict[str, list[Job]], exhausted: dict[str, list[Job]],
+        now_ms: int,
+    ) -> None:
+        """The batch's one transaction: events, retries, dead letters, replies and the XACK (_finalize)."""
+        stream = self.cfg.stream
         pipe = self.redis.pipeline(transaction=True)
         if emit:
             await self.event_writer.queue(pipe, emit)
@@ -541,11 +563,6 @@ class Dispatcher:
         for result in await pipe.execute(raise_on_error=False):
             if isinstance(result, Exception):
                 log.error("writing outcomes: %s", result)
-        if self.metrics is not None:  # after the transaction: a batch left pending is counted when it is done
-            try:
-                _observe(self.metrics, jobs, len(entries) + len(dead), len(dead), int(time.time() * 1000))
-            except Exception:  # the outcomes are written and acknowledged: a metrics bug must not say otherwise
-                log.exception("recording the metrics of a batch failed")
 
     async def _per_app_writes_patiently(self, jobs: list[Job]) -> None:
         """_per_app_writes, repeated while Redis is down (they are idempotent) for up to PER_APP_RETRY's attempts;
