@@ -305,6 +305,9 @@ def check_supported(req: models.WriteCampaignRequest) -> None:
         raise _bad("Hook", UNSUPPORTED + "CampaignHook")
     if req.Priority is not None:
         raise _bad("Priority", UNSUPPORTED + "Priority (in-app message ordering)")
+    if frequency == "EVENT" and req.Limits is not None and req.Limits.MessagesPerSecond is not None:
+        raise _bad("Limits.MessagesPerSecond", UNSUPPORTED + "MessagesPerSecond on an EVENT campaign (each event "
+                   "sends one message at once)")
     if req.Limits is not None:
         for name in req.Limits.__struct_fields__:
             if name not in SUPPORTED_LIMITS and getattr(req.Limits, name) is not None:
