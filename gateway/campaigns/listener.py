@@ -108,11 +108,15 @@ def metric_fields(plans: Iterable[TreatmentPlan], expired_tid: int | None) -> di
 
 
 class _AppTriggers:
-    __slots__ = ("generation", "triggers")
+    """One application's compiled EVENT campaigns at one generation: the active ones' triggers, and the ids of all
+    of them (paused ones too: their sends' events must not trigger the others)."""
 
-    def __init__(self, generation: int, found: list[Trigger]) -> None:
+    __slots__ = ("campaign_ids", "generation", "triggers")
+
+    def __init__(self, generation: int, found: list[Trigger], campaign_ids: frozenset[str]) -> None:
         self.generation = generation
         self.triggers = found
+        self.campaign_ids = campaign_ids
 
 
 class EventListener:
@@ -205,9 +209,10 @@ class EventListener:
         now = self.clock()
         for entry_id, fields in entries:
             app = text(fields.get(b"app", b""))
-            found = cache.get(app)
-            if not found:
+            compiled = cache.get(app)
+            if compiled is None or not compiled.triggers:
                 continue
+            found = compiled.triggers
             event_type = text(fields.get(b"event_type", b""))
             if not triggers.could_match(found, event_type):
                 continue
@@ -218,7 +223,7 @@ class EventListener:
                 continue
             event = triggers.facts(app, event_type, record)
             for trigger in found:
-                if triggers.triggered(trigger, event):
+                if triggers.triggered(trigger, event, compiled.campaign_ids):
                     try:
                         await self.fire(trigger, event, entry_id, now)
                     except REDIS_DOWN:
@@ -231,7 +236,7 @@ class EventListener:
 
     # -- the compiled filters ----------------------------------------------------------------------------------
 
-    async def _triggers(self, apps: set[str]) -> dict[str, list[Trigger]]:
+    async def _triggers(self, apps: set[str]) -> dict[str, _AppTriggers]:
         """The active triggers of each application, recompiled for those whose generation moved."""
         ordered = sorted(a for a in apps if a)
         if not ordered:
@@ -240,16 +245,16 @@ class EventListener:
         for app in ordered:
             pipe.get(triggers.generation_key(app))
         generations = [int(g or 0) for g in await pipe.execute()]
-        out: dict[str, list[Trigger]] = {}
+        out: dict[str, _AppTriggers] = {}
         for app, gen in zip(ordered, generations, strict=True):
             cached = self._cache.get(app)
             if cached is None or cached.generation != gen:
-                cached = _AppTriggers(gen, await self._compile(app) if gen else [])
+                cached = await self._compile(app, gen) if gen else _AppTriggers(gen, [], frozenset())
                 self._cache[app] = cached
-            out[app] = cached.triggers
+            out[app] = cached
         return out
 
-    async def _compile(self, app: str) -> list[Trigger]:
+    async def _compile(self, app: str, generation: int) -> _AppTriggers:
         ids = sorted(runs.member(i) for i in await self.redis.smembers(triggers.events_key(app)))
         found: list[Trigger] = []
         for cid in ids:
@@ -261,7 +266,7 @@ class EventListener:
             trigger = triggers.compile_trigger(doc, created_at(doc))
             if trigger is not None:
                 found.append(trigger)
-        return found
+        return _AppTriggers(generation, found, frozenset(ids))
 
     # -- one trigger -------------------------------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ Pinpoint's CampaignEventFilter (API reference, CampaignEventFilter and EventDime
 - Every dimension present must hold (AND).
 
 A campaign triggers on events that arrive while it is active: at or after its start (StartTime, or its creation
-for IMMEDIATE) and before EndTime; never on an event its own send caused (a campaign on `_email.delivered` that
-sends email would otherwise trigger itself forever).
+for IMMEDIATE) and before EndTime; never on an event its own send, or any EVENT campaign's send, caused (a
+campaign on `_email.delivered` that sends email would otherwise trigger itself, or two such campaigns each other,
+forever); events of scheduled campaigns' sends do trigger.
 
 "If Amazon Pinpoint can't deliver a message from an event-based campaign within five minutes, it drops the
 message" (Pinpoint's campaign quotas). Gateway counts the five minutes from the event's arrival (its
@@ -195,10 +196,12 @@ def compile_trigger(campaign: models.CampaignResponse, created: dt.datetime) -> 
     return Trigger(campaign, int(start.timestamp() * 1000), end, compile_filter(schedule.EventFilter))
 
 
-def triggered(trigger: Trigger, e: EventFacts) -> bool:
+def triggered(trigger: Trigger, e: EventFacts, event_campaigns: frozenset[str] = frozenset()) -> bool:
     """Whether `e` triggers the campaign: it matches the filter, arrived while the campaign was active, has an
-    endpoint, and was not caused by the campaign's own send."""
-    if e.endpoint_id is None or e.campaign_id == trigger.campaign.Id:
+    endpoint, and was caused neither by the campaign's own send nor by that of another of the application's EVENT
+    campaigns (`event_campaigns`): event-triggered sends do not cascade, so two campaigns on `_email.delivered`
+    cannot trigger each other forever."""
+    if e.endpoint_id is None or e.campaign_id == trigger.campaign.Id or e.campaign_id in event_campaigns:
         return False
     if e.arrival_ms < trigger.start_ms or (trigger.end_ms is not None and e.arrival_ms >= trigger.end_ms):
         return False

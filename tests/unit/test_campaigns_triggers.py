@@ -138,7 +138,8 @@ def test_a_campaign_triggers_only_while_active_never_on_its_own_events_and_only_
     assert not triggers.triggered(t, event(arrival_ms=T0_MS - 1))  # before it was created
     assert not triggers.triggered(t, event(arrival_ms=T0_MS + 3600_000))  # at EndTime
     assert not triggers.triggered(t, event(campaign_id="c1"))  # caused by its own send
-    assert triggers.triggered(t, event(campaign_id="other"))
+    assert triggers.triggered(t, event(campaign_id="other"))  # a scheduled campaign's send
+    assert not triggers.triggered(t, event(campaign_id="other"), frozenset({"c1", "other"}))  # an EVENT campaign's
     assert not triggers.triggered(t, event(endpoint_id=None))
     assert triggers.compile_trigger(msgspec.structs.replace(campaign(), IsPaused=True), T0) is None
 
