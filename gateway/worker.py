@@ -343,11 +343,16 @@ class Worker:
         from gateway.campaigns.listener import EventListener
         from gateway.producer import Producer
 
-        if self.event_listener is None:
-            self.event_listener = EventListener(
-                self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix), stream=self.cfg.stream,
-                config=self.cfg.campaigns, consumer=self.consumer.consumer)
-        await self.event_listener.run(self._stopping)
+        # the blocking read gets a connection of its own: waiting for events must not hold one the sends need
+        reader = redisconn.connect(self.cfg, max_connections=1)
+        try:
+            if self.event_listener is None:
+                self.event_listener = EventListener(
+                    self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix), stream=self.cfg.stream,
+                    config=self.cfg.campaigns, consumer=self.consumer.consumer, reader=reader)
+            await self.event_listener.run(self._stopping)
+        finally:
+            await reader.aclose()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

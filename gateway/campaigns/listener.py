@@ -120,8 +120,8 @@ class _AppTriggers:
 
 
 class EventListener:
-    """Sends EVENT campaigns on their events (module doc). `clock` is the wall clock of the five-minute rule and
-    of the run records (tests move it)."""
+    """Sends EVENT campaigns on their events (module doc). `reader` is the client of the blocking read (default
+    `redis`); `clock` is the wall clock of the five-minute rule and of the run records (tests move it)."""
 
     def __init__(
         self,
@@ -131,6 +131,7 @@ class EventListener:
         stream: StreamConfig | None = None,
         config: CampaignsConfig | None = None,
         consumer: str | None = None,
+        reader: aioredis.Redis | None = None,
         segments: SegmentStore | None = None,
         endpoints: EndpointStore | None = None,
         apps: AppStore | None = None,
@@ -142,7 +143,9 @@ class EventListener:
         stream = stream or StreamConfig()
         self.events_key = stream.events_key
         group = msgspec.structs.replace(stream, group=self.config.events_group)
-        self.consumer = StreamConsumer(redis, group, consumer, key=self.events_key)
+        # `reader` (default `redis`) takes the blocking XREADGROUP: a worker gives it a connection of its own, so
+        # a read waiting for events never holds a connection of the pool the sends need
+        self.consumer = StreamConsumer(redis, group, consumer, key=self.events_key, reader=reader)
         self.segments = segments or SegmentStore(redis)
         self.endpoints = endpoints or EndpointStore(redis)
         self.apps = apps or AppStore(redis, "")
