@@ -272,3 +272,31 @@ async def test_putevents_to_stream_entry_within_a_second(redis: Any, engine: Any
     by_key = {f[b"idempotency_key"].decode().rsplit(":", 1)[1]: i.decode() for i, f in await redis.xrange(SEND)}
     latencies = sorted(int(by_key[e].split("-")[0]) - int(e.split("-")[0]) for e in sent)
     assert latencies[-1] < 1000, latencies
+
+
+async def test_event_campaign_sends_do_not_cascade_but_scheduled_ones_trigger(redis: Any) -> None:
+    """Two SYSTEM campaigns on _email.delivered: the delivery of one's message must not trigger the other (they
+    would trigger each other forever); the delivery of a scheduled campaign's message triggers both."""
+    from gateway.events import message_record
+
+    segment, _ = await seed(redis, 3)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    delivered = {"EventType": {"Values": ["_email.delivered"]}}
+    a = await create(redis, clock, segment, delivered, filter_type="SYSTEM")
+    b = await create(redis, clock, segment, delivered, filter_type="SYSTEM")
+    lst = listener(redis, clock)
+    await lst.consumer.ensure_group()
+
+    async def engine_delivered(endpoint_id: str, campaign_id: str) -> None:
+        record = message_record(
+            event_type="_email.delivered", app=APP, now_ms=ms(clock.now), message_id="m", request_id="r",
+            channel_type="EMAIL", address="x@example.com", endpoint_id=endpoint_id, delivery_status="SUCCESSFUL",
+            status_code=200, status_message="OK", attempt=1, trace_id=None,
+            context={"campaign_id": campaign_id, "campaign_activity_id": "act", "treatment_id": "0"})
+        await redis.xadd(EVENTS, {"app": APP, "event_type": "_email.delivered", "record": record})
+
+    await engine_delivered("e000", a.Id)  # A's own message delivered: neither A nor B
+    await engine_delivered("e002", "scheduled-campaign")  # a scheduled campaign's: both
+    await lst.step(block_ms=1)
+    got = sorted((eid, ctx["campaign_id"]) for eid, ctx, _ in await enqueued(redis))
+    assert got == sorted([("e002", a.Id), ("e002", b.Id)])
