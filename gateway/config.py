@@ -356,6 +356,11 @@ class CampaignsConfig(_Base):
     # can enqueue twice
     chunk_requests: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     due_per_poll: PositiveInt = 10  # due campaigns per application looked at per poll
+    # EVENT campaigns: the worker's listener reads the events stream in this consumer group (its own cursor)
+    events_group: str = "campaign-triggers"
+    events_batch: PositiveInt = 256  # events-stream entries read per call
+    events_block_ms: PositiveInt = 500  # how long an idle read waits for new events (an event wakes it at once)
+    events_handled_ttl_s: PositiveInt = 86_400  # how long a (campaign, event) stays marked handled (redelivery)
 
 
 class MetricsConfig(_Base):

@@ -100,11 +100,12 @@ class CapStore:
         self._admit = redis.register_script(_ADMIT)
 
     async def admit(
-        self, app: str, campaign_id: str, run: int, endpoint_ids: Sequence[str], caps: Caps, now: dt.datetime
+        self, app: str, campaign_id: str, run: int | str, endpoint_ids: Sequence[str], caps: Caps, now: dt.datetime
     ) -> list[str | None]:
         """Check and count a chunk of a run's recipients at once: per endpoint, None when it may be messaged (now
         counted), else DAILY_CAP or CAMPAIGN_CAP. A recipient already counted for this run is admitted again
-        without being counted twice."""
+        without being counted twice. `run` is the run's number, or for an EVENT campaign the event's own member
+        (`e<entry id>`: every event is a send of its own)."""
         if not endpoint_ids or not caps.counted:
             return [None] * len(endpoint_ids)
         now_ms = int(now.timestamp() * 1000)

@@ -14,7 +14,9 @@ script over them is slot-local), besides the global set of applications with cam
 - `gw:{app}:camp:<id>:run:<n>`: hash of run n: `start`, `end`, `scheduled`, `state`, and per treatment T
   `t<T>:cursor` (the sort key of the last recipient enqueued), `t<T>:sent` (recipients enqueued), `t<T>:total`
   (recipients planned), `t<T>:metrics` (run metrics JSON), `t<T>:limit:<REASON>` (recipients a limit stopped:
-  DAILY_CAP, CAMPAIGN_CAP, EXPIRED; counted with the cursor, limits.py).
+  DAILY_CAP, CAMPAIGN_CAP, EXPIRED; counted with the cursor, limits.py);
+  an event-triggered campaign's open-ended run 0 counts its run metrics one by one instead, in fields
+  `t<T>:m:<REASON>` (listener.py).
 - `gw:{app}:camp:<id>:lease`: the run lease (SET NX PX), its value the fencing token from `gw:{app}:camp:fence`.
 """
 
@@ -130,10 +132,10 @@ def activities(
             state = "PAUSED"
         for tid in treatment_ids:
             metrics = json.loads(record.get(f"t{tid}:metrics", "{}"))
-            prefix = limit_field(tid, "")
-            for field, count in record.items():
-                if field.startswith(prefix):
-                    metrics[field[len(prefix):]] = int(count)
+            for prefix in (limit_field(tid, ""), f"t{tid}:m:"):
+                for field, count in record.items():
+                    if field.startswith(prefix):
+                        metrics[field[len(prefix):]] = metrics.get(field[len(prefix):], 0) + int(count)
             out.append(models.ActivityResponse(
                 ApplicationId=app,
                 CampaignId=campaign_id,

@@ -37,15 +37,13 @@ from gateway.campaigns.errors import CampaignValidationError
 from gateway.campaigns.inapp import content_problem
 from gateway.campaigns.messages import json_body_data
 from gateway.campaigns.schedule import IMMEDIATE, campaign_zone, parse_hhmm, parse_instant
+from gateway.campaigns.triggers import check_event_filter
 
 ROOT: Final = "WriteCampaignRequest"
 MAX_TREATMENTS: Final = 4  # additional ones: TreatmentId 0 (the default) to 4
 MAX_PUSH_BODY: Final = 200
 MAX_EMAIL_HEADERS: Final = 15
 MAX_CUSTOM_DATA: Final = 5 * 1024
-COMPARISON_OPERATORS: Final = frozenset(
-    {"GREATER_THAN", "LESS_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN_OR_EQUAL", "EQUAL"}
-)
 _PUSH: Final = ("ADMMessage", "APNSMessage", "BaiduMessage", "DefaultMessage", "GCMMessage")
 
 
@@ -182,16 +180,9 @@ def _check_schedule(s: models.Schedule, where: str, now: dt.datetime, kept_start
 
 
 def _check_event_filter(f: models.CampaignEventFilter, where: str) -> None:
-    dims = f.Dimensions
-    if dims.EventType is None or not dims.EventType.Values:
-        raise _bad(where + ".Dimensions.EventType", "is required, with at least one event type in Values")
-    for name, attr in (dims.Attributes or {}).items():
-        if not attr.Values:
-            raise _bad(f"{where}.Dimensions.Attributes.{name}.Values", "needs at least one value")
-    for name, metric in (dims.Metrics or {}).items():
-        if metric.ComparisonOperator not in COMPARISON_OPERATORS:
-            raise _bad(f"{where}.Dimensions.Metrics.{name}.ComparisonOperator",
-                       f"must be one of {', '.join(sorted(COMPARISON_OPERATORS))}")
+    problem = check_event_filter(f)
+    if problem is not None:
+        raise CampaignValidationError(f"{ROOT}.{where}.{problem}")
 
 
 def _check_limits(limits: models.CampaignLimits) -> None:
@@ -320,7 +311,7 @@ IN_APP_LIMITS: Final = frozenset({"MessagesPerSecond", "Session", "Daily", "Tota
 
 def check_supported(req: models.WriteCampaignRequest) -> None:
     """Refuse (CampaignValidationError naming the member) what Pinpoint accepts but the campaign runner would not
-    honour, so nothing is stored and then silently ignored: event-triggered campaigns, hooks, custom
+    honour, so nothing is stored and then silently ignored: MessagesPerSecond on EVENT campaigns, hooks, custom
     delivery, CustomMessage, the Session limit outside in-app campaigns, and a treatment Schedule whose Frequency
     or EventFilter differs from the campaign's (a treatment's run n is run n of its own schedule within the
     campaign's run n, so they must recur alike; its start, end, local time, zone and quiet time may differ,
@@ -328,8 +319,9 @@ def check_supported(req: models.WriteCampaignRequest) -> None:
     it."""
     assert req.Schedule is not None  # check_campaign requires it
     frequency = req.Schedule.Frequency or "ONCE"
-    if frequency == "EVENT":
-        raise _bad("Schedule.Frequency", UNSUPPORTED + f"{frequency} (event-triggered) campaigns")
+    if frequency == "EVENT" and req.Limits is not None and req.Limits.MessagesPerSecond is not None:
+        raise _bad("Limits.MessagesPerSecond", UNSUPPORTED + "MessagesPerSecond on an EVENT campaign (each event "
+                   "sends one message at once)")
     if req.Hook is not None:
         raise _bad("Hook", UNSUPPORTED + "CampaignHook")
     if req.Limits is not None:

@@ -152,6 +152,11 @@ def test_bad_campaigns_are_refused_naming_the_member(live_pp: Any, live_app: str
         ({**base, "Schedule": {**sched, "Frequency": "EVENT", "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {
             "EventType": {"Values": ["buy"]}, "Metrics": {"price": {"ComparisonOperator": "ABOUT", "Value": 1}}}}}},
          "Schedule.EventFilter.Dimensions.Metrics.price.ComparisonOperator"),
+        ({**base, "Schedule": {**sched, "Frequency": "EVENT", "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {
+            "EventType": {"Values": ["buy"]}, "Attributes": {"at": {"AttributeType": "AFTER", "Values": ["soon"]}}}}}},
+         "Schedule.EventFilter.Dimensions.Attributes.at.Values: 'soon' is not an ISO 8601 date-time"),
+        ({**base, "Schedule": {**sched, "Frequency": "EVENT", "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {
+            "Attributes": {"sku": {"Values": ["1"]}}}}}}, "Schedule.EventFilter.Dimensions.EventType: is required"),
         ({**base, "SegmentId": "nope"}, "SegmentId: segment nope"),
         ({**base, "SegmentVersion": 7}, "SegmentVersion: segment"),
         ({k: v for k, v in base.items() if k != "SegmentId"}, "SegmentId: is required"),
@@ -206,11 +211,12 @@ def test_event_campaign_on_an_imported_segment_is_refused(live_api: Any, live_pp
              "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["purchase"]}}}}
     message = _refused(live_pp, live_app, {**_request(imported.Id), "Schedule": event})
     assert "SegmentId: an EVENT campaign needs a dynamic segment" in message
-    # on a dynamic segment the campaign passes Pinpoint's rules but is refused as not run yet; a ONCE campaign may
-    # use the imported segment
+    # on a dynamic segment the EVENT campaign is created, its filter kept as given; a ONCE campaign may use the
+    # imported segment
     dynamic = live_pp.create_segment(ApplicationId=live_app, WriteSegmentRequest={"Name": "d", "Dimensions": IOS})["SegmentResponse"]["Id"]
-    message = _refused(live_pp, live_app, {**_request(dynamic), "Schedule": event})
-    assert message == "WriteCampaignRequest.Schedule.Frequency: not supported yet by this gateway: EVENT (event-triggered) campaigns"
+    created = live_pp.create_campaign(ApplicationId=live_app, WriteCampaignRequest={**_request(dynamic), "Schedule": event})
+    got = live_pp.get_campaign(ApplicationId=live_app, CampaignId=created["CampaignResponse"]["Id"])["CampaignResponse"]
+    assert got["Schedule"]["Frequency"] == "EVENT" and got["Schedule"]["EventFilter"] == event["EventFilter"]
     assert live_pp.create_campaign(ApplicationId=live_app, WriteCampaignRequest=_request(imported.Id))["CampaignResponse"]["SegmentId"] == imported.Id
 
 
@@ -234,7 +240,8 @@ def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: 
     event = {"Frequency": "EVENT", "StartTime": _later(), "EndTime": _later(30),
              "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"Values": ["open"]}}}}
     cases: list[tuple[dict[str, Any], str]] = [
-        ({**base, "Schedule": event}, "Schedule.Frequency: not supported yet by this gateway: EVENT"),
+        ({**base, "Schedule": event, "Limits": {"MessagesPerSecond": 10}},
+         "Limits.MessagesPerSecond: not supported yet by this gateway: MessagesPerSecond on an EVENT campaign"),
         ({**base, "Hook": {"WebUrl": "https://hooks.example.com/x", "Mode": "FILTER"}}, "Hook: not supported yet by this gateway: CampaignHook"),
         ({**base, "CustomDeliveryConfiguration": {"DeliveryUri": "https://hooks.example.com/x", "EndpointTypes": ["EMAIL"]}},
          "CustomDeliveryConfiguration: not supported yet by this gateway"),
