@@ -56,6 +56,7 @@ from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
 from gateway.templates import ProgramCache, TemplateError
 from gateway.templates.variables import build_context
+from gateway.tracking.finish import tracker_from_config
 
 if TYPE_CHECKING:
     from gateway.templates.store import TemplateResponseT, TemplateStore
@@ -166,6 +167,8 @@ class Dispatcher:
         self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
+        # email open/click tracking and unsubscribe URLs (the [tracking] section), applied after composition
+        self.tracker = tracker_from_config(cfg.tracking)
 
     # ---------------------------------------------------------------- the walk
 
@@ -412,6 +415,8 @@ class Dispatcher:
             return
         j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                               attempt=j.entry.attempt, trace_id=req.TraceId)
+        if self.tracker is not None:
+            j.outbound = self.tracker(j.outbound)
 
     async def _template(self, name: str, ttype: str, version: str | None,
                         ) -> tuple[TemplateResponseT, dict[str, Any]] | None:
@@ -424,6 +429,7 @@ class Dispatcher:
 
     def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Render:
         ctx: list[dict[str, Any]] = []
+        tracker = self.tracker
 
         def render(source: str | None) -> str | None:
             if source is None or "{{" not in source:
@@ -432,6 +438,8 @@ class Dispatcher:
                 ctx.append(build_context(endpoint=recipient.endpoint, address=recipient.address,
                                          channel_type=recipient.channel_type, default_substitutions=defaults,
                                          substitutions=recipient.substitutions))
+                if tracker is not None and recipient.channel_type == "EMAIL":
+                    tracker.add_variables(ctx[0])
             return self.programs.get(source).render(ctx[0])
 
         return render
