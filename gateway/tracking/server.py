@@ -35,7 +35,7 @@ from gateway.tracking.tokens import CLICK, OPEN, UNSUBSCRIBE, Token, TokenReject
 
 log = logging.getLogger("gateway.tracking")
 
-GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 assert len(GIF) == 43
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "Pragma": "no-cache", "Expires": "0"}
 UNSUBSCRIBED_TTL_S = 90 * 86_400  # how long a used unsubscribe token is remembered (replays do nothing)
@@ -58,10 +58,12 @@ class EventBuffer:
         self._wake = asyncio.Event()
         self.written = 0
         self.failures = 0
+        self.drained = asyncio.Event()  # set whenever a write leaves nothing buffered
 
     def add(self, record: dict[str, Any]) -> None:
         """Buffer one record (never waits)."""
         self._buf += record_args(record)
+        self.drained.clear()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         if len(self._buf) >= 3 * self._batch:
@@ -98,6 +100,8 @@ class EventBuffer:
         await pipe.execute()
         del self._buf[:len(args)]  # only what was written; records added meanwhile stay
         self.written += len(args) // 3
+        if not self._buf:
+            self.drained.set()
 
     async def aclose(self) -> None:
         """Write every buffered record (retrying while Redis is down), then stop."""
