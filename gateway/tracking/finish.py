@@ -18,7 +18,7 @@ from gateway.channels.base import Outbound
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import TrackingConfig
 from gateway.tracking.rewrite import add_pixel, pixel_tag, rewrite_links
-from gateway.tracking.tokens import Signer
+from gateway.tracking.tokens import MessageSigner, Signer
 
 #: Template variables that render the recipient's unsubscribe URL: SES's (what Pinpoint users' templates hold)
 #: and a plain name.
@@ -61,46 +61,49 @@ class Tracker:
         for name in UNSUBSCRIBE_VARIABLES:
             ctx.setdefault(name, PLACEHOLDER)
 
-    def unsubscribe_url(self, app: str, message_id: str, endpoint_id: str, address: str) -> str:
+    def unsubscribe_url(self, signer: MessageSigner, endpoint_id: str, address: str) -> str:
         # the address travels only when there is no endpoint to find it by
-        return self._unsub + self.signer.unsubscribe(app, message_id, endpoint_id, "" if endpoint_id else address)
+        return self._unsub + signer.unsubscribe("" if endpoint_id else address)
 
     def __call__(self, msg: Outbound[Any]) -> Outbound[Any]:
         """`msg` with tracking and unsubscribe applied, when it is an email (else `msg` itself)."""
         content = msg.content
         if not isinstance(content, EmailContent) or content.raw is not None:
             return msg
-        app, mid = msg.app, msg.message_id
-        eid = msg.recipient.endpoint_id or ""
         html, text, headers = content.html, content.text, content.headers
-        unsub: str | None = None
-        if (html is not None and PLACEHOLDER in html) or (text is not None and PLACEHOLDER in text):
-            unsub = self.unsubscribe_url(app, mid, eid, content.recipient)
+        placeholder = (html is not None and PLACEHOLDER in html) or (text is not None and PLACEHOLDER in text)
+        mode = self.cfg.unsubscribe_headers
+        add_headers = (mode == "all" or (mode == "bulk" and is_bulk(msg.recipient.context))) and not any(
+            name.lower() == "list-unsubscribe" for name, _ in headers)
+        track = html is not None and self.tracks(msg.app) and (self.cfg.clicks or self.cfg.opens)
+        if not (placeholder or add_headers or track):
+            return msg
+        eid = msg.recipient.endpoint_id or ""
+        signer = self.signer.message(msg.app, msg.message_id, eid)  # one HMAC for all of this message's tokens
+        unsub = self.unsubscribe_url(signer, eid, content.recipient) if placeholder or add_headers else ""
+        if placeholder:
             html = html.replace(PLACEHOLDER, unsub) if html is not None else None
             text = text.replace(PLACEHOLDER, unsub) if text is not None else None
-        mode = self.cfg.unsubscribe_headers
-        if mode == "all" or (mode == "bulk" and is_bulk(msg.recipient.context)):
-            if not any(name.lower() == "list-unsubscribe" for name, _ in headers):
-                unsub = unsub or self.unsubscribe_url(app, mid, eid, content.recipient)
-                headers = headers + list_unsubscribe_headers(unsub, self.cfg.unsubscribe_mailto)
-        if html is not None and self.tracks(app):
-            html = self.track_html(html, app, mid, eid)
+        if add_headers:
+            headers = headers + list_unsubscribe_headers(unsub, self.cfg.unsubscribe_mailto)
+        if track and html is not None:
+            html = self.track_html(html, signer)
         if html is content.html and text is content.text and headers is content.headers:
             return msg
         return msgspec.structs.replace(
             msg, content=msgspec.structs.replace(content, html=html, text=text, headers=headers))
 
-    def track_html(self, html: str, app: str, message_id: str, endpoint_id: str) -> str:
+    def track_html(self, html: str, signer: MessageSigner) -> str:
         """Links rewritten and the open pixel added, as configured."""
         if self.cfg.clicks:
-            sign, prefix = self.signer.click, self._click
+            sign, prefix = signer.click, self._click
 
             def link_url(index: int, url: str) -> str:
-                return prefix + sign(app, message_id, endpoint_id, index, url)
+                return prefix + sign(index, url)
 
             html = rewrite_links(html, link_url, self.base + "/")[0]
         if self.cfg.opens:
-            html = add_pixel(html, pixel_tag(self._open + self.signer.open(app, message_id, endpoint_id)))
+            html = add_pixel(html, pixel_tag(self._open + signer.open()))
         return html
 
 

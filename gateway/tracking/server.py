@@ -87,7 +87,7 @@ class EventBuffer:
                 try:
                     await self._write()
                     delay = 0.05
-                except redisconn.REDIS_DOWN + (aioredis.ResponseError,) as exc:
+                except (*redisconn.REDIS_DOWN, aioredis.ResponseError) as exc:
                     self.failures += 1
                     log.warning("writing %d tracking events failed (%s); retrying in %.2fs", self.pending, exc, delay)
                     await self._sleep(delay)

@@ -1,17 +1,20 @@
-"""HMAC-signed tracking tokens (sans-I/O).
+"""Signed tracking tokens (sans-I/O).
 
-A token is `KID.B64` where B64 is unpadded URL-safe base64 of `body || mac`: `body` is the UTF-8 fields joined by
+A token is `KID.B64` where B64 is unpadded URL-safe base64 of `body || tag`: `body` is the UTF-8 fields joined by
 0x1F (kind, app, message id, endpoint id, then per kind: the link index and URL for a click, the address for an
-unsubscribe), `mac` the first 16 bytes of HMAC-SHA256(key[KID], KID "." body). The URL of a click is inside the
-signed body, so the redirect can only go where the message linked: no lookup, no open redirect. Keys rotate by
-id: the first configured key signs, every configured key verifies. A token that fails any check raises
-TokenRejected with the reason, and the Verifier counts rejections by reason.
+unsubscribe). Each message has its own key, `mk = HMAC-SHA256(key[KID], KID 0x1F app 0x1F message 0x1F endpoint)`,
+computed once per message; each token's `tag` is BLAKE2b-128 keyed with `mk` over `body` (a keyed BLAKE2b is a MAC
+in its own right and ~4x cheaper than another HMAC, which matters with one token per link on the send path). The
+URL of a click is inside the signed body, so the redirect can only go where this message linked: no lookup, no open
+redirect. Keys rotate by id: the first configured key signs, every configured key verifies. A token that fails any
+check raises TokenRejected with the reason, and the Verifier counts rejections by reason.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import os
 import re
@@ -79,33 +82,73 @@ def keys_from_env(name: str, environ: Mapping[str, str] | None = None) -> dict[s
     return parse_keys(spec)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
+
+
+def message_key(key: bytes, kid: str, app: str, message_id: str, endpoint_id: str) -> bytes:
+    """The key every token of one message is tagged with."""
+    return hmac.digest(key, SEP.join((kid, app, message_id, endpoint_id)).encode(), "sha256")
+
+
+def _tag(mkey: bytes, body: bytes) -> bytes:
+    return hashlib.blake2b(body, key=mkey, digest_size=MAC_BYTES).digest()
+
+
+class MessageSigner:
+    """Makes the tokens of one message (its key computed once)."""
+
+    __slots__ = ("_head", "_kid", "_mkey")
+
+    def __init__(self, kid: str, key: bytes, app: str, message_id: str, endpoint_id: str) -> None:
+        if SEP in app or SEP in message_id or SEP in endpoint_id:  # would shift the fields after it
+            raise ValueError("a tracked message's ids must not contain U+001F")
+        self._kid = kid + "."
+        self._mkey = message_key(key, kid, app, message_id, endpoint_id)
+        self._head = SEP + SEP.join((app, message_id, endpoint_id))
+
+    def _token(self, kind: str, tail: str) -> str:
+        body = (kind + self._head + tail).encode()
+        return self._kid + _b64(body + _tag(self._mkey, body))
+
+    def open(self) -> str:
+        return self._token(OPEN, "")
+
+    def click(self, link: int, url: str) -> str:
+        return self._token(CLICK, f"{SEP}{link}{SEP}{url}")
+
+    def unsubscribe(self, address: str) -> str:
+        return self._token(UNSUBSCRIBE, SEP + address)
 
 
 class Signer:
     """Makes tokens with the first key of `keys`."""
 
-    __slots__ = ("_key", "_prefix", "kid")
+    __slots__ = ("_key", "kid")
 
     def __init__(self, keys: Mapping[str, bytes]) -> None:
         self.kid, self._key = next(iter(keys.items()))
-        self._prefix = f"{self.kid}.".encode()
+
+    def message(self, app: str, message_id: str, endpoint_id: str) -> MessageSigner:
+        """The signer of one message's tokens."""
+        return MessageSigner(self.kid, self._key, app, message_id, endpoint_id)
 
     def sign(self, fields: Sequence[str]) -> str:
-        """The token of `fields` (kind first)."""
-        body = SEP.join(fields).encode()
-        mac = hmac.digest(self._key, self._prefix + body, "sha256")[:MAC_BYTES]
-        return self.kid + "." + _b64(body + mac)
+        """The token of `fields` (kind, app, message id, endpoint id, ...)."""
+        m = self.message(fields[1], fields[2], fields[3])
+        return m._token(fields[0], "".join(SEP + f for f in fields[4:]))
 
     def open(self, app: str, message_id: str, endpoint_id: str) -> str:
-        return self.sign((OPEN, app, message_id, endpoint_id))
+        return self.message(app, message_id, endpoint_id).open()
 
     def click(self, app: str, message_id: str, endpoint_id: str, link: int, url: str) -> str:
-        return self.sign((CLICK, app, message_id, endpoint_id, str(link), url))
+        return self.message(app, message_id, endpoint_id).click(link, url)
 
     def unsubscribe(self, app: str, message_id: str, endpoint_id: str, address: str) -> str:
-        return self.sign((UNSUBSCRIBE, app, message_id, endpoint_id, address))
+        return self.message(app, message_id, endpoint_id).unsubscribe(address)
 
 
 class Verifier:
@@ -139,20 +182,22 @@ class Verifier:
         if len(raw) <= MAC_BYTES:
             raise TokenRejected("truncated")
         body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-        if not hmac.compare_digest(mac, hmac.digest(key, kid.encode() + b"." + body, "sha256")[:MAC_BYTES]):
-            raise TokenRejected("bad signature")
-        # Signed by us from here on: a failure below is a bug or a key shared with a foreign signer.
+        # The message key needs the ids, so the body is read before the tag is checked: anything unreadable here
+        # cannot have been signed by us, and is a bad signature like any other change.
         try:
             text = body.decode()
         except UnicodeDecodeError as exc:
-            raise TokenRejected("malformed") from exc
+            raise TokenRejected("bad signature") from exc
         found = text[:1]
         n = _FIELDS.get(found)
-        if n is None or (kind is not None and found != kind):
+        fields = text.split(SEP, n - 1) if n is not None else []
+        if n is None or len(fields) != n:
+            raise TokenRejected("bad signature")
+        mkey = message_key(key, kid, fields[1], fields[2], fields[3])
+        if not hmac.compare_digest(mac, _tag(mkey, body)):
+            raise TokenRejected("bad signature")
+        if kind is not None and found != kind:
             raise TokenRejected("wrong kind")
-        fields = text.split(SEP, n - 1)
-        if len(fields) != n:
-            raise TokenRejected("malformed")
         if found == CLICK:
             if not fields[4].isdigit():
                 raise TokenRejected("malformed")

@@ -54,7 +54,7 @@ async def records(redis: aioredis.Redis) -> list[dict[str, Any]]:
 
 async def test_pixel_and_redirect_answer_at_once_and_events_are_written_in_pinpoints_format(
         redis: aioredis.Redis, http: aiohttp.ClientSession) -> None:
-    server, runner, base = await serve(redis)
+    _, runner, base = await serve(redis)
     try:
         r = await http.get(f"{base}/o/{signer.open(APP, 'm1', 'ep1')}", headers={"User-Agent": "UA/1"})
         assert r.status == 200 and r.content_type == "image/gif" and await r.read() == GIF and len(GIF) == 43
@@ -99,7 +99,7 @@ async def test_one_click_unsubscribe_opts_the_endpoint_out_once(
     store = EndpointStore(redis)
     await store.put(APP, EndpointResponse(Id="ep1", ApplicationId=APP, ChannelType="EMAIL",  # type: ignore[arg-type]
                                           Address="ann@x.example", EndpointStatus="ACTIVE", OptOut="NONE"))
-    server, runner, base = await serve(redis)
+    _, runner, base = await serve(redis)
     url = f"{base}/u/{signer.unsubscribe(APP, 'm1', 'ep1', '')}"
     try:
         r = await http.get(url)  # the landing page (what a scanner fetches) changes nothing
@@ -123,7 +123,7 @@ async def test_unsubscribe_of_a_bare_address_or_in_suppress_mode_suppresses_it(
     store = EndpointStore(redis)
     await store.put(APP, EndpointResponse(Id="ep2", ApplicationId=APP, ChannelType="EMAIL",  # type: ignore[arg-type]
                                           Address="Bob@x.example", EndpointStatus="ACTIVE", OptOut="NONE"))
-    server, runner, base = await serve(redis, unsubscribe_action="suppress")
+    _, runner, base = await serve(redis, unsubscribe_action="suppress")
     try:
         for token in (signer.unsubscribe(APP, "m1", "", "cat@x.example"), signer.unsubscribe(APP, "m2", "ep2", "")):
             assert (await http.post(f"{base}/u/{token}")).status == 200

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway import _fast
 from gateway.tracking.rewrite import add_pixel, rewrite_links
 
 
@@ -80,3 +82,31 @@ def test_rewriting_changes_only_href_values(src: str) -> None:
     for i in range(n):
         out = out.replace(f"\x00{i}\x00", urls[i], 1)
     assert out == src.replace(" ses:no-track", "")
+
+
+def test_an_unclosed_anchor_fails_fast_and_is_left_as_is() -> None:
+    """The anchor pattern is possessive: before, this input made the regex backtrack exponentially."""
+    src = "<a " + "b c " * 40 + '"' + "d " * 40
+    assert rewrite_links(src, tag) == (src, 0)
+
+
+_IMPLS = _fast.implementations("track")
+_messy = st.lists(st.sampled_from([
+    "<a", "<A", " ", "\n", "/", ">", "=", '"', "'", "href", "HREF", "ses:no-track", "SES:No-Track", "x", "https://u/",
+    "<", "<ab", "&amp;", "é", "\u2028",
+]), max_size=40).map("".join)
+
+
+@pytest.mark.parametrize("src", ["", "<a", "<a>", "<a href>", "<a href=>", "<a =x href=y>", "<a/href='q'>",
+                                 '<a href="x" href="y">', '<a ses:no-track="" href=x ses:no-track>', '<a href="x',
+                                 "<a\fhref=x>"])
+def test_compiled_scanner_and_twin_agree_on_edge_cases(src: str) -> None:
+    results = [impl.anchors(src) for impl in _IMPLS]
+    assert len(_IMPLS) == 2 and results[0] == results[1]
+
+
+@settings(max_examples=500, deadline=None)
+@given(src=st.one_of(_messy, _html, st.text(max_size=60)))
+def test_compiled_scanner_and_twin_agree(src: str) -> None:
+    assert _IMPLS[0].anchors(src) == _IMPLS[1].anchors(src)
+    assert rewrite_links(src, tag, scan=_IMPLS[0].anchors) == rewrite_links(src, tag, scan=_IMPLS[1].anchors)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import ConfigError
-from gateway.tracking.tokens import CLICK, OPEN, Signer, TokenRejected, Verifier, parse_keys
+from gateway.tracking.tokens import CLICK, Signer, TokenRejected, Verifier, parse_keys
 
 KEYS = {"k2": b"second-key-0123456789abcdef", "k1": b"first-key-0123456789abcdef"}
 signer = Signer(KEYS)
@@ -103,9 +103,11 @@ def test_any_truncation_or_garbage_is_rejected(data: st.DataObject) -> None:
             v.verify(junk)
 
 
-def test_open_token_is_not_a_click_even_when_fields_are_appended() -> None:
-    """A kind byte decides the field count: an open body can never parse as a click with a URL."""
-    v = Verifier(KEYS)
-    token = signer.sign((OPEN, "a", "m", "e\x1f1\x1fhttps://evil.example/"))
-    with pytest.raises(TokenRejected, match="wrong kind"):
-        v.verify(token, CLICK)
+def test_ids_holding_the_separator_are_refused_so_fields_cannot_shift() -> None:
+    with pytest.raises(ValueError, match="U\\+001F"):
+        signer.click("a", "m", "e\x1f1\x1fhttps://evil.example/", 0, "https://shop.example/")
+
+
+def test_a_url_holding_the_separator_stays_the_url() -> None:
+    url = "https://shop.example/\x1f2\x1fhttps://evil.example/"
+    assert Verifier(KEYS).verify(signer.click("a", "m", "e", 0, url)).url == url
