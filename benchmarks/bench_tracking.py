@@ -4,7 +4,8 @@ The 2 KB HTML email of bench_render (12 variables, an #each over 5 items, 3 help
 (a logo, parcel tracking, the account page, returns, settings) and one `ses:no-track` link, rendered by the
 compiled executor; then the same render followed by the message's key (one HMAC) and Tracker.track_html (five
 signed click URLs, the no-track attribute removed, the open pixel). Reports renders/s of both and the cost of
-tracking as a share of rendering (target: under 20%), plus the scan alone (rewriting with a constant URL: no signing) to show where the time goes.
+tracking as a share of rendering (target: under 20%), plus the scan alone (rewriting with a constant URL: no
+signing) to show where the time goes.
 Appends rows to benchmarks/RESULTS.md.
 
     python benchmarks/bench_tracking.py [--seconds 0.5] [--no-results]

@@ -43,7 +43,9 @@ def cmd_tracking(args: argparse.Namespace) -> int:
         print(f"gateway tracking: {exc}", file=sys.stderr)
         return 2
     assert at is not None
-    logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gateway.cli import _setup_logging, _tune_process, _uvloop
+    _setup_logging(cfg.log_level)
+    _uvloop()
 
     async def main() -> int:
         redis = redisconn.connect(cfg)
@@ -52,6 +54,7 @@ def cmd_tracking(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         runner, port = await start_tracking(cfg, redis, at[0], at[1])
+        _tune_process()
         log.warning("tracking server listening on http://%s:%d", at[0], port)
         print(f"listening {port}", flush=True)
         try:
