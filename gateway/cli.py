@@ -62,7 +62,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if cfg.inbound is not None:
             config_mod.host_port(cfg.inbound.listen)
         from gateway.tracking.cli import listen_address
+        from gateway.tracking.finish import tracker_from_config
         tracking_at = listen_address(cfg, args.tracking)
+        tracker_from_config(cfg.tracking, environ)  # [tracking] without its keys stops here, not in the worker
     except ConfigError as exc:
         print(f"gateway: --api, --tracking or a listen address: {exc}", file=sys.stderr)
         return 2

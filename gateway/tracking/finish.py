@@ -70,8 +70,9 @@ class Tracker:
         content = msg.content
         if not isinstance(content, EmailContent) or content.raw is not None:
             return msg
-        html, text, headers = content.html, content.text, content.headers
-        placeholder = (html is not None and PLACEHOLDER in html) or (text is not None and PLACEHOLDER in text)
+        html, text, headers, subject = content.html, content.text, content.headers, content.subject
+        placeholder = ((html is not None and PLACEHOLDER in html) or (text is not None and PLACEHOLDER in text)
+                       or PLACEHOLDER in subject)
         mode = self.cfg.unsubscribe_headers
         add_headers = (mode == "all" or (mode == "bulk" and is_bulk(msg.recipient.context))) and not any(
             name.lower() == "list-unsubscribe" for name, _ in headers)
@@ -84,14 +85,15 @@ class Tracker:
         if placeholder:
             html = html.replace(PLACEHOLDER, unsub) if html is not None else None
             text = text.replace(PLACEHOLDER, unsub) if text is not None else None
+            subject = subject.replace(PLACEHOLDER, unsub)
         if add_headers:
             headers = headers + list_unsubscribe_headers(unsub, self.cfg.unsubscribe_mailto)
         if track and html is not None:
             html = self.track_html(html, signer)
-        if html is content.html and text is content.text and headers is content.headers:
+        if html is content.html and text is content.text and headers is content.headers and subject is content.subject:
             return msg
         return msgspec.structs.replace(
-            msg, content=msgspec.structs.replace(content, html=html, text=text, headers=headers))
+            msg, content=msgspec.structs.replace(content, html=html, text=text, headers=headers, subject=subject))
 
     def track_html(self, html: str, signer: MessageSigner) -> str:
         """Links rewritten and the open pixel added, as configured."""

@@ -33,7 +33,7 @@ def request(context: dict[str, str] | None = None, html: str = HTML) -> dict[str
     return {"Addresses": {"a@x.example": {"ChannelType": "EMAIL", "Substitutions": {"Attributes.name": ["Ann"]}}},
             "Context": context or {},
             "MessageConfiguration": {"EmailMessage": {"FromAddress": "s@x.example", "SimpleEmail": {
-                "Subject": {"Data": "s"}, "HtmlPart": {"Data": html}, "TextPart": {"Data": "bye {{unsubscribeUrl}}"}}}}}
+                "Subject": {"Data": "s {{unsubscribeUrl}}"}, "HtmlPart": {"Data": html}, "TextPart": {"Data": "bye {{unsubscribeUrl}}"}}}}}
 
 
 async def send(d: Dispatcher, req: dict[str, Any]) -> None:
@@ -57,6 +57,7 @@ async def test_links_pixel_and_unsubscribe_url_in_a_campaign_email(monkeypatch: 
     unsub = html.split('<a href="https://t.example/u/', 1)[1].split('"', 1)[0]  # not rewritten to a click
     assert v.verify(unsub, UNSUBSCRIBE).address == "a@x.example"
     assert content.text == f"bye https://t.example/u/{unsub}"
+    assert content.subject == f"s https://t.example/u/{unsub}"
     pixel = html.split('src="https://t.example/o/', 1)[1].split('"', 1)[0]
     assert v.verify(pixel, OPEN).message_id == msg.message_id
     assert html.endswith(" /></body></html>") and "<p>Hi Ann</p>" in html
