@@ -64,7 +64,7 @@ class EventBuffer:
         """Buffer one record (never waits)."""
         self._buf += record_args(record)
         self.drained.clear()
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         if len(self._buf) >= 3 * self._batch:
             self._wake.set()
@@ -87,9 +87,11 @@ class EventBuffer:
                 try:
                     await self._write()
                     delay = 0.05
-                except (*redisconn.REDIS_DOWN, aioredis.ResponseError) as exc:
+                except Exception as exc:  # Redis away (or refusing): keep the records, try again
                     self.failures += 1
-                    log.warning("writing %d tracking events failed (%s); retrying in %.2fs", self.pending, exc, delay)
+                    log.warning("writing %d tracking events failed (%s); retrying in %.2fs", self.pending,
+                                exc if isinstance(exc, (*redisconn.REDIS_DOWN, aioredis.ResponseError)) else repr(exc),
+                                delay)
                     await self._sleep(delay)
                     delay = min(delay * 2, 5.0)
 

@@ -93,3 +93,20 @@ async def test_without_a_tracking_section_nothing_changes() -> None:
                             '<a ses:no-track href="https://shop.example/raw">raw</a><a href="">unsubscribe</a>'
                             '</body></html>')
     assert content.headers == ()
+
+
+async def test_the_one_click_headers_reach_the_mime_message_and_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    import email
+    from email import policy
+
+    from gateway.channels.smtp.mime import assemble
+
+    d, channel = rig(monkeypatch, unsubscribe_mailto="unsub@x.example")
+    await send(d, request({"journey_id": "j1"}))
+    msg = channel.sent[0]
+    data = assemble(msg.content, "s@x.example", msg.message_id, "x.example", True, False)
+    parsed = email.message_from_bytes(data, policy=policy.SMTP)
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    value = str(parsed["List-Unsubscribe"])
+    assert value.startswith("<https://t.example/u/") and value.endswith(">, <mailto:unsub@x.example?subject=unsubscribe>")
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
