@@ -58,8 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             config_mod.host_port(cfg.inbound.listen)
         if cfg.metrics.listen is not None:
             config_mod.host_port(cfg.metrics.listen)
+        from gateway.tracking.cli import listen_address
+        from gateway.tracking.finish import tracker_from_config
+        tracking_at = listen_address(cfg, args.tracking)
+        tracker_from_config(cfg.tracking, environ)  # [tracking] without its keys stops here, not in the worker
     except ConfigError as exc:
-        print(f"gateway: --api, inbound.listen or metrics.listen: {exc}", file=sys.stderr)
+        print(f"gateway: --api, --tracking, inbound.listen or metrics.listen: {exc}", file=sys.stderr)
         return 2
     if args.api:
         from gateway.api.server import check_api_config
@@ -118,6 +122,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             runner, port = await start_metrics(cfg.metrics.listen, worker_registry(worker, api_metrics))
             runners.append(runner)
             log.warning("Prometheus metrics at http://%s:%d/metrics", config_mod.host_port(cfg.metrics.listen)[0], port)
+        if tracking_at is not None:
+            from gateway.tracking.server import start_tracking
+
+            runner, port = await start_tracking(cfg, worker.redis, tracking_at[0], tracking_at[1])
+            runners.append(runner)
+            log.warning("email tracking server listening on http://%s:%d", tracking_at[0], port)
         _tune_process()
         try:
             await worker.run()
@@ -260,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="TOML config file (default: $GATEWAY_CONFIG)")
     s.add_argument("--consumer", help="consumer name in the group (default: hostname-pid)")
     s.add_argument("--api", metavar="HOST:PORT", help="also serve Pinpoint's REST API here")
+    s.add_argument("--tracking", metavar="HOST:PORT", help="also serve email tracking/unsubscribe here ([tracking])")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("send", help="enqueue one request")
@@ -315,10 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.campaigns import cli as campaign_cli
     from gateway.segments import cli as segment_cli
     from gateway.templates import cli as template_cli
+    from gateway.tracking import cli as tracking_cli
 
     template_cli.register(sub)  # gateway render
     segment_cli.register(sub)  # gateway segment count|sample
     campaign_cli.register(sub)  # gateway campaign list|show|pause|resume|run-now
+    tracking_cli.register(sub)  # gateway tracking
     return p
 
 

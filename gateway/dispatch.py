@@ -58,6 +58,7 @@ from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
 from gateway.templates import ProgramCache, TemplateError
 from gateway.templates.variables import build_context
+from gateway.tracking.finish import tracker_from_config
 
 if TYPE_CHECKING:
     from gateway.templates.store import TemplateResponseT, TemplateStore
@@ -172,6 +173,8 @@ class Dispatcher:
         self.counts: dict[str, int] = {}
         self.metrics = metrics  # recorded once a batch's outcomes are written (gateway/metrics/)
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
+        # email open/click tracking and unsubscribe URLs (the [tracking] section), applied after composition
+        self.tracker = tracker_from_config(cfg.tracking)
 
     # ---------------------------------------------------------------- the walk
 
@@ -418,6 +421,8 @@ class Dispatcher:
             return
         j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                               attempt=j.entry.attempt, trace_id=req.TraceId)
+        if self.tracker is not None:
+            j.outbound = self.tracker(j.outbound)
 
     async def _template(self, name: str, ttype: str, version: str | None,
                         ) -> tuple[TemplateResponseT, dict[str, Any]] | None:
@@ -430,6 +435,7 @@ class Dispatcher:
 
     def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Render:
         ctx: list[dict[str, Any]] = []
+        tracker = self.tracker
 
         def render(source: str | None) -> str | None:
             if source is None or "{{" not in source:
@@ -438,6 +444,8 @@ class Dispatcher:
                 ctx.append(build_context(endpoint=recipient.endpoint, address=recipient.address,
                                          channel_type=recipient.channel_type, default_substitutions=defaults,
                                          substitutions=recipient.substitutions))
+                if tracker is not None and recipient.channel_type == "EMAIL":
+                    tracker.add_variables(ctx[0])
             return self.programs.get(source).render(ctx[0])
 
         return render
