@@ -107,7 +107,12 @@ class Producer:
         step = _blocking_slice(self.redis)
         while True:
             left = deadline - loop.time()
-            if left < 0.01:  # BLPOP rounds below a millisecond to 0, which would mean "forever"
+            if left < 0.01:  # BLPOP rounds below a millisecond to 0, which would mean "forever": wait the rest
+                if left > 0:  # out here, then look once more, so the wait is never shorter than asked
+                    await asyncio.sleep(left)
+                last = await self.redis.lpop(reply_to)
+                if last is not None:
+                    return bytes(last)
                 raise ReplyTimeout(entry_id, timeout)
             raw = await self.redis.blpop([reply_to], timeout=min(left, step))
             if raw is not None:
