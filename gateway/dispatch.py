@@ -25,14 +25,15 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import redis.asyncio as aioredis
 
 from gateway import errors, events, keys
 from gateway.channels import families
-from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
+from gateway.channels.base import AnyRoute, BatchChannel, Outbound, Recipient, Render, Screen
+from gateway.channels.custom import CHANNEL_CONTEXT_KEY
 from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
@@ -165,6 +166,8 @@ class Dispatcher:
         self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
         self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
+        # channels that take a batch of recipients per call (base.BatchChannel: the custom channel's webhook)
+        self._batching = {id(r.channel) for r in routes.values() if hasattr(r.channel, "send_batch")}
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
 
     # ---------------------------------------------------------------- the walk
@@ -186,7 +189,7 @@ class Dispatcher:
         entries, jobs = await self._prepare_isolated(entries, dead)
         sending = [j for j in jobs if j.outbound is not None]
         if sending:
-            await asyncio.gather(*(self._send(j) for j in sending))
+            await asyncio.gather(*self._sends(sending))
         await self._finalize(entries, jobs, dead, lane)
 
     async def _prepare(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]]) -> list[Job]:
@@ -342,6 +345,9 @@ class Dispatcher:
         if not j.channel_type:
             j.refuse("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
             return
+        forced = (j.entry.request.Context or {}).get(CHANNEL_CONTEXT_KEY)
+        if forced:  # a campaign's custom delivery: every recipient through that channel, whatever its own type
+            j.channel_type = forced
         route = self.routes.get(j.channel_type)
         if route is None:
             j.refuse("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
@@ -435,6 +441,35 @@ class Dispatcher:
             return self.programs.get(source).render(ctx[0])
 
         return render
+
+    def _sends(self, jobs: list[Job]) -> list[Awaitable[None]]:
+        """One send per recipient, except that a batching channel's recipients go to it together."""
+        sends: list[Awaitable[None]] = []
+        batches: dict[int, list[Job]] = {}
+        for j in jobs:
+            assert j.route is not None
+            if self._batching and id(j.route.channel) in self._batching:
+                batches.setdefault(id(j.route.channel), []).append(j)
+            else:
+                sends.append(self._send(j))
+        sends += [self._send_batch(group) for group in batches.values()]
+        return sends
+
+    async def _send_batch(self, group: list[Job]) -> None:
+        route = group[0].route
+        assert route is not None
+        try:
+            channel = cast("BatchChannel[Any]", route.channel)
+            results = await channel.send_batch([j.outbound for j in group if j.outbound is not None])
+            if len(results) != len(group):
+                raise RuntimeError(f"send_batch returned {len(results)} results for {len(group)} messages")
+        except errors.DeliveryError as exc:
+            results = [exc] * len(group)
+        except Exception as exc:  # a channel bug: never resend blindly, never lose the outcome
+            log.exception("channel %r raised an unexpected error", route.channel)
+            results = [errors.MaybeSent(f"internal error in the channel: {type(exc).__name__}")] * len(group)
+        for j, result in zip(group, results, strict=True):
+            j.result = result
 
     async def _send(self, j: Job) -> None:
         route, msg = j.route, j.outbound

@@ -331,7 +331,8 @@ class Worker:
 
         if self.campaigns is None:
             self.campaigns = Scheduler(self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix),
-                                       config=self.cfg.campaigns, owner=self.consumer.consumer, stopping=self._stopping)
+                                       config=self.cfg.campaigns, owner=self.consumer.consumer, stopping=self._stopping,
+                                       events_key=self.cfg.stream.events_key)
         await self._every(self.cfg.campaigns.poll_ms, self.campaigns.tick, "running due campaigns")
 
     async def _sleep(self, seconds: float) -> None:

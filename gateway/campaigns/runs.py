@@ -13,7 +13,8 @@ script over them is slot-local), besides the global set of applications with cam
 - `gw:{app}:camp:<id>:runs`: zset run number -> its scheduled start (ms), for GetCampaignActivities.
 - `gw:{app}:camp:<id>:run:<n>`: hash of run n: `start`, `end`, `scheduled`, `state`, and per treatment T
   `t<T>:cursor` (the sort key of the last recipient enqueued), `t<T>:sent` (recipients enqueued), `t<T>:total`
-  (recipients planned), `t<T>:metrics` (run metrics JSON).
+  (recipients planned), `t<T>:metrics` (run metrics JSON), `t<T>:m:<reason>` (endpoints a hook filtered out,
+  failed or delivered: counted with the cursor).
 - `gw:{app}:camp:<id>:lease`: the run lease (SET NX PX), its value the fencing token from `gw:{app}:camp:fence`.
 """
 
@@ -54,6 +55,12 @@ def lease_key(app: str, campaign_id: str) -> str:
 
 def fence_key(app: str) -> str:
     return keys.app_key(app, "camp", "fence")
+
+
+def sent_metric(treatment_id: int, reason: str) -> str:
+    """The run record's field counting endpoints of treatment `treatment_id` not messaged for `reason` while the
+    run was sent (a hook's; planning's reasons are in `t<T>:metrics`)."""
+    return f"t{treatment_id}:m:{reason}"
 
 
 def text(value: bytes | str | None) -> str | None:
@@ -124,6 +131,10 @@ def activities(
             state = "PAUSED"
         for tid in treatment_ids:
             metrics = json.loads(record.get(f"t{tid}:metrics", "{}"))
+            prefix = sent_metric(tid, "")
+            for field, count in record.items():
+                if field.startswith(prefix):
+                    metrics[field[len(prefix):]] = int(count)
             out.append(models.ActivityResponse(
                 ApplicationId=app,
                 CampaignId=campaign_id,

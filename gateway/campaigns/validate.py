@@ -24,6 +24,7 @@ Rules and their sources (Pinpoint's API reference for Campaigns and its shapes; 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -202,12 +203,16 @@ def _check_limits(limits: models.CampaignLimits) -> None:
             raise _bad(f"Limits.{name}", f"must be {span}, got {value}")
 
 
+#: The characters RFC 3986 allows in a URI (unreserved, reserved and percent-encoding).
+_RFC3986: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
 def _https(url: str) -> bool:
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme == "https" and bool(parts.hostname) and not any(c.isspace() for c in url)
+    return parts.scheme == "https" and bool(parts.hostname) and _RFC3986.fullmatch(url) is not None
 
 
 def _check_hook(hook: models.CampaignHook) -> None:
@@ -259,7 +264,14 @@ def _check_content(
         if uri.startswith("arn:") or "://" not in uri:
             raise _bad(member, "Gateway runs no AWS Lambda functions: give an https URL")
         if not _https(uri):
-            raise _bad(member, "must be an https URL")
+            raise _bad(member, "must be an https URL of RFC 3986 characters")
+    has_custom_message = messages is not None and messages.CustomMessage is not None
+    if custom is not None and not has_custom_message:
+        raise _bad(where + "MessageConfiguration.CustomMessage",
+                   "is required with a CustomDeliveryConfiguration (its Data is what the custom channel posts)")
+    if custom is None and has_custom_message:
+        raise _bad(where + "MessageConfiguration.CustomMessage",
+                   "goes with a CustomDeliveryConfiguration (the custom channel's DeliveryUri), which is missing")
 
 
 def _check_messages(
@@ -303,15 +315,13 @@ SUPPORTED_LIMITS: Final = frozenset({"MessagesPerSecond"})
 
 def check_supported(req: models.WriteCampaignRequest) -> None:
     """Refuse (CampaignValidationError naming the member) what Pinpoint accepts but the campaign runner would not
-    honour, so nothing is stored and then silently ignored: event-triggered and in-app campaigns, hooks, custom
-    delivery, CustomMessage, Priority (in-app ordering), per-endpoint and duration limits, and a treatment's own
+    honour, so nothing is stored and then silently ignored: event-triggered and in-app campaigns, Priority (in-app
+    ordering), per-endpoint and duration limits, and a treatment's own
     Schedule that differs from the campaign's (runs follow the campaign's schedule)."""
     assert req.Schedule is not None  # check_campaign requires it
     frequency = req.Schedule.Frequency or "ONCE"
     if frequency in ("EVENT", "IN_APP_EVENT"):
         raise _bad("Schedule.Frequency", UNSUPPORTED + f"{frequency} (event-triggered) campaigns")
-    if req.Hook is not None:
-        raise _bad("Hook", UNSUPPORTED + "CampaignHook")
     if req.Priority is not None:
         raise _bad("Priority", UNSUPPORTED + "Priority (in-app message ordering)")
     if req.Limits is not None:
@@ -329,9 +339,6 @@ def check_supported(req: models.WriteCampaignRequest) -> None:
 def _check_supported_content(
     where: str, messages: models.MessageConfiguration | None, custom: models.CustomDeliveryConfiguration | None
 ) -> None:
-    if custom is not None:
-        raise _bad(where + "CustomDeliveryConfiguration", UNSUPPORTED + "CustomDeliveryConfiguration")
     if messages is not None and messages.InAppMessage is not None:
         raise _bad(where + "MessageConfiguration.InAppMessage", UNSUPPORTED + "in-app messages")
-    if messages is not None and messages.CustomMessage is not None:
-        raise _bad(where + "MessageConfiguration.CustomMessage", UNSUPPORTED + "CustomMessage (custom channel)")
+

@@ -236,10 +236,8 @@ def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: 
     cases: list[tuple[dict[str, Any], str]] = [
         ({**base, "Schedule": in_app, "MessageConfiguration": {"InAppMessage": {"Layout": "TOP_BANNER", "Content": [{"BackgroundColor": "#fff"}]}}},
          "Schedule.Frequency: not supported yet by this gateway: IN_APP_EVENT"),
-        ({**base, "Hook": {"WebUrl": "https://hooks.example.com/x", "Mode": "FILTER"}}, "Hook: not supported yet by this gateway: CampaignHook"),
-        ({**base, "CustomDeliveryConfiguration": {"DeliveryUri": "https://hooks.example.com/x", "EndpointTypes": ["EMAIL"]}},
-         "CustomDeliveryConfiguration: not supported yet by this gateway"),
-        ({**base, "MessageConfiguration": {**EMAIL, "CustomMessage": {"Data": "x"}}}, "MessageConfiguration.CustomMessage: not supported yet"),
+        ({**base, "MessageConfiguration": {**EMAIL, "CustomMessage": {"Data": "x"}}},
+         "MessageConfiguration.CustomMessage: goes with a CustomDeliveryConfiguration"),
         ({**base, "Limits": {"Daily": 1}}, "Limits.Daily: not supported yet by this gateway"),
         ({**base, "Limits": {"Total": 3, "MessagesPerSecond": 50}}, "Limits.Total: not supported yet"),
         ({**base, "Limits": {"MaximumDuration": 600}}, "Limits.MaximumDuration: not supported yet"),
