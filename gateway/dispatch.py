@@ -323,6 +323,10 @@ class Dispatcher:
     def _screen_one(self, j: Job, duplicates: set[str]) -> None:
         """The checks of one recipient that need no Redis: refuses `j` when it must not be sent, else sets its
         route (and, for an endpoint, its channel type and address; the address as its family normalizes it)."""
+        # a campaign's custom delivery: every recipient through that channel, whatever its own type
+        forced = (j.entry.request.Context or {}).get(CHANNEL_CONTEXT_KEY)
+        if forced:
+            j.channel_type = forced
         if j.entry.id in duplicates:
             j.refuse("DUPLICATE", 409, "Duplicate request: this idempotency key was already used")
             return
@@ -331,7 +335,7 @@ class Dispatcher:
             if ep is None:
                 j.refuse("PERMANENT_FAILURE", 404, "Endpoint not found")
                 return
-            j.channel_type = ep.ChannelType or ""
+            j.channel_type = forced or ep.ChannelType or ""
             j.address = ep.Address or ""
             if ep.EndpointStatus == "INACTIVE":
                 j.refuse("PERMANENT_FAILURE", 400, "Endpoint is INACTIVE; messages aren't sent to it")
@@ -345,9 +349,6 @@ class Dispatcher:
         if not j.channel_type:
             j.refuse("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
             return
-        forced = (j.entry.request.Context or {}).get(CHANNEL_CONTEXT_KEY)
-        if forced:  # a campaign's custom delivery: every recipient through that channel, whatever its own type
-            j.channel_type = forced
         route = self.routes.get(j.channel_type)
         if route is None:
             j.refuse("PERMANENT_FAILURE", 400, f"No channel is configured for ChannelType {j.channel_type}")
