@@ -103,7 +103,7 @@ async def test_a_stalled_webhook_times_out_as_maybe_sent(peer: WebhookPeer) -> N
     peer.behaviour = peer.stall
     c = client(peer, timeout_s=0.3)
     try:
-        with pytest.raises(errors.MaybeSent, match="no complete answer within 0.3s"):
+        with pytest.raises(errors.MaybeSent, match=r"no complete answer within 0\.3s"):
             await c.post(peer.url(), b"{}")
     finally:
         await c.aclose()
