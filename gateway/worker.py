@@ -347,6 +347,8 @@ class Worker:
             for t in late:
                 t.cancel()
             await asyncio.gather(self._campaign_task, return_exceptions=True)
+        if self.campaigns is not None:
+            await self.campaigns.aclose()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.cfg.shutdown_grace_s)
             if pending:

@@ -126,6 +126,10 @@ class Scheduler:
         self.webhooks = webhooks or WebhookClient(self.config.webhooks)
         self.events = EventWriter(redis, events_key)
 
+    async def aclose(self) -> None:
+        """Close the hooks' webhook connections (the worker, when it stops)."""
+        await self.webhooks.aclose()
+
     # -- the loop's step ---------------------------------------------------------------------------------------
 
     async def tick(self) -> int:

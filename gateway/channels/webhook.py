@@ -102,15 +102,18 @@ class WebhookClient:
                 raise ConfigError(f"campaigns.webhooks.ca_file: cannot load {self.cfg.ca_file}: {exc}") from exc
         return ctx
 
+    def _new_session(self, connections: int) -> aiohttp.ClientSession:
+        cfg = self.cfg
+        conn = urlguard.guarded_connector(self.allow, connections, 15.0, self._resolver, ssl=self._ssl())
+        return aiohttp.ClientSession(
+            connector=conn, timeout=aiohttp.ClientTimeout(total=cfg.timeout_s, connect=cfg.connect_timeout_s),
+            raise_for_status=False, auto_decompress=True,
+        )
+
     def session(self) -> aiohttp.ClientSession:
         """The pooled session, opened on first use (every connection through the SSRF guard)."""
         if self._session is None or self._session.closed:
-            cfg = self.cfg
-            conn = urlguard.guarded_connector(self.allow, cfg.connections, 15.0, self._resolver, ssl=self._ssl())
-            self._session = aiohttp.ClientSession(
-                connector=conn, timeout=aiohttp.ClientTimeout(total=cfg.timeout_s, connect=cfg.connect_timeout_s),
-                raise_for_status=False, auto_decompress=True,
-            )
+            self._session = self._new_session(self.cfg.connections)
         return self._session
 
     def target(self, url: str) -> URL:
@@ -160,8 +163,8 @@ class WebhookClient:
             target = urlguard.check_url(url, allow=self.allow)
         except urlguard.BlockedAddress as exc:
             raise HeadCheckFailed(f"refused by the SSRF guard: {exc}") from None
-        try:
-            async with self.session().head(target, allow_redirects=False) as resp:
+        try:  # a session of its own: the API checks rarely and keeps no pool open for it
+            async with self._new_session(1) as session, session.head(target, allow_redirects=False) as resp:
                 got = resp.headers.get(ACCOUNT_HEADER)
                 status = resp.status
         except urlguard.BlockedAddress as exc:

@@ -62,11 +62,23 @@ class Sleeps:
         self.delays.append(seconds)
 
 
+_SCHEDULERS: list[Scheduler] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_schedulers() -> AsyncIterator[None]:
+    yield
+    while _SCHEDULERS:
+        await _SCHEDULERS.pop().aclose()
+
+
 def scheduler(redis: Any, peer: WebhookPeer, sleeps: Sleeps | None = None, **over: Any) -> Scheduler:
     cfg = config(peer, **over)
     client = WebhookClient(cfg.webhooks, account_id=ACCOUNT, environ={"GATEWAY_WEBHOOK_SECRET": SECRET})
-    return Scheduler(redis, producer=Producer(redis), config=cfg, clock=lambda: T0, sleep=sleeps or Sleeps(),
-                     webhooks=client)
+    s = Scheduler(redis, producer=Producer(redis), config=cfg, clock=lambda: T0, sleep=sleeps or Sleeps(),
+                  webhooks=client)
+    _SCHEDULERS.append(s)
+    return s
 
 
 def store(redis: Any, peer: WebhookPeer | None = None) -> CampaignStore:
