@@ -281,3 +281,11 @@ def test_a_run_shows_in_get_campaign_activities_and_state(live_api: Any, live_pp
     assert act["ExecutionMetrics"] == {"ENDPOINT_PRODUCED": "20", "ENDPOINT_OPT_OUT": "1"}
     assert act["ScheduledStart"] == camp["CreationDate"] and act["Start"] and act["End"]
     assert error_of(lambda: pp.get_campaign_activities(ApplicationId=app, CampaignId="nope"))[:2] == ("NotFoundException", 404)
+
+
+def test_send_messages_cannot_borrow_the_custom_delivery_marker(live_pp: Any, live_app: str) -> None:
+    """Context `gateway.channel` routes a campaign run's recipients to its custom webhook: SendMessages refuses it."""
+    code, status, message = error_of(lambda: live_pp.send_messages(ApplicationId=live_app, MessageRequest={
+        "Endpoints": {"e1": {}}, "Context": {"gateway.channel": "CUSTOM", "campaign_id": "c"},
+        "MessageConfiguration": {"SMSMessage": {"Body": "x"}}}))
+    assert (code, status) == ("BadRequestException", 400) and "'gateway.channel' is reserved" in message
