@@ -346,6 +346,24 @@ class JobsConfig(_Base):
     fetch_timeout_s: PositiveFloat = 600.0  # a whole download, redirects included
 
 
+class CampaignWebhooksConfig(_Base):
+    """How the gateway calls the https webhooks campaigns name: the custom channel's DeliveryUri and the CampaignHook
+    WebUrl (gateway/channels/webhook.py; docs/campaigns.md "Custom channel and hooks"). Every request goes through the
+    SSRF guard (gateway/channels/urlguard.py): no private, loopback or link-local address unless a network is in
+    `allow_networks`. Every POST is signed with the secret in the environment variable `secret_env` (Standard
+    Webhooks headers, as the inbound SMS webhooks verify them); without it, custom delivery and hooks are refused."""
+
+    secret_env: str = "GATEWAY_WEBHOOK_SECRET"  # the HMAC-SHA256 signing secret (raw, or whsec_<base64>)
+    allow_networks: list[str] = []  # CIDRs exempt from the SSRF guard, e.g. ["10.0.0.0/8"]; tests: 127.0.0.1/32
+    ca_file: str | None = None  # extra CA bundle (PEM) to trust besides the system's, e.g. a private CA
+    connect_timeout_s: PositiveFloat = 5.0
+    timeout_s: PositiveFloat = 10.0  # one POST or HEAD, start to end: a slower webhook has failed
+    max_response_bytes: PositiveInt = 6 * 1024 * 1024  # a hook's answer (50 endpoints) larger than this is refused
+    connections: PositiveInt = 32  # pooled connections to webhooks per worker
+    hook_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3  # tries of one hook batch before it counts failed
+    hook_backoff_s: PositiveFloat = 0.5  # first retry delay of a hook batch, doubling
+
+
 class CampaignsConfig(_Base):
     """The campaign scheduler every worker runs (gateway/campaigns/runner.py; docs/campaigns.md)."""
 
@@ -361,6 +379,7 @@ class CampaignsConfig(_Base):
     events_batch: PositiveInt = 256  # events-stream entries read per call
     events_block_ms: PositiveInt = 500  # how long an idle read waits for new events (an event wakes it at once)
     events_handled_ttl_s: PositiveInt = 86_400  # how long a (campaign, event) stays marked handled (redelivery)
+    webhooks: CampaignWebhooksConfig = msgspec.field(default_factory=CampaignWebhooksConfig)
 
 
 class MetricsConfig(_Base):

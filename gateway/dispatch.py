@@ -26,14 +26,15 @@ import os
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import redis.asyncio as aioredis
 
 from gateway import errors, events, keys
 from gateway.channels import families
-from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
+from gateway.channels.base import AnyRoute, BatchChannel, Outbound, Recipient, Render, Screen
+from gateway.channels.custom import CHANNEL_CONTEXT_KEY
 from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.metrics.core import LATENCY_BUCKETS, SEND_BUCKETS, ChannelCells, EngineMetrics, entry_ms
@@ -172,6 +173,8 @@ class Dispatcher:
         self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
         self.metrics = metrics  # recorded once a batch's outcomes are written (gateway/metrics/)
+        # channels that take a batch of recipients per call (base.BatchChannel: the custom channel's webhook)
+        self._batching = {id(r.channel) for r in routes.values() if hasattr(r.channel, "send_batch")}
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
         # email open/click tracking and unsubscribe URLs (the [tracking] section), applied after composition
         self.tracker = tracker_from_config(cfg.tracking)
@@ -195,7 +198,7 @@ class Dispatcher:
         entries, jobs = await self._prepare_isolated(entries, dead)
         sending = [j for j in jobs if j.outbound is not None]
         if sending:
-            await asyncio.gather(*(self._send(j) for j in sending))
+            await asyncio.gather(*self._sends(sending))
         await self._finalize(entries, jobs, dead, lane)
 
     async def _prepare(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]]) -> list[Job]:
@@ -329,6 +332,10 @@ class Dispatcher:
     def _screen_one(self, j: Job, duplicates: set[str]) -> None:
         """The checks of one recipient that need no Redis: refuses `j` when it must not be sent, else sets its
         route (and, for an endpoint, its channel type and address; the address as its family normalizes it)."""
+        # a campaign's custom delivery: every recipient through that channel, whatever its own type
+        forced = (j.entry.request.Context or {}).get(CHANNEL_CONTEXT_KEY)
+        if forced:
+            j.channel_type = forced
         if j.entry.id in duplicates:
             j.refuse("DUPLICATE", 409, "Duplicate request: this idempotency key was already used")
             return
@@ -337,7 +344,7 @@ class Dispatcher:
             if ep is None:
                 j.refuse("PERMANENT_FAILURE", 404, "Endpoint not found")
                 return
-            j.channel_type = ep.ChannelType or ""
+            j.channel_type = forced or ep.ChannelType or ""
             j.address = ep.Address or ""
             if ep.EndpointStatus == "INACTIVE":
                 j.refuse("PERMANENT_FAILURE", 400, "Endpoint is INACTIVE; messages aren't sent to it")
@@ -449,6 +456,35 @@ class Dispatcher:
             return self.programs.get(source).render(ctx[0])
 
         return render
+
+    def _sends(self, jobs: list[Job]) -> list[Awaitable[None]]:
+        """One send per recipient, except that a batching channel's recipients go to it together."""
+        sends: list[Awaitable[None]] = []
+        batches: dict[int, list[Job]] = {}
+        for j in jobs:
+            assert j.route is not None
+            if self._batching and id(j.route.channel) in self._batching:
+                batches.setdefault(id(j.route.channel), []).append(j)
+            else:
+                sends.append(self._send(j))
+        sends += [self._send_batch(group) for group in batches.values()]
+        return sends
+
+    async def _send_batch(self, group: list[Job]) -> None:
+        route = group[0].route
+        assert route is not None
+        try:
+            channel = cast("BatchChannel[Any]", route.channel)
+            results = await channel.send_batch([j.outbound for j in group if j.outbound is not None])
+            if len(results) != len(group):
+                raise RuntimeError(f"send_batch returned {len(results)} results for {len(group)} messages")
+        except errors.DeliveryError as exc:
+            results = [exc] * len(group)
+        except Exception as exc:  # a channel bug: never resend blindly, never lose the outcome
+            log.exception("channel %r raised an unexpected error", route.channel)
+            results = [errors.MaybeSent(f"internal error in the channel: {type(exc).__name__}")] * len(group)
+        for j, result in zip(group, results, strict=True):
+            j.result = result
 
     async def _send(self, j: Job) -> None:
         route, msg = j.route, j.outbound

@@ -347,7 +347,8 @@ class Worker:
 
         if self.campaigns is None:
             self.campaigns = Scheduler(self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix),
-                                       config=self.cfg.campaigns, owner=self.consumer.consumer, stopping=self._stopping)
+                                       config=self.cfg.campaigns, owner=self.consumer.consumer, stopping=self._stopping,
+                                       events_key=self.cfg.stream.events_key)
         await self._every(self.cfg.campaigns.poll_ms, self.campaigns.tick, "running due campaigns")
 
     async def _event_loop(self) -> None:
@@ -379,6 +380,8 @@ class Worker:
             for t in late:
                 t.cancel()
             await asyncio.gather(self._campaign_task, return_exceptions=True)
+        if self.campaigns is not None:
+            await self.campaigns.aclose()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.cfg.shutdown_grace_s)
             if pending:

@@ -11,6 +11,7 @@ from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, Registry
 from gateway.api.tagstore import check_tags
 from gateway.api.validation import page_size
+from gateway.campaigns.hooks import HookError, check_hook
 
 registry = Registry()
 operation = registry.operation
@@ -94,6 +95,11 @@ def check_settings(req: models.WriteApplicationSettingsRequest) -> None:
                 raise BadRequest(f"{root}.Limits.{name} must be from {lo} to {hi}, got {value}")
         if lim.MaximumDuration is not None and lim.MaximumDuration < 60:
             raise BadRequest(f"{root}.Limits.MaximumDuration must be at least 60 seconds, got {lim.MaximumDuration}")
+    if req.CampaignHook is not None:
+        try:
+            check_hook(req.CampaignHook)
+        except HookError as exc:
+            raise BadRequest(f"{root}.CampaignHook.{exc}") from None
     if req.JourneyLimits is not None:
         jl = req.JourneyLimits
         for name, value in (("DailyCap", jl.DailyCap), ("TotalCap", jl.TotalCap)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from gateway import models
 from gateway.api.errors import BadRequest
 from gateway.api.registry import Call, Registry
+from gateway.channels.custom import CHANNEL_CONTEXT_KEY
 
 registry = Registry()
 operation = registry.operation
@@ -26,6 +27,9 @@ async def send_messages(call: Call) -> models.MessageResponse:
         raise BadRequest("MessageRequest needs Addresses or Endpoints")
     if n > MAX_RECIPIENTS:
         raise BadRequest(f"MessageRequest: at most {MAX_RECIPIENTS} Addresses and Endpoints together, got {n}")
+    if req.Context and CHANNEL_CONTEXT_KEY in req.Context:
+        # the campaigns' custom delivery marker: a send of one's own must not reach a campaign's webhook
+        raise BadRequest(f"MessageRequest.Context: the key {CHANNEL_CONTEXT_KEY!r} is reserved for campaign runs")
     return await call.services.messages.send_messages(call.app_id, req)
 
 

@@ -40,6 +40,7 @@ from gateway.api.sigv4 import SigV4Verifier
 from gateway.api.tagstore import TagStore
 from gateway.api.validation import decode_body, query_params
 from gateway.campaigns.store import CampaignStore
+from gateway.channels.webhook import WebhookClient
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import ConfigError
@@ -258,7 +259,9 @@ def services_from_config(
         messages=StreamMessageService(producer, config.api.send_timeout_s),
         endpoints=endpoint_store,
         segments=SegmentAdapter(segment_store, tags),
-        campaigns=CampaignStore(redis, segment_store, template_store, tags, arn_prefix=settings.arn("").rstrip(":")),
+        campaigns=CampaignStore(redis, segment_store, template_store, tags, arn_prefix=settings.arn("").rstrip(":"),
+                                head_check=WebhookClient(config.campaigns.webhooks,
+                                                         account_id=config.api.account_id).head_check),
         templates=TemplateAdapter(template_store, settings, tags),
         jobs=Jobs(redis, endpoint_store, segment_store, config=config.jobs),
         phone=phone,

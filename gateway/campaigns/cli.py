@@ -97,8 +97,12 @@ async def _act(args: argparse.Namespace, client: aioredis.Redis, store: Campaign
     from gateway.producer import Producer
 
     await store.get_campaign(args.app, args.campaign, None)  # NotFound here, not a silent no-op
-    scheduler = Scheduler(client, producer=Producer(client, prefix=args.prefix))
-    if not await scheduler.run_campaign(args.app, args.campaign, now=True):
+    scheduler = Scheduler(client, producer=Producer(client, prefix=args.prefix), events_key=f"{args.prefix}:events")
+    try:
+        ran = await scheduler.run_campaign(args.app, args.campaign, now=True)
+    finally:
+        await scheduler.aclose()
+    if not ran:
         print("gateway campaign: a worker is running this campaign now", file=sys.stderr)
         return 1
     camp = await store.get_campaign(args.app, args.campaign, None)

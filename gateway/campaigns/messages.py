@@ -11,11 +11,12 @@ platform's message, JsonBody → its Data); TemplateConfiguration passes through
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from gateway import models
 from gateway.campaigns.plan import Content
+from gateway.channels.custom import CHANNEL_CONTEXT_KEY, CUSTOM
 
 #: Endpoints per MessageRequest (Pinpoint's SendMessages takes at most 100).
 BATCH: Final = 100
@@ -86,17 +87,23 @@ def campaign_context(campaign_id: str, activity_id: str, treatment_id: int) -> d
 
 def run_requests(
     content: Content, endpoint_ids: Sequence[str], *, campaign_id: str, activity_id: str, treatment_id: int,
-    batch: int = BATCH,
+    batch: int = BATCH, custom: bool = False, configs: Mapping[str, models.EndpointSendConfiguration] | None = None,
 ) -> list[models.MessageRequest]:
-    """The MessageRequests that send one treatment's run to `endpoint_ids` (its recipients on stream channels)."""
+    """The MessageRequests that send one treatment's run to `endpoint_ids` (its recipients on stream channels).
+    `custom`: the recipients its CustomDeliveryConfiguration takes, routed to the custom channel whatever their
+    ChannelType (Context `gateway.channel`; the channel reads what to post from the run's delivery record).
+    `configs`: an endpoint's own settings (the Substitutions a FILTER hook's changes make, hooks.changes)."""
     config = direct_configuration(content.messages)
     context = campaign_context(campaign_id, activity_id, treatment_id)
+    if custom:
+        config = models.DirectMessageConfiguration()
+        context[CHANNEL_CONTEXT_KEY] = CUSTOM
     empty = models.EndpointSendConfiguration()
     return [
         models.MessageRequest(
-            Endpoints={eid: empty for eid in endpoint_ids[i : i + batch]},
+            Endpoints={eid: (configs or {}).get(eid, empty) for eid in endpoint_ids[i : i + batch]},
             MessageConfiguration=config,
-            TemplateConfiguration=content.templates,
+            TemplateConfiguration=None if custom else content.templates,
             Context=context,
             TraceId=f"{campaign_id}:{activity_id}",
         )

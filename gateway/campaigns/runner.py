@@ -41,20 +41,20 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Final
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from gateway import models
+from gateway import events, models
 from gateway.api.appstore import AppStore
-from gateway.campaigns import runs
+from gateway.campaigns import hooks, runs
 from gateway.campaigns.capstore import CapStore
 from gateway.campaigns.inappstore import InAppStore
 from gateway.campaigns.limits import EXPIRED, Caps, effective_caps, expired
-from gateway.campaigns.messages import run_requests
+from gateway.campaigns.messages import campaign_context, run_requests
 from gateway.campaigns.plan import (
     IN_APP,
     Content,
@@ -68,9 +68,12 @@ from gateway.campaigns.runs import COMPLETED, RUNNING
 from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
 from gateway.campaigns.split import plan_split
 from gateway.campaigns.store import campaign_key, created_at, iso, queue_next_run
+from gateway.channels.custom import CUSTOM, DELIVERY_TTL_S, Delivery, delivery_key
+from gateway.channels.webhook import WebhookClient
 from gateway.config import CampaignsConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import NotFound
+from gateway.events import EventWriter
 from gateway.producer import Producer
 from gateway.redisconn import REDIS_DOWN
 from gateway.segments.resolver import SegmentResolver
@@ -123,6 +126,8 @@ class Scheduler:
         monotonic: Callable[[], float] = time.monotonic,
         owner: str | None = None,
         stopping: asyncio.Event | None = None,
+        webhooks: WebhookClient | None = None,
+        events_key: str = "gateway:events",
     ) -> None:
         self.redis = redis
         self.producer = producer
@@ -138,6 +143,13 @@ class Scheduler:
         self.monotonic = monotonic
         self.owner = owner or uuid.uuid4().hex[:12]
         self.stopping = stopping or asyncio.Event()
+        # campaign hooks (hooks.py): the signed, guarded webhook client, opened on first use
+        self.webhooks = webhooks or WebhookClient(self.config.webhooks)
+        self.events = EventWriter(redis, events_key)
+
+    async def aclose(self) -> None:
+        """Close the hooks' webhook connections (the worker, when it stops)."""
+        await self.webhooks.aclose()
 
     # -- the loop's step ---------------------------------------------------------------------------------------
 
@@ -327,6 +339,8 @@ class Scheduler:
         caps = effective_caps(None if in_app else doc.Limits, None if in_app else settings.Limits)
         duplicates = duplicate_endpoints(endpoints)
         created = created_at(doc)
+        hook = hooks.effective_hook(doc.Hook, settings.CampaignHook)
+        by_id = {ep.Id or "": ep for ep in endpoints} if hook is not None else {}
         record_key = runs.run_key(app, cid, run.number)
         record = runs.record(await self.redis.hgetall(record_key))
         mps = doc.Limits.MessagesPerSecond if doc.Limits is not None else None
@@ -354,11 +368,14 @@ class Scheduler:
                 part = ready[i : i + chunk]
                 await self._check(lease)
                 admitted, denied = await self._limit(app, cid, run.number, [r for _, r in part], caps)
+                # the limits first: a DELIVERY hook delivers what it is given, so it must only get admitted ones
+                sent, counts = 0, dict[str, int]()
                 if admitted:
-                    await self._enqueue(app, content, admitted, cid, activity, tid)
+                    shot = Shot(app, cid, tid, activity, iso(run.start), content, hook, by_id)
+                    sent, counts = await self._deliver(shot, admitted)
                 await self._fenced(lease, functools.partial(
-                    self._queue_cursor, record_key=record_key, tid=tid, cursor=part[-1][0], n=len(admitted),
-                    denied=denied))
+                    self._queue_cursor, record_key=record_key, tid=tid, cursor=part[-1][0], n=sent, denied=denied,
+                    counts=counts))
                 enqueued += len(admitted)
                 if mps is not None:
                     ahead = enqueued / mps - (self.monotonic() - began)
@@ -394,12 +411,17 @@ class Scheduler:
 
     @staticmethod
     def _queue_cursor(
-        pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, cursor: str, n: int, denied: Counter[str]
+        pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, cursor: str, n: int, denied: Counter[str],
+        counts: Mapping[str, int],
     ) -> None:
         pipe.hset(record_key, f"t{tid}:cursor", cursor)
         pipe.hincrby(record_key, f"t{tid}:sent", n)
-        for reason, count in denied.items():  # with the cursor: a chunk repeated after a takeover is counted once
+        # with the cursor, so a chunk repeated after a takeover is counted once: what a limit stopped, and the
+        # run metrics decided while sending (hooks)
+        for reason, count in denied.items():
             pipe.hincrby(record_key, runs.limit_field(tid, reason), count)
+        for reason, count in counts.items():
+            pipe.hincrby(record_key, runs.sent_metric(tid, reason), count)
 
     async def _check(self, lease: Lease) -> None:
         """Between chunks: LeaseLost when the lease is no longer ours, the campaign was deleted or paused;
@@ -413,15 +435,112 @@ class Scheduler:
         if runs.text(token) != lease.token or latest is None or runs.text(paused) == "1":
             raise LeaseLost(lease.campaign_id)
 
-    async def _enqueue(
-        self, app: str, content: Content, recipients: Sequence[Recipient], cid: str, activity: str, tid: int
-    ) -> None:
+    async def _deliver(self, shot: Shot, recipients: Sequence[Recipient]) -> tuple[int, dict[str, int]]:
+        """Send one chunk: through the hook first when there is one (FILTER keeps or changes endpoints, DELIVERY
+        delivers them itself), then enqueued. Returns how many were sent (enqueued or delivered by the hook) and
+        the run metrics of the others (hooks.py)."""
+        counts: dict[str, int] = {}
+        configs: dict[str, models.EndpointSendConfiguration] = {}
+        if shot.hook is not None:
+            recipients, configs, counts = await self._through_hook(shot, recipients)
+            if shot.hook.Mode == "DELIVERY":
+                return counts.get(hooks.DELIVERED, 0), counts
+        await self._enqueue(shot, recipients, configs)
+        return len(recipients), counts
+
+    async def _through_hook(
+        self, shot: Shot, recipients: Sequence[Recipient]
+    ) -> tuple[list[Recipient], dict[str, models.EndpointSendConfiguration], dict[str, int]]:
+        hook = shot.hook
+        assert hook is not None
+        caller = hooks.HookCaller(self.webhooks, attempts=self.config.webhooks.hook_attempts,
+                                  backoff_s=self.config.webhooks.hook_backoff_s, sleep=self.sleep)
+        messages = shot.content.messages
+        ids = [r.endpoint_id for r in recipients]
+
+        def body_for(endpoints: Mapping[str, dict[str, Any]]) -> bytes:
+            return hooks.event_payload(messages, app=shot.app, campaign_id=shot.campaign_id,
+                                       treatment_id=shot.treatment_id, activity_id=shot.activity_id,
+                                       scheduled_time=shot.scheduled_time, endpoints=endpoints)
+
+        parts = hooks.batches(ids)
+        results = await asyncio.gather(*(
+            caller.call(hook, body_for, {eid: shot.endpoints[eid] for eid in part if eid in shot.endpoints})
+            for part in parts))
+        kept: dict[str, dict[str, list[str]] | None] = {}
+        counts: dict[str, int] = {}
+        emit: list[bytes | str] = []
+        for part, result in zip(parts, results, strict=True):
+            if result.error is not None:
+                log.warning("campaign %s of %s: hook batch of %d endpoints failed: %s", shot.campaign_id, shot.app,
+                            len(part), result.error)
+                counts[hooks.FAILED] = counts.get(hooks.FAILED, 0) + len(part)
+                emit += self._hook_events(shot, part, hooks.EVENT_FAILURE, "PERMANENT_FAILURE", 502,
+                                          f"Campaign hook failed: {result.error}; not sent")
+                continue
+            kept.update(result.kept)
+            if hook.Mode == "DELIVERY":
+                counts[hooks.DELIVERED] = counts.get(hooks.DELIVERED, 0) + len(result.kept)
+                emit += self._hook_events(shot, list(result.kept), hooks.EVENT_DELIVERED, "SUCCESSFUL", 200,
+                                          "Delivered by the campaign hook (DELIVERY mode)")
+            elif len(result.kept) < len(part):
+                counts[hooks.FILTERED] = counts.get(hooks.FILTERED, 0) + len(part) - len(result.kept)
+        if emit:
+            pipe = self.redis.pipeline(transaction=False)
+            await self.events.queue(pipe, emit)
+            await pipe.execute()
+        configs = {eid: models.EndpointSendConfiguration(Substitutions=subs) for eid, subs in kept.items() if subs}
+        return [r for r in recipients if r.endpoint_id in kept], configs, counts
+
+    def _hook_events(self, shot: Shot, ids: Sequence[str], event_type: str, status: str, code: int,
+                     message: str) -> list[bytes | str]:
+        now_ms = int(time.time() * 1000)
+        context = campaign_context(shot.campaign_id, shot.activity_id, shot.treatment_id)
+        out: list[bytes | str] = []
+        for eid in ids:
+            ep = shot.endpoints.get(eid)
+            record = events.message_record(
+                event_type=event_type, app=shot.app, now_ms=now_ms, message_id=f"{shot.activity_id}:{eid}",
+                request_id=shot.activity_id, channel_type=(ep.ChannelType if ep is not None else None) or "",
+                address=(ep.Address if ep is not None else None) or "", endpoint_id=eid, delivery_status=status,
+                status_code=code, status_message=message[:1000], attempt=1, trace_id=None, context=context)
+            out += [shot.app, event_type, record]
+        return out
+
+    async def _enqueue(self, shot: Shot, recipients: Sequence[Recipient],
+                       configs: Mapping[str, models.EndpointSendConfiguration]) -> None:
+        app, content = shot.app, shot.content
         # in-app recipients get the message stored for their app to fetch (inappstore.py: no wire to send on)
         in_app = [r.endpoint_id for r in recipients if r.channel == IN_APP]
         if in_app:
-            await self.inapp.store(app, cid, tid, in_app, self.clock())
-        rest = [r.endpoint_id for r in recipients if r.channel != IN_APP]
-        if rest:
-            requests = run_requests(content, rest, campaign_id=cid, activity_id=activity, treatment_id=tid)
+            await self.inapp.store(app, shot.campaign_id, shot.treatment_id, in_app, self.clock())
+        custom = [r.endpoint_id for r in recipients if r.channel == CUSTOM]
+        others = [r.endpoint_id for r in recipients if r.channel not in (CUSTOM, IN_APP)]
+        requests = run_requests(content, others, campaign_id=shot.campaign_id, activity_id=shot.activity_id,
+                                treatment_id=shot.treatment_id, configs=configs)
+        if custom:
+            assert content.custom is not None  # plan.channel_for: CUSTOM only with a custom delivery
+            data = content.messages.CustomMessage.Data if (
+                content.messages is not None and content.messages.CustomMessage is not None) else None
+            delivery = Delivery(uri=content.custom.DeliveryUri, data=data, scheduled_time=shot.scheduled_time)
+            # before the messages that read it; rewritten per chunk (the same bytes), kept for their retries
+            await self.redis.set(delivery_key(app, shot.campaign_id, shot.activity_id), msgspec.json.encode(delivery),
+                                 ex=DELIVERY_TTL_S)
+            requests += run_requests(content, custom, campaign_id=shot.campaign_id, activity_id=shot.activity_id,
+                                     treatment_id=shot.treatment_id, custom=True, configs=configs)
+        if requests:
             await self.producer.send_many(app, requests)
+
+
+class Shot(NamedTuple):
+    """What every chunk of one treatment's run shares: where it goes and how (its content and hook)."""
+
+    app: str
+    campaign_id: str
+    treatment_id: int
+    activity_id: str
+    scheduled_time: str
+    content: Content
+    hook: models.CampaignHook | None
+    endpoints: Mapping[str, models.EndpointResponse]  # the audience by id (for the hook's payload)
 

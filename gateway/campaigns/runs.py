@@ -15,8 +15,9 @@ script over them is slot-local), besides the global set of applications with cam
   `t<T>:cursor` (the sort key of the last recipient enqueued), `t<T>:sent` (recipients enqueued), `t<T>:total`
   (recipients planned), `t<T>:metrics` (run metrics JSON), `t<T>:limit:<REASON>` (recipients a limit stopped:
   DAILY_CAP, CAMPAIGN_CAP, EXPIRED; counted with the cursor, limits.py);
-  an event-triggered campaign's open-ended run 0 counts its run metrics one by one instead, in fields
-  `t<T>:m:<REASON>` (listener.py).
+  `t<T>:m:<REASON>` (endpoints not messaged for a reason decided while sending: a hook filtered them out, failed
+  or delivered them, counted with the cursor; and an event-triggered campaign's open-ended run 0 counts all its
+  run metrics one by one there, listener.py).
 - `gw:{app}:camp:<id>:lease`: the run lease (SET NX PX), its value the fencing token from `gw:{app}:camp:fence`.
 """
 
@@ -62,6 +63,12 @@ def fence_key(app: str) -> str:
 def limit_field(treatment_id: int, reason: str) -> str:
     """The run record's field counting the recipients of treatment `treatment_id` that limit `reason` stopped."""
     return f"t{treatment_id}:limit:{reason}"
+
+
+def sent_metric(treatment_id: int, reason: str) -> str:
+    """The run record's field counting endpoints of treatment `treatment_id` not messaged for `reason` while the
+    run was sent (a hook's; planning's reasons are in `t<T>:metrics`)."""
+    return f"t{treatment_id}:m:{reason}"
 
 
 def text(value: bytes | str | None) -> str | None:

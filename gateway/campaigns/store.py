@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import msgspec
 import redis.asyncio as aioredis
@@ -33,6 +33,7 @@ from gateway.campaigns.errors import CampaignNotFound, CampaignValidationError
 from gateway.campaigns.schedule import Run, parse_instant
 from gateway.campaigns.state import campaign_status
 from gateway.campaigns.validate import ROOT, Lookups, check_campaign, check_supported, merge
+from gateway.channels.webhook import HeadCheckFailed
 from gateway.errors import InvalidRequest, NotFound
 from gateway.segments.store import SegmentStore, seg_key
 from gateway.templates.store import TemplateStore
@@ -185,6 +186,7 @@ class CampaignStore:
         *,
         arn_prefix: str = "arn:aws:mobiletargeting:local:000000000000",
         clock: Callable[[], dt.datetime] = _utcnow,
+        head_check: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.redis = redis
         self.segments = segments
@@ -196,6 +198,9 @@ class CampaignStore:
 
         #: GetInAppMessages and the display counts PutEvents records (inappstore.py).
         self.inapp = InAppStore(redis, templates, clock=clock)
+        # Pinpoint's HEAD check of a custom channel's DeliveryUri (webhook.WebhookClient.head_check); raises
+        # HeadCheckFailed. None: not checked (tools that store campaigns without the API's configuration)
+        self._head_check = head_check
 
     @staticmethod
     def resource(app: str, campaign_id: str) -> str:
@@ -212,6 +217,7 @@ class CampaignStore:
         lookups = check_campaign(request, now=now)
         segment_version = await self._check_lookups(app, request, lookups)
         check_supported(request)
+        await self._check_delivery_uris(request, None)
         campaign_id = uuid.uuid4().hex
         stamp = iso(now)
         doc = build_response(
@@ -242,6 +248,7 @@ class CampaignStore:
             lookups = check_campaign(merged, now=now, previous=prev)
             segment_version = await self._check_lookups(app, merged, lookups)
             check_supported(merged)
+            await self._check_delivery_uris(merged, prev)
             version = (prev.Version or 1) + 1
             doc = build_response(
                 app, campaign_id, prev.Arn, merged, version=version, segment_version=segment_version,
@@ -353,6 +360,21 @@ class CampaignStore:
             raise CampaignNotFound(f"Campaign {campaign_id} not found in application {app}")
         return _decode(raw)
 
+    async def _check_delivery_uris(self, req: models.WriteCampaignRequest, prev: models.CampaignResponse | None) -> None:
+        """HEAD-check every custom DeliveryUri the campaign names that its previous version did not (Pinpoint checks
+        at creation; an update that keeps the URI is not checked again)."""
+        if self._head_check is None:
+            return
+        known = set() if prev is None else {c.DeliveryUri for c in _customs(prev)}
+        for member, custom in _members(req):
+            if custom.DeliveryUri in known:
+                continue
+            try:
+                await self._head_check(custom.DeliveryUri)
+            except HeadCheckFailed as exc:
+                raise CampaignValidationError(f"{ROOT}.{member}CustomDeliveryConfiguration.DeliveryUri: {exc}") from None
+            known.add(custom.DeliveryUri)
+
     async def _check_lookups(self, app: str, req: models.WriteCampaignRequest, lookups: Lookups) -> int:
         """Check what validate.py left to the stores; returns the segment version the campaign uses."""
         assert req.SegmentId is not None
@@ -410,3 +432,17 @@ class CampaignStore:
                 doc, State=state, DefaultState=state, AdditionalTreatments=treatments, tags=tags[i] or None
             ))
         return out
+
+
+def _members(req: models.WriteCampaignRequest) -> list[tuple[str, models.CustomDeliveryConfiguration]]:
+    out = [("", req.CustomDeliveryConfiguration)] if req.CustomDeliveryConfiguration is not None else []
+    for i, t in enumerate(req.AdditionalTreatments or []):
+        if t.CustomDeliveryConfiguration is not None:
+            out.append((f"AdditionalTreatments[{i}].", t.CustomDeliveryConfiguration))
+    return out
+
+
+def _customs(doc: models.CampaignResponse) -> list[models.CustomDeliveryConfiguration]:
+    out = [doc.CustomDeliveryConfiguration] if doc.CustomDeliveryConfiguration is not None else []
+    return out + [t.CustomDeliveryConfiguration for t in doc.AdditionalTreatments or []
+                  if t.CustomDeliveryConfiguration is not None]

@@ -27,6 +27,7 @@ Rules and their sources (Pinpoint's API reference for Campaigns and its shapes; 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -197,12 +198,16 @@ def _check_limits(limits: models.CampaignLimits) -> None:
             raise _bad(f"Limits.{name}", f"must be {span}, got {value}")
 
 
+#: The characters RFC 3986 allows in a URI (unreserved, reserved and percent-encoding).
+_RFC3986: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
 def _https(url: str) -> bool:
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme == "https" and bool(parts.hostname) and not any(c.isspace() for c in url)
+    return parts.scheme == "https" and bool(parts.hostname) and _RFC3986.fullmatch(url) is not None
 
 
 def _check_hook(hook: models.CampaignHook) -> None:
@@ -257,7 +262,14 @@ def _check_content(
         if uri.startswith("arn:") or "://" not in uri:
             raise _bad(member, "Gateway runs no AWS Lambda functions: give an https URL")
         if not _https(uri):
-            raise _bad(member, "must be an https URL")
+            raise _bad(member, "must be an https URL of RFC 3986 characters")
+    has_custom_message = messages is not None and messages.CustomMessage is not None
+    if custom is not None and not has_custom_message:
+        raise _bad(where + "MessageConfiguration.CustomMessage",
+                   "is required with a CustomDeliveryConfiguration (its Data is what the custom channel posts)")
+    if custom is None and has_custom_message:
+        raise _bad(where + "MessageConfiguration.CustomMessage",
+                   "goes with a CustomDeliveryConfiguration (the custom channel's DeliveryUri), which is missing")
 
 
 def _other_channels(messages: models.MessageConfiguration | None, templates: models.TemplateConfiguration | None) -> bool:
@@ -311,8 +323,8 @@ IN_APP_LIMITS: Final = frozenset({"MessagesPerSecond", "Session", "Daily", "Tota
 
 def check_supported(req: models.WriteCampaignRequest) -> None:
     """Refuse (CampaignValidationError naming the member) what Pinpoint accepts but the campaign runner would not
-    honour, so nothing is stored and then silently ignored: MessagesPerSecond on EVENT campaigns, hooks, custom
-    delivery, CustomMessage, the Session limit outside in-app campaigns, and a treatment Schedule whose Frequency
+    honour, so nothing is stored and then silently ignored: MessagesPerSecond on EVENT campaigns, the Session
+    limit outside in-app campaigns, and a treatment Schedule whose Frequency
     or EventFilter differs from the campaign's (a treatment's run n is run n of its own schedule within the
     campaign's run n, so they must recur alike; its start, end, local time, zone and quiet time may differ,
     plan.py). Priority orders in-app messages (GetInAppMessages) and is kept for any campaign, as Pinpoint keeps
@@ -322,18 +334,14 @@ def check_supported(req: models.WriteCampaignRequest) -> None:
     if frequency == "EVENT" and req.Limits is not None and req.Limits.MessagesPerSecond is not None:
         raise _bad("Limits.MessagesPerSecond", UNSUPPORTED + "MessagesPerSecond on an EVENT campaign (each event "
                    "sends one message at once)")
-    if req.Hook is not None:
-        raise _bad("Hook", UNSUPPORTED + "CampaignHook")
     if req.Limits is not None:
         honoured = IN_APP_LIMITS if frequency == "IN_APP_EVENT" else SUPPORTED_LIMITS
         for name in req.Limits.__struct_fields__:
             if name not in honoured and getattr(req.Limits, name) is not None:
                 raise _bad(f"Limits.{name}", UNSUPPORTED + f"Limits.{name} (only {', '.join(sorted(honoured))} "
                            + ("are honoured for in-app campaigns)" if frequency == "IN_APP_EVENT" else "are honoured)"))
-    _check_supported_content("", req.MessageConfiguration, req.CustomDeliveryConfiguration)
     for i, t in enumerate(req.AdditionalTreatments or []):
         where = f"AdditionalTreatments[{i}]."
-        _check_supported_content(where, t.MessageConfiguration, t.CustomDeliveryConfiguration)
         if t.Schedule is not None:
             if (t.Schedule.Frequency or "ONCE") != frequency:
                 raise _bad(where + "Schedule.Frequency", UNSUPPORTED + f"a treatment Frequency ({t.Schedule.Frequency}) "
@@ -341,12 +349,3 @@ def check_supported(req: models.WriteCampaignRequest) -> None:
             if t.Schedule.EventFilter != req.Schedule.EventFilter:
                 raise _bad(where + "Schedule.EventFilter", UNSUPPORTED + "a treatment EventFilter other than the "
                            "campaign's")
-
-
-def _check_supported_content(
-    where: str, messages: models.MessageConfiguration | None, custom: models.CustomDeliveryConfiguration | None
-) -> None:
-    if custom is not None:
-        raise _bad(where + "CustomDeliveryConfiguration", UNSUPPORTED + "CustomDeliveryConfiguration")
-    if messages is not None and messages.CustomMessage is not None:
-        raise _bad(where + "MessageConfiguration.CustomMessage", UNSUPPORTED + "CustomMessage (custom channel)")

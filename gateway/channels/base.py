@@ -13,13 +13,14 @@ from the family's :class:`EventNames`. `Channel[ContentT]` and `Composer[Templat
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 import msgspec.structs
 
+from gateway.errors import DeliveryError
 from gateway.models import DirectMessageConfiguration, EndpointResponse
 
 if TYPE_CHECKING:
@@ -87,6 +88,14 @@ class Channel(Protocol[ContentT]):
 
     async def aclose(self) -> None:
         """Close connections; in-flight sends have already finished or been cancelled."""
+
+
+class BatchChannel(Channel[ContentT], Protocol[ContentT]):
+    """A channel whose provider takes many recipients per call (the custom channel's webhook: 50 endpoints per
+    POST). The dispatcher hands it every recipient of a stream batch routed to it in one `send_batch` call."""
+
+    async def send_batch(self, msgs: Sequence[Outbound[ContentT]], /) -> list[Delivered | DeliveryError]:
+        """Deliver `msgs`; each one's result, in order (a failure is returned, never raised, per recipient)."""
 
 
 class Runtime:

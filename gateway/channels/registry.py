@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from gateway.channels import http_sms, push_routes, voice
+from gateway.channels import custom, http_sms, push_routes, voice
 from gateway.channels.base import AnyRoute, Runtime, checked_route
 from gateway.channels.smpp import channel as smpp
 from gateway.channels.smpp.wiring import wire as wire_smpp
 from gateway.channels.sms_content import FAMILY as sms_family
 from gateway.channels.smtp import channel as smtp
 from gateway.channels.smtp.compose import FAMILY as email_family
+from gateway.channels.webhook import WebhookClient
 from gateway.config import (
     ApnsChannelConfig,
     ChannelConfig,
@@ -49,4 +50,7 @@ def build_routes(cfg: GatewayConfig, runtime: Runtime) -> dict[str, AnyRoute]:
             if channel_type in routes:
                 raise ConfigError(f"two channels serve ChannelType {channel_type}; configure one")
             routes[channel_type] = route
+    if "CUSTOM" not in routes:  # campaigns' custom delivery: always there, its webhooks come with each campaign
+        client = WebhookClient(cfg.campaigns.webhooks, account_id=cfg.api.account_id)
+        routes["CUSTOM"] = checked_route(custom.CustomChannel(runtime.redis, client), custom.FAMILY)
     return routes

@@ -242,13 +242,11 @@ def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: 
     cases: list[tuple[dict[str, Any], str]] = [
         ({**base, "Schedule": event, "Limits": {"MessagesPerSecond": 10}},
          "Limits.MessagesPerSecond: not supported yet by this gateway: MessagesPerSecond on an EVENT campaign"),
-        ({**base, "Hook": {"WebUrl": "https://hooks.example.com/x", "Mode": "FILTER"}}, "Hook: not supported yet by this gateway: CampaignHook"),
-        ({**base, "CustomDeliveryConfiguration": {"DeliveryUri": "https://hooks.example.com/x", "EndpointTypes": ["EMAIL"]}},
-         "CustomDeliveryConfiguration: not supported yet by this gateway"),
-        ({**base, "MessageConfiguration": {**EMAIL, "CustomMessage": {"Data": "x"}}}, "MessageConfiguration.CustomMessage: not supported yet"),
         ({**base, "Limits": {"Daily": 1, "Session": 1}}, "Limits.Session: not supported yet by this gateway"),
         ({**base, "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "Frequency": "WEEKLY"}}]},
          "AdditionalTreatments[0].Schedule.Frequency: not supported yet by this gateway: a treatment Frequency"),
+        ({**base, "MessageConfiguration": {**EMAIL, "CustomMessage": {"Data": "x"}}},
+         "MessageConfiguration.CustomMessage: goes with a CustomDeliveryConfiguration"),
     ]
     for request, expected in cases:
         message = _refused(pp, app, request)
@@ -288,3 +286,11 @@ def test_a_run_shows_in_get_campaign_activities_and_state(live_api: Any, live_pp
     assert act["ExecutionMetrics"] == {"ENDPOINT_PRODUCED": "20", "ENDPOINT_OPT_OUT": "1"}
     assert act["ScheduledStart"] == camp["CreationDate"] and act["Start"] and act["End"]
     assert error_of(lambda: pp.get_campaign_activities(ApplicationId=app, CampaignId="nope"))[:2] == ("NotFoundException", 404)
+
+
+def test_send_messages_cannot_borrow_the_custom_delivery_marker(live_pp: Any, live_app: str) -> None:
+    """Context `gateway.channel` routes a campaign run's recipients to its custom webhook: SendMessages refuses it."""
+    code, status, message = error_of(lambda: live_pp.send_messages(ApplicationId=live_app, MessageRequest={
+        "Endpoints": {"e1": {}}, "Context": {"gateway.channel": "CUSTOM", "campaign_id": "c"},
+        "MessageConfiguration": {"SMSMessage": {"Body": "x"}}}))
+    assert (code, status) == ("BadRequestException", 400) and "'gateway.channel' is reserved" in message
