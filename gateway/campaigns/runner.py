@@ -254,11 +254,10 @@ class Scheduler:
                 except WatchError:
                     continue
 
-    @staticmethod
-    def _queue_start(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run) -> None:
+    def _queue_start(self, pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run) -> None:
         pipe.hset(campaign_key(app, cid), mapping={"active": run.number, "status": "EXECUTING"})
         record = runs.run_key(app, cid, run.number)
-        pipe.hsetnx(record, "start", iso(_utcnow()))
+        pipe.hsetnx(record, "start", iso(self.clock()))  # the scheduler's clock, like every other run time
         pipe.hset(record, mapping={"scheduled": iso(run.start), "state": RUNNING})
         pipe.zadd(runs.runs_key(app, cid), {str(run.number): runs.ms(run.start)})
 

@@ -408,3 +408,13 @@ async def test_a_stopping_worker_hands_its_run_over_at_once_between_chunks(redis
     assert await scheduler(redis, clock).tick() == 1  # another worker continues now, not after lease_ms
     counts = Counter(e for e, _ in await enqueued(redis))
     assert len(counts) == 250 and set(counts.values()) == {1}
+
+
+async def test_a_runs_start_is_stamped_by_the_schedulers_clock(redis: Any) -> None:
+    # the activity's Start came from the real clock while ScheduledStart and End came from the scheduler's
+    segment, _ = await seed(redis, 3)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment)
+    assert await scheduler(redis, clock).tick() == 1
+    (act,) = (await store(redis, clock).list_activities(APP, camp.Id, None, None)).Item
+    assert act.Start == act.End == "2030-03-01T12:00:00.000Z"
