@@ -25,7 +25,7 @@ from typing import Final, NamedTuple
 
 from gateway import models
 from gateway.campaigns.schedule import Run, in_quiet_time, local_delivery
-from gateway.campaigns.split import Split, endpoint_cohort
+from gateway.campaigns.split import COHORTS, Split, endpoint_cohort
 
 PRODUCED: Final = "ENDPOINT_PRODUCED"
 HOLDOUT: Final = "TREATMENT_HOLDOUT"
@@ -155,3 +155,23 @@ def plan_treatment(
         else:
             recipients.append(outcome)
     return TreatmentPlan(treatment_id, recipients, metrics)
+
+
+def plan_group(
+    campaign: models.CampaignResponse,
+    treatment_id: int,
+    run: Run,
+    audience: int,
+    members: Iterable[models.EndpointResponse],
+    quiet: models.QuietTime | None,
+) -> TreatmentPlan:
+    """plan_treatment for an audience of `audience` endpoints already partitioned by cohort
+    (split.partition_audience), given only this treatment's `members`: the same recipients and run metrics, while
+    the audience is walked once for all treatments instead of once per treatment."""
+    plan = plan_treatment(campaign, treatment_id, run, members, Split((treatment_id,) * COHORTS), quiet)
+    held_out = audience - plan.metrics[PRODUCED]
+    if audience:
+        plan.metrics[PRODUCED] = audience
+    if held_out:
+        plan.metrics[HOLDOUT] += held_out
+    return plan
