@@ -69,6 +69,9 @@ class Recipient(NamedTuple):
     at: dt.datetime
 
 
+_new_tuple: Final = tuple.__new__
+
+
 class TreatmentPlan(NamedTuple):
     """One treatment's run: its recipients and its run metrics (reason -> count, ENDPOINT_PRODUCED included)."""
 
@@ -113,22 +116,40 @@ def endpoint_outcome(
     endpoint: models.EndpointResponse, content: Content, run: Run, quiet: models.QuietTime | None
 ) -> Recipient | str:
     """One endpoint inside the treatment's cohorts: a Recipient, or the reason it is not messaged (module doc)."""
+    reason = endpoint_reason(endpoint)
+    if reason is not None:
+        return reason
+    zone = endpoint.Demographic.Timezone if endpoint.Demographic is not None else None
+    reached = kind_outcome(content, run, quiet, endpoint.ChannelType, zone)
+    return reached if isinstance(reached, str) else Recipient(endpoint.Id or "", *reached)
+
+
+def endpoint_reason(endpoint: models.EndpointResponse) -> str | None:
+    """The reason an endpoint is not messaged whatever the treatment (OPT_OUT, INACTIVE, MISSING_ADDRESS), if any."""
     if endpoint.OptOut == "ALL":
         return OPT_OUT
     if endpoint.EndpointStatus == "INACTIVE":
         return INACTIVE
     if not endpoint.Address:
         return MISSING_ADDRESS
-    channel = channel_for(content, endpoint.ChannelType)
+    return None
+
+
+def kind_outcome(
+    content: Content, run: Run, quiet: models.QuietTime | None, channel_type: str | None, zone: str | None
+) -> tuple[str, dt.datetime] | str:
+    """The part of endpoint_outcome that depends only on the endpoint's channel type and time zone: (channel,
+    delivery time), or the reason (CHANNEL_MISMATCH, MISSING_TIMEZONE, QUIET). A run's audience has few such
+    kinds, so planning decides each once (plan_treatment)."""
+    channel = channel_for(content, channel_type)
     if channel is None:
         return CHANNEL_MISMATCH
-    zone = endpoint.Demographic.Timezone if endpoint.Demographic is not None else None
     delivery = local_delivery(content.schedule, run, zone)
     if delivery.at is None:
         return MISSING_TIMEZONE
     if in_quiet_time(quiet, zone, delivery.at):
         return QUIET
-    return Recipient(endpoint.Id or "", channel, delivery.at)
+    return channel, delivery.at
 
 
 def plan_treatment(
@@ -140,20 +161,36 @@ def plan_treatment(
     quiet: models.QuietTime | None,
 ) -> TreatmentPlan:
     """Treatment `treatment_id`'s run `run` over the segment's `endpoints` (each with its Id), split by `split`;
-    `quiet` is the quiet time in force (schedule.effective_quiet_time)."""
+    `quiet` is the quiet time in force (schedule.effective_quiet_time). endpoint_outcome for each endpoint, with
+    its channel-type-and-zone part (kind_outcome) decided once per kind."""
     content = treatment_content(campaign, treatment_id)
     metrics: Counter[str] = Counter()
     recipients: list[Recipient] = []
+    kinds: dict[tuple[str | None, str | None], tuple[str, dt.datetime] | str] = {}
+    whole = len(split.cohorts(treatment_id)) == COHORTS  # every cohort is this treatment's: nothing to hold out
+    produced = held_out = 0
     for endpoint in endpoints:
-        metrics[PRODUCED] += 1
-        if split.group(endpoint_cohort(endpoint.Id or "", endpoint.CohortId)) != treatment_id:
-            metrics[HOLDOUT] += 1
+        produced += 1
+        if not whole and split.group(endpoint_cohort(endpoint.Id or "", endpoint.CohortId)) != treatment_id:
+            held_out += 1
             continue
-        outcome = endpoint_outcome(endpoint, content, run, quiet)
-        if isinstance(outcome, str):
-            metrics[outcome] += 1
+        reason = endpoint_reason(endpoint)
+        if reason is not None:
+            metrics[reason] += 1
         else:
-            recipients.append(outcome)
+            demographic = endpoint.Demographic
+            kind = (endpoint.ChannelType, demographic.Timezone if demographic is not None else None)
+            reached = kinds.get(kind)
+            if reached is None:
+                reached = kinds[kind] = kind_outcome(content, run, quiet, *kind)
+            if isinstance(reached, str):
+                metrics[reached] += 1
+            else:
+                recipients.append(_new_tuple(Recipient, (endpoint.Id or "", *reached)))  # no NamedTuple __new__ frame
+    if produced:
+        metrics[PRODUCED] = produced
+    if held_out:
+        metrics[HOLDOUT] = held_out
     return TreatmentPlan(treatment_id, recipients, metrics)
 
 

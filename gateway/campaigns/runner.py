@@ -326,15 +326,21 @@ class Scheduler:
         except NotFound:
             return []  # the segment is gone: the campaign is DELETED (state.py) and its run reaches no one
         out: list[Member] = []
-        batches = [ids[i : i + LOAD_BATCH] for i in range(0, len(ids), LOAD_BATCH)]
-        for w in range(0, len(batches), LOAD_AHEAD):
-            window = batches[w : w + LOAD_AHEAD]
-            replies = await asyncio.gather(*(self.redis.mget([keys.endpoint(app, i) for i in part]) for part in window))
-            for part, raws in zip(window, replies, strict=True):
-                for eid, raw in zip(part, raws, strict=True):
+        batches = [[keys.endpoint(app, i) for i in ids[i : i + LOAD_BATCH]] for i in range(0, len(ids), LOAD_BATCH)]
+        # a sliding window: the next MGETs are served while this process decodes the one that arrived
+        ahead = [asyncio.ensure_future(self.redis.mget(part)) for part in batches[:LOAD_AHEAD]]
+        try:
+            for b in range(len(batches)):
+                raws = await ahead[b]
+                if b + LOAD_AHEAD < len(batches):
+                    ahead.append(asyncio.ensure_future(self.redis.mget(batches[b + LOAD_AHEAD])))
+                for eid, raw in zip(ids[b * LOAD_BATCH : (b + 1) * LOAD_BATCH], raws, strict=True):
                     if raw is not None:
                         member = _decode_member(raw)
                         out.append(member if member.Id else msgspec.structs.replace(member, Id=eid))
+        finally:
+            for pending in ahead:
+                pending.cancel()
         # a Member carries every member of an EndpointResponse that plan.py reads (duck-typed, see Member)
         return cast(list[models.EndpointResponse], out)
 
@@ -365,7 +371,8 @@ class Scheduler:
             await self._fenced(lease, functools.partial(
                 self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
             todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
-            ready = todo[: runs.due_count(todo, horizon)]
+            due = runs.due_count(todo, horizon)
+            ready = todo if due == len(todo) else todo[:due]
             if len(ready) < len(todo):
                 first = todo[len(ready)][1].at
                 later = first if later is None else min(later, first)

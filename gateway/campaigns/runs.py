@@ -112,12 +112,12 @@ def sort_key(recipient: Recipient) -> str:
 def pending(recipients: Iterable[Recipient], cursor: str | None) -> list[tuple[str, Recipient]]:
     """The recipients after `cursor`, in run order, with their sort keys (sort_key's; the time's part is made once
     per distinct delivery time: a run has few)."""
-    prefixes: dict[dt.datetime, str] = {}
+    prefixes: dict[int, str] = {}  # by the datetime's id: planning hands out one object per delivery time
     keyed: list[tuple[str, Recipient]] = []
     for r in recipients:
-        prefix = prefixes.get(r.at)
+        prefix = prefixes.get(id(r.at))
         if prefix is None:
-            prefix = prefixes[r.at] = f"{ms(r.at):015d}:"
+            prefix = prefixes[id(r.at)] = f"{ms(r.at):015d}:"
         keyed.append((prefix + r.endpoint_id, r))
     keyed.sort(key=_first)
     return keyed if cursor is None else keyed[bisect.bisect_right(keyed, cursor, key=_first):]
