@@ -418,3 +418,34 @@ async def test_a_runs_start_is_stamped_by_the_schedulers_clock(redis: Any) -> No
     assert await scheduler(redis, clock).tick() == 1
     (act,) = (await store(redis, clock).list_activities(APP, camp.Id, None, None)).Item
     assert act.Start == act.End == "2030-03-01T12:00:00.000Z"
+
+
+class CountingConnection(aioredis.Connection):
+    """Counts the writes to Redis: one per command, per pipeline or per transaction step (a round trip each)."""
+
+    writes = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.writes += 1
+        await super().send_packed_command(command, check_health)
+
+
+async def test_a_run_costs_about_two_round_trips_per_chunk(redis: Any, redis_server: Any) -> None:
+    # each chunk was a check, the XADDs and a WATCH transaction (WATCH, GET, HEXISTS, MULTI/EXEC): 6 round trips;
+    # now the XADDs and one script that checks the lease and moves the cursor
+    n, chunk = 3000, 100
+    segment, _ = await seed(redis, n)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment)
+    counted = aioredis.Redis.from_url(redis_server.url, connection_class=CountingConnection)
+    try:
+        s = scheduler(counted, clock, chunk_requests=chunk // 100)
+        assert len(await s.resolver.resolve(APP, segment)) == n  # the index is built before counting
+        CountingConnection.writes = 0
+        assert await s.run_campaign(APP, camp.Id)
+        writes = CountingConnection.writes
+    finally:
+        await counted.aclose()
+    assert sorted(e for e, _ in await enqueued(redis)) == sorted(f"e{i:03d}" for i in range(n))
+    chunks = n // chunk
+    assert writes <= 2 * chunks + 30, writes  # 30: the lease, the plan, the run's start and end
