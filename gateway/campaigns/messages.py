@@ -94,7 +94,7 @@ def run_requests(
     empty = models.EndpointSendConfiguration()
     return [
         models.MessageRequest(
-            Endpoints={eid: empty for eid in endpoint_ids[i : i + batch]},
+            Endpoints=dict.fromkeys(endpoint_ids[i : i + batch], empty),
             MessageConfiguration=config,
             TemplateConfiguration=content.templates,
             Context=context,

@@ -326,7 +326,8 @@ class Scheduler:
         except NotFound:
             return []  # the segment is gone: the campaign is DELETED (state.py) and its run reaches no one
         out: list[Member] = []
-        batches = [[keys.endpoint(app, i) for i in ids[i : i + LOAD_BATCH]] for i in range(0, len(ids), LOAD_BATCH)]
+        prefix = keys.endpoint(app, "")  # the keys differ only by the id at their end
+        batches = [[prefix + i for i in ids[i : i + LOAD_BATCH]] for i in range(0, len(ids), LOAD_BATCH)]
         # a sliding window: the next MGETs are served while this process decodes the one that arrived
         ahead = [asyncio.ensure_future(self.redis.mget(part)) for part in batches[:LOAD_AHEAD]]
         try:
