@@ -379,19 +379,22 @@ class Scheduler:
                 later = first if later is None else min(later, first)
             content = treatment_content(doc, tid)
             activity = runs.activity_id(cid, run.number, tid)
+            checked = False  # the previous chunk's cursor script checked the lease and the campaign just now
             for i in range(0, len(ready), chunk):
                 part = ready[i : i + chunk]
-                if i == 0:  # later chunks: the previous chunk's cursor write checked
+                if not checked:
                     await self._check(lease)
                 elif self.stopping.is_set():
                     raise Stopping(lease.campaign_id)
                 await self._enqueue(app, content, [r for _, r in part], cid, activity, tid)
                 await self._advance(lease, record_key, tid, part[-1][0], len(part))
                 enqueued += len(part)
+                checked = True
                 if mps is not None:
                     ahead = enqueued / mps - (self.monotonic() - began)
                     if ahead > 0:
                         await self.sleep(ahead)
+                        checked = False  # a pause or a takeover may have come while it waited
         return later
 
     async def _advance(self, lease: Lease, record_key: str, tid: int, cursor: str, n: int) -> None:

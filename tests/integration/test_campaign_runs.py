@@ -449,3 +449,21 @@ async def test_a_run_costs_about_two_round_trips_per_chunk(redis: Any, redis_ser
     assert sorted(e for e, _ in await enqueued(redis)) == sorted(f"e{i:03d}" for i in range(n))
     chunks = n // chunk
     assert writes <= 2 * chunks + 30, writes  # 30: the lease, the plan, the run's start and end
+
+
+async def test_a_pause_while_pacing_stops_before_the_next_chunk(redis: Any) -> None:
+    # the cursor script checks the campaign as it moves the cursor; a pause during MessagesPerSecond's wait that
+    # follows must still stop the run before its next chunk
+    segment, _ = await seed(redis, 350)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment, Limits={"MessagesPerSecond": 100})
+    camps = store(redis, clock)
+    t = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        t[0] += seconds
+        await camps.update_campaign(APP, camp.Id, models.WriteCampaignRequest(IsPaused=True))
+
+    s = Scheduler(redis, producer=Producer(redis), clock=clock, sleep=sleep, monotonic=lambda: t[0])
+    assert await s.tick() == 1
+    assert len(await enqueued(redis)) == 100  # the first second's chunk only
