@@ -7,13 +7,14 @@ Each tick walks the applications with campaigns (`gw:camp:apps`) and each one's 
 campaign it can lease. A run: resolve the segment (segments/resolver.py), load its endpoints, split them
 (split.py), plan each treatment (plan.py: recipients and run metrics, local time and quiet time from
 schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer, in chunks of
-`chunk_requests` requests of at most 100 endpoints, one pipelined round trip per chunk. The engine then sends them
+`chunk_requests` requests of at most 100 endpoints: per chunk one pipelined round trip for the XADDs and one
+for the cursor script (below). The engine then sends them
 like any request: every channel, status, event, retry and rate limit applies, and every event carries
 campaign_id, campaign_activity_id and treatment_id (the request's Context).
 
 Exactly one worker runs a run: it holds the run's lease (SET NX PX, its value a fencing token from INCR), renews
 it with every chunk and writes its progress only while the token is still the lease's (WATCH on the lease, in the
-campaign's slot). Progress is the run's cursor per treatment: recipients are sent in a fixed order (delivery time,
+campaign's slot; for the cursor, a script that checks the lease and the campaign as it writes). Progress is the run's cursor per treatment: recipients are sent in a fixed order (delivery time,
 endpoint id) and the cursor is the key of the last one enqueued. The stream is in another cluster slot than the
 campaign, so the XADDs and the cursor cannot be one transaction: the cursor advances right after the chunk's
 XADDs succeed. A worker dying between the two, or one whose lease expired while it enqueued, makes the worker
