@@ -186,7 +186,8 @@ def plan_treatment(
             if isinstance(reached, str):
                 metrics[reached] += 1
             else:
-                recipients.append(_new_tuple(Recipient, (endpoint.Id or "", *reached)))  # no NamedTuple __new__ frame
+                # no NamedTuple __new__ frame: a million of them
+                recipients.append(_new_tuple(Recipient, (endpoint.Id or "", reached[0], reached[1])))
     if produced:
         metrics[PRODUCED] = produced
     if held_out:

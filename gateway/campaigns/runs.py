@@ -112,13 +112,17 @@ def sort_key(recipient: Recipient) -> str:
 def pending(recipients: Iterable[Recipient], cursor: str | None) -> list[tuple[str, Recipient]]:
     """The recipients after `cursor`, in run order, with their sort keys (sort_key's; the time's part is made once
     per distinct delivery time: a run has few)."""
-    prefixes: dict[int, str] = {}  # by the datetime's id: planning hands out one object per delivery time
-    keyed: list[tuple[str, Recipient]] = []
-    for r in recipients:
-        prefix = prefixes.get(id(r.at))
-        if prefix is None:
-            prefix = prefixes[id(r.at)] = f"{ms(r.at):015d}:"
-        keyed.append((prefix + r.endpoint_id, r))
+    listed = recipients if isinstance(recipients, list) else list(recipients)
+    # by the datetime's id: planning hands out one object per delivery time, and most runs have only one
+    times = {id(r.at): r.at for r in listed}
+    keyed: list[tuple[str, Recipient]]
+    if len(times) == 1:
+        (at,) = times.values()
+        prefix = f"{ms(at):015d}:"
+        keyed = [(prefix + r.endpoint_id, r) for r in listed]
+    else:
+        prefixes = {i: f"{ms(at):015d}:" for i, at in times.items()}
+        keyed = [(prefixes[id(r.at)] + r.endpoint_id, r) for r in listed]
     keyed.sort(key=_first)
     return keyed if cursor is None else keyed[bisect.bisect_right(keyed, cursor, key=_first):]
 
