@@ -14,8 +14,8 @@ campaign_id, campaign_activity_id and treatment_id (the request's Context).
 
 Exactly one worker runs a run: it holds the run's lease (SET NX PX, its value a fencing token from INCR), renews
 it with every chunk and writes its progress only while the token is still the lease's (WATCH on the lease, in the
-campaign's slot; for the cursor, a script that checks the lease and the campaign as it writes). Progress is the run's cursor per treatment: recipients are sent in a fixed order (delivery time,
-endpoint id) and the cursor is the key of the last one enqueued. The stream is in another cluster slot than the
+campaign's slot; for the cursor, a script that checks the lease and the campaign as it writes). Progress is the
+run's cursor per treatment: recipients are sent in a fixed order (delivery time, endpoint id) and the cursor is the key of the last one enqueued. The stream is in another cluster slot than the
 campaign, so the XADDs and the cursor cannot be one transaction: the cursor advances right after the chunk's
 XADDs succeed. A worker dying between the two, or one whose lease expired while it enqueued, makes the worker
 that takes over enqueue that chunk again: delivery is at least once, with at most one chunk per takeover sent
