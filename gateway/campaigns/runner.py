@@ -12,14 +12,14 @@ for the cursor script (below). The engine then sends them
 like any request: every channel, status, event, retry and rate limit applies, and every event carries
 campaign_id, campaign_activity_id and treatment_id (the request's Context).
 
-Exactly one worker runs a run: it holds the run's lease (SET NX PX, its value a fencing token from INCR), renews
-it with every chunk and writes its progress only while the token is still the lease's (WATCH on the lease, in the
+Exactly one worker runs a run: it holds the run's lease (SET NX PX, its value a fencing token from INCR), renews it
+with every chunk and writes its progress only while the token is still the lease's (WATCH on the lease, in the
 campaign's slot; for the cursor, a script that checks the lease and the campaign as it writes). Progress is the
-run's cursor per treatment: recipients are sent in a fixed order (delivery time, endpoint id) and the cursor is the key of the last one enqueued. The stream is in another cluster slot than the
-campaign, so the XADDs and the cursor cannot be one transaction: the cursor advances right after the chunk's
-XADDs succeed. A worker dying between the two, or one whose lease expired while it enqueued, makes the worker
-that takes over enqueue that chunk again: delivery is at least once, with at most one chunk per takeover sent
-twice, and nothing skipped.
+run's cursor per treatment: recipients are sent in a fixed order (delivery time, endpoint id) and the cursor is the
+key of the last one enqueued. The stream is in another cluster slot than the campaign, so the XADDs and the cursor
+cannot be one transaction: the cursor advances right after the chunk's XADDs succeed. A worker dying between the
+two, or one whose lease expired while it enqueued, makes the worker that takes over enqueue that chunk again:
+delivery is at least once, with at most one chunk per takeover sent twice, and nothing skipped.
 
 Between chunks the runner checks the campaign: deleted, it stops at once; paused, it stops and the run stays
 in progress (resuming continues it from its cursor). A local-time run reaches each endpoint at its wall time in
