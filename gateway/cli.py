@@ -17,11 +17,6 @@ from gateway.errors import ConfigError, DecodeError
 log = logging.getLogger("gateway.cli")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-
-
 def _uvloop() -> None:
     try:
         import uvloop
@@ -61,8 +56,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_at = config_mod.host_port(args.api) if args.api else None
         if cfg.inbound is not None:
             config_mod.host_port(cfg.inbound.listen)
+        if cfg.metrics.listen is not None:
+            config_mod.host_port(cfg.metrics.listen)
+        from gateway.tracking.cli import listen_address
+        from gateway.tracking.finish import tracker_from_config
+        tracking_at = listen_address(cfg, args.tracking)
+        tracker_from_config(cfg.tracking, environ)  # [tracking] without its keys stops here, not in the worker
     except ConfigError as exc:
-        print(f"gateway: --api or inbound.listen: {exc}", file=sys.stderr)
+        print(f"gateway: --api, --tracking, inbound.listen or metrics.listen: {exc}", file=sys.stderr)
         return 2
     if args.api:
         from gateway.api.server import check_api_config
@@ -76,7 +77,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not cfg.channels:
         print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
         return 2
-    _setup_logging(cfg.log_level)
+    from gateway import logs
+
+    logs.setup(cfg, environ)
     _uvloop()
 
     async def main() -> int:
@@ -93,12 +96,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 1 if up is None else 0
         runners = []
         api_redis = None
+        api_metrics = None
+        if cfg.metrics.listen is not None and api_at is not None:
+            from gateway.metrics.core import ApiMetrics
+
+            api_metrics = ApiMetrics()
         if api_at is not None:
             from gateway.api.server import start_api
 
             # The API's own pool: each SendMessages holds a connection while it waits for its reply (BLPOP).
             api_redis = redisconn.connect(cfg, max_connections=max(256, cfg.redis_max_connections))
-            runner, port = await start_api(cfg, api_at[0], api_at[1], redis=api_redis)
+            runner, port = await start_api(cfg, api_at[0], api_at[1], redis=api_redis, metrics=api_metrics)
             runners.append(runner)
             log.warning("Pinpoint REST API listening on http://%s:%d", api_at[0], port)
         if cfg.inbound is not None:
@@ -107,6 +115,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             runner, port = await start_inbound(cfg, worker.redis)
             runners.append(runner)
             log.warning("inbound SMS/voice webhook listening on port %d", port)
+        if cfg.metrics.listen is not None:
+            from gateway.metrics.server import start_metrics, worker_registry
+
+            # the API, when served here, is this process too: one registry, one listener
+            runner, port = await start_metrics(cfg.metrics.listen, worker_registry(worker, api_metrics))
+            runners.append(runner)
+            log.warning("Prometheus metrics at http://%s:%d/metrics", config_mod.host_port(cfg.metrics.listen)[0], port)
+        if tracking_at is not None:
+            from gateway.tracking.server import start_tracking
+
+            runner, port = await start_tracking(cfg, worker.redis, tracking_at[0], tracking_at[1])
+            runners.append(runner)
+            log.warning("email tracking server listening on http://%s:%d", tracking_at[0], port)
         _tune_process()
         try:
             await worker.run()
@@ -253,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="TOML config file (default: $GATEWAY_CONFIG)")
     s.add_argument("--consumer", help="consumer name in the group (default: hostname-pid)")
     s.add_argument("--api", metavar="HOST:PORT", help="also serve Pinpoint's REST API here")
+    s.add_argument("--tracking", metavar="HOST:PORT", help="also serve email tracking/unsubscribe here ([tracking])")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("send", help="enqueue one request")
@@ -311,10 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.campaigns import cli as campaign_cli
     from gateway.segments import cli as segment_cli
     from gateway.templates import cli as template_cli
+    from gateway.tracking import cli as tracking_cli
 
     template_cli.register(sub)  # gateway render
     segment_cli.register(sub)  # gateway segment count|sample
     campaign_cli.register(sub)  # gateway campaign list|show|pause|resume|run-now
+    tracking_cli.register(sub)  # gateway tracking
     return p
 
 

@@ -356,6 +356,51 @@ class CampaignsConfig(_Base):
     # can enqueue twice
     chunk_requests: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     due_per_poll: PositiveInt = 10  # due campaigns per application looked at per poll
+    # EVENT campaigns: the worker's listener reads the events stream in this consumer group (its own cursor)
+    events_group: str = "campaign-triggers"
+    events_batch: PositiveInt = 256  # events-stream entries read per call
+    events_block_ms: PositiveInt = 500  # how long an idle read waits for new events (an event wakes it at once)
+    events_handled_ttl_s: PositiveInt = 86_400  # how long a (campaign, event) stays marked handled (redelivery)
+
+
+class MetricsConfig(_Base):
+    """Prometheus `/metrics` (docs/metrics.md). Off unless `listen` (HOST:PORT, port 0: any free port) is set:
+    every process (`gateway serve`, `python -m gateway.api`) serves its own registry on its own listener, never
+    on the API port; several processes on one host each need their own port (GATEWAY_METRICS__LISTEN)."""
+
+    listen: str | None = None
+    sample_interval_ms: PositiveInt = 5_000  # how often stream lag, pending, retry and dead-letter sizes are read
+
+
+class LoggingConfig(_Base):
+    """How `gateway serve` logs (docs/metrics.md): `format = "json"` writes one JSON object per line; `redact`
+    (on by default, in either format) replaces email addresses, phone numbers, push tokens and configured
+    secrets in messages, arguments and tracebacks."""
+
+    format: Literal["text", "json"] = "text"
+    redact: bool = True
+
+
+class TrackingConfig(_Base):
+    """Email open and click tracking and one-click unsubscribe (docs/tracking.md). With this section, opens and
+    clicks are tracked for every application (Pinpoint tracks them by default) unless `apps` turns an application
+    off; without it nothing is rewritten. Tokens are signed with the keys in the environment variable named by
+    `key_env` (`KID:SECRET,KID:SECRET`: the first signs, all verify, so keys rotate by id)."""
+
+    public_url: str  # where recipients reach the tracking server, e.g. "https://t.example.com"
+    listen: str | None = None  # HOST:PORT the tracking server binds (`gateway serve --tracking` overrides)
+    key_env: str = "GATEWAY_TRACKING_KEYS"
+    opens: bool = True  # add the open pixel to HTML email
+    clicks: bool = True  # rewrite http(s) links of HTML email
+    apps: dict[str, bool] = {}  # per-application override of opens and clicks (application id -> on/off)
+    # List-Unsubscribe / List-Unsubscribe-Post (RFC 8058) on "bulk" email (campaigns and journeys), "all", "none"
+    unsubscribe_headers: Literal["bulk", "all", "none"] = "bulk"
+    unsubscribe_mailto: str | None = None  # an address for the mailto: form of List-Unsubscribe, if any
+    # What an unsubscribe does: OptOut ALL on the endpoint (suppression when it went to a bare address), or
+    # always put the address on the application's suppression list
+    unsubscribe_action: Literal["opt_out", "suppress"] = "opt_out"
+    batch_events: PositiveInt = 500  # the server writes its events when this many are buffered ...
+    flush_ms: PositiveInt = 50  # ... or this long after the first one
 
 
 class GatewayConfig(_Base):
@@ -376,8 +421,11 @@ class GatewayConfig(_Base):
     otp: OtpSection | None = None
     jobs: JobsConfig = msgspec.field(default_factory=JobsConfig)
     campaigns: CampaignsConfig = msgspec.field(default_factory=CampaignsConfig)
+    tracking: TrackingConfig | None = None
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
 
 
 def host_port(value: str) -> tuple[str, int]:
@@ -414,7 +462,7 @@ def _set_path(tree: dict[str, Any], path: list[str], value: str) -> None:
 
 
 # Secret variables named by a default (OtpSection.key_env): values, never configuration overlays.
-DEFAULT_SECRET_ENVS = frozenset({"GATEWAY_OTP_KEY"})
+DEFAULT_SECRET_ENVS = frozenset({"GATEWAY_OTP_KEY", "GATEWAY_TRACKING_KEYS"})
 
 
 def secret_env_names(data: Any, environ: Mapping[str, str], prefix: str = "GATEWAY_") -> set[str]:

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from gateway.channels import families
 from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
 from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
+from gateway.metrics.core import LATENCY_BUCKETS, SEND_BUCKETS, ChannelCells, EngineMetrics, entry_ms
 from gateway.models import (
     AddressConfiguration,
     DeliveryStatus,
@@ -48,7 +50,7 @@ from gateway.models import (
     SendUsersMessageResponse,
 )
 from gateway.outcome import Action, Outcome, Refused, Result, decide
-from gateway.redisconn import REDIS_DOWN
+from gateway.redisconn import REDIS_DOWN, pool_busy
 from gateway.sms.optouts import OptOutStore
 from gateway.stream import codec, retry
 from gateway.stream.retry import backoff_s
@@ -56,6 +58,7 @@ from gateway.suppression import SuppressionList
 from gateway.suppression import entry as suppression_entry
 from gateway.templates import ProgramCache, TemplateError
 from gateway.templates.variables import build_context
+from gateway.tracking.finish import tracker_from_config
 
 if TYPE_CHECKING:
     from gateway.templates.store import TemplateResponseT, TemplateStore
@@ -107,6 +110,7 @@ class Job:
         "outcome",
         "result",
         "route",
+        "send_s",
         "user",
     )
 
@@ -125,6 +129,7 @@ class Job:
         self.outbound: Outbound[Any] | None = None
         self.result: Result | None = None  # what happened: set once, by a refusal or by the send
         self.outcome: Outcome | None = None  # what it means: set by _decide
+        self.send_s: float | None = None  # how long channel.send took, once it returned or raised
 
     @property
     def done(self) -> bool:
@@ -152,7 +157,8 @@ class Dispatcher:
     """Processes batches of raw stream entries end to end (see the module docstring)."""
 
     def __init__(self, redis: aioredis.Redis, cfg: GatewayConfig, routes: dict[str, AnyRoute], *,
-                 templates: TemplateStore | None = None, optouts: OptOutStore | None = None) -> None:
+                 templates: TemplateStore | None = None, optouts: OptOutStore | None = None,
+                 metrics: EngineMetrics | None = None) -> None:
         self.redis = redis
         self.cfg = cfg
         self.routes = routes
@@ -165,7 +171,10 @@ class Dispatcher:
         self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
         self._reply = redis.register_script(_REPLY)
         self.counts: dict[str, int] = {}
+        self.metrics = metrics  # recorded once a batch's outcomes are written (gateway/metrics/)
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
+        # email open/click tracking and unsubscribe URLs (the [tracking] section), applied after composition
+        self.tracker = tracker_from_config(cfg.tracking)
 
     # ---------------------------------------------------------------- the walk
 
@@ -412,6 +421,8 @@ class Dispatcher:
             return
         j.outbound = Outbound(message_id=j.message_id, app=j.entry.app, recipient=recipient, content=content,
                               attempt=j.entry.attempt, trace_id=req.TraceId)
+        if self.tracker is not None:
+            j.outbound = self.tracker(j.outbound)
 
     async def _template(self, name: str, ttype: str, version: str | None,
                         ) -> tuple[TemplateResponseT, dict[str, Any]] | None:
@@ -424,6 +435,7 @@ class Dispatcher:
 
     def _renderer(self, recipient: Recipient, defaults: dict[str, Any] | None) -> Render:
         ctx: list[dict[str, Any]] = []
+        tracker = self.tracker
 
         def render(source: str | None) -> str | None:
             if source is None or "{{" not in source:
@@ -432,6 +444,8 @@ class Dispatcher:
                 ctx.append(build_context(endpoint=recipient.endpoint, address=recipient.address,
                                          channel_type=recipient.channel_type, default_substitutions=defaults,
                                          substitutions=recipient.substitutions))
+                if tracker is not None and recipient.channel_type == "EMAIL":
+                    tracker.add_variables(ctx[0])
             return self.programs.get(source).render(ctx[0])
 
         return render
@@ -439,6 +453,7 @@ class Dispatcher:
     async def _send(self, j: Job) -> None:
         route, msg = j.route, j.outbound
         assert route is not None and msg is not None
+        started = time.perf_counter()
         try:
             j.result = await route.channel.send(msg)
         except errors.DeliveryError as exc:
@@ -446,6 +461,7 @@ class Dispatcher:
         except Exception as exc:  # a channel bug: never resend blindly, never lose the outcome
             log.exception("channel %r raised an unexpected error", route.channel)
             j.result = errors.MaybeSent(f"internal error in the channel: {type(exc).__name__}")
+        j.send_s = time.perf_counter() - started
 
     # ---------------------------------------------------------------- outcomes
 
@@ -470,7 +486,6 @@ class Dispatcher:
         """Decide every recipient, then write the plan: the per-application writes first (idempotent, so a crash
         before the acknowledgement repeats nothing harmful), then one transaction with the events, retries, dead
         letters and replies, and the XACK."""
-        stream = self.cfg.stream
         now_ms = int(time.time() * 1000)
         emit: list[bytes | str] = []
         retries: dict[str, list[Job]] = {}
@@ -496,6 +511,29 @@ class Dispatcher:
         if per_app:
             await self._per_app_writes_patiently(per_app)
 
+        while True:
+            try:
+                await self._outcome_transaction(entries, jobs, dead, lane, emit, retries, exhausted, now_ms)
+                break
+            except REDIS_DOWN as exc:
+                # no connection free within the pool's timeout: the transaction never left, so it is built again
+                # and sent once one is; giving up would redeliver, and resend, a batch already sent
+                if not pool_busy(exc):
+                    raise
+                await self.sleep(PER_APP_RETRY.base_s)
+        if self.metrics is not None:  # after the transaction: a batch left pending is counted when it is done
+            try:
+                _observe(self.metrics, jobs, len(entries) + len(dead), len(dead), int(time.time() * 1000))
+            except Exception:  # the outcomes are written and acknowledged: a metrics bug must not say otherwise
+                log.exception("recording the metrics of a batch failed")
+
+    async def _outcome_transaction(
+        self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job], dead: list[Dead],
+        lane: Lane, emit: list[bytes | str], retries: dict[str, list[Job]], exhausted: dict[str, list[Job]],
+        now_ms: int,
+    ) -> None:
+        """The batch's one transaction: events, retries, dead letters, replies and the XACK (_finalize)."""
+        stream = self.cfg.stream
         pipe = self.redis.pipeline(transaction=True)
         if emit:
             await self.event_writer.queue(pipe, emit)
@@ -536,19 +574,23 @@ class Dispatcher:
 
     async def _per_app_writes_patiently(self, jobs: list[Job]) -> None:
         """_per_app_writes, repeated while Redis is down (they are idempotent) for up to PER_APP_RETRY's attempts;
-        then Redis being down is raised and the batch stays pending."""
+        then Redis being down is raised and the batch stays pending. A busy pool (every connection lent out) is
+        waited out without counting attempts: the connections come back, and giving up would redeliver, and so
+        resend, a batch whose messages were already sent."""
         attempt = 1
         while True:
             try:
                 await self._per_app_writes(jobs)
                 return
             except REDIS_DOWN as exc:
-                if attempt >= PER_APP_RETRY.max_attempts:
+                busy = pool_busy(exc)
+                if attempt >= PER_APP_RETRY.max_attempts and not busy:
                     raise
-                log.warning("Redis unavailable for the per-application writes of a batch (attempt %d of %d): %s",
-                            attempt, PER_APP_RETRY.max_attempts, _describe(exc))
-                await self.sleep(backoff_s(PER_APP_RETRY, attempt, None))
-                attempt += 1
+                if not busy:
+                    log.warning("Redis unavailable for the per-application writes of a batch (attempt %d of %d): %s",
+                                attempt, PER_APP_RETRY.max_attempts, _describe(exc))
+                await self.sleep(backoff_s(PER_APP_RETRY, min(attempt, PER_APP_RETRY.max_attempts), None))
+                attempt += 0 if busy else 1
 
     async def _per_app_writes(self, jobs: list[Job]) -> None:
         """The SUPPRESS and DEACTIVATE actions: an application's suppression list (one pipeline) and endpoint
@@ -604,6 +646,47 @@ class Dispatcher:
         endpoint_result = {j.key: _endpoint_result(j) for j in mine if j.endpoint_id is not None}
         return _encode(MessageResponse(ApplicationId=entry.app, RequestId=entry.request_id,
                                        Result=result or None, EndpointResult=endpoint_result or None))
+
+
+def _observe(m: EngineMetrics, jobs: list[Job], entries: int, dead: int, now_ms: int) -> None:
+    """Add a written batch to `m`: per ChannelType (cells bound once per run of jobs of one type), each
+    recipient's outcome, its enqueue → outcome latency (from its entry id's timestamp, parsed once per entry) and,
+    when it reached the channel, the send's duration. Inlined histogram updates: this runs for every recipient."""
+    m.batches += 1
+    m.entries += entries
+    m.undecodable += dead
+    channel_type: str | None = None
+    cells = ChannelCells()  # a placeholder, replaced at the first job (channel_type None matches no job)
+    entry_id = ""
+    waited = 0.0
+    bucket = 0
+    for j in jobs:
+        o = j.outcome
+        if o is None:
+            continue
+        if j.channel_type != channel_type:
+            channel_type = j.channel_type
+            cells = m.channel(channel_type)
+        if j.entry.id != entry_id:
+            entry_id = j.entry.id
+            waited = (now_ms - entry_ms(entry_id)) / 1000
+            bucket = bisect_left(LATENCY_BUCKETS, waited)
+        outcomes = cells.outcomes
+        outcomes[o.status] = outcomes.get(o.status, 0) + 1
+        if o.action is not Action.DONE:
+            if o.action is Action.RETRY:
+                cells.retried += 1
+            elif o.action is Action.DEAD_LETTER:
+                cells.dead_lettered += 1
+        latency = cells.enqueue_to_outcome
+        latency.counts[bucket] += 1
+        latency.sum += waited
+        sent = j.send_s
+        if sent is not None:
+            cells.sends += 1
+            hist = cells.send_seconds
+            hist.counts[bisect_left(SEND_BUCKETS, sent)] += 1
+            hist.sum += sent
 
 
 def _describe(exc: BaseException) -> str:

@@ -5,6 +5,9 @@ loop's clock, FIFO (a later caller never overtakes an earlier one), a cancelled 
 `pause(seconds)` lets a provider push back (429 Retry-After, ESME_RTHROTTLED). The fast path (tokens available,
 nobody waiting) does not suspend.
 
+Both count the acquisitions that had to wait (`waits`) and the seconds waited (`waited_s`); the limiters built by
+:func:`from_config` are listed by :func:`limiters` for `/metrics` (gateway/metrics/).
+
 :class:`RedisTokenBucket` shares one quota between several worker processes exactly: a GCRA (generic cell rate
 algorithm) evaluated atomically in Redis, so the sum over workers never exceeds `rate` with bursts of `burst`.
 """
@@ -12,6 +15,7 @@ algorithm) evaluated atomically in Redis, so the sum over workers never exceeds 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from typing import Any, Protocol
 
@@ -35,6 +39,9 @@ class TokenBucket:
         self._paused_until = 0.0
         self._waiters: deque[tuple[float, asyncio.Future[None]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self.name = ""  # the quota's name, set by from_config
+        self.waits = 0  # acquisitions that had to wait
+        self.waited_s = 0.0  # how long they waited, in all
 
     def _refill(self, now: float) -> None:
         if self._last is None:
@@ -60,11 +67,14 @@ class TokenBucket:
         if self.try_acquire(amount):
             return
         loop = asyncio.get_running_loop()
+        started = loop.time()
         fut: asyncio.Future[None] = loop.create_future()
         self._waiters.append((amount, fut))
         self._schedule(loop)
         try:
             await fut
+            self.waits += 1
+            self.waited_s += loop.time() - started
         except asyncio.CancelledError:
             # The tokens were never taken for a cancelled waiter (_wake skips done futures), unless the
             # cancellation raced with a grant: then give them back.
@@ -149,15 +159,21 @@ class RedisTokenBucket:
         self._script = redis.register_script(_GCRA)
         self._paused_until = 0.0
         self._lock = asyncio.Lock()  # FIFO among this process's callers
+        self.name = name
+        self.waits = 0  # acquisitions that had to wait (for the lock, a pause or the shared quota)
+        self.waited_s = 0.0
 
     async def acquire(self, amount: float = 1) -> None:
         if amount > self.burst:
             raise ValueError(f"cannot acquire {amount} tokens from a bucket of burst {self.burst}")
         loop = asyncio.get_running_loop()
+        started = loop.time()
+        waited = self._lock.locked()
         async with self._lock:
             while True:
                 delay = self._paused_until - loop.time()
                 if delay > 0:
+                    waited = True
                     await asyncio.sleep(delay)
                     continue
                 wait_us = int(
@@ -166,7 +182,11 @@ class RedisTokenBucket:
                     )
                 )
                 if wait_us <= 0:
+                    if waited:
+                        self.waits += 1
+                        self.waited_s += loop.time() - started
                     return
+                waited = True
                 await asyncio.sleep(wait_us / 1_000_000)
 
     def pause(self, seconds: float) -> None:
@@ -178,6 +198,20 @@ def from_config(rate_limit: Any, name: str, redis: Any) -> RateLimiter | None:
     worker when `shared` (and a Redis client is at hand), else a local TokenBucket. `name` identifies the quota."""
     if rate_limit is None:
         return None
+    limiter: TokenBucket | RedisTokenBucket
     if rate_limit.shared and redis is not None:
-        return RedisTokenBucket(redis, name, rate_limit.rate, rate_limit.burst)
-    return TokenBucket(rate_limit.rate, rate_limit.burst)
+        limiter = RedisTokenBucket(redis, name, rate_limit.rate, rate_limit.burst)
+    else:
+        limiter = TokenBucket(rate_limit.rate, rate_limit.burst)
+        limiter.name = name
+    _LIMITERS.add(limiter)
+    return limiter
+
+
+# Every limiter from_config built that is still in use, for /metrics (a weak set: a closed channel's goes away).
+_LIMITERS: weakref.WeakSet[TokenBucket | RedisTokenBucket] = weakref.WeakSet()
+
+
+def limiters() -> list[TokenBucket | RedisTokenBucket]:
+    """The limiters from_config built that are still alive (each has `name`, `waits` and `waited_s`)."""
+    return list(_LIMITERS)

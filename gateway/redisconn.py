@@ -30,6 +30,12 @@ BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 5.0
 
 
+def pool_busy(exc: BaseException) -> bool:
+    """`exc` is the blocking pool's "no free connection within redis_pool_timeout_s": every connection is lent to
+    work that will give it back, so Redis is busy, not down (redis-py raises a plain ConnectionError for it)."""
+    return isinstance(exc, RedisConnectionError) and str(exc).startswith("No connection available")
+
+
 def text(value: bytes | str) -> str:
     """A reply as text. The gateway's clients return bytes (no decode_responses), but redis-py's types cannot tell
     a client's replies apart, so they say `bytes | str`."""

@@ -4,8 +4,9 @@ Each lane (transactional first, then the default lane) is its own stream with it
 retry schedule, claim and trim loops, so a backlog of bulk sends never delays a transactional one. Background
 loops take over entries of dead consumers (XAUTOCLAIM), move due retries back into their stream and trim the
 streams safely; with `campaigns.enabled` (the default) one more runs due campaign runs (gateway/campaigns/runner.py,
-one worker per run under a lease). On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the grace
-period and leaves everything else pending for another worker: nothing read is acknowledged without an outcome.
+one worker per run under a lease) and one sends EVENT campaigns as their events arrive (campaigns/listener.py).
+On `stop()` (SIGTERM) the worker stops reading, lets in-flight batches finish within the grace period and leaves
+everything else pending for another worker: nothing read is acknowledged without an outcome.
 While Redis is unreachable (at start or later) every loop waits and retries with backoff; the outage is logged
 once when it starts and once when it ends (gateway/redisconn.py).
 """
@@ -26,6 +27,8 @@ from gateway.channels.base import AnyRoute, Runtime
 from gateway.config import GatewayConfig, Lane
 from gateway.dispatch import Dispatcher
 from gateway.endpoints.store import EndpointStore
+from gateway.metrics.core import EngineMetrics
+from gateway.metrics.sample import Sampler
 from gateway.redisconn import REDIS_DOWN, next_delay
 from gateway.stream import retry
 from gateway.stream.consumer import Entry, StreamConsumer
@@ -97,15 +100,20 @@ class Worker:
             for lane in cfg.stream.lanes
         ]
         self.consumer = self.lanes[-1].consumer  # the default lane's
+        # /metrics (gateway/metrics/): recorded only when a metrics listener is configured
+        self.metrics = EngineMetrics() if cfg.metrics.listen else None
+        self.sampler = Sampler(self.redis, cfg) if cfg.metrics.listen else None
         if dispatcher is None:
             if templates is None:
                 from gateway.templates.store import TemplateStore
 
                 templates = TemplateStore(self.redis)
-            dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts)
+            dispatcher = Dispatcher(self.redis, cfg, routes, templates=templates, optouts=optouts,
+                                    metrics=self.metrics)
         self.dispatcher: Processor = dispatcher
         self.campaigns: Any = None  # the campaign Scheduler when campaigns.enabled (built in run())
         self._campaign_task: asyncio.Task[None] | None = None
+        self.event_listener: Any = None  # the EVENT campaigns' listener when campaigns.enabled (built in run())
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -151,8 +159,12 @@ class Worker:
                     self._lane_loop("retry", self.cfg.retry.poll_ms, self._move_retries, s),
                     self._lane_loop("trim", stream.trim_interval_ms, self._trim, s),
                 ]
+            if self.sampler is not None:
+                self._loops.append(asyncio.create_task(self._every(
+                    self.cfg.metrics.sample_interval_ms, self._sample_metrics, "sampling metrics"), name="metrics"))
             if self.cfg.campaigns.enabled:
                 self._campaign_task = asyncio.create_task(self._campaign_loop(), name="campaigns")
+                self._loops.append(asyncio.create_task(self._event_loop(), name="campaign-events"))
             log.info("worker %s reading %s (group %s)", self.consumer.consumer,
                      ", ".join(s.lane.send_key for s in self.lanes), stream.group)
             await asyncio.gather(*(self._read_loop(s) for s in self.lanes))
@@ -293,6 +305,10 @@ class Worker:
         if moved:
             log.info("re-enqueued %d due retries into %s", moved, state.lane.send_key)
 
+    async def _sample_metrics(self) -> None:
+        assert self.sampler is not None
+        await self.sampler.sample(int(time.time() * 1000))
+
     async def _trim(self, state: _LaneState) -> None:
         await state.consumer.trim()
 
@@ -333,6 +349,23 @@ class Worker:
             self.campaigns = Scheduler(self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix),
                                        config=self.cfg.campaigns, owner=self.consumer.consumer, stopping=self._stopping)
         await self._every(self.cfg.campaigns.poll_ms, self.campaigns.tick, "running due campaigns")
+
+    async def _event_loop(self) -> None:
+        """Send EVENT campaigns as their events arrive (gateway/campaigns/listener.py): a consumer group on the
+        events stream; what is read and not yet handled stays pending when the worker stops."""
+        from gateway.campaigns.listener import EventListener
+        from gateway.producer import Producer
+
+        # the blocking read gets a connection of its own: waiting for events must not hold one the sends need
+        reader = redisconn.connect(self.cfg, max_connections=1)
+        try:
+            if self.event_listener is None:
+                self.event_listener = EventListener(
+                    self.redis, producer=Producer(self.redis, prefix=self.cfg.stream.prefix), stream=self.cfg.stream,
+                    config=self.cfg.campaigns, consumer=self.consumer.consumer, reader=reader)
+            await self.event_listener.run(self._stopping)
+        finally:
+            await reader.aclose()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

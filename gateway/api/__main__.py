@@ -12,6 +12,7 @@ import sys
 from gateway import config as config_mod
 from gateway.api.server import start_api
 from gateway.errors import ConfigError
+from gateway.metrics.core import ApiMetrics
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -22,14 +23,23 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 async def run(cfg: config_mod.GatewayConfig, host: str, port: int) -> None:
-    runner, bound = await start_api(cfg, host, port)
+    api_metrics = ApiMetrics() if cfg.metrics.listen is not None else None
+    runner, bound = await start_api(cfg, host, port, metrics=api_metrics)
     print(f"gateway API listening on http://{host}:{bound}", flush=True)
+    metrics = None
+    if api_metrics is not None and cfg.metrics.listen is not None:  # its own listener, never the API port
+        from gateway.metrics.server import api_registry, start_metrics
+
+        metrics, mport = await start_metrics(cfg.metrics.listen, api_registry(api_metrics))
+        print(f"gateway API metrics on http://{config_mod.host_port(cfg.metrics.listen)[0]}:{mport}/metrics", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
+    if metrics is not None:
+        await metrics.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
         # fail here, before listening: a key's secret or the OTP key missing, or auth = "none" off loopback
         check_api_config(cfg, host=args.listen[0])
+        if cfg.metrics.listen is not None:
+            config_mod.host_port(cfg.metrics.listen)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
@@ -52,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
+    from gateway import logs
+
+    logs.setup(cfg)
     host, port = args.listen
     asyncio.run(run(cfg, host, port))
     return 0

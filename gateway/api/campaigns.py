@@ -61,3 +61,8 @@ async def get_campaign_activities(call: Call) -> models.ActivitiesResponse:
     return await _svc(call).list_activities(
         call.app_id, call.params["CampaignId"], page_size(call.params), call.params.get("Token")
     )
+
+
+@operation("GetInAppMessages", needs=_NEEDS)
+async def get_in_app_messages(call: Call) -> models.InAppMessagesResponse:
+    return await _svc(call).get_in_app_messages(call.app_id, call.params["EndpointId"])

@@ -5,7 +5,8 @@ PutEvents checks the whole request against Pinpoint's event-ingestion quotas (at
 then judges each endpoint and each event on its own, as Pinpoint does: an invalid event gets a 400
 EventItemResponse naming its problem while the valid ones are recorded (202). Every accepted event is appended
 to the events stream (`gateway:events`, fields `app`, `event_type` and `record`, the JSON record in Pinpoint's
-streaming format) in one pipelined round trip. The endpoint data sent with a batch is written through the
+streaming format) in one pipelined round trip; the in-app SDK's `_inapp.message_displayed` events are also counted
+toward the in-app caps GetInAppMessages applies (campaigns/inapp.py). The endpoint data sent with a batch is written through the
 EndpointService.
 """
 
@@ -146,6 +147,7 @@ async def put_events(call: Call) -> models.EventsResponse:
     arrival = int(time.time() * 1000)
     records: list[tuple[str, bytes]] = []
     results: dict[str, models.ItemResponse] = {}
+    in_app: dict[str, dict[str, models.Event]] = {}  # the in-app SDK's display events, counted toward in-app caps
     for endpoint_id, batch in req.BatchItem.items():
         if not _valid_id(endpoint_id):
             results[endpoint_id] = models.ItemResponse(
@@ -177,6 +179,8 @@ async def put_events(call: Call) -> models.EventsResponse:
                 call.app_id, endpoint_id, batch.Endpoint, event, arrival, services.settings.account_id
             )
             records.append((event.EventType, _encode(record)))
+            if event.EventType.startswith("_inapp."):
+                in_app.setdefault(endpoint_id, {})[event_id] = event
             items[event_id] = models.EventItemResponse(StatusCode=202, Message="Accepted")
         results[endpoint_id] = models.ItemResponse(EndpointItemResponse=endpoint_item, EventsItemResponse=items)
     if records:
@@ -185,6 +189,9 @@ async def put_events(call: Call) -> models.EventsResponse:
             # the events stream contract (gateway/events.py): app and event_type beside the record, for filtering
             pipe.xadd(services.settings.events_key, {"app": call.app_id, "event_type": event_type, "record": record_json})
         await pipe.execute()
+    if services.campaigns is not None:
+        for endpoint_id, events in in_app.items():
+            await services.campaigns.record_in_app_events(call.app_id, endpoint_id, events)
     return models.EventsResponse(Results=results)
 
 

@@ -43,6 +43,8 @@ from gateway.campaigns.store import CampaignStore
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import ConfigError
+from gateway.metrics.core import ApiMetrics
+from gateway.metrics.server import OPERATION, api_middleware
 from gateway.producer import Producer
 from gateway.segments.jobs import Jobs
 from gateway.segments.store import SegmentStore
@@ -97,6 +99,7 @@ class _Dispatcher:
         if self.verifier is not None:
             self.verifier.verify(method, path, query, request.headers, body)
         route, params = self.router.match(method, path)
+        request[OPERATION] = route.name  # for /metrics (gateway/metrics/server.py)
         op = self.operations.get(route.name)
         if op is None:
             raise errors.NotFound(
@@ -269,15 +272,20 @@ def app_from_config(config: GatewayConfig, services: Services) -> web.Applicatio
 
 
 async def start_api(
-    config: GatewayConfig, host: str, port: int, *, redis: aioredis.Redis | None = None
+    config: GatewayConfig, host: str, port: int, *, redis: aioredis.Redis | None = None,
+    metrics: ApiMetrics | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Start serving the API on host:port (0 = a free port) in the running loop; returns the runner (call
     `await runner.cleanup()` to stop) and the bound port. For `gateway serve --api HOST:PORT`. ConfigError,
-    before anything listens, for `auth = "none"` on a non-loopback host (see `check_listen_auth`)."""
+    before anything listens, for `auth = "none"` on a non-loopback host (see `check_listen_auth`). `metrics`
+    records every request (served on the metrics listener, never here)."""
     check_listen_auth(config.api, host)
     client = redis or aioredis.Redis.from_url(config.redis_url, max_connections=256)
     services = services_from_config(config, client)
-    runner = web.AppRunner(app_from_config(config, services), access_log=None)
+    app = app_from_config(config, services)
+    if metrics is not None:
+        app.middlewares.append(api_middleware(metrics))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

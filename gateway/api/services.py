@@ -198,6 +198,10 @@ class CampaignService(Protocol):
         self, app_id: str, campaign_id: str, page_size: int, token: str | None
     ) -> models.ActivitiesResponse: ...
 
+    async def get_in_app_messages(self, app_id: str, endpoint_id: str) -> models.InAppMessagesResponse: ...
+
+    async def record_in_app_events(self, app_id: str, endpoint_id: str, events: Mapping[str, models.Event]) -> None: ...
+
 
 class JobService(Protocol):
     """Import and export jobs (`gateway.segments.jobs.Jobs` is one). `segment_id` restricts a listing to one

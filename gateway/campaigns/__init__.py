@@ -7,4 +7,5 @@
   and treatments by CohortId), `plan.py` (recipients and run-metric reasons), `messages.py` (MessageRequests),
   `runs.py` (which run is due, send order, run records and activities).
 - `runner.py`: the Scheduler every worker runs: leases due runs and enqueues them on the ingest stream.
+- `inapp.py` (pure) and `inappstore.py`: in-app campaigns: messages stored per endpoint, GetInAppMessages.
 """

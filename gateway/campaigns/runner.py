@@ -6,9 +6,11 @@
 Each tick walks the applications with campaigns (`gw:camp:apps`) and each one's due index, and runs every due
 campaign it can lease. A run: resolve the segment (segments/resolver.py), load its endpoints, split them
 (split.py), plan each treatment (plan.py: recipients and run metrics, local time and quiet time from
-schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer, in chunks of
+schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer (an in-app
+campaign's recipients instead get its message stored for their app to fetch, inappstore.py), in chunks of
 `chunk_requests` requests of at most 100 endpoints: per chunk one pipelined round trip for the XADDs and one
-for the cursor script (below). The engine then sends them
+for the cursor script (below), plus one for the Daily/Total counters when the campaign has them. The engine then
+sends them
 like any request: every channel, status, event, retry and rate limit applies, and every event carries
 campaign_id, campaign_activity_id and treatment_id (the request's Context).
 
@@ -20,6 +22,10 @@ key of the last one enqueued. The stream is in another cluster slot than the cam
 cannot be one transaction: the cursor advances right after the chunk's XADDs succeed. A worker dying between the
 two, or one whose lease expired while it enqueued, makes the worker that takes over enqueue that chunk again:
 delivery is at least once, with at most one chunk per takeover sent twice, and nothing skipped.
+
+Limits (limits.py) are applied per chunk, just before its XADDs: recipients past MaximumDuration are dropped and
+counted EXPIRED, the rest go through the shared Daily/Total counters (capstore.py, one script call per chunk);
+the counts of those stopped are written with the cursor, so a repeated chunk is counted once.
 
 Between chunks the runner checks the campaign: deleted, it stops at once; paused, it stops and the run stays
 in progress (resuming continues it from its cursor). A local-time run reaches each endpoint at its wall time in
@@ -36,6 +42,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, cast
 
@@ -46,8 +53,19 @@ from redis.exceptions import WatchError
 from gateway import keys, models
 from gateway.api.appstore import AppStore
 from gateway.campaigns import runs
+from gateway.campaigns.capstore import CapStore
+from gateway.campaigns.inappstore import InAppStore
+from gateway.campaigns.limits import EXPIRED, Caps, effective_caps, expired
 from gateway.campaigns.messages import run_requests
-from gateway.campaigns.plan import Content, Recipient, plan_group, treatment_content
+from gateway.campaigns.plan import (
+    IN_APP,
+    Content,
+    Recipient,
+    duplicate_endpoints,
+    plan_group,
+    treatment_content,
+    treatment_run,
+)
 from gateway.campaigns.runs import COMPLETED, RUNNING
 from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
 from gateway.campaigns.split import partition_audience, plan_split
@@ -58,6 +76,7 @@ from gateway.errors import NotFound
 from gateway.producer import Producer
 from gateway.redisconn import REDIS_DOWN
 from gateway.segments.resolver import SegmentResolver
+from gateway.templates.store import TemplateStore
 
 log = logging.getLogger("gateway.campaigns")
 
@@ -85,6 +104,7 @@ class Member(msgspec.Struct, gc=False):
     ChannelType: str | None = None
     CohortId: str | None = None
     Demographic: _MemberDemographic | None = None
+    EffectiveDate: str | None = None  # plan.duplicate_endpoints: the last written of an address is messaged
     EndpointStatus: str | None = None
     OptOut: str | None = None
     User: _MemberUser | None = None
@@ -94,14 +114,15 @@ _decode_member = msgspec.json.Decoder(Member).decode
 
 
 # A chunk's cursor write (Scheduler._advance). KEYS: the lease, the campaign's hash, the run record (one slot).
-# ARGV: token, lease ms, cursor field, cursor, sent field, n. 0: not ours or deleted (nothing written);
-# 1: written; 2: written, but the campaign is paused (stop).
+# ARGV: token, lease ms, cursor field, cursor, sent field, n, then pairs (limit field, count) to add. 0: not ours or
+# deleted (nothing written); 1: written; 2: written, but the campaign is paused (stop).
 _CURSOR: Final = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local state = redis.call('HMGET', KEYS[2], 'latest', 'paused')
 if not state[1] then return 0 end
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 redis.call('HINCRBY', KEYS[3], ARGV[5], ARGV[6])
+for i = 7, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if state[2] == '1' then return 2 end
 return 1
@@ -143,6 +164,7 @@ class Scheduler:
         resolver: SegmentResolver | None = None,
         endpoints: EndpointStore | None = None,
         apps: AppStore | None = None,
+        inapp: InAppStore | None = None,
         clock: Callable[[], dt.datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -156,6 +178,8 @@ class Scheduler:
         self.resolver = resolver or SegmentResolver(redis, snapshots=False)
         self.endpoints = endpoints or EndpointStore(redis)
         self.apps = apps or AppStore(redis, "")
+        self.inapp = inapp or InAppStore(redis, TemplateStore(redis))
+        self.caps = CapStore(redis)
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
@@ -357,7 +381,12 @@ class Scheduler:
         treatments = doc.AdditionalTreatments or []
         split = plan_split(cid, doc.HoldoutPercent, [t.SizePercent for t in treatments])
         settings = await self.apps.get_settings(app)
-        quiet = effective_quiet_time(doc.Schedule.QuietTime, settings.QuietTime)
+        # an in-app campaign's Daily and Total are display caps the SDK and GetInAppMessages apply (inappstore.py),
+        # not send limits: storing its message counts toward no limit
+        in_app = doc.Schedule.Frequency == "IN_APP_EVENT"
+        caps = effective_caps(None if in_app else doc.Limits, None if in_app else settings.Limits)
+        duplicates = duplicate_endpoints(endpoints)
+        created = created_at(doc)
         record_key = runs.run_key(app, cid, run.number)
         record = runs.record(await self.redis.hgetall(record_key))
         mps = doc.Limits.MessagesPerSecond if doc.Limits is not None else None
@@ -368,7 +397,11 @@ class Scheduler:
         later: dt.datetime | None = None
         groups = partition_audience(split, endpoints)
         for tid in [0, *(int(t.Id) for t in treatments)]:
-            plan = plan_group(doc, tid, run, len(endpoints), groups.get(tid, []), quiet)
+            content = treatment_content(doc, tid)
+            # a treatment with its own Schedule runs on it: its own start, local time and quiet time (plan.py)
+            trun = treatment_run(content.schedule, doc.Schedule, created, run)
+            quiet = effective_quiet_time(content.schedule.QuietTime, settings.QuietTime)
+            plan = plan_group(doc, tid, trun, len(endpoints), groups.get(tid, []), quiet, duplicates)
             metrics = json.dumps(dict(sorted(plan.metrics.items())))
             await self._fenced(lease, functools.partial(
                 self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
@@ -378,7 +411,6 @@ class Scheduler:
             if len(ready) < len(todo):
                 first = todo[len(ready)][1].at
                 later = first if later is None else min(later, first)
-            content = treatment_content(doc, tid)
             activity = runs.activity_id(cid, run.number, tid)
             checked = False  # the previous chunk's cursor script checked the lease and the campaign just now
             for i in range(0, len(ready), chunk):
@@ -387,9 +419,11 @@ class Scheduler:
                     await self._check(lease)
                 elif self.stopping.is_set():
                     raise Stopping(lease.campaign_id)
-                await self._enqueue(app, content, [r for _, r in part], cid, activity, tid)
-                await self._advance(lease, record_key, tid, part[-1][0], len(part))
-                enqueued += len(part)
+                admitted, denied = await self._limit(app, cid, run.number, [r for _, r in part], caps)
+                if admitted:
+                    await self._enqueue(app, content, admitted, cid, activity, tid)
+                await self._advance(lease, record_key, tid, part[-1][0], len(admitted), denied)
+                enqueued += len(admitted)
                 checked = True
                 if mps is not None:
                     ahead = enqueued / mps - (self.monotonic() - began)
@@ -398,16 +432,46 @@ class Scheduler:
                         checked = False  # a pause or a takeover may have come while it waited
         return later
 
-    async def _advance(self, lease: Lease, record_key: str, tid: int, cursor: str, n: int) -> None:
-        """After a chunk's XADDs: move the treatment's cursor and renew the lease iff the lease is still ours and
-        the campaign exists (one script in the campaign's slot: one round trip, no WATCH). LeaseLost when it is not,
-        or when the campaign is paused meanwhile (the cursor is written: resuming continues after this chunk)."""
+    async def _advance(
+        self, lease: Lease, record_key: str, tid: int, cursor: str, n: int, denied: Counter[str]
+    ) -> None:
+        """After a chunk's XADDs: move the treatment's cursor, add the chunk's `n` enqueued and the counts the limits
+        `denied` (runs.limit_field; with the cursor, so a chunk repeated after a takeover is counted once), and
+        renew the lease, iff the lease is still ours and the campaign exists (one script in the campaign's slot: one
+        round trip, no WATCH). LeaseLost when it is not, or when the campaign is paused meanwhile (the cursor is
+        written: resuming continues after this chunk)."""
         app, cid = lease.app, lease.campaign_id
+        args: list[str | int] = [lease.token, self.config.lease_ms, f"t{tid}:cursor", cursor, f"t{tid}:sent", n]
+        for reason, count in denied.items():
+            args += (runs.limit_field(tid, reason), count)
         state = await self._cursor_script(
-            keys=[runs.lease_key(app, cid), campaign_key(app, cid), record_key],
-            args=[lease.token, self.config.lease_ms, f"t{tid}:cursor", cursor, f"t{tid}:sent", n])
+            keys=[runs.lease_key(app, cid), campaign_key(app, cid), record_key], args=args)
         if int(state) != _ADVANCED:
             raise LeaseLost(cid)
+
+    async def _limit(
+        self, app: str, cid: str, number: int, part: list[Recipient], caps: Caps
+    ) -> tuple[list[Recipient], Counter[str]]:
+        """The chunk's recipients the limits let through (counted in the shared counters, capstore.py), and how many
+        each limit stopped: past MaximumDuration (EXPIRED, not enqueued: the engine has no send deadline, so the
+        runner never hands it a late recipient), then Daily and Total."""
+        denied: Counter[str] = Counter()
+        if caps.max_duration is None and not caps.counted:
+            return part, denied  # no limit in force (most campaigns): nothing to look at per recipient
+        now = self.clock()
+        live = part if caps.max_duration is None else [r for r in part if not expired(r.at, caps, now)]
+        if len(live) < len(part):
+            denied[EXPIRED] = len(part) - len(live)
+        if not caps.counted or not live:
+            return live, denied
+        reasons = await self.caps.admit(app, cid, number, [r.endpoint_id for r in live], caps, now)
+        admitted = []
+        for r, why in zip(live, reasons, strict=True):
+            if why is None:
+                admitted.append(r)
+            else:
+                denied[why] += 1
+        return admitted, denied
 
     @staticmethod
     def _queue_metrics(pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, metrics: str, total: int) -> None:
@@ -428,7 +492,12 @@ class Scheduler:
     async def _enqueue(
         self, app: str, content: Content, recipients: Sequence[Recipient], cid: str, activity: str, tid: int
     ) -> None:
-        requests = run_requests(content, [r.endpoint_id for r in recipients], campaign_id=cid, activity_id=activity,
-                                treatment_id=tid)
-        await self.producer.send_many(app, requests)
+        # in-app recipients get the message stored for their app to fetch (inappstore.py: no wire to send on)
+        rest = [r.endpoint_id for r in recipients if r.channel != IN_APP]
+        if len(rest) < len(recipients):
+            in_app = [r.endpoint_id for r in recipients if r.channel == IN_APP]
+            await self.inapp.store(app, cid, tid, in_app, self.clock())
+        if rest:
+            requests = run_requests(content, rest, campaign_id=cid, activity_id=activity, treatment_id=tid)
+            await self.producer.send_many(app, requests)
 

@@ -13,7 +13,10 @@ script over them is slot-local), besides the global set of applications with cam
 - `gw:{app}:camp:<id>:runs`: zset run number -> its scheduled start (ms), for GetCampaignActivities.
 - `gw:{app}:camp:<id>:run:<n>`: hash of run n: `start`, `end`, `scheduled`, `state`, and per treatment T
   `t<T>:cursor` (the sort key of the last recipient enqueued), `t<T>:sent` (recipients enqueued), `t<T>:total`
-  (recipients planned), `t<T>:metrics` (run metrics JSON).
+  (recipients planned), `t<T>:metrics` (run metrics JSON), `t<T>:limit:<REASON>` (recipients a limit stopped:
+  DAILY_CAP, CAMPAIGN_CAP, EXPIRED; counted with the cursor, limits.py);
+  an event-triggered campaign's open-ended run 0 counts its run metrics one by one instead, in fields
+  `t<T>:m:<REASON>` (listener.py).
 - `gw:{app}:camp:<id>:lease`: the run lease (SET NX PX), its value the fencing token from `gw:{app}:camp:fence`.
 """
 
@@ -57,6 +60,11 @@ def lease_key(app: str, campaign_id: str) -> str:
 
 def fence_key(app: str) -> str:
     return keys.app_key(app, "camp", "fence")
+
+
+def limit_field(treatment_id: int, reason: str) -> str:
+    """The run record's field counting the recipients of treatment `treatment_id` that limit `reason` stopped."""
+    return f"t{treatment_id}:limit:{reason}"
 
 
 def text(value: bytes | str | None) -> str | None:
@@ -152,6 +160,10 @@ def activities(
             state = "PAUSED"
         for tid in treatment_ids:
             metrics = json.loads(record.get(f"t{tid}:metrics", "{}"))
+            for prefix in (limit_field(tid, ""), f"t{tid}:m:"):
+                for field, count in record.items():
+                    if field.startswith(prefix):
+                        metrics[field[len(prefix):]] = metrics.get(field[len(prefix):], 0) + int(count)
             out.append(models.ActivityResponse(
                 ApplicationId=app,
                 CampaignId=campaign_id,

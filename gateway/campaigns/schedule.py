@@ -77,7 +77,8 @@ def parse_hhmm(text: str) -> dt.time:
 # endpoint gets it earlier (an endpoint whose wall time is already past then gets it at the run's start, `late`).
 # An endpoint without a valid Demographic.Timezone has no local time: Pinpoint counts it as the run metric
 # ENDPOINT_MISSING_TIMEZONE (a reason an endpoint is not messaged, pinpoint.md §5), so it gets no delivery.
-# EVENT and IN_APP_EVENT campaigns have no scheduled runs: events trigger them.
+# EVENT campaigns have no scheduled runs: events trigger them. An IN_APP_EVENT campaign has one run, at its start,
+# that stores its message for the segment's in-app endpoints (inapp.py): the event filter fires on the device.
 
 _STEPS: Final = {"HOURLY": dt.timedelta(hours=1), "DAILY": dt.timedelta(days=1), "WEEKLY": dt.timedelta(days=7)}
 #: The widest offsets a tz database zone has (UTC-12 to UTC+14): a local-time run's deliveries lie between them.
@@ -124,7 +125,7 @@ def _wall(schedule: Schedule, created: dt.datetime, index: int) -> dt.datetime |
     frequency = schedule.Frequency or "ONCE"
     zone = campaign_zone(schedule.Timezone)
     start = first_start(schedule, created).astimezone(zone).replace(tzinfo=None)
-    if frequency in ("EVENT", "IN_APP_EVENT") or (frequency == "ONCE" and index > 0):
+    if frequency == "EVENT" or (frequency in ("ONCE", "IN_APP_EVENT") and index > 0):
         return None
     if frequency == "MONTHLY":
         wall = _add_months(start, index)
@@ -139,7 +140,7 @@ def _wall(schedule: Schedule, created: dt.datetime, index: int) -> dt.datetime |
 
 def run_at(schedule: Schedule, created: dt.datetime, index: int) -> Run | None:
     """Run number `index` of a campaign created at `created`, or None when there is none (past EndTime, after
-    the one run of ONCE, or an event-triggered campaign)."""
+    the one run of ONCE or IN_APP_EVENT, or an EVENT campaign)."""
     wall = _wall(schedule, created, index)
     if wall is None:
         return None
@@ -162,7 +163,7 @@ def next_run(schedule: Schedule, created: dt.datetime, now: dt.datetime) -> Run 
             a, b = begin.astimezone(zone), now.astimezone(zone)
             index = max(0, (b.year - a.year) * 12 + b.month - a.month - 1)
         else:
-            index = 1  # ONCE: its one run has started
+            index = 1  # ONCE, IN_APP_EVENT: its one run has started
     while (run := run_at(schedule, created, index)) is not None:
         if run.start >= now:
             return run

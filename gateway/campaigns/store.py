@@ -6,7 +6,9 @@ Keys, all under the application's hash tag (one cluster slot, so every transacti
   State, DefaultState and tags, which are worked out when answering), and the run state (runs.py: `paused`,
   `done`, `active`, `status`);
 - `gw:{app}:camp:due` (runs.py): every write puts the campaign there at its next run, or takes it out (paused,
-  no run left), in the same transaction as the version; the application joins `gw:camp:apps`.
+  no run left), in the same transaction as the version; the application joins `gw:camp:apps`;
+- `gw:{app}:camp:events` and `gw:{app}:camp:gen` (triggers.py): the EVENT campaigns, and a counter every write
+  bumps, in the same transaction, so the workers' event listeners recompile their filters.
 
 Every CreateCampaign and UpdateCampaign is checked in full (validate.py, then the segment and templates it names)
 before anything is written; each UpdateCampaign stores a new version, as Pinpoint does. Tags live in the API's
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import msgspec
 import redis.asyncio as aioredis
@@ -25,7 +27,8 @@ from redis.exceptions import WatchError
 
 from gateway import keys, models
 from gateway.api.tagstore import TagStore, check_tags
-from gateway.campaigns import runs
+from gateway.campaigns import runs, triggers
+from gateway.campaigns.capstore import forget_campaign
 from gateway.campaigns.errors import CampaignNotFound, CampaignValidationError
 from gateway.campaigns.schedule import Run, parse_instant
 from gateway.campaigns.state import campaign_status
@@ -96,6 +99,17 @@ def queue_next_run(
             pipe.hset(campaign_key(app, campaign_id), "status", "COMPLETED")
     else:
         pipe.zadd(runs.due_key(app), {campaign_id: runs.ms(run.start)})
+
+
+def queue_event_index(pipe: aioredis.client.Pipeline, app: str, campaign_id: str, doc: models.CampaignResponse | None) -> None:
+    """Queue on `pipe` the event-trigger index a write implies (triggers.py): the campaign in the application's
+    set of EVENT campaigns iff its latest version `doc` is one (None: deleted), and the generation bumped, so every
+    worker's listener recompiles the application's filters before its next event."""
+    if doc is not None and doc.Schedule is not None and doc.Schedule.Frequency == "EVENT":
+        pipe.sadd(triggers.events_key(app), campaign_id)
+    else:
+        pipe.srem(triggers.events_key(app), campaign_id)
+    pipe.incr(triggers.generation_key(app))
 
 
 def version_number(value: str | int) -> int:
@@ -178,6 +192,10 @@ class CampaignStore:
         self.tags = tags
         self.arn_prefix = arn_prefix
         self._clock = clock
+        from gateway.campaigns.inappstore import InAppStore  # it reads campaigns by this module's keys
+
+        #: GetInAppMessages and the display counts PutEvents records (inappstore.py).
+        self.inapp = InAppStore(redis, templates, clock=clock)
 
     @staticmethod
     def resource(app: str, campaign_id: str) -> str:
@@ -205,6 +223,7 @@ class CampaignStore:
         pipe.hset(campaign_key(app, campaign_id), mapping={"v1": _encode(doc), "latest": 1})
         pipe.zadd(list_key(app), {campaign_id: int(now.timestamp() * 1000)})
         queue_due(pipe, app, doc, done=None, active=None, now=now)
+        queue_event_index(pipe, app, campaign_id, doc)
         await pipe.execute()
         if self.tags is not None and request.tags:
             await self.tags.add(self.resource(app, campaign_id), app, request.tags)
@@ -237,6 +256,7 @@ class CampaignStore:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(key, mapping={f"v{version}": _encode(doc), "latest": version})
                     queue_due(pipe, app, doc, done=runs.number(done), active=runs.number(active), now=now)
+                    queue_event_index(pipe, app, campaign_id, doc)
                     await pipe.execute()
                 except WatchError:
                     continue
@@ -252,7 +272,9 @@ class CampaignStore:
                     *[runs.run_key(app, campaign_id, int(runs.member(n))) for n in numbers])
         pipe.zrem(list_key(app), campaign_id)
         pipe.zrem(runs.due_key(app), campaign_id)
+        queue_event_index(pipe, app, campaign_id, None)
         await pipe.execute()
+        await forget_campaign(self.redis, app, campaign_id)  # its per-endpoint limit counters
         if self.tags is not None:
             await self.tags.clear(self.resource(app, campaign_id), app)
         deleted = models.CampaignState(CampaignStatus="DELETED")
@@ -260,6 +282,17 @@ class CampaignStore:
             msgspec.structs.replace(t, State=deleted) for t in answered.AdditionalTreatments
         ]
         return msgspec.structs.replace(answered, State=deleted, DefaultState=deleted, AdditionalTreatments=treatments)
+
+    # -- in-app -------------------------------------------------------------------------------------------------
+
+    async def get_in_app_messages(self, app: str, endpoint_id: str) -> models.InAppMessagesResponse:
+        """GetInAppMessages: the in-app messages the endpoint is eligible for now (inapp.py)."""
+        return await self.inapp.get_in_app_messages(app, endpoint_id)
+
+    async def record_in_app_events(self, app: str, endpoint_id: str, events: Mapping[str, models.Event]) -> None:
+        """Count PutEvents' accepted `_inapp.message_displayed` events of the endpoint (by event id) toward its
+        in-app caps."""
+        await self.inapp.record_displays(app, endpoint_id, events)
 
     # -- reads --------------------------------------------------------------------------------------------------
 

@@ -19,6 +19,9 @@ Rules and their sources (Pinpoint's API reference for Campaigns and its shapes; 
 - Gateway is self-hosted, so AWS Lambda targets (CampaignHook.LambdaFunctionName, a DeliveryUri that is a
   function name or ARN) are refused, naming the member; web hooks and custom delivery must be https URLs.
 - Priority (in-app ordering) is 1..5.
+- In-app content (inapp.content_problem): a Layout; one content item, one to five for a CAROUSEL; each with a
+  header, a body or an image; buttons with a DefaultConfig and Text, a Link for LINK (http/https) and DEEP_LINK; an
+  in-app campaign carries no other channel's content.
 """
 
 from __future__ import annotations
@@ -31,17 +34,16 @@ import msgspec
 
 from gateway import models
 from gateway.campaigns.errors import CampaignValidationError
+from gateway.campaigns.inapp import content_problem
 from gateway.campaigns.messages import json_body_data
 from gateway.campaigns.schedule import IMMEDIATE, campaign_zone, parse_hhmm, parse_instant
+from gateway.campaigns.triggers import check_event_filter
 
 ROOT: Final = "WriteCampaignRequest"
 MAX_TREATMENTS: Final = 4  # additional ones: TreatmentId 0 (the default) to 4
 MAX_PUSH_BODY: Final = 200
 MAX_EMAIL_HEADERS: Final = 15
 MAX_CUSTOM_DATA: Final = 5 * 1024
-COMPARISON_OPERATORS: Final = frozenset(
-    {"GREATER_THAN", "LESS_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN_OR_EQUAL", "EQUAL"}
-)
 _PUSH: Final = ("ADMMessage", "APNSMessage", "BaiduMessage", "DefaultMessage", "GCMMessage")
 
 
@@ -178,16 +180,9 @@ def _check_schedule(s: models.Schedule, where: str, now: dt.datetime, kept_start
 
 
 def _check_event_filter(f: models.CampaignEventFilter, where: str) -> None:
-    dims = f.Dimensions
-    if dims.EventType is None or not dims.EventType.Values:
-        raise _bad(where + ".Dimensions.EventType", "is required, with at least one event type in Values")
-    for name, attr in (dims.Attributes or {}).items():
-        if not attr.Values:
-            raise _bad(f"{where}.Dimensions.Attributes.{name}.Values", "needs at least one value")
-    for name, metric in (dims.Metrics or {}).items():
-        if metric.ComparisonOperator not in COMPARISON_OPERATORS:
-            raise _bad(f"{where}.Dimensions.Metrics.{name}.ComparisonOperator",
-                       f"must be one of {', '.join(sorted(COMPARISON_OPERATORS))}")
+    problem = check_event_filter(f)
+    if problem is not None:
+        raise CampaignValidationError(f"{ROOT}.{where}.{problem}")
 
 
 def _check_limits(limits: models.CampaignLimits) -> None:
@@ -239,6 +234,9 @@ def _check_content(
     if in_app != (frequency == "IN_APP_EVENT"):
         raise _bad(where + "Schedule.Frequency",
                    "in-app content (InAppMessage, InAppTemplate) goes with Frequency IN_APP_EVENT and only with it")
+    if in_app and (custom is not None or _other_channels(messages, templates)):
+        raise _bad(where + "MessageConfiguration",
+                   "an in-app campaign (Frequency IN_APP_EVENT) carries only InAppMessage or InAppTemplate")
     if messages is not None:
         _check_messages(where + "MessageConfiguration.", messages, templates)
     if templates is not None:
@@ -260,6 +258,13 @@ def _check_content(
             raise _bad(member, "Gateway runs no AWS Lambda functions: give an https URL")
         if not _https(uri):
             raise _bad(member, "must be an https URL")
+
+
+def _other_channels(messages: models.MessageConfiguration | None, templates: models.TemplateConfiguration | None) -> bool:
+    """Content for a channel other than in-app."""
+    others = [getattr(messages, f) for f in messages.__struct_fields__ if f != "InAppMessage"] if messages else []
+    others += [getattr(templates, f) for f in templates.__struct_fields__ if f != "InAppTemplate"] if templates else []
+    return any(v is not None for v in others)
 
 
 def _check_messages(
@@ -289,41 +294,53 @@ def _check_messages(
         if size > MAX_CUSTOM_DATA:
             raise _bad(where + "CustomMessage.Data", f"at most {MAX_CUSTOM_DATA} bytes, got {size}")
     if m.InAppMessage is not None and (templates is None or templates.InAppTemplate is None):
-        if m.InAppMessage.Layout is None:
-            raise _bad(where + "InAppMessage.Layout", "is required")
-        if not m.InAppMessage.Content:
-            raise _bad(where + "InAppMessage.Content", "needs at least one content item")
+        problem = content_problem(m.InAppMessage.Layout, m.InAppMessage.Content)
+        if problem is not None:
+            raise _bad(f"{where}InAppMessage.{problem[0]}", problem[1])
 
 
 #: The refusal's prefix for members Pinpoint accepts but this gateway's campaign runner does not honour yet.
 UNSUPPORTED: Final = "not supported yet by this gateway: "
-#: The Limits members the runner honours (MessagesPerSecond paces the enqueueing of a run).
-SUPPORTED_LIMITS: Final = frozenset({"MessagesPerSecond"})
+#: The Limits members the runner honours (limits.py: MessagesPerSecond paces the enqueueing of a run; Daily, Total
+#: and MaximumDuration are checked per recipient).
+SUPPORTED_LIMITS: Final = frozenset({"MessagesPerSecond", "Daily", "Total", "MaximumDuration"})
+#: ... and for an in-app campaign, whose Session, Daily and Total are the SessionCap, DailyCap and TotalCap that
+#: GetInAppMessages returns (inapp.py).
+IN_APP_LIMITS: Final = frozenset({"MessagesPerSecond", "Session", "Daily", "Total"})
 
 
 def check_supported(req: models.WriteCampaignRequest) -> None:
     """Refuse (CampaignValidationError naming the member) what Pinpoint accepts but the campaign runner would not
-    honour, so nothing is stored and then silently ignored: event-triggered and in-app campaigns, hooks, custom
-    delivery, CustomMessage, Priority (in-app ordering), per-endpoint and duration limits, and a treatment's own
-    Schedule that differs from the campaign's (runs follow the campaign's schedule)."""
+    honour, so nothing is stored and then silently ignored: MessagesPerSecond on EVENT campaigns, hooks, custom
+    delivery, CustomMessage, the Session limit outside in-app campaigns, and a treatment Schedule whose Frequency
+    or EventFilter differs from the campaign's (a treatment's run n is run n of its own schedule within the
+    campaign's run n, so they must recur alike; its start, end, local time, zone and quiet time may differ,
+    plan.py). Priority orders in-app messages (GetInAppMessages) and is kept for any campaign, as Pinpoint keeps
+    it."""
     assert req.Schedule is not None  # check_campaign requires it
     frequency = req.Schedule.Frequency or "ONCE"
-    if frequency in ("EVENT", "IN_APP_EVENT"):
-        raise _bad("Schedule.Frequency", UNSUPPORTED + f"{frequency} (event-triggered) campaigns")
+    if frequency == "EVENT" and req.Limits is not None and req.Limits.MessagesPerSecond is not None:
+        raise _bad("Limits.MessagesPerSecond", UNSUPPORTED + "MessagesPerSecond on an EVENT campaign (each event "
+                   "sends one message at once)")
     if req.Hook is not None:
         raise _bad("Hook", UNSUPPORTED + "CampaignHook")
-    if req.Priority is not None:
-        raise _bad("Priority", UNSUPPORTED + "Priority (in-app message ordering)")
     if req.Limits is not None:
+        honoured = IN_APP_LIMITS if frequency == "IN_APP_EVENT" else SUPPORTED_LIMITS
         for name in req.Limits.__struct_fields__:
-            if name not in SUPPORTED_LIMITS and getattr(req.Limits, name) is not None:
-                raise _bad(f"Limits.{name}", UNSUPPORTED + f"Limits.{name} (only MessagesPerSecond is honoured)")
+            if name not in honoured and getattr(req.Limits, name) is not None:
+                raise _bad(f"Limits.{name}", UNSUPPORTED + f"Limits.{name} (only {', '.join(sorted(honoured))} "
+                           + ("are honoured for in-app campaigns)" if frequency == "IN_APP_EVENT" else "are honoured)"))
     _check_supported_content("", req.MessageConfiguration, req.CustomDeliveryConfiguration)
     for i, t in enumerate(req.AdditionalTreatments or []):
         where = f"AdditionalTreatments[{i}]."
         _check_supported_content(where, t.MessageConfiguration, t.CustomDeliveryConfiguration)
-        if t.Schedule is not None and t.Schedule != req.Schedule:
-            raise _bad(where + "Schedule", UNSUPPORTED + "a treatment Schedule other than the campaign's")
+        if t.Schedule is not None:
+            if (t.Schedule.Frequency or "ONCE") != frequency:
+                raise _bad(where + "Schedule.Frequency", UNSUPPORTED + f"a treatment Frequency ({t.Schedule.Frequency}) "
+                           f"other than the campaign's ({frequency}): a treatment's runs are the campaign's runs")
+            if t.Schedule.EventFilter != req.Schedule.EventFilter:
+                raise _bad(where + "Schedule.EventFilter", UNSUPPORTED + "a treatment EventFilter other than the "
+                           "campaign's")
 
 
 def _check_supported_content(
@@ -331,7 +348,5 @@ def _check_supported_content(
 ) -> None:
     if custom is not None:
         raise _bad(where + "CustomDeliveryConfiguration", UNSUPPORTED + "CustomDeliveryConfiguration")
-    if messages is not None and messages.InAppMessage is not None:
-        raise _bad(where + "MessageConfiguration.InAppMessage", UNSUPPORTED + "in-app messages")
     if messages is not None and messages.CustomMessage is not None:
         raise _bad(where + "MessageConfiguration.CustomMessage", UNSUPPORTED + "CustomMessage (custom channel)")

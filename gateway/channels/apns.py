@@ -23,6 +23,7 @@ from gateway.channels.push_payload import APNS as FAMILY
 from gateway.channels.push_payload import ApnsContent, compose_apns
 from gateway.config import ApnsChannelConfig
 from gateway.credentials import ApnsCredentials
+from gateway.metrics.core import PoolUse, h2_pool_use
 
 __all__ = ["FAMILY", "ApnsChannel", "compose_apns", "create", "map_error"]
 
@@ -155,6 +156,10 @@ class ApnsChannel:
 
     async def start(self) -> None:
         """Nothing to open up front: pools connect on first use per provider."""
+
+    def pool_use(self) -> list[PoolUse]:
+        """Each HTTP/2 pool's use, one per (environment, team or certificate) (for /metrics)."""
+        return [h2_pool_use("/".join(key), p.pool) for key, p in self.providers.items()]
 
     async def aclose(self) -> None:
         for p in self.providers.values():

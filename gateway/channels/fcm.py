@@ -19,6 +19,7 @@ from gateway.channels.push_auth import Clock, FcmTokens, LoopClock, ServiceAccou
 from gateway.channels.push_payload import GCM as FAMILY
 from gateway.channels.push_payload import FcmContent, compose_gcm
 from gateway.config import FcmChannelConfig
+from gateway.metrics.core import PoolUse, h2_pool_use
 
 __all__ = ["FAMILY", "FcmChannel", "compose_gcm", "create", "map_error"]
 
@@ -115,6 +116,10 @@ class FcmChannel:
 
     async def start(self) -> None:
         """Pools connect on first use."""
+
+    def pool_use(self) -> list[PoolUse]:
+        """The HTTP/2 send pool's use, once it is open (for /metrics)."""
+        return [h2_pool_use(self.cfg.send_url, self._send_pool)] if self._send_pool is not None else []
 
     async def aclose(self) -> None:
         for pool in (self._send_pool, self._token_pool):

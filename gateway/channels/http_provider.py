@@ -44,6 +44,7 @@ from gateway.errors import (
     Throttled,
     TransientError,
 )
+from gateway.metrics.core import PoolUse, connector_use
 from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -333,6 +334,11 @@ class ProviderClient:
             raise PermanentError(f"{p.name}: provider redirected (HTTP {status}); redirects are not followed",
                                  code=status)
         return classify(p, status, retry_after, payload)
+
+    def pool_use(self) -> list[PoolUse]:
+        """Each MessageType lane's connector use (for /metrics)."""
+        return [connector_use("promotional" if promotional else "transactional", s.connector)
+                for promotional, s in self._sessions.items() if s.connector is not None]
 
     async def aclose(self) -> None:
         for s in self._sessions.values():

@@ -33,6 +33,7 @@ from gateway.errors import (
     OptedOut,
     RecipientRejected,
 )
+from gateway.metrics.core import PoolUse
 from gateway.sms.optouts import OptOutStore
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,10 @@ class HttpSmsChannel:
             status_message=self._accepted_status,
             provider_message_id=provider_id,
         )
+
+    def pool_use(self) -> list[PoolUse]:
+        """The provider connections' use, per MessageType lane (for /metrics)."""
+        return self._client.pool_use()
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -29,6 +29,7 @@ from gateway.channels.http_sms import status_callback
 from gateway.channels.sms_content import phone_address
 from gateway.config import VoiceChannelConfig
 from gateway.errors import ContentRejected
+from gateway.metrics.core import PoolUse
 from gateway.models import VoiceTemplateResponse
 
 #: Polly's longest synthesis input is 3,000 billed characters; longer scripts are refused up front.
@@ -157,6 +158,10 @@ class VoiceChannel:
         c: VoiceContent = msg.content
         provider_id = await self._client.post(self.body_for(msg), promotional=c.message_type == "PROMOTIONAL")
         return Delivered(event_type="_VOICE.INITIATED", status_message="INITIATED", provider_message_id=provider_id)
+
+    def pool_use(self) -> list[PoolUse]:
+        """The provider connections' use, per MessageType lane (for /metrics)."""
+        return self._client.pool_use()
 
     async def aclose(self) -> None:
         await self._client.aclose()

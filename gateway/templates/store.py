@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from gateway import models
+from gateway.campaigns.inapp import content_problem
 from gateway.errors import InvalidRequest, NotFound
 from gateway.redisconn import text as _text
 
@@ -243,6 +244,10 @@ def validate(type_: str, request: Any) -> dict[str, Program]:
             programs[part] = compile(text)
         except TemplateError as exc:
             raise InvalidTemplate(type_, f"{part}: {exc.reason}", exc.line, exc.column) from None
+    if type_ == "INAPP" and isinstance(request, models.InAppTemplateRequest):
+        problem = content_problem(request.Layout, request.Content, complete=False)  # as a campaign's InAppMessage
+        if problem is not None:
+            raise InvalidTemplate(type_, f"{problem[0]}: {problem[1]}")
     if type_ == "EMAIL" and request.Headers and len(request.Headers) > 15:
         raise InvalidTemplate(type_, "an email template has at most 15 headers")
     if type_ != "INAPP":

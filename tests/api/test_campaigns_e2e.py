@@ -152,6 +152,11 @@ def test_bad_campaigns_are_refused_naming_the_member(live_pp: Any, live_app: str
         ({**base, "Schedule": {**sched, "Frequency": "EVENT", "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {
             "EventType": {"Values": ["buy"]}, "Metrics": {"price": {"ComparisonOperator": "ABOUT", "Value": 1}}}}}},
          "Schedule.EventFilter.Dimensions.Metrics.price.ComparisonOperator"),
+        ({**base, "Schedule": {**sched, "Frequency": "EVENT", "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {
+            "EventType": {"Values": ["buy"]}, "Attributes": {"at": {"AttributeType": "AFTER", "Values": ["soon"]}}}}}},
+         "Schedule.EventFilter.Dimensions.Attributes.at.Values: 'soon' is not an ISO 8601 date-time"),
+        ({**base, "Schedule": {**sched, "Frequency": "EVENT", "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {
+            "Attributes": {"sku": {"Values": ["1"]}}}}}}, "Schedule.EventFilter.Dimensions.EventType: is required"),
         ({**base, "SegmentId": "nope"}, "SegmentId: segment nope"),
         ({**base, "SegmentVersion": 7}, "SegmentVersion: segment"),
         ({k: v for k, v in base.items() if k != "SegmentId"}, "SegmentId: is required"),
@@ -206,11 +211,12 @@ def test_event_campaign_on_an_imported_segment_is_refused(live_api: Any, live_pp
              "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["purchase"]}}}}
     message = _refused(live_pp, live_app, {**_request(imported.Id), "Schedule": event})
     assert "SegmentId: an EVENT campaign needs a dynamic segment" in message
-    # on a dynamic segment the campaign passes Pinpoint's rules but is refused as not run yet; a ONCE campaign may
-    # use the imported segment
+    # on a dynamic segment the EVENT campaign is created, its filter kept as given; a ONCE campaign may use the
+    # imported segment
     dynamic = live_pp.create_segment(ApplicationId=live_app, WriteSegmentRequest={"Name": "d", "Dimensions": IOS})["SegmentResponse"]["Id"]
-    message = _refused(live_pp, live_app, {**_request(dynamic), "Schedule": event})
-    assert message == "WriteCampaignRequest.Schedule.Frequency: not supported yet by this gateway: EVENT (event-triggered) campaigns"
+    created = live_pp.create_campaign(ApplicationId=live_app, WriteCampaignRequest={**_request(dynamic), "Schedule": event})
+    got = live_pp.get_campaign(ApplicationId=live_app, CampaignId=created["CampaignResponse"]["Id"])["CampaignResponse"]
+    assert got["Schedule"]["Frequency"] == "EVENT" and got["Schedule"]["EventFilter"] == event["EventFilter"]
     assert live_pp.create_campaign(ApplicationId=live_app, WriteCampaignRequest=_request(imported.Id))["CampaignResponse"]["SegmentId"] == imported.Id
 
 
@@ -231,32 +237,31 @@ def test_members_the_runner_does_not_honour_are_refused(live_pp: Any, live_app: 
     pp, app = live_pp, live_app
     base = _request(segment)
     sched = base["Schedule"]
-    in_app = {"Frequency": "IN_APP_EVENT", "StartTime": _later(), "EndTime": _later(30),
-              "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"Values": ["open"]}}}}
+    event = {"Frequency": "EVENT", "StartTime": _later(), "EndTime": _later(30),
+             "EventFilter": {"FilterType": "ENDPOINT", "Dimensions": {"EventType": {"Values": ["open"]}}}}
     cases: list[tuple[dict[str, Any], str]] = [
-        ({**base, "Schedule": in_app, "MessageConfiguration": {"InAppMessage": {"Layout": "TOP_BANNER", "Content": [{"BackgroundColor": "#fff"}]}}},
-         "Schedule.Frequency: not supported yet by this gateway: IN_APP_EVENT"),
+        ({**base, "Schedule": event, "Limits": {"MessagesPerSecond": 10}},
+         "Limits.MessagesPerSecond: not supported yet by this gateway: MessagesPerSecond on an EVENT campaign"),
         ({**base, "Hook": {"WebUrl": "https://hooks.example.com/x", "Mode": "FILTER"}}, "Hook: not supported yet by this gateway: CampaignHook"),
         ({**base, "CustomDeliveryConfiguration": {"DeliveryUri": "https://hooks.example.com/x", "EndpointTypes": ["EMAIL"]}},
          "CustomDeliveryConfiguration: not supported yet by this gateway"),
         ({**base, "MessageConfiguration": {**EMAIL, "CustomMessage": {"Data": "x"}}}, "MessageConfiguration.CustomMessage: not supported yet"),
-        ({**base, "Limits": {"Daily": 1}}, "Limits.Daily: not supported yet by this gateway"),
-        ({**base, "Limits": {"Total": 3, "MessagesPerSecond": 50}}, "Limits.Total: not supported yet"),
-        ({**base, "Limits": {"MaximumDuration": 600}}, "Limits.MaximumDuration: not supported yet"),
-        ({**base, "Limits": {"Session": 1}}, "Limits.Session: not supported yet"),
-        ({**base, "Priority": 2}, "Priority: not supported yet"),
-        ({**base, "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "StartTime": _later(2)}}]},
-         "AdditionalTreatments[0].Schedule: not supported yet by this gateway: a treatment Schedule other than the campaign's"),
+        ({**base, "Limits": {"Daily": 1, "Session": 1}}, "Limits.Session: not supported yet by this gateway"),
+        ({**base, "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "Frequency": "WEEKLY"}}]},
+         "AdditionalTreatments[0].Schedule.Frequency: not supported yet by this gateway: a treatment Frequency"),
     ]
     for request, expected in cases:
         message = _refused(pp, app, request)
         assert message.startswith("WriteCampaignRequest." + expected), (expected, message)
     assert pp.get_campaigns(ApplicationId=app)["CampaignsResponse"]["Item"] == []  # nothing was stored
-    # MessagesPerSecond is honoured, a treatment may repeat the campaign's schedule; an update is refused alike
-    ok = pp.create_campaign(ApplicationId=app, WriteCampaignRequest={**base, "Limits": {"MessagesPerSecond": 50},
-        "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": sched}]})["CampaignResponse"]
-    code, _, message = error_of(lambda: pp.update_campaign(ApplicationId=app, CampaignId=ok["Id"], WriteCampaignRequest={"Limits": {"Daily": 2}}))
-    assert code == "BadRequestException" and message.startswith("WriteCampaignRequest.Limits.Daily: not supported yet")
+    # Daily, Total, MaximumDuration and MessagesPerSecond are honoured, a treatment may have its own start; an
+    # update is refused alike
+    limits = {"MessagesPerSecond": 50, "Daily": 2, "Total": 5, "MaximumDuration": 600}
+    ok = pp.create_campaign(ApplicationId=app, WriteCampaignRequest={**base, "Limits": limits,
+        "AdditionalTreatments": [{"SizePercent": 10, "MessageConfiguration": EMAIL, "Schedule": {**sched, "StartTime": _later(2)}}]})["CampaignResponse"]
+    assert ok["Limits"] == limits
+    code, _, message = error_of(lambda: pp.update_campaign(ApplicationId=app, CampaignId=ok["Id"], WriteCampaignRequest={"Limits": {"Session": 2}}))
+    assert code == "BadRequestException" and message.startswith("WriteCampaignRequest.Limits.Session: not supported yet")
     assert pp.get_campaign(ApplicationId=app, CampaignId=ok["Id"])["CampaignResponse"]["Version"] == 1
 
 

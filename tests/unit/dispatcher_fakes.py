@@ -62,6 +62,7 @@ class FakeRedis:
         self.down: set[str] = set()
         self.flaky: dict[str, int] = {}
         self.failures = 0  # round trips refused as if Redis were down
+        self.busy: dict[str, int] = {}  # round trips with these commands refused as a busy blocking pool refuses them
         self._seq = 0
 
     # -- what tests read ---------------------------------------------------------------------------------------
@@ -110,6 +111,10 @@ class FakeRedis:
         return op()
 
     def check_up(self, names: Iterable[str]) -> None:
+        for name in set(names):
+            if self.busy.get(name, 0) > 0:
+                self.busy[name] -= 1
+                raise RedisConnectionError("No connection available.")
         hit = sorted(set(names) & self.down)
         for name in set(names):
             if self.flaky.get(name, 0) > 0:

@@ -74,8 +74,15 @@ def test_monthly_keeps_the_start_day_and_clamps_short_months() -> None:
 
 
 def test_event_campaigns_have_no_scheduled_runs() -> None:
-    for frequency in ("EVENT", "IN_APP_EVENT"):
-        assert next_run(Schedule(StartTime="IMMEDIATE", Frequency=frequency), CREATED, CREATED) is None  # type: ignore[arg-type]
+    assert next_run(Schedule(StartTime="IMMEDIATE", Frequency="EVENT"), CREATED, CREATED) is None
+
+
+def test_an_in_app_campaign_has_one_run_at_its_start_that_stores_its_message() -> None:
+    schedule = Schedule(StartTime="2026-01-11T09:00:00Z", EndTime="2026-02-01T00:00:00Z", Frequency="IN_APP_EVENT")
+    run = next_run(schedule, CREATED, CREATED)
+    assert run is not None and (run.number, run.start) == (0, at(2026, 1, 11, 9))
+    assert run_at(schedule, CREATED, 1) is None
+    assert next_run(schedule, CREATED, at(2026, 1, 11, 10)) is None  # started: no other run
 
 
 def test_local_time_delivers_at_the_same_wall_time_in_each_zone() -> None:

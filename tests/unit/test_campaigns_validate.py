@@ -66,3 +66,15 @@ def test_treatment_percentages_and_event_campaigns() -> None:
     lookups = check_campaign(models.WriteCampaignRequest(SegmentId="s", MessageConfiguration=SMS, Schedule=event), now=NOW)
     assert lookups.dynamic_segment
     assert not check_campaign(_req("IMMEDIATE"), now=NOW).dynamic_segment
+
+
+def test_event_campaigns_are_supported_but_not_their_messages_per_second() -> None:
+    from gateway.campaigns.validate import check_supported
+
+    event = models.Schedule(StartTime="IMMEDIATE", Frequency="EVENT", EventFilter=models.CampaignEventFilter(
+        FilterType="SYSTEM", Dimensions=models.EventDimensions(EventType=models.SetDimension(Values=["_email.delivered"]))))
+    req = models.WriteCampaignRequest(SegmentId="s", MessageConfiguration=SMS, Schedule=event)
+    check_supported(req)  # EVENT campaigns run (campaigns/listener.py)
+    with pytest.raises(CampaignValidationError, match=r"^WriteCampaignRequest.Limits.MessagesPerSecond: not supported"):
+        check_supported(models.WriteCampaignRequest(SegmentId="s", MessageConfiguration=SMS, Schedule=event,
+                                                    Limits=models.CampaignLimits(MessagesPerSecond=10)))

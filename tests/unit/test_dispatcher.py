@@ -503,6 +503,25 @@ async def test_redis_down_in_the_per_application_writes_leaves_the_batch_unackno
     assert list(rig.redis.hashes[keys.suppressed(APP)]) == [b"hard@example.com"]
 
 
+async def test_a_busy_pool_in_the_per_application_writes_is_waited_out_however_long(rig: Rig) -> None:
+    # every connection lent out is contention, not an outage: giving up would leave the batch pending and its
+    # redelivery would send the same messages again (the push load test saw dead tokens answered twice)
+    put_endpoint(rig.redis, "ep1", "tok-dead")
+    rig.push.answers = {"tok-dead": RecipientRejected("Unregistered", code=410, deactivate=True)}
+    rig.redis.busy = {"watch": PER_APP_RETRY.max_attempts * 3}
+    await rig.process(rig.entry(to_endpoints("ep1"), "1-0"))
+    assert rig.redis.busy == {"watch": 0} and rig.redis.acks == [(SEND, GROUP, "1-0")]
+    ep = msgspec.json.decode(rig.redis.strings[keys.endpoint(APP, "ep1")], type=EndpointResponse)
+    assert ep.EndpointStatus == "INACTIVE"
+
+
+async def test_a_busy_pool_at_the_outcome_transaction_is_waited_out_and_the_batch_written_once(rig: Rig) -> None:
+    rig.redis.busy = {"xack": 20}
+    await rig.process(rig.entry(send("ok@example.com"), "1-0"))
+    assert rig.redis.busy == {"xack": 0} and rig.redis.acks == [(SEND, GROUP, "1-0")]
+    assert [e[b"event_type"] for e in rig.redis.stream(EVENTS)].count(b"_fake.delivered") == 1
+
+
 async def test_redis_down_while_deactivating_an_endpoint_leaves_the_batch_unacknowledged(rig: Rig) -> None:
     put_endpoint(rig.redis, "ep1", "tok-dead")
     rig.push.answers = {"tok-dead": RecipientRejected("Unregistered", code=410, deactivate=True)}

@@ -56,6 +56,7 @@ from gateway.channels.smpp.session import (
 )
 from gateway.channels.sms_content import SmsContent
 from gateway.config import SmppChannelConfig
+from gateway.metrics.core import PoolUse
 from gateway.models import SMSTemplateResponse
 from gateway.ratelimit import RateLimiter
 from gateway.redisconn import REDIS_DOWN, next_delay
@@ -232,6 +233,15 @@ class SmppChannel:
         self.limiter: RateLimiter | None = ratelimit.from_config(cfg.rate_limit, f"smpp:{cfg.name}", runtime.redis)
         self.stats = {"accepted": 0, "failed": 0, "throttled": 0, "receipts": 0, "unmatched_receipts": 0,
                       "malformed_receipts": 0, "inbound": 0, "storage_waits": 0, "read_pauses": 0}
+
+    def pool_use(self) -> list[PoolUse]:
+        """The transmitting binds as a pool (busy: a bind with submit_sm outstanding) and their windows' slots
+        (busy: submit_sm awaiting a response), for /metrics."""
+        sessions = [ln.session for ln in self.links if ln.transmits and ln.session is not None and ln.session.bound]
+        return [PoolUse(pool="binds", open=len(sessions), busy=sum(1 for s in sessions if s.inflight),
+                        limit=self.cfg.binds),
+                PoolUse(pool="window", open=sum(s.window for s in sessions), busy=sum(s.inflight for s in sessions),
+                        limit=self.cfg.binds * self.cfg.window)]
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 

@@ -18,6 +18,7 @@ from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.smtp.connection import SmtpSession, open_session
 from gateway.channels.smtp.mime import EmailContent, assemble
 from gateway.config import SmtpChannelConfig
+from gateway.metrics.core import PoolUse
 from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger("gateway.channels.smtp")
@@ -141,6 +142,11 @@ class SmtpChannel:
                 self._open += 1
                 fut.set_result(None)
                 return
+
+    def pool_use(self) -> list[PoolUse]:
+        """The session pool's use: open sessions, those sending, senders queued for one (for /metrics)."""
+        return [PoolUse(pool=f"{self.cfg.host}:{self.cfg.port}", open=self._open, busy=self._open - len(self._idle),
+                        limit=self.cfg.connections, waiting=len(self._waiters))]
 
     async def aclose(self) -> None:
         sessions = list(self._idle)

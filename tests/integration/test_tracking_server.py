@@ -1,0 +1,174 @@
+"""The tracking server over real HTTP (aiohttp client) with a real Redis: pixel, redirect, forged tokens,
+one-click unsubscribe, and the event records it writes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from gateway.config import TrackingConfig
+from gateway.endpoints.store import EndpointStore
+from gateway.models import EndpointResponse
+from gateway.suppression import SuppressionList
+from gateway.tracking.server import GIF, EventBuffer, TrackingServer
+from gateway.tracking.tokens import Signer
+
+APP = "app1"
+EVENTS = "gateway:events"
+KEYS = {"k1": b"0123456789abcdef0123456789abcdef"}
+signer = Signer(KEYS)
+
+
+async def serve(redis: aioredis.Redis, **cfg: Any) -> tuple[TrackingServer, web.AppRunner, str]:
+    server = TrackingServer(TrackingConfig(public_url="https://t.example", **cfg), KEYS, redis, EVENTS,
+                            clock=lambda: 1_700_000_000.0)
+    runner = web.AppRunner(server.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return server, runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def records(redis: aioredis.Redis) -> list[dict[str, Any]]:
+    out = []
+    for _, fields in await redis.xrange(EVENTS):
+        record = msgspec.json.decode(fields[b"record"])
+        assert fields[b"event_type"].decode() == record["event_type"]
+        assert fields[b"app"].decode() == record["application"]["app_id"]
+        out.append(record)
+    return out
+
+
+async def test_pixel_and_redirect_answer_at_once_and_events_are_written_in_pinpoints_format(
+        redis: aioredis.Redis, http: aiohttp.ClientSession) -> None:
+    _, runner, base = await serve(redis)
+    try:
+        r = await http.get(f"{base}/o/{signer.open(APP, 'm1', 'ep1')}", headers={"User-Agent": "UA/1"})
+        assert r.status == 200 and r.content_type == "image/gif" and await r.read() == GIF and len(GIF) == 43
+        assert "no-store" in r.headers["Cache-Control"]
+        url = "https://shop.example/p?id=1&x=2"
+        r = await http.get(f"{base}/c/{signer.click(APP, 'm1', 'ep1', 2, url)}", allow_redirects=False)
+        assert r.status == 302 and r.headers["Location"] == url
+    finally:
+        await runner.cleanup()  # shutdown flushes what is buffered
+    opened, clicked = await records(redis)
+    assert opened["event_type"] == "_email.open" and clicked["event_type"] == "_email.click"
+    assert opened["event_version"] == "3.1" and opened["application"]["app_id"] == APP
+    assert opened["client"] == {"client_id": "ep1"} and opened["arrival_timestamp"] == 1_700_000_000_000
+    assert opened["attributes"] == {"message_id": "m1", "channel_type": "EMAIL", "feedback": "opened",
+                                    "endpoint_id": "ep1"}
+    assert opened["facets"]["email_channel"]["mail_event"]["open"] == {
+        "ip_address": "127.0.0.1", "user_agent": "UA/1", "timestamp": 1_700_000_000_000}
+    assert clicked["attributes"]["feedback"] == url and clicked["attributes"]["link_index"] == "2"
+    assert clicked["facets"]["email_channel"]["mail_event"]["click"]["link"] == url
+
+
+async def test_forged_truncated_and_wrong_kind_tokens_get_400_are_counted_and_write_nothing(
+        redis: aioredis.Redis, http: aiohttp.ClientSession) -> None:
+    server, runner, base = await serve(redis)
+    evil = Signer({"k1": b"attacker-attacker-attacker-12345"}).click(APP, "m", "e", 0, "https://evil.example/")
+    good = signer.click(APP, "m", "e", 0, "https://shop.example/")
+    try:
+        for path, reason in ((f"/c/{evil}", "bad signature"), (f"/c/{good[:-3]}", "bad signature"),
+                             (f"/c/{good[:23]}", "truncated"), (f"/o/{good}", "wrong kind"),
+                             ("/c/zz.abc", "unknown key"), ("/c/nodot", "malformed")):
+            r = await http.get(base + path, allow_redirects=False)
+            assert r.status == 400, path
+            assert await r.text() == f"invalid tracking token: {reason}\n"
+        assert sum(server.verifier.rejected.values()) == 6
+    finally:
+        await runner.cleanup()
+    assert await records(redis) == []
+
+
+async def test_one_click_unsubscribe_opts_the_endpoint_out_once(
+        redis: aioredis.Redis, http: aiohttp.ClientSession) -> None:
+    store = EndpointStore(redis)
+    await store.put(APP, EndpointResponse(Id="ep1", ApplicationId=APP, ChannelType="EMAIL",  # type: ignore[arg-type]
+                                          Address="ann@x.example", EndpointStatus="ACTIVE", OptOut="NONE"))
+    _, runner, base = await serve(redis)
+    url = f"{base}/u/{signer.unsubscribe(APP, 'm1', 'ep1', '')}"
+    try:
+        r = await http.get(url)  # the landing page (what a scanner fetches) changes nothing
+        assert r.status == 200 and '<form method="post">' in await r.text()
+        assert (await store.get(APP, "ep1")).OptOut == "NONE"  # type: ignore[union-attr]
+        for _ in range(3):  # the provider's one-click POST, then replays
+            r = await http.post(url, data="List-Unsubscribe=One-Click",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert r.status == 200
+        assert (await store.get(APP, "ep1")).OptOut == "ALL"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
+    [event] = await records(redis)
+    assert event["event_type"] == "_email.unsubscribe"
+    assert event["attributes"]["feedback"] == "unsubscribed"
+    assert event["facets"]["email_channel"]["mail_event"]["mail"]["destination"] == ["ann@x.example"]
+
+
+async def test_unsubscribe_of_a_bare_address_or_in_suppress_mode_suppresses_it(
+        redis: aioredis.Redis, http: aiohttp.ClientSession) -> None:
+    store = EndpointStore(redis)
+    await store.put(APP, EndpointResponse(Id="ep2", ApplicationId=APP, ChannelType="EMAIL",  # type: ignore[arg-type]
+                                          Address="Bob@x.example", EndpointStatus="ACTIVE", OptOut="NONE"))
+    _, runner, base = await serve(redis, unsubscribe_action="suppress")
+    try:
+        for token in (signer.unsubscribe(APP, "m1", "", "cat@x.example"), signer.unsubscribe(APP, "m2", "ep2", "")):
+            assert (await http.post(f"{base}/u/{token}")).status == 200
+    finally:
+        await runner.cleanup()
+    listed = await SuppressionList(redis).list(APP)
+    assert sorted(listed) == ["bob@x.example", "cat@x.example"]
+    assert (await store.get(APP, "ep2")).OptOut == "NONE"  # type: ignore[union-attr]
+    assert len(await records(redis)) == 2
+
+
+async def test_the_buffer_writes_a_full_batch_at_once_and_the_rest_after_flush_ms(redis: aioredis.Redis) -> None:
+    buf = EventBuffer(redis, EVENTS, batch=3, flush_ms=600_000)  # the timer never fires in this test
+    rec = {"event_type": "_email.open", "application": {"app_id": APP}}
+    for _ in range(3):
+        buf.add(rec)
+    await asyncio.wait_for(buf.drained.wait(), 10)
+    assert await redis.xlen(EVENTS) == 3
+    buf.add(rec)
+    assert buf.pending == 1
+    await buf.aclose()  # shutdown: the partial batch is written, not lost
+    assert await redis.xlen(EVENTS) == 4
+    quick = EventBuffer(redis, EVENTS, batch=1000, flush_ms=1)
+    quick.add(rec)
+    await asyncio.wait_for(quick.drained.wait(), 10)  # written by the flush_ms timer, not a full batch
+    assert await redis.xlen(EVENTS) == 5
+    await quick.aclose()
+
+
+async def test_events_buffered_while_redis_is_down_are_kept_and_written_later(redis: aioredis.Redis) -> None:
+    waits: list[float] = []
+    broken = aioredis.Redis(host="127.0.0.1", port=1)  # nothing listens on port 1
+    buf = EventBuffer(broken, EVENTS, batch=1, flush_ms=1)
+    gate = asyncio.Event()
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+        buf._redis = redis  # the next attempt finds Redis back
+        buf._writer = type(buf._writer)(redis, EVENTS)
+        gate.set()
+
+    buf._sleep = sleep
+    buf.add({"event_type": "_email.open", "application": {"app_id": APP}})
+    await asyncio.wait_for(gate.wait(), 10)
+    await asyncio.wait_for(buf.drained.wait(), 10)
+    assert waits == [0.05] and buf.failures == 1 and await redis.xlen(EVENTS) == 1
+    await buf.aclose()
+    await broken.aclose()
