@@ -441,6 +441,7 @@ async def test_a_run_costs_about_two_round_trips_per_chunk(redis: Any, redis_ser
     try:
         s = scheduler(counted, clock, chunk_requests=chunk // 100)
         assert len(await s.resolver.resolve(APP, segment)) == n  # the index is built before counting
+        await s.resolver.drain()  # and its snapshot saved
         CountingConnection.writes = 0
         assert await s.run_campaign(APP, camp.Id)
         writes = CountingConnection.writes
@@ -467,3 +468,29 @@ async def test_a_pause_while_pacing_stops_before_the_next_chunk(redis: Any) -> N
     s = Scheduler(redis, producer=Producer(redis), clock=clock, sleep=sleep, monotonic=lambda: t[0])
     assert await s.tick() == 1
     assert len(await enqueued(redis)) == 100  # the first second's chunk only
+
+
+async def test_a_starting_worker_runs_a_campaign_from_the_index_snapshot_another_saved(
+    redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's segment resolver starts from the application's saved index (a cold build of a million
+    endpoints is seconds of a run): the first worker to build one saves it, the next loads it and replays the
+    endpoint writes since."""
+    from gateway.segments import index as index_mod
+    from gateway.segments import snapshot
+
+    segment, _ = await seed(redis, 30)
+    clock = Clock(T0)
+    first = scheduler(redis, clock)
+    assert len(await first.resolver.resolve(APP, segment)) == 30
+    await first.resolver.drain()
+    assert await redis.get(snapshot.pointer_key(APP)) is not None
+    await EndpointStore(redis).delete_endpoint(APP, "e000")  # after the snapshot: replayed from the change stream
+
+    async def no_build(*a: Any, **k: Any) -> Any:
+        raise AssertionError("a worker with a usable snapshot must not read every endpoint to build its index")
+
+    monkeypatch.setattr(index_mod, "build", no_build)
+    await create(redis, clock, segment)
+    assert await scheduler(redis, clock).tick() == 1
+    assert sorted(e for e, _ in await enqueued(redis)) == [f"e{i:03d}" for i in range(1, 30)]
