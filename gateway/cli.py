@@ -250,6 +250,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway import demo
 
+    if args.campaign:
+        from gateway.campaigns import demo as campaign_demo
+
+        return campaign_demo.main(endpoints=args.endpoints)
     return demo.main(count=args.count, workers=args.workers, sms=args.sms, push=args.push)
 
 
@@ -311,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sms", type=int, default=10_000, help="SMS over SMPP (default 10,000; 0 skips)")
     s.add_argument("--push", type=int, default=10_000, help="APNs notifications (default 10,000; 0 skips)")
     s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--campaign", action="store_true", help="instead: an A/B campaign with a 10%% holdout to a segment "
+                                                           "(gateway/campaigns/demo.py)")
+    s.add_argument("--endpoints", type=int, default=100_000, help="the campaign's segment size (default 100,000)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("dev", help="a whole local stack: embedded Redis, a worker, the REST API with a local access "

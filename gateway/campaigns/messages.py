@@ -101,7 +101,8 @@ def run_requests(
     empty = models.EndpointSendConfiguration()
     return [
         models.MessageRequest(
-            Endpoints={eid: (configs or {}).get(eid, empty) for eid in endpoint_ids[i : i + batch]},
+            Endpoints=({eid: configs.get(eid, empty) for eid in endpoint_ids[i : i + batch]} if configs
+                       else dict.fromkeys(endpoint_ids[i : i + batch], empty)),
             MessageConfiguration=config,
             TemplateConfiguration=None if custom else content.templates,
             Context=context,

@@ -41,7 +41,7 @@ from typing import Final, NamedTuple
 
 from gateway import models
 from gateway.campaigns.schedule import Run, in_quiet_time, local_delivery, run_at
-from gateway.campaigns.split import Split, endpoint_cohort
+from gateway.campaigns.split import COHORTS, Split, endpoint_cohort
 
 PRODUCED: Final = "ENDPOINT_PRODUCED"
 HOLDOUT: Final = "TREATMENT_HOLDOUT"
@@ -91,6 +91,9 @@ class Recipient(NamedTuple):
     endpoint_id: str
     channel: str
     at: dt.datetime
+
+
+_new_tuple: Final = tuple.__new__
 
 
 class TreatmentPlan(NamedTuple):
@@ -181,26 +184,51 @@ def endpoint_outcome(
     duplicates: frozenset[str] = frozenset(),
 ) -> Recipient | str:
     """One endpoint inside the treatment's cohorts: a Recipient, or the reason it is not messaged (module doc)."""
+    zone = endpoint.Demographic.Timezone if endpoint.Demographic is not None else None
+    reached = kind_outcome(content, run, quiet, endpoint.ChannelType, zone)
+    reason = endpoint_reason(endpoint, not isinstance(reached, str) and reached[0] == IN_APP, duplicates)
+    if reason is not None:
+        return reason
+    return reached if isinstance(reached, str) else Recipient(endpoint.Id or "", *reached)
+
+
+def endpoint_reason(
+    endpoint: models.EndpointResponse, in_app: bool, duplicates: frozenset[str] = frozenset()
+) -> str | None:
+    """The reason an endpoint is not messaged that depends on the endpoint itself, if any: OPT_OUT, INACTIVE, then
+    (unless its channel is `in_app`, which needs no address) MISSING_ADDRESS and DUPLICATE_ENDPOINT. It comes
+    before kind_outcome's reason (module doc's order)."""
     if endpoint.OptOut == "ALL":
         return OPT_OUT
     if endpoint.EndpointStatus == "INACTIVE":
         return INACTIVE
-    channel = channel_for(content, endpoint.ChannelType)
-    if channel == IN_APP:
-        return Recipient(endpoint.Id or "", channel, run.start)
+    if in_app:
+        return None
     if not endpoint.Address:
         return MISSING_ADDRESS
     if duplicates and endpoint.Id in duplicates:
         return DUPLICATE_ENDPOINT
+    return None
+
+
+def kind_outcome(
+    content: Content, run: Run, quiet: models.QuietTime | None, channel_type: str | None, zone: str | None
+) -> tuple[str, dt.datetime] | str:
+    """The part of endpoint_outcome that depends only on the endpoint's channel type and time zone: (channel,
+    delivery time), or the reason (CHANNEL_MISMATCH, MISSING_TIMEZONE, QUIET). An in-app endpoint gets the run's
+    start (its app shows the message; no local time or quiet time here). A run's audience has few such kinds, so
+    planning decides each once (plan_treatment)."""
+    channel = channel_for(content, channel_type)
     if channel is None:
         return CHANNEL_MISMATCH
-    zone = endpoint.Demographic.Timezone if endpoint.Demographic is not None else None
+    if channel == IN_APP:
+        return channel, run.start
     delivery = local_delivery(content.schedule, run, zone)
     if delivery.at is None:
         return MISSING_TIMEZONE
     if in_quiet_time(quiet, zone, delivery.at):
         return QUIET
-    return Recipient(endpoint.Id or "", channel, delivery.at)
+    return channel, delivery.at
 
 
 def plan_treatment(
@@ -214,21 +242,61 @@ def plan_treatment(
 ) -> TreatmentPlan:
     """Treatment `treatment_id`'s run `run` (the treatment's own, `treatment_run`; None when its schedule has none)
     over the segment's `endpoints` (each with its Id), split by `split`; `quiet` is the quiet time in force for the
-    treatment (schedule.effective_quiet_time); `duplicates` from `duplicate_endpoints`."""
+    treatment (schedule.effective_quiet_time); `duplicates` from `duplicate_endpoints`. endpoint_outcome for each
+    endpoint, with its channel-type-and-zone part (kind_outcome) decided once per kind."""
     content = treatment_content(campaign, treatment_id)
     metrics: Counter[str] = Counter()
     recipients: list[Recipient] = []
+    kinds: dict[tuple[str | None, str | None], tuple[str, dt.datetime] | str] = {}
+    whole = len(split.cohorts(treatment_id)) == COHORTS  # every cohort is this treatment's: nothing to hold out
+    produced = held_out = ended = 0
     for endpoint in endpoints:
-        metrics[PRODUCED] += 1
-        if split.group(endpoint_cohort(endpoint.Id or "", endpoint.CohortId)) != treatment_id:
-            metrics[HOLDOUT] += 1
+        produced += 1
+        if not whole and split.group(endpoint_cohort(endpoint.Id or "", endpoint.CohortId)) != treatment_id:
+            held_out += 1
             continue
         if run is None:
-            metrics[TREATMENT_ENDED] += 1
+            ended += 1
             continue
-        outcome = endpoint_outcome(endpoint, content, run, quiet, duplicates)
-        if isinstance(outcome, str):
-            metrics[outcome] += 1
+        demographic = endpoint.Demographic
+        kind = (endpoint.ChannelType, demographic.Timezone if demographic is not None else None)
+        reached = kinds.get(kind)
+        if reached is None:
+            reached = kinds[kind] = kind_outcome(content, run, quiet, *kind)
+        # the endpoint's own reasons come first (module doc's order); an in-app endpoint needs no address
+        reason = endpoint_reason(endpoint, not isinstance(reached, str) and reached[0] == IN_APP, duplicates)
+        if reason is not None:
+            metrics[reason] += 1
+        elif isinstance(reached, str):
+            metrics[reached] += 1
         else:
-            recipients.append(outcome)
+            # no NamedTuple __new__ frame: a million of them
+            recipients.append(_new_tuple(Recipient, (endpoint.Id or "", reached[0], reached[1])))
+    if produced:
+        metrics[PRODUCED] = produced
+    if held_out:
+        metrics[HOLDOUT] = held_out
+    if ended:
+        metrics[TREATMENT_ENDED] = ended
     return TreatmentPlan(treatment_id, recipients, metrics)
+
+
+def plan_group(
+    campaign: models.CampaignResponse,
+    treatment_id: int,
+    run: Run | None,
+    audience: int,
+    members: Iterable[models.EndpointResponse],
+    quiet: models.QuietTime | None,
+    duplicates: frozenset[str] = frozenset(),
+) -> TreatmentPlan:
+    """plan_treatment for an audience of `audience` endpoints already partitioned by cohort
+    (split.partition_audience), given only this treatment's `members`: the same recipients and run metrics, while
+    the audience is walked once for all treatments instead of once per treatment."""
+    plan = plan_treatment(campaign, treatment_id, run, members, Split((treatment_id,) * COHORTS), quiet, duplicates)
+    held_out = audience - plan.metrics[PRODUCED]
+    if audience:
+        plan.metrics[PRODUCED] = audience
+    if held_out:
+        plan.metrics[HOLDOUT] += held_out
+    return plan

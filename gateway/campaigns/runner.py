@@ -8,18 +8,20 @@ campaign it can lease. A run: resolve the segment (segments/resolver.py), load i
 (split.py), plan each treatment (plan.py: recipients and run metrics, local time and quiet time from
 schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer (an in-app
 campaign's recipients instead get its message stored for their app to fetch, inappstore.py), in chunks of
-`chunk_requests` requests of at most 100 endpoints, one pipelined round trip per chunk. The engine then sends them
+`chunk_requests` requests of at most 100 endpoints: per chunk one pipelined round trip for the XADDs and one
+for the cursor script (below), plus one for the Daily/Total counters when the campaign has them. The engine then
+sends them
 like any request: every channel, status, event, retry and rate limit applies, and every event carries
 campaign_id, campaign_activity_id and treatment_id (the request's Context).
 
-Exactly one worker runs a run: it holds the run's lease (SET NX PX, its value a fencing token from INCR), renews
-it with every chunk and writes its progress only while the token is still the lease's (WATCH on the lease, in the
-campaign's slot). Progress is the run's cursor per treatment: recipients are sent in a fixed order (delivery time,
-endpoint id) and the cursor is the key of the last one enqueued. The stream is in another cluster slot than the
-campaign, so the XADDs and the cursor cannot be one transaction: the cursor advances right after the chunk's
-XADDs succeed. A worker dying between the two, or one whose lease expired while it enqueued, makes the worker
-that takes over enqueue that chunk again: delivery is at least once, with at most one chunk per takeover sent
-twice, and nothing skipped.
+Exactly one worker runs a run: it holds the run's lease (SET NX PX, its value a fencing token from INCR), renews it
+with every chunk and writes its progress only while the token is still the lease's (WATCH on the lease, in the
+campaign's slot; for the cursor, a script that checks the lease and the campaign as it writes). Progress is the
+run's cursor per treatment: recipients are sent in a fixed order (delivery time, endpoint id) and the cursor is the
+key of the last one enqueued. The stream is in another cluster slot than the campaign, so the XADDs and the cursor
+cannot be one transaction: the cursor advances right after the chunk's XADDs succeed. A worker dying between the
+two, or one whose lease expired while it enqueued, makes the worker that takes over enqueue that chunk again:
+delivery is at least once, with at most one chunk per takeover sent twice, and nothing skipped.
 
 Limits (limits.py) are applied per chunk, just before its XADDs: recipients past MaximumDuration are dropped and
 counted EXPIRED, the rest go through the shared Daily/Total counters (capstore.py, one script call per chunk);
@@ -42,13 +44,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from gateway import events, models
+from gateway import events, keys, models
 from gateway.api.appstore import AppStore
 from gateway.campaigns import hooks, runs
 from gateway.campaigns.capstore import CapStore
@@ -60,13 +62,13 @@ from gateway.campaigns.plan import (
     Content,
     Recipient,
     duplicate_endpoints,
-    plan_treatment,
+    plan_group,
     treatment_content,
     treatment_run,
 )
 from gateway.campaigns.runs import COMPLETED, RUNNING
 from gateway.campaigns.schedule import Run, effective_quiet_time, run_at
-from gateway.campaigns.split import plan_split
+from gateway.campaigns.split import partition_audience, plan_split
 from gateway.campaigns.store import campaign_key, created_at, iso, queue_next_run
 from gateway.channels.custom import CUSTOM, DELIVERY_TTL_S, Delivery, delivery_key
 from gateway.channels.webhook import WebhookClient
@@ -82,8 +84,53 @@ from gateway.templates.store import TemplateStore
 log = logging.getLogger("gateway.campaigns")
 
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
-#: Endpoints read per MGET while loading a run's audience.
-LOAD_BATCH: Final = 1000
+#: Endpoints read per MGET while loading a run's audience, and MGETs in flight.
+LOAD_BATCH: Final = 5000
+LOAD_AHEAD: Final = 4
+
+
+class _MemberDemographic(msgspec.Struct, gc=False):
+    Timezone: str | None = None
+
+
+class _MemberUser(msgspec.Struct, gc=False):
+    UserId: str | None = None
+
+
+class Member(msgspec.Struct, gc=False):
+    """The members of a stored EndpointResponse that planning a run reads (plan.py; msgspec skips the rest while
+    decoding, so a million endpoints load at a fraction of the full decode's cost). Planning takes it where it
+    takes an EndpointResponse: keep it in step with what plan.py reads."""
+
+    Id: str | None = None
+    Address: str | None = None
+    ChannelType: str | None = None
+    CohortId: str | None = None
+    Demographic: _MemberDemographic | None = None
+    EffectiveDate: str | None = None  # plan.duplicate_endpoints: the last written of an address is messaged
+    EndpointStatus: str | None = None
+    OptOut: str | None = None
+    User: _MemberUser | None = None
+
+
+_decode_member = msgspec.json.Decoder(Member).decode
+
+
+# A chunk's cursor write (Scheduler._advance). KEYS: the lease, the campaign's hash, the run record (one slot).
+# ARGV: token, lease ms, cursor field, cursor, sent field, n, then pairs (field, count) to add (limits, hooks). 0: not ours or
+# deleted (nothing written); 1: written; 2: written, but the campaign is paused (stop).
+_CURSOR: Final = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local state = redis.call('HMGET', KEYS[2], 'latest', 'paused')
+if not state[1] then return 0 end
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+redis.call('HINCRBY', KEYS[3], ARGV[5], ARGV[6])
+for i = 7, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if state[2] == '1' then return 2 end
+return 1
+"""
+_ADVANCED: Final = 1
 
 
 def _utcnow() -> dt.datetime:
@@ -132,8 +179,9 @@ class Scheduler:
         self.redis = redis
         self.producer = producer
         self.config = config or CampaignsConfig()
-        # no snapshots: the worker's resolver only reads; the API and jobs keep the snapshots
-        self.resolver = resolver or SegmentResolver(redis, snapshots=False)
+        # with snapshots: a starting worker loads the application's saved index and replays the changes since
+        # (~30x faster than reading every endpoint); the first to build one cold saves it for the others
+        self.resolver = resolver or SegmentResolver(redis)
         self.endpoints = endpoints or EndpointStore(redis)
         self.apps = apps or AppStore(redis, "")
         self.inapp = inapp or InAppStore(redis, TemplateStore(redis))
@@ -146,6 +194,7 @@ class Scheduler:
         # campaign hooks (hooks.py): the signed, guarded webhook client, opened on first use
         self.webhooks = webhooks or WebhookClient(self.config.webhooks)
         self.events = EventWriter(redis, events_key)
+        self._cursor_script = redis.register_script(_CURSOR)
 
     async def aclose(self) -> None:
         """Close the hooks' webhook connections (the worker, when it stops)."""
@@ -287,11 +336,10 @@ class Scheduler:
                 except WatchError:
                     continue
 
-    @staticmethod
-    def _queue_start(pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run) -> None:
+    def _queue_start(self, pipe: aioredis.client.Pipeline, app: str, cid: str, run: Run) -> None:
         pipe.hset(campaign_key(app, cid), mapping={"active": run.number, "status": "EXECUTING"})
         record = runs.run_key(app, cid, run.number)
-        pipe.hsetnx(record, "start", iso(_utcnow()))
+        pipe.hsetnx(record, "start", iso(self.clock()))  # the scheduler's clock, like every other run time
         pipe.hset(record, mapping={"scheduled": iso(run.start), "state": RUNNING})
         pipe.zadd(runs.runs_key(app, cid), {str(run.number): runs.ms(run.start)})
 
@@ -308,19 +356,34 @@ class Scheduler:
             pipe.zadd(runs.due_key(app), {cid: runs.ms(nxt.start)})
 
     async def _audience(self, app: str, doc: models.CampaignResponse) -> list[models.EndpointResponse]:
-        """The segment's endpoints now (the version the campaign names), in index order."""
+        """The segment's endpoints now (the version the campaign names), in index order, as `Member`s: only what
+        planning reads is decoded. MGETs of LOAD_BATCH ids, LOAD_AHEAD of them in flight."""
         assert doc.SegmentId is not None
         try:
             ids = await self.resolver.resolve(app, doc.SegmentId, doc.SegmentVersion)
         except NotFound:
             return []  # the segment is gone: the campaign is DELETED (state.py) and its run reaches no one
-        out: list[models.EndpointResponse] = []
-        for i in range(0, len(ids), LOAD_BATCH):
-            part = ids[i : i + LOAD_BATCH]
-            for eid, ep in zip(part, await self.endpoints.get_many(app, part), strict=True):
-                if ep is not None:
-                    out.append(ep if ep.Id else msgspec.structs.replace(ep, Id=eid))
-        return out
+        out: list[Member] = []
+        # the keys differ only by the id at their end; as bytes, which the client sends as they are (a str key costs
+        # the client's encoder several type checks and an encode each: as much as decoding the endpoint)
+        prefix = keys.endpoint(app, "").encode()
+        batches = [[prefix + i.encode() for i in ids[i : i + LOAD_BATCH]] for i in range(0, len(ids), LOAD_BATCH)]
+        # a sliding window: the next MGETs are served while this process decodes the one that arrived
+        ahead = [asyncio.ensure_future(self.redis.mget(part)) for part in batches[:LOAD_AHEAD]]
+        try:
+            for b in range(len(batches)):
+                raws = await ahead[b]
+                if b + LOAD_AHEAD < len(batches):
+                    ahead.append(asyncio.ensure_future(self.redis.mget(batches[b + LOAD_AHEAD])))
+                for eid, raw in zip(ids[b * LOAD_BATCH : (b + 1) * LOAD_BATCH], raws, strict=True):
+                    if raw is not None:
+                        member = _decode_member(raw)
+                        out.append(member if member.Id else msgspec.structs.replace(member, Id=eid))
+        finally:
+            for pending in ahead:
+                pending.cancel()
+        # a Member carries every member of an EndpointResponse that plan.py reads (duck-typed, see Member)
+        return cast(list[models.EndpointResponse], out)
 
     async def _send(
         self, lease: Lease, doc: models.CampaignResponse, run: Run, horizon: dt.datetime
@@ -340,7 +403,6 @@ class Scheduler:
         duplicates = duplicate_endpoints(endpoints)
         created = created_at(doc)
         hook = hooks.effective_hook(doc.Hook, settings.CampaignHook)
-        by_id = {ep.Id or "": ep for ep in endpoints} if hook is not None else {}
         record_key = runs.run_key(app, cid, run.number)
         record = runs.record(await self.redis.hgetall(record_key))
         mps = doc.Limits.MessagesPerSecond if doc.Limits is not None else None
@@ -349,39 +411,66 @@ class Scheduler:
             chunk = max(1, min(chunk, mps))  # pace in steps of at most a second
         began, enqueued = self.monotonic(), 0
         later: dt.datetime | None = None
+        groups = partition_audience(split, endpoints)
         for tid in [0, *(int(t.Id) for t in treatments)]:
             content = treatment_content(doc, tid)
             # a treatment with its own Schedule runs on it: its own start, local time and quiet time (plan.py)
             trun = treatment_run(content.schedule, doc.Schedule, created, run)
             quiet = effective_quiet_time(content.schedule.QuietTime, settings.QuietTime)
-            plan = plan_treatment(doc, tid, trun, endpoints, split, quiet, duplicates)
+            plan = plan_group(doc, tid, trun, len(endpoints), groups.get(tid, []), quiet, duplicates)
             metrics = json.dumps(dict(sorted(plan.metrics.items())))
             await self._fenced(lease, functools.partial(
                 self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
             todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
-            ready = [(k, r) for k, r in todo if r.at <= horizon]
+            due = runs.due_count(todo, horizon)
+            ready = todo if due == len(todo) else todo[:due]
             if len(ready) < len(todo):
                 first = todo[len(ready)][1].at
                 later = first if later is None else min(later, first)
             activity = runs.activity_id(cid, run.number, tid)
+            checked = False  # the previous chunk's cursor script checked the lease and the campaign just now
             for i in range(0, len(ready), chunk):
                 part = ready[i : i + chunk]
-                await self._check(lease)
+                if not checked:
+                    await self._check(lease)
+                elif self.stopping.is_set():
+                    raise Stopping(lease.campaign_id)
                 admitted, denied = await self._limit(app, cid, run.number, [r for _, r in part], caps)
                 # the limits first: a DELIVERY hook delivers what it is given, so it must only get admitted ones
                 sent, counts = 0, dict[str, int]()
                 if admitted:
-                    shot = Shot(app, cid, tid, activity, iso(run.start), content, hook, by_id)
+                    shot = Shot(app, cid, tid, activity, iso(run.start), content, hook)
                     sent, counts = await self._deliver(shot, admitted)
-                await self._fenced(lease, functools.partial(
-                    self._queue_cursor, record_key=record_key, tid=tid, cursor=part[-1][0], n=sent, denied=denied,
-                    counts=counts))
+                await self._advance(lease, record_key, tid, part[-1][0], sent, denied, counts)
                 enqueued += len(admitted)
+                checked = True
                 if mps is not None:
                     ahead = enqueued / mps - (self.monotonic() - began)
                     if ahead > 0:
                         await self.sleep(ahead)
+                        checked = False  # a pause or a takeover may have come while it waited
         return later
+
+    async def _advance(
+        self, lease: Lease, record_key: str, tid: int, cursor: str, n: int, denied: Counter[str],
+        counts: Mapping[str, int],
+    ) -> None:
+        """After a chunk's XADDs: move the treatment's cursor, add the chunk's `n` sent, the counts the limits
+        `denied` (runs.limit_field) and the run metrics decided while sending (`counts`, a hook's: runs.sent_metric),
+        with the cursor, so a chunk repeated after a takeover is counted once, and
+        renew the lease, iff the lease is still ours and the campaign exists (one script in the campaign's slot: one
+        round trip, no WATCH). LeaseLost when it is not, or when the campaign is paused meanwhile (the cursor is
+        written: resuming continues after this chunk)."""
+        app, cid = lease.app, lease.campaign_id
+        args: list[str | int] = [lease.token, self.config.lease_ms, f"t{tid}:cursor", cursor, f"t{tid}:sent", n]
+        for reason, count in denied.items():
+            args += (runs.limit_field(tid, reason), count)
+        for reason, count in counts.items():
+            args += (runs.sent_metric(tid, reason), count)
+        state = await self._cursor_script(
+            keys=[runs.lease_key(app, cid), campaign_key(app, cid), record_key], args=args)
+        if int(state) != _ADVANCED:
+            raise LeaseLost(cid)
 
     async def _limit(
         self, app: str, cid: str, number: int, part: list[Recipient], caps: Caps
@@ -389,9 +478,11 @@ class Scheduler:
         """The chunk's recipients the limits let through (counted in the shared counters, capstore.py), and how many
         each limit stopped: past MaximumDuration (EXPIRED, not enqueued: the engine has no send deadline, so the
         runner never hands it a late recipient), then Daily and Total."""
-        now = self.clock()
-        live = [r for r in part if not expired(r.at, caps, now)]
         denied: Counter[str] = Counter()
+        if caps.max_duration is None and not caps.counted:
+            return part, denied  # no limit in force (most campaigns): nothing to look at per recipient
+        now = self.clock()
+        live = part if caps.max_duration is None else [r for r in part if not expired(r.at, caps, now)]
         if len(live) < len(part):
             denied[EXPIRED] = len(part) - len(live)
         if not caps.counted or not live:
@@ -408,20 +499,6 @@ class Scheduler:
     @staticmethod
     def _queue_metrics(pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, metrics: str, total: int) -> None:
         pipe.hset(record_key, mapping={f"t{tid}:metrics": metrics, f"t{tid}:total": total})
-
-    @staticmethod
-    def _queue_cursor(
-        pipe: aioredis.client.Pipeline, *, record_key: str, tid: int, cursor: str, n: int, denied: Counter[str],
-        counts: Mapping[str, int],
-    ) -> None:
-        pipe.hset(record_key, f"t{tid}:cursor", cursor)
-        pipe.hincrby(record_key, f"t{tid}:sent", n)
-        # with the cursor, so a chunk repeated after a takeover is counted once: what a limit stopped, and the
-        # run metrics decided while sending (hooks)
-        for reason, count in denied.items():
-            pipe.hincrby(record_key, runs.limit_field(tid, reason), count)
-        for reason, count in counts.items():
-            pipe.hincrby(record_key, runs.sent_metric(tid, reason), count)
 
     async def _check(self, lease: Lease) -> None:
         """Between chunks: LeaseLost when the lease is no longer ours, the campaign was deleted or paused;
@@ -457,6 +534,9 @@ class Scheduler:
                                   backoff_s=self.config.webhooks.hook_backoff_s, sleep=self.sleep)
         messages = shot.content.messages
         ids = [r.endpoint_id for r in recipients]
+        # the hook gets whole endpoints (the run's audience holds only what planning reads: runner.Member)
+        full = {eid: ep if ep.Id else msgspec.structs.replace(ep, Id=eid)
+                for eid, ep in zip(ids, await self.endpoints.get_many(shot.app, ids), strict=True) if ep is not None}
 
         def body_for(endpoints: Mapping[str, dict[str, Any]]) -> bytes:
             return hooks.event_payload(messages, app=shot.app, campaign_id=shot.campaign_id,
@@ -465,7 +545,7 @@ class Scheduler:
 
         parts = hooks.batches(ids)
         results = await asyncio.gather(*(
-            caller.call(hook, body_for, {eid: shot.endpoints[eid] for eid in part if eid in shot.endpoints})
+            caller.call(hook, body_for, {eid: full[eid] for eid in part if eid in full})
             for part in parts))
         kept: dict[str, dict[str, list[str]] | None] = {}
         counts: dict[str, int] = {}
@@ -475,13 +555,13 @@ class Scheduler:
                 log.warning("campaign %s of %s: hook batch of %d endpoints failed: %s", shot.campaign_id, shot.app,
                             len(part), result.error)
                 counts[hooks.FAILED] = counts.get(hooks.FAILED, 0) + len(part)
-                emit += self._hook_events(shot, part, hooks.EVENT_FAILURE, "PERMANENT_FAILURE", 502,
+                emit += self._hook_events(shot, full, part, hooks.EVENT_FAILURE, "PERMANENT_FAILURE", 502,
                                           f"Campaign hook failed: {result.error}; not sent")
                 continue
             kept.update(result.kept)
             if hook.Mode == "DELIVERY":
                 counts[hooks.DELIVERED] = counts.get(hooks.DELIVERED, 0) + len(result.kept)
-                emit += self._hook_events(shot, list(result.kept), hooks.EVENT_DELIVERED, "SUCCESSFUL", 200,
+                emit += self._hook_events(shot, full, list(result.kept), hooks.EVENT_DELIVERED, "SUCCESSFUL", 200,
                                           "Delivered by the campaign hook (DELIVERY mode)")
             elif len(result.kept) < len(part):
                 counts[hooks.FILTERED] = counts.get(hooks.FILTERED, 0) + len(part) - len(result.kept)
@@ -492,13 +572,13 @@ class Scheduler:
         configs = {eid: models.EndpointSendConfiguration(Substitutions=subs) for eid, subs in kept.items() if subs}
         return [r for r in recipients if r.endpoint_id in kept], configs, counts
 
-    def _hook_events(self, shot: Shot, ids: Sequence[str], event_type: str, status: str, code: int,
-                     message: str) -> list[bytes | str]:
+    def _hook_events(self, shot: Shot, full: Mapping[str, models.EndpointResponse], ids: Sequence[str],
+                     event_type: str, status: str, code: int, message: str) -> list[bytes | str]:
         now_ms = int(time.time() * 1000)
         context = campaign_context(shot.campaign_id, shot.activity_id, shot.treatment_id)
         out: list[bytes | str] = []
         for eid in ids:
-            ep = shot.endpoints.get(eid)
+            ep = full.get(eid)
             record = events.message_record(
                 event_type=event_type, app=shot.app, now_ms=now_ms, message_id=f"{shot.activity_id}:{eid}",
                 request_id=shot.activity_id, channel_type=(ep.ChannelType if ep is not None else None) or "",
@@ -542,5 +622,4 @@ class Shot(NamedTuple):
     scheduled_time: str
     content: Content
     hook: models.CampaignHook | None
-    endpoints: Mapping[str, models.EndpointResponse]  # the audience by id (for the hook's payload)
 

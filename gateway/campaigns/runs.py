@@ -23,10 +23,12 @@ script over them is slot-local), besides the global set of applications with cam
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Final
 
 from gateway import keys, models, redisconn
@@ -35,6 +37,7 @@ from gateway.campaigns.schedule import Run, next_run, run_at
 from gateway.models import Schedule
 
 APPS_KEY: Final = "gw:camp:apps"
+_first: Final = itemgetter(0)
 #: A run record's `state` (Pinpoint's activity states; PAUSED is answered for a RUNNING run of a paused campaign).
 RUNNING: Final = "RUNNING"
 COMPLETED: Final = "COMPLETED"
@@ -122,9 +125,34 @@ def sort_key(recipient: Recipient) -> str:
 
 
 def pending(recipients: Iterable[Recipient], cursor: str | None) -> list[tuple[str, Recipient]]:
-    """The recipients after `cursor`, in run order, with their sort keys."""
-    keyed = sorted((sort_key(r), r) for r in recipients)
-    return keyed if cursor is None else [(k, r) for k, r in keyed if k > cursor]
+    """The recipients after `cursor`, in run order, with their sort keys (sort_key's; the time's part is made once
+    per distinct delivery time: a run has few)."""
+    listed = recipients if isinstance(recipients, list) else list(recipients)
+    # by the datetime's id: planning hands out one object per delivery time, and most runs have only one
+    times = {id(r.at): r.at for r in listed}
+    keyed: list[tuple[str, Recipient]]
+    if len(times) == 1:
+        (at,) = times.values()
+        prefix = f"{ms(at):015d}:"
+        keyed = [(prefix + r.endpoint_id, r) for r in listed]
+    else:
+        prefixes = {i: f"{ms(at):015d}:" for i, at in times.items()}
+        keyed = [(prefixes[id(r.at)] + r.endpoint_id, r) for r in listed]
+    keyed.sort(key=_first)
+    return keyed if cursor is None else keyed[bisect.bisect_right(keyed, cursor, key=_first):]
+
+
+def due_count(keyed: Sequence[tuple[str, Recipient]], horizon: dt.datetime) -> int:
+    """How many of `pending`'s recipients, from the start, are due at `horizon` (delivery time at or before it):
+    found by the sort keys, looking at delivery times only within the horizon's millisecond."""
+    mark = f"{ms(horizon):015d}"
+    end = bisect.bisect_left(keyed, mark + ";", key=_first)  # ';' sorts after ':': past every key of that ms
+    n = end
+    while n > 0 and keyed[n - 1][0].startswith(mark):
+        n -= 1
+    while n < end and keyed[n][1].at <= horizon:
+        n += 1
+    return n
 
 
 def activities(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Final, Protocol, TypeVar
 
 from gateway.endpoints.rules import cohort_id
 
@@ -78,4 +78,28 @@ def partition(split: Split, endpoints: Iterable[tuple[str, str | int | None]]) -
     out: dict[int, list[str]] = {}
     for endpoint_id, cohort in endpoints:
         out.setdefault(split.group(endpoint_cohort(endpoint_id, cohort)), []).append(endpoint_id)
+    return out
+
+
+class _Member(Protocol):
+    @property
+    def Id(self) -> str | None: ...
+
+    @property
+    def CohortId(self) -> str | None: ...
+
+
+M = TypeVar("M", bound=_Member)
+
+
+def partition_audience(split: Split, endpoints: Iterable[M]) -> dict[int, list[M]]:
+    """Endpoints (each with its Id and CohortId) by group (HOLDOUT, 0, 1...), in the order given: each endpoint's
+    cohort is looked at once for the whole run."""
+    out: dict[int, list[M]] = {}
+    table = split._table
+    for endpoint in endpoints:
+        cohort = endpoint.CohortId
+        c = int(cohort) if cohort is not None and cohort.isdigit() and len(cohort) <= 2 else (
+            endpoint_cohort(endpoint.Id or "", cohort))
+        out.setdefault(table[c], []).append(endpoint)
     return out

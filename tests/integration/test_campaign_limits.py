@@ -255,3 +255,23 @@ async def test_a_treatment_observes_its_own_quiet_time(redis: Any) -> None:
     quiet = {a.TreatmentId: (a.ExecutionMetrics or {}).get("QUIET_TIME") for a in acts}
     assert quiet == {"0": None, "1": str(sum(1 for c in cohorts.values() if split.group(c) == 1))}
 
+
+
+async def test_of_two_active_endpoints_with_one_address_the_one_written_last_wins_over_a_smaller_id(
+    redis: Any,
+) -> None:
+    """The run decides duplicates by the endpoints it loads (runner.Member): EffectiveDate included, so the
+    endpoint written last is messaged even when the other one has the smaller Id."""
+    segment, _ = await seed(redis, 2)
+    eps = EndpointStore(redis)
+    await eps.update_endpoints_batch(APP, models.EndpointBatchRequest(Item=[
+        models.EndpointBatchItem(Id="e900", ChannelType="EMAIL", Address="u000@example.com",
+                                 Attributes={"list": ["news"]}, EffectiveDate="2031-01-01T00:00:00Z")]))
+    await eps.update_endpoints_batch(APP, models.EndpointBatchRequest(Item=[
+        models.EndpointBatchItem(Id="e000", EndpointStatus="ACTIVE", EffectiveDate="2030-01-01T00:00:00Z")]))
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment, MessageConfiguration=email_message("A"))
+    assert await scheduler(redis, clock).tick() == 1
+    assert sorted(e for e, _ in await enqueued(redis)) == ["e001", "e900"]
+    [m] = await metrics(redis, clock, camp.Id)
+    assert m["DUPLICATE_ENDPOINT"] == "1" and m["ENDPOINT_PRODUCED"] == "3"

@@ -408,3 +408,89 @@ async def test_a_stopping_worker_hands_its_run_over_at_once_between_chunks(redis
     assert await scheduler(redis, clock).tick() == 1  # another worker continues now, not after lease_ms
     counts = Counter(e for e, _ in await enqueued(redis))
     assert len(counts) == 250 and set(counts.values()) == {1}
+
+
+async def test_a_runs_start_is_stamped_by_the_schedulers_clock(redis: Any) -> None:
+    # the activity's Start came from the real clock while ScheduledStart and End came from the scheduler's
+    segment, _ = await seed(redis, 3)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment)
+    assert await scheduler(redis, clock).tick() == 1
+    (act,) = (await store(redis, clock).list_activities(APP, camp.Id, None, None)).Item
+    assert act.Start == act.End == "2030-03-01T12:00:00.000Z"
+
+
+class CountingConnection(aioredis.Connection):
+    """Counts the writes to Redis: one per command, per pipeline or per transaction step (a round trip each)."""
+
+    writes = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.writes += 1
+        await super().send_packed_command(command, check_health)
+
+
+async def test_a_run_costs_about_two_round_trips_per_chunk(redis: Any, redis_server: Any) -> None:
+    # each chunk was a check, the XADDs and a WATCH transaction (WATCH, GET, HEXISTS, MULTI/EXEC): 6 round trips;
+    # now the XADDs and one script that checks the lease and moves the cursor
+    n, chunk = 3000, 100
+    segment, _ = await seed(redis, n)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment)
+    counted = aioredis.Redis.from_url(redis_server.url, connection_class=CountingConnection)
+    try:
+        s = scheduler(counted, clock, chunk_requests=chunk // 100)
+        assert len(await s.resolver.resolve(APP, segment)) == n  # the index is built before counting
+        await s.resolver.drain()  # and its snapshot saved
+        CountingConnection.writes = 0
+        assert await s.run_campaign(APP, camp.Id)
+        writes = CountingConnection.writes
+    finally:
+        await counted.aclose()
+    assert sorted(e for e, _ in await enqueued(redis)) == sorted(f"e{i:03d}" for i in range(n))
+    chunks = n // chunk
+    assert writes <= 2 * chunks + 30, writes  # 30: the lease, the plan, the run's start and end
+
+
+async def test_a_pause_while_pacing_stops_before_the_next_chunk(redis: Any) -> None:
+    # the cursor script checks the campaign as it moves the cursor; a pause during MessagesPerSecond's wait that
+    # follows must still stop the run before its next chunk
+    segment, _ = await seed(redis, 350)
+    clock = Clock(T0)
+    camp = await create(redis, clock, segment, Limits={"MessagesPerSecond": 100})
+    camps = store(redis, clock)
+    t = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        t[0] += seconds
+        await camps.update_campaign(APP, camp.Id, models.WriteCampaignRequest(IsPaused=True))
+
+    s = Scheduler(redis, producer=Producer(redis), clock=clock, sleep=sleep, monotonic=lambda: t[0])
+    assert await s.tick() == 1
+    assert len(await enqueued(redis)) == 100  # the first second's chunk only
+
+
+async def test_a_starting_worker_runs_a_campaign_from_the_index_snapshot_another_saved(
+    redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's segment resolver starts from the application's saved index (a cold build of a million
+    endpoints is seconds of a run): the first worker to build one saves it, the next loads it and replays the
+    endpoint writes since."""
+    from gateway.segments import index as index_mod
+    from gateway.segments import snapshot
+
+    segment, _ = await seed(redis, 30)
+    clock = Clock(T0)
+    first = scheduler(redis, clock)
+    assert len(await first.resolver.resolve(APP, segment)) == 30
+    await first.resolver.drain()
+    assert await redis.get(snapshot.pointer_key(APP)) is not None
+    await EndpointStore(redis).delete_endpoint(APP, "e000")  # after the snapshot: replayed from the change stream
+
+    async def no_build(*a: Any, **k: Any) -> Any:
+        raise AssertionError("a worker with a usable snapshot must not read every endpoint to build its index")
+
+    monkeypatch.setattr(index_mod, "build", no_build)
+    await create(redis, clock, segment)
+    assert await scheduler(redis, clock).tick() == 1
+    assert sorted(e for e, _ in await enqueued(redis)) == [f"e{i:03d}" for i in range(1, 30)]

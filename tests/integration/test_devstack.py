@@ -180,3 +180,26 @@ def test_demo_shows_email_sms_with_receipts_and_push_with_dead_tokens() -> None:
     for part in (email, sms, push):
         assert "throughput" in part and "latency enqueue→outcome p50" in part
 
+
+
+def test_demo_campaign_shows_each_treatment_and_its_run_metrics() -> None:
+    run = subprocess.run([sys.executable, "-m", "gateway.cli", "demo", "--campaign", "--endpoints", "1000"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout.replace("\r", "\n")
+    a = out.split("treatment A (TreatmentId 0)")[1].split("treatment B")[0]
+    b = out.split("treatment B (TreatmentId 1)")[1].split("scheduler:")[0]
+
+    def line(part: str, label: str) -> int:
+        (found,) = [x for x in part.splitlines() if x.strip().startswith(label)]
+        return int(found.split()[-1].replace(",", ""))
+
+    sent = {}
+    for name, part in (("A", a), ("B", b)):
+        assert line(part, "ENDPOINT_PRODUCED") == 1000
+        sent[name] = line(part, "delivered (SUCCESSFUL)")
+        assert sent[name] + line(part, "TREATMENT_HOLDOUT") == 1000  # everyone else is held out of this treatment
+        assert f"{sent[name]:,} of {sent[name]:,} endpoints enqueued" in part.splitlines()[0]
+    # A 45 %, B 45 %, 10 % held out: 100 cohorts of about 10 endpoints each
+    assert 350 < sent["A"] < 550 and 350 < sent["B"] < 550 and 20 < 1000 - sent["A"] - sent["B"] < 200
+    assert "scheduler: run planned and enqueued" in out and "messages/s from CreateCampaign" in out

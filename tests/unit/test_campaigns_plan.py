@@ -7,9 +7,17 @@ import datetime as dt
 from collections import Counter
 
 from gateway import models
-from gateway.campaigns.plan import Content, channel_for, plan_treatment, treatment_content
+from gateway.campaigns.plan import (
+    Content,
+    channel_for,
+    duplicate_endpoints,
+    endpoint_outcome,
+    plan_group,
+    plan_treatment,
+    treatment_content,
+)
 from gateway.campaigns.schedule import run_at
-from gateway.campaigns.split import HOLDOUT, plan_split
+from gateway.campaigns.split import HOLDOUT, endpoint_cohort, partition_audience, plan_split
 from gateway.campaigns.store import build_response
 
 UTC = dt.UTC
@@ -93,3 +101,46 @@ def test_channels_of_push_templates_and_custom_delivery() -> None:
     assert channel_for(custom, "SMS") == "CUSTOM" and channel_for(custom, "EMAIL") is None
     c = campaign(Schedule=schedule, AdditionalTreatments=[models.WriteTreatmentResource(SizePercent=10, MessageConfiguration=PUSH)])
     assert treatment_content(c, 1).messages == PUSH and treatment_content(c, 1).schedule == schedule
+
+
+def test_planning_by_group_and_kind_agrees_with_endpoint_outcome_for_every_feature() -> None:
+    """plan_group over split.partition_audience (kinds decided once) gives each treatment the same recipients and
+    run metrics as plan_treatment over the whole audience, and each endpoint the outcome endpoint_outcome gives
+    it: in-app (no address needed, the run's start), duplicates, local time, opt-out, inactive, no address, and a
+    treatment whose own schedule has no run (None)."""
+    in_app = models.MessageConfiguration(InAppMessage=models.CampaignInAppMessage(Body="b"))
+    c = campaign(Schedule=models.Schedule(StartTime="2026-01-20T09:00:00Z", IsLocalTime=True), HoldoutPercent=10,
+                 AdditionalTreatments=[models.WriteTreatmentResource(SizePercent=30, MessageConfiguration=in_app),
+                                       models.WriteTreatmentResource(SizePercent=20)])
+    run = run_at(c.Schedule, CREATED, 0)  # type: ignore[arg-type]
+    assert run is not None
+    zones = [None, "America/New_York", "Asia/Tokyo"]
+    kw: list[dict[str, object]] = [{}, {"OptOut": "ALL"}, {"EndpointStatus": "INACTIVE"}, {"Address": None},
+                                   {"Address": "dup@example.com"}]
+    endpoints = [
+        ep(f"e{i:03d}", ["EMAIL", "IN_APP", "SMS"][i % 3], CohortId=str(i % 100),
+           Demographic=models.EndpointDemographic(Timezone=zones[i % 3 and 1 + i % 2]), **kw[i % len(kw)])
+        for i in range(400)
+    ]
+    duplicates = duplicate_endpoints(endpoints)
+    assert duplicates
+    split = plan_split("camp-1", 10, [30, 20])
+    groups = partition_audience(split, endpoints)
+    for tid in (0, 1, 2):
+        for trun in (run, None):
+            whole = plan_treatment(c, tid, trun, endpoints, split, None, duplicates)
+            grouped = plan_group(c, tid, trun, len(endpoints), groups.get(tid, []), None, duplicates)
+            assert grouped == whole
+            if trun is None:
+                assert whole.recipients == [] and whole.metrics["TREATMENT_SCHEDULE_ENDED"] > 0
+                continue
+            content = treatment_content(c, tid)
+            outcomes = [endpoint_outcome(e, content, run, None, duplicates) for e in endpoints
+                        if split.group(endpoint_cohort(e.Id or "", e.CohortId)) == tid]
+            assert whole.recipients == [o for o in outcomes if not isinstance(o, str)]
+            reasons = Counter(o for o in outcomes if isinstance(o, str))
+            assert {k: v for k, v in whole.metrics.items() if k not in ("ENDPOINT_PRODUCED", "TREATMENT_HOLDOUT")} == reasons
+    in_app_plan = plan_treatment(c, 1, run, endpoints, split, None, duplicates)
+    assert {r.channel for r in in_app_plan.recipients} == {"IN_APP"}
+    assert all(r.at == run.start for r in in_app_plan.recipients)
+    assert any(e.Address is None for e in endpoints if e.Id in {r.endpoint_id for r in in_app_plan.recipients})
