@@ -422,6 +422,16 @@ class TrackingConfig(_Base):
     flush_ms: PositiveInt = 50  # ... or this long after the first one
 
 
+class EventsConfig(_Base):
+    """The events stream's retention and the KPI rollups (docs/analytics.md)."""
+
+    retention_days: PositiveInt = 90  # entries older than this are trimmed (XTRIM MINID, by age only)
+    trim_interval_ms: PositiveInt = 300_000
+    rollups: bool = True  # every worker runs the rollup consumer (group `kpi-rollup` on the events stream)
+    rollup_batch: PositiveInt = 1000
+    rollup_interval_ms: PositiveInt = 200  # how long an idle rollup consumer waits before reading again
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # One blocking pool per process (gateway/redisconn.py): at most this many connections; a command that finds
@@ -445,6 +455,7 @@ class GatewayConfig(_Base):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    events: EventsConfig = msgspec.field(default_factory=EventsConfig)
 
 
 def host_port(value: str) -> tuple[str, int]:

@@ -162,6 +162,7 @@ class Worker:
             if self.sampler is not None:
                 self._loops.append(asyncio.create_task(self._every(
                     self.cfg.metrics.sample_interval_ms, self._sample_metrics, "sampling metrics"), name="metrics"))
+            self._loops += self._event_stream_loops()
             if self.cfg.campaigns.enabled:
                 self._campaign_task = asyncio.create_task(self._campaign_loop(), name="campaigns")
                 self._loops.append(asyncio.create_task(self._event_loop(), name="campaign-events"))
@@ -338,6 +339,30 @@ class Worker:
         doing = f"{fn.__name__.lstrip('_')} on {state.lane.send_key}"
         return asyncio.create_task(self._every(interval_ms, functools.partial(fn, state), doing, fn.__name__),
                                    name=f"{task}-{state.lane.name}")
+
+    def _event_stream_loops(self) -> list[asyncio.Task[None]]:
+        """The events stream's retention trim and, when enabled, the KPI rollup consumer (docs/analytics.md)."""
+        from gateway.kpi import retention
+        from gateway.kpi.rollup import RollupConsumer
+
+        ev, key = self.cfg.events, self.cfg.stream.events_key
+
+        async def trim() -> None:
+            await retention.trim(self.redis, key, ev.retention_days, int(time.time() * 1000))
+
+        loops = [asyncio.create_task(self._every(ev.trim_interval_ms, trim, f"trimming {key}"), name="events-trim")]
+        if ev.rollups:
+            rollup = RollupConsumer(self.redis, key, self.consumer.consumer, retention_days=ev.retention_days,
+                                    batch=ev.rollup_batch)
+
+            async def roll() -> None:  # until the stream is read up (or stop()), then _every waits its interval
+                await rollup.ensure_group()
+                while not self._stopping.is_set() and await rollup.step() == ev.rollup_batch:
+                    pass
+
+            loops.append(asyncio.create_task(self._every(ev.rollup_interval_ms, roll, "rolling up KPIs"),
+                                             name="kpi-rollup"))
+        return loops
 
     async def _campaign_loop(self) -> None:
         """Run due campaign runs every campaigns.poll_ms. On stop() a run stops before its next chunk and gives its
