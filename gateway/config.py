@@ -426,6 +426,7 @@ class EventsConfig(_Base):
     """The events stream's retention and the KPI rollups (docs/analytics.md)."""
 
     retention_days: PositiveInt = 90  # entries older than this are trimmed (XTRIM MINID, by age only)
+    trim: bool = True  # every worker trims the events stream to the retention (cheap, idempotent)
     trim_interval_ms: PositiveInt = 300_000
     rollups: bool = True  # every worker runs the rollup consumer (group `kpi-rollup` on the events stream)
     rollup_batch: PositiveInt = 1000

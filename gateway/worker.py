@@ -350,7 +350,10 @@ class Worker:
         async def trim() -> None:
             await retention.trim(self.redis, key, ev.retention_days, int(time.time() * 1000))
 
-        loops = [asyncio.create_task(self._every(ev.trim_interval_ms, trim, f"trimming {key}"), name="events-trim")]
+        loops = []
+        if ev.trim:
+            loops.append(asyncio.create_task(self._every(ev.trim_interval_ms, trim, f"trimming {key}"),
+                                             name="events-trim"))
         if ev.rollups:
             rollup = RollupConsumer(self.redis, key, self.consumer.consumer, retention_days=ev.retention_days,
                                     batch=ev.rollup_batch)

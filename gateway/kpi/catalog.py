@@ -4,7 +4,7 @@ range rules, which rollup keys a query reads, and the result rows from what it r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -137,28 +137,38 @@ def hash_keys(app: str, level: str, target: str, day_list: list[str]) -> list[st
 Tally = dict[str, dict[str, int]]  # group value -> counter -> total
 
 
-def tally(kpi: Kpi, level: str, hashes: Mapping[str, Mapping[bytes, bytes]]) -> Tally:
-    """Sum the counters `kpi` reads from the day hashes (by day), per group value ("" ungrouped)."""
+def fields(kpi: Kpi) -> list[str] | None:
+    """The hash fields an ungrouped or per-day query of `kpi` reads (HMGET), or None: read whole hashes."""
+    if kpi.group in ("campaign", "activity"):
+        return None
+    src, ch = ("t" if kpi.txn else "*"), (kpi.channel or "*")
+    return [f"{src}|{ch}|{c}" for c in (kpi.num, kpi.den) if c]
+
+
+def tally(kpi: Kpi, by_day: Mapping[str, Sequence[bytes | None] | Mapping[bytes, bytes]]) -> Tally:
+    """Sum the counters `kpi` reads per group value ("" ungrouped): `by_day` holds, per day, the values of
+    fields(kpi) (HMGET) or, for a query grouped by campaign or activity, the whole hash (HGETALL)."""
     out: Tally = {}
-    for day, fields in hashes.items():
-        for raw, value in fields.items():
+    wanted = fields(kpi)
+    for day, got in by_day.items():
+        if wanted is not None:
+            assert not isinstance(got, Mapping)
+            cell = out.setdefault(day if kpi.group == "date" else "", {})
+            for name, v in zip(wanted, got, strict=True):
+                counter = name.rsplit("|", 1)[1]
+                cell[counter] = cell.get(counter, 0) + int(v or 0)
+            continue
+        assert isinstance(got, Mapping)
+        for raw, v in got.items():
             src, channel, counter = raw.decode().rsplit("|", 2)
-            if counter not in (kpi.num, kpi.den) or (kpi.channel is not None and channel != kpi.channel):
+            if counter not in (kpi.num, kpi.den) or channel != (kpi.channel or "*") or src == "*":
                 continue
-            if kpi.txn and src != "t":
-                continue
-            if kpi.group == "date":
-                group = day
-            elif kpi.group == "campaign":
+            if kpi.group == "campaign":
                 if not src.startswith("c:"):
                     continue
-                group = src[2:]
-            elif kpi.group == "activity":
-                group = src
-            else:
-                group = ""
-            cell = out.setdefault(group, {})
-            cell[counter] = cell.get(counter, 0) + int(value)
+                src = src[2:]
+            cell = out.setdefault(src, {})
+            cell[counter] = cell.get(counter, 0) + int(v)
     return out
 
 

@@ -2,8 +2,9 @@
 the counters the KPIs read, maintained by a consumer group of their own on the events stream.
 
 Layout (all keys in the application's slot, `gw:{app}:kpi:...`, expiring with the events' retention):
-- `gw:{app}:kpi:DAY:a` hash, field `SRC|CHANNEL|COUNTER`: SRC is `c:CAMPAIGN`, `j:JOURNEY` or `t` (transactional);
-- `gw:{app}:kpi:DAY:c:CAMPAIGN` / `...:j:JOURNEY` hash, field `ACTIVITY|CHANNEL|COUNTER`;
+- `gw:{app}:kpi:DAY:a` hash, field `SRC|CHANNEL|COUNTER`: SRC is `c:CAMPAIGN`, `j:JOURNEY`, `t` (transactional)
+  or `*` (all), CHANNEL a ChannelType or `*` (all);
+- `gw:{app}:kpi:DAY:c:CAMPAIGN` / `...:j:JOURNEY` hash, field `ACTIVITY|CHANNEL|COUNTER` (ACTIVITY may be `*`);
 - `gw:{app}:kpi:DAY:u:SCOPE:COUNTER` HyperLogLog of endpoint ids (unique deliveries, opens, clicks), SCOPE `a`, `t`,
   `c:CAMPAIGN`, `c:CAMPAIGN:ACTIVITY`, `j:JOURNEY`.
 
@@ -125,21 +126,23 @@ def source_of(f: Fact) -> str:
 
 
 def ops(app: str, f: Fact) -> list[tuple[str, str, str]]:
-    """The writes of one fact: (`H`, hash key, field) for HINCRBY 1, (`U`, HLL key, member) for PFADD."""
+    """The writes of one fact: (`H`, hash key, field) for HINCRBY 1, (`U`, HLL key, member) for PFADD. Each
+    counter is also added under the wildcards `*` (every source or activity, every channel), so an ungrouped or
+    per-day query reads a few known fields (HMGET), never a whole hash."""
     out: list[tuple[str, str, str]] = []
     src = source_of(f)
+    scoped = (hash_key(app, f.day, f"c:{f.campaign}"), f.campaign_activity) if f.campaign else \
+        (hash_key(app, f.day, f"j:{f.journey}"), f.journey_activity) if f.journey else None
+    app_hash = hash_key(app, f.day, "a")
     for c in f.counters:
-        out.append(("H", hash_key(app, f.day, "a"), f"{src}|{f.channel}|{c}"))
-        if f.campaign:
-            out.append(("H", hash_key(app, f.day, f"c:{f.campaign}"), f"{f.campaign_activity}|{f.channel}|{c}"))
-        elif f.journey:
-            out.append(("H", hash_key(app, f.day, f"j:{f.journey}"), f"{f.journey_activity}|{f.channel}|{c}"))
-        if c in UNIQUE and f.endpoint:
-            scopes = ["a", "t"] if src == "t" else ["a", src]
+        for ch in (f.channel, "*"):
+            out += [("H", app_hash, f"{src}|{ch}|{c}"), ("H", app_hash, f"*|{ch}|{c}")]
+            if scoped is not None:
+                out += [("H", scoped[0], f"{scoped[1]}|{ch}|{c}"), ("H", scoped[0], f"*|{ch}|{c}")]
+        if c in UNIQUE and f.endpoint and (c == "delivered" or f.channel == "EMAIL"):
+            scopes = ["a", src]
             if f.campaign:
                 scopes.append(f"c:{f.campaign}:{f.campaign_activity}")
-            if c != "delivered" and f.channel != "EMAIL":
-                continue
             for s in scopes:
                 out.append(("U", hll_key(app, f.day, s, c), f.endpoint))
     return out

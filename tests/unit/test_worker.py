@@ -146,10 +146,10 @@ def config(grace: float = 5.0, **stream: Any) -> Any:
     s = {"batch_size": 2, "block_ms": 20, "max_inflight": 4, "transactional_inflight": 2, "claim_idle_ms": 1_000,
          "claim_interval_ms": int(CLAIM_S * 1000), "trim_interval_ms": int(TRIM_S * 1000), "max_deliveries": 3,
          **stream}
-    # the campaign scheduler's loop is left out: these tests count the stream loops' rounds (it has its own tests,
-    # tests/integration/test_campaign_runs.py)
+    # the campaign scheduler's and the KPI rollups' loops are left out: these tests count the stream loops' rounds
+    # (they have their own tests, tests/integration/test_campaign_runs.py, tests/unit/test_kpi.py)
     return from_dict({"redis_url": "redis://127.0.0.1:6379/0", "stream": s, "retry": {"poll_ms": int(RETRY_S * 1000)},
-                      "shutdown_grace_s": grace, "campaigns": {"enabled": False}})
+                      "shutdown_grace_s": grace, "campaigns": {"enabled": False}, "events": {"rollups": False, "trim": False}})
 
 
 @pytest.fixture
