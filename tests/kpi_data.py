@@ -34,7 +34,8 @@ def generate(app: str, now_ms: int, n: int, seed: int = 7, days: int = 10) -> li
         t = now_ms - rnd.randrange(days * DAY_MS)
         mid = f"m{i}"
 
-        def rec(event_type: str, status: str, message: str, at: int, attempt: int = 1) -> None:
+        def rec(event_type: str, status: str, message: str, at: int, attempt: int = 1, *, mid: str = mid,
+                i: int = i, channel: str = channel, endpoint: str = endpoint, ctx: dict[str, str] = ctx) -> None:
             out.append((app, event_type, events.message_record(
                 event_type=event_type, app=app, now_ms=at, message_id=mid, request_id=f"r{i}",
                 channel_type=channel, address="a@example.com" if channel == "EMAIL" else "+15555550100",
