@@ -242,6 +242,8 @@ class RollupConsumer:
         returns the entry ids by application, whose markers go once the entries are acknowledged."""
         by_app: dict[str, list[tuple[str, Fact | None]]] = {}
         for entry_id, fields in entries:
+            if not fields:  # trimmed while pending (Redis 6.2 claims it with no fields): only acknowledged
+                continue
             app = fields.get(b"app", b"").decode()
             if app:
                 by_app.setdefault(app, []).append(

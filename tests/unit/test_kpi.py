@@ -129,3 +129,10 @@ def test_catalog_has_pinpoints_names() -> None:
     assert {"unique-deliveries-grouped-by-campaign-activity", "email-open-rate-grouped-by-date"} <= camp
     assert {"journey-emails-opened", "emails-opened-grouped-by-journey-activity"} <= journey
     assert time.time() > 0
+
+
+async def test_an_entry_trimmed_while_pending_is_acknowledged_not_counted(redis: aioredis.Redis) -> None:
+    consumer = RollupConsumer(redis, KEY, "w", retention_days=90)
+    await consumer.ensure_group()
+    assert await consumer.apply([("1-1", None), ("1-2", {})]) == 2
+    assert await redis.keys("gw:*") == []
