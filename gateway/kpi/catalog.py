@@ -93,7 +93,8 @@ def lookup(level: str, name: str) -> Kpi:
     """The KPI `name` at `level` (application, campaign, journey); RangeError for a name not served there."""
     kpi = CATALOG[level].get(name)
     if kpi is None:
-        raise RangeError(f"Invalid KpiName: {name!r} is not a {level} metric (see docs/analytics.md for the list)")
+        article = "an" if level[0] in "aeiou" else "a"
+        raise RangeError(f"Invalid KpiName: {name!r} is not {article} {level} metric (see docs/analytics.md for the list)")
     return kpi
 
 

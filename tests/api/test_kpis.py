@@ -76,7 +76,7 @@ def test_refused_kpi_names_and_ranges(pp: Any, app_id: str) -> None:
     cases = [
         (lambda: pp.get_application_date_range_kpi(ApplicationId=app_id, KpiName="no-such-kpi"), "no-such-kpi"),
         (lambda: pp.get_application_date_range_kpi(ApplicationId=app_id, KpiName="journey-emails-sent"),
-         "not a application metric"),
+         "not an application metric"),
         (lambda: pp.get_journey_date_range_kpi(ApplicationId=app_id, JourneyId="j", KpiName="txn-emails-sent"),
          "not a journey metric"),
         (lambda: pp.get_application_date_range_kpi(ApplicationId=app_id, KpiName="txn-emails-sent", StartTime=now,
