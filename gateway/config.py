@@ -364,6 +364,26 @@ class CampaignWebhooksConfig(_Base):
     hook_backoff_s: PositiveFloat = 0.5  # first retry delay of a hook batch, doubling
 
 
+class EventDestinationsConfig(_Base):
+    """Delivery of each application's event stream (PutEventStream) by every worker (gateway/eventdest/;
+    docs/event-streams.md): Kinesis, Firehose, an https webhook or another Redis stream, one consumer group each."""
+
+    enabled: bool = True  # run the destination runner in this worker
+    poll_ms: PositiveInt = 2000  # how often the worker looks for added, changed or deleted event streams
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500  # entries read per XREADGROUP
+    block_ms: PositiveInt = 1000  # an idle destination's XREADGROUP wait
+    claim_idle_ms: PositiveInt = 60_000  # a dead worker's unacknowledged batch is taken over after this
+    backoff_base_s: PositiveFloat = 0.5  # first retry of a refused batch (or of its failed records), doubling
+    backoff_cap_s: PositiveFloat = 30.0
+    aws_endpoint_url: str | None = None  # another AWS endpoint (LocalStack, moto, a VPC endpoint)
+    assume_role: bool = True  # with a RoleArn, call AWS as that role (STS AssumeRole); else the SDK chain's own
+    aws_threads: PositiveInt = 4  # concurrent AWS SDK calls per worker (boto3 in a thread pool)
+    aws_timeout_s: PositiveFloat = 10.0
+    webhook: CampaignWebhooksConfig = msgspec.field(default_factory=CampaignWebhooksConfig)  # signing, guard, TLS
+    webhook_max_bytes: PositiveInt = 1_048_576  # one webhook POST's body at most (a batch is cut into several)
+    redis_maxlen: PositiveInt | None = None  # a redis:KEY destination's approximate MAXLEN (None: untrimmed)
+
+
 class CampaignsConfig(_Base):
     """The campaign scheduler every worker runs (gateway/campaigns/runner.py; docs/campaigns.md)."""
 
@@ -440,6 +460,7 @@ class GatewayConfig(_Base):
     otp: OtpSection | None = None
     jobs: JobsConfig = msgspec.field(default_factory=JobsConfig)
     campaigns: CampaignsConfig = msgspec.field(default_factory=CampaignsConfig)
+    event_destinations: EventDestinationsConfig = msgspec.field(default_factory=EventDestinationsConfig)
     tracking: TrackingConfig | None = None
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
