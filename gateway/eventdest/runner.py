@@ -75,8 +75,8 @@ async def detach(redis: aioredis.Redis, events_key: str, app: str, spec: str) ->
 class _Watch:
     """One running destination: its task and what it was started with."""
 
-    def __init__(self, app: str, spec: str, role: str, task: asyncio.Task[None]) -> None:
-        self.app, self.spec, self.role, self.task = app, spec, role, task
+    def __init__(self, app: str, spec: str, role: str, task: asyncio.Task[None], halt: asyncio.Event) -> None:
+        self.app, self.spec, self.role, self.task, self.halt = app, spec, role, task, halt
 
 
 class DestinationRunner:
@@ -132,12 +132,8 @@ class DestinationRunner:
     async def sync(self) -> None:
         """Start a task for each new or changed destination and stop those no longer configured."""
         want = await self.wanted()
-        for group, watch in list(self._running.items()):
-            if want.get(group) != (watch.app, watch.spec, watch.role) or watch.task.done():
-                watch.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch.task
-                del self._running[group]
+        gone = [g for g, w in self._running.items() if want.get(g) != (w.app, w.spec, w.role) or w.task.done()]
+        await self._stop([self._running.pop(g) for g in gone])
         for group, (app, spec, role) in want.items():
             if group in self._running:
                 continue
@@ -147,9 +143,10 @@ class DestinationRunner:
                 log.error("event stream of application %s: DestinationStreamArn %r %s; not delivered", app, spec, exc)
                 continue
             await ensure_group(self.redis, self.events_key, group)
-            task = asyncio.create_task(self.deliver_loop(group, app, self._factory(dest, role)),
+            halt = asyncio.Event()
+            task = asyncio.create_task(self.deliver_loop(group, app, self._factory(dest, role), halt),
                                        name=f"evdest {app}")
-            self._running[group] = _Watch(app, spec, role, task)
+            self._running[group] = _Watch(app, spec, role, task, halt)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the configured destinations every `poll_ms` until `stop` is set."""
@@ -166,13 +163,25 @@ class DestinationRunner:
         finally:
             await self.aclose()
 
+    async def _stop(self, watches: list[_Watch]) -> None:
+        """End destination tasks. Asked first: a task between batches ends after its current read (cancelling a
+        blocking XREADGROUP can leave redis-py waiting on the connection); one stuck in a destination's call is
+        cancelled, its batch left pending."""
+        for w in watches:
+            w.halt.set()
+        tasks = [w.task for w in watches]
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=self.cfg.block_ms / 1000 + 1)
+        for task in stuck:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     async def aclose(self) -> None:
         """Stop every destination task (a batch in flight stays pending: the next start resends it)."""
-        for watch in self._running.values():
-            watch.task.cancel()
-        for watch in self._running.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await watch.task
+        await self._stop(list(self._running.values()))
         self._running.clear()
         if self._webhooks is not None:
             await self._webhooks.aclose()
@@ -196,13 +205,13 @@ class DestinationRunner:
                                                  "0-0", count=self.cfg.batch_size, justid=True)
         return len(reply or ())  # JUSTID: the ids taken
 
-    async def deliver_loop(self, group: str, app: str, sender: Sender) -> None:
-        """Deliver `app`'s records through `group` until cancelled (module doc)."""
+    async def deliver_loop(self, group: str, app: str, sender: Sender, halt: asyncio.Event) -> None:
+        """Deliver `app`'s records through `group` until `halt` is set or cancelled (module doc)."""
         own: str | None = "0"  # read our own pending entries first, from here
         next_claim = self._clock()
         delay = 0.0
         try:
-            while True:
+            while not halt.is_set():
                 try:
                     if own is None and self._clock() >= next_claim:
                         next_claim = self._clock() + self.cfg.claim_idle_ms / 2000
