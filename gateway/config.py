@@ -382,6 +382,9 @@ class EventDestinationsConfig(_Base):
     webhook: CampaignWebhooksConfig = msgspec.field(default_factory=CampaignWebhooksConfig)  # signing, guard, TLS
     webhook_max_bytes: PositiveInt = 1_048_576  # one webhook POST's body at most (a batch is cut into several)
     redis_maxlen: PositiveInt | None = None  # a redis:KEY destination's approximate MAXLEN (None: untrimmed)
+    # Kinesis and Firehose get what Pinpoint streams (not transactional push and voice), so consumers written for
+    # Pinpoint see the same records; false streams every record there too. Webhook and Redis get every record.
+    aws_pinpoint_scope: bool = True
 
 
 class CampaignsConfig(_Base):

@@ -144,7 +144,8 @@ class DestinationRunner:
                 continue
             await ensure_group(self.redis, self.events_key, group)
             halt = asyncio.Event()
-            task = asyncio.create_task(self.deliver_loop(group, app, self._factory(dest, role), halt),
+            scope = self.cfg.aws_pinpoint_scope and dest.kind in ("kinesis", "firehose")
+            task = asyncio.create_task(self.deliver_loop(group, app, self._factory(dest, role), halt, scope),
                                        name=f"evdest {app}")
             self._running[group] = _Watch(app, spec, role, task, halt)
 
@@ -205,8 +206,10 @@ class DestinationRunner:
                                                  "0-0", count=self.cfg.batch_size, justid=True)
         return len(reply or ())  # JUSTID: the ids taken
 
-    async def deliver_loop(self, group: str, app: str, sender: Sender, halt: asyncio.Event) -> None:
-        """Deliver `app`'s records through `group` until `halt` is set or cancelled (module doc)."""
+    async def deliver_loop(self, group: str, app: str, sender: Sender, halt: asyncio.Event,
+                           pinpoint_scope: bool = False) -> None:
+        """Deliver `app`'s records through `group` until `halt` is set or cancelled (module doc); with
+        `pinpoint_scope`, only the records Pinpoint streams (`targets.streamed_by_pinpoint`)."""
         own: str | None = "0"  # read our own pending entries first, from here
         next_claim = self._clock()
         delay = 0.0
@@ -228,6 +231,8 @@ class DestinationRunner:
                             continue
                     items = [Item(eid, app, text(f[b"event_type"]), f[b"record"]) for eid, f in entries
                              if f is not None and f.get(b"app") == app.encode() and b"record" in f]
+                    if pinpoint_scope:
+                        items = [it for it in items if targets.streamed_by_pinpoint(it.event_type, it.record)]
                     await self._deliver(group, sender, items)
                     await self.redis.xack(self.events_key, group, *[eid for eid, _ in entries])
                     delay = 0.0

@@ -115,6 +115,26 @@ def next_delay(previous: float, base: float, cap: float) -> float:
     return min(cap, previous * 2 if previous else base)
 
 
+class _Attrs(msgspec.Struct):
+    attributes: dict[str, object] = {}
+
+
+_dec_attrs = msgspec.json.Decoder(_Attrs).decode
+
+
+def streamed_by_pinpoint(event_type: str, record: bytes) -> bool:
+    """Whether Pinpoint streams this record: everything but transactional push and voice (pinpoint.md §7), i.e.
+    `_push.*` and `_VOICE.*` records that carry neither a campaign_id nor a journey_id. Only those two families
+    are decoded."""
+    if not event_type.startswith(("_push.", "_VOICE.")):
+        return True
+    try:
+        attributes = _dec_attrs(record).attributes
+    except msgspec.DecodeError:
+        return True  # not ours to judge: deliver it
+    return "campaign_id" in attributes or "journey_id" in attributes
+
+
 def webhook_body(records: Sequence[bytes]) -> bytes:
     """A webhook batch: the JSON array of the records (each already a JSON object)."""
     return b"[" + b",".join(records) + b"]"

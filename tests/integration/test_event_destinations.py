@@ -121,9 +121,12 @@ async def test_kinesis_receives_the_apps_records_after_configuration_as_its_role
     group = await configure(redis, "app-a", "arn:aws:kinesis:us-east-1:123456789012:stream/pinpoint-a", ROLE)
     records = await emit(redis, "app-a", 1200, start=3)  # more than one PutRecords call (500)
     await emit(redis, "app-b", 5)  # another application's: filtered out
+    await redis.xadd(EVENTS, {"app": "app-a", "event_type": "_push.success",  # transactional push: as Pinpoint
+                              "record": json.dumps({"event_type": "_push.success", "attributes": {}})})
     runner = DestinationRunner(redis, config(aws_endpoint_url=moto_url), "w1")
     stop, task = await running(runner)
-    await asyncio.wait_for(runner.wait_delivered(group, 1200), 30)
+    records += await emit(redis, "app-a", 1, start=1203)
+    await asyncio.wait_for(runner.wait_delivered(group, 1201), 30)
     await halt(stop, task)
     assert kinesis_records(moto_url, "pinpoint-a") == records
     pending = await redis.xpending(EVENTS, group)
@@ -235,10 +238,13 @@ async def test_webhook_that_fails_then_recovers_gets_every_record_in_order_signe
 async def test_redis_stream_destination_copies_entries(redis: aioredis.Redis) -> None:
     group = await configure(redis, "app-r", "redis:exports:app-r")
     records = await emit(redis, "app-r", 20)
+    push = {"event_type": "_push.success", "attributes": {}}  # transactional push: Gateway's destinations get it
+    await redis.xadd(EVENTS, {"app": "app-r", "event_type": "_push.success", "record": json.dumps(push)})
+    records.append(push)
     await emit(redis, "app-other", 4)
     runner = DestinationRunner(redis, config(), "w1")
     stop, task = await running(runner)
-    await asyncio.wait_for(runner.wait_delivered(group, 20), 30)
+    await asyncio.wait_for(runner.wait_delivered(group, 21), 30)
     await halt(stop, task)
     entries = await redis.xrange("exports:app-r")
     assert [json.loads(f[b"record"]) for _, f in entries] == records

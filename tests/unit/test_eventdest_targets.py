@@ -59,3 +59,12 @@ def test_failed_positions_and_backoff() -> None:
         delays.append(targets.next_delay(delays[-1], 0.5, 4.0))
     assert delays[1:] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     assert targets.webhook_body([b'{"a":1}', b"{}"]) == b'[{"a":1},{}]'
+
+
+def test_pinpoint_does_not_stream_transactional_push_and_voice() -> None:
+    assert not targets.streamed_by_pinpoint("_push.success", b'{"attributes":{"message_id":"m"}}')
+    assert not targets.streamed_by_pinpoint("_VOICE.INITIATED", b'{"attributes":{}}')
+    assert targets.streamed_by_pinpoint("_push.success", b'{"attributes":{"campaign_id":"c"}}')
+    assert targets.streamed_by_pinpoint("_VOICE.FAILED", b'{"attributes":{"journey_id":"j"}}')
+    assert targets.streamed_by_pinpoint("_email.send", b"not even json")
+    assert targets.streamed_by_pinpoint("_SMS.SUCCESS", b'{"attributes":{}}')
