@@ -213,36 +213,47 @@ class DestinationRunner:
         own: str | None = "0"  # read our own pending entries first, from here
         next_claim = self._clock()
         delay = 0.0
+        # The next batch is read while this one is with the destination (its entries wait in our pending list
+        # until delivered, like any read batch): Redis and the destination work at the same time.
+        ahead: asyncio.Task[list[tuple[str, dict[bytes, bytes] | None]]] | None = None
+        mine = app.encode()
         try:
             while not halt.is_set():
                 try:
-                    if own is None and self._clock() >= next_claim:
+                    if ahead is not None:
+                        entries, ahead = await ahead, None
+                    elif own is None and self._clock() >= next_claim:
                         next_claim = self._clock() + self.cfg.claim_idle_ms / 2000
                         if await self._claim(group):
                             own = "0"
-                    if own is not None:
+                        continue
+                    elif own is not None:
                         entries = await self._read(group, own, None)
                         own = entries[-1][0] if entries else None
-                        if not entries:
-                            continue
                     else:
                         entries = await self._read(group, ">", self.cfg.block_ms)
-                        if not entries:
-                            continue
+                    if not entries:
+                        continue
+                    if own is None and self._clock() < next_claim:
+                        ahead = asyncio.create_task(self._read(group, ">", self.cfg.block_ms))
                     items = [Item(eid, app, text(f[b"event_type"]), f[b"record"]) for eid, f in entries
-                             if f is not None and f.get(b"app") == app.encode() and b"record" in f]
+                             if f is not None and f.get(b"app") == mine and b"record" in f]
                     if pinpoint_scope:
                         items = [it for it in items if targets.streamed_by_pinpoint(it.event_type, it.record)]
                     await self._deliver(group, sender, items)
                     await self.redis.xack(self.events_key, group, *[eid for eid, _ in entries])
                     delay = 0.0
                 except REDIS_DOWN:
+                    await self._discard(ahead)
+                    ahead, own = None, "0"  # what was read and not acknowledged is read again from our pending list
                     delay = targets.next_delay(delay, 0.1, self.cfg.backoff_cap_s)
                     await self._sleep(delay)
                     continue
                 except ResponseError as exc:
                     if "NOGROUP" not in str(exc):
                         raise
+                    await self._discard(ahead)
+                    ahead = None
                     await ensure_group(self.redis, self.events_key, group)  # deleted under us (FLUSHALL, by hand)
                     own = "0"
                     continue
@@ -250,7 +261,16 @@ class DestinationRunner:
                     self.delivered[group] = self.delivered.get(group, 0) + len(items)
                     self.progress.notify_all()
         finally:
+            await self._discard(ahead)
             await sender.aclose()
+
+    @staticmethod
+    async def _discard(ahead: asyncio.Task[Any] | None) -> None:
+        """Let a read-ahead finish and drop its entries: they stay pending and are read again (at a restart, from
+        our pending list)."""
+        if ahead is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await ahead
 
     async def _deliver(self, group: str, sender: Sender, items: Sequence[Item]) -> None:
         """Send `items` until the destination accepted them all, retrying only the refused ones with backoff."""

@@ -282,7 +282,7 @@ async def test_a_restart_resumes_from_the_cursor_at_least_once(redis: aioredis.R
     stop, task = await running(runner)
     await asyncio.wait_for(first.tried.wait(), 10)
     await halt(stop, task)  # killed mid-batch: that batch was never acknowledged
-    assert (await redis.xpending(EVENTS, group))["pending"] == 5
+    assert (await redis.xpending(EVENTS, group))["pending"] >= 5  # that batch (and the one read ahead)
     second = _Gate(targets.parse("redis:exports:x"))
     second.open.set()
     runner = DestinationRunner(redis, config(batch_size=5), "w1", sender_factory=lambda d, r: second)
