@@ -68,3 +68,18 @@ def test_pinpoint_does_not_stream_transactional_push_and_voice() -> None:
     assert targets.streamed_by_pinpoint("_VOICE.FAILED", b'{"attributes":{"journey_id":"j"}}')
     assert targets.streamed_by_pinpoint("_email.send", b"not even json")
     assert targets.streamed_by_pinpoint("_SMS.SUCCESS", b'{"attributes":{}}')
+
+
+def test_the_documented_configuration_is_valid() -> None:
+    """docs/event-streams.md's [event_destinations] example parses into the config it describes."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from gateway.config import from_dict
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "event-streams.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", text, re.S)
+    assert block is not None
+    cfg = from_dict(tomllib.loads(block.group(1))).event_destinations
+    assert cfg.batch_size == 500 and cfg.aws_pinpoint_scope and cfg.webhook.secret_env == "GATEWAY_WEBHOOK_SECRET"
