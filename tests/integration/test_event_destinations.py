@@ -332,3 +332,23 @@ async def test_a_down_destination_blocks_neither_another_nor_the_engine(redis: a
     outage = [r for r in caplog.records if "refuses records" in r.getMessage()]
     assert len(outage) == 1 and "closed" in outage[0].getMessage()  # one line per outage, not per retry
     assert [r for r in caplog.records if "accepts records again" in r.getMessage()]
+
+
+async def test_every_worker_delivers_its_apps_event_stream(redis: aioredis.Redis, engine: Any) -> None:
+    """The engine's own records (an email's send and delivery) reach the destination through a worker."""
+    from gateway.producer import Producer
+    from tests.integration.test_email_engine import email_request
+
+    await configure(redis, "app1", "redis:exports:app1")
+    run = await engine(event_destinations={"block_ms": 50, "poll_ms": 50})
+    await Producer(redis).send_many("app1", [email_request("someone@example.com")])
+    await run.outcomes(1, timeout=10)
+    got: list[str] = []
+    last = "0"
+    while len(got) < 2:  # blocks on the destination stream itself: no polling
+        reply = await redis.xread({"exports:app1": last}, block=10_000)
+        assert reply, "the worker delivered nothing to the destination within 10 s"
+        for eid, fields in reply[0][1]:
+            got.append(json.loads(fields[b"record"])["event_type"])
+            last = eid
+    assert got == ["_email.send", "_email.delivered"]
