@@ -260,6 +260,9 @@ class DestinationRunner:
                 async with self.progress:
                     self.delivered[group] = self.delivered.get(group, 0) + len(items)
                     self.progress.notify_all()
+        except Exception:  # a bug, not an outage: say so; the next sync starts the destination again
+            log.exception("event stream %s stopped; restarting it within %d ms", group, self.cfg.poll_ms)
+            raise
         finally:
             await self._discard(ahead)
             await sender.aclose()
