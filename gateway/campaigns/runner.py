@@ -37,14 +37,16 @@ at the next one's time. When a run is done, the campaign is due at its next run 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
+import gc
 import json
 import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Final, cast
 
 import msgspec
@@ -117,6 +119,20 @@ _decode_member = msgspec.json.Decoder(Member).decode
 #: is an address (and its hash), not the address, and planning only asks whether there is one (plan.endpoint_reason;
 #: duplicates are decided from the documents, `repeated_addresses`).
 ADDRESS_ON_FILE: Final = "(address on file)"
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (only around code with no await: the rest of the worker keeps its
+    collector). Planning a run allocates millions of tuples and no cycles, and the collection passes they set off
+    cost as much as the planning itself (1M endpoints: 4.2 s -> 2.3 s CPU), as for the segment index build."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _single(values: list[tuple[str, ...]]) -> list[str | None]:
@@ -407,8 +423,9 @@ class Scheduler:
         except NotFound:
             return [], frozenset()  # the segment is gone: the campaign is DELETED (state.py), its run reaches no one
         ids = idx.ids(rows)
-        members = members_of(idx, rows, ids)  # before any await: one consistent cut of the index
-        candidates = repeated_addresses(idx, rows, ids)
+        with gc_paused():
+            members = members_of(idx, rows, ids)  # before any await: one consistent cut of the index
+            candidates = repeated_addresses(idx, rows, ids)
         duplicates = duplicate_endpoints(await self._documents(app, candidates)) if candidates else frozenset()
         # a Member carries every member of an EndpointResponse that plan.py reads (duck-typed, see Member)
         return cast(list[models.EndpointResponse], members), duplicates
@@ -461,17 +478,19 @@ class Scheduler:
             chunk = max(1, min(chunk, mps))  # pace in steps of at most a second
         began, enqueued = self.monotonic(), 0
         later: dt.datetime | None = None
-        groups = partition_audience(split, endpoints)
+        with gc_paused():
+            groups = partition_audience(split, endpoints)
         for tid in [0, *(int(t.Id) for t in treatments)]:
             content = treatment_content(doc, tid)
             # a treatment with its own Schedule runs on it: its own start, local time and quiet time (plan.py)
             trun = treatment_run(content.schedule, doc.Schedule, created, run)
             quiet = effective_quiet_time(content.schedule.QuietTime, settings.QuietTime)
-            plan = plan_group(doc, tid, trun, len(endpoints), groups.get(tid, []), quiet, duplicates)
+            with gc_paused():
+                plan = plan_group(doc, tid, trun, len(endpoints), groups.get(tid, []), quiet, duplicates)
+                todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
             metrics = json.dumps(dict(sorted(plan.metrics.items())))
             await self._fenced(lease, functools.partial(
                 self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
-            todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
             due = runs.due_count(todo, horizon)
             ready = todo if due == len(todo) else todo[:due]
             if len(ready) < len(todo):

@@ -81,3 +81,21 @@ def test_every_address_that_may_repeat_is_a_candidate() -> None:
     assert set(candidates) == {e for e, a in addresses.items() if a in repeated}
     unique = [r for r in rows if idx.ids([r])[0] in {"e1", "e2", "e4"}]  # three distinct addresses, one None
     assert repeated_addresses(idx, [*unique, 0], idx.ids([*unique, 0])) == []
+
+
+def test_gc_paused_restores_the_collector_as_it_found_it() -> None:
+    import gc
+
+    from gateway.campaigns.runner import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        gc.disable()
+        with gc_paused():  # nested (or under a caller that paused it): left off
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("planning failed")
+    assert gc.isenabled()
