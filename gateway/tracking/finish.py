@@ -17,7 +17,7 @@ import msgspec
 from gateway.channels.base import Outbound
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import TrackingConfig
-from gateway.tracking.rewrite import add_pixel, pixel_tag, rewrite_links
+from gateway.tracking.rewrite import track
 from gateway.tracking.tokens import MessageSigner, Signer
 
 #: Template variables that render the recipient's unsubscribe URL: SES's (what Pinpoint users' templates hold)
@@ -96,17 +96,9 @@ class Tracker:
             msg, content=msgspec.structs.replace(content, html=html, text=text, headers=headers, subject=subject))
 
     def track_html(self, html: str, signer: MessageSigner) -> str:
-        """Links rewritten and the open pixel added, as configured."""
-        if self.cfg.clicks:
-            sign, prefix = signer.click, self._click
-
-            def link_url(index: int, url: str) -> str:
-                return prefix + sign(index, url)
-
-            html = rewrite_links(html, link_url, self.base + "/")[0]
-        if self.cfg.opens:
-            html = add_pixel(html, pixel_tag(self._open + signer.open()))
-        return html
+        """Links rewritten and the open pixel added, as configured (one pass, see gateway.tracking.rewrite)."""
+        return track(html, signer, self._click if self.cfg.clicks else None, self.base + "/",
+                     self._open if self.cfg.opens else None)[0]
 
 
 def tracker_from_config(cfg: TrackingConfig | None, environ: Mapping[str, str] | None = None) -> Tracker | None:
