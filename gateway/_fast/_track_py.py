@@ -110,6 +110,7 @@ def track(html: str, key: bytes, head: bytes, click_prefix: str | None, skip_pre
     pos = 0  # copied up to here
     index = 0
     for start, end, value in edits:
+        url = None
         if value is not None:
             url = tracked_url(value)
             if url is None or (skip_prefix and url.startswith(skip_prefix)):
@@ -120,7 +121,7 @@ def track(html: str, key: bytes, head: bytes, click_prefix: str | None, skip_pre
         elif start < at < end:  # not a real end tag: inside an attribute
             at = len(html)
         out.append(html[pos:start])
-        if value is not None:
+        if url is not None:
             assert click_prefix is not None
             out += (click_prefix, token(key, b"c" + head + SEP + str(index).encode() + SEP + url.encode()))
             index += 1

@@ -17,7 +17,7 @@ import msgspec
 from gateway.channels.base import Outbound
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import TrackingConfig
-from gateway.tracking.rewrite import track
+from gateway.tracking.rewrite import Rewriter
 from gateway.tracking.tokens import MessageSigner, Signer
 
 #: Template variables that render the recipient's unsubscribe URL: SES's (what Pinpoint users' templates hold)
@@ -51,6 +51,8 @@ class Tracker:
         self._open = base + "/o/"
         self._click = base + "/c/"
         self._unsub = base + "/u/"
+        self._rewrite = Rewriter(self.signer.kid, self._click if cfg.clicks else None, base + "/",
+                                 self._open if cfg.opens else None)
 
     def tracks(self, app: str) -> bool:
         """Whether opens/clicks are tracked for `app` (the section's default unless `apps` overrides it)."""
@@ -97,8 +99,7 @@ class Tracker:
 
     def track_html(self, html: str, signer: MessageSigner) -> str:
         """Links rewritten and the open pixel added, as configured (one pass, see gateway.tracking.rewrite)."""
-        return track(html, signer, self._click if self.cfg.clicks else None, self.base + "/",
-                     self._open if self.cfg.opens else None)[0]
+        return self._rewrite(html, signer)[0]
 
 
 def tracker_from_config(cfg: TrackingConfig | None, environ: Mapping[str, str] | None = None) -> Tracker | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-
 from types import ModuleType
 
 from gateway import _fast
@@ -32,16 +31,31 @@ PIXEL_AFTER = ('" width="1" height="1" border="0" style="height:1px!important;wi
                'border-width:0!important;margin:0!important;padding:0!important" />')
 
 
+class Rewriter:
+    """The one-pass rewrite of one process's messages: the URL prefixes are prepared once (the Tracker holds one)."""
+
+    __slots__ = ("_click", "_pixel", "_skip", "_track")
+
+    def __init__(self, kid: str, click_url: str | None, skip_prefix: str, open_url: str | None,
+                 impl: ModuleType | None = None) -> None:
+        self._click = click_url + kid + "." if click_url is not None else None
+        self._pixel = PIXEL_BEFORE + open_url + kid + "." if open_url else None
+        self._skip = skip_prefix
+        self._track: Callable[..., tuple[str, int]] = (impl or _impl).track
+
+    def __call__(self, html: str, signer: MessageSigner) -> tuple[str, int]:
+        """`html` tracked with `signer`'s tokens (see `track`)."""
+        pixel = (pixel_position(html), self._pixel, PIXEL_AFTER) if self._pixel is not None else None
+        return self._track(html, signer.key, signer.head, self._click, self._skip, pixel)
+
+
 def track(html: str, signer: MessageSigner, click_url: str | None, skip_prefix: str, open_url: str | None,
           impl: ModuleType | None = None) -> tuple[str, int]:
     """`html` with links tracked (when `click_url`, the click route's prefix, is given) and the open pixel added
     (when `open_url` is), in one pass; also the number of tracked links. Same output as `rewrite_links` with
     `click_url + signer.click(i, url)` and then `add_pixel` (tests hold them equal); `impl`: the compiled module
     (default) or its twin."""
-    pixel = (pixel_position(html), PIXEL_BEFORE + open_url + signer.kid + ".", PIXEL_AFTER) if open_url else None
-    prefix = click_url + signer.kid + "." if click_url is not None else None
-    out: tuple[str, int] = (impl or _impl).track(html, signer.key, signer.head, prefix, skip_prefix, pixel)
-    return out
+    return Rewriter(signer.kid, click_url, skip_prefix, open_url, impl)(html, signer)
 
 
 def rewrite_links(html: str, link_url: Callable[[int, str], str], skip_prefix: str = "",

@@ -105,11 +105,12 @@ class MessageSigner:
     __slots__ = ("head", "key", "kid")
 
     def __init__(self, kid: str, key: bytes, app: str, message_id: str, endpoint_id: str) -> None:
-        if SEP in app or SEP in message_id or SEP in endpoint_id:  # would shift the fields after it
+        head = SEP + app + SEP + message_id + SEP + endpoint_id
+        if head.count(SEP) != 3:  # a separator in an id would shift the fields after it
             raise ValueError("a tracked message's ids must not contain U+001F")
         self.kid = kid
         self.key = key  # the token key (token_key), not the secret
-        self.head = (SEP + SEP.join((app, message_id, endpoint_id))).encode()
+        self.head = head.encode()
 
     def _token(self, kind: str, tail: str) -> str:
         return self.kid + "." + str(_track.token(self.key, kind.encode() + self.head + tail.encode()))
