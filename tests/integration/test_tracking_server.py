@@ -1,4 +1,4 @@
-"""The tracking server over real HTTP (aiohttp client) with a real Redis: pixel, redirect, forged tokens,
+"""The tracking server over real HTTP (aiohttp's client; raw sockets for hostile input) with a real Redis: pixel, redirect, forged tokens,
 one-click unsubscribe, and the event records it writes."""
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import aiohttp
 import msgspec
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 
 from gateway.config import TrackingConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.models import EndpointResponse
 from gateway.suppression import SuppressionList
-from gateway.tracking.server import GIF, EventBuffer, TrackingServer
+from gateway.tracking.server import GIF, EventBuffer, Listener, TrackingServer
 from gateway.tracking.tokens import Signer
 
 APP = "app1"
@@ -26,14 +25,11 @@ KEYS = {"k1": b"0123456789abcdef0123456789abcdef"}
 signer = Signer(KEYS)
 
 
-async def serve(redis: aioredis.Redis, **cfg: Any) -> tuple[TrackingServer, web.AppRunner, str]:
+async def serve(redis: aioredis.Redis, **cfg: Any) -> tuple[TrackingServer, Listener, str]:
     server = TrackingServer(TrackingConfig(public_url="https://t.example", **cfg), KEYS, redis, EVENTS,
                             clock=lambda: 1_700_000_000.0)
-    runner = web.AppRunner(server.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return server, runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    listener = await server.start("127.0.0.1", 0)
+    return server, listener, f"http://127.0.0.1:{listener.port}"
 
 
 @pytest.fixture
