@@ -14,7 +14,6 @@ Verifier counts rejections by reason.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import os
@@ -87,6 +86,8 @@ def keys_from_env(name: str, environ: Mapping[str, str] | None = None) -> dict[s
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
 def _b64(raw: bytes) -> str:
@@ -175,11 +176,15 @@ class Verifier:
         key = self._keys.get(kid)
         if key is None:
             raise TokenRejected("unknown key")
+        if not data.isascii() or len(data) % 4 == 1 or not _B64URL.match(data):
+            raise TokenRejected("malformed")
+        b64 = data.encode("ascii")
         try:
-            raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-        except (binascii.Error, ValueError) as exc:
+            raw = binascii.a2b_base64(b64.translate(_FROM_URLSAFE) + b"=" * (-len(b64) % 4))
+        except binascii.Error as exc:
             raise TokenRejected("malformed") from exc
-        if _b64(raw) != data:  # non-canonical base64: another spelling of the same bytes
+        # non-canonical base64 (other bits in the last character): another spelling of the same bytes
+        if binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=") != b64:
             raise TokenRejected("malformed")
         if len(raw) <= MAC_BYTES:
             raise TokenRejected("truncated")
