@@ -213,7 +213,7 @@ cdef Py_ssize_t _head_into(unsigned char* dst, unsigned char kind, bytes head) n
     return hl + 1
 
 
-cdef str _assemble(str html, _Edits* ops, list objs, _Arena* ar, const unsigned char* k):
+cdef str _assemble(str html, _Edits* ops, tuple objs, _Arena* ar, const unsigned char* k):
     """The pieces joined: op (a, b, 0) is html[a:b]; (a, b, 1) the token of the arena's body at a, b bytes long;
     (a, 0, 2) objs[a]. ASCII html and pieces: tokens encoded straight into the one new str; else a join."""
     cdef Py_ssize_t e, total = 0, o = 0, ln
@@ -258,22 +258,23 @@ cdef str _assemble(str html, _Edits* ops, list objs, _Arena* ar, const unsigned 
     return result
 
 
-def track(str html, bytes key, bytes head, click_prefix, str skip_prefix, pixel):
+def track(str html, bytes key, bytes head, click_prefix, str skip_prefix, Py_ssize_t pixel_at, str pixel_before,
+          str pixel_after):
     """`html` with its links tracked and the open pixel added (see the twin's docstring)."""
     cdef _Edits ed
     cdef _Edits ops
     cdef _Arena ar
-    cdef list objs
-    cdef Py_ssize_t n = len(html), pos = 0, at = -1, start, end, index = 0, e, hl, m, bl = 0, bod
+    cdef tuple objs
+    cdef Py_ssize_t n = len(html), pos = 0, at = pixel_at, start, end, index = 0, e, hl, m, bl = 0, bod
     cdef const unsigned char* k
     cdef unsigned char* w
     cdef str url
     cdef bytes enc
     _key16(key)
     k = <const unsigned char*>PyBytes_AS_STRING(key)
-    if pixel is not None:
-        at = pixel[0]
-    elif click_prefix is None:
+    if at > n:
+        raise ValueError("pixel_at is past the end")
+    if at < 0 and click_prefix is None:
         return html, 0
     hl = PyBytes_GET_SIZE(head)
     ed.v = NULL
@@ -285,9 +286,9 @@ def track(str html, bytes key, bytes head, click_prefix, str skip_prefix, pixel)
     try:
         if click_prefix is not None:
             _scan_str(html, &ed)
-        if ed.n == 0 and pixel is None:
+        if ed.n == 0 and at < 0:
             return html, 0
-        objs = [click_prefix, pixel[1] if pixel is not None else "", pixel[2] if pixel is not None else ""]
+        objs = (click_prefix, pixel_before, pixel_after)
         for e in range(0, ed.n, 3):
             start = ed.v[e]
             end = ed.v[e + 1]

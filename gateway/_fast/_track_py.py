@@ -92,16 +92,19 @@ def tracked_url(value: str) -> str | None:
     return plain if "&" not in url.replace("&amp;", "") else htmllib.unescape(url)
 
 
-def track(html: str, key: bytes, head: bytes, click_prefix: str | None, skip_prefix: str,
-          pixel: tuple[int, str, str] | None) -> tuple[str, int]:
+def track(html: str, key: bytes, head: bytes, click_prefix: str | None, skip_prefix: str, pixel_at: int,
+          pixel_before: str, pixel_after: str) -> tuple[str, int]:
     """`html` with its links tracked and the open pixel added; also the number of tracked links.
 
     With `click_prefix` (None: links are left alone), each anchor's trackable href (see tracked_url; not starting
     with `skip_prefix` when that is set) becomes `click_prefix + token(key, b"c" + head + SEP + index + SEP + url)`,
-    numbered 0, 1, ... in document order, and `ses:no-track` attributes are dropped. `pixel` is (at, before, after):
-    `before + token(key, b"o" + head) + after` goes in at offset `at` of `html` (at the end when `at` falls inside an
-    edited attribute, where it cannot be a real end tag). Every other character is kept.
+    numbered 0, 1, ... in document order, and `ses:no-track` attributes are dropped. With `pixel_at` >= 0,
+    `pixel_before + token(key, b"o" + head) + pixel_after` goes in at offset `pixel_at` of `html` (at the end when
+    that falls inside an edited attribute, where it cannot be a real end tag). Every other character is kept.
     """
+    if pixel_at > len(html):
+        raise ValueError("pixel_at is past the end")
+    pixel = (pixel_at, pixel_before, pixel_after) if pixel_at >= 0 else None
     edits = anchors(html) if click_prefix is not None else []
     if not edits and pixel is None:
         return html, 0

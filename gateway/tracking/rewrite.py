@@ -45,8 +45,11 @@ class Rewriter:
 
     def __call__(self, html: str, signer: MessageSigner) -> tuple[str, int]:
         """`html` tracked with `signer`'s tokens (see `track`)."""
-        pixel = (pixel_position(html), self._pixel, PIXEL_AFTER) if self._pixel is not None else None
-        return self._track(html, signer.key, signer.head, self._click, self._skip, pixel)
+        if self._pixel is None:
+            return self._track(html, signer.key, signer.head, self._click, self._skip, -1, "", "")
+        at = html.rfind("</body>")
+        return self._track(html, signer.key, signer.head, self._click, self._skip,
+                           at if at >= 0 else pixel_position(html), self._pixel, PIXEL_AFTER)
 
 
 def track(html: str, signer: MessageSigner, click_url: str | None, skip_prefix: str, open_url: str | None,
