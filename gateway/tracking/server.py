@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import functools
 import logging
@@ -294,6 +295,9 @@ class Listener:
             self._srv.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self.tasks:
             await asyncio.wait(list(self.tasks))
         for conn in list(self.conns):
