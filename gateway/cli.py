@@ -125,8 +125,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if tracking_at is not None:
             from gateway.tracking.server import start_tracking
 
-            runner, port = await start_tracking(cfg, worker.redis, tracking_at[0], tracking_at[1])
-            runners.append(runner)
+            listener, port = await start_tracking(cfg, worker.redis, tracking_at[0], tracking_at[1])
+            runners.append(listener)  # type: ignore[arg-type]  # cleanup() is all that is asked of a runner
             log.warning("email tracking server listening on http://%s:%d", tracking_at[0], port)
         _tune_process()
         try:

@@ -443,6 +443,8 @@ class TrackingConfig(_Base):
     unsubscribe_action: Literal["opt_out", "suppress"] = "opt_out"
     batch_events: PositiveInt = 500  # the server writes its events when this many are buffered ...
     flush_ms: PositiveInt = 50  # ... or this long after the first one
+    request_timeout_s: PositiveFloat = 10.0  # a request must arrive whole this soon after its first byte
+    keepalive_timeout_s: PositiveFloat = 75.0  # an idle keep-alive connection is closed after this long
 
 
 class GatewayConfig(_Base):
