@@ -9,13 +9,20 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 from gateway import __version__
 from gateway.errors import ConfigError, DecodeError
 
 log = logging.getLogger("gateway.cli")
 
+
+
+class _Stoppable(Protocol):
+    """What `gateway serve` asks of each listener it starts beside the worker (aiohttp runners, the tracking
+    server): stop it when the worker stops."""
+
+    async def cleanup(self) -> None: ...
 
 def _uvloop() -> None:
     try:
@@ -94,7 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not up:
             await worker.redis.aclose()
             return 1 if up is None else 0
-        runners = []
+        runners: list[_Stoppable] = []
         api_redis = None
         api_metrics = None
         if cfg.metrics.listen is not None and api_at is not None:
@@ -126,14 +133,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from gateway.tracking.server import start_tracking
 
             listener, port = await start_tracking(cfg, worker.redis, tracking_at[0], tracking_at[1])
-            runners.append(listener)  # type: ignore[arg-type]  # cleanup() is all that is asked of a runner
+            runners.append(listener)
             log.warning("email tracking server listening on http://%s:%d", tracking_at[0], port)
         _tune_process()
         try:
             await worker.run()
         finally:
-            for runner in runners:
-                await runner.cleanup()
+            for started in runners:
+                await started.cleanup()
             if api_redis is not None:  # the worker closes its own
                 await api_redis.aclose()
         return 0
