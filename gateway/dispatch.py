@@ -32,7 +32,7 @@ import redis.asyncio as aioredis
 
 from gateway import errors, events, keys
 from gateway.channels import families
-from gateway.channels.base import AnyRoute, Outbound, Recipient, Render, Screen
+from gateway.channels.base import AnyRoute, Delivered, Outbound, Recipient, Render, Screen
 from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.models import (
@@ -499,6 +499,10 @@ class Dispatcher:
         pipe = self.redis.pipeline(transaction=True)
         if emit:
             await self.event_writer.queue(pipe, emit)
+        for j in jobs:  # what a channel asked to remember (an email's Message-ID for late bounces): no extra trip
+            if isinstance(j.result, Delivered) and j.result.remember is not None:
+                key, value, ttl = j.result.remember
+                pipe.set(key, value, ex=ttl)
         raw_by_id = {entry.id: (entry, fields) for entry, fields in entries}
         for entry_id, group in retries.items():
             entry, fields = raw_by_id[entry_id]
