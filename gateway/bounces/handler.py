@@ -9,9 +9,11 @@ unreachable is raised, so the listener answers 451 and the reporting MTA deliver
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 import redis.asyncio as aioredis
@@ -54,6 +56,10 @@ class ReportHandler:
         self.section = section
         self.writer = events.EventWriter(redis, events_key)
         self.counts: Counter[str] = Counter()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gateway-reports")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def handle(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> str:
         """Process one report; returns the name it was counted under. Raises only when Redis is unreachable."""
@@ -64,10 +70,11 @@ class ReportHandler:
     async def _handle(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> str:
         null_sender = mail_from.strip().strip("<>") == ""
         try:
-            # `email` parsing of a few MB takes tens of ms: off the loop, so other sessions go on meanwhile
-            report = await asyncio.to_thread(reports.parse, data, null_sender=null_sender,
-                                             max_depth=self.section.max_mime_depth,
-                                             max_parts=self.section.max_mime_parts)
+            # `email` parsing of a few MB takes tens of ms: off the loop, so other sessions go on meanwhile, in
+            # the listener's own small pool (the loop's default one may be full of other work)
+            report = await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(
+                reports.parse, data, null_sender=null_sender, max_depth=self.section.max_mime_depth,
+                max_parts=self.section.max_mime_parts))
         except reports.ReportError as exc:
             log.warning("report to %s not used: %s", rcpt_tos[:3], exc)
             return exc.reason

@@ -31,6 +31,7 @@ _STATUS = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})")
 _ENHANCED = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")  # not inside a longer dotted number
 SMTP_CODE = re.compile(r"(?<!\d)([245]\d\d)(?!\d)")
 _WS = re.compile(r"\s+")
+_MULTIPART = re.compile(rb"(?im)^content-type:[ \t]*(?:\r?\n[ \t]+)?multipart/")
 MAX_TEXT = 64 * 1024  # of a plain bounce's text, what is searched for a status code
 MAX_FIELD = 500
 
@@ -77,6 +78,10 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
 
 def parse(data: bytes, *, null_sender: bool, max_depth: int = 8, max_parts: int = 200) -> Report:
     """Read one report. `null_sender`: it came with MAIL FROM:<> (required of a plain bounce)."""
+    # The `email` parser tests every line against every open boundary: cost grows with lines x nesting, so
+    # absurd nesting is refused before parsing (a real report has a handful of multipart containers).
+    if len(_MULTIPART.findall(data)) > 2 * max_depth:
+        raise ReportError("too-deep", f"more than {2 * max_depth} multipart containers")
     try:
         msg = email.message_from_bytes(data)
     except Exception as exc:  # RecursionError on absurd nesting included

@@ -95,6 +95,7 @@ class BounceListener:
     async def cleanup(self) -> None:
         self.server.close()
         await self.server.wait_closed()
+        self.handler.close()
 
 
 async def start_listener(cfg: GatewayConfig, redis: aioredis.Redis, listen: str | None = None,

@@ -73,6 +73,8 @@ def decode_token(token: str) -> Token:
         raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
     except (binascii.Error, ValueError) as exc:
         raise VerpError(f"not base32: {exc}") from None
+    if base64.b32encode(raw).decode("ascii").rstrip("=").lower() != token.lower():
+        raise VerpError("not canonical base32")  # unused trailing bits set: one token, one spelling
     if len(raw) < MAC_BYTES + 3:
         raise VerpError("too short")
     flags, n = raw[MAC_BYTES], raw[MAC_BYTES + 1]

@@ -160,8 +160,9 @@ def _nested(depth: int) -> bytes:
 
 
 @pytest.mark.parametrize(("data", "reason"), [
-    (_nested(30), "too-deep"),
-    (_nested(5000), "malformed"),  # so deep that `email` itself gives up (RecursionError): still just a rejection
+    (_nested(9), "too-deep"),  # within the container budget, deeper than max_depth: found by the walk
+    (_nested(5000), "too-deep"),  # refused before `email` would recurse (or spend seconds) on it
+    (_nested(12), "too-deep"),  # more containers than 2 x max_depth, before parsing
     (b"From: x@y\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n" + b"--z\r\n\r\nx\r\n" * 500 + b"--z--\r\n",
      "too-many-parts"),
     (b"\xff\xfe\x00garbage\r\n\r\n\x00\x01", "unparsed"),
