@@ -61,8 +61,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_at = config_mod.host_port(args.api) if args.api else None
         if cfg.inbound is not None:
             config_mod.host_port(cfg.inbound.listen)
+        bounces_at = args.bounces or (cfg.bounces.listen if cfg.bounces is not None else None)
+        if bounces_at:
+            config_mod.host_port(bounces_at)
     except ConfigError as exc:
-        print(f"gateway: --api or inbound.listen: {exc}", file=sys.stderr)
+        print(f"gateway: --api, --bounces, inbound.listen or bounces.listen: {exc}", file=sys.stderr)
         return 2
     if args.api:
         from gateway.api.server import check_api_config
@@ -107,10 +110,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             runner, port = await start_inbound(cfg, worker.redis)
             runners.append(runner)
             log.warning("inbound SMS/voice webhook listening on port %d", port)
+        listener = None
+        if bounces_at:
+            from gateway.bounces.server import start_listener
+
+            try:
+                listener = await start_listener(cfg, worker.redis, bounces_at, environ)
+            except ConfigError as exc:
+                print(f"gateway: {exc}", file=sys.stderr)
+                for runner in runners:
+                    await runner.cleanup()
+                await worker.redis.aclose()
+                return 2
+            log.warning("bounce and complaint listener (SMTP) on port %d", listener.port)
         _tune_process()
         try:
             await worker.run()
         finally:
+            if listener is not None:
+                await listener.cleanup()
             for runner in runners:
                 await runner.cleanup()
             if api_redis is not None:  # the worker closes its own
@@ -249,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="TOML config file (default: $GATEWAY_CONFIG)")
     s.add_argument("--consumer", help="consumer name in the group (default: hostname-pid)")
     s.add_argument("--api", metavar="HOST:PORT", help="also serve Pinpoint's REST API here")
+    s.add_argument("--bounces", metavar="HOST:PORT",
+                   help="also receive late bounces and complaints by SMTP here (default: [bounces] listen)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("send", help="enqueue one request")

@@ -5,7 +5,9 @@ independent SMTP client (the standard library's smtplib), and the event and the 
 from __future__ import annotations
 
 import asyncio
+import os
 import smtplib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,14 @@ import redis.asyncio as aioredis
 
 from gateway.bounces import verp
 from gateway.bounces.server import BounceListener, start_listener
+from gateway.embedded_redis import free_port
 from gateway.suppression import SuppressionList
 from tests.integration.conftest import make_config
 
 pytestmark = pytest.mark.asyncio
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bounces"
+ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "bounces.shop.test"
 KEY = "verp-key-for-tests-0123456789"
 APP = "0123456789abcdef0123456789abcdef"
@@ -224,3 +228,26 @@ async def test_redis_down_asks_the_reporter_to_retry(listener):
     assert (await deliver(lst, "", [good], data)).data == 451
     assert lst.handler.counts["redis-down"] == 1
     await dead.aclose()
+
+
+async def test_gateway_serve_starts_the_listener_with_the_flag(redis_server, sink, tmp_path):
+    port = free_port()
+    conf = tmp_path / "gw.toml"
+    conf.write_text(f'redis_url = "{redis_server.url}"\n[[channels]]\nkind = "smtp"\nport = {sink.port}\n'
+                    f'return_path_domain = "{DOMAIN}"\nverp_key_env = "GW_TEST_VERP_KEY"\n')
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "serve", "--config", str(conf), "--bounces", f"127.0.0.1:{port}",
+        cwd=ROOT, env={**os.environ, "GW_TEST_VERP_KEY": KEY}, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        seen = []
+        while not any("bounce and complaint listener" in line for line in seen):
+            line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
+            assert line, f"gateway serve exited: {''.join(seen)}"
+            seen.append(line)
+        good = verp.return_path("b", DOMAIN, KEY.encode(), APP, "a1b2c3d4e5f6-000000000005", "hal@example.com")
+        reply = await asyncio.to_thread(_deliver, port, "", ["x@elsewhere.test", good], b"Subject: x\r\n\r\nx\r\n")
+        assert reply.rcpt == [550, 250] and reply.data == 250
+    finally:
+        proc.terminate()
+        await proc.wait()
