@@ -2,9 +2,10 @@
 the value; the dispatcher writes them with the outcome, in the batch's one transaction, and the listener reads
 them).
 
-`gw:mailsent:<message id>` holds :class:`SentMail` (a JSON array) for the channel's `sent_ttl_s`. The key has no
-application in it because a report names only the message (its Message-ID `<message id@helo name>` or its VERP
-token); it is a single-key read and write, so it is as safe on Redis Cluster as any per-application key.
+`gw:mailsent:{<process prefix>}:<counter>` (see :func:`key`) holds :class:`SentMail` (a JSON array) for the
+channel's `sent_ttl_s`. The key has no application in it because a report names only the message (its
+Message-ID `<message id@helo name>` or its VERP token); its hash tag is the message id's per-process prefix, so
+the records of one batch are written in one script call on Redis Cluster too, and read one key at a time.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ _decode_sent = msgspec.json.Decoder(SentMail).decode
 
 
 def key(message_id: str) -> str:
-    return "gw:mailsent:" + message_id
+    """`gw:mailsent:{<process prefix>}:<counter>` for the engine's `<12 hex>-<12 hex>` ids, so one batch's records
+    share a hash slot and go out in one script call; `gw:mailsent:{<id>}` for any other id."""
+    if len(message_id) == 25 and message_id[12] == "-":
+        return "gw:mailsent:{" + message_id[:12] + "}:" + message_id[13:]
+    return "gw:mailsent:{" + message_id + "}"
 
 
 def value(sent: SentMail) -> bytes:

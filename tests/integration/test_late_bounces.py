@@ -15,7 +15,7 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.bounces import verp
+from gateway.bounces import sent, verp
 from gateway.bounces.server import BounceListener, start_listener
 from gateway.embedded_redis import free_port
 from gateway.suppression import SuppressionList
@@ -147,7 +147,7 @@ async def test_soft_bounce_and_complaint(engine, sink, redis, listener, monkeypa
 async def test_message_id_fallback_without_verp(engine, sink, redis, listener, monkeypatch):
     _, mid, mail_from = await send_one(engine, sink, monkeypatch, "cy@example.com")  # no key: plain return path
     assert mail_from == "b@" + DOMAIN
-    assert await redis.ttl(f"gw:mailsent:{mid}") > 6 * 86400  # the record, with its TTL
+    assert await redis.ttl(sent.key(mid)) > 6 * 86400  # the record, with its TTL
     lst = await listener()
     ndr = report("microsoft_ndr.eml", return_path=mail_from, rcpt="cy@example.com", message_id=mid)
     assert (await deliver(lst, "", [mail_from], ndr)).data == 250
@@ -207,7 +207,7 @@ async def test_plain_bounce_only_through_verp(redis, listener):
     lst = await listener(verp_key_env="GW_TEST_VERP_KEY")
     mid = "a1b2c3d4e5f6-000000000003"
     good = verp.return_path("b", DOMAIN, KEY.encode(), APP, mid, "eve@example.com")
-    await redis.set(f"gw:mailsent:{mid}", msgspec.json.encode([APP, mid, "eve@example.com", "ep-9", "news@shop.test"]))
+    await redis.set(sent.key(mid), msgspec.json.encode([APP, mid, "eve@example.com", "ep-9", "news@shop.test"]))
     qmail = report("qmail_plain.eml", return_path=good, rcpt="eve@example.com", message_id=mid)
     assert (await deliver(lst, "", [good], qmail)).data == 250
     (ev,) = await events_of(redis, "_email.hardbounce")
