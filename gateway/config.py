@@ -90,6 +90,9 @@ class RateLimit(_Base):
     shared: bool = False  # share the quota across workers through Redis
 
 
+_DOMAIN = r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+
+
 class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     """An SMTP relay (smart host) used for the EMAIL channel."""
 
@@ -112,7 +115,7 @@ class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     # `<verp_prefix>+<signed token>@<return_path_domain>` (HMAC key in the variable named by verp_key_env; without
     # one, the plain `<verp_prefix>@<return_path_domain>`), and each accepted message's Message-ID is remembered
     # for sent_ttl_s so a report without the VERP address still maps to it.
-    return_path_domain: str | None = None
+    return_path_domain: Annotated[str, msgspec.Meta(max_length=253, pattern=_DOMAIN)] | None = None
     verp_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,4}$")] = "b"
     verp_key_env: str | None = None
     sent_ttl_s: PositiveInt = 604_800  # relays give up on a message after about 5 days: a week covers their DSNs

@@ -17,6 +17,10 @@ import redis.asyncio as aioredis
 
 from gateway.bounces import sent, verp
 from gateway.bounces.server import BounceListener, start_listener
+from gateway.channels.base import Outbound, Recipient
+from gateway.channels.smtp.channel import SmtpChannel
+from gateway.channels.smtp.mime import EmailContent
+from gateway.config import SmtpChannelConfig
 from gateway.embedded_redis import free_port
 from gateway.suppression import SuppressionList
 from tests.integration.conftest import make_config
@@ -251,3 +255,27 @@ async def test_gateway_serve_starts_the_listener_with_the_flag(redis_server, sin
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_the_strict_peer_accepts_the_verp_mail_from_and_the_from_header_is_unchanged(strict_smtp, monkeypatch):
+    """The independent peer (aiosmtpd, strict) checks the reverse-path syntax; the From header stays the sender's."""
+    monkeypatch.setenv("GW_TEST_VERP_KEY", KEY)
+    ch = SmtpChannel(SmtpChannelConfig(port=strict_smtp.port, default_from="news@shop.test", return_path_domain=DOMAIN,
+                                       verp_key_env="GW_TEST_VERP_KEY", starttls="never"))
+    mid = "a1b2c3d4e5f6-00000000000a"
+    msg = Outbound(message_id=mid, app=APP, recipient=Recipient(key="ida@example.com", address="ida@example.com",
+                                                                 channel_type="EMAIL", endpoint_id="ep-7"),
+                   content=EmailContent(sender="news@shop.test", from_header="Shop <news@shop.test>",
+                                        recipient="ida@example.com", subject="s", text="t"))
+    try:
+        delivered = await ch.send(msg)
+    finally:
+        await ch.aclose()
+    (got,) = strict_smtp.received
+    expected = verp.return_path("b", DOMAIN, KEY.encode(), APP, mid, "ida@example.com")
+    assert got.mail_from == expected and len(expected.split("@")[0]) <= 64
+    assert b"\r\nFrom: Shop <news@shop.test>\r\n" in b"\r\n" + got.data
+    key, value, ttl = delivered.remember or ("", b"", 0)
+    assert (key, ttl) == (sent.key(mid), 604_800)
+    assert sent.decode(value) == sent.SentMail(APP, mid, "ida@example.com", "ep-7", "news@shop.test")
+

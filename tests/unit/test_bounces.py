@@ -13,6 +13,9 @@ from gateway import errors
 from gateway.bounces import correlate, reports, verp
 from gateway.bounces.sent import SentMail, message_id_of
 from gateway.channels import families
+from gateway.channels.smtp.channel import SmtpChannel
+from gateway.config import SmtpChannelConfig, from_dict
+from gateway.errors import ConfigError
 from gateway.outcome import Action, decide_late
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bounces"
@@ -250,3 +253,16 @@ def test_error_for_each_report_kind():
     r = reports.parse(fixture("yahoo_cfl_arf.eml"), null_sender=False)
     err = correlate.error_for(r, None)
     assert isinstance(err, errors.Complained) and "abuse" in err.message
+
+
+def test_a_return_path_with_a_missing_or_short_verp_key_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("GW_TEST_VERP_KEY", raising=False)
+    with pytest.raises(ConfigError, match="verp_key_env"):
+        SmtpChannel(SmtpChannelConfig(return_path_domain=DOMAIN, verp_key_env="GW_TEST_VERP_KEY"))
+    monkeypatch.setenv("GW_TEST_VERP_KEY", "short")
+    with pytest.raises(ConfigError, match="at least 16"):
+        SmtpChannel(SmtpChannelConfig(return_path_domain=DOMAIN, verp_key_env="GW_TEST_VERP_KEY"))
+    with pytest.raises(ConfigError, match="return_path_domain"):
+        from_dict({"channels": [{"kind": "smtp", "return_path_domain": "not a domain"}]})
+    with pytest.raises(ConfigError, match="verp_prefix"):
+        from_dict({"channels": [{"kind": "smtp", "verp_prefix": "bounces-and-more"}]})
