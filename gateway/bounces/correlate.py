@@ -92,6 +92,8 @@ def match(report: Report, found: list[tuple[verp.Token, Domain]], records: dict[
         if rec is not None and rec.app != token.app:
             rec = None
         candidates = ([rec.address.lower()] if rec is not None else []) + named
+        if not candidates:
+            continue  # nothing to check the tag against (no record, recipient redacted): unverifiable, not forged
         for addr in dict.fromkeys(candidates):
             if any(verp.verify(key, token, addr) for key in dom.keys):
                 if rec is not None and rec.address.lower() == addr:
@@ -109,6 +111,8 @@ def match(report: Report, found: list[tuple[verp.Token, Domain]], records: dict[
                         f"the report does not name the recipient of message {mid[:80]!r}")
     if forged:
         return Rejected("forged", "VERP token does not verify for any address the report or the record names")
+    if found:
+        return Rejected("unknown-message", "no record of the message and no recipient named to verify the token")
     return Rejected("no-reference", "neither a VERP return path nor a Message-ID of ours")
 
 

@@ -206,6 +206,15 @@ def test_verp_match_without_a_record_takes_the_address_the_mac_verifies():
     assert m == correlate.Match(SentMail(APP, MID, RCPT), "verp")
 
 
+def test_a_redacted_complaint_matches_through_the_record_only():
+    data = fixture("microsoft_jmrp_redacted.eml")
+    rec = SentMail(APP, MID, RCPT)
+    assert _match(data, {MID: rec}) == correlate.Match(rec, "verp")
+    data_without_message_id = data.replace(f"<{MID}@gateway.test>".encode(), b"<other@elsewhere>")
+    m = _match(data_without_message_id, {MID: None})
+    assert isinstance(m, correlate.Rejected) and m.reason == "unknown-message"  # unverifiable, not forged
+
+
 def test_a_valid_token_replayed_for_another_address_is_forged():
     data = fixture("gmail_hard.eml", rcpt="victim@example.com",
                    verp_addr=verp.return_path("b", DOMAIN, KEY, APP, MID, RCPT))
