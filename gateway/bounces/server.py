@@ -2,7 +2,8 @@
 with SIZE, line and command limits; a runtime dependency since this listener, no longer only a test peer).
 
 It is the MX of the return-path domains and nothing else: RCPT for any other domain is refused (550 5.7.1, no
-relaying), as is a local part of ours that is no VERP address of the configured shape (550 5.1.1), more than
+relaying), as is a local part of ours that is neither postmaster, abuse, nor a VERP address of the configured
+shape (550 5.1.1), more than
 `max_recipients` recipients (452) or a message over `max_message_bytes` (552, by aiosmtpd). Each accepted message
 is handed to :class:`~gateway.bounces.handler.ReportHandler`: reports that are not usable are counted and logged
 but still accepted (250: sending them again would not make them usable, and a 5xx would only make the reporting
@@ -66,13 +67,20 @@ class _Hooks:
         return "250 OK"
 
 
+#: postmaster must exist (RFC 5321 §4.5.1); feedback loops are often registered with abuse@. What arrives there
+#: is read like any report (an ARF names our VERP address in Original-Mail-From).
+_ROLE_ACCOUNTS = frozenset({"postmaster", "abuse"})
+
+
 def rcpt_reply(address: str, domains: dict[str, Domain]) -> str | None:
-    """The refusal of an RCPT address (None: accepted): other domains are relaying, and on ours only the plain
-    return path and well-formed VERP addresses exist."""
+    """The refusal of an RCPT address (None: accepted): other domains are relaying, and on ours only postmaster,
+    abuse, the plain return path and well-formed VERP addresses exist."""
     local, at, domain_name = address.rpartition("@")
     dom = domains.get(domain_name.lower()) if at else None
     if dom is None:
         return "550 5.7.1 Relaying denied"
+    if local.lower() in _ROLE_ACCOUNTS:
+        return None
     token = verp.split_local(local, dom.prefix)
     if token is None:
         return "550 5.1.1 No such user here"

@@ -167,9 +167,11 @@ async def test_message_id_fallback_without_verp(engine, sink, redis, listener, m
 async def test_listener_refuses_relaying_bad_tokens_and_big_messages(redis, listener):
     lst = await listener(verp_key_env="GW_TEST_VERP_KEY")
     good = verp.return_path("b", DOMAIN, KEY.encode(), APP, "a1b2c3d4e5f6-000000000001", "ada@example.com")
-    reply = await deliver(lst, "", ["someone@elsewhere.test", "b+notatoken!@" + DOMAIN, "postmaster@" + DOMAIN, good],
+    reply = await deliver(lst, "", ["someone@elsewhere.test", "b+notatoken!@" + DOMAIN, "info@" + DOMAIN, good],
                           b"Subject: x\r\n\r\nbody\r\n")
     assert reply.rcpt == [550, 550, 550, 250]
+    assert (await deliver(lst, "", ["postmaster@" + DOMAIN, "Abuse@" + DOMAIN], b"Subject: x\r\n\r\nx\r\n")).rcpt \
+        == [250, 250]  # RFC 5321 §4.5.1, and where feedback loops are registered
     big = b"Subject: big\r\n\r\n" + b"x" * 998 + b"\r\n" * 1 + (b"y" * 900 + b"\r\n") * 300
     assert (await deliver(lst, "", [good], big)).data == 552
     assert (await deliver(lst, "", [good] * 4, b"Subject: x\r\n\r\nbody\r\n")).rcpt == [250, 250, 250, 452]
@@ -205,6 +207,18 @@ async def test_bad_reports_are_counted_and_never_stop_the_listener(redis, listen
     assert ev["attributes"]["message_id"] == mid
     (sup,) = await SuppressionList(redis).lookup(APP, ["dee@example.com"])
     assert sup is not None and sup.reason == "BOUNCE"
+
+
+async def test_a_complaint_sent_to_abuse_matches_by_its_original_mail_from(redis, listener):
+    lst = await listener(verp_key_env="GW_TEST_VERP_KEY")
+    mid = "a1b2c3d4e5f6-000000000006"
+    good = verp.return_path("b", DOMAIN, KEY.encode(), APP, mid, "ivy@example.com")
+    arf = report("rfc5965_arf.eml", return_path=good, rcpt="ivy@example.com", message_id=mid)
+    assert (await deliver(lst, "abusedesk@example.com", ["abuse@" + DOMAIN], arf)).data == 250
+    (ev,) = await events_of(redis, "_email.complaint")
+    assert (ev["attributes"]["message_id"], ev["attributes"]["correlated_by"]) == (mid, "verp")
+    (sup,) = await SuppressionList(redis).lookup(APP, ["ivy@example.com"])
+    assert sup is not None and sup.reason == "COMPLAINT"
 
 
 async def test_plain_bounce_only_through_verp(redis, listener):
