@@ -90,6 +90,9 @@ class RateLimit(_Base):
     shared: bool = False  # share the quota across workers through Redis
 
 
+_DOMAIN = r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+
+
 class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     """An SMTP relay (smart host) used for the EMAIL channel."""
 
@@ -108,6 +111,14 @@ class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     data_timeout_s: PositiveFloat = 600.0  # after the final dot: a timeout here is "maybe sent"
     rate_limit: RateLimit | None = None
     default_from: str | None = None
+    # Late bounces and complaints (docs/bounces.md): with a return-path domain, MAIL FROM is a VERP address
+    # `<verp_prefix>+<signed token>@<return_path_domain>` (HMAC key in the variable named by verp_key_env; without
+    # one, the plain `<verp_prefix>@<return_path_domain>`), and each accepted message's Message-ID is remembered
+    # for sent_ttl_s so a report without the VERP address still maps to it.
+    return_path_domain: Annotated[str, msgspec.Meta(max_length=253, pattern=_DOMAIN)] | None = None
+    verp_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,4}$")] = "b"
+    verp_key_env: str | None = None
+    sent_ttl_s: PositiveInt = 604_800  # relays give up on a message after about 5 days: a week covers their DSNs
 
 
 class HttpAuthConfig(_Base):
@@ -316,6 +327,19 @@ class InboundSection(_Base):
     self_managed: bool = False  # Pinpoint's self-managed opt-outs: record keywords as events, act on none
 
 
+class BouncesSection(_Base):
+    """The inbound SMTP listener for late bounces (RFC 3464 DSNs) and complaints (RFC 5965 ARF) addressed to the
+    SMTP channels' return-path domains, served by `gateway serve` at `listen` (HOST:PORT) or `--bounces`."""
+
+    listen: str | None = None
+    hostname: str | None = None  # the name in the greeting; default: the first return-path domain
+    max_message_bytes: PositiveInt = 4 * 1024 * 1024  # SIZE; a report longer than this is refused (552)
+    max_mime_depth: PositiveInt = 8  # deeper nesting of multiparts and attached messages: rejected, counted
+    max_mime_parts: PositiveInt = 200
+    max_recipients: PositiveInt = 100  # RCPT TO per transaction
+    timeout_s: PositiveFloat = 60.0  # idle time before a session is dropped
+
+
 class OtpSection(_Base):
     """One-time passwords (SendOTPMessage, VerifyOTPMessage), served by the API when this section is present.
     The HMAC key (at least 32 bytes) is read from the environment variable named by `key_env`; the API refuses
@@ -463,6 +487,7 @@ class GatewayConfig(_Base):
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     inbound: InboundSection | None = None
     otp: OtpSection | None = None
+    bounces: BouncesSection | None = None
     jobs: JobsConfig = msgspec.field(default_factory=JobsConfig)
     campaigns: CampaignsConfig = msgspec.field(default_factory=CampaignsConfig)
     event_destinations: EventDestinationsConfig = msgspec.field(default_factory=EventDestinationsConfig)
