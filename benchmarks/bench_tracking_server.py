@@ -5,8 +5,11 @@ writes its events in batches); a naive server (one process, same token check and
 XADDs its event and waits for Redis before answering: what a straightforward handler does); load generators in
 other processes (raw HTTP/1.1 keep-alive clients on asyncio, C connections each, one request in flight per
 connection) hitting open-pixel and click URLs with valid tokens. Each server gets the same load for the same time,
-in the same run. Reports hits/s (answered 200/302), p50/p99 latency, the ratio, and checks every hit's event
-reached the stream (none lost; the tracking server is stopped first, which flushes its buffer).
+in the same run. Reports hits/s (answered 200/302), p50/p99 latency, the ratio, the server process's CPU use
+(hits per server CPU-second: what one fully busy core would answer; when the server was under 100% CPU the load
+generators, not the server, set the rate), and checks every hit's event reached the stream (none lost; the
+tracking server is stopped first, which flushes its buffer). The gateway server is the lean HTTP/1.1 server of
+gateway/tracking/server.py; the naive one is a plain aiohttp handler.
 Targets: >= 20,000 hits/s per process with p99 < 10 ms, >= 5x the naive handler. Appends rows to RESULTS.md.
 
     python benchmarks/bench_tracking_server.py [--seconds 10] [--clients 64] [--procs 2] [--no-results]
@@ -186,6 +189,12 @@ def run_load(port: int, clients: int, procs: int, seconds: float) -> tuple[float
     return ok / seconds, p50, p99, ok, bad  # each load process ran `seconds` once connected
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start a child and wait (reading its output, not sleeping) until it says it is listening."""
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=log.open("wb"), cwd=ROOT)
@@ -224,24 +233,29 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--naive-server", str(port), redis_srv.url]
             proc = start(cmd, env, Path(tmp) / f"{port}.log")
             try:
+                cpu0 = cpu_seconds(proc.pid)
                 rate, p50, p99, ok, bad = run_load(port, args.clients, args.procs, args.seconds)
+                cpu = cpu_seconds(proc.pid) - cpu0
             finally:
                 proc.send_signal(signal.SIGTERM)  # the tracking server flushes its buffer on the way out
                 proc.wait(timeout=60)
             written = r.xlen(EVENTS)
             measured[name] = rate
+            per_cpu = ok / cpu if cpu > 0 else 0.0
+            busy = cpu / args.seconds
             print(f"{name}: {rate:,.0f} hits/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, ok={ok} bad={bad}, "
-                  f"events written {written}")
+                  f"events written {written}; server CPU {busy:.0%} of a core, {per_cpu:,.0f} hits per CPU-second")
             assert bad == 0, f"{bad} hits were not answered 200/302"
             assert written >= ok, f"events lost: {ok} hits answered, {written} events written"
-            rows.append((name, rate, p50, p99, ok))
+            rows.append((name, rate, p50, p99, ok, busy, per_cpu))
         base = measured["naive (XADD per hit)"]
         out = []
-        for name, rate, p50, p99, ok in rows:
+        for name, rate, p50, p99, ok, busy, per_cpu in rows:
             ratio = f"{rate / base:.2f}x vs naive" if not name.startswith("naive") else "1.0x"
             out.append(("bench_tracking_server", f"{name}, 1 process, {args.procs}x{args.clients} keep-alive clients",
                         "hits/s", f"{rate:,.0f}", ratio,
-                        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms; {ok} hits, every event in the stream; "
+                        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms; {ok} hits, every event in the stream; server CPU "
+                        f"{busy:.0%}, {per_cpu:,.0f} hits/CPU-s; "
                         f"{args.seconds:g}s (targets: >= 20,000/s, p99 < 10 ms, >= 5x naive)"))
         if not args.no_results:
             append_rows(out)

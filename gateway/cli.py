@@ -9,13 +9,20 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 from gateway import __version__
 from gateway.errors import ConfigError, DecodeError
 
 log = logging.getLogger("gateway.cli")
 
+
+
+class _Stoppable(Protocol):
+    """What `gateway serve` asks of each listener it starts beside the worker (aiohttp runners, the tracking
+    server): stop it when the worker stops."""
+
+    async def cleanup(self) -> None: ...
 
 def _uvloop() -> None:
     try:
@@ -62,8 +69,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from gateway.tracking.finish import tracker_from_config
         tracking_at = listen_address(cfg, args.tracking)
         tracker_from_config(cfg.tracking, environ)  # [tracking] without its keys stops here, not in the worker
+        bounces_at = args.bounces or (cfg.bounces.listen if cfg.bounces is not None else None)
+        if bounces_at:
+            config_mod.host_port(bounces_at)
     except ConfigError as exc:
-        print(f"gateway: --api, --tracking, inbound.listen or metrics.listen: {exc}", file=sys.stderr)
+        print(f"gateway: --api, --tracking, --bounces, inbound.listen, metrics.listen or bounces.listen: {exc}",
+              file=sys.stderr)
         return 2
     if args.api:
         from gateway.api.server import check_api_config
@@ -94,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not up:
             await worker.redis.aclose()
             return 1 if up is None else 0
-        runners = []
+        runners: list[_Stoppable] = []
         api_redis = None
         api_metrics = None
         if cfg.metrics.listen is not None and api_at is not None:
@@ -125,15 +136,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if tracking_at is not None:
             from gateway.tracking.server import start_tracking
 
-            runner, port = await start_tracking(cfg, worker.redis, tracking_at[0], tracking_at[1])
-            runners.append(runner)
+            listener, port = await start_tracking(cfg, worker.redis, tracking_at[0], tracking_at[1])
+            runners.append(listener)
             log.warning("email tracking server listening on http://%s:%d", tracking_at[0], port)
+        if bounces_at:
+            from gateway.bounces.server import start_listener
+
+            try:
+                bounce_listener = await start_listener(cfg, worker.redis, bounces_at, environ)
+            except ConfigError as exc:
+                print(f"gateway: {exc}", file=sys.stderr)
+                for started in runners:
+                    await started.cleanup()
+                await worker.redis.aclose()
+                return 2
+            runners.append(bounce_listener)
+            log.warning("bounce and complaint listener (SMTP) on port %d", bounce_listener.port)
         _tune_process()
         try:
             await worker.run()
         finally:
-            for runner in runners:
-                await runner.cleanup()
+            for started in runners:
+                await started.cleanup()
             if api_redis is not None:  # the worker closes its own
                 await api_redis.aclose()
         return 0
@@ -275,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--consumer", help="consumer name in the group (default: hostname-pid)")
     s.add_argument("--api", metavar="HOST:PORT", help="also serve Pinpoint's REST API here")
     s.add_argument("--tracking", metavar="HOST:PORT", help="also serve email tracking/unsubscribe here ([tracking])")
+    s.add_argument("--bounces", metavar="HOST:PORT",
+                   help="also receive late bounces and complaints by SMTP here (default: [bounces] listen)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("send", help="enqueue one request")

@@ -90,6 +90,9 @@ class RateLimit(_Base):
     shared: bool = False  # share the quota across workers through Redis
 
 
+_DOMAIN = r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+
+
 class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     """An SMTP relay (smart host) used for the EMAIL channel."""
 
@@ -108,6 +111,14 @@ class SmtpChannelConfig(_Base, tag="smtp", tag_field="kind"):
     data_timeout_s: PositiveFloat = 600.0  # after the final dot: a timeout here is "maybe sent"
     rate_limit: RateLimit | None = None
     default_from: str | None = None
+    # Late bounces and complaints (docs/bounces.md): with a return-path domain, MAIL FROM is a VERP address
+    # `<verp_prefix>+<signed token>@<return_path_domain>` (HMAC key in the variable named by verp_key_env; without
+    # one, the plain `<verp_prefix>@<return_path_domain>`), and each accepted message's Message-ID is remembered
+    # for sent_ttl_s so a report without the VERP address still maps to it.
+    return_path_domain: Annotated[str, msgspec.Meta(max_length=253, pattern=_DOMAIN)] | None = None
+    verp_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,4}$")] = "b"
+    verp_key_env: str | None = None
+    sent_ttl_s: PositiveInt = 604_800  # relays give up on a message after about 5 days: a week covers their DSNs
 
 
 class HttpAuthConfig(_Base):
@@ -316,6 +327,19 @@ class InboundSection(_Base):
     self_managed: bool = False  # Pinpoint's self-managed opt-outs: record keywords as events, act on none
 
 
+class BouncesSection(_Base):
+    """The inbound SMTP listener for late bounces (RFC 3464 DSNs) and complaints (RFC 5965 ARF) addressed to the
+    SMTP channels' return-path domains, served by `gateway serve` at `listen` (HOST:PORT) or `--bounces`."""
+
+    listen: str | None = None
+    hostname: str | None = None  # the name in the greeting; default: the first return-path domain
+    max_message_bytes: PositiveInt = 4 * 1024 * 1024  # SIZE; a report longer than this is refused (552)
+    max_mime_depth: PositiveInt = 8  # deeper nesting of multiparts and attached messages: rejected, counted
+    max_mime_parts: PositiveInt = 200
+    max_recipients: PositiveInt = 100  # RCPT TO per transaction
+    timeout_s: PositiveFloat = 60.0  # idle time before a session is dropped
+
+
 class OtpSection(_Base):
     """One-time passwords (SendOTPMessage, VerifyOTPMessage), served by the API when this section is present.
     The HMAC key (at least 32 bytes) is read from the environment variable named by `key_env`; the API refuses
@@ -362,6 +386,29 @@ class CampaignWebhooksConfig(_Base):
     connections: PositiveInt = 32  # pooled connections to webhooks per worker
     hook_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3  # tries of one hook batch before it counts failed
     hook_backoff_s: PositiveFloat = 0.5  # first retry delay of a hook batch, doubling
+
+
+class EventDestinationsConfig(_Base):
+    """Delivery of each application's event stream (PutEventStream) by every worker (gateway/eventdest/;
+    docs/event-streams.md): Kinesis, Firehose, an https webhook or another Redis stream, one consumer group each."""
+
+    enabled: bool = True  # run the destination runner in this worker
+    poll_ms: PositiveInt = 2000  # how often the worker looks for added, changed or deleted event streams
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500  # entries read per XREADGROUP
+    block_ms: PositiveInt = 1000  # an idle destination's XREADGROUP wait
+    claim_idle_ms: PositiveInt = 60_000  # a dead worker's unacknowledged batch is taken over after this
+    backoff_base_s: PositiveFloat = 0.5  # first retry of a refused batch (or of its failed records), doubling
+    backoff_cap_s: PositiveFloat = 30.0
+    aws_endpoint_url: str | None = None  # another AWS endpoint (LocalStack, moto, a VPC endpoint)
+    assume_role: bool = True  # with a RoleArn, call AWS as that role (STS AssumeRole); else the SDK chain's own
+    aws_threads: PositiveInt = 4  # concurrent AWS SDK calls per worker (boto3 in a thread pool)
+    aws_timeout_s: PositiveFloat = 10.0
+    webhook: CampaignWebhooksConfig = msgspec.field(default_factory=CampaignWebhooksConfig)  # signing, guard, TLS
+    webhook_max_bytes: PositiveInt = 1_048_576  # one webhook POST's body at most (a batch is cut into several)
+    redis_maxlen: PositiveInt | None = None  # a redis:KEY destination's approximate MAXLEN (None: untrimmed)
+    # Kinesis and Firehose get what Pinpoint streams (not transactional push and voice), so consumers written for
+    # Pinpoint see the same records; false streams every record there too. Webhook and Redis get every record.
+    aws_pinpoint_scope: bool = True
 
 
 class CampaignsConfig(_Base):
@@ -420,6 +467,8 @@ class TrackingConfig(_Base):
     unsubscribe_action: Literal["opt_out", "suppress"] = "opt_out"
     batch_events: PositiveInt = 500  # the server writes its events when this many are buffered ...
     flush_ms: PositiveInt = 50  # ... or this long after the first one
+    request_timeout_s: PositiveFloat = 10.0  # a request must arrive whole this soon after its first byte
+    keepalive_timeout_s: PositiveFloat = 75.0  # an idle keep-alive connection is closed after this long
 
 
 class EventsConfig(_Base):
@@ -449,8 +498,10 @@ class GatewayConfig(_Base):
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     inbound: InboundSection | None = None
     otp: OtpSection | None = None
+    bounces: BouncesSection | None = None
     jobs: JobsConfig = msgspec.field(default_factory=JobsConfig)
     campaigns: CampaignsConfig = msgspec.field(default_factory=CampaignsConfig)
+    event_destinations: EventDestinationsConfig = msgspec.field(default_factory=EventDestinationsConfig)
     tracking: TrackingConfig | None = None
     shutdown_grace_s: PositiveFloat = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 
 from gateway import errors, events, keys
 from gateway.channels import families
-from gateway.channels.base import AnyRoute, BatchChannel, Outbound, Recipient, Render, Screen
+from gateway.channels.base import AnyRoute, BatchChannel, Delivered, Outbound, Recipient, Render, Screen
 from gateway.channels.custom import CHANNEL_CONTEXT_KEY
 from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
@@ -83,6 +83,14 @@ end
 redis.call('LPUSH', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
+"""
+
+# SET with EX many keys of one hash slot: KEYS = keys, ARGV[1] = TTL, ARGV[i + 1] = the value of KEYS[i].
+_SET_MANY = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
+end
+return #KEYS
 """
 
 #: The per-application writes wait out a busy Redis (a small blocking pool timing out under a burst of dead
@@ -171,6 +179,7 @@ class Dispatcher:
         self.ids = MessageIds()
         self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
         self._reply = redis.register_script(_REPLY)
+        self._set_many = redis.register_script(_SET_MANY)
         self.counts: dict[str, int] = {}
         self.metrics = metrics  # recorded once a batch's outcomes are written (gateway/metrics/)
         # channels that take a batch of recipients per call (base.BatchChannel: the custom channel's webhook)
@@ -573,6 +582,18 @@ class Dispatcher:
         pipe = self.redis.pipeline(transaction=True)
         if emit:
             await self.event_writer.queue(pipe, emit)
+        # What channels asked to remember (an email's Message-ID, for late bounces): no round trip of its own, and
+        # one script call per hash tag and TTL (one SET each cost the client ~3x more: measured in
+        # benchmarks/bench_bounce_record.py)
+        remember: dict[tuple[str, int], tuple[list[str], list[bytes | int]]] = {}
+        for j in jobs:
+            if isinstance(j.result, Delivered) and j.result.remember is not None:
+                key, value, ttl = j.result.remember
+                rkeys, rargs = remember.setdefault((keys.hash_tag(key), ttl), ([], [ttl]))
+                rkeys.append(key)
+                rargs.append(value)
+        for rkeys, rargs in remember.values():
+            await self._set_many(keys=rkeys, args=rargs, client=pipe)
         raw_by_id = {entry.id: (entry, fields) for entry, fields in entries}
         for entry_id, group in retries.items():
             entry, fields = raw_by_id[entry_id]

@@ -95,6 +95,10 @@ class OptedOut(RecipientRejected):
     """The recipient opted out (our opt-out list, or a provider's, e.g. Twilio 21610): DeliveryStatus OPT_OUT."""
 
 
+class Complained(PermanentError):
+    """The recipient reported a delivered message as spam (an RFC 5965 feedback report that came back later)."""
+
+
 class ContentRejected(PermanentError):
     """The message itself was refused (too large, bad payload)."""
 

@@ -16,6 +16,16 @@ def app_key(app: str, *parts: str) -> str:
     return "gw:{" + app + "}:" + ":".join(parts)
 
 
+def hash_tag(key: str) -> str:
+    """The part of `key` Redis Cluster hashes: the first non-empty `{...}`, else the whole key."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1:end]
+    return key
+
+
 def endpoint(app: str, endpoint_id: str) -> str:
     return app_key(app, "ep", endpoint_id)
 

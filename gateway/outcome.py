@@ -17,7 +17,11 @@ and nowhere else. A new channel brings its :class:`EventNames` (data), not a bra
 | MaybeSent (timeout after the final dot)  | UNKNOWN_FAILURE    | unknown             | done (never resent)       |
 | error with `deactivate` (dead token)     | PERMANENT_FAILURE  | unregistered        | deactivate the endpoint   |
 | RecipientRejected                        | PERMANENT_FAILURE  | bounce              | suppress if the family does, else done |
+| Complained (a late feedback report)      | PERMANENT_FAILURE  | complaint           | suppress if the family does, else done |
 | other PermanentError                     | PERMANENT_FAILURE  | failure             | done                      |
+
+A report that comes back after the relay accepted the message (a DSN, a complaint) goes through
+:func:`decide_late`: the same table, except that nothing is left for the engine to retry.
 """
 
 from __future__ import annotations
@@ -99,10 +103,26 @@ def decide(names: EventNames, result: Result, attempt: int, retry: RetryConfig,
         return Outcome(status, code, err.message, names.unregistered, Action.DEACTIVATE)
     if isinstance(err, errors.OptedOut):
         return Outcome(status, code, err.message, names.opt_out)
+    if isinstance(err, errors.Complained):
+        return Outcome(status, code, err.message, names.complaint,
+                       Action.SUPPRESS if names.suppress_bounces else Action.DONE)
     if isinstance(err, errors.RecipientRejected):
         return Outcome(status, code, err.message, names.bounce,
                        Action.SUPPRESS if names.suppress_bounces else Action.DONE)
     return Outcome(status, code, err.message, names.failure)
+
+
+_NO_RETRY = RetryConfig(max_attempts=1)
+
+
+def decide_late(names: EventNames, err: errors.DeliveryError) -> Outcome:
+    """The outcome of a report that arrived after the provider accepted the message (a DSN or a complaint): as
+    :func:`decide`, but a transient report (a delay, a 4.x.x failure) is final for the engine, since the relay
+    that holds the message is the one retrying it, so it is only recorded (the family's transient event)."""
+    if err.retryable:
+        event = names.throttled if isinstance(err, errors.Throttled) else names.transient
+        return Outcome(status_of(err), err.code or _DEFAULT_CODE.get(status_of(err), 400), err.message, event)
+    return decide(names, err, 1, _NO_RETRY)
 
 
 def status_of(err: errors.DeliveryError) -> DeliveryStatus:
@@ -118,4 +138,4 @@ def status_of(err: errors.DeliveryError) -> DeliveryStatus:
     return "PERMANENT_FAILURE"
 
 
-__all__ = ["Action", "Outcome", "Refused", "Result", "decide", "status_of"]
+__all__ = ["Action", "Outcome", "Refused", "Result", "decide", "decide_late", "status_of"]

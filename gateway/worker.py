@@ -113,6 +113,7 @@ class Worker:
         self.dispatcher: Processor = dispatcher
         self.campaigns: Any = None  # the campaign Scheduler when campaigns.enabled (built in run())
         self._campaign_task: asyncio.Task[None] | None = None
+        self.destinations: Any = None  # the event-stream DestinationRunner when event_destinations.enabled
         self.event_listener: Any = None  # the EVENT campaigns' listener when campaigns.enabled (built in run())
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -166,6 +167,11 @@ class Worker:
             if self.cfg.campaigns.enabled:
                 self._campaign_task = asyncio.create_task(self._campaign_loop(), name="campaigns")
                 self._loops.append(asyncio.create_task(self._event_loop(), name="campaign-events"))
+            if self.cfg.event_destinations.enabled:  # PutEventStream delivery (gateway/eventdest/runner.py)
+                from gateway.eventdest.runner import DestinationRunner
+
+                self.destinations = DestinationRunner(self.redis, self.cfg, self.consumer.consumer)
+                self._loops.append(asyncio.create_task(self.destinations.run(self._stopping), name="event-destinations"))
             log.info("worker %s reading %s (group %s)", self.consumer.consumer,
                      ", ".join(s.lane.send_key for s in self.lanes), stream.group)
             await asyncio.gather(*(self._read_loop(s) for s in self.lanes))

@@ -15,6 +15,7 @@ datetime.timestamp() computes them).
 """
 
 from array import array as _pyarray
+from zlib import crc32 as _crc32
 
 from cpython cimport array
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
@@ -223,8 +224,8 @@ cdef class _Appender:
     cdef object parse_instant
     cdef Py_ssize_t n, live
     cdef bytearray blob, alive
-    cdef array.array offsets, eff, lat, lon
-    cdef _Col channel, appversion, make, model, platform, country
+    cdef array.array offsets, eff, lat, lon, addr
+    cdef _Col channel, appversion, make, model, platform, country, optout, status, timezone, cohort
     cdef dict custom, user, metrics
     cdef list custom_cols, user_cols, metric_names, metric_arrs
 
@@ -240,6 +241,7 @@ cdef class _Appender:
         self.eff = idx.eff
         self.lat = idx.lat
         self.lon = idx.lon
+        self.addr = idx.addr
         sets = idx.sets
         self.channel = _Col("channel", sets["channel"])
         self.appversion = _Col("appversion", sets["appversion"])
@@ -247,6 +249,10 @@ cdef class _Appender:
         self.model = _Col("model", sets["model"])
         self.platform = _Col("platform", sets["platform"])
         self.country = _Col("country", sets["country"])
+        self.optout = _Col("optout", sets["optout"])
+        self.status = _Col("status", sets["status"])
+        self.timezone = _Col("timezone", sets["timezone"])
+        self.cohort = _Col("cohort", sets["cohort"])
         self.custom = idx.custom
         self.user = idx.user
         self.metrics = idx.metrics
@@ -296,6 +302,12 @@ cdef class _Appender:
             push_code(self.model.codes, 0)
             push_code(self.platform.codes, 0)
         self.country.push_value(loc.Country if loc is not None else None)
+        self.optout.push_value(ep.OptOut)
+        self.status.push_value(ep.EndpointStatus)
+        self.timezone.push_value(demo.Timezone if demo is not None else None)
+        self.cohort.push_value(ep.CohortId)
+        address = ep.Address
+        push_code(self.addr, (_crc32(address.encode()) or 1) if address else 0)  # index.address_hash
         text = ep.EffectiveDate
         if text:
             if not (type(text) is str and _canonical_instant(<str>text, &e)):

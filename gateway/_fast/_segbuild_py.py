@@ -15,6 +15,7 @@ The id table is not touched (the caller indexes the rows or rebuilds the table).
 from __future__ import annotations
 
 import math
+import zlib
 from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -65,6 +66,12 @@ def _append(idx: Any, ep: Any, new_column: Callable[[int], Any], parse_instant: 
         for f in _DEMO:
             sets[f].codes.append(0)
     _push(sets["country"], loc.Country if loc is not None else None)
+    _push(sets["optout"], ep.OptOut)
+    _push(sets["status"], ep.EndpointStatus)
+    _push(sets["timezone"], demo.Timezone if demo is not None else None)
+    _push(sets["cohort"], ep.CohortId)
+    address = ep.Address
+    idx.addr.append((zlib.crc32(address.encode()) or 1) if address else 0)  # index.address_hash
     eff = parse_instant(ep.EffectiveDate) if ep.EffectiveDate else None
     idx.eff.append(NAN if eff is None else eff)
     if loc is not None and loc.Latitude is not None and loc.Longitude is not None:

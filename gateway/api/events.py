@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import time
 from typing import Any
 
@@ -24,6 +23,8 @@ from gateway import errors as gw
 from gateway import models
 from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, Registry
+from gateway.eventdest import targets
+from gateway.eventdest.runner import attach, detach
 
 registry = Registry()
 operation = registry.operation
@@ -36,10 +37,6 @@ MAX_KEY = 50
 MAX_ATTRIBUTE_VALUE = 200
 MAX_ID = 128
 
-_DEST_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(kinesis:[a-z0-9-]+:\d{12}:stream|firehose:[a-z0-9-]+:\d{12}:deliverystream)/[A-Za-z0-9_.-]{1,64}$"
-)
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -198,14 +195,22 @@ async def put_events(call: Call) -> models.EventsResponse:
 @operation("PutEventStream")
 async def put_event_stream(call: Call) -> models.EventStream:
     req: models.WriteEventStream = call.body
-    if not _DEST_ARN.match(req.DestinationStreamArn):
-        raise BadRequest(
-            "WriteEventStream.DestinationStreamArn must be a Kinesis stream or Firehose delivery stream ARN, "
-            f"got {req.DestinationStreamArn[:120]!r}"
-        )
-    if not _ROLE_ARN.match(req.RoleArn):
-        raise BadRequest(f"WriteEventStream.RoleArn must be an IAM role ARN, got {req.RoleArn[:120]!r}")
-    return await call.services.apps.put_event_stream(call.app_id, req)
+    events_key = call.services.settings.events_key
+    try:
+        dest = targets.parse(req.DestinationStreamArn, events_key=events_key)
+    except ValueError as exc:
+        raise BadRequest(f"WriteEventStream.DestinationStreamArn {exc}, got {req.DestinationStreamArn[:120]!r}") from None
+    try:
+        targets.check_role(dest, req.RoleArn)
+    except ValueError as exc:
+        raise BadRequest(f"WriteEventStream.RoleArn {exc}, got {req.RoleArn[:120]!r}") from None
+    apps = call.services.apps
+    previous = await apps.get_event_stream(call.app_id)
+    stream = await apps.put_event_stream(call.app_id, req)
+    # the destination's cursor starts here: records written from now on are delivered (gateway/eventdest/runner.py)
+    await attach(apps.redis, events_key, call.app_id, req.DestinationStreamArn,
+                 previous.DestinationStreamArn if previous is not None else None)
+    return stream
 
 
 @operation("GetEventStream")
@@ -218,7 +223,9 @@ async def get_event_stream(call: Call) -> models.EventStream:
 
 @operation("DeleteEventStream")
 async def delete_event_stream(call: Call) -> models.EventStream:
-    stream = await call.services.apps.delete_event_stream(call.app_id)
+    apps = call.services.apps
+    stream = await apps.delete_event_stream(call.app_id)
     if stream is None:
         raise NotFound(f"Application {call.app_id} has no event stream")
+    await detach(apps.redis, call.services.settings.events_key, call.app_id, stream.DestinationStreamArn)
     return stream

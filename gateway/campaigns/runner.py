@@ -4,7 +4,8 @@
     await scheduler.tick()      # every poll interval: run what is due now
 
 Each tick walks the applications with campaigns (`gw:camp:apps`) and each one's due index, and runs every due
-campaign it can lease. A run: resolve the segment (segments/resolver.py), load its endpoints, split them
+campaign it can lease. A run: resolve the segment (segments/resolver.py), take its endpoints' planning members from
+the segment index (`members_of`: no endpoint document is read), split them
 (split.py), plan each treatment (plan.py: recipients and run metrics, local time and quiet time from
 schedule.py) and enqueue the recipients as MessageRequests (messages.py) through the producer (an in-app
 campaign's recipients instead get its message stored for their app to fetch, inappstore.py), in chunks of
@@ -36,14 +37,16 @@ at the next one's time. When a run is done, the campaign is due at its next run 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
+import gc
 import json
 import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, cast
 
 import msgspec
@@ -78,13 +81,14 @@ from gateway.errors import NotFound
 from gateway.events import EventWriter
 from gateway.producer import Producer
 from gateway.redisconn import REDIS_DOWN
+from gateway.segments.index import EndpointIndex
 from gateway.segments.resolver import SegmentResolver
 from gateway.templates.store import TemplateStore
 
 log = logging.getLogger("gateway.campaigns")
 
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
-#: Endpoints read per MGET while loading a run's audience, and MGETs in flight.
+#: Endpoint documents read per MGET (Scheduler._documents), and MGETs in flight.
 LOAD_BATCH: Final = 5000
 LOAD_AHEAD: Final = 4
 
@@ -114,6 +118,70 @@ class Member(msgspec.Struct, gc=False):
 
 
 _decode_member = msgspec.json.Decoder(Member).decode
+#: A Member made from the segment index has this Address when the endpoint has one: the index keeps whether there
+#: is an address (and its hash), not the address, and planning only asks whether there is one (plan.endpoint_reason;
+#: duplicates are decided from the documents, `repeated_addresses`).
+ADDRESS_ON_FILE: Final = "(address on file)"
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (only around code with no await: the rest of the worker keeps its
+    collector). Planning a run allocates millions of tuples and no cycles, and the collection passes they set off
+    cost as much as the planning itself (1M endpoints: 4.2 s -> 2.3 s CPU), as for the segment index build."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _single(values: list[tuple[str, ...]]) -> list[str | None]:
+    """A single-value dictionary column's values by code (code 0, missing: None)."""
+    return [v[0] if v else None for v in values]
+
+
+def members_of(idx: EndpointIndex, rows: Sequence[int], ids: Sequence[str]) -> list[Member]:
+    """The `Member`s of the index's `rows` (ids `ids`), from its planning columns (segments/index.py): Id,
+    ChannelType, CohortId, Demographic.Timezone, EndpointStatus and OptOut as stored, Address ADDRESS_ON_FILE or
+    None. EffectiveDate and User are not filled: planning reads them only through duplicate_endpoints, which the
+    runner gives documents."""
+    sets = idx.sets
+    channel, cohort, status, optout = (sets[f] for f in ("channel", "cohort", "status", "optout"))
+    channels, cohorts = _single(channel.values), _single(cohort.values)
+    statuses, optouts = _single(status.values), _single(optout.values)
+    # one Demographic per time zone, shared by the members in it (planning only reads them)
+    zones = [None if not v else _MemberDemographic(v[0]) for v in sets["timezone"].values]
+    cc, kc, sc, oc, zc = channel.codes, cohort.codes, status.codes, optout.codes, sets["timezone"].codes
+    addr = idx.addr
+    on_file = ADDRESS_ON_FILE
+    new = Member
+    return [new(eid, on_file if addr[r] else None, channels[cc[r]], cohorts[kc[r]], zones[zc[r]], None,
+                statuses[sc[r]], optouts[oc[r]])
+            for r, eid in zip(rows, ids, strict=True)]
+
+
+def repeated_addresses(idx: EndpointIndex, rows: Sequence[int], ids: Sequence[str]) -> list[str]:
+    """The ids among `rows` whose address hash (index `addr`) another of them shares: every endpoint that may have
+    another's address (a hash collision only adds a document to read). Usually none: the endpoint store keeps one
+    ACTIVE endpoint per address."""
+    addr = idx.addr
+    hashes = [addr[r] for r in rows]
+    distinct = set(hashes)
+    distinct.discard(0)
+    if len(distinct) == len(hashes) - hashes.count(0):
+        return []
+    seen: set[int] = set()
+    repeated: set[int] = set()
+    for h in hashes:
+        if h in seen:
+            repeated.add(h)
+        else:
+            seen.add(h)
+    repeated.discard(0)
+    return [eid for eid, h in zip(ids, hashes, strict=True) if h in repeated]
 
 
 # A chunk's cursor write (Scheduler._advance). KEYS: the lease, the campaign's hash, the run record (one slot).
@@ -355,17 +423,31 @@ class Scheduler:
         else:
             pipe.zadd(runs.due_key(app), {cid: runs.ms(nxt.start)})
 
-    async def _audience(self, app: str, doc: models.CampaignResponse) -> list[models.EndpointResponse]:
-        """The segment's endpoints now (the version the campaign names), in index order, as `Member`s: only what
-        planning reads is decoded. MGETs of LOAD_BATCH ids, LOAD_AHEAD of them in flight."""
+    async def _audience(
+        self, app: str, doc: models.CampaignResponse
+    ) -> tuple[list[models.EndpointResponse], frozenset[str]]:
+        """The segment's endpoints now (the version the campaign names), in index order, as `Member`s made from the
+        segment index's columns (`members_of`: no endpoint document is read), and the ids plan.duplicate_endpoints
+        drops, decided over the documents of the few endpoints whose address hash repeats (`repeated_addresses`)."""
         assert doc.SegmentId is not None
         try:
-            ids = await self.resolver.resolve(app, doc.SegmentId, doc.SegmentVersion)
+            idx, rows = await self.resolver.rows(app, doc.SegmentId, doc.SegmentVersion)
         except NotFound:
-            return []  # the segment is gone: the campaign is DELETED (state.py) and its run reaches no one
+            return [], frozenset()  # the segment is gone: the campaign is DELETED (state.py), its run reaches no one
+        ids = idx.ids(rows)
+        with gc_paused():
+            members = members_of(idx, rows, ids)  # before any await: one consistent cut of the index
+            candidates = repeated_addresses(idx, rows, ids)
+        duplicates = duplicate_endpoints(await self._documents(app, candidates)) if candidates else frozenset()
+        # a Member carries every member of an EndpointResponse that plan.py reads (duck-typed, see Member)
+        return cast(list[models.EndpointResponse], members), duplicates
+
+    async def _documents(self, app: str, ids: list[str]) -> list[models.EndpointResponse]:
+        """The stored endpoints of `ids` (those that still exist) as `Member`s decoded from their documents, in the
+        order given. MGETs of LOAD_BATCH ids, LOAD_AHEAD of them in flight."""
         out: list[Member] = []
         # the keys differ only by the id at their end; as bytes, which the client sends as they are (a str key costs
-        # the client's encoder several type checks and an encode each: as much as decoding the endpoint)
+        # the client's encoder several type checks and an encode each)
         prefix = keys.endpoint(app, "").encode()
         batches = [[prefix + i.encode() for i in ids[i : i + LOAD_BATCH]] for i in range(0, len(ids), LOAD_BATCH)]
         # a sliding window: the next MGETs are served while this process decodes the one that arrived
@@ -382,7 +464,6 @@ class Scheduler:
         finally:
             for pending in ahead:
                 pending.cancel()
-        # a Member carries every member of an EndpointResponse that plan.py reads (duck-typed, see Member)
         return cast(list[models.EndpointResponse], out)
 
     async def _send(
@@ -392,7 +473,7 @@ class Scheduler:
         earliest delivery time still ahead (local time), or None when the run is fully enqueued."""
         app, cid = lease.app, lease.campaign_id
         assert doc.Schedule is not None
-        endpoints = await self._audience(app, doc)
+        endpoints, duplicates = await self._audience(app, doc)
         treatments = doc.AdditionalTreatments or []
         split = plan_split(cid, doc.HoldoutPercent, [t.SizePercent for t in treatments])
         settings = await self.apps.get_settings(app)
@@ -400,7 +481,6 @@ class Scheduler:
         # not send limits: storing its message counts toward no limit
         in_app = doc.Schedule.Frequency == "IN_APP_EVENT"
         caps = effective_caps(None if in_app else doc.Limits, None if in_app else settings.Limits)
-        duplicates = duplicate_endpoints(endpoints)
         created = created_at(doc)
         hook = hooks.effective_hook(doc.Hook, settings.CampaignHook)
         record_key = runs.run_key(app, cid, run.number)
@@ -411,17 +491,19 @@ class Scheduler:
             chunk = max(1, min(chunk, mps))  # pace in steps of at most a second
         began, enqueued = self.monotonic(), 0
         later: dt.datetime | None = None
-        groups = partition_audience(split, endpoints)
+        with gc_paused():
+            groups = partition_audience(split, endpoints)
         for tid in [0, *(int(t.Id) for t in treatments)]:
             content = treatment_content(doc, tid)
             # a treatment with its own Schedule runs on it: its own start, local time and quiet time (plan.py)
             trun = treatment_run(content.schedule, doc.Schedule, created, run)
             quiet = effective_quiet_time(content.schedule.QuietTime, settings.QuietTime)
-            plan = plan_group(doc, tid, trun, len(endpoints), groups.get(tid, []), quiet, duplicates)
+            with gc_paused():
+                plan = plan_group(doc, tid, trun, len(endpoints), groups.get(tid, []), quiet, duplicates)
+                todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
             metrics = json.dumps(dict(sorted(plan.metrics.items())))
             await self._fenced(lease, functools.partial(
                 self._queue_metrics, record_key=record_key, tid=tid, metrics=metrics, total=len(plan.recipients)))
-            todo = runs.pending(plan.recipients, record.get(f"t{tid}:cursor") or None)
             due = runs.due_count(todo, horizon)
             ready = todo if due == len(todo) else todo[:due]
             if len(ready) < len(todo):

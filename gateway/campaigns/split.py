@@ -94,12 +94,16 @@ M = TypeVar("M", bound=_Member)
 
 def partition_audience(split: Split, endpoints: Iterable[M]) -> dict[int, list[M]]:
     """Endpoints (each with its Id and CohortId) by group (HOLDOUT, 0, 1...), in the order given: each endpoint's
-    cohort is looked at once for the whole run."""
-    out: dict[int, list[M]] = {}
+    cohort is looked at once for the whole run, and each CohortId naming a cohort is read once."""
     table = split._table
+    lists: dict[int, list[M]] = {g: [] for g in set(table)}
+    by_cohort: dict[str | None, list[M]] = {}  # CohortId "0".."99" -> its group's list
     for endpoint in endpoints:
         cohort = endpoint.CohortId
-        c = int(cohort) if cohort is not None and cohort.isdigit() and len(cohort) <= 2 else (
-            endpoint_cohort(endpoint.Id or "", cohort))
-        out.setdefault(table[c], []).append(endpoint)
-    return out
+        group = by_cohort.get(cohort)
+        if group is None:
+            group = lists[table[endpoint_cohort(endpoint.Id or "", cohort)]]
+            if cohort is not None and cohort.isdigit() and len(cohort) <= 2:  # the same group for every endpoint
+                by_cohort[cohort] = group
+        group.append(endpoint)
+    return {g: members for g, members in lists.items() if members}

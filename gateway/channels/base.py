@@ -72,6 +72,9 @@ class Delivered(msgspec.Struct, kw_only=True):
     status_message: str = "OK"
     provider_message_id: str | None = None
     updated_token: str | None = None
+    #: (key, value, TTL in s) the engine stores with the outcome, in the batch's one transaction: what a report
+    #: arriving later needs to map back to this message (gateway/bounces/sent.py).
+    remember: tuple[str, bytes, int] | None = None
 
 
 class Channel(Protocol[ContentT]):
@@ -146,6 +149,7 @@ class EventNames(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     unknown: str = ""  # the provider may have accepted the message
     failure: str = ""  # any other permanent failure (content, auth)
     rendering_failure: str = ""
+    complaint: str = ""  # the recipient reported the message as spam (a late report)
     suppress_bounces: bool = False  # a bounce puts the address on the application's suppression list
 
     def __post_init__(self) -> None:
@@ -153,7 +157,7 @@ class EventNames(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         rejected = self.rejected or f"{self.prefix}.rejected"
         for name, default in (("rejected", rejected), ("opt_out", rejected), ("failure", failure),
                               ("bounce", failure), ("unregistered", failure), ("transient", failure),
-                              ("throttled", failure), ("unknown", failure),
+                              ("throttled", failure), ("unknown", failure), ("complaint", failure),
                               ("rendering_failure", f"{self.prefix}.rendering_failure")):
             if not getattr(self, name):
                 msgspec.structs.force_setattr(self, name, default)

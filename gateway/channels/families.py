@@ -11,7 +11,7 @@ from gateway.channels.base import EventNames
 
 EMAIL = EventNames(prefix="_email", send="_email.send", bounce="_email.hardbounce", transient="_email.softbounce",
                    throttled="_email.softbounce", unknown="_email.unknown", failure="_email.rejected",
-                   unregistered="_email.hardbounce", suppress_bounces=True)
+                   unregistered="_email.hardbounce", complaint="_email.complaint", suppress_bounces=True)
 # Every SMS failure is _SMS.FAILURE in Pinpoint, but an opt-out has its own event.
 SMS = EventNames(prefix="_SMS", rejected="_SMS.FAILURE", opt_out="_SMS.OPTOUT", failure="_SMS.FAILURE")
 VOICE = EventNames(prefix="_VOICE", rejected="_VOICE.FAILED", failure="_VOICE.FAILED")

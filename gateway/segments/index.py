@@ -7,7 +7,10 @@ Layout (one row per endpoint; rows are never reused, deletes clear the row's `al
   (ChannelType, AppVersion, Make, Model, Platform, Country) gets a code; codes are uint8 and widen to uint16/uint32
   as the dictionary grows; code 0 means missing. A criterion becomes a lookup table over codes, built once per
   dictionary entry, so evaluating it is one table load per row whatever the operator;
-- float64 columns (NaN = missing) for EffectiveDate (epoch seconds), Latitude, Longitude and each metric.
+- float64 columns (NaN = missing) for EffectiveDate (epoch seconds), Latitude, Longitude and each metric;
+- for campaign runs (gateway/campaigns/runner.py plans a run from the index, reading no endpoint documents):
+  dictionary-encoded OptOut, EndpointStatus, Demographic.Timezone and CohortId, and `addr`, a uint32 hash of the
+  Address (`address_hash`: 0 = none), which tells whether an endpoint has an address and which addresses may repeat.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import gc
 import math
 import sys
+import zlib
 from array import array
 from collections.abc import Callable, Iterable
 from types import ModuleType
@@ -30,7 +34,7 @@ from gateway.endpoints.store import all_ids_key, changes_key
 from gateway.redisconn import text as _s
 
 NAN = math.nan
-SET_FIELDS = ("channel", "appversion", "make", "model", "platform", "country")
+SET_FIELDS = ("channel", "appversion", "make", "model", "platform", "country", "optout", "status", "timezone", "cohort")
 
 
 class _Demo(msgspec.Struct, gc=False):
@@ -38,6 +42,7 @@ class _Demo(msgspec.Struct, gc=False):
     Make: str | None = None
     Model: str | None = None
     Platform: str | None = None
+    Timezone: str | None = None
 
 
 class _Loc(msgspec.Struct, gc=False):
@@ -56,6 +61,10 @@ class Row(msgspec.Struct, gc=False):
     Id: str | None = None
     ChannelType: str | None = None
     EffectiveDate: str | None = None
+    Address: str | None = None
+    CohortId: str | None = None
+    EndpointStatus: str | None = None
+    OptOut: str | None = None
     Attributes: dict[str, tuple[str, ...]] | None = None  # tuples: dictionary keys as decoded, no copy
     Metrics: dict[str, float] | None = None
     Demographic: _Demo | None = None
@@ -64,6 +73,14 @@ class Row(msgspec.Struct, gc=False):
 
 
 decode_row = msgspec.json.Decoder(Row).decode
+
+
+def address_hash(address: str | None) -> int:
+    """The `addr` column's value of an Address: 0 for none (or empty), else its CRC-32 (1 when that is 0). Equal
+    addresses hash equal; different ones rarely do (a caller that needs certainty reads the documents)."""
+    if not address:
+        return 0
+    return zlib.crc32(address.encode()) or 1
 _decode_rows = msgspec.json.Decoder(list[Row]).decode
 _WIDTHS = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFFFFFF))
 
@@ -114,6 +131,7 @@ class EndpointIndex:
         self.eff: array[float] = array("d")
         self.lat: array[float] = array("d")
         self.lon: array[float] = array("d")
+        self.addr: array[int] = array("I")
         self.last_change = "0-0"
         self.luts: dict[Any, bytearray] = {}
         self.live = 0
@@ -177,6 +195,11 @@ class EndpointIndex:
         _set(sets["model"], row, demo.Model if demo else None)
         _set(sets["platform"], row, demo.Platform if demo else None)
         _set(sets["country"], row, loc.Country if loc else None)
+        _set(sets["optout"], row, ep.OptOut)
+        _set(sets["status"], row, ep.EndpointStatus)
+        _set(sets["timezone"], row, demo.Timezone if demo else None)
+        _set(sets["cohort"], row, ep.CohortId)
+        self.addr[row] = address_hash(ep.Address)
         eff = parse_instant(ep.EffectiveDate) if ep.EffectiveDate else None
         self.eff[row] = NAN if eff is None else eff
         lat = loc.Latitude if loc else None
@@ -216,7 +239,7 @@ class EndpointIndex:
     def nbytes(self) -> int:
         """Bytes held by the index's arrays and dictionaries (excluding cached lookup tables)."""
         total = len(self.blob) + self.offsets.itemsize * len(self.offsets) + self.table.itemsize * len(self.table)
-        total += len(self.alive) + 8 * (len(self.eff) + len(self.lat) + len(self.lon))
+        total += len(self.alive) + 8 * (len(self.eff) + len(self.lat) + len(self.lon)) + 4 * len(self.addr)
         for col in [*self.sets.values(), *self.custom.values(), *self.user.values()]:
             total += col.nbytes()
         total += sum(8 * len(m) for m in self.metrics.values())

@@ -130,6 +130,13 @@ class SegmentResolver:
         idx, m = await self.mask(app, segment_id, version)
         return idx.ids(self.kernel.rows(m))
 
+    async def rows(self, app: str, segment_id: str, version: int | None = None) -> tuple[EndpointIndex, Any]:
+        """The index and the segment's rows in it (an array('I'), index order): for callers that read the index's
+        columns of the members (campaign runs) instead of their ids alone. Read them before the next await: a later
+        refresh may change the rows' columns."""
+        idx, m = await self.mask(app, segment_id, version)
+        return idx, self.kernel.rows(m)
+
     async def count(self, app: str, segment_id: str, version: int | None = None) -> int:
         _, m = await self.mask(app, segment_id, version)
         return int(self.kernel.count(m))

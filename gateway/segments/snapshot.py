@@ -21,7 +21,7 @@ from redis.typing import EncodableT, FieldT
 from gateway import keys
 from gateway.segments.index import Column, EndpointIndex, refresh
 
-FORMAT = 1
+FORMAT = 2  # 2: the planning columns (optout, status, timezone, cohort sets and addr)
 CHUNK = 32 * 1024 * 1024
 _LAYOUT = f"{sys.byteorder}:{array('I').itemsize}:{array('i').itemsize}:{array('H').itemsize}"
 
@@ -44,6 +44,7 @@ class _Snap(msgspec.Struct, array_like=True):
     eff: bytes
     lat: bytes
     lon: bytes
+    addr: bytes
     sets: dict[str, _Col]
     custom: dict[str, _Col]
     user: dict[str, _Col]
@@ -80,6 +81,7 @@ def dump(idx: EndpointIndex) -> bytes:
         eff=idx.eff.tobytes(),
         lat=idx.lat.tobytes(),
         lon=idx.lon.tobytes(),
+        addr=idx.addr.tobytes(),
         sets={k: _col(c) for k, c in idx.sets.items()},
         custom={k: _col(c) for k, c in idx.custom.items()},
         user={k: _col(c) for k, c in idx.user.items()},
@@ -118,6 +120,7 @@ def restore(raw: bytes, kernel: ModuleType) -> EndpointIndex | None:
     idx.offsets = _arr("I", snap.offsets)
     idx.alive = bytearray(snap.alive)
     idx.eff, idx.lat, idx.lon = _arr("d", snap.eff), _arr("d", snap.lat), _arr("d", snap.lon)
+    idx.addr = _arr("I", snap.addr)
     idx.sets = {k: _uncol(c) for k, c in snap.sets.items()}
     idx.custom = {k: _uncol(c) for k, c in snap.custom.items()}
     idx.user = {k: _uncol(c) for k, c in snap.user.items()}

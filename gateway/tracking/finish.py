@@ -17,7 +17,7 @@ import msgspec
 from gateway.channels.base import Outbound
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import TrackingConfig
-from gateway.tracking.rewrite import add_pixel, pixel_tag, rewrite_links
+from gateway.tracking.rewrite import Rewriter
 from gateway.tracking.tokens import MessageSigner, Signer
 
 #: Template variables that render the recipient's unsubscribe URL: SES's (what Pinpoint users' templates hold)
@@ -51,6 +51,8 @@ class Tracker:
         self._open = base + "/o/"
         self._click = base + "/c/"
         self._unsub = base + "/u/"
+        self._rewrite = Rewriter(self.signer.kid, self._click if cfg.clicks else None, base + "/",
+                                 self._open if cfg.opens else None)
 
     def tracks(self, app: str) -> bool:
         """Whether opens/clicks are tracked for `app` (the section's default unless `apps` overrides it)."""
@@ -96,17 +98,8 @@ class Tracker:
             msg, content=msgspec.structs.replace(content, html=html, text=text, headers=headers, subject=subject))
 
     def track_html(self, html: str, signer: MessageSigner) -> str:
-        """Links rewritten and the open pixel added, as configured."""
-        if self.cfg.clicks:
-            sign, prefix = signer.click, self._click
-
-            def link_url(index: int, url: str) -> str:
-                return prefix + sign(index, url)
-
-            html = rewrite_links(html, link_url, self.base + "/")[0]
-        if self.cfg.opens:
-            html = add_pixel(html, pixel_tag(self._open + signer.open()))
-        return html
+        """Links rewritten and the open pixel added, as configured (one pass, see gateway.tracking.rewrite)."""
+        return self._rewrite(html, signer)[0]
 
 
 def tracker_from_config(cfg: TrackingConfig | None, environ: Mapping[str, str] | None = None) -> Tracker | None:

@@ -5,34 +5,60 @@ order; an anchor carrying `ses:no-track` (Pinpoint/SES's opt-out attribute) keep
 as SES does. Links to the tracking server itself (the unsubscribe link) are left alone. Every other byte of the
 HTML is kept as it was. The pixel goes before the last `</body>` (or at the end when there is none).
 
-Speed: the anchors are found by a compiled scanner (gateway/_fast/_track.pyx; its pure-Python twin documents the
-rules and behaves identically), which returns only the edits; benchmarks/bench_tracking.py measures the cost
-against rendering.
+Speed: on the send path `track` does the whole message in one call into the compiled module
+(gateway/_fast/_track.pyx; its pure-Python twin documents the rules and behaves identically): the anchor scan, each
+link's token (SipHash-2-4-128 and base64 written straight into a new str), the pixel, and the output built in one
+join. `rewrite_links` is the general form (any URL maker), used by tests and tools. benchmarks/bench_tracking.py
+measures the cost against rendering.
 """
 
 from __future__ import annotations
 
-import html as htmllib
 import re
 from collections.abc import Callable
+from types import ModuleType
 
 from gateway import _fast
+from gateway.tracking.tokens import MessageSigner
 
-_anchors: Callable[[str], list[tuple[int, int, str | None]]] = _fast.load("track").anchors
+_impl = _fast.load("track")
+_anchors: Callable[[str], list[tuple[int, int, str | None]]] = _impl.anchors
+_tracked_url: Callable[[str], str | None] = _impl.tracked_url
 _BODY_END = re.compile(r"</body\s*>", re.I)
 NO_TRACK = "ses:no-track"
-_SCHEMES = ("https://", "http://")
+PIXEL_BEFORE = '<img alt="" src="'
+PIXEL_AFTER = ('" width="1" height="1" border="0" style="height:1px!important;width:1px!important;'
+               'border-width:0!important;margin:0!important;padding:0!important" />')
 
 
-def _tracked_url(value: str) -> str | None:
-    """The URL an href value points to when it is an absolute http(s) URL (entities decoded), else None."""
-    url = value.strip()
-    if not url.startswith(_SCHEMES) and not url[:8].lower().startswith(_SCHEMES):
-        return None
-    if "&" not in url:
-        return url
-    plain = url.replace("&amp;", "&")  # the common entity; html.unescape costs ~10x more
-    return plain if "&" not in url.replace("&amp;", "") else htmllib.unescape(url)
+class Rewriter:
+    """The one-pass rewrite of one process's messages: the URL prefixes are prepared once (the Tracker holds one)."""
+
+    __slots__ = ("_click", "_pixel", "_skip", "_track")
+
+    def __init__(self, kid: str, click_url: str | None, skip_prefix: str, open_url: str | None,
+                 impl: ModuleType | None = None) -> None:
+        self._click = click_url + kid + "." if click_url is not None else None
+        self._pixel = PIXEL_BEFORE + open_url + kid + "." if open_url else None
+        self._skip = skip_prefix
+        self._track: Callable[..., tuple[str, int]] = (impl or _impl).track
+
+    def __call__(self, html: str, signer: MessageSigner) -> tuple[str, int]:
+        """`html` tracked with `signer`'s tokens (see `track`)."""
+        if self._pixel is None:
+            return self._track(html, signer.key, signer.head, self._click, self._skip, -1, "", "")
+        at = html.rfind("</body>")
+        return self._track(html, signer.key, signer.head, self._click, self._skip,
+                           at if at >= 0 else pixel_position(html), self._pixel, PIXEL_AFTER)
+
+
+def track(html: str, signer: MessageSigner, click_url: str | None, skip_prefix: str, open_url: str | None,
+          impl: ModuleType | None = None) -> tuple[str, int]:
+    """`html` with links tracked (when `click_url`, the click route's prefix, is given) and the open pixel added
+    (when `open_url` is), in one pass; also the number of tracked links. Same output as `rewrite_links` with
+    `click_url + signer.click(i, url)` and then `add_pixel` (tests hold them equal); `impl`: the compiled module
+    (default) or its twin."""
+    return Rewriter(signer.kid, click_url, skip_prefix, open_url, impl)(html, signer)
 
 
 def rewrite_links(html: str, link_url: Callable[[int, str], str], skip_prefix: str = "",
@@ -66,18 +92,21 @@ def rewrite_links(html: str, link_url: Callable[[int, str], str], skip_prefix: s
     return "".join(out), index
 
 
+def pixel_position(html: str) -> int:
+    """Where the pixel goes: before the last `</body>` (any case, white space before `>` allowed), else the end."""
+    at = html.rfind("</body>")
+    if at >= 0:
+        return at
+    ends = [m.start() for m in _BODY_END.finditer(html)]
+    return ends[-1] if ends else len(html)
+
+
 def add_pixel(html: str, tag: str) -> str:
     """`html` with `tag` inserted before its last `</body>`, or appended when it has none."""
-    at = html.rfind("</body>")
-    if at < 0:
-        ends = [m.start() for m in _BODY_END.finditer(html)]
-        if not ends:
-            return html + tag
-        at = ends[-1]
+    at = pixel_position(html)
     return html[:at] + tag + html[at:]
 
 
 def pixel_tag(url: str) -> str:
     """The open pixel's <img> (like SES's: 1x1, no alt text, hidden)."""
-    return (f'<img alt="" src="{url}" width="1" height="1" border="0" style="height:1px!important;'
-            'width:1px!important;border-width:0!important;margin:0!important;padding:0!important" />')
+    return PIXEL_BEFORE + url + PIXEL_AFTER

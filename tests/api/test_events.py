@@ -91,3 +91,33 @@ def test_event_stream_validation(pp: Any, app_id: str) -> None:
     code, _, message = error_of(lambda: pp.put_event_stream(
         ApplicationId=app_id, WriteEventStream={"DestinationStreamArn": STREAM, "RoleArn": "role"}))
     assert code == "BadRequestException" and "RoleArn" in message
+
+
+def test_event_stream_destination_forms(pp: Any, app_id: str, sync_redis: Any) -> None:
+    """Gateway's extensions (an https webhook, a Redis stream) are accepted without an IAM role; storing a
+    destination creates its consumer group at the end of the events stream, replacing or deleting it removes it."""
+    for spec in ("https://hooks.example.com/pinpoint", "redis:exports:events"):
+        pp.put_event_stream(ApplicationId=app_id, WriteEventStream={"DestinationStreamArn": spec, "RoleArn": ""})
+    groups = [g["name"].decode() for g in sync_redis.xinfo_groups("gateway:events")]
+    assert len([g for g in groups if g.startswith(f"evdest:{app_id}:")]) == 1
+    assert sync_redis.smembers("gateway:eventstreams") == {app_id.encode()}
+    pp.delete_event_stream(ApplicationId=app_id)
+    assert not [g for g in sync_redis.xinfo_groups("gateway:events") if g["name"].decode().startswith("evdest:")]
+
+
+def test_malformed_destinations_name_the_member(pp: Any, app_id: str) -> None:
+    bad = {
+        "arn:aws:kinesis:us-east-1:123456789012:deliverystream/x": "DestinationStreamArn",
+        "arn:aws:kinesis:us-east-1:1234:stream/x": "DestinationStreamArn",
+        "arn:aws:firehose:nowhere:123456789012:deliverystream/x": "DestinationStreamArn",
+        "http://hooks.example.com/x": "DestinationStreamArn",
+        "redis:gateway:events": "DestinationStreamArn",
+        "redis:": "DestinationStreamArn",
+    }
+    for spec, member in bad.items():
+        code, status, message = error_of(lambda s=spec: pp.put_event_stream(  # type: ignore[misc]
+            ApplicationId=app_id, WriteEventStream={"DestinationStreamArn": s, "RoleArn": ROLE}))
+        assert (code, status) == ("BadRequestException", 400) and f"WriteEventStream.{member}" in message, spec
+    code, _, message = error_of(lambda: pp.put_event_stream(
+        ApplicationId=app_id, WriteEventStream={"DestinationStreamArn": STREAM, "RoleArn": ""}))
+    assert code == "BadRequestException" and "WriteEventStream.RoleArn" in message

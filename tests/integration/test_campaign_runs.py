@@ -494,3 +494,76 @@ async def test_a_starting_worker_runs_a_campaign_from_the_index_snapshot_another
     await create(redis, clock, segment)
     assert await scheduler(redis, clock).tick() == 1
     assert sorted(e for e, _ in await enqueued(redis)) == [f"e{i:03d}" for i in range(1, 30)]
+
+
+class EndpointReads(aioredis.Connection):
+    """Counts the endpoint documents read (keys `gw:{app}:ep:<id>` in the commands sent)."""
+
+    reads = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        parts = [command] if isinstance(command, bytes | str) else command
+        for part in parts:
+            raw = part.encode() if isinstance(part, str) else bytes(part)
+            EndpointReads.reads += raw.count(b":ep:")
+        await super().send_packed_command(command, check_health)
+
+
+async def test_a_run_plans_from_the_segment_index_and_reads_no_endpoint_document(
+    redis: Any, redis_server: Any
+) -> None:
+    """The index carries what planning reads (OptOut, EndpointStatus, whether there is an Address, Timezone,
+    CohortId, ChannelType), kept current by the endpoint writes since it was built: a run reads no document (it
+    read one per endpoint, ~3.5 us each), and only the documents of endpoints whose address may repeat."""
+    n = 200
+    segment, cohorts = await seed(redis, n, zones=lambda i: "Asia/Tokyo" if i % 2 else "Europe/Lisbon")
+    clock = Clock(T0)
+    eps = EndpointStore(redis)
+    counted = aioredis.Redis.from_url(redis_server.url, connection_class=EndpointReads)
+    try:
+        s = scheduler(counted, clock)
+        assert len(await s.resolver.resolve(APP, segment)) == n  # the index is built before counting
+        await s.resolver.drain()
+        # written after the index was built: the run sees them through the change stream
+        await eps.update_endpoints_batch(APP, models.EndpointBatchRequest(Item=[
+            models.EndpointBatchItem(Id="e001", OptOut="ALL"),
+            models.EndpointBatchItem(Id="e002", EndpointStatus="INACTIVE"),
+            models.EndpointBatchItem(Id="e003", Demographic=models.EndpointDemographic(Timezone="Mars/Olympus")),
+        ]))
+        camp = await create(redis, clock, segment, HoldoutPercent=20, Schedule={
+            "StartTime": (T0 + dt.timedelta(hours=1)).isoformat(), "Frequency": "ONCE", "IsLocalTime": True,
+            "Timezone": "UTC"})
+        clock.now = T0 + dt.timedelta(days=1)
+        EndpointReads.reads = 0
+        assert await s.tick() == 1
+        reads_without_duplicates = EndpointReads.reads
+        # the same address on a second endpoint: the two documents are read to decide which is messaged
+        await eps.update_endpoints_batch(APP, models.EndpointBatchRequest(Item=[
+            models.EndpointBatchItem(Id="e900", ChannelType="EMAIL", Address="u010@example.com",
+                                     Attributes={"list": ["news"]})]))
+        await eps.update_endpoints_batch(APP, models.EndpointBatchRequest(Item=[  # e010 ACTIVE again, no address
+            models.EndpointBatchItem(Id="e010", EndpointStatus="ACTIVE", EffectiveDate="2000-01-01T00:00:00.000Z")]))
+        await redis.delete(SEND)
+        camp2 = await create(redis, clock, segment)
+        EndpointReads.reads = 0
+        assert await s.tick() == 1
+        reads_with_duplicates = EndpointReads.reads
+    finally:
+        await counted.aclose()
+    # the change-stream refresh reads the 3 (then 2) endpoints written; the run itself reads none (then the 2)
+    assert reads_without_duplicates == 3
+    assert reads_with_duplicates == 2 + 2
+    split = plan_split(camp.Id, 20, [])
+    held = {e for e, c in cohorts.items() if split.group(c) != 0}
+    [m] = [a.ExecutionMetrics for a in (await store(redis, clock).list_activities(APP, camp.Id, None, None)).Item]
+    assert m is not None
+    expected = {"ENDPOINT_PRODUCED": n, "TREATMENT_HOLDOUT": len(held)}
+    for eid, reason in (("e001", "ENDPOINT_OPT_OUT"), ("e002", "ENDPOINT_INACTIVE"),
+                        ("e003", "ENDPOINT_MISSING_TIMEZONE")):
+        if eid not in held:
+            expected[reason] = 1
+    assert {k: int(v) for k, v in m.items()} == expected
+    got = sorted(e for e, _ in await enqueued(redis))
+    assert "e010" not in got and "e900" in got  # e900 written last
+    [m2] = [a.ExecutionMetrics for a in (await store(redis, clock).list_activities(APP, camp2.Id, None, None)).Item]
+    assert m2 is not None and m2.get("DUPLICATE_ENDPOINT") == "1", m2

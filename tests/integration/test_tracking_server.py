@@ -1,4 +1,4 @@
-"""The tracking server over real HTTP (aiohttp client) with a real Redis: pixel, redirect, forged tokens,
+"""The tracking server over real HTTP (aiohttp's client; raw sockets for hostile input) with a real Redis: pixel, redirect, forged tokens,
 one-click unsubscribe, and the event records it writes."""
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import aiohttp
 import msgspec
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 
 from gateway.config import TrackingConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.models import EndpointResponse
 from gateway.suppression import SuppressionList
-from gateway.tracking.server import GIF, EventBuffer, TrackingServer
+from gateway.tracking.server import GIF, EventBuffer, Listener, TrackingServer
 from gateway.tracking.tokens import Signer
 
 APP = "app1"
@@ -26,14 +25,11 @@ KEYS = {"k1": b"0123456789abcdef0123456789abcdef"}
 signer = Signer(KEYS)
 
 
-async def serve(redis: aioredis.Redis, **cfg: Any) -> tuple[TrackingServer, web.AppRunner, str]:
+async def serve(redis: aioredis.Redis, **cfg: Any) -> tuple[TrackingServer, Listener, str]:
     server = TrackingServer(TrackingConfig(public_url="https://t.example", **cfg), KEYS, redis, EVENTS,
                             clock=lambda: 1_700_000_000.0)
-    runner = web.AppRunner(server.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return server, runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    listener = await server.start("127.0.0.1", 0)
+    return server, listener, f"http://127.0.0.1:{listener.port}"
 
 
 @pytest.fixture
@@ -172,3 +168,112 @@ async def test_events_buffered_while_redis_is_down_are_kept_and_written_later(re
     assert waits == [0.05] and buf.failures == 1 and await redis.xlen(EVENTS) == 1
     await buf.aclose()
     await broken.aclose()
+
+
+# ------------------------------------------------------------------ raw sockets: keep-alive, pipelining, hostile input
+
+
+async def _raw(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 10)
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the server closed the connection (EOF), waiting at most 10 s for it."""
+    return await asyncio.wait_for(reader.read(), 10) == b""
+
+
+async def test_pipelined_requests_on_one_keep_alive_connection_are_answered_in_order(redis: aioredis.Redis) -> None:
+    server, listener, _ = await serve(redis)
+    reader, writer = await _raw(listener.port)
+    url = "https://shop.example/a"
+    unsub = signer.unsubscribe(APP, "m9", "", "dan@x.example")
+    try:
+        writer.write(f"GET /o/{signer.open(APP, 'm1', 'ep1')} HTTP/1.1\r\nHost: t\r\n\r\n"
+                     f"POST /u/{unsub} HTTP/1.1\r\nHost: t\r\nContent-Length: 26\r\n\r\nList-Unsubscribe=One-Click"
+                     f"GET /c/{signer.click(APP, 'm1', 'ep1', 0, url)} HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        (s1, h1, b1), (s2, _, b2), (s3, h3, _), (s4, _, b4) = [await _answer(reader) for _ in range(4)]
+        assert (s1, h1["content-type"], b1) == (200, "image/gif", GIF)
+        assert s2 == 200 and b"You have been unsubscribed" in b2  # the POST's Redis work held the GET behind it
+        assert (s3, h3["location"]) == (302, url)
+        assert s4 == 200 and msgspec.json.decode(b4)["rejected_tokens"] == {}
+        assert await _closed(reader)  # Connection: close honoured
+    finally:
+        writer.close()
+        await listener.cleanup()
+    assert [r["event_type"] for r in await records(redis)] == ["_email.open", "_email.unsubscribe", "_email.click"]
+    assert list(await SuppressionList(redis).list(APP)) == ["dan@x.example"]
+    assert server.buffer.pending == 0
+
+
+@pytest.mark.parametrize("data, status", [
+    (b"GET /o/x HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /o/x HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 9000, 431),  # refused before the head ends
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"GET /o/x HTTP/1.1\nHost: t\n\n", 400),
+    (b"GET /o/x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 400),
+    (b"POST /u/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501),
+    (b"GET /o/x HTTP/3.0\r\nHost: t\r\n\r\n", 505),
+])
+async def test_hostile_input_gets_an_error_and_the_connection_is_closed(
+        redis: aioredis.Redis, data: bytes, status: int) -> None:
+    _, listener, _ = await serve(redis)
+    reader, writer = await _raw(listener.port)
+    try:
+        writer.write(data)
+        got, headers, _ = await _answer(reader)
+        assert got == status and headers["connection"] == "close"
+        assert await _closed(reader)
+    finally:
+        writer.close()
+        await listener.cleanup()
+    assert await records(redis) == []
+
+
+async def test_a_slow_partial_request_is_cut_off_and_an_idle_connection_closed(redis: aioredis.Redis) -> None:
+    _, listener, _ = await serve(redis, request_timeout_s=0.3, keepalive_timeout_s=0.3)
+    slow_r, slow_w = await _raw(listener.port)
+    idle_r, idle_w = await _raw(listener.port)
+    try:
+        slow_w.write(b"GET /o/k1.abc HTTP/1.1\r\nHost: t\r\nX-Slow: ")  # and then nothing: slowloris
+        status, headers, _ = await _answer(slow_r)  # the server's deadline answers, not a sleep here
+        assert status == 408 and headers["connection"] == "close"
+        assert await _closed(slow_r)
+        assert await _closed(idle_r)  # connected and never sent a byte
+    finally:
+        slow_w.close()
+        idle_w.close()
+        await listener.cleanup()
+
+
+async def test_a_url_with_line_breaks_cannot_inject_headers_into_the_redirect(redis: aioredis.Redis) -> None:
+    _, listener, _ = await serve(redis)
+    reader, writer = await _raw(listener.port)
+    try:
+        token = signer.click(APP, "m1", "ep1", 0, "https://shop.example/x\r\nSet-Cookie: a=b")
+        writer.write(f"GET /c/{token} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        status, headers, _ = await _answer(reader)
+        assert status == 302 and headers["location"] == "https://shop.example/x%0D%0ASet-Cookie:%20a=b"
+        assert "set-cookie" not in headers
+    finally:
+        writer.close()
+        await listener.cleanup()
+
+
+async def test_unknown_routes_and_methods_get_404_and_405(redis: aioredis.Redis, http: aiohttp.ClientSession) -> None:
+    _, listener, base = await serve(redis)
+    try:
+        assert (await http.get(f"{base}/nothing")).status == 404
+        r = await http.post(f"{base}/o/{signer.open(APP, 'm1', 'ep1')}", data=b"")
+        assert r.status == 405 and r.headers["Allow"] == "GET"
+    finally:
+        await listener.cleanup()
+    assert await records(redis) == []

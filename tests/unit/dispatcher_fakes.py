@@ -269,7 +269,7 @@ class FakePipeline:
 
 
 class FakeScript:
-    """A registered Lua script, replaced by its effect: only the dispatcher's two scripts are known."""
+    """A registered Lua script, replaced by its effect: only the dispatcher's three scripts are known."""
 
     def __init__(self, redis: FakeRedis, source: str) -> None:
         self.redis = redis
@@ -277,6 +277,8 @@ class FakeScript:
             self.name = "emit"
         elif source == dispatch._REPLY:
             self.name = "reply"
+        elif source == dispatch._SET_MANY:
+            self.name = "set_many"
         else:
             raise AssertionError(f"the fake Redis does not know this script:\n{source}")
 
@@ -287,6 +289,12 @@ class FakeScript:
                     self.redis.op_xadd(keys[0], {"app": args[i], "event_type": args[i + 1], "record": args[i + 2]})
                 return len(args) // 3
             return emit
+        if self.name == "set_many":
+            def set_many() -> int:
+                for key, value in zip(keys, args[1:], strict=True):
+                    self.redis.op_set(key, value, ex=int(args[0]))
+                return len(keys)
+            return set_many
         return lambda: self.redis.op_lpush_expire(keys[0], args[0], args[1])
 
     async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = (), client: Any = None) -> Any:

@@ -144,3 +144,13 @@ def test_planning_by_group_and_kind_agrees_with_endpoint_outcome_for_every_featu
     assert {r.channel for r in in_app_plan.recipients} == {"IN_APP"}
     assert all(r.at == run.start for r in in_app_plan.recipients)
     assert any(e.Address is None for e in endpoints if e.Id in {r.endpoint_id for r in in_app_plan.recipients})
+
+
+def test_partition_audience_puts_each_endpoint_in_its_cohorts_group() -> None:
+    split = plan_split("camp-1", 10, [30, 20])
+    cohorts = [None, "7", "07", "99", "100", "abc", "", "42", "7"]
+    endpoints = [ep(f"e{i}", CohortId=c) for i, c in enumerate(cohorts * 5)]
+    groups = partition_audience(split, endpoints)
+    for group, members in groups.items():
+        assert members == [e for e in endpoints if split.group(endpoint_cohort(e.Id or "", e.CohortId)) == group]
+    assert sum(len(m) for m in groups.values()) == len(endpoints)

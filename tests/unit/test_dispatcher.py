@@ -16,7 +16,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway import keys
-from gateway.channels.base import EventNames, Family, Recipient, Render, Screen, checked_route
+from gateway.channels.base import Delivered, EventNames, Family, Recipient, Render, Screen, checked_route
 from gateway.config import GatewayConfig, RetryConfig
 from gateway.dispatch import KEYWORD_REPLY, PER_APP_RETRY, Dispatcher
 from gateway.endpoints.store import Deactivation
@@ -278,6 +278,22 @@ async def test_a_hard_bounce_is_suppressed_before_the_transaction_that_acknowled
     await rig.process(rig.entry(send("+14155550100", channel="SMS")))
     assert list(rig.redis.hashes[keys.suppressed(APP)]) == [b"hard@example.com"]
     assert rig.only("+14155550100")["delivery_status"] == "PERMANENT_FAILURE"
+
+
+async def test_what_a_channel_asks_to_remember_rides_in_the_outcome_transaction(rig: Rig) -> None:
+    """Late-bounce correlation (an email's Message-ID record) costs no round trip of its own: the SETs go in the
+    transaction that writes the events and acknowledges the batch, and only for recipients that were delivered."""
+    rig.mail.answers = {
+        "a@example.com": Delivered(event_type="_fake.delivered", remember=("gw:mailsent:{p}:m-a", b"rec-a", 600)),
+        "b@example.com": Delivered(event_type="_fake.delivered", remember=("gw:mailsent:{p}:m-b", b"rec-b", 600)),
+        "c@example.com": RecipientRejected("550 5.1.1 no such user", code=550),
+    }
+    await rig.process(rig.entry(send("a@example.com", "b@example.com", "c@example.com")))
+    assert (rig.redis.strings["gw:mailsent:{p}:m-a"], rig.redis.strings["gw:mailsent:{p}:m-b"]) == (b"rec-a", b"rec-b")
+    assert rig.redis.ttl["gw:mailsent:{p}:m-a"] == 600
+    ack = rig.redis.log[rig.redis.index_of("xack")]
+    assert ack.transaction and ack.commands.count("evalsha:set_many") == 1  # keys of one hash tag: one call
+    assert sum(1 for e in rig.redis.log if "evalsha:set_many" in e.commands) == 1  # no other round trip
 
 
 async def test_a_dead_token_makes_its_endpoint_inactive_before_the_acknowledgement(rig: Rig) -> None:

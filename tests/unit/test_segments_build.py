@@ -37,6 +37,7 @@ def columns(idx: EndpointIndex) -> dict[str, Any]:
         "eff": idx.eff.tobytes(),
         "lat": idx.lat.tobytes(),
         "lon": idx.lon.tobytes(),
+        "addr": idx.addr.tobytes(),
         "sets": [(k, col(c)) for k, c in idx.sets.items()],
         "custom": [(k, col(c)) for k, c in idx.custom.items()],
         "user": [(k, col(c)) for k, c in idx.user.items()],
@@ -125,7 +126,13 @@ def document(draw: Any) -> bytes | None:
         doc["User"] = draw(
             st.one_of(st.none(), st.fixed_dictionaries({}, optional={"UserAttributes": attributes, "UserId": st.just("u")}))
         )
-    doc["Address"] = "ignored"  # members segments do not read are skipped by the decoder
+    if draw(st.booleans()):
+        doc["Address"] = draw(st.sampled_from(["a@example.com", "+14155550100", "", "ü@é.example", None]))
+    for member, choices in (("OptOut", ["ALL", "NONE", None]), ("EndpointStatus", ["ACTIVE", "INACTIVE", None]),
+                            ("CohortId", ["0", "57", "99", None])):
+        if draw(st.booleans()):
+            doc[member] = draw(st.sampled_from(choices))
+    doc["RequestId"] = "ignored"  # members the index does not read are skipped by the decoder
     return enc(doc)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway import _fast
-from gateway.tracking.rewrite import add_pixel, rewrite_links
+from gateway.tracking.rewrite import add_pixel, pixel_tag, rewrite_links, track
+from gateway.tracking.tokens import MessageSigner, Signer, Verifier
 
 
 def tag(i: int, url: str) -> str:
@@ -110,3 +113,72 @@ def test_compiled_scanner_and_twin_agree_on_edge_cases(src: str) -> None:
 def test_compiled_scanner_and_twin_agree(src: str) -> None:
     assert _IMPLS[0].anchors(src) == _IMPLS[1].anchors(src)
     assert rewrite_links(src, tag, scan=_IMPLS[0].anchors) == rewrite_links(src, tag, scan=_IMPLS[1].anchors)
+
+
+# ------------------------------------------------------------------ the one-pass rewrite (track) and its MAC
+
+# SipHash-2-4-128 reference vectors (github.com/veorq/SipHash vectors.h, vectors_sip128): key 00..0f, message
+# 00..(n-1).
+_SIP128 = {
+    0: "a3817f04ba25a8e66df67214c7550293", 1: "da87c1d86b99af443476591 19b22fc45".replace(" ", ""),
+    7: "a1f1ebbed8dbc153c0b84aa61ff08239", 8: "3b62a9ba6258f5610f83e264f31497b4",
+    15: "5493e99933b0a8117e08ec0f97cfc3d9", 16: "6ee2a4ca67b054bbfd3315bf85230577",
+    63: "5150d1772f50834a503e069a973fbd7c",
+}
+
+
+@pytest.mark.parametrize("n", sorted(_SIP128))
+def test_mac_is_siphash_2_4_128_in_both_implementations(n: int) -> None:
+    assert len(_IMPLS) == 2
+    for impl in _IMPLS:
+        assert impl.mac(bytes(range(16)), bytes(range(n))).hex() == _SIP128[n]
+
+
+def test_mac_refuses_a_key_that_is_not_16_bytes() -> None:
+    for impl in _IMPLS:
+        with pytest.raises(ValueError, match="16 bytes"):
+            impl.mac(b"short", b"x")
+
+
+_KEYS = {"k1": b"0123456789abcdef0123456789abcdef"}
+
+
+def _composed(src: str, signer: MessageSigner, pixel: bool) -> tuple[str, int]:
+    """What `track` must equal: rewrite_links with signed click URLs, then add_pixel."""
+    out, n = rewrite_links(src, lambda i, u: "https://t.example/c/" + signer.click(i, u), "https://t.example/")
+    return (add_pixel(out, pixel_tag("https://t.example/o/" + signer.open())) if pixel else out), n
+
+
+_bodies = st.lists(st.sampled_from([
+    "<p>", "text ", '<a href="https://x.example/1?a=1&amp;b=2">', "<a href='HTTP://y.example/é'>", "</a>",
+    '<a href=" https://z.example/&lt;x ">', "<a ses:no-track href=\"https://z.example/\">", "<a href=https://t.example/u/x>",
+    "</body>", "</BODY >", '<a href="</body>">', "€", "\U0001f600", "&amp;", "<a", "<b>", '<a href="mailto:a@b">',
+    '<a href="http://s.example/">', "<a href=\"https://q.example/&amp;amp;\">",
+]), max_size=25).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(src=_bodies, pixel=st.booleans(), clicks=st.booleans())
+def test_track_equals_rewrite_then_pixel_in_both_implementations(src: str, pixel: bool, clicks: bool) -> None:
+    signer = Signer(_KEYS).message("app", "msg-1", "ep-1")
+    want = _composed(src, signer, pixel) if clicks else (
+        (add_pixel(src, pixel_tag("https://t.example/o/" + signer.open())) if pixel else src), 0)
+    for impl in _IMPLS:
+        got = track(src, signer, "https://t.example/c/" if clicks else None, "https://t.example/",
+                    "https://t.example/o/" if pixel else None, impl=impl)
+        assert got == want
+
+
+def test_tracked_links_verify_and_redirect_only_to_their_own_urls() -> None:
+    signer = Signer(_KEYS).message("app", "msg-1", "ep-1")
+    src = ('<a href="https://a.example/x?q=1&amp;r=2">A</a><a href="https://b.example/">B</a>'
+           '<a href="https://t.example/u/tok">unsub</a></body>')
+    out, n = track(src, signer, "https://t.example/c/", "https://t.example/", "https://t.example/o/")
+    assert n == 2
+    tokens = re.findall(r"https://t\.example/([co])/([A-Za-z0-9_.-]+)", out)
+    v = Verifier(_KEYS)
+    got = [v.verify(t) for _, t in tokens]
+    assert [(g.kind, g.link, g.url) for g in got] == [
+        ("c", 0, "https://a.example/x?q=1&r=2"), ("c", 1, "https://b.example/"), ("o", -1, "")]
+    assert {(g.app, g.message_id, g.endpoint_id) for g in got} == {("app", "msg-1", "ep-1")}
+    assert 'href="https://t.example/u/tok"' in out

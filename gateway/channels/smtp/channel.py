@@ -14,10 +14,12 @@ from collections import deque
 from typing import ClassVar
 
 from gateway import errors, ratelimit
+from gateway.bounces import sent, verp
 from gateway.channels.base import Delivered, Outbound, Runtime
 from gateway.channels.smtp.connection import SmtpSession, open_session
 from gateway.channels.smtp.mime import EmailContent, assemble
 from gateway.config import SmtpChannelConfig
+from gateway.errors import ConfigError
 from gateway.metrics.core import PoolUse
 from gateway.ratelimit import RateLimiter
 
@@ -41,6 +43,13 @@ class SmtpChannel:
             cfg.rate_limit, f"smtp:{cfg.name}", runtime.redis if runtime is not None else None)
         self.delivered = 0
         self.failed = 0
+        self.verp_key: bytes | None = None
+        if cfg.return_path_domain and cfg.verp_key_env:
+            key = os.environ.get(cfg.verp_key_env, "")
+            if len(key) < 16:
+                raise ConfigError(f"channel {cfg.name}: verp_key_env names {cfg.verp_key_env}, which must hold a key "
+                                  "of at least 16 characters")
+            self.verp_key = key.encode()
 
     async def start(self) -> None:
         """Sessions open on demand; nothing to warm."""
@@ -55,7 +64,7 @@ class SmtpChannel:
         session = await self._acquire()
         try:
             data = assemble(content, sender, msg.message_id, self.domain, session.eightbit, not session.chunking)
-            reply = await session.send(sender, content.recipient, data)
+            reply = await session.send(self._envelope_from(msg, sender), content.recipient, data)
         except errors.Throttled as exc:
             self.failed += 1
             if self.limiter is not None:
@@ -67,7 +76,24 @@ class SmtpChannel:
         finally:
             self._release(session)
         self.delivered += 1
-        return Delivered(event_type="_email.delivered", status_code=reply.code, status_message=str(reply)[:500])
+        return Delivered(event_type="_email.delivered", status_code=reply.code, status_message=str(reply)[:500],
+                         remember=self._remember(msg, sender))
+
+    def _envelope_from(self, msg: Outbound[EmailContent], sender: str) -> str:
+        """MAIL FROM: the message's own VERP return path when a return-path domain is configured, else the
+        sender."""
+        domain = self.cfg.return_path_domain
+        if not domain:
+            return sender
+        return verp.return_path(self.cfg.verp_prefix, domain, self.verp_key, msg.app, msg.message_id,
+                                msg.content.recipient)
+
+    def _remember(self, msg: Outbound[EmailContent], sender: str) -> tuple[str, bytes, int] | None:
+        """The record a late report is matched with (only when reports come back to us)."""
+        if not self.cfg.return_path_domain:
+            return None
+        rec = sent.SentMail(msg.app, msg.message_id, msg.content.recipient, msg.recipient.endpoint_id, sender)
+        return sent.key(msg.message_id), sent.value(rec), self.cfg.sent_ttl_s
 
     async def _acquire(self) -> SmtpSession:
         while self._idle:
