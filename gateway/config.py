@@ -477,7 +477,10 @@ class EventsConfig(_Base):
     retention_days: PositiveInt = 90  # entries older than this are trimmed (XTRIM MINID, by age only)
     trim: bool = True  # every worker trims the events stream to the retention (cheap, idempotent)
     trim_interval_ms: PositiveInt = 300_000
-    rollups: bool = True  # every worker runs the rollup consumer (group `kpi-rollup` on the events stream)
+    # the rollup consumer (group `kpi-rollup` on the events stream) behind the KPI operations: off by default, as it
+    # reads every event again in this process (measured: ~30% more CPU per e2e email message, docs/analytics.md);
+    # turn it on in one worker, or in a worker process kept for it
+    rollups: bool = False
     rollup_batch: PositiveInt = 1000
     rollup_interval_ms: PositiveInt = 200  # how long an idle rollup consumer waits before reading again
 

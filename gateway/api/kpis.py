@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from redis.exceptions import ResponseError
+
 from gateway import models
 from gateway.api.errors import BadRequest
 from gateway.api.registry import Call, Registry
-from gateway.kpi import catalog, query
+from gateway.kpi import catalog, query, rollup
 
 registry = Registry()
 operation = registry.operation
@@ -30,6 +32,19 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+async def _check_rollups(call: Call) -> None:
+    """Refuse when no worker has ever run the rollup consumer: its rollups would read as zeros, not as the
+    application's numbers ([events] rollups is off by default: it costs the send path, docs/analytics.md)."""
+    redis = call.services.apps.redis
+    try:
+        groups = await redis.xinfo_groups(call.services.settings.events_key)
+    except ResponseError:  # no events stream yet: nothing was ever sent, zeros are the truth
+        return
+    if not any(rollup.GROUP == (g["name"].decode() if isinstance(g["name"], bytes) else g["name"]) for g in groups):
+        raise BadRequest("KPIs are not being computed: no worker runs the rollup consumer. Set [events] rollups = "
+                         "true on a worker (docs/analytics.md); events written from then on are counted")
+
+
 async def _rows(call: Call, level: str, target: str) -> tuple[dt.datetime, dt.datetime, models.BaseKpiResult]:
     now = dt.datetime.now(dt.UTC)
     try:
@@ -38,6 +53,7 @@ async def _rows(call: Call, level: str, target: str) -> tuple[dt.datetime, dt.da
                                           str(call.params["KpiName"]), start, end)
     except catalog.RangeError as exc:
         raise BadRequest(str(exc)) from None
+    await _check_rollups(call)  # after the name and the range: those errors are the caller's first
     return start, end, models.BaseKpiResult(Rows=rows)
 
 

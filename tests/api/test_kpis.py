@@ -92,3 +92,15 @@ def test_refused_kpi_names_and_ranges(pp: Any, app_id: str) -> None:
         assert (code, status) == ("BadRequestException", 400) and words in message, message
     assert error_of(lambda: pp.get_application_date_range_kpi(ApplicationId="0" * 32, KpiName="txn-emails-sent")
                     )[:2] == ("NotFoundException", 404)
+
+
+def test_kpis_are_refused_while_no_worker_runs_the_rollups(pp: Any, app_id: str, sync_redis: redis.Redis) -> None:
+    # [events] rollups is off by default: the KPIs would read as zeros, so the API says why instead
+    sync_redis.xadd("gateway:events", {"app": app_id, "event_type": "_email.send", "record": "{}"})
+    if any(g["name"] in (b"kpi-rollup", "kpi-rollup") for g in sync_redis.xinfo_groups("gateway:events")):
+        sync_redis.xgroup_destroy("gateway:events", "kpi-rollup")
+    code, status, message = error_of(lambda: pp.get_application_date_range_kpi(ApplicationId=app_id,
+                                                                               KpiName="txn-emails-sent"))
+    assert (code, status) == ("BadRequestException", 400) and "[events] rollups = true" in message, message
+    sync_redis.xgroup_create("gateway:events", "kpi-rollup", id="0")
+    pp.get_application_date_range_kpi(ApplicationId=app_id, KpiName="txn-emails-sent")

@@ -1,4 +1,4 @@
-"""A worker keeps the KPI rollups by default: email sent through the engine shows up in txn-emails-* KPIs, and
+"""A worker with [events] rollups = true keeps the KPI rollups: email sent through the engine shows up in txn-emails-* KPIs, and
 campaign-attributed sends (Context campaign_id/campaign_activity_id) in the campaign's."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ async def _rolled_up(redis: Any, timeout: float = 10.0) -> None:
 
 
 async def test_the_worker_rolls_up_what_it_sends(engine, sink, redis):
-    run = await engine(events={"rollup_interval_ms": 10})
+    run = await engine(events={"rollups": True, "rollup_interval_ms": 10})
     await run.producer.send_messages_and_wait("app1", email_request("a@example.com", "b@example.com"), timeout=10)
     req = email_request("c@example.com", Context={"campaign_id": "camp9", "campaign_activity_id": "act1"})
     await run.producer.send_messages_and_wait("app1", req, timeout=10)
