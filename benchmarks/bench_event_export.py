@@ -31,6 +31,7 @@ import msgspec  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import trustme  # noqa: E402
 
+from benchmarks._common import append_rows  # noqa: E402
 from gateway import keys, models  # noqa: E402
 from gateway.channels.webhook import WebhookClient  # noqa: E402
 from gateway.config import from_dict  # noqa: E402
@@ -163,14 +164,23 @@ async def main(args: argparse.Namespace) -> None:
         "speedup": round(runner_rate / naive_rate, 1), "target_events_per_s": 50_000,
         "batch": args.batch, "post_bytes": args.post_bytes, "cpus": os.cpu_count(),
     }, indent=2))
+    if not args.no_results:
+        note = f"https webhook in another process, batch {args.batch}, {args.post_bytes // 1024} KiB POSTs"
+        append_rows([
+            ("bench_event_export", f"destination runner, {args.events:,} events", "events/s", f"{runner_rate:,.0f}",
+             f"{runner_rate / naive_rate:.1f}x", note + "; target >= 50,000/s"),
+            ("bench_event_export", f"naive: one POST per event, {args.baseline_events:,} events", "events/s",
+             f"{naive_rate:,.0f}", "1.0x", note),
+        ])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--baseline-events", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=500, help="event_destinations.batch_size")
     parser.add_argument("--post-bytes", type=int, default=1_048_576, help="event_destinations.webhook_max_bytes")
+    parser.add_argument("--no-results", action="store_true", help="do not append rows to RESULTS.md")
     try:
         import uvloop
         uvloop.install()
