@@ -9,6 +9,10 @@ read but not acknowledged are read again by the same worker when it restarts (it
 from a dead one (XAUTOCLAIM): at least once. A blocked read returns as soon as an entry arrives, so a trigger is
 handled within milliseconds of the event.
 
+While no application has an EVENT campaign (the hash `gw:camp:eventapps` of triggers.py is empty) the listener
+does not read the stream at all: it moves the group's cursor past the stream's last entry and waits
+`events_block_ms` (EventListener.step says why no event that could trigger a campaign is skipped).
+
 Matching is cheap: the filters of each application's EVENT campaigns (triggers.py) are compiled once and kept
 until a campaign write bumps the application's generation counter (read once per batch for the applications in
 it, not per event); an entry is screened on its `app` and `event_type` fields before its record is decoded, and
@@ -64,6 +68,31 @@ log = logging.getLogger("gateway.campaigns")
 _decode_campaign = msgspec.json.Decoder(models.CampaignResponse).decode
 _decode_record = msgspec.json.Decoder(dict[str, Any]).decode
 _encode = msgspec.json.Encoder().encode
+
+# Move the group's cursor forward to ARGV[2], never back (another worker may have read past it meanwhile): the
+# cursor only says which entries are new to the group. KEYS: the stream. ARGV: group, entry id. 1 if moved.
+_ADVANCE: Final = """
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local name, last
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+  end
+  if name == ARGV[1] then
+    local lm, ls = parse(last)
+    local tm, ts = parse(ARGV[2])
+    if tm > lm or (tm == lm and ts > ls) then
+      redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], ARGV[2])
+      return 1
+    end
+    return 0
+  end
+end
+return 0
+"""
 
 # Mark (campaign, event) handled and count its run metrics, once: nothing if already marked or the campaign is gone.
 # KEYS: marker, run record, runs zset, campaign hash (one slot). ARGV: ttl_s, start (ISO), start (ms), then
@@ -154,6 +183,7 @@ class EventListener:
         self.apps = apps or AppStore(redis, "")
         self.clock = clock
         self._record = redis.register_script(_RECORD)
+        self._advance = redis.register_script(_ADVANCE)
         self.caps = CapStore(redis)
         self._cache: dict[str, _AppTriggers] = {}
         self.handled = 0  # entries acknowledged
@@ -194,10 +224,37 @@ class EventListener:
         """Read one batch (this consumer's backlog first, then new entries, waiting up to `block_ms`), handle it
         and acknowledge it; returns the number of entries handled."""
         block = self.config.events_block_ms if block_ms is None else block_ms
+        if await self._skipped():
+            # nothing to read: this consumer's backlog first (acknowledged by handle, which finds no trigger), then
+            # wait instead of a blocked read (a campaign created meanwhile has its events read at the next step)
+            entries = await self.consumer.read(self.config.events_batch, block, new=False)
+            if entries:
+                await self.handle(entries)
+            else:
+                await asyncio.sleep(block / 1000)
+            return len(entries)
         entries = await self.consumer.read(self.config.events_batch, block)
         if entries:
             await self.handle(entries)
         return len(entries)
+
+    async def _skipped(self) -> bool:
+        """When no application has an EVENT campaign, move the group's cursor past the stream's last entry (True)
+        instead of reading what no campaign can take; otherwise False (read as usual). Each command touches one key.
+
+        Exact: (1) L, the stream's last id, is read before (2) the count of `gw:camp:eventapps`. A write making a
+        campaign EVENT adds its application there before it reads the clock for the campaign's start (store.py),
+        so if (2) saw none, that write's start is after (2), hence after every entry up to L was added, hence
+        after their arrival times (stamped before each XADD; one clock assumed); and triggers.triggered takes no
+        event that arrived before the campaign's start (for a campaign turned EVENT by an update, the start is
+        the update: triggers.compile_trigger's `since`). Entries after L stay new to the group for the next read.
+        A stale entry in the hash only makes the listener read."""
+        last = await self.redis.xrevrange(self.events_key, "+", "-", count=1)  # (1)
+        if await self.redis.hlen(triggers.EVENT_APPS_KEY):  # (2)
+            return False
+        if last and last[0][0] is not None:
+            await self._advance(keys=[self.events_key], args=[self.consumer.group, text(last[0][0])])
+        return True
 
     async def claim_once(self) -> int:
         """Take over and handle entries a dead worker left pending longer than the stream's claim_idle_ms."""
@@ -265,12 +322,12 @@ class EventListener:
         ids = sorted(runs.member(i) for i in await self.redis.smembers(triggers.events_key(app)))
         found: list[Trigger] = []
         for cid in ids:
-            latest = await self.redis.hget(campaign_key(app, cid), "latest")
+            latest, since = await self.redis.hmget(campaign_key(app, cid), ["latest", "evsince"])
             raw = None if latest is None else await self.redis.hget(campaign_key(app, cid), f"v{int(latest)}")
             if raw is None:
                 continue
             doc = _decode_campaign(raw)
-            trigger = triggers.compile_trigger(doc, created_at(doc))
+            trigger = triggers.compile_trigger(doc, created_at(doc), None if since is None else int(since))
             if trigger is not None:
                 found.append(trigger)
         return _AppTriggers(generation, found, frozenset(ids))

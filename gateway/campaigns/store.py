@@ -4,7 +4,7 @@ Keys, all under the application's hash tag (one cluster slot, so every transacti
 - `gw:{app}:camps`: zset campaign id -> creation time (ms), for GetCampaigns pages, oldest first;
 - `gw:{app}:camp:<id>`: hash `latest` -> version number, `v<N>` -> CampaignResponse JSON of version N (without
   State, DefaultState and tags, which are worked out when answering), and the run state (runs.py: `paused`,
-  `done`, `active`, `status`);
+  `done`, `active`, `status`) and `evsince`, the ms an update made it an EVENT campaign;
 - `gw:{app}:camp:due` (runs.py): every write puts the campaign there at its next run, or takes it out (paused,
   no run left), in the same transaction as the version; the application joins `gw:camp:apps`;
 - `gw:{app}:camp:events` and `gw:{app}:camp:gen` (triggers.py): the EVENT campaigns, and a counter every write
@@ -41,6 +41,12 @@ from gateway.versions import latest_page, versions_page
 
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
 _encode = msgspec.json.Encoder().encode
+
+# Delete an application's gw:camp:eventapps entry only if it still holds the token. KEYS: the hash; ARGV: app, token.
+_FORGET_EVENT_APP = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
 
 
 def list_key(app: str) -> str:
@@ -102,12 +108,15 @@ def queue_next_run(
         pipe.zadd(runs.due_key(app), {campaign_id: runs.ms(run.start)})
 
 
-def queue_event_index(pipe: aioredis.client.Pipeline, app: str, campaign_id: str, doc: models.CampaignResponse | None) -> None:
+def queue_event_index(pipe: aioredis.client.Pipeline, app: str, campaign_id: str, doc: models.CampaignResponse | None,
+                      token: str | None = None) -> None:
     """Queue on `pipe` the event-trigger index a write implies (triggers.py): the campaign in the application's
     set of EVENT campaigns iff its latest version `doc` is one (None: deleted), and the generation bumped, so every
     worker's listener recompiles the application's filters before its next event."""
-    if doc is not None and doc.Schedule is not None and doc.Schedule.Frequency == "EVENT":
+    if triggers.is_event(doc):
         pipe.sadd(triggers.events_key(app), campaign_id)
+        if token is not None:
+            pipe.set(triggers.event_token_key(app), token)
     else:
         pipe.srem(triggers.events_key(app), campaign_id)
     pipe.incr(triggers.generation_key(app))
@@ -201,6 +210,7 @@ class CampaignStore:
         # Pinpoint's HEAD check of a custom channel's DeliveryUri (webhook.WebhookClient.head_check); raises
         # HeadCheckFailed. None: not checked (tools that store campaigns without the API's configuration)
         self._head_check = head_check
+        self._forget = redis.register_script(_FORGET_EVENT_APP)
 
     @staticmethod
     def resource(app: str, campaign_id: str) -> str:
@@ -211,6 +221,10 @@ class CampaignStore:
 
     async def create_campaign(self, app: str, request: models.WriteCampaignRequest) -> models.CampaignResponse:
         """CreateCampaign: version 1, after every member is checked."""
+        # first, and before the clock is read: the listeners skip the events stream while gw:camp:eventapps is
+        # empty, and this order puts every event they skipped before the campaign's start (listener.py,
+        # EventListener.step); a write refused below leaves an entry that only costs reading
+        token = await self._mark_event_app(app) if triggers.is_event(request) else None
         now = self._clock()
         if request.tags:
             check_tags(request.tags, f"{ROOT}.tags")
@@ -229,7 +243,7 @@ class CampaignStore:
         pipe.hset(campaign_key(app, campaign_id), mapping={"v1": _encode(doc), "latest": 1})
         pipe.zadd(list_key(app), {campaign_id: int(now.timestamp() * 1000)})
         queue_due(pipe, app, doc, done=None, active=None, now=now)
-        queue_event_index(pipe, app, campaign_id, doc)
+        queue_event_index(pipe, app, campaign_id, doc, token)
         await pipe.execute()
         if self.tags is not None and request.tags:
             await self.tags.add(self.resource(app, campaign_id), app, request.tags)
@@ -243,8 +257,9 @@ class CampaignStore:
         key = campaign_key(app, campaign_id)
         while True:
             prev = await self._latest(app, campaign_id)
-            now = self._clock()
             merged = merge(prev, request)
+            token = await self._mark_event_app(app) if triggers.is_event(merged) else None  # as in create_campaign
+            now = self._clock()
             lookups = check_campaign(merged, now=now, previous=prev)
             segment_version = await self._check_lookups(app, merged, lookups)
             check_supported(merged)
@@ -263,10 +278,16 @@ class CampaignStore:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(key, mapping={f"v{version}": _encode(doc), "latest": version})
                     queue_due(pipe, app, doc, done=runs.number(done), active=runs.number(active), now=now)
-                    queue_event_index(pipe, app, campaign_id, doc)
+                    queue_event_index(pipe, app, campaign_id, doc, token)
+                    if not triggers.is_event(doc):
+                        pipe.hdel(key, "evsince")
+                    elif not triggers.is_event(prev):  # its trigger starts no earlier than now (compile_trigger)
+                        pipe.hset(key, "evsince", int(now.timestamp() * 1000))
                     await pipe.execute()
                 except WatchError:
                     continue
+            if triggers.is_event(prev) and not triggers.is_event(doc):
+                await self._forget_event_app(app)
             return (await self._answer(app, [doc]))[0]
 
     async def delete_campaign(self, app: str, campaign_id: str) -> models.CampaignResponse:
@@ -281,6 +302,8 @@ class CampaignStore:
         pipe.zrem(runs.due_key(app), campaign_id)
         queue_event_index(pipe, app, campaign_id, None)
         await pipe.execute()
+        if triggers.is_event(answered):
+            await self._forget_event_app(app)
         await forget_campaign(self.redis, app, campaign_id)  # its per-endpoint limit counters
         if self.tags is not None:
             await self.tags.clear(self.resource(app, campaign_id), app)
@@ -289,6 +312,29 @@ class CampaignStore:
             msgspec.structs.replace(t, State=deleted) for t in answered.AdditionalTreatments
         ]
         return msgspec.structs.replace(answered, State=deleted, DefaultState=deleted, AdditionalTreatments=treatments)
+
+    async def _mark_event_app(self, app: str) -> str:
+        """Put the application in gw:camp:eventapps with a new token, before a write making a campaign EVENT; the
+        write's transaction records the token in the application's slot (queue_event_index)."""
+        token = uuid.uuid4().hex
+        await self.redis.hset(triggers.EVENT_APPS_KEY, app, token)
+        return token
+
+    async def _forget_event_app(self, app: str) -> None:
+        """Take the application out of gw:camp:eventapps once it has no EVENT campaign left (after the transaction
+        that removed one). The two keys are in different slots, so: read the entry's token, check in the app's slot
+        that no EVENT campaign is left and that the last committed EVENT write is that token's (a write that set
+        a newer token is still in flight), then delete the entry only if it still holds the token (no write
+        started meanwhile). Any race leaves the entry: a stale entry only costs the listeners reading."""
+        token = await self.redis.hget(triggers.EVENT_APPS_KEY, app)
+        if token is None:
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.scard(triggers.events_key(app))
+        pipe.get(triggers.event_token_key(app))
+        left, committed = await pipe.execute()
+        if left == 0 and committed == token:
+            await self._forget(keys=[triggers.EVENT_APPS_KEY], args=[app, token])
 
     # -- in-app -------------------------------------------------------------------------------------------------
 

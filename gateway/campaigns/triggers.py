@@ -21,9 +21,9 @@ Pinpoint's CampaignEventFilter (API reference, CampaignEventFilter and EventDime
 - Every dimension present must hold (AND).
 
 A campaign triggers on events that arrive while it is active: at or after its start (StartTime, or its creation
-for IMMEDIATE) and before EndTime; never on an event its own send, or any EVENT campaign's send, caused (a
-campaign on `_email.delivered` that sends email would otherwise trigger itself, or two such campaigns each other,
-forever); events of scheduled campaigns' sends do trigger.
+for IMMEDIATE; for a campaign an update turned EVENT, no earlier than that update) and before EndTime; never on an
+event its own send, or any EVENT campaign's send, caused (a campaign on `_email.delivered` that sends email would
+otherwise trigger itself, or two such campaigns each other, forever); events of scheduled campaigns' sends do trigger.
 
 "If Amazon Pinpoint can't deliver a message from an event-based campaign within five minutes, it drops the
 message" (Pinpoint's campaign quotas). Gateway counts the five minutes from the event's arrival (its
@@ -65,9 +65,26 @@ _COMPARE: Final[dict[str, Callable[[float, float], bool]]] = {
 _ATTRIBUTE_TYPES: Final = frozenset({"INCLUSIVE", "EXCLUSIVE", "CONTAINS", "BEFORE", "AFTER", "ON", "BETWEEN"})
 
 
+#: Hash of the applications that may have EVENT campaigns (a superset), application -> the token of the last write
+#: making one of its campaigns EVENT: store.py sets it before that write's transaction and removes it after the
+#: application's last EVENT campaign is gone. Empty: the listeners skip the events stream (listener.py).
+EVENT_APPS_KEY: Final = "gw:camp:eventapps"
+
+
+def is_event(doc: models.CampaignResponse | models.WriteCampaignRequest | None) -> bool:
+    """Whether the campaign (version, or write) is event-triggered (Schedule.Frequency EVENT)."""
+    return doc is not None and doc.Schedule is not None and doc.Schedule.Frequency == "EVENT"
+
+
 def events_key(app: str) -> str:
     """Set of the application's EVENT campaign ids (store.py keeps it with every write)."""
     return keys.app_key(app, "camp", "events")
+
+
+def event_token_key(app: str) -> str:
+    """The token of the last committed write that made one of the application's campaigns EVENT (store.py): its
+    entry in EVENT_APPS_KEY may go only while that entry still holds this token."""
+    return keys.app_key(app, "camp", "evtoken")
 
 
 def generation_key(app: str) -> str:
@@ -184,8 +201,10 @@ class Trigger(NamedTuple):
     matches: EventPredicate
 
 
-def compile_trigger(campaign: models.CampaignResponse, created: dt.datetime) -> Trigger | None:
-    """The Trigger of a campaign's latest version; None unless it is an unpaused EVENT campaign."""
+def compile_trigger(campaign: models.CampaignResponse, created: dt.datetime, since_ms: int | None = None) -> Trigger | None:
+    """The Trigger of a campaign's latest version; None unless it is an unpaused EVENT campaign. `since_ms`: when an
+    update made a campaign of another Frequency EVENT (store.py's `evsince`), its start is no earlier than that: an
+    event that arrived before the campaign was an EVENT campaign does not trigger it."""
     schedule = campaign.Schedule
     if schedule is None or schedule.Frequency != "EVENT" or schedule.EventFilter is None or campaign.IsPaused:
         return None
@@ -193,7 +212,10 @@ def compile_trigger(campaign: models.CampaignResponse, created: dt.datetime) -> 
     end = None
     if schedule.EndTime is not None:
         end = int(parse_at(schedule.EndTime, campaign_zone(schedule.Timezone)).timestamp() * 1000)
-    return Trigger(campaign, int(start.timestamp() * 1000), end, compile_filter(schedule.EventFilter))
+    start_ms = int(start.timestamp() * 1000)
+    if since_ms is not None:
+        start_ms = max(start_ms, since_ms)
+    return Trigger(campaign, start_ms, end, compile_filter(schedule.EventFilter))
 
 
 def triggered(trigger: Trigger, e: EventFacts, event_campaigns: frozenset[str] = frozenset()) -> bool:

@@ -79,8 +79,9 @@ class StreamConsumer:
         await self.ensure_group()
         self._backlog = False
 
-    async def read(self, count: int, block_ms: int) -> list[Entry]:
-        """The next entries for this consumer: its own backlog first, then new entries (blocking up to block_ms)."""
+    async def read(self, count: int, block_ms: int, *, new: bool = True) -> list[Entry]:
+        """The next entries for this consumer: its own backlog first, then new entries (blocking up to block_ms);
+        `new` False: the backlog only ([] once it is read)."""
         try:
             if self._backlog:
                 reply = await self.redis.xreadgroup(self.group, self.consumer, {self.key: self._backlog_from}, count=count)
@@ -97,7 +98,9 @@ class StreamConsumer:
                     self._backlog_before, self._backlog_from = self._backlog_from, entries[-1][0]
                     if live:
                         return live
-                    return await self.read(count, block_ms)
+                    return await self.read(count, block_ms, new=new)
+            if not new:
+                return []
             reply = await self.reader.xreadgroup(
                 self.group, self.consumer, {self.key: ">"}, count=count, block=block_ms or None
             )

@@ -327,3 +327,119 @@ async def test_event_campaign_sends_do_not_cascade_but_scheduled_ones_trigger(re
     await lst.step(block_ms=1)
     got = sorted((eid, ctx["campaign_id"]) for eid, ctx, _ in await enqueued(redis))
     assert got == sorted([("e002", a.Id), ("e002", b.Id)])
+
+
+# -- no EVENT campaign: the listener skips the stream ------------------------------------------------------------
+
+
+async def group_info(redis: aioredis.Redis, group: str = "campaign-triggers") -> dict[str, Any]:
+    [info] = [g for g in await redis.xinfo_groups(EVENTS) if g["name"].decode() == group]
+    return {"last": info["last-delivered-id"].decode(), "pending": info["pending"]}
+
+
+async def test_without_event_campaigns_the_listener_reads_nothing_yet_its_cursor_advances(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    lst = listener(redis, clock)
+    await lst.consumer.ensure_group()
+    old = [await put_event(redis, f"e00{i}", "purchase", clock.now) for i in (0, 2)]
+    assert await lst.step(block_ms=1) == 0
+    assert lst.handled == 0
+    assert await group_info(redis) == {"last": old[-1], "pending": 0}
+
+    # a campaign created afterwards triggers on the next event, not on the older ones
+    clock.now += dt.timedelta(seconds=1)
+    camp = await create(redis, clock, segment, {"EventType": {"Values": ["purchase"]}})
+    assert await redis.hexists(triggers.EVENT_APPS_KEY, APP)
+    new = await put_event(redis, "e000", "purchase", clock.now)
+    assert await lst.step(block_ms=1) == 1
+    assert [(e, k) for e, _, k in await enqueued(redis)] == [("e000", idempotency_key(camp.Id, new))]
+    assert await group_info(redis) == {"last": new, "pending": 0}
+
+
+async def test_a_skipping_listener_still_acknowledges_its_own_backlog(redis: Any) -> None:
+    clock = Clock(dt.datetime.now(dt.UTC))
+    first = listener(redis, clock)
+    await first.consumer.ensure_group()
+    await put_event(redis, "e000", "purchase", clock.now)
+    assert len(await first.consumer.read(10, 1)) == 1  # read, then the worker died before acknowledging it
+    assert (await group_info(redis))["pending"] == 1
+    restarted = listener(redis, clock)
+    assert await restarted.step(block_ms=1) == 1
+    assert (await group_info(redis))["pending"] == 0
+    assert await restarted.step(block_ms=1) == 0
+
+
+async def test_the_cursor_never_moves_back(redis: Any) -> None:
+    clock = Clock(dt.datetime.now(dt.UTC))
+    lst = listener(redis, clock)
+    await lst.consumer.ensure_group()
+    early = await put_event(redis, "e000", "purchase", clock.now)
+    late = await put_event(redis, "e000", "purchase", clock.now)
+    assert await lst._advance(keys=[EVENTS], args=["campaign-triggers", late]) == 1
+    assert await lst._advance(keys=[EVENTS], args=["campaign-triggers", early]) == 0  # a slower worker's L
+    assert (await group_info(redis))["last"] == late
+
+
+async def test_a_stale_event_app_only_makes_the_listener_read(redis: Any) -> None:
+    clock = Clock(dt.datetime.now(dt.UTC))
+    lst = listener(redis, clock)
+    await lst.consumer.ensure_group()
+    await redis.hset(triggers.EVENT_APPS_KEY, "gone-app", "token")
+    last = await put_event(redis, "e000", "purchase", clock.now)
+    assert await lst.step(block_ms=1) == 1
+    assert lst.handled == 1
+    assert await group_info(redis) == {"last": last, "pending": 0}
+    assert await enqueued(redis) == []
+
+
+async def test_the_app_leaves_the_event_apps_with_its_last_event_campaign(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    store = campaigns(redis, clock)
+    one = await create(redis, clock, segment, {"EventType": {"Values": ["purchase"]}})
+    two = await create(redis, clock, segment, {"EventType": {"Values": ["refund"]}})
+    await store.delete_campaign(APP, one.Id)
+    assert await redis.hexists(triggers.EVENT_APPS_KEY, APP)  # `two` is left
+    await store.update_campaign(APP, two.Id, models.WriteCampaignRequest(Schedule=models.Schedule(
+        StartTime="IMMEDIATE", Frequency="ONCE")))
+    assert not await redis.hexists(triggers.EVENT_APPS_KEY, APP)  # updated to another Frequency
+
+    three = await create(redis, clock, segment, {"EventType": {"Values": ["purchase"]}})
+    assert await redis.hexists(triggers.EVENT_APPS_KEY, APP)
+    await store.delete_campaign(APP, three.Id)
+    assert await redis.hlen(triggers.EVENT_APPS_KEY) == 0
+
+
+async def test_a_write_in_flight_keeps_the_app_among_the_event_apps(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    store = campaigns(redis, clock)
+    one = await create(redis, clock, segment, {"EventType": {"Values": ["purchase"]}})
+    # another CreateCampaign marked the app and has not committed yet (or was refused): its token is not the
+    # application's committed one, so deleting `one` must leave the app in
+    await store._mark_event_app(APP)
+    await store.delete_campaign(APP, one.Id)
+    assert await redis.hexists(triggers.EVENT_APPS_KEY, APP)
+
+
+async def test_a_campaign_an_update_made_event_ignores_events_from_before_the_update(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    store = campaigns(redis, clock)
+    camp = await store.create_campaign(APP, msgspec.convert({
+        "Name": "later", "SegmentId": segment,
+        "MessageConfiguration": {"EmailMessage": {"FromAddress": "shop@gateway.test", "Title": "A", "HtmlBody": "A"}},
+        "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"}}, models.WriteCampaignRequest))
+    lst = listener(redis, clock)
+    await lst.consumer.ensure_group()
+    clock.now += dt.timedelta(seconds=1)
+    before = await put_event(redis, "e000", "purchase", clock.now)  # after the creation, before the update
+    clock.now += dt.timedelta(seconds=1)
+    await store.update_campaign(APP, camp.Id, models.WriteCampaignRequest(Schedule=models.Schedule(
+        StartTime="IMMEDIATE", Frequency="EVENT", EventFilter=models.CampaignEventFilter(
+            FilterType="ENDPOINT", Dimensions=models.EventDimensions(EventType=models.SetDimension(Values=["purchase"]))))))
+    after = await put_event(redis, "e002", "purchase", clock.now)
+    assert await lst.step(block_ms=1) == 2  # the listener lagged: both entries are read
+    assert [(e, k) for e, _, k in await enqueued(redis)] == [("e002", idempotency_key(camp.Id, after))]
+    assert before < after
