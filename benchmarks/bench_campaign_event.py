@@ -24,7 +24,6 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -52,7 +51,7 @@ CAMPAIGNS = 25
 
 def percentile(values: list[int], p: float) -> int:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def seed(redis: aioredis.Redis, n: int) -> None:

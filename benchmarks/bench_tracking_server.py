@@ -210,7 +210,8 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--clients", type=int, default=32, help="connections per load process (at 64 the naive aiohttp baseline stalled a run on 2 cores)")
+    ap.add_argument("--clients", type=int, default=32,
+                    help="connections per load process (at 64 the naive aiohttp baseline stalled a run on 2 cores)")
     ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
     ap.add_argument("--no-results", action="store_true")
     args = ap.parse_args()
