@@ -116,9 +116,10 @@ def test_locust_every_user_class_with_no_environment_and_every_recipient_reaches
     assert set(asked) == {"email", "sms", "sms_receipts", "apns", "fcm"}  # sms_receipts: one per SMS
     for sink, n in asked.items():
         # every recipient of every answered request reached its sandbox, and nothing else did: a request the end
-        # of the test cut off (at most one per user) may or may not have been delivered
+        # of the test cut off (at most one per user, of at most 20 recipients) may or may not have been delivered,
+        # and several users send to one sink (email: SendMessages, SendUsersMessages and the stream)
         assert 0 < confirmed[sink] <= received[sink] <= n, (sink, report)
-        assert n - confirmed[sink] <= 20, (sink, report)
+        assert n - confirmed[sink] <= 20 * len(USER_CLASSES), (sink, report)
 
 
 def test_a_second_dev_on_the_same_data_dir_is_refused(stack: Stack) -> None:
