@@ -13,6 +13,7 @@ closing the connection, since the byte stream can no longer be trusted to be in 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 import msgspec
@@ -94,46 +95,36 @@ def parse_request(buf: bytes | bytearray) -> tuple[Request | None, int]:
         raise HttpError(400, "malformed HTTP version")
     if len(lines) - 1 > MAX_HEADERS:
         raise HttpError(431, "too many header fields")
-    length = -1
-    hosts = 0
-    user_agent = ""
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not _TOKEN.match(name):  # also white space before the colon, or an obs-fold line
-            raise HttpError(400, "malformed header field")
-        if b"\r" in value or b"\n" in value or _BAD_VALUE.search(value):
-            raise HttpError(400, "control character in a header field")
-        value = value.strip(b" \t")
-        lname = name.lower()
-        if lname == b"user-agent":
-            user_agent = value.decode("latin-1")
-        elif lname == b"host":
-            hosts += 1
-        elif lname == b"content-length":
-            if not value.isdigit() or len(value) > 9 or (length >= 0 and int(value) != length):
-                raise HttpError(400, "malformed Content-Length")
-            length = int(value)
-        elif lname == b"transfer-encoding":
-            raise HttpError(501, "Transfer-Encoding is not supported")
-        elif lname == b"connection":
-            tokens = {t.strip() for t in value.lower().split(b",")}
-            if b"close" in tokens:
-                keep_alive = False
-            elif b"keep-alive" in tokens:
-                keep_alive = True
-    if version == b"HTTP/1.1" and hosts != 1:
-        raise HttpError(400, "exactly one Host header is required")
+    keep_alive, user_agent, length = _interpret(_checked_fields(lines[1:]), keep_alive, version == b"HTTP/1.1")
     return _finish(buf, method, target, keep_alive, user_agent, length, end + 4)
 
 
 def _request(buf: bytes | bytearray, m: re.Match[bytes], head_end: int) -> tuple[Request | None, int]:
     """The request of a head that matched _HEAD (its fields are well-formed; their values are checked here)."""
     method, target, minor, fields = m.groups()
-    keep_alive = minor == b"1"
+    keep_alive, user_agent, length = _interpret(_FIELD.findall(fields), minor == b"1", minor == b"1")
+    return _finish(buf, method, target, keep_alive, user_agent, length, head_end)
+
+
+def _checked_fields(lines: list[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """The (name, value) of each header line, refusing a malformed one (the slow path's check; the fast path's
+    _HEAD expression only matches well-formed fields)."""
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.match(name):  # also white space before the colon, or an obs-fold line
+            raise HttpError(400, "malformed header field")
+        if b"\r" in value or b"\n" in value or _BAD_VALUE.search(value):
+            raise HttpError(400, "control character in a header field")
+        yield name, value.strip(b" \t")
+
+
+def _interpret(fields: Iterable[tuple[bytes, bytes]], keep_alive: bool, http11: bool) -> tuple[bool, str, int]:
+    """What the tracking server reads of the header fields: keep-alive (from the version's default), the
+    User-Agent, and the Content-Length (-1: none); exactly one Host in HTTP/1.1, no Transfer-Encoding."""
     length = -1
     hosts = 0
     user_agent = ""
-    for name, value in _FIELD.findall(fields):
+    for name, value in fields:
         lname = name.lower()
         if lname == b"user-agent":
             user_agent = value.decode("latin-1")
@@ -151,9 +142,9 @@ def _request(buf: bytes | bytearray, m: re.Match[bytes], head_end: int) -> tuple
                 keep_alive = False
             elif b"keep-alive" in tokens:
                 keep_alive = True
-    if minor == b"1" and hosts != 1:
+    if http11 and hosts != 1:
         raise HttpError(400, "exactly one Host header is required")
-    return _finish(buf, method, target, keep_alive, user_agent, length, head_end)
+    return keep_alive, user_agent, length
 
 
 def _finish(buf: bytes | bytearray, method: bytes, target: bytes, keep_alive: bool, user_agent: str, length: int,
