@@ -99,24 +99,10 @@ def mac(bytes key, bytes data):
 cdef str _token(const unsigned char* key, unsigned char* raw, Py_ssize_t n):
     """Unpadded URL-safe base64 of body || mac, written straight into a new str. `raw` holds the body in its first
     `n` bytes and has room for 16 more (the MAC goes there)."""
-    cdef Py_ssize_t total = n + 16, outlen = (total * 4 + 2) // 3, i = 0, o = 0
-    cdef unsigned char* dst
-    cdef unsigned int w
+    cdef Py_ssize_t total = n + 16, outlen = (total * 4 + 2) // 3
     _sip128(key, raw, n, raw + n)
     result = PyUnicode_New(outlen, 127)
-    dst = PyUnicode_1BYTE_DATA(result)
-    while i + 3 <= total:
-        w = (raw[i] << 16) | (raw[i + 1] << 8) | raw[i + 2]
-        dst[o] = _B64[(w >> 18) & 63]; dst[o + 1] = _B64[(w >> 12) & 63]
-        dst[o + 2] = _B64[(w >> 6) & 63]; dst[o + 3] = _B64[w & 63]
-        o += 4
-        i += 3
-    if total - i == 1:
-        w = raw[i] << 16
-        dst[o] = _B64[(w >> 18) & 63]; dst[o + 1] = _B64[(w >> 12) & 63]
-    elif total - i == 2:
-        w = (raw[i] << 16) | (raw[i + 1] << 8)
-        dst[o] = _B64[(w >> 18) & 63]; dst[o + 1] = _B64[(w >> 12) & 63]; dst[o + 2] = _B64[(w >> 6) & 63]
+    _b64_into(raw, total, PyUnicode_1BYTE_DATA(result))
     return result
 
 
