@@ -418,8 +418,10 @@ class CampaignsConfig(_Base):
     poll_ms: PositiveInt = 1000  # how often the worker looks for due campaign runs
     lease_ms: Annotated[int, msgspec.Meta(ge=1000)] = 30_000  # a run's lease; another worker takes over after it
     # MessageRequests (of at most 100 endpoints each) enqueued per pipelined round trip: also the most a takeover
-    # can enqueue twice
-    chunk_requests: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    # can enqueue twice. 50 rather than 10: the worker running the campaign reads the entries as they arrive, and
+    # bigger bursts give it fuller batches (bench_campaign at 300k endpoints: 1.06-1.10x the direct-XADD baseline
+    # end to end, against 1.15-1.17x with 10)
+    chunk_requests: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
     due_per_poll: PositiveInt = 10  # due campaigns per application looked at per poll
     # EVENT campaigns: the worker's listener reads the events stream in this consumer group (its own cursor)
     events_group: str = "campaign-triggers"
