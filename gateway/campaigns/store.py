@@ -466,9 +466,11 @@ class CampaignStore:
             else [{} for _ in docs]
         )
         out = []
+        now = self._clock()
         for i, doc in enumerate(docs):
             status = campaign_status(
-                is_paused=bool(doc.IsPaused), segment_exists=bool(found[i]), run_status=_RUN_STATUSES.get(statuses[i])
+                is_paused=bool(doc.IsPaused), segment_exists=bool(found[i]), run_status=_RUN_STATUSES.get(statuses[i]),
+                ended=_event_campaign_ended(doc, now),
             )
             state = models.CampaignState(CampaignStatus=status)
             treatments = None if doc.AdditionalTreatments is None else [
@@ -478,6 +480,18 @@ class CampaignStore:
                 doc, State=state, DefaultState=state, AdditionalTreatments=treatments, tags=tags[i] or None
             ))
         return out
+
+
+def _event_campaign_ended(doc: models.CampaignResponse, now: dt.datetime) -> bool:
+    """An EVENT campaign past its EndTime: its listener triggers no more (triggers.py), so it is over. (Scheduled
+    campaigns end through their runs.)"""
+    schedule = doc.Schedule
+    if schedule is None or schedule.Frequency != "EVENT" or schedule.EndTime is None:
+        return False
+    try:
+        return parse_instant(schedule.EndTime) <= now
+    except ValueError:  # checked at create: a stored one always parses
+        return False
 
 
 def _members(req: models.WriteCampaignRequest) -> list[tuple[str, models.CustomDeliveryConfiguration]]:

@@ -443,3 +443,16 @@ async def test_a_campaign_an_update_made_event_ignores_events_from_before_the_up
     assert await lst.step(block_ms=1) == 2  # the listener lagged: both entries are read
     assert [(e, k) for e, _, k in await enqueued(redis)] == [("e002", idempotency_key(camp.Id, after))]
     assert before < after
+
+
+async def test_an_event_campaign_is_completed_once_its_end_time_has_passed(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    end = (clock.now + dt.timedelta(hours=1)).isoformat()
+    camp = await create(redis, clock, segment, {"EventType": {"Values": ["purchase"]}})
+    camp = await campaigns(redis, clock).update_campaign(APP, camp.Id, msgspec.convert(
+        {"Schedule": {**msgspec.to_builtins(camp.Schedule), "EndTime": end}}, models.WriteCampaignRequest))
+    assert camp.State == models.CampaignState(CampaignStatus="SCHEDULED")
+    clock.now += dt.timedelta(hours=1)  # EndTime: Pinpoint's listener sends nothing more, and says COMPLETED
+    got = await campaigns(redis, clock).get_campaign(APP, camp.Id, None)
+    assert got.State == got.DefaultState == models.CampaignState(CampaignStatus="COMPLETED")
