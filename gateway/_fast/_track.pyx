@@ -32,48 +32,45 @@ cdef inline uint64_t _le64(const unsigned char* p) noexcept nogil:
     return r
 
 
+cdef inline void _rounds(uint64_t* v, int count) noexcept nogil:
+    """`count` SipRounds over the state v[0..3]."""
+    cdef int r
+    for r in range(count):
+        v[0] += v[1]; v[1] = _rotl(v[1], 13); v[1] ^= v[0]; v[0] = _rotl(v[0], 32)
+        v[2] += v[3]; v[3] = _rotl(v[3], 16); v[3] ^= v[2]
+        v[0] += v[3]; v[3] = _rotl(v[3], 21); v[3] ^= v[0]
+        v[2] += v[1]; v[1] = _rotl(v[1], 17); v[1] ^= v[2]; v[2] = _rotl(v[2], 32)
+
+
 cdef void _sip128(const unsigned char* key, const unsigned char* m, Py_ssize_t n, unsigned char* out) noexcept nogil:
     cdef uint64_t k0 = _le64(key), k1 = _le64(key + 8)
-    cdef uint64_t v0 = k0 ^ 0x736F6D6570736575ULL, v1 = k1 ^ 0x646F72616E646F6DULL ^ 0xEE
-    cdef uint64_t v2 = k0 ^ 0x6C7967656E657261ULL, v3 = k1 ^ 0x7465646279746573ULL
+    cdef uint64_t v[4]
     cdef uint64_t b, w
     cdef Py_ssize_t i, end = n - n % 8
-    cdef int r, t
+    cdef int t
+    v[0] = k0 ^ 0x736F6D6570736575ULL
+    v[1] = k1 ^ 0x646F72616E646F6DULL ^ 0xEE
+    v[2] = k0 ^ 0x6C7967656E657261ULL
+    v[3] = k1 ^ 0x7465646279746573ULL
     for i in range(0, end, 8):
         w = _le64(m + i)
-        v3 ^= w
-        for r in range(2):
-            v0 += v1; v1 = _rotl(v1, 13); v1 ^= v0; v0 = _rotl(v0, 32)
-            v2 += v3; v3 = _rotl(v3, 16); v3 ^= v2
-            v0 += v3; v3 = _rotl(v3, 21); v3 ^= v0
-            v2 += v1; v1 = _rotl(v1, 17); v1 ^= v2; v2 = _rotl(v2, 32)
-        v0 ^= w
+        v[3] ^= w
+        _rounds(v, 2)
+        v[0] ^= w
     b = (<uint64_t>(n & 0xFF)) << 56
     for t in range(n - end):
         b |= (<uint64_t>m[end + t]) << (8 * t)
-    v3 ^= b
-    for r in range(2):
-        v0 += v1; v1 = _rotl(v1, 13); v1 ^= v0; v0 = _rotl(v0, 32)
-        v2 += v3; v3 = _rotl(v3, 16); v3 ^= v2
-        v0 += v3; v3 = _rotl(v3, 21); v3 ^= v0
-        v2 += v1; v1 = _rotl(v1, 17); v1 ^= v2; v2 = _rotl(v2, 32)
-    v0 ^= b
-    v2 ^= 0xEE
-    for r in range(4):
-        v0 += v1; v1 = _rotl(v1, 13); v1 ^= v0; v0 = _rotl(v0, 32)
-        v2 += v3; v3 = _rotl(v3, 16); v3 ^= v2
-        v0 += v3; v3 = _rotl(v3, 21); v3 ^= v0
-        v2 += v1; v1 = _rotl(v1, 17); v1 ^= v2; v2 = _rotl(v2, 32)
-    w = v0 ^ v1 ^ v2 ^ v3
+    v[3] ^= b
+    _rounds(v, 2)
+    v[0] ^= b
+    v[2] ^= 0xEE
+    _rounds(v, 4)
+    w = v[0] ^ v[1] ^ v[2] ^ v[3]
     for t in range(8):
         out[t] = <unsigned char>(w >> (8 * t))
-    v1 ^= 0xDD
-    for r in range(4):
-        v0 += v1; v1 = _rotl(v1, 13); v1 ^= v0; v0 = _rotl(v0, 32)
-        v2 += v3; v3 = _rotl(v3, 16); v3 ^= v2
-        v0 += v3; v3 = _rotl(v3, 21); v3 ^= v0
-        v2 += v1; v1 = _rotl(v1, 17); v1 ^= v2; v2 = _rotl(v2, 32)
-    w = v0 ^ v1 ^ v2 ^ v3
+    v[1] ^= 0xDD
+    _rounds(v, 4)
+    w = v[0] ^ v[1] ^ v[2] ^ v[3]
     for t in range(8):
         out[8 + t] = <unsigned char>(w >> (8 * t))
 
