@@ -107,14 +107,10 @@ async def wait_for(redis: aioredis.Redis, key: str, n: int, timeout: float) -> N
         await asyncio.sleep(0.05)  # polling for the end of a benchmark run, not measuring with it
 
 
-async def run_listener(url: str, args: argparse.Namespace) -> list[int]:
-    redis = aioredis.Redis.from_url(url)
-    await redis.flushall()
-    await seed(redis, args.endpoints)
-    listener = EventListener(redis, producer=Producer(redis), consumer="bench", config=CampaignsConfig())
-    await listener.consumer.ensure_group()
-    stopping = asyncio.Event()
-    task = asyncio.create_task(listener.run(stopping))
+async def measure(redis: aioredis.Redis, args: argparse.Namespace, stopping: asyncio.Event,
+                  task: asyncio.Task[None]) -> list[int]:
+    """Put the events at the configured rate, wait until every one has its stream entry, stop `task`, and return
+    each event's latency to its entry (ms)."""
     ids = await put_events(redis, args.events, args.endpoints, args.rate)
     await wait_for(redis, SEND, len(ids), 120)
     stopping.set()
@@ -122,6 +118,16 @@ async def run_listener(url: str, args: argparse.Namespace) -> list[int]:
     out = latencies(ids, await redis.xrange(SEND))
     await redis.aclose()
     return out
+
+
+async def run_listener(url: str, args: argparse.Namespace) -> list[int]:
+    redis = aioredis.Redis.from_url(url)
+    await redis.flushall()
+    await seed(redis, args.endpoints)
+    listener = EventListener(redis, producer=Producer(redis), consumer="bench", config=CampaignsConfig())
+    await listener.consumer.ensure_group()
+    stopping = asyncio.Event()
+    return await measure(redis, args, stopping, asyncio.create_task(listener.run(stopping)))
 
 
 async def run_baseline(url: str, args: argparse.Namespace) -> list[int]:
@@ -142,14 +148,7 @@ async def run_baseline(url: str, args: argparse.Namespace) -> list[int]:
                 pipe.xack(EVENTS, "baseline", *[i for i, _ in items])
                 await pipe.execute()
 
-    task = asyncio.create_task(consume())
-    ids = await put_events(redis, args.events, args.endpoints, args.rate)
-    await wait_for(redis, SEND, len(ids), 120)
-    stopping.set()
-    await task
-    out = latencies(ids, await redis.xrange(SEND))
-    await redis.aclose()
-    return out
+    return await measure(redis, args, stopping, asyncio.create_task(consume()))
 
 
 async def main() -> None:
