@@ -110,6 +110,7 @@ class Correlator:
         self._memory: dict[str, dlr.Sent] = {}  # canonical id -> Sent, until written
         self._batch: list[tuple[str, dlr.Sent]] = []
         self._batch_done: asyncio.Future[None] | None = None
+        self._pending: set[asyncio.Future[None]] = set()  # batches' futures until their write is tried
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
         self.write_failures = 0
@@ -130,7 +131,9 @@ class Correlator:
         self._memory[cid] = sent
         self._batch.append((cid, sent))
         if self._batch_done is None:
-            self._batch_done = asyncio.get_running_loop().create_future()
+            done = self._batch_done = asyncio.get_running_loop().create_future()
+            self._pending.add(done)
+            done.add_done_callback(self._pending.discard)
         if not self._flushing:
             self._flushing = True
             self._task = asyncio.get_running_loop().create_task(self._flush_loop())  # keep a strong reference
@@ -138,12 +141,12 @@ class Correlator:
             self.on_noted(cid)
 
     async def durable(self) -> None:
-        """Wait until every mapping noted so far is in Redis. A Redis failure is logged, the mappings stay in
-        memory (receipts in this process still match) and are retried: the SMS itself was sent, so the send must
-        not fail and be repeated."""
-        fut = self._batch_done
-        if fut is not None:
-            await asyncio.shield(fut)
+        """Wait until every mapping noted so far has been written, including a batch whose write is in flight.
+        A Redis failure ends the wait too: it is logged, the mappings stay in memory (receipts in this process
+        still match) and are retried: the SMS itself was sent, so the send must not fail and be repeated."""
+        pending = list(self._pending)  # the batch being gathered and the one being written
+        if pending:
+            await asyncio.shield(asyncio.gather(*pending))
 
     async def _flush_loop(self) -> None:
         try:
