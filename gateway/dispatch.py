@@ -185,6 +185,7 @@ class Dispatcher:
         # channels that take a batch of recipients per call (base.BatchChannel: the custom channel's webhook)
         self._batching = {id(r.channel) for r in routes.values() if hasattr(r.channel, "send_batch")}
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the per-application writes' backoff
+        self.wall: Callable[[], float] = time.time  # the clock entries' deadlines (deadline_ms) are checked against
         # email open/click tracking and unsubscribe URLs (the [tracking] section), applied after composition
         self.tracker = tracker_from_config(cfg.tracking)
 
@@ -312,9 +313,10 @@ class Dispatcher:
         """Decide every recipient that must not be sent to, before any provider call: per recipient, then against
         the lists its family is screened with (one lookup per list and application)."""
         lists: dict[tuple[Screen, str], list[Job]] = {}
+        now_ms = int(self.wall() * 1000)
         for j in jobs:
             try:
-                self._screen_one(j, duplicates)
+                self._screen_one(j, duplicates, now_ms)
             except Exception as exc:  # a bug on this recipient's data: it fails alone
                 log.exception("screening a recipient of entry %s failed", j.entry.id)
                 j.refuse("PERMANENT_FAILURE", 500, f"Internal error while screening the recipient: {_describe(exc)}")
@@ -338,7 +340,7 @@ class Dispatcher:
                     if opted:
                         j.refuse("OPT_OUT", 400, "The phone number has opted out of SMS for this application")
 
-    def _screen_one(self, j: Job, duplicates: set[str]) -> None:
+    def _screen_one(self, j: Job, duplicates: set[str], now_ms: int) -> None:
         """The checks of one recipient that need no Redis: refuses `j` when it must not be sent, else sets its
         route (and, for an endpoint, its channel type and address; the address as its family normalizes it)."""
         # a campaign's custom delivery: every recipient through that channel, whatever its own type
@@ -364,6 +366,9 @@ class Dispatcher:
             if not j.address:
                 j.refuse("PERMANENT_FAILURE", 400, "Endpoint has no Address")
                 return
+        if past_deadline(j.entry.deadline_ms, now_ms):  # after the endpoint's type: its family names the event
+            j.refuse("PERMANENT_FAILURE", 410, expired_message(j.entry.deadline_ms))
+            return
         if not j.channel_type:
             j.refuse("PERMANENT_FAILURE", 400, "ChannelType is required for each address")
             return
@@ -744,6 +749,16 @@ def _observe(m: EngineMetrics, jobs: list[Job], entries: int, dead: int, now_ms:
             hist = cells.send_seconds
             hist.counts[bisect_left(SEND_BUCKETS, sent)] += 1
             hist.sum += sent
+
+
+def past_deadline(deadline_ms: int | None, now_ms: int) -> bool:
+    """An entry with a deadline (its `deadline_ms` field) is no longer sent once the deadline has passed."""
+    return deadline_ms is not None and now_ms > deadline_ms
+
+
+def expired_message(deadline_ms: int | None) -> str:
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((deadline_ms or 0) // 1000))
+    return f"Not sent: the request's deadline ({when}.{(deadline_ms or 0) % 1000:03d}Z) passed before it could be sent"
 
 
 def _describe(exc: BaseException) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -62,25 +62,34 @@ class Producer:
 
     async def send_messages(self, app: str, request: MessageRequest | Mapping[str, Any] | bytes | str, *,
                             idempotency_key: str | None = None, reply_to: str | None = None,
-                            transactional: bool | None = None) -> str:
-        """Enqueue a SendMessages request; returns the stream entry id (the RequestId of the response)."""
+                            transactional: bool | None = None, deadline_ms: int | None = None) -> str:
+        """Enqueue a SendMessages request; returns the stream entry id (the RequestId of the response).
+        `deadline_ms`: Unix time in milliseconds after which it is not sent (its recipients end PERMANENT_FAILURE)."""
         req = _as(MessageRequest, request)
-        fields = codec.encode_request(app, req, idempotency_key=idempotency_key, reply_to=reply_to)
+        fields = codec.encode_request(app, req, idempotency_key=idempotency_key, reply_to=reply_to,
+                                      deadline_ms=deadline_ms)
         return _text(await self.redis.xadd(self._key(req, transactional), fields))
 
     async def send_users_messages(self, app: str, request: SendUsersMessageRequest | Mapping[str, Any] | bytes | str,
                                   *, idempotency_key: str | None = None, reply_to: str | None = None,
-                                  transactional: bool | None = None) -> str:
+                                  transactional: bool | None = None, deadline_ms: int | None = None) -> str:
         req = _as(SendUsersMessageRequest, request)
-        fields = codec.encode_request(app, req, idempotency_key=idempotency_key, reply_to=reply_to)
+        fields = codec.encode_request(app, req, idempotency_key=idempotency_key, reply_to=reply_to,
+                                      deadline_ms=deadline_ms)
         return _text(await self.redis.xadd(self._key(req, transactional), fields))
 
-    async def send_many(self, app: str, requests: Iterable[MessageRequest | Mapping[str, Any]]) -> list[str]:
-        """Enqueue many requests in one pipelined round trip."""
+    async def send_many(self, app: str, requests: Iterable[MessageRequest | Mapping[str, Any]], *,
+                        deadlines: Sequence[int | None] | None = None) -> list[str]:
+        """Enqueue many requests in one pipelined round trip; `deadlines`, when given, is each request's
+        `deadline_ms` (send_messages), in order."""
+        reqs = list(requests)
+        if deadlines is not None and len(deadlines) != len(reqs):
+            raise ValueError(f"{len(deadlines)} deadlines for {len(reqs)} requests")
         pipe = self.redis.pipeline(transaction=False)
-        for r in requests:
+        for i, r in enumerate(reqs):
             req = _as(MessageRequest, r)
-            pipe.xadd(self._key(req, None), codec.encode_request(app, req))
+            pipe.xadd(self._key(req, None),
+                      codec.encode_request(app, req, deadline_ms=deadlines[i] if deadlines is not None else None))
         return [_text(i) for i in await pipe.execute()]
 
     async def send_messages_and_wait(self, app: str, request: MessageRequest | Mapping[str, Any] | bytes | str, *,

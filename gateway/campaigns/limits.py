@@ -17,6 +17,10 @@ Pinpoint's CampaignLimits (API reference, CampaignLimits; ../shared/reference/pi
 - Daily or Total 0 is no limit (as Pinpoint's journey caps say of 0, "this limit will not apply"): a campaign
   that may send nothing is not what anyone sets a limit of 0 for.
 
+MaximumDuration is applied twice: a recipient already past it is not enqueued (below), and every request
+enqueued carries the deadline (`request_deadline_ms`) so the engine does not send it later either, however long
+it waits in the stream or for a retry (the engine's `deadline_ms` stream field: PERMANENT_FAILURE and an event).
+
 An endpoint a limit stops is counted in the run metrics under the reason Pinpoint's campaign events give for it
 (`campaign_send_status`): DAILY_CAP, CAMPAIGN_CAP (Total), EXPIRED (MaximumDuration). Pinpoint's run-metrics
 table has no name for these; the event names are the closest official ones.
@@ -25,6 +29,7 @@ table has no name for these; the event names are the closest official ones.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Final, NamedTuple
 
 from gateway import models
@@ -74,8 +79,18 @@ def _cap(value: int | None) -> int | None:
 
 
 def deadline(at: dt.datetime, caps: Caps) -> dt.datetime | None:
-    """The last instant a recipient due at `at` may still be enqueued (None: no MaximumDuration)."""
+    """The last instant a recipient due at `at` may still be enqueued or sent (None: no MaximumDuration)."""
     return None if caps.max_duration is None else at + caps.max_duration
+
+
+def request_deadline_ms(ats: Iterable[dt.datetime], caps: Caps) -> int | None:
+    """The `deadline_ms` of a request to recipients due at `ats`: the engine sends none of them after the
+    earliest one's deadline, so no recipient is sent past its own (None: no MaximumDuration)."""
+    if caps.max_duration is None:
+        return None
+    end = deadline(min(ats), caps)
+    assert end is not None
+    return int(end.timestamp() * 1000)
 
 
 def expired(at: dt.datetime, caps: Caps, now: dt.datetime) -> bool:

@@ -23,7 +23,9 @@ be in the campaign's segment (the reference evaluator of gateway/segments/refere
 plan.py's plan_treatment per treatment (split by CohortId, opt-out, inactive, channel, quiet time, the same run
 metrics) and messages.py's MessageRequest, whose Context gives every event of the send campaign_id,
 campaign_activity_id and treatment_id. Pinpoint's five-minute rule (triggers.py) drops a message it is too late
-for: run metric EVENT_EXPIRED and a `_campaign.send` event with campaign_send_status EXPIRED.
+for: run metric EVENT_EXPIRED and a `_campaign.send` event with campaign_send_status EXPIRED. The request it
+enqueues carries the same bound as its `deadline_ms`: a message that waits in the stream (or for a retry) past the
+five minutes is not sent either; it ends PERMANENT_FAILURE with its event.
 
 Each (campaign, event) is handled once: its run metrics are counted in the same script that sets the handled
 marker (SET NX, in the campaign's slot), so a redelivered entry counts nothing twice; the request carries the
@@ -378,7 +380,9 @@ class EventListener:
                     content = treatment_content(local, chosen.treatment_id)
                     [request] = run_requests(content, [event.endpoint_id], campaign_id=cid, activity_id=activity,
                                              treatment_id=chosen.treatment_id)
-                    await self.producer.send_messages(app, request, idempotency_key=idempotency_key(cid, entry_id))
+                    # the five minutes bound the send too, however long the message waits in the stream
+                    await self.producer.send_messages(app, request, idempotency_key=idempotency_key(cid, entry_id),
+                                                      deadline_ms=event.arrival_ms + triggers.EXPIRY_MS)
         fields = metric_fields(plans, held)
         return await self._count(trigger, app, entry_id, fields, now)
 

@@ -25,7 +25,8 @@ two, or one whose lease expired while it enqueued, makes the worker that takes o
 delivery is at least once, with at most one chunk per takeover sent twice, and nothing skipped.
 
 Limits (limits.py) are applied per chunk, just before its XADDs: recipients past MaximumDuration are dropped and
-counted EXPIRED, the rest go through the shared Daily/Total counters (capstore.py, one script call per chunk);
+counted EXPIRED (the others' requests carry the deadline, so the engine does not send them later), the rest go
+through the shared Daily/Total counters (capstore.py, one script call per chunk);
 the counts of those stopped are written with the cursor, so a repeated chunk is counted once.
 
 Between chunks the runner checks the campaign: deleted, it stops at once; paused, it stops and the run stays
@@ -58,7 +59,7 @@ from gateway.api.appstore import AppStore
 from gateway.campaigns import hooks, runs
 from gateway.campaigns.capstore import CapStore
 from gateway.campaigns.inappstore import InAppStore
-from gateway.campaigns.limits import EXPIRED, Caps, effective_caps, expired
+from gateway.campaigns.limits import EXPIRED, Caps, effective_caps, expired, request_deadline_ms
 from gateway.campaigns.messages import campaign_context, run_requests
 from gateway.campaigns.plan import (
     IN_APP,
@@ -521,7 +522,7 @@ class Scheduler:
                 # the limits first: a DELIVERY hook delivers what it is given, so it must only get admitted ones
                 sent, counts = 0, dict[str, int]()
                 if admitted:
-                    shot = Shot(app, cid, tid, activity, iso(run.start), content, hook)
+                    shot = Shot(app, cid, tid, activity, iso(run.start), content, hook, caps)
                     sent, counts = await self._deliver(shot, admitted)
                 await self._advance(lease, record_key, tid, part[-1][0], sent, denied, counts)
                 enqueued += len(admitted)
@@ -558,8 +559,8 @@ class Scheduler:
         self, app: str, cid: str, number: int, part: list[Recipient], caps: Caps
     ) -> tuple[list[Recipient], Counter[str]]:
         """The chunk's recipients the limits let through (counted in the shared counters, capstore.py), and how many
-        each limit stopped: past MaximumDuration (EXPIRED, not enqueued: the engine has no send deadline, so the
-        runner never hands it a late recipient), then Daily and Total."""
+        each limit stopped: past MaximumDuration (EXPIRED, not enqueued; those enqueued carry the deadline, which
+        the engine checks before sending), then Daily and Total."""
         denied: Counter[str] = Counter()
         if caps.max_duration is None and not caps.counted:
             return part, denied  # no limit in force (most campaigns): nothing to look at per recipient
@@ -691,7 +692,11 @@ class Scheduler:
             requests += run_requests(content, custom, campaign_id=shot.campaign_id, activity_id=shot.activity_id,
                                      treatment_id=shot.treatment_id, custom=True, configs=configs)
         if requests:
-            await self.producer.send_many(app, requests)
+            deadlines = None
+            if shot.caps is not None and shot.caps.max_duration is not None:
+                at = {r.endpoint_id: r.at for r in recipients}
+                deadlines = [request_deadline_ms((at[e] for e in req.Endpoints or ()), shot.caps) for req in requests]
+            await self.producer.send_many(app, requests, deadlines=deadlines)
 
 
 class Shot(NamedTuple):
@@ -704,4 +709,5 @@ class Shot(NamedTuple):
     scheduled_time: str
     content: Content
     hook: models.CampaignHook | None
+    caps: Caps | None = None  # their MaximumDuration becomes each request's deadline
 

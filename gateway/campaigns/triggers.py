@@ -29,7 +29,9 @@ otherwise trigger itself, or two such campaigns each other, forever); events of 
 message" (Pinpoint's campaign quotas). Gateway counts the five minutes from the event's arrival (its
 `arrival_timestamp`; a client's own `event_timestamp` may be hours old for events an SDK sent late): a trigger
 handled later than that is dropped, counted as the run metric EVENT_EXPIRED (Gateway's name: Pinpoint documents
-the drop, not a metric for it) and recorded as a `_campaign.send` event with campaign_send_status EXPIRED.
+the drop, not a metric for it) and recorded as a `_campaign.send` event with campaign_send_status EXPIRED. The
+request of a trigger handled in time carries the same bound as its deadline, which the engine checks before
+sending.
 """
 
 from __future__ import annotations

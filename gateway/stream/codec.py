@@ -1,8 +1,10 @@
 """Stream entries ⇄ send requests.
 
 The contract (README "Stream contract"): field `app`, field `request` (JSON of Pinpoint's MessageRequest, or of
-SendUsersMessageRequest when `kind` is `users`), optional `idempotency_key` and `reply_to` (a key under
-`keys.REPLY_PREFIX`, nothing else). Fields the engine
+SendUsersMessageRequest when `kind` is `users`), optional `idempotency_key`, `reply_to` (a key under
+`keys.REPLY_PREFIX`, nothing else) and `deadline_ms` (Unix time in milliseconds after which the request is not
+sent: its recipients end PERMANENT_FAILURE; campaigns set it from MaximumDuration and the five-minute rule of
+event-triggered sends). Fields the engine
 adds when it re-enqueues a retry: `attempt`, `only` (JSON list of the recipient keys still to send),
 `message_ids` (JSON map key → message id, so a retry keeps its ids) and `origin` (the first entry's id).
 """
@@ -37,6 +39,7 @@ class SendEntry(msgspec.Struct, kw_only=True):
     request: MessageRequest | SendUsersMessageRequest
     idempotency_key: str | None = None
     reply_to: str | None = None
+    deadline_ms: int | None = None
     attempt: int = 1
     only: list[str] | None = None
     message_ids: dict[str, str] | None = None
@@ -94,6 +97,7 @@ def decode(entry_id: str, fields: dict[bytes, bytes]) -> SendEntry:
     reply_to = _text(fields, b"reply_to")
     if reply_to is not None and not keys.is_reply(reply_to):
         raise _bad_reply_to()
+    deadline_ms = _deadline(fields.get(b"deadline_ms"))
     try:
         attempt = int(fields.get(b"attempt", b"1"))
         only = _keys.decode(fields[b"only"]) if b"only" in fields else None
@@ -102,9 +106,22 @@ def decode(entry_id: str, fields: dict[bytes, bytes]) -> SendEntry:
         raise DecodeError(f"retry fields are corrupt: {exc}") from None
     return SendEntry(
         id=entry_id, app=app, kind=kind,
-        request=request, idempotency_key=idem, reply_to=reply_to, attempt=attempt, only=only,
+        request=request, idempotency_key=idem, reply_to=reply_to, deadline_ms=deadline_ms, attempt=attempt, only=only,
         message_ids=message_ids, origin=_text(fields, b"origin") or "",
     )
+
+
+#: The largest deadline accepted: the year 9999 (a larger number is a mistake, not a deadline).
+_MAX_DEADLINE_MS = 253_402_300_799_999
+
+
+def _deadline(raw: bytes | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 15 or not 0 < int(raw) <= _MAX_DEADLINE_MS:
+        raise DecodeError(f"field 'deadline_ms' must be a Unix time in milliseconds (1 to {_MAX_DEADLINE_MS}), "
+                          f"got {raw[:40]!r}")
+    return int(raw)
 
 
 def _bad_reply_to() -> DecodeError:
@@ -126,15 +143,19 @@ def retry_fields(entry: SendEntry, raw_request: bytes, keys: list[str], message_
     }
     if entry.idempotency_key:
         out["idempotency_key"] = entry.idempotency_key.encode()
+    if entry.deadline_ms is not None:  # a retry is bound by the first attempt's deadline
+        out["deadline_ms"] = str(entry.deadline_ms).encode()
     return out
 
 
 def encode_request(app: str, request: MessageRequest | SendUsersMessageRequest, *, idempotency_key: str | None = None,
-                   reply_to: str | None = None) -> dict[str, bytes]:
+                   reply_to: str | None = None, deadline_ms: int | None = None) -> dict[str, bytes]:
     """Stream fields for a new request (the producer API and `gateway send` use this). DecodeError when
-    `reply_to` is not a reply key (keys.reply)."""
+    `reply_to` is not a reply key (keys.reply) or `deadline_ms` is not a time in milliseconds."""
     if reply_to and not keys.is_reply(reply_to):
         raise _bad_reply_to()
+    if deadline_ms is not None:
+        _deadline(str(deadline_ms).encode())
     fields = {"app": app.encode(), "request": _encode(request)}
     if isinstance(request, SendUsersMessageRequest):
         fields["kind"] = b"users"
@@ -142,4 +163,6 @@ def encode_request(app: str, request: MessageRequest | SendUsersMessageRequest, 
         fields["idempotency_key"] = idempotency_key.encode()
     if reply_to:
         fields["reply_to"] = reply_to.encode()
+    if deadline_ms is not None:
+        fields["deadline_ms"] = str(deadline_ms).encode()
     return fields

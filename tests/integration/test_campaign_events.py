@@ -154,6 +154,9 @@ async def test_a_trigger_five_minutes_after_the_event_is_dropped_with_a_metric_a
     clock.now = arrival + dt.timedelta(seconds=300)  # exactly five minutes: still in time
     await lst.step(block_ms=1)
     assert [e for e, _, _ in await enqueued(redis)] == ["e000"]
+    # the engine is held to the same five minutes: the request's deadline is the event's arrival + 300 s
+    [(_, fields)] = await redis.xrange(SEND)
+    assert int(fields[b"deadline_ms"]) == ms(arrival) + 300_000
 
     last = (await redis.xrevrange(EVENTS, count=1))[0][0]
     await put_event(redis, "e002", "purchase", arrival)  # handled a little more than five minutes after it arrived

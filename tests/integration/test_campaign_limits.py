@@ -9,6 +9,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
 
 from gateway import models
@@ -154,6 +155,51 @@ async def test_maximum_duration_expires_a_run_that_starts_too_late(redis: Any) -
     assert (await metrics(redis, clock, camp.Id))[0]["EXPIRED"] == "5"
 
 
+async def deadlines(redis: aioredis.Redis) -> list[tuple[list[str], int | None]]:
+    """(endpoint ids, deadline_ms) of every request in the stream, in order."""
+    out = []
+    for _, fields in await redis.xrange("gateway:send"):
+        req = msgspec.json.decode(fields[b"request"], type=models.MessageRequest)
+        raw = fields.get(b"deadline_ms")
+        out.append((sorted(req.Endpoints or {}), int(raw) if raw is not None else None))
+    return out
+
+
+async def test_every_request_carries_its_maximum_duration_as_the_engines_deadline(redis: Any) -> None:
+    segment, _ = await seed(redis, 5)
+    clock = Clock(T0)
+    start = T0 + dt.timedelta(hours=1)
+    await create(redis, clock, segment, Limits={"MaximumDuration": 120},
+                 Schedule={"StartTime": start.isoformat(), "Frequency": "ONCE"})
+    clock.now = start + dt.timedelta(seconds=30)  # a worker 30 s late: 90 s left
+    assert await scheduler(redis, clock).tick() == 1
+    end = int((start + dt.timedelta(seconds=120)).timestamp() * 1000)
+    assert await deadlines(redis) == [(["e000", "e001", "e002", "e003", "e004"], end)]
+
+
+async def test_a_local_time_runs_requests_carry_each_zones_own_deadline(redis: Any) -> None:
+    zones = ["Europe/Berlin", "America/New_York"]
+    segment, _ = await seed(redis, 4, lambda i: zones[i % 2])
+    clock = Clock(T0)
+    await create(redis, clock, segment, Limits={"MaximumDuration": 600}, Schedule={
+        "StartTime": "2030-03-02T09:00:00", "Timezone": "UTC+01", "Frequency": "ONCE", "IsLocalTime": True})
+    s = scheduler(redis, clock)
+    for now in (dt.datetime(2030, 3, 2, 8, 0, tzinfo=dt.UTC), dt.datetime(2030, 3, 2, 14, 0, tzinfo=dt.UTC)):
+        clock.now = now
+        assert await s.tick() == 1
+    assert await deadlines(redis) == [
+        (["e000", "e002"], int(dt.datetime(2030, 3, 2, 8, 10, tzinfo=dt.UTC).timestamp() * 1000)),
+        (["e001", "e003"], int(dt.datetime(2030, 3, 2, 14, 10, tzinfo=dt.UTC).timestamp() * 1000))]
+
+
+async def test_without_a_maximum_duration_requests_have_no_deadline(redis: Any) -> None:
+    segment, _ = await seed(redis, 3)
+    clock = Clock(T0)
+    await create(redis, clock, segment)
+    assert await scheduler(redis, clock).tick() == 1
+    assert [d for _, d in await deadlines(redis)] == [None]
+
+
 async def test_a_takeover_does_not_count_a_repeated_chunk_twice(redis: Any) -> None:
     """The limits' counters are idempotent per run: a chunk enqueued again after a takeover passes again, and
     the endpoints in it are counted once towards Total."""
@@ -170,8 +216,8 @@ async def test_a_takeover_does_not_count_a_repeated_chunk_twice(redis: Any) -> N
         def __init__(self) -> None:
             self.dead = asyncio.Event()
 
-        async def send_many(self, app: str, requests: Any) -> list[str]:
-            ids = await Producer(redis).send_many(app, requests)
+        async def send_many(self, app: str, requests: Any, **kw: Any) -> list[str]:
+            ids = await Producer(redis).send_many(app, requests, **kw)
             self.dead.set()
             await asyncio.Event().wait()
             return ids

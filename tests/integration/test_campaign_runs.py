@@ -186,8 +186,8 @@ class Hanging:
         self.producer, self.good = producer, good
         self.hung = asyncio.Event()
 
-    async def send_many(self, app: str, requests: Any) -> list[str]:
-        ids = await self.producer.send_many(app, requests)
+    async def send_many(self, app: str, requests: Any, **kw: Any) -> list[str]:
+        ids = await self.producer.send_many(app, requests, **kw)
         self.good -= 1
         if self.good < 0:
             self.hung.set()
@@ -223,10 +223,10 @@ async def test_a_worker_whose_lease_was_taken_writes_nothing_more(redis: Any) ->
     taken = asyncio.Event()
 
     class Slow:
-        async def send_many(self, app: str, requests: Any) -> list[str]:
+        async def send_many(self, app: str, requests: Any, **kw: Any) -> list[str]:
             taken.set()
             await gate.wait()
-            return await Producer(redis).send_many(app, requests)
+            return await Producer(redis).send_many(app, requests, **kw)
 
     stale = scheduler(redis, clock, Slow(), chunk_requests=1)
     task = asyncio.create_task(stale.tick())
@@ -249,8 +249,8 @@ async def test_pause_or_delete_stops_a_run_in_progress(redis: Any, action: str) 
     camps = store(redis, clock)
 
     class Interrupting:
-        async def send_many(self, app: str, requests: Any) -> list[str]:
-            ids = await Producer(redis).send_many(app, requests)
+        async def send_many(self, app: str, requests: Any, **kw: Any) -> list[str]:
+            ids = await Producer(redis).send_many(app, requests, **kw)
             if action == "pause":
                 await camps.update_campaign(APP, camp.Id, models.WriteCampaignRequest(IsPaused=True))
             elif await redis.exists(runs.run_key(APP, camp.Id, 0)):
@@ -397,9 +397,9 @@ async def test_a_stopping_worker_hands_its_run_over_at_once_between_chunks(redis
     stopping = asyncio.Event()
 
     class StopAfterFirst:
-        async def send_many(self, app: str, requests: Any) -> list[str]:
+        async def send_many(self, app: str, requests: Any, **kw: Any) -> list[str]:
             stopping.set()  # SIGTERM arrives while the first chunk is enqueued
-            return await Producer(redis).send_many(app, requests)
+            return await Producer(redis).send_many(app, requests, **kw)
 
     s = Scheduler(redis, producer=StopAfterFirst(), clock=clock, config=CampaignsConfig(chunk_requests=1),  # type: ignore[arg-type]
                   stopping=stopping)

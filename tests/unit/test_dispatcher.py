@@ -585,3 +585,48 @@ async def test_a_busy_redis_is_waited_out_so_the_batch_is_not_sent_again(rig: Ri
     assert [r["event_type"] for r in rig.events() if not r["event_type"].endswith(".send")] == \
         ["_fpush.unregistered", "_fake.delivered", "_fpush.unregistered"]
     assert rig.push.addresses == ["tok-0", "tok-1", "tok-2"]  # each sent once
+
+
+# ------------------------------------------------------------------------------------------ deadlines
+
+
+async def test_a_request_past_its_deadline_is_not_sent_and_each_recipient_fails_with_an_event(rig: Rig) -> None:
+    rig.dispatcher.wall = lambda: 1_800_000_000.0  # a mocked wall clock
+    put_endpoint(rig.redis, "ep1", "tok-1")
+    await rig.process(
+        rig.entry(send("late@example.com", Context={"campaign_id": "c1", "treatment_id": "0"}), "1-0",
+                  deadline_ms=1_799_999_999_999),
+        rig.entry(to_endpoints("ep1"), "2-0", deadline_ms=1_799_999_999_000),
+        rig.entry(send("due@example.com"), "3-0", deadline_ms=1_800_000_000_000),  # the deadline itself is in time
+        rig.entry(send("free@example.com"), "4-0"),
+    )
+    assert rig.mail.addresses == ["due@example.com", "free@example.com"] and rig.push.addresses == []
+    assert rig.events_of("late@example.com") == [("_fmail.rejected", "PERMANENT_FAILURE", "410")]
+    assert rig.events_of("tok-1") == [("_fpush.rejected", "PERMANENT_FAILURE", "410")]
+    assert rig.only("late@example.com")["status_message"] == (
+        "Not sent: the request's deadline (2027-01-15T07:59:59.999Z) passed before it could be sent")
+    assert (rig.only("late@example.com")["campaign_id"], rig.only("late@example.com")["treatment_id"]) == ("c1", "0")
+    assert rig.dispatcher.counts == {"SUCCESSFUL": 2, "PERMANENT_FAILURE": 2}
+
+
+async def test_a_retry_keeps_the_first_attempts_deadline_and_expires_by_it(rig: Rig) -> None:
+    now = [1_800_000_000.0]
+    rig.dispatcher.wall = lambda: now[0]
+    rig.mail.answers = {"soft@example.com": TransientError("421 try later", code=421)}
+    await rig.process(rig.entry(send("soft@example.com"), "1-0", deadline_ms=1_800_000_060_000))
+    [(fields, _)] = retry_members(rig.redis)
+    assert fields["deadline_ms"] == "1800000060000"
+    rig.mail.answers = {}
+    now[0] += 61  # the retry is due after the deadline
+    again = {k: v for k, v in fields.items() if k not in ("app", "request")}
+    await rig.process(rig.entry(send("soft@example.com"), "9-0", **again))
+    assert rig.mail.addresses == ["soft@example.com"]  # the first attempt only
+    assert rig.events_of("soft@example.com")[-1] == ("_fmail.rejected", "PERMANENT_FAILURE", "410")
+
+
+@pytest.mark.parametrize("raw", [b"", b"-5", b"0", b"12.5", b"soon", b"9" * 16, b"253402300800000"])
+async def test_a_deadline_that_is_not_a_time_in_milliseconds_dead_letters_the_entry(rig: Rig, raw: bytes) -> None:
+    await rig.process(rig.entry(send("x@example.com"), "1-0", deadline_ms=raw))
+    assert rig.mail.addresses == []
+    [dead] = rig.redis.stream(DEAD)
+    assert b"field 'deadline_ms' must be a Unix time in milliseconds" in dead[b"reason"]
