@@ -122,3 +122,31 @@ def test_channel_and_sandbox_run_on_uvloop(redis_server: Any) -> None:
             await client.aclose()
 
     assert uvloop.run(main())
+
+
+async def test_a_bind_that_comes_up_after_the_close_began_is_dropped_and_its_supervisor_ends(
+        smsc: SandboxSmsc, redis: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """asyncio.wait_for (Python 3.11) can lose a cancel that arrives as the connection it waits for completes;
+    the close must not then wait forever on a bind that came up behind its back."""
+    from gateway.channels.smpp.session import SmppSession
+
+    began, release = asyncio.Event(), asyncio.Event()
+    real_bind = SmppSession.bind
+
+    async def slow_bind(self: SmppSession, *args: Any, **kw: Any) -> Any:
+        began.set()
+        await release.wait()
+        return await real_bind(self, *args, **kw)
+
+    monkeypatch.setattr(SmppSession, "bind", slow_bind)
+    ch = create(cfg(smsc.port, connect_timeout_s=0.2), Runtime(redis, None))
+    await ch.start()  # no bind within 0.2 s: start returns, the supervisor keeps trying
+    await asyncio.wait_for(began.wait(), 5)
+    ch.closing = True  # the close began, and (as when wait_for lost it) the supervisor was not cancelled
+    release.set()
+    link = ch.links[0]
+    assert link.task is not None
+    await asyncio.wait_for(link.task, 5)
+    assert link.session is None and link.binds == 0
+    await until(lambda: not smsc.sessions)
+    await asyncio.wait_for(ch.aclose(), 5)

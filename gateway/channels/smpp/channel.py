@@ -156,6 +156,9 @@ class _Link:
                 self.last_error = errors.ConnectError(f"cannot reach the SMSC: {exc.__class__.__name__}")
                 log.warning("%s bind %d: connect failed: %r", cfg.name, self.index, exc)
             else:
+                if ch.closing:  # the close began while this bind came up; its cancel can be lost: asyncio.wait_for
+                    opened.abort()  # (3.11) returns a result that is ready when the cancel arrives instead of raising
+                    return
                 self.session = opened
                 self.binds += 1
                 self.last_error = None
@@ -284,6 +287,8 @@ class SmppChannel:
         for lk in self.links:
             if lk.task is not None:
                 lk.task.cancel()
+            if lk.session is not None and lk.session not in sessions:
+                lk.session.abort()  # came up while the others unbound: its supervisor returns once it is closed
         await asyncio.gather(*(lk.task for lk in self.links if lk.task is not None), return_exceptions=True)
         if self._receipt_task is not None:
             self._receipt_task.cancel()
