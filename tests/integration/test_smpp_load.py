@@ -75,7 +75,6 @@ async def test_ten_thousand_sms_with_receipts_through_a_small_pool(peer: NodeSms
                         receipts[mid] += 1
                     else:
                         raise AssertionError(record)
-        elapsed = time.perf_counter() - started
         assert len(accepted) == N and set(receipts) == accepted and set(receipts.values()) == {1}
         stats = await peer.stats()
         while stats["unanswered"]:  # the last answers leave after their events are stored
@@ -88,7 +87,6 @@ async def test_ten_thousand_sms_with_receipts_through_a_small_pool(peer: NodeSms
         pending = await redis.xpending("gateway:send", "gateway")
         assert pending["pending"] == 0
         assert await redis.keys("gw:{app1}:smsid:*") == []
-        assert elapsed < 45
     finally:
         worker.stop()
         await task
