@@ -11,7 +11,7 @@ from redis.asyncio.client import Pipeline
 from gateway import models
 from gateway.channels import urlguard
 from gateway.channels.urlguard import IPNetwork
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, RecommendersConfig
 from gateway.recommenders.builtin import BuiltinRecommender, BuiltinSettings, Interaction
 from gateway.recommenders.store import RecommenderStore
 from gateway.recommenders.validate import RecommenderRequest
@@ -55,10 +55,14 @@ class Recommenders:
 def recommenders_from_config(config: GatewayConfig, redis: aioredis.Redis) -> Recommenders:
     """The service `gateway serve --api` wires: `config.recommenders` for the built-in recommender, the custom
     channel's SSRF allowlist (`campaigns.webhooks.allow_networks`) for https URIs."""
-    r = config.recommenders
-    settings = BuiltinSettings(
+    store = RecommenderStore(redis, flag_ttl_s=config.recommenders.flag_ttl_s)
+    return Recommenders(store, BuiltinRecommender(redis, builtin_settings(config.recommenders)),
+                        urlguard.parse_networks(config.campaigns.webhooks.allow_networks))
+
+
+def builtin_settings(r: RecommendersConfig) -> BuiltinSettings:
+    """The built-in recommender's settings from the `[recommenders]` config section."""
+    return BuiltinSettings(
         item_attribute=r.item_attribute, half_life_days=r.half_life_days, history_size=r.history_size,
         pair_window=r.pair_window, co_size=r.co_size, history_ttl_days=r.history_ttl_days,
     )
-    return Recommenders(RecommenderStore(redis, flag_ttl_s=r.flag_ttl_s), BuiltinRecommender(redis, settings),
-                        urlguard.parse_networks(config.campaigns.webhooks.allow_networks))

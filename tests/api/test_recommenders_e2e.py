@@ -165,3 +165,36 @@ def test_loopback_model_service_only_under_the_custom_channel_allowlist(
     assert made["RecommendationProviderUri"] == "https://127.0.0.1:8443/recs"
     code, _, message = error_of(lambda: create(pp, RecommendationProviderUri="https://10.0.0.1/recs"))
     assert code == "BadRequestException" and "RecommendationProviderUri" in message
+
+
+def _put(pp: Any, app_id: str, endpoint: str, items: list[str], user: str | None = None) -> None:
+    batch: dict[str, Any] = {"Endpoint": {"User": {"UserId": user}} if user else {}, "Events": {
+        f"ev-{i}": {"EventType": "product.viewed", "Timestamp": "2026-12-08T00:00:00Z", "Attributes": {"item_id": it}}
+        for i, it in enumerate(items)}}
+    out = pp.put_events(ApplicationId=app_id, EventsRequest={"BatchItem": {endpoint: batch}})
+    assert {r["StatusCode"] for r in out["EventsResponse"]["Results"][endpoint]["EventsItemResponse"].values()} == {202}
+
+
+def test_put_events_feed_the_builtin_recommender_only_once_configured(
+    pp: Any, app_id: str, sync_redis: redis.Redis, api_server: ApiServer
+) -> None:
+    rec_keys = f"gw:{{{app_id}}}:rec:*"
+    _put(pp, app_id, "ep-1", ["tent", "stove"])
+    assert sync_redis.keys(rec_keys) == []  # off: no configuration names gateway:builtin
+    made = create(pp, RecommendationProviderUri="gateway:builtin")
+    _put(pp, app_id, "ep-1", ["tent", "stove"])
+    _put(pp, app_id, "ep-2", ["tent", "stove", "lamp"], user="alice")
+    _put(pp, app_id, "ep-3", ["tent"])
+    assert sync_redis.keys(rec_keys) != []
+    services = api_server.services
+    assert services.recommenders is not None
+    builtin = services.recommenders.builtin  # type: ignore[attr-defined]
+    got = api_server.call(builtin.recommend(app_id, "ep-3", 2))
+    assert [r.item for r in got] == ["stove", "lamp"] and got[0].source == "co-occurrence"
+    by_user = api_server.call(builtin.recommend(app_id, "alice", 5, "PINPOINT_USER_ID"))
+    assert by_user == []  # alice had every item there is
+    # deleting the last built-in configuration turns learning off again
+    pp.delete_recommender_configuration(RecommenderId=made["Id"])
+    sync_redis.delete(*sync_redis.keys(rec_keys))
+    _put(pp, app_id, "ep-4", ["kayak"])
+    assert sync_redis.keys(rec_keys) == []
