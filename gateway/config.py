@@ -495,8 +495,9 @@ class RecommendersConfig(_Base):
     item_attribute: str = "item_id"  # the event attribute that names the item an event is about
     half_life_days: PositiveFloat = 7.0  # popularity (and a history item's pull) halves over this time
     history_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50  # items remembered (and excluded) per recipient
-    pair_window: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10  # a new item pairs with this many recent ones
+    pair_window: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5  # a new item pairs with this many recent ones
     co_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 200  # co-occurring items kept per item (its top)
+    co_read: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50  # of which an answer reads the top this many
     history_ttl_days: PositiveFloat = 90.0  # a recipient's history expires this long after its last event
     flag_ttl_s: PositiveFloat = 5.0  # how long an API process caches "is the built-in recommender configured"
 

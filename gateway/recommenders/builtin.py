@@ -23,7 +23,7 @@ every score decaying (the usual forward-decay trick); when the exponent passes 2
 popularity set once and moves the epoch, so scores never overflow.
 
 Answering (one Lua script, one round trip): the recipient's history, the top co-occurring items of its
-`pair_window` most recent items, their counts and the most popular items; `rank` (pure) scores each candidate
+`pair_window` most recent items (the top `co_read` of each), their counts and the most popular items; `rank` (pure) scores each candidate
 Σ recency(x) · co(x, y) / √(n(x) · n(y)) (cosine-normalised, so a merely popular item does not beat a planted
 partner), leaves out what the recipient already interacted with, and fills the rest from popularity (cold start:
 popularity only).
@@ -72,11 +72,12 @@ if exp > 256 then
 end
 local weight = 2 ^ exp
 local touched = {}
+local popular = {}
 for i = 8, #ARGV, 3 do
   local hkey = KEYS[tonumber(ARGV[i])]
   local second = tonumber(ARGV[i + 1])
   local item = ARGV[i + 2]
-  redis.call('ZINCRBY', KEYS[2], weight, item)
+  popular[item] = (popular[item] or 0) + weight
   if not redis.call('ZSCORE', hkey, item) then
     local recent = redis.call('ZREVRANGE', hkey, 0, window - 1)
     for _, other in ipairs(recent) do
@@ -90,6 +91,8 @@ for i = 8, #ARGV, 3 do
   redis.call('ZADD', hkey, now, item)
   if second > 0 then redis.call('ZADD', KEYS[second], now, item) end
 end
+-- one ZINCRBY per distinct item of the batch (popular items repeat within a batch)
+for item, w in pairs(popular) do redis.call('ZINCRBY', KEYS[2], w, item) end
 for i = 4, #KEYS do
   redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(hcap + 1))
   redis.call('PEXPIRE', KEYS[i], ttl)
@@ -130,8 +133,9 @@ class BuiltinSettings(msgspec.Struct, frozen=True, kw_only=True):
     item_attribute: str = "item_id"
     half_life_days: float = 7.0
     history_size: int = 50
-    pair_window: int = 10
+    pair_window: int = 5
     co_size: int = 200
+    co_read: int = 50
     history_ttl_days: float = 90.0
 
 
@@ -255,7 +259,7 @@ class BuiltinRecommender:
         s = self.settings
         hist_raw, lists_raw, cands, counts_raw, pop = await self._answer(
             keys=[history_key(app, id_type, recipient), pop_key(app), count_key(app)],
-            args=[s.pair_window, s.co_size, n + s.history_size, co_prefix(app)],
+            args=[s.pair_window, s.co_read, n + s.history_size, co_prefix(app)],
         )
         history = _pairs(hist_raw)
         counts = {_text(c): float(k) for c, k in zip(cands, counts_raw, strict=False) if k is not None}

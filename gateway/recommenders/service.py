@@ -64,5 +64,5 @@ def builtin_settings(r: RecommendersConfig) -> BuiltinSettings:
     """The built-in recommender's settings from the `[recommenders]` config section."""
     return BuiltinSettings(
         item_attribute=r.item_attribute, half_life_days=r.half_life_days, history_size=r.history_size,
-        pair_window=r.pair_window, co_size=r.co_size, history_ttl_days=r.history_ttl_days,
+        pair_window=r.pair_window, co_size=r.co_size, co_read=r.co_read, history_ttl_days=r.history_ttl_days,
     )
