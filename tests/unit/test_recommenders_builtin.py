@@ -170,3 +170,26 @@ async def _cli(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.wait_for(asyncio.to_thread(cli_main, argv), 30)
+
+
+async def test_the_learning_switch_is_cached_per_process_for_flag_ttl(redis: aioredis.Redis) -> None:
+    from gateway import models
+    from gateway.recommenders.store import RecommenderStore
+
+    ticks = Clock(0.0)
+    here = RecommenderStore(redis, flag_ttl_s=5.0, clock=ticks)
+    there = RecommenderStore(redis, flag_ttl_s=5.0, clock=ticks)  # another API process
+    assert await here.learning() is False
+    made = await there.create(models.CreateRecommenderConfiguration(
+        RecommendationProviderRoleArn="arn:aws:iam::123456789012:role/r", RecommendationProviderUri="gateway:builtin",
+        RecommendationsDisplayName="Picks"))
+    assert await there.learning() is True  # the process that made the change sees it at once
+    assert await here.learning() is False  # the other one within flag_ttl_s
+    ticks.now = 5.0
+    assert await here.learning() is True
+    await there.update(made.Id, models.UpdateRecommenderConfiguration(
+        RecommendationProviderRoleArn="arn:aws:iam::123456789012:role/r",
+        RecommendationProviderUri="https://models.example.com/r", RecommendationsDisplayName="Picks"))
+    assert await there.learning() is False
+    ticks.now = 10.0
+    assert await here.learning() is False
