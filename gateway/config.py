@@ -487,6 +487,21 @@ class EventsConfig(_Base):
     rollup_interval_ms: PositiveInt = 200  # how long an idle rollup consumer waits before reading again
 
 
+class RecommendersConfig(_Base):
+    """The built-in recommender (gateway/recommenders/builtin.py; docs/recommenders.md). It learns from PutEvents
+    only while some recommender configuration names `gateway:builtin`; https provider and transformer URIs are
+    checked against `campaigns.webhooks.allow_networks` (the custom channel's SSRF allowlist)."""
+
+    item_attribute: str = "item_id"  # the event attribute that names the item an event is about
+    half_life_days: PositiveFloat = 7.0  # popularity (and a history item's pull) halves over this time
+    history_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50  # items remembered (and excluded) per recipient
+    pair_window: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5  # a new item pairs with this many recent ones
+    co_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 200  # co-occurring items kept per item (its top)
+    co_read: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50  # of which an answer reads the top this many
+    history_ttl_days: PositiveFloat = 90.0  # a recipient's history expires this long after its last event
+    flag_ttl_s: PositiveFloat = 5.0  # how long an API process caches "is the built-in recommender configured"
+
+
 class GatewayConfig(_Base):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # One blocking pool per process (gateway/redisconn.py): at most this many connections; a command that finds
@@ -513,6 +528,7 @@ class GatewayConfig(_Base):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     events: EventsConfig = msgspec.field(default_factory=EventsConfig)
+    recommenders: RecommendersConfig = msgspec.field(default_factory=RecommendersConfig)
 
 
 def host_port(value: str) -> tuple[str, int]:

@@ -7,7 +7,8 @@ EventItemResponse naming its problem while the valid ones are recorded (202). Ev
 to the events stream (`gateway:events`, fields `app`, `event_type` and `record`, the JSON record in Pinpoint's
 streaming format) in one pipelined round trip; the in-app SDK's `_inapp.message_displayed` events are also counted
 toward the in-app caps GetInAppMessages applies (campaigns/inapp.py). The endpoint data sent with a batch is written through the
-EndpointService.
+EndpointService. While a recommender configuration names `gateway:builtin`, events whose Attributes name an item
+(`recommenders.item_attribute`) also feed the built-in recommender, in the same pipeline (docs/recommenders.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, Registry
 from gateway.eventdest import targets
 from gateway.eventdest.runner import attach, detach
+from gateway.recommenders.builtin import Interaction
 
 registry = Registry()
 operation = registry.operation
@@ -145,6 +147,10 @@ async def put_events(call: Call) -> models.EventsResponse:
     records: list[tuple[str, bytes]] = []
     results: dict[str, models.ItemResponse] = {}
     in_app: dict[str, dict[str, models.Event]] = {}  # the in-app SDK's display events, counted toward in-app caps
+    # the built-in recommender learns from events naming an item, only while it is configured (a cached check)
+    recommenders = services.recommenders if services.recommenders is not None and \
+        await services.recommenders.learning() else None
+    interactions: list[Interaction] = []
     for endpoint_id, batch in req.BatchItem.items():
         if not _valid_id(endpoint_id):
             results[endpoint_id] = models.ItemResponse(
@@ -176,6 +182,9 @@ async def put_events(call: Call) -> models.EventsResponse:
                 call.app_id, endpoint_id, batch.Endpoint, event, arrival, services.settings.account_id
             )
             records.append((event.EventType, _encode(record)))
+            if recommenders is not None and (item := recommenders.item_of(event)) is not None:
+                user = batch.Endpoint.User.UserId if batch.Endpoint.User is not None else None
+                interactions.append((endpoint_id, user, item))
             if event.EventType.startswith("_inapp."):
                 in_app.setdefault(endpoint_id, {})[event_id] = event
             items[event_id] = models.EventItemResponse(StatusCode=202, Message="Accepted")
@@ -185,6 +194,8 @@ async def put_events(call: Call) -> models.EventsResponse:
         for event_type, record_json in records:
             # the events stream contract (gateway/events.py): app and event_type beside the record, for filtering
             pipe.xadd(services.settings.events_key, {"app": call.app_id, "event_type": event_type, "record": record_json})
+        if recommenders is not None and interactions:
+            await recommenders.stage_events(pipe, call.app_id, interactions)
         await pipe.execute()
     if services.campaigns is not None:
         for endpoint_id, events in in_app.items():

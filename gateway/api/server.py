@@ -47,6 +47,7 @@ from gateway.errors import ConfigError
 from gateway.metrics.core import ApiMetrics
 from gateway.metrics.server import OPERATION, api_middleware
 from gateway.producer import Producer
+from gateway.recommenders.service import recommenders_from_config
 from gateway.segments.jobs import Jobs
 from gateway.segments.store import SegmentStore
 from gateway.templates.store import TemplateStore
@@ -266,6 +267,7 @@ def services_from_config(
         jobs=Jobs(redis, endpoint_store, segment_store, config=config.jobs),
         phone=phone,
         otp=None if otp_service is None else EngineOtpService(otp_service, producer, otp_timeout),
+        recommenders=recommenders_from_config(config, redis),
     )
 
 

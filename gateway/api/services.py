@@ -20,9 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
+from redis.asyncio.client import Pipeline
+
 from gateway import models
 from gateway.api.appstore import AppStore
 from gateway.api.tagstore import TagStore
+from gateway.channels.urlguard import IPNetwork
+from gateway.recommenders.builtin import Interaction
+from gateway.recommenders.validate import RecommenderRequest
 
 TemplateKind = Literal["EMAIL", "SMS", "VOICE", "PUSH", "INAPP"]
 TemplateRequest = (
@@ -249,6 +254,39 @@ class PhoneService(Protocol):
     def validate(self, request: models.NumberValidateRequest) -> models.NumberValidateResponse: ...
 
 
+class RecommenderService(Protocol):
+    """Account-wide recommender configurations (gateway.recommenders.service.Recommenders is one). Requests reach
+    it checked and with defaults filled (gateway.recommenders.validate.normalize, with `allow` as the SSRF guard's
+    allowlist). A missing id is a NotFound subclass."""
+
+    allow: tuple[IPNetwork, ...]
+
+    async def create(self, req: RecommenderRequest) -> models.RecommenderConfigurationResponse: ...
+
+    async def get(self, recommender_id: str) -> models.RecommenderConfigurationResponse: ...
+
+    async def list(self, page_size: int, token: str | None) -> models.ListRecommenderConfigurationsResponse: ...
+
+    async def update(
+        self, recommender_id: str, req: RecommenderRequest
+    ) -> models.RecommenderConfigurationResponse: ...
+
+    async def delete(self, recommender_id: str) -> models.RecommenderConfigurationResponse: ...
+
+    async def learning(self) -> bool:
+        """Whether PutEvents should feed the built-in recommender (`stage_events`)."""
+        ...
+
+    def item_of(self, event: models.Event) -> str | None:
+        """The item id an event carries for the built-in recommender (its configured attribute), if any."""
+        ...
+
+    async def stage_events(self, pipe: Pipeline, app_id: str, interactions: Sequence[Interaction]) -> None:
+        """Queue on `pipe` (sent with PutEvents' own writes) what the built-in recommender learns from these
+        (endpoint id, user id or None, item id) interactions."""
+        ...
+
+
 class Settings:
     """Deployment facts the API needs: where ARNs say they live and where events go."""
 
@@ -285,6 +323,7 @@ class Services:
         messages: MessageService | None = None,
         otp: OtpService | None = None,
         phone: PhoneService | None = None,
+        recommenders: RecommenderService | None = None,
     ) -> None:
         self.settings = settings
         self.apps = apps
@@ -299,3 +338,4 @@ class Services:
         self.messages = messages
         self.otp = otp
         self.phone = phone
+        self.recommenders = recommenders
