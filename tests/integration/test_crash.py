@@ -121,7 +121,9 @@ def _run_with_interruptions(h: Harness, sig: int, interruptions: int) -> None:
         if info["pending"] == 0 and info.get("lag", 0) == 0 and h.r.xlen("gateway:send") and h.outcomes >= N - 1:
             break
         assert time.monotonic() < deadline, f"not drained: {info}"
-        h.wait_outcomes(min(N, h.outcomes + 1), timeout=5) if h.outcomes < N else time.sleep(0.05)
+        # the next outcome may wait for the restarted worker to boot: seconds on a busy machine
+        h.wait_outcomes(min(N, h.outcomes + 1), timeout=max(1.0, deadline - time.monotonic())) \
+            if h.outcomes < N else time.sleep(0.05)
     h.stop_worker(signal.SIGTERM)
 
 
