@@ -109,7 +109,8 @@ class JourneyStore:
         """UpdateJourney: the request merged over the stored journey (validate.merge), under state.py's rules."""
 
         async def write(prev: models.JourneyResponse, now: dt.datetime) -> models.JourneyResponse:
-            states.check_update(prev, request)
+            # the state as reported: a published journey past its EndTime is COMPLETED, which is final
+            states.check_update(msgspec.structs.replace(prev, State=states.reported_state(prev, now)), request)
             merged = merge(prev, request)
             await self._check(app, merged, check_journey(merged, now=now, previous=prev), prev)
             return build_response(app, journey_id, merged, state=merged.State or prev.State or "DRAFT",

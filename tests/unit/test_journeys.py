@@ -163,3 +163,19 @@ async def test_the_journey_command(redis: aioredis.Redis, redis_server: Any, cap
     assert code == 0 and json.loads(out)["StartActivity"] == "w" and json.loads(out)["Id"] == j.Id
     code, out, err = await gw("show", "app", "nope")
     assert (code, out) == (2, "") and "Journey nope not found" in err
+
+
+async def test_a_published_journey_past_its_end_is_completed_and_final(redis: aioredis.Redis) -> None:
+    clock = [NOW]
+    segments = SegmentStore(redis)
+    seg = await segments.create("app", models.WriteSegmentRequest(Name="all"))
+    store = JourneyStore(redis, segments, TemplateStore(redis), clock=lambda: clock[0])
+    schedule = models.JourneySchedule(StartTime="2026-06-01T13:00:00Z", EndTime="2026-06-02T00:00:00Z")
+    j = await store.create_journey("app", _journey(seg.Id, State="ACTIVE", Schedule=schedule))
+    assert j.State == "ACTIVE"
+    clock[0] = dt.datetime(2026, 6, 2, 1, tzinfo=dt.UTC)
+    assert (await store.get_journey("app", j.Id)).State == "COMPLETED"
+    with pytest.raises(JourneyValidationError, match="COMPLETED, which is final"):
+        await store.update_journey("app", j.Id, models.WriteJourneyRequest(Name="late"))
+    with pytest.raises(JourneyValidationError, match="COMPLETED, which is final"):
+        await store.update_journey_state("app", j.Id, models.JourneyStateRequest(State="CANCELLED"))
