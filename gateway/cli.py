@@ -357,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_dev)
 
     from gateway.campaigns import cli as campaign_cli
+    from gateway.journeys import cli as journey_cli
     from gateway.recommenders import cli as recommend_cli
     from gateway.segments import cli as segment_cli
     from gateway.templates import cli as template_cli
@@ -365,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     template_cli.register(sub)  # gateway render
     segment_cli.register(sub)  # gateway segment count|sample
     campaign_cli.register(sub)  # gateway campaign list|show|pause|resume|run-now
+    journey_cli.register(sub)  # gateway journey list|show
     tracking_cli.register(sub)  # gateway tracking
     recommend_cli.register(sub)  # gateway recommend
     return p

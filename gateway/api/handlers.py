@@ -6,10 +6,24 @@ all import, stays a leaf, so there is no import circle).
 
 from __future__ import annotations
 
-from gateway.api import apps, campaigns, channels, endpoints, events, jobs, kpis, messaging, recommenders, segments, tags, templates
+from gateway.api import (
+    apps,
+    campaigns,
+    channels,
+    endpoints,
+    events,
+    jobs,
+    journeys,
+    kpis,
+    messaging,
+    recommenders,
+    segments,
+    tags,
+    templates,
+)
 from gateway.api.registry import Operation, merge
 
-MODULES = (apps, campaigns, channels, endpoints, events, jobs, kpis, messaging, segments, tags, templates,
+MODULES = (apps, campaigns, channels, endpoints, events, jobs, journeys, kpis, messaging, segments, tags, templates,
            recommenders)
 
 HANDLERS: dict[str, Operation] = merge(module.registry for module in MODULES)

@@ -44,6 +44,7 @@ from gateway.channels.webhook import WebhookClient
 from gateway.config import ApiConfig, GatewayConfig
 from gateway.endpoints.store import EndpointStore
 from gateway.errors import ConfigError
+from gateway.journeys.store import JourneyStore
 from gateway.metrics.core import ApiMetrics
 from gateway.metrics.server import OPERATION, api_middleware
 from gateway.producer import Producer
@@ -263,6 +264,9 @@ def services_from_config(
         campaigns=CampaignStore(redis, segment_store, template_store, tags, arn_prefix=settings.arn("").rstrip(":"),
                                 head_check=WebhookClient(config.campaigns.webhooks,
                                                          account_id=config.api.account_id).head_check),
+        journeys=JourneyStore(redis, segment_store, template_store, tags,
+                              head_check=WebhookClient(config.campaigns.webhooks,
+                                                       account_id=config.api.account_id).head_check),
         templates=TemplateAdapter(template_store, settings, tags),
         jobs=Jobs(redis, endpoint_store, segment_store, config=config.jobs),
         phone=phone,

@@ -208,6 +208,27 @@ class CampaignService(Protocol):
     async def record_in_app_events(self, app_id: str, endpoint_id: str, events: Mapping[str, models.Event]) -> None: ...
 
 
+class JourneyService(Protocol):
+    """Journey definitions (gateway.journeys.store.JourneyStore is one). Every member of a WriteJourneyRequest is
+    checked before anything is stored, and State moves by Pinpoint's rules (InvalidRequest naming the member)."""
+
+    async def create_journey(self, app_id: str, request: models.WriteJourneyRequest) -> models.JourneyResponse: ...
+
+    async def get_journey(self, app_id: str, journey_id: str) -> models.JourneyResponse: ...
+
+    async def list_journeys(self, app_id: str, page_size: int, token: str | None) -> models.JourneysResponse: ...
+
+    async def update_journey(
+        self, app_id: str, journey_id: str, request: models.WriteJourneyRequest
+    ) -> models.JourneyResponse: ...
+
+    async def update_journey_state(
+        self, app_id: str, journey_id: str, request: models.JourneyStateRequest
+    ) -> models.JourneyResponse: ...
+
+    async def delete_journey(self, app_id: str, journey_id: str) -> models.JourneyResponse: ...
+
+
 class JobService(Protocol):
     """Import and export jobs (`gateway.segments.jobs.Jobs` is one). `segment_id` restricts a listing to one
     segment's jobs."""
@@ -319,6 +340,7 @@ class Services:
         templates: TemplateService | None = None,
         segments: SegmentService | None = None,
         campaigns: CampaignService | None = None,
+        journeys: JourneyService | None = None,
         jobs: JobService | None = None,
         messages: MessageService | None = None,
         otp: OtpService | None = None,
@@ -334,6 +356,7 @@ class Services:
         self.templates = templates
         self.segments = segments
         self.campaigns = campaigns
+        self.journeys = journeys
         self.jobs = jobs
         self.messages = messages
         self.otp = otp

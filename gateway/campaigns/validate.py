@@ -349,3 +349,8 @@ def check_supported(req: models.WriteCampaignRequest) -> None:
             if t.Schedule.EventFilter != req.Schedule.EventFilter:
                 raise _bad(where + "Schedule.EventFilter", UNSUPPORTED + "a treatment EventFilter other than the "
                            "campaign's")
+
+
+def is_https_url(url: str) -> bool:
+    """Whether `url` is an https URL of RFC 3986 characters with a host (journeys' CUSTOM DeliveryUri uses it too)."""
+    return _https(url)
