@@ -31,8 +31,9 @@ JOURNEY_WORDS = ("sent", "delivered", "opened", "clicked", "hardbounced", "softb
                  "unsubscribed", "rejected")
 #: Pinpoint KPIs shown as headline numbers, per campaign, per treatment (campaign activity).
 APP_KPIS = ("successful-delivery-rate", "unique-deliveries", "email-open-rate")
-CAMPAIGN_KPIS = ("successful-delivery-rate", "email-open-rate", "unique-deliveries")
-ACTIVITY_KPIS = ("successful-delivery-rate", "email-open-rate", "hard-bounce-rate")
+CAMPAIGN_KPIS = ("successful-delivery-rate", "email-open-rate", "unique-deliveries", "hard-bounce-rate")
+#: Of CAMPAIGN_KPIS, those GetApplicationDateRangeKpi groups by campaign (hard-bounce-rate is a campaign metric only).
+BY_CAMPAIGN = CAMPAIGN_KPIS[:3]
 MAX_CAMPAIGNS = 1000  # stored campaigns listed (pages of 100)
 
 
@@ -101,15 +102,16 @@ class Treatment(msgspec.Struct):
     activity_id: str
     treatment_id: str | None
     treatment_name: str | None
-    counts: dict[str, float]
-    kpis: dict[str, float]  # ACTIVITY_KPIS by name (GetCampaignDateRangeKpi ...-grouped-by-campaign-activity)
+    counts: dict[str, float]  # CAMPAIGN_COUNTS, every channel
+    kpis: dict[str, float]  # CAMPAIGN_KPIS (GetCampaignDateRangeKpi ...-grouped-by-campaign-activity)
 
 
 class Campaign(msgspec.Struct):
     campaign_id: str
     name: str | None  # None: no stored campaign has this id (deleted, or its events came from elsewhere)
     counts: dict[str, float]  # CAMPAIGN_COUNTS, every channel
-    kpis: dict[str, float]  # CAMPAIGN_KPIS (GetApplicationDateRangeKpi ...-grouped-by-campaign)
+    kpis: dict[str, float]  # CAMPAIGN_KPIS (GetApplicationDateRangeKpi ...-grouped-by-campaign; hard-bounce-rate:
+    #                         GetCampaignDateRangeKpi)
     treatments: list[Treatment]
 
 
@@ -218,27 +220,29 @@ class DataSource:
                         counts: dict[str, dict[str, float]], kpis: dict[str, dict[str, float]], start: dt.datetime,
                         end: dt.datetime) -> Campaign:
         c = catalog.CAMPAIGN
-        acts, per = await asyncio.gather(self._activities(app, stored), asyncio.gather(
-            *(self._rows(app, c, cid, count_kpi(x, group="activity"), start, end) for x in FUNNEL),
-            *(self._rows(app, c, cid, f"{k}-grouped-by-campaign-activity", start, end) for k in ACTIVITY_KPIS)))
-        by_count = dict(zip(FUNNEL, per[:len(FUNNEL)], strict=True))
-        by_kpi = dict(zip(ACTIVITY_KPIS, per[len(FUNNEL):], strict=True))
+        acts, hard, per = await asyncio.gather(
+            self._activities(app, stored), self._rows(app, c, cid, "hard-bounce-rate", start, end), asyncio.gather(
+                *(self._rows(app, c, cid, count_kpi(x, group="activity"), start, end) for x in CAMPAIGN_COUNTS),
+                *(self._rows(app, c, cid, f"{k}-grouped-by-campaign-activity", start, end) for k in CAMPAIGN_KPIS)))
+        by_count = dict(zip(CAMPAIGN_COUNTS, per[:len(CAMPAIGN_COUNTS)], strict=True))
+        by_kpi = dict(zip(CAMPAIGN_KPIS, per[len(CAMPAIGN_COUNTS):], strict=True))
         ids = sorted(set(acts) | {g for rows in per for g in rows})
         treatments = [Treatment(activity_id=i, treatment_id=acts[i][0] if i in acts else None,
                                 treatment_name=acts[i][1] if i in acts else None,
-                                counts={x: by_count[x].get(i, 0.0) for x in FUNNEL},
-                                kpis={k: by_kpi[k].get(i, 0.0) for k in ACTIVITY_KPIS}) for i in ids]
+                                counts={x: by_count[x].get(i, 0.0) for x in CAMPAIGN_COUNTS},
+                                kpis={k: by_kpi[k].get(i, 0.0) for k in CAMPAIGN_KPIS}) for i in ids]
         return Campaign(campaign_id=cid, name=stored.Name if stored is not None else None,
                         counts={x: counts[x].get(cid, 0.0) for x in CAMPAIGN_COUNTS},
-                        kpis={k: kpis[k].get(cid, 0.0) for k in CAMPAIGN_KPIS}, treatments=treatments)
+                        kpis={**{k: kpis[k].get(cid, 0.0) for k in BY_CAMPAIGN}, "hard-bounce-rate": hard[""]},
+                        treatments=treatments)
 
     async def campaigns_of(self, app: str, start: dt.datetime, end: dt.datetime) -> Campaigns:
         a = catalog.APP
         stored, per = await asyncio.gather(self._stored_campaigns(app), asyncio.gather(
             *(self._rows(app, a, "", count_kpi(x, group="campaign"), start, end) for x in CAMPAIGN_COUNTS),
-            *(self._rows(app, a, "", f"{k}-grouped-by-campaign", start, end) for k in CAMPAIGN_KPIS)))
+            *(self._rows(app, a, "", f"{k}-grouped-by-campaign", start, end) for k in BY_CAMPAIGN)))
         counts = dict(zip(CAMPAIGN_COUNTS, per[:len(CAMPAIGN_COUNTS)], strict=True))
-        kpis = dict(zip(CAMPAIGN_KPIS, per[len(CAMPAIGN_COUNTS):], strict=True))
+        kpis = dict(zip(BY_CAMPAIGN, per[len(CAMPAIGN_COUNTS):], strict=True))
         ids = list(stored) + sorted({g for rows in per for g in rows} - set(stored))
         rows = await asyncio.gather(*(self._campaign(app, i, stored.get(i), counts, kpis, start, end) for i in ids))
         rows.sort(key=lambda r: (-r.counts["sent"], r.name or "", r.campaign_id))

@@ -64,25 +64,26 @@
 
   // ---- charts ------------------------------------------------------------------------------------------
 
-  function niceMax(v) {
-    if (v <= 0) return 1;
-    var p = Math.pow(10, Math.floor(Math.log10(v)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
-    return 10 * p;
+  // Axis ticks: a step of 1, 2 or 5 times a power of ten (at least `least`) giving about five intervals.
+  function ticks(max, least) {
+    if (max <= 0) return {step: least, top: least * 5};
+    var raw = max / 5, p = Math.pow(10, Math.floor(Math.log10(raw))), step = 10 * p;
+    [1, 2, 5].some(function (m) { if (m * p >= raw) { step = m * p; return true; } return false; });
+    step = Math.max(step, least);
+    return {step: step, top: step * Math.ceil(max / step - 1e-9)};
   }
 
   // Grouped bars: labels along x, one bar per series per label, y axis with 5 ticks, a legend.
   function barChart(labels, series, opts) {
     opts = opts || {};
     var W = 760, H = 250, L = 56, R = 12, T = 28, B = 42;
-    var max = niceMax(Math.max.apply(null, [0].concat.apply([], series.map(function (s) { return s.values; }))));
-    var plotW = W - L - R, plotH = H - T - B;
+    var axis = ticks(Math.max.apply(null, [0].concat.apply([], series.map(function (s) { return s.values; }))), 1);
+    var max = axis.top, plotW = W - L - R, plotH = H - T - B;
     var g = svg("svg", {viewBox: "0 0 " + W + " " + H, class: "bars", role: "img", "aria-label": opts.label || ""});
-    for (var t = 0; t <= 4; t++) {
-      var v = max * t / 4, y = T + plotH - plotH * t / 4;
-      add(g, svg("line", {x1: L, x2: W - R, y1: y, y2: y, class: t ? "grid" : "axis"}));
-      add(g, svg("text", {x: L - 6, y: y + 4, class: "tick", "text-anchor": "end"}, opts.percent ? percent(v) : count(v)));
+    for (var v = 0; v <= max + 1e-9; v += axis.step) {
+      var y = T + plotH - plotH * v / max;
+      add(g, svg("line", {x1: L, x2: W - R, y1: y, y2: y, class: v ? "grid" : "axis"}));
+      add(g, svg("text", {x: L - 6, y: y + 4, class: "tick", "text-anchor": "end"}, count(v)));
     }
     var band = plotW / Math.max(labels.length, 1), every = Math.ceil(labels.length / 12);
     var bw = Math.max(1, (band * 0.8) / series.length);
@@ -92,7 +93,7 @@
         var value = s.values[i], h = plotH * value / max;
         add(g, svg("rect", {x: x0 + bw * j, y: T + plotH - h, width: Math.max(bw - 1, 1), height: h,
                             class: "bar " + s.cls, "data-series": s.name, "data-key": label, "data-value": value},
-                   svg("title", null, label + " · " + s.name + ": " + (opts.percent ? percent(value) : count(value)))));
+                   svg("title", null, label + " · " + s.name + ": " + count(value))));
       });
       if (i % every === 0) {
         add(g, svg("text", {x: L + band * (i + 0.5), y: H - B + 16, class: "tick", "text-anchor": "middle"},
@@ -133,7 +134,7 @@
   // Funnel: one centred bar per step, its width the step's share of the first step, with the step's value and
   // its share of the previous step.
   function funnel(steps) {
-    var W = 760, row = 46, H = steps.length * row + 8, mid = 470, maxW = 440;
+    var W = 760, row = 46, H = steps.length * row + 8, mid = 515, maxW = 470;
     var top = Math.max.apply(null, steps.map(function (s) { return s.value; }).concat([1]));
     var g = svg("svg", {viewBox: "0 0 " + W + " " + H, class: "funnel", role: "img", "aria-label": "delivery funnel"});
     steps.forEach(function (s, i) {
@@ -142,8 +143,8 @@
       add(g, svg("rect", {x: mid - w / 2, y: y, width: w, height: row - 10, rx: 3, class: "step " + s.key,
                           "data-counter": s.key, "data-value": s.value}, svg("title", null, s.label + ": " + count(s.value))));
       add(g, svg("text", {x: 10, y: y + 23, class: "label"}, s.label));
-      add(g, svg("text", {x: 150, y: y + 23, class: "value"}, count(s.value)));
-      if (i) add(g, svg("text", {x: 240, y: y + 23, class: "share"}, prev ? percent(s.value / prev) + " of " + steps[i - 1].label.toLowerCase() : "–"));
+      add(g, svg("text", {x: 105, y: y + 23, class: "value"}, count(s.value)));
+      if (i) add(g, svg("text", {x: 170, y: y + 23, class: "share"}, prev ? percent(s.value / prev) + " of " + steps[i - 1].label.toLowerCase() : "–"));
     });
     return g;
   }
@@ -192,9 +193,7 @@
   var CAMPAIGN_COLS = [["sent", "Sent"], ["delivered", "Delivered"], ["opened", "Opened"], ["clicked", "Clicked"],
                        ["hardbounced", "Hard bounces"], ["complained", "Complaints"], ["unsubscribed", "Opt-outs"]];
   var CAMPAIGN_KPIS = [["successful-delivery-rate", "Delivery rate"], ["email-open-rate", "Open rate"],
-                       ["unique-deliveries", "Unique deliveries"]];
-  var ACTIVITY_KPIS = [["successful-delivery-rate", "Delivery rate"], ["email-open-rate", "Open rate"],
-                       ["hard-bounce-rate", "Hard-bounce rate"]];
+                       ["unique-deliveries", "Unique deliveries"], ["hard-bounce-rate", "Hard-bounce rate"]];
 
   function kpiText(name, v) { return name === "unique-deliveries" ? count(v) : percent(v); }
 
@@ -210,7 +209,7 @@
     var rows = [];
     c.campaigns.forEach(function (camp) {
       rows.push(el("tr", {class: "campaign", "data-campaign": camp.campaign_id},
-        el("td", null, el("span", {class: "name"}, camp.name === null ? "(no stored campaign)" : camp.name), " ",
+        el("td", {class: "who"}, el("span", {class: "name"}, camp.name === null ? "(no stored campaign)" : camp.name),
            el("code", null, camp.campaign_id)),
         el("td", {class: "meter-cell"}, meter(camp.counts.sent, max)),
         CAMPAIGN_COLS.map(function (x) {
@@ -223,13 +222,13 @@
         var label = t.treatment_id === null ? "activity " + t.activity_id
           : (t.treatment_name || "Treatment " + t.treatment_id) + " · activity " + t.activity_id;
         rows.push(el("tr", {class: "treatment", "data-campaign": camp.campaign_id, "data-activity": t.activity_id},
-          el("td", {class: "indent"}, label), el("td", null, ""),
+          el("td", {class: "indent who"}, label), el("td", null, ""),
           CAMPAIGN_COLS.map(function (x) {
             var v = t.counts[x[0]];
             return v === undefined ? el("td", null, "") : el("td", {class: "num", "data-field": x[0], "data-value": v}, count(v));
           }),
-          ACTIVITY_KPIS.map(function (x) {
-            return el("td", {class: "num", "data-kpi": x[0], "data-value": t.kpis[x[0]]}, x[1] + " " + percent(t.kpis[x[0]]));
+          CAMPAIGN_KPIS.map(function (x) {
+            return el("td", {class: "num", "data-kpi": x[0], "data-value": t.kpis[x[0]]}, kpiText(x[0], t.kpis[x[0]]));
           })));
       });
     });
