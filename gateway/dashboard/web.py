@@ -35,6 +35,7 @@ from gateway.config import GatewayConfig
 from gateway.dashboard import session
 from gateway.dashboard.data import Application, DataSource, date_range
 from gateway.kpi import catalog, query
+from gateway.metrics.server import OPERATION
 
 _encode = msgspec.json.Encoder().encode
 _STATIC = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
@@ -155,6 +156,7 @@ class Dashboard:
 
     def _html(self, handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
+            request[OPERATION] = "Dashboard"  # /metrics counts the dashboard's requests under this name
             if not self._logged_in(request):
                 target = session.safe_next(request.rel_url.path_qs)
                 raise web.HTTPSeeOther("/dashboard/login?" + urlencode({"next": target}), headers=_HEADERS)
@@ -163,6 +165,7 @@ class Dashboard:
 
     def _json(self, handler: Callable[[web.Request], Awaitable[bytes]]) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
+            request[OPERATION] = "DashboardData"
             request_id = str(uuid.uuid4())
             try:
                 if not self._logged_in(request):

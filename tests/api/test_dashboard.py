@@ -254,3 +254,15 @@ def test_the_session_cookie_is_secure_over_tls(live_api: ApiServer, tmp_path: Pa
         assert resp.status == 303 and "secure" in [a.strip().lower() for a in cookie.split(";")], cookie
     finally:
         live_api.call(asyncio.wait_for(runner.cleanup(), 10))
+
+
+def test_without_api_authentication_the_dashboard_asks_for_no_login(redis_server: Any, sync_redis: redis.Redis) -> None:
+    server = ApiServer(redis_server.url, None).start()  # api.auth = "none": loopback only, as the API
+    try:
+        b = Browserless(server)
+        assert b.request("GET", "/dashboard")[0] == 200
+        status, headers, _ = b.request("GET", "/dashboard/login")
+        assert status == 303 and headers["location"] == ["/dashboard"]
+        assert b.json("/dashboard/api/apps") == (200, [])
+    finally:
+        server.stop()
