@@ -266,3 +266,28 @@ def test_without_api_authentication_the_dashboard_asks_for_no_login(redis_server
         assert b.json("/dashboard/api/apps") == (200, [])
     finally:
         server.stop()
+
+
+def test_metrics_name_the_dashboards_requests(live_api: ApiServer, live_app: str) -> None:
+    from gateway.metrics.core import ApiMetrics
+    from gateway.metrics.server import api_middleware
+
+    metrics = ApiMetrics()
+
+    async def serve() -> tuple[web.AppRunner, int]:
+        app = create_app(live_api.services, live_api.verifier)
+        app.middlewares.append(api_middleware(metrics))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner, int(runner.addresses[0][1])
+
+    runner, port = live_api.call(serve())
+    try:
+        b = Browserless(live_api)
+        b.netloc = f"127.0.0.1:{port}"
+        b.request("GET", "/dashboard")
+        b.request("GET", "/dashboard/api/lag")
+        assert metrics.requests == {("Dashboard", 303): 1, ("DashboardData", 401): 1}
+    finally:
+        live_api.call(asyncio.wait_for(runner.cleanup(), 10))
