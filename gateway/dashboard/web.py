@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import importlib.resources
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,7 @@ from gateway.dashboard.data import Application, DataSource, date_range
 from gateway.kpi import catalog, query
 from gateway.metrics.server import OPERATION
 
+log = logging.getLogger("gateway.dashboard")
 _encode = msgspec.json.Encoder().encode
 _STATIC = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
 _HEADERS = {
@@ -172,10 +174,18 @@ class Dashboard:
                     raise NotLoggedIn("Log in at /dashboard/login: no session, or it expired")
                 body = await handler(request)
             except errors.ApiError as exc:
-                return web.Response(body=errors.error_body(exc, request_id), status=exc.status,
-                                    headers={**_HEADERS, **errors.error_headers(exc, request_id)})
+                return self._error(exc, request_id)
+            except Exception:  # Redis down, a bug: the page shows the request id, the log has the traceback
+                log.exception("dashboard request %s failed", request_id)
+                return self._error(errors.InternalServerError(f"Internal server error; request {request_id}"),
+                                   request_id)
             return web.Response(body=body, content_type="application/json", headers=_HEADERS)
         return wrapped
+
+    @staticmethod
+    def _error(exc: errors.ApiError, request_id: str) -> web.Response:
+        return web.Response(body=errors.error_body(exc, request_id), status=exc.status,
+                            headers={**_HEADERS, **errors.error_headers(exc, request_id)})
 
     async def login_form(self, request: web.Request) -> web.StreamResponse:
         if self.verifier is None:

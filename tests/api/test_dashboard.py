@@ -291,3 +291,19 @@ def test_metrics_name_the_dashboards_requests(live_api: ApiServer, live_app: str
         assert metrics.requests == {("Dashboard", 303): 1, ("DashboardData", 401): 1}
     finally:
         live_api.call(asyncio.wait_for(runner.cleanup(), 10))
+
+
+def test_a_failing_read_is_a_500_in_pinpoints_shape(live_api: ApiServer, live_app: str,
+                                                    monkeypatch: Any) -> None:
+    from gateway.dashboard.data import DataSource
+
+    async def down(self: DataSource, now_ms: int) -> None:
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(DataSource, "lag", down)
+    b = Browserless(live_api)
+    b.login()
+    status, headers, raw = b.request("GET", "/dashboard/api/lag")
+    body = json.loads(raw)
+    assert status == 500 and headers["x-amzn-errortype"] == ["InternalServerErrorException"]
+    assert body["Message"] == f"Internal server error; request {body['RequestID']}"
