@@ -63,7 +63,7 @@ def issue(access_key: str, secret: str, now: float, ttl_s: int = SESSION_TTL_S) 
 def verify(token: str, secrets: Secrets, now: float) -> Session | None:
     """The session `token` carries, or None when it is malformed, forged, expired or its key is gone."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+    if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 12:  # not '²'
         return None
     try:
         access_key = _unb64(parts[0]).decode()

@@ -40,6 +40,12 @@ def test_garbage_never_verifies(token: str) -> None:
     assert session.verify(token, SECRETS, NOW) is None
 
 
+def test_non_ascii_digits_in_the_expiry_are_refused_not_crashing() -> None:
+    token = session.issue("AKID", "secret-one", NOW)
+    key, expires, tag = token.split(".")
+    assert session.verify(f"{key}.\u00b2{expires[1:]}.{tag}", SECRETS, NOW) is None  # '²'.isdigit() is True
+
+
 def test_credentials_are_checked_exactly() -> None:
     assert session.credentials_ok("AKID", "secret-one", SECRETS)
     for key, secret in (("AKID", "secret-two"), ("AKID", "secret-one "), ("AKID", ""), ("NOPE", "secret-one"),
