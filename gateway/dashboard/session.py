@@ -70,6 +70,8 @@ def verify(token: str, secrets: Secrets, now: float) -> Session | None:
         tag = _unb64(parts[2])
     except (binascii.Error, ValueError):
         return None
+    if _b64(access_key.encode()) != parts[0] or _b64(tag) != parts[2]:  # one spelling only (unused padding bits)
+        return None
     expires = int(parts[1])
     secret = secrets(access_key)
     if secret is None or not hmac.compare_digest(tag, _tag(secret, access_key, expires)) or expires <= now:
