@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from redis.exceptions import ResponseError
-
 from gateway import models
 from gateway.api.errors import BadRequest
 from gateway.api.registry import Call, Registry
-from gateway.kpi import catalog, query, rollup
+from gateway.kpi import catalog, query
 
 registry = Registry()
 operation = registry.operation
@@ -35,14 +33,8 @@ def _iso(t: dt.datetime) -> str:
 async def _check_rollups(call: Call) -> None:
     """Refuse when no worker has ever run the rollup consumer: its rollups would read as zeros, not as the
     application's numbers ([events] rollups is off by default: it costs the send path, docs/analytics.md)."""
-    redis = call.services.apps.redis
-    try:
-        groups = await redis.xinfo_groups(call.services.settings.events_key)
-    except ResponseError:  # no events stream yet: nothing was ever sent, zeros are the truth
-        return
-    if not any(rollup.GROUP == (g["name"].decode() if isinstance(g["name"], bytes) else g["name"]) for g in groups):
-        raise BadRequest("KPIs are not being computed: no worker runs the rollup consumer. Set [events] rollups = "
-                         "true on a worker (docs/analytics.md); events written from then on are counted")
+    if not await query.rollups_running(call.services.apps.redis, call.services.settings.events_key):
+        raise BadRequest(query.NOT_COMPUTED)
 
 
 async def _rows(call: Call, level: str, target: str) -> tuple[dt.datetime, dt.datetime, models.BaseKpiResult]:

@@ -133,11 +133,17 @@ class _Dispatcher:
 DISPATCHER = web.AppKey("gateway.api.dispatcher", _Dispatcher)
 
 
-def create_app(services: Services, verifier: SigV4Verifier | None) -> web.Application:
-    """The API application. `verifier` None disables authentication (local use only: say so in config)."""
+def create_app(services: Services, verifier: SigV4Verifier | None, config: GatewayConfig | None = None
+               ) -> web.Application:
+    """The API application, with the dashboard at /dashboard (gateway/dashboard/web.py; `config` names the
+    streams whose lag it shows, default the default streams). `verifier` None disables authentication (local use
+    only: say so in config)."""
+    from gateway.dashboard.web import Dashboard
+
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     dispatcher = _Dispatcher(services, verifier)
     app[DISPATCHER] = dispatcher
+    Dashboard(services, verifier, config or GatewayConfig()).add_routes(app)  # before the API's catch-all
 
     async def handle(request: web.Request) -> web.StreamResponse:
         return await dispatcher(request)
@@ -277,7 +283,7 @@ def services_from_config(
 
 def app_from_config(config: GatewayConfig, services: Services) -> web.Application:
     """The API application for `gateway serve --api`: authentication as `config.api` says."""
-    return create_app(services, build_verifier(config.api))
+    return create_app(services, build_verifier(config.api), config)
 
 
 async def start_api(

@@ -139,6 +139,11 @@ class SigV4Verifier:
         self._clock = clock
         self._signing_keys: dict[tuple[str, str, str], bytes] = {}
 
+    def secret_of(self, access_key: str) -> str | None:
+        """The secret access key of `access_key`, or None when it is not configured (the dashboard's login checks
+        against the same keys the API verifies signatures with)."""
+        return self._keys.get(access_key)
+
     def _signing_key(self, access_key: str, secret: str, date: str, region: str) -> bytes:
         cache_key = (access_key, date, region)
         key = self._signing_keys.get(cache_key)

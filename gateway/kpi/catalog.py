@@ -22,7 +22,8 @@ APP, CAMPAIGN, JOURNEY = "application", "campaign", "journey"
 class Kpi(msgspec.Struct, frozen=True):
     """One KPI: `kind` count (num), rate (num / den, 0 when den is 0) or unique (distinct endpoints of the
     counter num; with den, divided by the count den). `channel` None counts every channel; `txn` only
-    transactional sends (no campaign or journey); `group` None, "date", "campaign" or "activity"."""
+    transactional sends (no campaign or journey); `group` None, "date", "campaign", "activity" or "journey" (no
+    Pinpoint KPI groups by journey: the dashboard finds an application's journeys with it)."""
 
     name: str
     key: str
@@ -82,7 +83,7 @@ def _catalog() -> dict[str, dict[str, Kpi]]:
 
 CATALOG = _catalog()
 
-GROUP_KEYS = {"date": "Date", "campaign": "CampaignId", "activity": "CampaignActivityId"}
+GROUP_KEYS = {"date": "Date", "campaign": "CampaignId", "activity": "CampaignActivityId", "journey": "JourneyId"}
 
 
 class RangeError(ValueError):
@@ -140,7 +141,7 @@ Tally = dict[str, dict[str, int]]  # group value -> counter -> total
 
 def fields(kpi: Kpi) -> list[str] | None:
     """The hash fields an ungrouped or per-day query of `kpi` reads (HMGET), or None: read whole hashes."""
-    if kpi.group in ("campaign", "activity"):
+    if kpi.group in ("campaign", "activity", "journey"):
         return None
     src, ch = ("t" if kpi.txn else "*"), (kpi.channel or "*")
     return [f"{src}|{ch}|{c}" for c in (kpi.num, kpi.den) if c]
@@ -164,8 +165,8 @@ def tally(kpi: Kpi, by_day: Mapping[str, Sequence[bytes | None] | Mapping[bytes,
             src, channel, counter = raw.decode().rsplit("|", 2)
             if counter not in (kpi.num, kpi.den) or channel != (kpi.channel or "*") or src == "*":
                 continue
-            if kpi.group == "campaign":
-                if not src.startswith("c:"):
+            if kpi.group in ("campaign", "journey"):  # the app hash's sources `c:CAMPAIGN` / `j:JOURNEY`
+                if not src.startswith("c:" if kpi.group == "campaign" else "j:"):
                     continue
                 src = src[2:]
             cell = out.setdefault(src, {})
