@@ -25,6 +25,7 @@ from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, Registry
 from gateway.eventdest import targets
 from gateway.eventdest.runner import attach, detach
+from gateway.kpi.rollup import Roller, Tally
 
 registry = Registry()
 operation = registry.operation
@@ -143,6 +144,7 @@ async def put_events(call: Call) -> models.EventsResponse:
     services = call.services
     arrival = int(time.time() * 1000)
     records: list[tuple[str, bytes]] = []
+    tally = Tally()  # the KPI rollups of these events (an engagement event type counts as the engine's would)
     results: dict[str, models.ItemResponse] = {}
     in_app: dict[str, dict[str, models.Event]] = {}  # the in-app SDK's display events, counted toward in-app caps
     for endpoint_id, batch in req.BatchItem.items():
@@ -176,6 +178,7 @@ async def put_events(call: Call) -> models.EventsResponse:
                 call.app_id, endpoint_id, batch.Endpoint, event, arrival, services.settings.account_id
             )
             records.append((event.EventType, _encode(record)))
+            tally.add_record(record)
             if event.EventType.startswith("_inapp."):
                 in_app.setdefault(endpoint_id, {})[event_id] = event
             items[event_id] = models.EventItemResponse(StatusCode=202, Message="Accepted")
@@ -186,6 +189,8 @@ async def put_events(call: Call) -> models.EventsResponse:
             # the events stream contract (gateway/events.py): app and event_type beside the record, for filtering
             pipe.xadd(services.settings.events_key, {"app": call.app_id, "event_type": event_type, "record": record_json})
         await pipe.execute()
+        if services.settings.rollups:
+            await Roller(services.apps.redis, retention_days=services.settings.retention_days).write(tally)
     if services.campaigns is not None:
         for endpoint_id, events in in_app.items():
             await services.campaigns.record_in_app_events(call.app_id, endpoint_id, events)

@@ -1,5 +1,5 @@
 """Analytics KPIs: GetApplicationDateRangeKpi, GetCampaignDateRangeKpi, GetJourneyDateRangeKpi, answered from
-the rollups the workers maintain (gateway/kpi, docs/analytics.md). An unknown KPI name or a date range Pinpoint
+the rollups the writers of the events stream maintain (gateway/kpi, docs/analytics.md). An unknown KPI name or a date range Pinpoint
 would refuse is a BadRequestException. PageSize and NextToken are accepted and ignored, as Pinpoint documents
 for these metrics (every row comes in one page)."""
 
@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from redis.exceptions import ResponseError
-
 from gateway import models
 from gateway.api.errors import BadRequest
 from gateway.api.registry import Call, Registry
-from gateway.kpi import catalog, query, rollup
+from gateway.kpi import catalog, query
 
 registry = Registry()
 operation = registry.operation
@@ -32,17 +30,12 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-async def _check_rollups(call: Call) -> None:
-    """Refuse when no worker has ever run the rollup consumer: its rollups would read as zeros, not as the
-    application's numbers ([events] rollups is off by default: it costs the send path, docs/analytics.md)."""
-    redis = call.services.apps.redis
-    try:
-        groups = await redis.xinfo_groups(call.services.settings.events_key)
-    except ResponseError:  # no events stream yet: nothing was ever sent, zeros are the truth
-        return
-    if not any(rollup.GROUP == (g["name"].decode() if isinstance(g["name"], bytes) else g["name"]) for g in groups):
-        raise BadRequest("KPIs are not being computed: no worker runs the rollup consumer. Set [events] rollups = "
-                         "true on a worker (docs/analytics.md); events written from then on are counted")
+def _check_rollups(call: Call) -> None:
+    """Refuse when this deployment keeps no rollups ([events] rollups = false): they would read as zeros, not as
+    the application's numbers (docs/analytics.md)."""
+    if not call.services.settings.rollups:
+        raise BadRequest("KPIs are not being computed: [events] rollups is false in this deployment's config "
+                         "(docs/analytics.md)")
 
 
 async def _rows(call: Call, level: str, target: str) -> tuple[dt.datetime, dt.datetime, models.BaseKpiResult]:
@@ -53,7 +46,7 @@ async def _rows(call: Call, level: str, target: str) -> tuple[dt.datetime, dt.da
                                           str(call.params["KpiName"]), start, end)
     except catalog.RangeError as exc:
         raise BadRequest(str(exc)) from None
-    await _check_rollups(call)  # after the name and the range: those errors are the caller's first
+    _check_rollups(call)  # after the name and the range: those errors are the caller's first
     return start, end, models.BaseKpiResult(Rows=rows)
 
 

@@ -1,5 +1,6 @@
-"""Rollups of the events stream: per application, day (UTC), scope (the app, a campaign, a journey) and channel,
-the counters the KPIs read, maintained by a consumer group of their own on the events stream.
+"""Rollups of the events: per application, day (UTC), scope (the app, a campaign, a journey) and channel, the
+counters the KPIs read, maintained by the writers of the events stream as they write (:class:`Tally`, one script
+call per application after each batch), so the KPIs need no reader of their own.
 
 Layout (all keys in the application's slot, `gw:{app}:kpi:...`, expiring with the events' retention):
 - `gw:{app}:kpi:DAY:a` hash, field `SRC|CHANNEL|COUNTER`: SRC is `c:CAMPAIGN`, `j:JOURNEY`, `t` (transactional)
@@ -8,16 +9,23 @@ Layout (all keys in the application's slot, `gw:{app}:kpi:...`, expiring with th
 - `gw:{app}:kpi:DAY:u:SCOPE:COUNTER` HyperLogLog of endpoint ids (unique deliveries, opens, clicks), SCOPE `a`, `t`,
   `c:CAMPAIGN`, `c:CAMPAIGN:ACTIVITY`, `j:JOURNEY`.
 
-Idempotence (at-least-once delivery of the group): the script that applies a batch adds each entry id to
-`gw:{app}:kpi:applied` and skips ids already there; the ids leave the set after the XACK. So an entry redelivered
-after a crash between applying and acknowledging is counted once, and the set holds only unacknowledged ids.
+Exactness: the events stream and an application's keys are in different cluster slots, so a batch's events and
+its rollup increments are two writes: the rollups go right after the events are written. A process that dies
+between the two leaves those events uncounted (an under-count, never a double count); `gateway kpi rebuild APP`
+recomputes an application's rollups from the events stream.
+
+The :class:`RollupConsumer` (group `kpi-rollup`) reads the events stream back and applies it idempotently; only
+the rebuild uses it now. Its script adds each entry id to `gw:{app}:kpi:applied` and skips ids already there;
+the ids leave the set after the XACK, so an entry redelivered after a crash is counted once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -82,6 +90,34 @@ def day_of(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d")
 
 
+_COUNTERS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
+
+
+def counters_of(event_type: str, delivery_status: str, status_message: str) -> tuple[str, ...]:
+    """The counters one event adds (empty for app events, send notices and attempts that will be retried)."""
+    retried = delivery_status in _RETRIED and "will retry" in status_message
+    got = _COUNTERS.get((event_type, delivery_status, retried))
+    if got is not None:
+        return got
+    counters: list[str] = []
+    engagement = ENGAGEMENT.get(event_type)
+    is_outcome = bool(delivery_status) and not event_type.endswith(".send") and not retried
+    if is_outcome:
+        counters.append("sent")
+        if delivery_status == "SUCCESSFUL":
+            counters.append("delivered")
+    if engagement is not None and (is_outcome or not delivery_status or engagement in ("opened", "clicked",
+                                                                                        "unsubscribed")):
+        counters.append(engagement)
+    if len(_COUNTERS) < 4096:  # event types and statuses are few; a flood of odd ones is not remembered
+        _COUNTERS[(event_type, delivery_status, retried)] = tuple(counters)
+    return tuple(counters)
+
+
+def channel_of(event_type: str, channel_type: str) -> str:
+    return channel_type or ("EMAIL" if event_type.startswith("_email.") else "UNKNOWN")
+
+
 def fact(event_type: str, record: bytes) -> Fact | None:
     """The counters one event record adds, or None (app events, send notices, retried attempts, bad JSON)."""
     try:
@@ -89,21 +125,10 @@ def fact(event_type: str, record: bytes) -> Fact | None:
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     a = rec.attributes
-    counters: list[str] = []
-    engagement = ENGAGEMENT.get(event_type)
-    is_outcome = bool(a.delivery_status) and not event_type.endswith(".send") and not (
-        a.delivery_status in _RETRIED and "will retry" in a.status_message)
-    if is_outcome:
-        counters.append("sent")
-        if a.delivery_status == "SUCCESSFUL":
-            counters.append("delivered")
-    if engagement is not None and (is_outcome or not a.delivery_status or engagement in ("opened", "clicked",
-                                                                                          "unsubscribed")):
-        counters.append(engagement)
+    counters = counters_of(event_type, a.delivery_status, a.status_message)
     if not counters:
         return None
-    channel = a.channel_type or ("EMAIL" if event_type.startswith("_email.") else "")
-    return Fact(day=day_of(rec.event_timestamp), channel=channel or "UNKNOWN", counters=tuple(counters),
+    return Fact(day=day_of(rec.event_timestamp), channel=channel_of(event_type, a.channel_type), counters=counters,
                 endpoint=rec.client.client_id, campaign=a.campaign_id, campaign_activity=a.campaign_activity_id,
                 journey=a.journey_id, journey_activity=a.journey_activity_id)
 
@@ -125,26 +150,35 @@ def source_of(f: Fact) -> str:
     return f"c:{f.campaign}" if f.campaign else f"j:{f.journey}" if f.journey else "t"
 
 
-def ops(app: str, f: Fact) -> list[tuple[str, str, str]]:
-    """The writes of one fact: (`H`, hash key, field) for HINCRBY 1, (`U`, HLL key, member) for PFADD. Each
-    counter is also added under the wildcards `*` (every source or activity, every channel), so an ungrouped or
-    per-day query reads a few known fields (HMGET), never a whole hash."""
-    out: list[tuple[str, str, str]] = []
+def writes(app: str, f: Fact) -> tuple[list[tuple[str, str]], list[str]]:
+    """What one fact adds: the (hash key, field) pairs each incremented by one, and the HyperLogLog keys its
+    endpoint goes into. Each counter is also added under the wildcards `*` (every source or activity, every
+    channel), so an ungrouped or per-day query reads a few known fields (HMGET), never a whole hash."""
+    fields: list[tuple[str, str]] = []
+    hlls: list[str] = []
     src = source_of(f)
     scoped = (hash_key(app, f.day, f"c:{f.campaign}"), f.campaign_activity) if f.campaign else \
         (hash_key(app, f.day, f"j:{f.journey}"), f.journey_activity) if f.journey else None
     app_hash = hash_key(app, f.day, "a")
     for c in f.counters:
         for ch in (f.channel, "*"):
-            out += [("H", app_hash, f"{src}|{ch}|{c}"), ("H", app_hash, f"*|{ch}|{c}")]
+            fields += [(app_hash, f"{src}|{ch}|{c}"), (app_hash, f"*|{ch}|{c}")]
             if scoped is not None:
-                out += [("H", scoped[0], f"{scoped[1]}|{ch}|{c}"), ("H", scoped[0], f"*|{ch}|{c}")]
-        if c in UNIQUE and f.endpoint and (c == "delivered" or f.channel == "EMAIL"):
+                fields += [(scoped[0], f"{scoped[1]}|{ch}|{c}"), (scoped[0], f"*|{ch}|{c}")]
+        if c in UNIQUE and (c == "delivered" or f.channel == "EMAIL"):
             scopes = ["a", src]
             if f.campaign:
                 scopes.append(f"c:{f.campaign}:{f.campaign_activity}")
-            for s in scopes:
-                out.append(("U", hll_key(app, f.day, s, c), f.endpoint))
+            hlls += [hll_key(app, f.day, s, c) for s in scopes]
+    return fields, hlls
+
+
+def ops(app: str, f: Fact) -> list[tuple[str, str, str]]:
+    """The writes of one fact: (`H`, hash key, field) for HINCRBY 1, (`U`, HLL key, member) for PFADD."""
+    fields, hlls = writes(app, f)
+    out = [("H", key, field) for key, field in fields]
+    if f.endpoint:
+        out += [("U", key, f.endpoint) for key in hlls]
     return out
 
 
@@ -254,3 +288,162 @@ class RollupConsumer:
             await self._apply(keys=key_list, args=argv, client=pipe)
         await pipe.execute()
         return {app: [i for i, _ in items] for app, items in by_app.items()}
+
+
+# ------------------------------------------------------------------------------------- write-time rollups
+
+DAY_MS = 86_400_000
+#: Endpoints per PFADD in the ROLL script (Lua's unpack has a stack limit).
+_PFADD_CHUNK = 500
+#: (app, day number, channel, counters, campaign, campaign activity, journey, journey activity)
+TallyKey = tuple[str, int, str, tuple[str, ...], str, str, str, str]
+
+# One application's batch of rollup increments and attribution records. KEYS: every key written; ARGV[1] the
+# rollups' TTL, ARGV[2] the number of HINCRBYs, ARGV[3] of SETs, then per HINCRBY (key#, field, n), per SET
+# (key#, value, ttl), then to the end per PFADD (key#, m, m members).
+ROLL = """
+local ttl = tonumber(ARGV[1])
+local nh, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
+local i = 4
+local touched = {}
+for _ = 1, nh do
+  local k = tonumber(ARGV[i])
+  redis.call('HINCRBY', KEYS[k], ARGV[i + 1], ARGV[i + 2])
+  touched[k] = true
+  i = i + 3
+end
+for _ = 1, ns do
+  redis.call('SET', KEYS[tonumber(ARGV[i])], ARGV[i + 1], 'EX', ARGV[i + 2])
+  i = i + 3
+end
+while i <= #ARGV do
+  local k, m = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  redis.call('PFADD', KEYS[k], unpack(ARGV, i + 2, i + 1 + m))
+  touched[k] = true
+  i = i + 2 + m
+end
+for k in pairs(touched) do redis.call('EXPIRE', KEYS[k], ttl) end
+return nh
+"""
+
+
+class Tally:
+    """The rollup increments of a batch of events, gathered by the writer as it builds the records (from the
+    fields at hand: no record is decoded again): one dict increment per counted event, plus its endpoint in a
+    list when the event feeds a unique count. `marks` are small per-message records (engagement attribution,
+    gateway.kpi.attribution) written in the same script call as the application's rollups."""
+
+    __slots__ = ("counts", "marks", "members")
+
+    def __init__(self) -> None:
+        self.counts: dict[TallyKey, int] = {}
+        self.members: dict[TallyKey, list[str]] = {}
+        self.marks: dict[str, list[tuple[str, bytes, int]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.counts or self.marks)
+
+    def add(self, app: str, event_type: str, event_ms: int, attributes: Mapping[str, Any], client_id: str) -> None:
+        """Count one event of `app` (its record's event_type, event_timestamp, attributes and client_id)."""
+        get = attributes.get
+        counters = counters_of(event_type, get("delivery_status") or "", get("status_message") or "")
+        if not counters:
+            return
+        key = (app, event_ms // DAY_MS, channel_of(event_type, get("channel_type") or ""), counters,
+               get("campaign_id") or "", get("campaign_activity_id") or "", get("journey_id") or "",
+               get("journey_activity_id") or "")
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if client_id and ("delivered" in counters or "opened" in counters or "clicked" in counters):
+            members = self.members.get(key)
+            if members is None:
+                self.members[key] = [client_id]
+            else:
+                members.append(client_id)
+
+    def add_record(self, record: Mapping[str, Any]) -> None:
+        """Count one event record in Pinpoint's envelope (gateway.events.envelope), as a dict (one without an
+        event_timestamp or attributes counts nothing)."""
+        when, attributes = record.get("event_timestamp"), record.get("attributes")
+        if not isinstance(when, int) or not isinstance(attributes, dict):
+            return
+        client = record.get("client") or {}
+        self.add(record["application"]["app_id"], record["event_type"], when, attributes,
+                 client.get("client_id") or "")
+
+    def mark(self, app: str, key: str, value: bytes, ttl_s: int) -> None:
+        """Also SET `key` (in `app`'s slot) to `value` for `ttl_s` seconds."""
+        self.marks.setdefault(app, []).append((key, value, ttl_s))
+
+    def script_calls(self, ttl_s: int) -> list[tuple[list[str], list[str | int | bytes]]]:
+        """KEYS and ARGV of one ROLL call per application: the increments summed per (key, field), the endpoints
+        deduplicated per HyperLogLog."""
+        incr: dict[str, dict[tuple[str, str], int]] = {}
+        hll: dict[str, dict[str, set[str]]] = {}
+        days: dict[int, str] = {}
+        for tk, n in self.counts.items():
+            app, d, channel, counters, camp, cact, jour, jact = tk
+            day = days.get(d)
+            if day is None:
+                day = days[d] = day_of(d * DAY_MS)
+            fields, hlls = writes(app, Fact(day, channel, counters, "", camp, cact, jour, jact))
+            app_incr = incr.setdefault(app, {})
+            for kf in fields:
+                app_incr[kf] = app_incr.get(kf, 0) + n
+            members = self.members.get(tk)
+            if members and hlls:
+                app_hll = hll.setdefault(app, {})
+                for h in hlls:
+                    app_hll.setdefault(h, set()).update(members)
+        calls = []
+        for app in {*incr, *self.marks}:
+            key_list: list[str] = []
+            k = functools.partial(_key_number, key_list, {})
+            app_incr, marks = incr.get(app, {}), self.marks.get(app, [])
+            argv: list[str | int | bytes] = [ttl_s, len(app_incr), len(marks)]
+            for (key, field), n in app_incr.items():
+                argv += [k(key), field, n]
+            for key, value, mark_ttl in marks:
+                argv += [k(key), value, mark_ttl]
+            for key, members_ in hll.get(app, {}).items():
+                ordered = sorted(members_)
+                for i in range(0, len(ordered), _PFADD_CHUNK):
+                    chunk = ordered[i:i + _PFADD_CHUNK]
+                    argv += [k(key), len(chunk), *chunk]
+            calls.append((key_list, argv))
+        return calls
+
+
+def _key_number(key_list: list[str], index: dict[str, int], key: str) -> int:
+    """The 1-based KEYS position of `key`, appended to `key_list` the first time."""
+    i = index.get(key)
+    if i is None:
+        key_list.append(key)
+        i = index[key] = len(key_list)
+    return i
+
+
+class Roller:
+    """Writes tallies: one ROLL script call per application, the applications' calls concurrently (each in its
+    own slot). A failure is logged and counted, not raised: the events are written by then, and writing them
+    again would count them twice."""
+
+    def __init__(self, redis: Any, *, retention_days: int) -> None:
+        self.redis = redis
+        self.ttl_s = (retention_days + 1) * 86_400
+        self._roll = redis.register_script(ROLL)
+        self.failures = 0
+
+    async def write(self, tally: Tally) -> None:
+        """Write `tally` (nothing when it is empty)."""
+        if not tally:
+            return
+        calls = [self._roll(keys=key_list, args=argv) for key_list, argv in tally.script_calls(self.ttl_s)]
+        try:
+            if len(calls) == 1:
+                await calls[0]
+            else:
+                await asyncio.gather(*calls)
+        except Exception as exc:
+            self.failures += 1
+            log.error("writing the KPI rollups of %d events failed (%s): they stay uncounted until `gateway kpi "
+                      "rebuild`", sum(tally.counts.values()), exc)

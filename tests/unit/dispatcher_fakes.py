@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 from gateway import dispatch, events
 from gateway.channels.base import Delivered, Outbound
 from gateway.errors import DeliveryError
+from gateway.kpi import rollup
 from gateway.templates.store import TemplateNotFound
 
 
@@ -279,6 +280,8 @@ class FakeScript:
             self.name = "reply"
         elif source == dispatch._SET_MANY:
             self.name = "set_many"
+        elif source == rollup.ROLL:
+            self.name = "roll"
         else:
             raise AssertionError(f"the fake Redis does not know this script:\n{source}")
 
@@ -295,6 +298,20 @@ class FakeScript:
                     self.redis.op_set(key, value, ex=int(args[0]))
                 return len(keys)
             return set_many
+        if self.name == "roll":
+            def roll() -> int:  # the KPI rollups and attribution marks: HINCRBYs and SETs (PFADDs: not kept)
+                nh, ns = int(args[1]), int(args[2])
+                i = 3
+                for _ in range(nh):
+                    h = self.redis.hashes.setdefault(keys[int(args[i]) - 1], {})
+                    f = _b(args[i + 1])
+                    h[f] = str(int(h.get(f, b"0")) + int(args[i + 2])).encode()
+                    i += 3
+                for _ in range(ns):
+                    self.redis.op_set(keys[int(args[i]) - 1], args[i + 1], ex=int(args[i + 2]))
+                    i += 3
+                return nh
+            return roll
         return lambda: self.redis.op_lpush_expire(keys[0], args[0], args[1])
 
     async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = (), client: Any = None) -> Any:

@@ -12,14 +12,15 @@ import redis.asyncio as aioredis
 
 from gateway.events import EventWriter
 from gateway.kpi import catalog, query, retention
-from gateway.kpi.rollup import GROUP, RollupConsumer, applied_key
+from gateway.kpi.rollup import GROUP, RollupConsumer, Tally, applied_key
 from tests import kpi_data
 
 KEY = "gateway:events"
 APP = "kpiapp"
 
 
-async def _write(redis: aioredis.Redis, records: list[tuple[str, str, bytes]]) -> None:
+async def _write(redis: aioredis.Redis, records: list[tuple[str, str, bytes]], tally: Tally | None = None) -> None:
+    """Write `records` as the engine's writers do: the events, then (when given) the tally of their rollups."""
     writer = EventWriter(redis, KEY)
     args: list[Any] = []
     for r in records:
@@ -27,6 +28,8 @@ async def _write(redis: aioredis.Redis, records: list[tuple[str, str, bytes]]) -
     pipe = redis.pipeline(transaction=False)
     await writer.queue(pipe, args)
     await pipe.execute()
+    if tally is not None:
+        await writer.roll(tally)
 
 
 async def _drain(consumer: RollupConsumer) -> None:
@@ -61,11 +64,26 @@ async def _compare(redis: aioredis.Redis, facts: list[dict[str, Any]], now: dt.d
 async def test_rollups_equal_a_scan_of_the_raw_events(redis: aioredis.Redis) -> None:
     now = dt.datetime.now(dt.UTC)
     now_ms = int(now.timestamp() * 1000)
-    await _write(redis, kpi_data.generate(APP, now_ms, 1500) + kpi_data.generate("other", now_ms, 200, seed=3))
-    await _drain(RollupConsumer(redis, KEY, "w1", retention_days=90, batch=256))
+    # written in batches, as the dispatcher writes them: each batch's events, then its rollups
+    tally = Tally()
+    records = kpi_data.generate(APP, now_ms, 1500, tally=tally) + kpi_data.generate("other", now_ms, 200, seed=3,
+                                                                                    tally=tally)
+    await _write(redis, records, tally)
     facts = kpi_data.scan(await redis.xrange(KEY), APP)
     assert {f["what"] for f in facts} >= {"sent", "delivered", "opened", "clicked", "hardbounced", "softbounced",
                                           "complained", "unsubscribed", "rejected"}
+    assert await _compare(redis, facts, now) > 500
+    assert await redis.exists(KEY) and not await redis.xinfo_groups(KEY)  # no reader of the stream was needed
+    ttl = await redis.ttl(catalog.hash_keys(APP, catalog.APP, "", [facts[0]["day"]])[0])
+    assert 90 * 86_400 < ttl <= 91 * 86_400  # rollups expire with the events they count
+
+
+async def test_rebuilding_from_the_stream_equals_the_write_time_rollups(redis: aioredis.Redis) -> None:
+    now = dt.datetime.now(dt.UTC)
+    now_ms = int(now.timestamp() * 1000)
+    await _write(redis, kpi_data.generate(APP, now_ms, 1500) + kpi_data.generate("other", now_ms, 200, seed=3))
+    await _drain(RollupConsumer(redis, KEY, "w1", retention_days=90, batch=256))
+    facts = kpi_data.scan(await redis.xrange(KEY), APP)
     assert await _compare(redis, facts, now) > 500
     assert await redis.scard(applied_key(APP)) == 0  # markers leave with the acknowledgement
     assert (await redis.xpending(KEY, GROUP))["pending"] == 0
