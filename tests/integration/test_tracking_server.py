@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 
 from gateway.config import TrackingConfig
 from gateway.endpoints.store import EndpointStore
-from gateway.models import EndpointResponse
-from gateway.suppression import SuppressionList
 from gateway.kpi import attribution
 from gateway.kpi import rollup as kpi_rollup
+from gateway.models import EndpointResponse
+from gateway.suppression import SuppressionList
 from gateway.tracking.records import engagement_record
 from gateway.tracking.server import GIF, EventBuffer, Listener, TrackingServer
 from gateway.tracking.tokens import CLICK, OPEN, Signer, Token
