@@ -11,11 +11,11 @@ Layout (all keys in the application's slot, `gw:{app}:kpi:...`, expiring with th
 
 Exactness: the events stream and an application's keys are in different cluster slots, so a batch's events and
 its rollup increments are two writes: the rollups go right after the events are written. A process that dies
-between the two leaves those events uncounted (an under-count, never a double count); `gateway kpi rebuild APP`
-recomputes an application's rollups from the events stream.
+between the two leaves those events uncounted (an under-count, never a double count); the raw events stay in the
+stream, from which the :class:`RollupConsumer` can recompute rollups (no CLI command for it yet).
 
-The :class:`RollupConsumer` (group `kpi-rollup`) reads the events stream back and applies it idempotently; only
-the rebuild uses it now. Its script adds each entry id to `gw:{app}:kpi:applied` and skips ids already there;
+The :class:`RollupConsumer` (group `kpi-rollup`) reads the events stream back and applies it idempotently; no
+worker runs it any more. Its script adds each entry id to `gw:{app}:kpi:applied` and skips ids already there;
 the ids leave the set after the XACK, so an entry redelivered after a crash is counted once.
 """
 
@@ -405,7 +405,7 @@ class Tally:
             for key, value, mark_ttl in marks:
                 argv += [k(key), value, mark_ttl]
             for key, members_ in hll.get(app, {}).items():
-                ordered = sorted(members_)
+                ordered = list(members_)
                 for i in range(0, len(ordered), _PFADD_CHUNK):
                     chunk = ordered[i:i + _PFADD_CHUNK]
                     argv += [k(key), len(chunk), *chunk]
@@ -445,5 +445,5 @@ class Roller:
                 await asyncio.gather(*calls)
         except Exception as exc:
             self.failures += 1
-            log.error("writing the KPI rollups of %d events failed (%s): they stay uncounted until `gateway kpi "
-                      "rebuild`", sum(tally.counts.values()), exc)
+            log.error("writing the KPI rollups of %d events failed (%s): the KPIs under-count them",
+                      sum(tally.counts.values()), exc)
