@@ -1,5 +1,6 @@
-"""A date-range KPI query over the rollups: one pipelined round trip with one HMGET per day (HGETALL when grouped
-by campaign or activity), and for a unique KPI a second of PFCOUNTs."""
+"""A date-range KPI query over the rollups: one pipelined round trip with one HMGET per day (HGETALL of the
+campaign's hash when grouped by activity), or, grouped by campaign, one script call summing the by-campaign hash
+of each counter read and day; for a unique KPI a second round trip of PFCOUNTs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,37 @@ from typing import Any
 from gateway import models
 from gateway.kpi import catalog
 
+# Sums by-campaign hashes in Redis (KEYS the hashes, ARGV[i] the counter KEYS[i] holds): the reply is a total per
+# (counter, campaign), not every day's fields (90 days x campaigns x counters) parsed and summed in Python.
+# Read-only; every key is in the application's slot.
+SUM_BY_CAMPAIGN = """
+local sums, order = {}, {}
+for i = 1, #KEYS do
+  local c = ARGV[i]
+  local acc = sums[c]
+  if acc == nil then acc = {}; sums[c] = acc; order[#order + 1] = c end
+  local flat = redis.call('HGETALL', KEYS[i])
+  for j = 1, #flat, 2 do
+    acc[flat[j]] = (acc[flat[j]] or 0) + tonumber(flat[j + 1])
+  end
+end
+local out = {}
+for _, c in ipairs(order) do
+  for campaign, n in pairs(sums[c]) do
+    out[#out + 1] = c; out[#out + 1] = campaign; out[#out + 1] = n
+  end
+end
+return out
+"""
+_scripts: list[Any] = []
+
+
+def _sum_script(redis: Any) -> Any:
+    """The SUM_BY_CAMPAIGN script object (created once; each call names its client)."""
+    if not _scripts:
+        _scripts.append(redis.register_script(SUM_BY_CAMPAIGN))
+    return _scripts[0]
+
 
 async def date_range_kpi(redis: Any, app: str, level: str, target: str, name: str, start: dt.datetime,
                          end: dt.datetime) -> list[models.ResultRow]:
@@ -17,13 +49,18 @@ async def date_range_kpi(redis: Any, app: str, level: str, target: str, name: st
     kpi = catalog.lookup(level, name)
     day_list = catalog.days(start, end)
     wanted = catalog.fields(kpi)
-    pipe = redis.pipeline(transaction=False)
-    for key in catalog.hash_keys(app, level, target, day_list):
-        if wanted is None:
-            pipe.hgetall(key)
-        else:
-            pipe.hmget(key, wanted)
-    tallies = catalog.tally(kpi, dict(zip(day_list, await pipe.execute(), strict=True)))
+    if kpi.group == "campaign":  # a hash per counter and day with a field per campaign: only what is needed
+        summed = catalog.campaign_keys(app, kpi, day_list)
+        flat = await _sum_script(redis)(keys=[k for _, k in summed], args=[c for c, _ in summed], client=redis)
+        tallies = catalog.tally_by_campaign(flat)
+    else:
+        pipe = redis.pipeline(transaction=False)
+        for key in catalog.hash_keys(app, level, target, day_list):
+            if wanted is None:
+                pipe.hgetall(key)
+            else:
+                pipe.hmget(key, wanted)
+        tallies = catalog.tally(kpi, dict(zip(day_list, await pipe.execute(), strict=True)))
     uniques: dict[str, int] = {}
     if kpi.kind == "unique":
         groups = list(tallies) if kpi.group in ("campaign", "activity") else []

@@ -6,6 +6,8 @@ Layout (all keys in the application's slot, `gw:{app}:kpi:...`, expiring with th
 - `gw:{app}:kpi:DAY:a` hash, field `SRC|CHANNEL|COUNTER`: SRC is `c:CAMPAIGN`, `j:JOURNEY`, `t` (transactional)
   or `*` (all), CHANNEL a ChannelType or `*` (all);
 - `gw:{app}:kpi:DAY:c:CAMPAIGN` / `...:j:JOURNEY` hash, field `ACTIVITY|CHANNEL|COUNTER` (ACTIVITY may be `*`);
+- `gw:{app}:kpi:DAY:bc:CHANNEL:COUNTER` hash, field CAMPAIGN (CHANNEL may be `*`): the same counters by campaign,
+  for queries grouped by campaign;
 - `gw:{app}:kpi:DAY:u:SCOPE:COUNTER` HyperLogLog of endpoint ids (unique deliveries, opens, clicks), SCOPE `a`, `t`,
   `c:CAMPAIGN`, `c:CAMPAIGN:ACTIVITY`, `j:JOURNEY`.
 
@@ -141,6 +143,12 @@ def hll_key(app: str, day: str, scope: str, counter: str) -> str:
     return keys.app_key(app, "kpi", day, "u", scope, counter)
 
 
+def by_campaign_key(app: str, day: str, channel: str, counter: str) -> str:
+    """`gw:{app}:kpi:DAY:bc:CHANNEL:COUNTER` hash, field CAMPAIGN: one counter of every campaign, so a query
+    grouped by campaign reads exactly the counters it needs (not the day's whole application hash)."""
+    return keys.app_key(app, "kpi", day, "bc", channel, counter)
+
+
 def applied_key(app: str) -> str:
     return keys.app_key(app, "kpi", "applied")
 
@@ -165,6 +173,8 @@ def writes(app: str, f: Fact) -> tuple[list[tuple[str, str]], list[str]]:
             fields += [(app_hash, f"{src}|{ch}|{c}"), (app_hash, f"*|{ch}|{c}")]
             if scoped is not None:
                 fields += [(scoped[0], f"{scoped[1]}|{ch}|{c}"), (scoped[0], f"*|{ch}|{c}")]
+            if f.campaign:
+                fields.append((by_campaign_key(app, f.day, ch, c), f.campaign))
         if c in UNIQUE and (c == "delivered" or f.channel == "EMAIL"):
             scopes = ["a", src]
             if f.campaign:
@@ -300,7 +310,8 @@ TallyKey = tuple[str, int, str, tuple[str, ...], str, str, str, str]
 
 # One application's batch of rollup increments and attribution records. KEYS: every key written; ARGV[1] the
 # rollups' TTL, ARGV[2] the number of HINCRBYs, ARGV[3] of SETs, then per HINCRBY (key#, field, n), per SET
-# (key#, value, ttl), then to the end per PFADD (key#, m, m members).
+# (key#, value, ttl), then to the end groups of PFADDs (k, k key#s, m, m members): the same endpoints go into the
+# k HyperLogLogs of their scopes, so each endpoint is sent once, not once per HyperLogLog.
 ROLL = """
 local ttl = tonumber(ARGV[1])
 local nh, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -317,10 +328,15 @@ for _ = 1, ns do
   i = i + 3
 end
 while i <= #ARGV do
-  local k, m = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  redis.call('PFADD', KEYS[k], unpack(ARGV, i + 2, i + 1 + m))
-  touched[k] = true
-  i = i + 2 + m
+  local nk = tonumber(ARGV[i])
+  local m = tonumber(ARGV[i + nk + 1])
+  local first = i + nk + 2
+  for j = i + 1, i + nk do
+    local k = tonumber(ARGV[j])
+    redis.call('PFADD', KEYS[k], unpack(ARGV, first, first + m - 1))
+    touched[k] = true
+  end
+  i = first + m
 end
 for k in pairs(touched) do redis.call('EXPIRE', KEYS[k], ttl) end
 return nh
@@ -378,7 +394,7 @@ class Tally:
         """KEYS and ARGV of one ROLL call per application: the increments summed per (key, field), the endpoints
         deduplicated per HyperLogLog."""
         incr: dict[str, dict[tuple[str, str], int]] = {}
-        hll: dict[str, dict[str, set[str]]] = {}
+        hll: dict[str, dict[tuple[str, ...], set[str]]] = {}
         days: dict[int, str] = {}
         for tk, n in self.counts.items():
             app, d, channel, counters, camp, cact, jour, jact = tk
@@ -391,9 +407,7 @@ class Tally:
                 app_incr[kf] = app_incr.get(kf, 0) + n
             members = self.members.get(tk)
             if members and hlls:
-                app_hll = hll.setdefault(app, {})
-                for h in hlls:
-                    app_hll.setdefault(h, set()).update(members)
+                hll.setdefault(app, {}).setdefault(tuple(hlls), set()).update(members)
         calls = []
         for app in {*incr, *self.marks}:
             key_list: list[str] = []
@@ -404,11 +418,12 @@ class Tally:
                 argv += [k(key), field, n]
             for key, value, mark_ttl in marks:
                 argv += [k(key), value, mark_ttl]
-            for key, members_ in hll.get(app, {}).items():
+            for hll_keys, members_ in hll.get(app, {}).items():
+                numbers = [k(key) for key in hll_keys]
                 ordered = list(members_)
                 for i in range(0, len(ordered), _PFADD_CHUNK):
                     chunk = ordered[i:i + _PFADD_CHUNK]
-                    argv += [k(key), len(chunk), *chunk]
+                    argv += [len(numbers), *numbers, len(chunk), *chunk]
             calls.append((key_list, argv))
         return calls
 
