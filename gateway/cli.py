@@ -357,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_dev)
 
     from gateway.campaigns import cli as campaign_cli
+    from gateway.kpi import cli as kpi_cli
     from gateway.segments import cli as segment_cli
     from gateway.templates import cli as template_cli
     from gateway.tracking import cli as tracking_cli
@@ -365,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment_cli.register(sub)  # gateway segment count|sample
     campaign_cli.register(sub)  # gateway campaign list|show|pause|resume|run-now
     tracking_cli.register(sub)  # gateway tracking
+    kpi_cli.register(sub)  # gateway kpi rebuild APP
     return p
 
 

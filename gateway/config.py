@@ -485,7 +485,7 @@ class EventsConfig(_Base):
     # the KPI rollups, maintained by every writer of the events stream as it writes (one script call per
     # application and batch, docs/analytics.md); false: KPIs are not computed (the KPI operations refuse)
     rollups: bool = True
-    rollup_batch: PositiveInt = 1000  # unused since rollups are written with the events; kept for old configs
+    rollup_batch: PositiveInt = 1000  # events read per page by `gateway kpi rebuild`
     rollup_interval_ms: PositiveInt = 200  # unused since the rollups are written with the events; kept for old configs
 
 

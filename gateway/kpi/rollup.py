@@ -14,11 +14,13 @@ Layout (all keys in the application's slot, `gw:{app}:kpi:...`, expiring with th
 Exactness: the events stream and an application's keys are in different cluster slots, so a batch's events and
 its rollup increments are two writes: the rollups go right after the events are written. A process that dies
 between the two leaves those events uncounted (an under-count, never a double count); the raw events stay in the
-stream, from which the :class:`RollupConsumer` can recompute rollups (no CLI command for it yet).
+stream, from which `gateway kpi rebuild APP` (gateway.kpi.rebuild) recomputes an application's
+rollups.
 
 The :class:`RollupConsumer` (group `kpi-rollup`) reads the events stream back and applies it idempotently; no
-worker runs it any more. Its script adds each entry id to `gw:{app}:kpi:applied` and skips ids already there;
-the ids leave the set after the XACK, so an entry redelivered after a crash is counted once.
+worker runs it any more (kept for tools that replay the stream). Its script adds each entry id to
+`gw:{app}:kpi:applied` and skips ids already there; the ids leave the set after the XACK, so an entry
+redelivered after a crash is counted once.
 """
 
 from __future__ import annotations
@@ -448,17 +450,21 @@ class Roller:
         self._roll = redis.register_script(ROLL)
         self.failures = 0
 
-    async def write(self, tally: Tally) -> None:
-        """Write `tally` (nothing when it is empty)."""
+    async def write_or_raise(self, tally: Tally) -> None:
+        """Write `tally` (nothing when it is empty); a failure is raised."""
         if not tally:
             return
         calls = [self._roll(keys=key_list, args=argv) for key_list, argv in tally.script_calls(self.ttl_s)]
+        if len(calls) == 1:
+            await calls[0]
+        else:
+            await asyncio.gather(*calls)
+
+    async def write(self, tally: Tally) -> None:
+        """Write `tally` (nothing when it is empty); a failure is logged and counted."""
         try:
-            if len(calls) == 1:
-                await calls[0]
-            else:
-                await asyncio.gather(*calls)
+            await self.write_or_raise(tally)
         except Exception as exc:
             self.failures += 1
-            log.error("writing the KPI rollups of %d events failed (%s): the KPIs under-count them",
-                      sum(tally.counts.values()), exc)
+            log.error("writing the KPI rollups of %d events failed (%s): the KPIs under-count them until `gateway "
+                      "kpi rebuild`", sum(tally.counts.values()), exc)
