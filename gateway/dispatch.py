@@ -543,13 +543,16 @@ class Dispatcher:
         for j in jobs:
             try:
                 emit += self._decide(j, now_ms, tally)
-                if self.tracker is not None and j.outbound is not None and isinstance(j.result, Delivered):
-                    self._attribute(j.outbound, tally)
             except Exception as exc:  # deciding or recording this recipient failed: it is dead-lettered alone
                 log.exception("deciding the outcome of a recipient of entry %s failed; dead-lettering it", j.entry.id)
                 j.outcome = Outcome("UNKNOWN_FAILURE" if j.outbound is not None else "PERMANENT_FAILURE", 500,
                                     f"Internal error while deciding the outcome: {_describe(exc)}; dead-lettered",
                                     "", Action.DEAD_LETTER)
+            if self.tracker is not None and j.outbound is not None and isinstance(j.result, Delivered):
+                try:
+                    self._attribute(j.outbound, tally)
+                except Exception:  # the message is sent and decided: a missing attribution is no reason to fail it
+                    log.exception("recording the campaign attribution of message %s failed", j.message_id)
             o = j.outcome
             assert o is not None
             if o.action is Action.RETRY:
