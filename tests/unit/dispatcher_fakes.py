@@ -9,6 +9,7 @@ whoever adds one teaches the fake what it does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,17 +301,13 @@ class FakeScript:
             return set_many
         if self.name == "roll":
             def roll() -> int:  # the KPI rollups and attribution marks: HINCRBYs and SETs (PFADDs: not kept)
-                nh, ns = int(args[1]), int(args[2])
-                i = 3
-                for _ in range(nh):
-                    h = self.redis.hashes.setdefault(keys[int(args[i]) - 1], {})
-                    f = _b(args[i + 1])
-                    h[f] = str(int(h.get(f, b"0")) + int(args[i + 2])).encode()
-                    i += 3
-                for _ in range(ns):
-                    self.redis.op_set(keys[int(args[i]) - 1], args[i + 1], ex=int(args[i + 2]))
-                    i += 3
-                return nh
+                _ttl, increments, sets, _groups = json.loads(args[0])
+                for k, field, n in increments:
+                    h = self.redis.hashes.setdefault(keys[k - 1], {})
+                    h[_b(field)] = str(int(h.get(_b(field), b"0")) + n).encode()
+                for k, value, ttl in sets:
+                    self.redis.op_set(keys[k - 1], value, ex=ttl)
+                return len(increments)
             return roll
         return lambda: self.redis.op_lpush_expire(keys[0], args[0], args[1])
 
