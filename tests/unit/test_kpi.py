@@ -200,3 +200,12 @@ async def test_gateway_kpi_rebuild_recomputes_lost_rollups_from_the_stream(redis
         "txn-emails-sent-grouped-by-date", "journey-emails-opened", "unique-deliveries", "email-open-rate"})) > 30
     assert await redis.get(attribution.key(APP, "m1")) == b'{"campaign_id":"c"}'
     assert await redis.keys("gw:{other}:*") == []  # another application's rollups are not its business
+
+
+async def test_a_tallys_marks_are_written_with_its_rollups(redis: aioredis.Redis) -> None:
+    tally = Tally()
+    key = attribution.key(APP, "m1")
+    tally.mark(APP, key, attribution.value({"campaign_id": "c1", "campaign_activity_id": "a1"}), 3 * 86_400)
+    await EventWriter(redis, KEY).roll(tally)
+    assert attribution.decode(await redis.get(key)) == {"campaign_id": "c1", "campaign_activity_id": "a1"}
+    assert 3 * 86_400 - 5 < await redis.ttl(key) <= 3 * 86_400
