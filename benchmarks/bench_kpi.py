@@ -7,7 +7,8 @@
   Measured: median and p99 latency of each query, client included (one pipelined round trip, two for unique).
 - baseline: answering the same question from the raw events stream: XRANGE pages of N generated events, decoded
   and counted; its rate gives the time a scan of 100M events would take.
-- rollup consumer: events/s of RollupConsumer applying N generated events (one process, one consumer).
+- write-time rollups: events/s of counting N generated events as the writers do (Tally.add per event, one
+  Roller.write per batch of 1000), i.e. the rollups' cost on the writers' path.
 
     python benchmarks/bench_kpi.py [--events 100000000] [--campaigns 50] [--journeys 10] [--scan 200000]
                                    [--consume 100000] [--queries 200] [--dry]
@@ -34,7 +35,7 @@ from benchmarks._common import append_rows  # noqa: E402
 from gateway.embedded_redis import EmbeddedRedis  # noqa: E402
 from gateway.events import EventWriter  # noqa: E402
 from gateway.kpi import catalog, query  # noqa: E402
-from gateway.kpi.rollup import RollupConsumer, hash_key, hll_key  # noqa: E402
+from gateway.kpi.rollup import Roller, Tally, by_campaign_key, hash_key, hll_key  # noqa: E402
 from tests import kpi_data  # noqa: E402
 
 APP = "benchapp"
@@ -52,6 +53,7 @@ async def size_rollups(r: aioredis.Redis, days: list[str], events: int, campaign
     for d in days:
         pipe = r.pipeline(transaction=False)
         app_fields: dict[str, int] = {}
+        by_campaign: dict[str, dict[str, int]] = {}
         for src in sources:
             scoped: dict[str, int] = {}
             for ch in ("EMAIL", "SMS"):
@@ -59,12 +61,18 @@ async def size_rollups(r: aioredis.Redis, days: list[str], events: int, campaign
                     n = int(per * SHARE[c] * rnd.uniform(0.9, 1.1))
                     for s, chan in ((src, ch), (src, "*"), ("*", ch), ("*", "*")):
                         app_fields[f"{s}|{chan}|{c}"] = app_fields.get(f"{s}|{chan}|{c}", 0) + n
+                    if src.startswith("c:"):
+                        for chan in (ch, "*"):
+                            cell = by_campaign.setdefault(by_campaign_key(APP, d, chan, c), {})
+                            cell[src[2:]] = cell.get(src[2:], 0) + n
                     for act in ("act0", "act1"):
                         for a, chan in ((act, ch), (act, "*"), ("*", ch), ("*", "*")):
                             scoped[f"{a}|{chan}|{c}"] = scoped.get(f"{a}|{chan}|{c}", 0) + n // 2
             if src != "t":
                 pipe.hset(hash_key(APP, d, src), mapping=scoped)
         pipe.hset(hash_key(APP, d, "a"), mapping=app_fields)
+        for key, cell in by_campaign.items():
+            pipe.hset(key, mapping=cell)
         for scope in ("a", "t", "c:camp0", "c:camp0:act0"):
             for c in ("delivered", "opened", "clicked"):
                 pipe.pfadd(hll_key(APP, d, scope, c), *(f"ep{rnd.randrange(10**7)}" for _ in range(5000)))
@@ -153,17 +161,24 @@ async def main(args: argparse.Namespace) -> None:
         p50_best = min(float(x[3].split(" / ")[0]) for x in rows)
         rows.append(("bench_kpi", f"baseline: scan of the raw events stream (n={n:,})", "events/s", f"{rate:,.0f}",
                      f"{scan_s * 1000 / p50_best:,.0f}x slower than the rollups", f"100M events: {scan_s:,.0f} s"))
-        await write_events(r, "gateway:events", args.consume)
-        consumer = RollupConsumer(r, "gateway:events", "bench", retention_days=90, batch=1000)
-        await consumer.ensure_group()
+        # the writers' side: what they have at hand per event (decoded here, outside the timing)
+        events = []
+        # (events of one moment, as a writer's batch is: one day)
+        for app, et, raw in kpi_data.generate("rollapp", int(time.time() * 1000), args.consume // 3 or 1,
+                                              days=1)[:args.consume]:
+            rec = msgspec.json.decode(raw)
+            events.append((app, et, rec["event_timestamp"], rec["attributes"], rec["client"].get("client_id", "")))
+        roller = Roller(r, retention_days=90)
         t0 = time.perf_counter()
-        total = 0
-        while (got := await consumer.step()):
-            total += got
-        rate = total / (time.perf_counter() - t0)
-        print(f"rollup consumer: {total:,} events at {rate:,.0f} events/s")
-        rows.append(("bench_kpi", "rollup consumer (1 process, batch 1000)", "events/s", f"{rate:,.0f}", "",
-                     f"n={total:,} generated engine records"))
+        for i in range(0, len(events), 1000):
+            tally = Tally()
+            for app, et, ms, attrs, client in events[i:i + 1000]:
+                tally.add(app, et, ms, attrs, client)
+            await roller.write(tally)
+        rate = len(events) / (time.perf_counter() - t0)
+        print(f"write-time rollups: {len(events):,} events at {rate:,.0f} events/s ({1e6 / rate:.2f} µs per event)")
+        rows.append(("bench_kpi", "write-time rollups (Tally.add + one Roller.write per 1000 events)", "events/s",
+                     f"{rate:,.0f}", f"{1e6 / rate:.2f} µs per event", f"n={len(events):,} generated engine records"))
         await r.aclose()
         if not args.dry:
             append_rows(rows)

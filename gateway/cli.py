@@ -359,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.campaigns import cli as campaign_cli
     from gateway.journeys import cli as journey_cli
     from gateway.recommenders import cli as recommend_cli
+    from gateway.kpi import cli as kpi_cli
     from gateway.segments import cli as segment_cli
     from gateway.templates import cli as template_cli
     from gateway.tracking import cli as tracking_cli
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     journey_cli.register(sub)  # gateway journey list|show
     tracking_cli.register(sub)  # gateway tracking
     recommend_cli.register(sub)  # gateway recommend
+    kpi_cli.register(sub)  # gateway kpi rebuild APP
     return p
 
 

@@ -471,6 +471,9 @@ class TrackingConfig(_Base):
     flush_ms: PositiveInt = 50  # ... or this long after the first one
     request_timeout_s: PositiveFloat = 10.0  # a request must arrive whole this soon after its first byte
     keepalive_timeout_s: PositiveFloat = 75.0  # an idle keep-alive connection is closed after this long
+    # how long a tracked campaign/journey email's attribution record (gw:{app}:mattr:<message id>) is kept, so its
+    # opens, clicks and unsubscribes carry campaign_id etc.; later ones count as transactional (docs/analytics.md)
+    attribution_days: PositiveInt = 30
 
 
 class EventsConfig(_Base):
@@ -479,12 +482,11 @@ class EventsConfig(_Base):
     retention_days: PositiveInt = 90  # entries older than this are trimmed (XTRIM MINID, by age only)
     trim: bool = True  # every worker trims the events stream to the retention (cheap, idempotent)
     trim_interval_ms: PositiveInt = 300_000
-    # the rollup consumer (group `kpi-rollup` on the events stream) behind the KPI operations: off by default, as it
-    # reads every event again in this process (measured: ~30% more CPU per e2e email message, docs/analytics.md);
-    # turn it on in one worker, or in a worker process kept for it
-    rollups: bool = False
-    rollup_batch: PositiveInt = 1000
-    rollup_interval_ms: PositiveInt = 200  # how long an idle rollup consumer waits before reading again
+    # the KPI rollups, maintained by every writer of the events stream as it writes (one script call per
+    # application and batch, docs/analytics.md); false: KPIs are not computed (the KPI operations refuse)
+    rollups: bool = True
+    rollup_batch: PositiveInt = 1000  # events read per page by `gateway kpi rebuild`
+    rollup_interval_ms: PositiveInt = 200  # unused since the rollups are written with the events; kept for old configs
 
 
 class RecommendersConfig(_Base):

@@ -37,6 +37,8 @@ from gateway.channels.base import AnyRoute, BatchChannel, Delivered, Outbound, R
 from gateway.channels.custom import CHANNEL_CONTEXT_KEY
 from gateway.config import GatewayConfig, Lane, RetryConfig
 from gateway.endpoints.store import EndpointStore
+from gateway.kpi import attribution
+from gateway.kpi.rollup import Tally
 from gateway.metrics.core import LATENCY_BUCKETS, SEND_BUCKETS, ChannelCells, EngineMetrics, entry_ms
 from gateway.models import (
     AddressConfiguration,
@@ -177,7 +179,8 @@ class Dispatcher:
         self.optouts = optouts if optouts is not None else OptOutStore(redis)
         self.programs = ProgramCache()
         self.ids = MessageIds()
-        self.event_writer = events.EventWriter(redis, cfg.stream.events_key)
+        self.event_writer = events.EventWriter(redis, cfg.stream.events_key, rollups=cfg.events.rollups,
+                                               retention_days=cfg.events.retention_days)
         self._reply = redis.register_script(_REPLY)
         self._set_many = redis.register_script(_SET_MANY)
         self.counts: dict[str, int] = {}
@@ -515,7 +518,7 @@ class Dispatcher:
 
     # ---------------------------------------------------------------- outcomes
 
-    def _decide(self, j: Job, now_ms: int) -> list[bytes | str]:
+    def _decide(self, j: Job, now_ms: int, tally: Tally | None = None) -> list[bytes | str]:
         """Decide `j`'s outcome from its result (`outcome.decide`) and return its event records: the family's send
         event on a first attempt that reached the channel, then the outcome's. A recipient refused before its
         route was set (a duplicate, an address its family refuses) still has its configured route's names: the
@@ -526,9 +529,9 @@ class Dispatcher:
             raise RuntimeError("recipient left without a result")  # a dispatcher bug: dead-lettered alone
         emit: list[bytes | str] = []
         if j.outbound is not None and j.entry.attempt == 1 and names.send:
-            emit += self._record(j, names.send, "SUCCESSFUL", 200, "Message handed to the channel", now_ms)
+            emit += self._record(j, names.send, "SUCCESSFUL", 200, "Message handed to the channel", now_ms, tally)
         o = j.outcome = decide(names, j.result, j.entry.attempt, self.cfg.retry)
-        emit += self._record(j, o.event, o.status, o.code, o.message, now_ms)
+        emit += self._record(j, o.event, o.status, o.code, o.message, now_ms, tally)
         return emit
 
     async def _finalize(self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job],
@@ -541,14 +544,20 @@ class Dispatcher:
         retries: dict[str, list[Job]] = {}
         exhausted: dict[str, list[Job]] = {}
         per_app: list[Job] = []
+        tally = Tally()  # the batch's KPI rollups, written after its events (docs/analytics.md)
         for j in jobs:
             try:
-                emit += self._decide(j, now_ms)
+                emit += self._decide(j, now_ms, tally)
             except Exception as exc:  # deciding or recording this recipient failed: it is dead-lettered alone
                 log.exception("deciding the outcome of a recipient of entry %s failed; dead-lettering it", j.entry.id)
                 j.outcome = Outcome("UNKNOWN_FAILURE" if j.outbound is not None else "PERMANENT_FAILURE", 500,
                                     f"Internal error while deciding the outcome: {_describe(exc)}; dead-lettered",
                                     "", Action.DEAD_LETTER)
+            if self.tracker is not None and j.outbound is not None and isinstance(j.result, Delivered):
+                try:
+                    self._attribute(j.outbound, tally)
+                except Exception:  # the message is sent and decided: a missing attribution is no reason to fail it
+                    log.exception("recording the campaign attribution of message %s failed", j.message_id)
             o = j.outcome
             assert o is not None
             if o.action is Action.RETRY:
@@ -571,11 +580,22 @@ class Dispatcher:
                 if not pool_busy(exc):
                     raise
                 await self.sleep(PER_APP_RETRY.base_s)
+        await self.event_writer.roll(tally)
         if self.metrics is not None:  # after the transaction: a batch left pending is counted when it is done
             try:
                 _observe(self.metrics, jobs, len(entries) + len(dead), len(dead), int(time.time() * 1000))
             except Exception:  # the outcomes are written and acknowledged: a metrics bug must not say otherwise
                 log.exception("recording the metrics of a batch failed")
+
+    def _attribute(self, out: Outbound[Any], tally: Tally) -> None:
+        """Remember which campaign or journey sent a tracked email, for its opens, clicks and unsubscribes
+        (gateway.kpi.attribution; written with the batch's rollups, in the application's slot)."""
+        if self.tracker is None or out.recipient.channel_type != "EMAIL":
+            return
+        attrs = attribution.of(out.recipient.context)
+        if attrs is not None:
+            tally.mark(out.app, attribution.key(out.app, out.message_id), attribution.value(attrs),
+                       self.tracker.cfg.attribution_days * 86_400)
 
     async def _outcome_transaction(
         self, entries: list[tuple[codec.SendEntry, dict[bytes, bytes]]], jobs: list[Job], dead: list[Dead],
@@ -680,7 +700,8 @@ class Dispatcher:
         await self.endpoints.set_status(j.entry.app, j.endpoint_id, "INACTIVE", reason=err.detail or err.message[:200],
                                         since_ms=err.provider_ms)
 
-    def _record(self, j: Job, event_type: str, status: str, code: int, message: str, now_ms: int) -> list[bytes | str]:
+    def _record(self, j: Job, event_type: str, status: str, code: int, message: str, now_ms: int,
+                tally: Tally | None = None) -> list[bytes | str]:
         req = j.entry.request
         out = j.outbound
         # computed once per recipient when it was composed; only recipients that never got that far merge here
@@ -691,7 +712,7 @@ class Dispatcher:
             endpoint_id=j.endpoint_id, delivery_status=status, status_code=code, status_message=message,
             attempt=j.entry.attempt, trace_id=req.TraceId,
             context=context or None,
-            from_address=getattr(out.content, "sender", None) if out is not None else None,
+            from_address=getattr(out.content, "sender", None) if out is not None else None, tally=tally,
         )
         return [j.entry.app, event_type, record]
 

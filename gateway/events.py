@@ -17,6 +17,8 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
+from gateway.kpi.rollup import Roller, Tally
+
 _encode = msgspec.json.Encoder().encode
 
 # XADD many event records in one command (the client packs one command instead of one per event).
@@ -68,8 +70,10 @@ def message_record(
     context: dict[str, str] | None,
     from_address: str | None = None,
     extra: dict[str, str] | None = None,
+    tally: Tally | None = None,
 ) -> bytes:
-    """One messaging event record (event_version 3.1) as JSON bytes."""
+    """One messaging event record (event_version 3.1) as JSON bytes, counted in `tally` (the KPI rollups of the
+    batch it is written with, see EventWriter.roll) when given."""
     attributes: dict[str, Any] = {
         "message_id": message_id,
         "request_id": request_id,
@@ -87,6 +91,8 @@ def message_record(
     if extra:
         attributes.update(extra)
     record = envelope(event_type, app, attributes, client_id=endpoint_id or message_id, now_ms=now_ms)
+    if tally is not None:
+        tally.add(app, event_type, now_ms, attributes, endpoint_id or message_id)
     if channel_type == "EMAIL":
         event_name = event_type.split(".", 1)[-1]
         attributes["feedback"] = {"delivered": "delivered", "send": "received"}.get(event_name, event_name)
@@ -111,11 +117,19 @@ def message_record(
 
 
 class EventWriter:
-    """Writes event records to the event stream: entries `app`, `event_type`, `record`, many per script call."""
+    """Writes event records to the event stream: entries `app`, `event_type`, `record`, many per script call; and,
+    after them, the KPI rollups of what was written (a Tally the caller filled as it built the records: `roll`),
+    unless `rollups` is off (docs/analytics.md)."""
 
-    def __init__(self, redis: aioredis.Redis, key: str) -> None:
+    def __init__(self, redis: aioredis.Redis, key: str, *, rollups: bool = True, retention_days: int = 90) -> None:
         self.key = key
         self._emit = redis.register_script(_EMIT)
+        self.roller = Roller(redis, retention_days=retention_days) if rollups else None
+
+    async def roll(self, tally: Tally) -> None:
+        """Write `tally` once its events are written (never raises: see gateway.kpi.rollup.Roller)."""
+        if self.roller is not None:
+            await self.roller.write(tally)
 
     async def queue(self, pipe: Pipeline, args: Sequence[bytes | str]) -> None:
         """Queue the writes of `args` (app, event_type, record JSON; three per record) on a pipeline."""
@@ -134,9 +148,10 @@ class EventStreamSink:
     in the next single pipeline, so receipts arriving as fast as submits need one round trip per batch, not one
     each."""
 
-    def __init__(self, redis: aioredis.Redis, key: str = "gateway:events") -> None:
+    def __init__(self, redis: aioredis.Redis, key: str = "gateway:events", *, rollups: bool = True,
+                 retention_days: int = 90) -> None:
         self._redis = redis
-        self._writer = EventWriter(redis, key)
+        self._writer = EventWriter(redis, key, rollups=rollups, retention_days=retention_days)
         self._batch: list[dict[str, Any]] = []
         self._done: asyncio.Future[None] | None = None
         self._flushing = False
@@ -160,11 +175,14 @@ class EventStreamSink:
                 self._batch, self._done = [], None
                 try:
                     args: list[Any] = []
+                    tally = Tally()
                     for rec in batch:
                         args += record_args(rec)
+                        tally.add_record(rec)
                     pipe = self._redis.pipeline(transaction=False)
                     await self._writer.queue(pipe, args)
                     await pipe.execute()
+                    await self._writer.roll(tally)
                 except Exception as exc:
                     if fut is not None and not fut.done():
                         fut.set_exception(exc)

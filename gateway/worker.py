@@ -347,9 +347,8 @@ class Worker:
                                    name=f"{task}-{state.lane.name}")
 
     def _event_stream_loops(self) -> list[asyncio.Task[None]]:
-        """The events stream's retention trim and, when enabled, the KPI rollup consumer (docs/analytics.md)."""
+        """The events stream's retention trim (the KPI rollups are written with the events: docs/analytics.md)."""
         from gateway.kpi import retention
-        from gateway.kpi.rollup import RollupConsumer
 
         ev, key = self.cfg.events, self.cfg.stream.events_key
 
@@ -360,17 +359,6 @@ class Worker:
         if ev.trim:
             loops.append(asyncio.create_task(self._every(ev.trim_interval_ms, trim, f"trimming {key}"),
                                              name="events-trim"))
-        if ev.rollups:
-            rollup = RollupConsumer(self.redis, key, self.consumer.consumer, retention_days=ev.retention_days,
-                                    batch=ev.rollup_batch)
-
-            async def roll() -> None:  # until the stream is read up (or stop()), then _every waits its interval
-                await rollup.ensure_group()
-                while not self._stopping.is_set() and await rollup.step() == ev.rollup_batch:
-                    pass
-
-            loops.append(asyncio.create_task(self._every(ev.rollup_interval_ms, roll, "rolling up KPIs"),
-                                             name="kpi-rollup"))
         return loops
 
     async def _campaign_loop(self) -> None:

@@ -11,14 +11,17 @@ from collections import defaultdict
 from typing import Any
 
 from gateway import events
+from gateway.kpi.rollup import Tally
 from gateway.tracking.records import engagement_record
 from gateway.tracking.tokens import CLICK, OPEN, Token
 
 DAY_MS = 86_400_000
 
 
-def generate(app: str, now_ms: int, n: int, seed: int = 7, days: int = 10) -> list[tuple[str, str, bytes]]:
-    """(app, event_type, record) triples for `n` messages over the last `days` days."""
+def generate(app: str, now_ms: int, n: int, seed: int = 7, days: int = 10,
+             tally: Tally | None = None) -> list[tuple[str, str, bytes]]:
+    """(app, event_type, record) triples for `n` messages over the last `days` days, counted in `tally` (the KPI
+    rollups, as the engine's writers count what they write) when given."""
     rnd = random.Random(seed)
     out: list[tuple[str, str, bytes]] = []
     sources: list[dict[str, str]] = [{}, {}]  # transactional, twice as likely
@@ -40,7 +43,7 @@ def generate(app: str, now_ms: int, n: int, seed: int = 7, days: int = 10) -> li
                 event_type=event_type, app=app, now_ms=at, message_id=mid, request_id=f"r{i}",
                 channel_type=channel, address="a@example.com" if channel == "EMAIL" else "+15555550100",
                 endpoint_id=endpoint, delivery_status=status, status_code=200, status_message=message,
-                attempt=attempt, trace_id=None, context=ctx or None)))
+                attempt=attempt, trace_id=None, context=ctx or None, tally=tally)))
 
         roll = rnd.random()
         if channel == "EMAIL":
@@ -65,6 +68,8 @@ def generate(app: str, now_ms: int, n: int, seed: int = 7, days: int = 10) -> li
                     r = engagement_record(tok, now_ms=t + 2000, ip="127.0.0.1", user_agent="t")
                     r["attributes"].update(ctx)
                     out.append(events.record_args(r))
+                    if tally is not None:
+                        tally.add_record(r)
                     if kind == "u":
                         break
         else:

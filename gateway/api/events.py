@@ -27,6 +27,7 @@ from gateway.api.registry import Call, Registry
 from gateway.eventdest import targets
 from gateway.eventdest.runner import attach, detach
 from gateway.recommenders.builtin import Interaction
+from gateway.kpi.rollup import Roller, Tally
 
 registry = Registry()
 operation = registry.operation
@@ -145,6 +146,7 @@ async def put_events(call: Call) -> models.EventsResponse:
     services = call.services
     arrival = int(time.time() * 1000)
     records: list[tuple[str, bytes]] = []
+    tally = Tally()  # the KPI rollups of these events (an engagement event type counts as the engine's would)
     results: dict[str, models.ItemResponse] = {}
     in_app: dict[str, dict[str, models.Event]] = {}  # the in-app SDK's display events, counted toward in-app caps
     # the built-in recommender learns from events naming an item, only while it is configured (a cached check)
@@ -185,6 +187,7 @@ async def put_events(call: Call) -> models.EventsResponse:
             if recommenders is not None and (item := recommenders.item_of(event)) is not None:
                 user = batch.Endpoint.User.UserId if batch.Endpoint.User is not None else None
                 interactions.append((endpoint_id, user, item))
+            tally.add_record(record)
             if event.EventType.startswith("_inapp."):
                 in_app.setdefault(endpoint_id, {})[event_id] = event
             items[event_id] = models.EventItemResponse(StatusCode=202, Message="Accepted")
@@ -197,6 +200,8 @@ async def put_events(call: Call) -> models.EventsResponse:
         if recommenders is not None and interactions:
             await recommenders.stage_events(pipe, call.app_id, interactions)
         await pipe.execute()
+        if services.settings.rollups:
+            await Roller(services.apps.redis, retention_days=services.settings.retention_days).write(tally)
     if services.campaigns is not None:
         for endpoint_id, events in in_app.items():
             await services.campaigns.record_in_app_events(call.app_id, endpoint_id, events)

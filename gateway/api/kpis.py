@@ -1,5 +1,5 @@
 """Analytics KPIs: GetApplicationDateRangeKpi, GetCampaignDateRangeKpi, GetJourneyDateRangeKpi, answered from
-the rollups the workers maintain (gateway/kpi, docs/analytics.md). An unknown KPI name or a date range Pinpoint
+the rollups the writers of the events stream maintain (gateway/kpi, docs/analytics.md). An unknown KPI name or a date range Pinpoint
 would refuse is a BadRequestException. PageSize and NextToken are accepted and ignored, as Pinpoint documents
 for these metrics (every row comes in one page)."""
 
@@ -30,10 +30,10 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-async def _check_rollups(call: Call) -> None:
-    """Refuse when no worker has ever run the rollup consumer: its rollups would read as zeros, not as the
-    application's numbers ([events] rollups is off by default: it costs the send path, docs/analytics.md)."""
-    if not await query.rollups_running(call.services.apps.redis, call.services.settings.events_key):
+def _check_rollups(call: Call) -> None:
+    """Refuse when this deployment keeps no rollups ([events] rollups = false): they would read as zeros, not as
+    the application's numbers (docs/analytics.md)."""
+    if not call.services.settings.rollups:
         raise BadRequest(query.NOT_COMPUTED)
 
 
@@ -45,7 +45,7 @@ async def _rows(call: Call, level: str, target: str) -> tuple[dt.datetime, dt.da
                                           str(call.params["KpiName"]), start, end)
     except catalog.RangeError as exc:
         raise BadRequest(str(exc)) from None
-    await _check_rollups(call)  # after the name and the range: those errors are the caller's first
+    _check_rollups(call)  # after the name and the range: those errors are the caller's first
     return start, end, models.BaseKpiResult(Rows=rows)
 
 

@@ -249,7 +249,8 @@ def services_from_config(
     a configured but unusable key is a ConfigError at once), and OTP when `config.otp` is present (ConfigError at
     once if its key is missing). `environ` replaces `os.environ` for the OTP and credentials keys."""
     settings = Settings(
-        region=config.api.region, account_id=config.api.account_id, events_key=config.stream.events_key
+        region=config.api.region, account_id=config.api.account_id, events_key=config.stream.events_key,
+        rollups=config.events.rollups, retention_days=config.events.retention_days,
     )
     producer = Producer(redis, prefix=config.stream.prefix)
     endpoint_store = EndpointStore(redis)

@@ -311,14 +311,17 @@ class RecommenderService(Protocol):
 class Settings:
     """Deployment facts the API needs: where ARNs say they live and where events go."""
 
-    __slots__ = ("account_id", "events_key", "region")
+    __slots__ = ("account_id", "events_key", "region", "retention_days", "rollups")
 
     def __init__(
-        self, *, region: str = "us-east-1", account_id: str = "000000000000", events_key: str = "gateway:events"
+        self, *, region: str = "us-east-1", account_id: str = "000000000000", events_key: str = "gateway:events",
+        rollups: bool = True, retention_days: int = 90,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.events_key = events_key
+        self.rollups = rollups  # [events] rollups: the KPI rollups are kept as events are written
+        self.retention_days = retention_days
 
     def arn(self, resource: str) -> str:
         return f"arn:aws:mobiletargeting:{self.region}:{self.account_id}:{resource}"

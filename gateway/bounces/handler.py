@@ -22,6 +22,7 @@ from gateway import events, keys
 from gateway.bounces import correlate, reports, sent
 from gateway.channels import families
 from gateway.config import BouncesSection, GatewayConfig, SmtpChannelConfig
+from gateway.kpi.rollup import Tally
 from gateway.outcome import Action, decide_late
 from gateway.suppression import entry as suppression_entry
 
@@ -50,11 +51,11 @@ class ReportHandler:
     """Turns received reports into events and suppressions (see the module docstring)."""
 
     def __init__(self, redis: aioredis.Redis, domains: dict[str, correlate.Domain], section: BouncesSection,
-                 events_key: str = "gateway:events") -> None:
+                 events_key: str = "gateway:events", *, rollups: bool = True, retention_days: int = 90) -> None:
         self.redis = redis
         self.domains = domains
         self.section = section
-        self.writer = events.EventWriter(redis, events_key)
+        self.writer = events.EventWriter(redis, events_key, rollups=rollups, retention_days=retention_days)
         self.counts: Counter[str] = Counter()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gateway-reports")
 
@@ -111,17 +112,20 @@ class ReportHandler:
             extra["reporting_mta"] = report.reporting_mta[:200]
         if report.feedback_type:
             extra["feedback_type"] = report.feedback_type
+        tally = Tally()
+        # the send's campaign/journey attributes, when it had some (Pinpoint's records carry them)
         record = events.message_record(
             event_type=o.event, app=rec.app, now_ms=now_ms, message_id=rec.message_id, request_id="",
             channel_type="EMAIL", address=rec.address, endpoint_id=rec.endpoint_id, delivery_status=o.status,
-            status_code=o.code, status_message=o.message, attempt=1, trace_id=None, context=None,
-            from_address=rec.from_address, extra=extra)
+            status_code=o.code, status_message=o.message, attempt=1, trace_id=None, context=rec.attributes,
+            from_address=rec.from_address, extra=extra, tally=tally)
         pipe = self.redis.pipeline(transaction=False)
         if o.action is Action.SUPPRESS:  # first, as the dispatcher does: idempotent, so a repeat harms nothing
             reason = "COMPLAINT" if o.event == families.EMAIL.complaint else "BOUNCE"
             pipe.hset(keys.suppressed(rec.app), rec.address.lower(), suppression_entry(reason, o.message))
         await self.writer.queue(pipe, [rec.app, o.event, record])
         await pipe.execute()
+        await self.writer.roll(tally)
         log.info("%s for message %s of app %s (%s)", o.event, rec.message_id, rec.app, m.via)
         return _EVENT_KIND.get(o.event, o.event)
 

@@ -16,13 +16,15 @@ _encode = msgspec.json.Encoder().encode
 
 
 class SentMail(msgspec.Struct, frozen=True, array_like=True):
-    """One accepted email: which application sent it, to which address and endpoint, from which address."""
+    """One accepted email: which application sent it, to which address and endpoint, from which address, and the
+    campaign or journey attributes of the send (gateway.kpi.attribution), which its late bounces carry."""
 
     app: str
     message_id: str
     address: str
     endpoint_id: str | None = None
     from_address: str | None = None
+    attributes: dict[str, str] | None = None
 
 
 _decode_sent = msgspec.json.Decoder(SentMail).decode

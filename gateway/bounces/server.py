@@ -117,7 +117,8 @@ async def start_listener(cfg: GatewayConfig, redis: aioredis.Redis, listen: str 
     domains = domains_of(cfg, dict(os.environ) if environ is None else environ)
     if not domains:
         raise ConfigError("the bounce listener needs an SMTP channel with a return_path_domain")
-    handler = ReportHandler(redis, domains, section, cfg.stream.events_key)
+    handler = ReportHandler(redis, domains, section, cfg.stream.events_key, rollups=cfg.events.rollups,
+                            retention_days=cfg.events.retention_days)
     hooks = _Hooks(handler, domains, section.max_recipients)
     hostname = section.hostname or next(iter(domains))
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 
 from gateway import models
-from gateway.kpi.rollup import hash_key, hll_key
+from gateway.kpi.rollup import by_campaign_key, hash_key, hll_key
 
 #: Pinpoint's rules: an inclusive range of at most 31 days whose start is fewer than 90 days ago; without a
 #: range, the preceding 31 days.
@@ -139,6 +139,27 @@ def hash_keys(app: str, level: str, target: str, day_list: list[str]) -> list[st
 Tally = dict[str, dict[str, int]]  # group value -> counter -> total
 
 
+def campaign_keys(app: str, kpi: Kpi, day_list: list[str]) -> list[tuple[str, str]]:
+    """For a query grouped by campaign: (counter, by-campaign hash) for each counter it reads, each day (HGETALL
+    each: a field per campaign)."""
+    counters = [c for c in (kpi.num, kpi.den) if c]
+    return [(c, by_campaign_key(app, d, kpi.channel or "*", c)) for d in day_list for c in counters]
+
+
+def tally_by_campaign(flat: Sequence[bytes | str | int]) -> Tally:
+    """{campaign: {counter: total}} from the totals the by-campaign hashes were summed into (query.SUM_BY_CAMPAIGN:
+    a flat list of counter, campaign, total)."""
+    out: Tally = {}
+    for i in range(0, len(flat), 3):
+        counter, campaign, total = (_text(flat[i]), _text(flat[i + 1]), int(flat[i + 2]))
+        out.setdefault(campaign, {})[counter] = total
+    return out
+
+
+def _text(v: bytes | str | int) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
 def fields(kpi: Kpi) -> list[str] | None:
     """The hash fields an ungrouped or per-day query of `kpi` reads (HMGET), or None: read whole hashes."""
     if kpi.group in ("campaign", "activity", "journey"):
@@ -149,7 +170,8 @@ def fields(kpi: Kpi) -> list[str] | None:
 
 def tally(kpi: Kpi, by_day: Mapping[str, Sequence[bytes | None] | Mapping[bytes, bytes]]) -> Tally:
     """Sum the counters `kpi` reads per group value ("" ungrouped): `by_day` holds, per day, the values of
-    fields(kpi) (HMGET) or, for a query grouped by campaign or activity, the whole hash (HGETALL)."""
+    fields(kpi) (HMGET) or, for a query grouped by activity, the campaign's whole hash (HGETALL); grouped by
+    campaign, see tally_by_campaign."""
     out: Tally = {}
     wanted = fields(kpi)
     for day, got in by_day.items():
@@ -165,8 +187,8 @@ def tally(kpi: Kpi, by_day: Mapping[str, Sequence[bytes | None] | Mapping[bytes,
             src, channel, counter = raw.decode().rsplit("|", 2)
             if counter not in (kpi.num, kpi.den) or channel != (kpi.channel or "*") or src == "*":
                 continue
-            if kpi.group in ("campaign", "journey"):  # the app hash's sources `c:CAMPAIGN` / `j:JOURNEY`
-                if not src.startswith("c:" if kpi.group == "campaign" else "j:"):
+            if kpi.group == "journey":  # the app hash's sources `j:JOURNEY` (by campaign: tally_by_campaign)
+                if not src.startswith("j:"):
                     continue
                 src = src[2:]
             cell = out.setdefault(src, {})

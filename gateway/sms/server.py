@@ -26,7 +26,8 @@ def keyword_handler(cfg: GatewayConfig, redis: Any, sink: EventSink) -> KeywordH
 
 
 def webhook_from_config(section: InboundSection, cfg: GatewayConfig, redis: Any) -> InboundWebhook:
-    sink = EventStreamSink(redis, cfg.stream.events_key)
+    sink = EventStreamSink(redis, cfg.stream.events_key, rollups=cfg.events.rollups,
+                           retention_days=cfg.events.retention_days)
     handler = keyword_handler(cfg, redis, sink)
     inbound = InboundConfig(auth=section.auth, secret_envs=list(section.secret_envs), username=section.username,
                             password_env=section.password_env, public_url=section.public_url,

@@ -45,6 +45,8 @@ from gateway import keys, redisconn
 from gateway.config import GatewayConfig, TrackingConfig
 from gateway.endpoints.store import EndpointNotFound, EndpointStore
 from gateway.events import EventWriter, record_args
+from gateway.kpi import attribution
+from gateway.kpi.rollup import Tally
 from gateway.suppression import SuppressionList
 from gateway.tracking.http1 import HttpError, Request, location, parse_request, response
 from gateway.tracking.records import engagement_record
@@ -65,16 +67,21 @@ UNSUBSCRIBED_TTL_S = 90 * 86_400  # how long a used unsubscribe token is remembe
 
 class EventBuffer:
     """Collects event records and writes them in batches: when `batch` are buffered or `flush_ms` after the
-    first one. A failed write keeps its records (retried with backoff); `aclose` writes everything left."""
+    first one. A failed write keeps its records (retried with backoff); `aclose` writes everything left.
+
+    Before a batch is written, the campaign/journey attribution of its messages is read (one pipelined round
+    trip, one MGET per application: gateway.kpi.attribution) into the records that lack it; after it, the KPI
+    rollups of the batch are written (EventWriter.roll)."""
 
     def __init__(self, redis: aioredis.Redis, key: str, *, batch: int = 500, flush_ms: int = 50,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, rollups: bool = True,
+                 retention_days: int = 90) -> None:
         self._redis = redis
-        self._writer = EventWriter(redis, key)
+        self._writer = EventWriter(redis, key, rollups=rollups, retention_days=retention_days)
         self._batch = batch
         self._flush_s = flush_ms / 1000
         self._sleep = sleep
-        self._buf: list[Any] = []  # script arguments, three per record
+        self._buf: list[dict[str, Any]] = []  # event records (engagement_record)
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -84,18 +91,18 @@ class EventBuffer:
 
     def add(self, record: dict[str, Any]) -> None:
         """Buffer one record (never waits)."""
-        self._buf += record_args(record)
+        self._buf.append(record)
         self.drained.clear()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
-        if len(self._buf) >= 3 * self._batch:
+        if len(self._buf) >= self._batch:
             self._wake.set()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._flush_s, self._wake.set)
 
     @property
     def pending(self) -> int:
-        return len(self._buf) // 3
+        return len(self._buf)
 
     async def _run(self) -> None:
         delay = 0.05
@@ -118,14 +125,41 @@ class EventBuffer:
                     delay = min(delay * 2, 5.0)
 
     async def _write(self) -> None:
-        args = self._buf[:3 * self._batch]
+        batch = self._buf[:self._batch]
+        await self._attribute(batch)
+        args: list[Any] = []
+        tally = Tally()
+        for record in batch:
+            args += record_args(record)
+            tally.add_record(record)
         pipe = self._redis.pipeline(transaction=False)
         await self._writer.queue(pipe, args)
         await pipe.execute()
-        del self._buf[:len(args)]  # only what was written; records added meanwhile stay
-        self.written += len(args) // 3
+        del self._buf[:len(batch)]  # only what was written; records added meanwhile stay
+        self.written += len(batch)
+        await self._writer.roll(tally)
         if not self._buf:
             self.drained.set()
+
+    async def _attribute(self, batch: list[dict[str, Any]]) -> None:
+        """Add the send's campaign/journey attributes to the records of `batch` whose message has them."""
+        by_app: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for record in batch:
+            attrs = record.get("attributes")
+            if isinstance(attrs, dict) and attrs.get("message_id") and "campaign_id" not in attrs and \
+                    "journey_id" not in attrs:
+                by_app.setdefault(record["application"]["app_id"], {}).setdefault(attrs["message_id"], []).append(attrs)
+        if not by_app:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for app, messages in by_app.items():
+            pipe.mget([attribution.key(app, mid) for mid in messages])  # one slot: the application's
+        for messages, values in zip(by_app.values(), await pipe.execute(), strict=True):
+            for owners, raw in zip(messages.values(), values, strict=True):
+                found = attribution.decode(raw)
+                if found:
+                    for attrs in owners:
+                        attrs.update(found)
 
     async def aclose(self) -> None:
         """Write every buffered record (retrying while Redis is down), then stop."""
@@ -197,10 +231,11 @@ class TrackingServer:
     """The routes /o/{token}, /c/{token}, /u/{token} (GET and POST) and /healthz, and their listener (`start`)."""
 
     def __init__(self, cfg: TrackingConfig, key_map: dict[str, bytes], redis: aioredis.Redis, events_key: str,
-                 *, clock: Callable[[], float] = time.time) -> None:
+                 *, clock: Callable[[], float] = time.time, rollups: bool = True, retention_days: int = 90) -> None:
         self.cfg = cfg
         self.verifier = Verifier(key_map)
-        self.buffer = EventBuffer(redis, events_key, batch=cfg.batch_events, flush_ms=cfg.flush_ms)
+        self.buffer = EventBuffer(redis, events_key, batch=cfg.batch_events, flush_ms=cfg.flush_ms, rollups=rollups,
+                                  retention_days=retention_days)
         self.unsubscriber = Unsubscriber(redis, cfg.unsubscribe_action)
         self._clock = clock
 
@@ -413,7 +448,8 @@ def server_from_config(cfg: GatewayConfig, redis: aioredis.Redis) -> TrackingSer
     from gateway.errors import ConfigError
     if cfg.tracking is None:
         raise ConfigError("no [tracking] section in the config")
-    return TrackingServer(cfg.tracking, keys_from_env(cfg.tracking.key_env), redis, cfg.stream.events_key)
+    return TrackingServer(cfg.tracking, keys_from_env(cfg.tracking.key_env), redis, cfg.stream.events_key,
+                          rollups=cfg.events.rollups, retention_days=cfg.events.retention_days)
 
 
 async def start_tracking(cfg: GatewayConfig, redis: aioredis.Redis, host: str, port: int) -> tuple[Listener, int]:

@@ -19,10 +19,11 @@ import trustme
 from aiohttp import web
 
 from gateway.api.server import create_app
+from gateway.api.sigv4 import SigV4Verifier
 from gateway.dashboard import session
 from gateway.kpi import query
 from tests import kpi_data
-from tests.api.conftest import ApiServer
+from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer
 from tests.api.dashboard_support import Browserless, kpi_values, load_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,12 +117,18 @@ def test_unknown_applications_and_bad_ranges_get_clear_errors(live_api: ApiServe
     assert b.request("GET", "/dashboard/static/secret.txt")[0] == 404
 
 
-def test_kpis_not_being_computed_are_said_so(live_api: ApiServer, live_app: str, sync_redis: redis.Redis) -> None:
-    sync_redis.xadd("gateway:events", {"app": live_app, "event_type": "_email.send", "record": "{}"})
-    b = Browserless(live_api)
-    b.login()
-    status, body = b.json(f"/dashboard/api/apps/{live_app}/overview")
-    assert status == 400 and body["Message"] == query.NOT_COMPUTED
+def test_kpis_not_being_computed_are_said_so(redis_server: Any) -> None:
+    """A deployment that keeps no rollups ([events] rollups = false) draws no zeros: it says why."""
+    server = ApiServer(redis_server.url, SigV4Verifier({ACCESS_KEY: SECRET}), with_fakes=False,
+                       config={"events": {"rollups": False}}).start()
+    try:
+        app = server.call(server.services.apps.create("no-rollups")).Id
+        b = Browserless(server)
+        b.login()
+        status, body = b.json(f"/dashboard/api/apps/{app}/overview")
+        assert status == 400 and body["Message"] == query.NOT_COMPUTED
+    finally:
+        server.stop()
 
 
 def test_names_from_data_are_escaped_in_pages(live_api: ApiServer, live_pp: Any) -> None:

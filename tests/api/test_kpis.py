@@ -8,7 +8,8 @@ from typing import Any
 
 import redis
 
-from gateway.kpi.rollup import RollupConsumer
+from gateway.events import EventWriter
+from gateway.kpi.rollup import Tally
 from tests import kpi_data
 from tests.api.conftest import ApiServer, error_of
 
@@ -16,18 +17,13 @@ KEY = "gateway:events"
 
 
 def _load(api_server: ApiServer, sync_redis: redis.Redis, app: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """Events written as the engine's writers write them: the events, then their rollups (EventWriter.roll)."""
+    tally = Tally()
     pipe = sync_redis.pipeline(transaction=False)
-    for a, et, rec in kpi_data.generate(app, int(now.timestamp() * 1000), 400, days=5):
+    for a, et, rec in kpi_data.generate(app, int(now.timestamp() * 1000), 400, days=5, tally=tally):
         pipe.xadd(KEY, {"app": a, "event_type": et, "record": rec})
     pipe.execute()
-
-    async def roll() -> None:
-        consumer = RollupConsumer(api_server.services.apps.redis, KEY, "api-test", retention_days=90)
-        await consumer.ensure_group()
-        while await consumer.step():
-            pass
-
-    api_server.call(roll())
+    api_server.call(EventWriter(api_server.services.apps.redis, KEY).roll(tally))
     return kpi_data.scan(sync_redis.xrange(KEY), app)
 
 
@@ -94,13 +90,27 @@ def test_refused_kpi_names_and_ranges(pp: Any, app_id: str) -> None:
                     )[:2] == ("NotFoundException", 404)
 
 
-def test_kpis_are_refused_while_no_worker_runs_the_rollups(pp: Any, app_id: str, sync_redis: redis.Redis) -> None:
-    # [events] rollups is off by default: the KPIs would read as zeros, so the API says why instead
-    sync_redis.xadd("gateway:events", {"app": app_id, "event_type": "_email.send", "record": "{}"})
-    if any(g["name"] in (b"kpi-rollup", "kpi-rollup") for g in sync_redis.xinfo_groups("gateway:events")):
-        sync_redis.xgroup_destroy("gateway:events", "kpi-rollup")
-    code, status, message = error_of(lambda: pp.get_application_date_range_kpi(ApplicationId=app_id,
-                                                                               KpiName="txn-emails-sent"))
-    assert (code, status) == ("BadRequestException", 400) and "[events] rollups = true" in message, message
-    sync_redis.xgroup_create("gateway:events", "kpi-rollup", id="0")
-    pp.get_application_date_range_kpi(ApplicationId=app_id, KpiName="txn-emails-sent")
+def test_kpis_answer_by_default(pp: Any, app_id: str, api_server: ApiServer, sync_redis: redis.Redis) -> None:
+    # no config, no rollup consumer, no group on the events stream: the rollups are written with the events, so
+    # the KPIs answer (they were refused while a consumer group had to be running)
+    sync_redis.xadd(KEY, {"app": app_id, "event_type": "_email.send", "record": "{}"})
+    assert not sync_redis.xinfo_groups(KEY)
+    got = pp.get_application_date_range_kpi(ApplicationId=app_id, KpiName="txn-emails-sent")
+    assert got["ApplicationDateRangeKpiResponse"]["KpiResult"]["Rows"][0]["Values"][0]["Value"] in ("0", "0.0")
+    # events put through the API are counted as they are written: an engagement event type counts like the engine's
+    now = dt.datetime.now(dt.UTC)
+    pp.put_events(ApplicationId=app_id, EventsRequest={"BatchItem": {"ep1": {
+        "Endpoint": {}, "Events": {"e1": {"EventType": "_email.open", "Timestamp": now.isoformat(),
+                                          "Attributes": {"channel_type": "EMAIL"}}}}}})
+    got = pp.get_application_date_range_kpi(ApplicationId=app_id, KpiName="txn-emails-opened")
+    assert float(got["ApplicationDateRangeKpiResponse"]["KpiResult"]["Rows"][0]["Values"][0]["Value"]) == 1.0
+
+
+def test_kpis_are_refused_when_the_deployment_keeps_no_rollups(pp: Any, app_id: str, api_server: ApiServer) -> None:
+    api_server.services.settings.rollups = False  # [events] rollups = false
+    try:
+        code, status, message = error_of(lambda: pp.get_application_date_range_kpi(ApplicationId=app_id,
+                                                                                   KpiName="txn-emails-sent"))
+    finally:
+        api_server.services.settings.rollups = True
+    assert (code, status) == ("BadRequestException", 400) and "[events] rollups is false" in message, message

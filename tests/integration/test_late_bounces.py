@@ -22,6 +22,7 @@ from gateway.channels.smtp.channel import SmtpChannel
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import SmtpChannelConfig
 from gateway.embedded_redis import free_port
+from gateway.kpi import rollup as kpi_rollup
 from gateway.suppression import SuppressionList
 from tests.integration.conftest import make_config
 
@@ -63,8 +64,8 @@ async def deliver(listener: BounceListener, mail_from: str, rcpts: list[str], da
     return await asyncio.to_thread(_deliver, listener.port, mail_from, rcpts, data)
 
 
-async def send_one(engine: Any, sink: Any, monkeypatch: pytest.MonkeyPatch, address: str, **chan: Any,
-                   ) -> tuple[Any, str, str]:
+async def send_one(engine: Any, sink: Any, monkeypatch: pytest.MonkeyPatch, address: str,
+                   context: dict[str, str] | None = None, **chan: Any) -> tuple[Any, str, str]:
     """Send one email through the engine; returns the running engine, the message id and the MAIL FROM used."""
     monkeypatch.setenv("GW_TEST_VERP_KEY", KEY)
     run = await engine(channels=channel(port=sink.port, **chan))
@@ -72,6 +73,8 @@ async def send_one(engine: Any, sink: Any, monkeypatch: pytest.MonkeyPatch, addr
            "MessageConfiguration": {"EmailMessage": {"FromAddress": "Shop <news@shop.test>",
                                                      "SimpleEmail": {"Subject": {"Data": "Hello"},
                                                                      "TextPart": {"Data": "Hi"}}}}}
+    if context:
+        req["Context"] = context
     resp = await run.producer.send_messages_and_wait(APP, req, timeout=10)
     result = resp.Result[address]
     assert result.DeliveryStatus == "SUCCESSFUL"
@@ -127,6 +130,23 @@ async def test_late_hard_bounce_by_verp_emits_the_event_and_suppresses(engine, s
                                                                   "TextPart": {"Data": "x"}}}}}, timeout=10)
     assert resp.Result["ada@example.com"].DeliveryStatus == "PERMANENT_FAILURE"
     assert len(sink.messages) == 1
+
+
+async def test_a_late_bounce_of_campaign_email_carries_the_campaign_and_counts_in_its_kpis(
+        engine, sink, redis, listener, monkeypatch):
+    camp = {"campaign_id": "c7", "campaign_activity_id": "a7", "treatment_id": "1", "journey_run_id": ""}
+    _, mid, mail_from = await send_one(engine, sink, monkeypatch, "dee@example.com", camp,
+                                       verp_key_env="GW_TEST_VERP_KEY")
+    lst = await listener(verp_key_env="GW_TEST_VERP_KEY")
+    data = report("gmail_hard.eml", return_path=mail_from, rcpt="dee@example.com", message_id=mid)
+    assert (await deliver(lst, "", [mail_from], data)).data == 250
+    (ev,) = await events_of(redis, "_email.hardbounce")
+    attrs = ev["attributes"]
+    assert (attrs["campaign_id"], attrs["campaign_activity_id"], attrs["treatment_id"]) == ("c7", "a7", "1")
+    assert "journey_run_id" not in attrs  # empty attributes are not carried
+    day = kpi_rollup.day_of(ev["event_timestamp"])
+    counted = await redis.hget(kpi_rollup.hash_key(APP, day, "c:c7"), "a7|EMAIL|hardbounced")
+    assert counted == b"1"  # written with the event, before the listener answered
 
 
 async def test_soft_bounce_and_complaint(engine, sink, redis, listener, monkeypatch):

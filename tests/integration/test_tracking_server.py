@@ -14,10 +14,13 @@ import redis.asyncio as aioredis
 
 from gateway.config import TrackingConfig
 from gateway.endpoints.store import EndpointStore
+from gateway.kpi import attribution
+from gateway.kpi import rollup as kpi_rollup
 from gateway.models import EndpointResponse
 from gateway.suppression import SuppressionList
+from gateway.tracking.records import engagement_record
 from gateway.tracking.server import GIF, EventBuffer, Listener, TrackingServer
-from gateway.tracking.tokens import Signer
+from gateway.tracking.tokens import CLICK, OPEN, Signer, Token
 
 APP = "app1"
 EVENTS = "gateway:events"
@@ -147,6 +150,27 @@ async def test_the_buffer_writes_a_full_batch_at_once_and_the_rest_after_flush_m
     await asyncio.wait_for(quick.drained.wait(), 10)  # written by the flush_ms timer, not a full batch
     assert await redis.xlen(EVENTS) == 5
     await quick.aclose()
+
+
+async def test_engagement_events_carry_the_sends_campaign_and_count_in_its_kpis(redis: aioredis.Redis) -> None:
+    camp = {"campaign_id": "c1", "campaign_activity_id": "a1", "treatment_id": "0"}
+    await redis.set(attribution.key(APP, "m1"), attribution.value(camp))  # written by the engine with the send
+    buf = EventBuffer(redis, EVENTS, batch=1000, flush_ms=600_000)
+    for kind, mid in ((OPEN, "m1"), (CLICK, "m1"), ("u", "m1"), (OPEN, "m2")):
+        tok = Token(kind=kind, app=APP, message_id=mid, endpoint_id="ep-" + mid, url="https://x.test/")
+        buf.add(engagement_record(tok, now_ms=1_800_000_000_000, ip="127.0.0.1", user_agent="t"))
+    await buf.aclose()
+    got = [(r["event_type"], r["attributes"]["message_id"], r["attributes"].get("campaign_id"),
+            r["attributes"].get("campaign_activity_id"), r["attributes"].get("treatment_id"))
+           for r in await records(redis)]
+    assert got == [("_email.open", "m1", "c1", "a1", "0"), ("_email.click", "m1", "c1", "a1", "0"),
+                   ("_email.unsubscribe", "m1", "c1", "a1", "0"), ("_email.open", "m2", None, None, None)]
+    day = kpi_rollup.day_of(1_800_000_000_000)
+    camp_counts = await redis.hgetall(kpi_rollup.hash_key(APP, day, "c:c1"))
+    assert {k: v for k, v in camp_counts.items() if k.startswith(b"a1|EMAIL|")} == {
+        b"a1|EMAIL|opened": b"1", b"a1|EMAIL|clicked": b"1", b"a1|EMAIL|unsubscribed": b"1"}
+    assert await redis.hget(kpi_rollup.hash_key(APP, day, "a"), "t|EMAIL|opened") == b"1"  # m2: transactional
+    assert await redis.pfcount(kpi_rollup.hll_key(APP, day, "c:c1", "opened")) == 1
 
 
 async def test_events_buffered_while_redis_is_down_are_kept_and_written_later(redis: aioredis.Redis) -> None:

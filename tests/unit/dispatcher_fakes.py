@@ -9,6 +9,7 @@ whoever adds one teaches the fake what it does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from redis.exceptions import ResponseError
 from gateway import dispatch, events
 from gateway.channels.base import Delivered, Outbound
 from gateway.errors import DeliveryError
+from gateway.kpi import rollup
 from gateway.templates.store import TemplateNotFound
 
 
@@ -279,6 +281,8 @@ class FakeScript:
             self.name = "reply"
         elif source == dispatch._SET_MANY:
             self.name = "set_many"
+        elif source == rollup.ROLL:
+            self.name = "roll"
         else:
             raise AssertionError(f"the fake Redis does not know this script:\n{source}")
 
@@ -295,6 +299,16 @@ class FakeScript:
                     self.redis.op_set(key, value, ex=int(args[0]))
                 return len(keys)
             return set_many
+        if self.name == "roll":
+            def roll() -> int:  # the KPI rollups and attribution marks: HINCRBYs and SETs (PFADDs: not kept)
+                _ttl, increments, sets, _groups = json.loads(args[0])
+                for k, field, n in increments:
+                    h = self.redis.hashes.setdefault(keys[k - 1], {})
+                    h[_b(field)] = str(int(h.get(_b(field), b"0")) + n).encode()
+                for k, value, ttl in sets:
+                    self.redis.op_set(keys[k - 1], value, ex=ttl)
+                return len(increments)
+            return roll
         return lambda: self.redis.op_lpush_expire(keys[0], args[0], args[1])
 
     async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = (), client: Any = None) -> Any:

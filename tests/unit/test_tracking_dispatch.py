@@ -12,6 +12,7 @@ from gateway.channels.smtp.compose import FAMILY
 from gateway.channels.smtp.mime import EmailContent
 from gateway.config import GatewayConfig, TrackingConfig
 from gateway.dispatch import Dispatcher
+from gateway.kpi import attribution
 from gateway.tracking.tokens import CLICK, OPEN, UNSUBSCRIBE, Verifier
 from tests.unit.dispatcher_fakes import FakeChannel, FakeRedis
 
@@ -110,3 +111,21 @@ async def test_the_one_click_headers_reach_the_mime_message_and_parse(monkeypatc
     value = str(parsed["List-Unsubscribe"])
     assert value.startswith("<https://t.example/u/") and value.endswith(">, <mailto:unsub@x.example?subject=unsubscribe>")
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+
+
+async def test_a_tracked_campaign_email_leaves_its_attribution_for_the_tracking_server(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    d, channel = rig(monkeypatch, attribution_days=7)
+    camp = {"campaign_id": "c1", "campaign_activity_id": "a1", "treatment_id": "2", "other": "x"}
+    await send(d, request(camp))
+    [msg] = channel.sent
+    redis: Any = d.redis
+    key = attribution.key(APP, msg.message_id)
+    assert key.startswith("gw:{app1}:")  # the application's slot, beside its rollups
+    assert attribution.decode(redis.strings[key]) == {"campaign_id": "c1", "campaign_activity_id": "a1",
+                                                       "treatment_id": "2"}
+    assert redis.ttl[key] == 7 * 86_400
+    # a direct (transactional) send leaves none
+    d, channel = rig(monkeypatch)
+    await send(d, request())
+    assert not [k for k in d.redis.strings if ":mattr:" in k]  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ from gateway.sms.server import keyword_handler
 
 def wire(channel: SmppChannel, cfg: GatewayConfig, redis: Any, sink: EventSink | None = None) -> None:
     """Set `on_receipt` (event stream) and `on_inbound` (keywords) on `channel`."""
-    events = sink if sink is not None else EventStreamSink(redis, cfg.stream.events_key)
+    events = sink if sink is not None else EventStreamSink(redis, cfg.stream.events_key, rollups=cfg.events.rollups,
+                                                           retention_days=cfg.events.retention_days)
 
     async def on_receipt(ev: dlr.ReceiptEvent) -> None:
         await events(dlr.receipt_record(ev))

@@ -20,6 +20,7 @@ from gateway.channels.smtp.connection import SmtpSession, open_session
 from gateway.channels.smtp.mime import EmailContent, assemble
 from gateway.config import SmtpChannelConfig
 from gateway.errors import ConfigError
+from gateway.kpi import attribution
 from gateway.metrics.core import PoolUse
 from gateway.ratelimit import RateLimiter
 
@@ -92,7 +93,8 @@ class SmtpChannel:
         """The record a late report is matched with (only when reports come back to us)."""
         if not self.cfg.return_path_domain:
             return None
-        rec = sent.SentMail(msg.app, msg.message_id, msg.content.recipient, msg.recipient.endpoint_id, sender)
+        rec = sent.SentMail(msg.app, msg.message_id, msg.content.recipient, msg.recipient.endpoint_id, sender,
+                            attribution.of(msg.recipient.context))
         return sent.key(msg.message_id), sent.value(rec), self.cfg.sent_ttl_s
 
     async def _acquire(self) -> SmtpSession:
