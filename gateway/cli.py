@@ -358,8 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gateway.campaigns import cli as campaign_cli
     from gateway.journeys import cli as journey_cli
-    from gateway.recommenders import cli as recommend_cli
     from gateway.kpi import cli as kpi_cli
+    from gateway.recommenders import cli as recommend_cli
     from gateway.segments import cli as segment_cli
     from gateway.templates import cli as template_cli
     from gateway.tracking import cli as tracking_cli

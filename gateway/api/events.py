@@ -26,8 +26,8 @@ from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, Registry
 from gateway.eventdest import targets
 from gateway.eventdest.runner import attach, detach
-from gateway.recommenders.builtin import Interaction
 from gateway.kpi.rollup import Roller, Tally
+from gateway.recommenders.builtin import Interaction
 
 registry = Registry()
 operation = registry.operation
