@@ -8,11 +8,17 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
+from pathlib import Path
 from typing import Any, Protocol
+
+import msgspec
+import msgspec.structs
 
 from gateway import __version__
 from gateway.errors import ConfigError, DecodeError
+from gateway.localredis import REDIS_HELP, run_client
 
 log = logging.getLogger("gateway.cli")
 
@@ -88,17 +94,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not cfg.channels:
         print("gateway: no channels configured (add [[channels]] to the config file)", file=sys.stderr)
         return 2
+    if args.processes is not None and args.processes < 1:
+        print(f"gateway: --processes must be 1 or more, got {args.processes}", file=sys.stderr)
+        return 2
     from gateway import logs
 
     logs.setup(cfg, environ)
-    _uvloop()
+    if args.child not in (None, 0):  # --processes: only the first child serves the listeners
+        api_at = tracking_at = None
+        bounces_at = None
+        cfg = msgspec.structs.replace(cfg, inbound=None, metrics=msgspec.structs.replace(cfg.metrics, listen=None))
 
     async def main() -> int:
         worker = Worker(cfg, consumer=args.consumer)
         worker.install_signal_handlers()
+        if args.child is not None:
+            _watch_parent(worker)
         try:
-            up = await redisconn.wait_until_up(worker.redis, cfg.redis_url, cfg.redis_startup_timeout_s,
-                                               worker.stopping)
+            up = await redisconn.wait_until_up(worker.redis, redisconn.url_of(cfg), cfg.redis_startup_timeout_s,
+                                               worker.stopping, worker.outage)
         except redisconn.RedisUnreachable as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             up = None
@@ -162,7 +176,93 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await api_redis.aclose()
         return 0
 
+    local = None
+    if cfg.redis_url is None:
+        from gateway import localredis
+
+        data_dir = Path(args.data_dir) if args.data_dir else localredis.default_data_dir(environ)
+        # until the loop takes SIGTERM over: exit through `finally`, which stops the server started here
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        try:
+            local = localredis.start_or_join(data_dir)
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            print(f"gateway: cannot start the embedded Redis in {data_dir}: {exc}", file=sys.stderr)
+            return 1
+        log.warning("%s", local.notice())
+        cfg = msgspec.structs.replace(cfg, redis_url=local.url)
+    processes = args.processes or default_processes(local is not None, os.cpu_count())  # None: not given
+    try:
+        if processes > 1 and args.child is None:
+            return _supervise(args, cfg, processes, local.url if local is not None else args.redis)
+        _uvloop()
+        return asyncio.run(main())
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def default_processes(embedded: bool, cores: int | None) -> int:
+    """`gateway serve`'s --processes when not given: every core when it runs its embedded Redis (a fresh machine,
+    nothing else to share it with); one when a Redis is configured, as before --processes existed (a deployment
+    that runs one worker per container or unit keeps doing so)."""
+    return max(1, cores or 1) if embedded else 1
+
+
+def _supervise(args: argparse.Namespace, cfg: Any, processes: int, redis: str | None) -> int:
+    """`gateway serve --processes N` with N > 1: wait for Redis here (one line while it is unreachable), then run
+    N children (gateway/supervisor.py)."""
+    import socket
+
+    from gateway import redisconn, supervisor
+
+    passthrough = [*(["--config", args.config] if args.config else []), *(["--redis", redis] if redis else [])]
+    listeners = [*(["--api", args.api] if args.api else []), *(["--tracking", args.tracking] if args.tracking else []),
+                 *(["--bounces", args.bounces] if args.bounces else [])]
+    consumer = args.consumer or f"{socket.gethostname()}-{os.getpid()}"
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        client = redisconn.connect(cfg, max_connections=1)
+        try:
+            up = await redisconn.wait_until_up(client, redisconn.url_of(cfg), cfg.redis_startup_timeout_s, stop)
+        except redisconn.RedisUnreachable as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await client.aclose()
+        if not up:
+            return 0
+        argvs = [supervisor.child_argv(i, consumer, passthrough, listeners) for i in range(processes)]
+        return await supervisor.supervise(argvs, cfg.shutdown_grace_s, stop)
+
     return asyncio.run(main())
+
+
+def _watch_parent(worker: Any) -> None:
+    """A supervised child (--child): its stdin is a pipe its supervisor holds; end of file means the supervisor is
+    gone, and the child drains and exits rather than run on orphaned."""
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        if not data:
+            loop.remove_reader(fd)
+            log.error("the supervisor is gone: stopping")
+            worker.stop()
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
 
 
 # ------------------------------------------------------------------ send
@@ -206,7 +306,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"gateway send: {exc}", file=sys.stderr)
         return 2
 
-    async def main() -> int:
+    async def main(args: argparse.Namespace) -> int:
         client = aioredis.Redis.from_url(args.redis)
         producer = Producer(client, prefix=args.prefix)
         try:
@@ -224,7 +324,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             await client.aclose()
         return 0
 
-    return asyncio.run(main())
+    return run_client("gateway send", args, main)
 
 
 # ------------------------------------------------------------------ suppression
@@ -235,7 +335,7 @@ def cmd_suppression(args: argparse.Namespace) -> int:
 
     from gateway.suppression import SuppressionList
 
-    async def main() -> int:
+    async def main(args: argparse.Namespace) -> int:
         client = aioredis.Redis.from_url(args.redis)
         sup = SuppressionList(client)
         try:
@@ -252,7 +352,7 @@ def cmd_suppression(args: argparse.Namespace) -> int:
             await client.aclose()
         return 0
 
-    return asyncio.run(main())
+    return run_client("gateway suppression", args, main)
 
 
 # ------------------------------------------------------------------ sandbox, demo
@@ -301,11 +401,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tracking", metavar="HOST:PORT", help="also serve email tracking/unsubscribe here ([tracking])")
     s.add_argument("--bounces", metavar="HOST:PORT",
                    help="also receive late bounces and complaints by SMTP here (default: [bounces] listen)")
+    s.add_argument("--data-dir", help="with no Redis configured: where the embedded Redis keeps its data and its "
+                                      "port (default: $XDG_DATA_HOME/gateway, else ~/.local/share/gateway)")
+    s.add_argument("--processes", type=int, metavar="N",
+                   help="worker processes under one supervisor (default: one per core with the embedded Redis, "
+                        "else 1; 1 runs the worker in this process)")
+    s.add_argument("--child", type=int, help=argparse.SUPPRESS)  # a supervised child's index (gateway/supervisor.py)
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("send", help="enqueue one request")
     s.add_argument("app", help="application id")
-    s.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    s.add_argument("--redis", help=REDIS_HELP)
     s.add_argument("--prefix", default="gateway", help="stream prefix")
     s.add_argument("--request", help="MessageRequest JSON, a file holding it, or - for stdin")
     s.add_argument("--to", action="append", help="recipient address (repeatable)")
@@ -324,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("app")
     s.add_argument("address", nargs="?")
     s.add_argument("--reason", default="MANUAL", choices=["BOUNCE", "COMPLAINT", "MANUAL"])
-    s.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    s.add_argument("--redis", help=REDIS_HELP)
     s.set_defaults(func=cmd_suppression)
 
     s = sub.add_parser("sandbox", help="run a sandbox provider: the SMTP sink or the SMSC (HTTP SMS, APNs and FCM "

@@ -505,13 +505,16 @@ class RecommendersConfig(_Base):
 
 
 class GatewayConfig(_Base):
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # None (not configured): `gateway serve` starts the embedded Redis in its data directory (gateway/localredis.py);
+    # a library user's Worker and the API use redis://127.0.0.1:6379/0 (redisconn.url_of).
+    redis_url: str | None = None
     # One blocking pool per process (gateway/redisconn.py): at most this many connections; a command that finds
     # them all busy waits up to redis_pool_timeout_s for one instead of failing ("Too many connections").
     redis_max_connections: PositiveInt = 64
     redis_pool_timeout_s: PositiveFloat = 10.0
-    # `gateway serve` waits this long for Redis at start, then exits with one line saying where it tried.
-    redis_startup_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    # `gateway serve` retries an unreachable Redis at start until it answers (a line when it fails, one when it is
+    # up); a number here makes it give up after that many seconds and exit 1 with a line saying where it tried.
+    redis_startup_timeout_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)

@@ -31,6 +31,7 @@ import msgspec
 from aiohttp import web
 
 from gateway.embedded_redis import EmbeddedRedis, free_port
+from gateway.supervisor import spawn, stop_all
 
 log = logging.getLogger("gateway.dev")
 
@@ -340,14 +341,6 @@ class StartupError(Exception):
     """A part of the stack did not come up: the message says which and why."""
 
 
-def _spawn(args: list[str], log_path: Path | None = None) -> subprocess.Popen[bytes]:
-    # Its own session: Ctrl-C reaches only `gateway dev`, which then stops the children in order (workers first,
-    # Redis last), instead of every process at once.
-    out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT if log_path else None,
-                            start_new_session=True)
-
-
 async def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -379,18 +372,6 @@ async def _wait_api(url: str, procs: list[subprocess.Popen[bytes]], timeout: flo
             await asyncio.sleep(0.1)
 
 
-def _stop(procs: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
 async def run(data_dir: str = DEFAULT_DATA_DIR, *, api_port: int = 0, redis_port: int = 0, workers: int = 1,
               log_level: str = "WARNING", ready: asyncio.Event | None = None) -> int:
     """Start the stack, print the banner, wait for SIGINT/SIGTERM, stop everything. 0 on a clean stop; 1 when a
@@ -418,7 +399,8 @@ async def run(data_dir: str = DEFAULT_DATA_DIR, *, api_port: int = 0, redis_port
                       voice=free_port(), apns=free_port(), fcm=free_port(), stats=free_port())
         ready_file = data / "smtp.port"
         ready_file.unlink(missing_ok=True)
-        smtp_proc = _spawn(["-m", "gateway.sandbox.smtp", "--port", str(ports.smtp), "--ready-file", str(ready_file)])
+        smtp_proc = spawn(["-m", "gateway.sandbox.smtp", "--port", str(ports.smtp), "--ready-file", str(ready_file)],
+                         quiet=True)
         sandboxes = Sandboxes(ports, files, workers)
         await sandboxes.start()
         await _wait_file(ready_file, smtp_proc, "the sandbox SMTP sink")
@@ -426,7 +408,7 @@ async def run(data_dir: str = DEFAULT_DATA_DIR, *, api_port: int = 0, redis_port
             cfg = data / f"gateway-{w}.toml"
             cfg.write_text(render_config(ports, files, key_id=_read_key_id(files), worker=w, log_level=log_level))
             api = ["--api", f"127.0.0.1:{ports.api}"] if w == 0 else []
-            workers_procs.append(_spawn(["-m", "gateway.cli", "serve", "--config", str(cfg), "--consumer",
+            workers_procs.append(spawn(["-m", "gateway.cli", "serve", "--config", str(cfg), "--consumer",
                                          f"dev-{w}", *api], data / f"worker-{w}.log"))
         api_url = f"http://127.0.0.1:{ports.api}"
         await _wait_api(api_url, workers_procs)
@@ -455,11 +437,11 @@ async def run(data_dir: str = DEFAULT_DATA_DIR, *, api_port: int = 0, redis_port
         return 1
     finally:
         state_path(data).unlink(missing_ok=True)
-        await asyncio.to_thread(_stop, workers_procs)
+        await asyncio.to_thread(stop_all, workers_procs)
         if sandboxes is not None:
             await sandboxes.aclose()
         if smtp_proc is not None:
-            await asyncio.to_thread(_stop, [smtp_proc])
+            await asyncio.to_thread(stop_all, [smtp_proc])
         await asyncio.to_thread(redis_server.cleanup)
 
 

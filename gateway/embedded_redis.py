@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 
 def find_redis_server() -> str:
@@ -38,18 +39,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def answers_ping(port: int, timeout: float = 0.2) -> bool:
+    """A Redis server answers PING on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 class EmbeddedRedis:
     """A redis-server child process on 127.0.0.1:<free port>.
 
-    `appendonly=True` turns on AOF with `appendfsync always`, for tests that restart the server and expect the
-    stream, the consumer group and the pending list to survive (as production should run).
+    `appendonly=True` turns on AOF with `appendfsync` (`always` by default, for tests that restart the server
+    and expect the stream, the consumer group and the pending list to survive; `gateway serve`'s embedded server
+    uses `everysec`, as production should run).
     """
 
     def __init__(self, *, port: int | None = None, appendonly: bool = False, dir: str | None = None,
-                 new_session: bool = False) -> None:
+                 new_session: bool = False, appendfsync: Literal["always", "everysec"] = "always") -> None:
         self.port = port or free_port()
         self.new_session = new_session  # its own session: a terminal's Ctrl-C reaches only the parent
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
         self._own_dir = dir is None
         self.dir = dir or tempfile.mkdtemp(prefix="gateway-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -65,7 +78,7 @@ class EmbeddedRedis:
             "--maxmemory-policy", "noeviction",
         ]
         if self.appendonly:
-            args += ["--appendonly", "yes", "--appendfsync", "always"]
+            args += ["--appendonly", "yes", "--appendfsync", self.appendfsync]
         else:
             args += ["--appendonly", "no"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -75,13 +88,8 @@ class EmbeddedRedis:
             if self.proc.poll() is not None:
                 log = Path(self.dir, "redis.log")
                 raise RuntimeError(f"redis-server exited: {log.read_text() if log.exists() else ''}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
+            if answers_ping(self.port):
+                return self
             time.sleep(0.02)
         self.stop()
         raise TimeoutError(f"redis-server did not answer on port {self.port} within {timeout}s")

@@ -42,11 +42,20 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+#: The Redis of a configuration that names none, outside `gateway serve` (which starts its embedded one instead).
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+def url_of(cfg: GatewayConfig) -> str:
+    """`cfg.redis_url`, or DEFAULT_URL when the configuration names no Redis."""
+    return cfg.redis_url or DEFAULT_URL
+
+
 def connect(cfg: GatewayConfig, *, max_connections: int | None = None) -> aioredis.Redis:
     """A client on a blocking pool of `redis_max_connections` (or `max_connections`) connections to
-    `cfg.redis_url`; closing the client closes the pool."""
+    `url_of(cfg)`; closing the client closes the pool."""
     pool = aioredis.BlockingConnectionPool.from_url(
-        cfg.redis_url, max_connections=max_connections or cfg.redis_max_connections,
+        url_of(cfg), max_connections=max_connections or cfg.redis_max_connections,
         timeout=cfg.redis_pool_timeout_s,
     )
     return aioredis.Redis.from_pool(pool)
@@ -111,22 +120,28 @@ class RedisUnreachable(Exception):
     """Redis did not answer within the startup timeout; the message is the one line to print."""
 
 
-async def wait_until_up(client: aioredis.Redis, url: str, timeout: float, stop: asyncio.Event | None = None) -> bool:
-    """PING until Redis answers (True), backing off between attempts, or until `stop` is set (False);
-    RedisUnreachable (one line saying where it tried, why and what to do) once `timeout` seconds have passed
-    without an answer."""
+async def wait_until_up(client: aioredis.Redis, url: str, timeout: float | None, stop: asyncio.Event | None = None,
+                        outage: Outage | None = None) -> bool:
+    """PING until Redis answers (True), backing off between attempts, or until `stop` is set (False). `outage`
+    (default: one on the `gateway.redis` logger) gets a line when the first attempt fails and one when Redis
+    answers, nothing in between. With a `timeout`, RedisUnreachable (one line saying where it tried, why and what
+    to do) once that many seconds have passed without an answer; without one it retries until `stop`."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = None if timeout is None else loop.time() + timeout
     stop = stop or asyncio.Event()
+    outage = outage or Outage(url, logging.getLogger("gateway.redis"))
     delay = 0.0
     while not stop.is_set():
         try:
-            await asyncio.wait_for(client.ping(), max(deadline - loop.time(), 0.05))
+            attempt = BACKOFF_CAP_S if deadline is None else max(deadline - loop.time(), 0.05)
+            await asyncio.wait_for(client.ping(), attempt)
+            outage.ok()
             return True
         except REDIS_DOWN as exc:  # asyncio's TimeoutError is an OSError
             last = exc
+            outage.failed(exc, "waiting for it at start")
         delay = next_delay(delay)
-        if loop.time() + delay > deadline:
+        if deadline is not None and loop.time() + delay > deadline:
             raise RedisUnreachable(
                 f"cannot reach Redis at {redact(url)} ({_reason(last) if str(last) else 'no answer'}; waited "
                 f"{timeout:g}s). Start Redis there, or point the gateway at yours with --redis URL, REDIS_URL or "

@@ -87,7 +87,7 @@ class Worker:
         self.redis = redis or redisconn.connect(cfg)
         self._own_redis = redis is None
         self._reader = redis or redisconn.connect(cfg, max_connections=len(cfg.stream.lanes))
-        self.outage = redisconn.Outage(cfg.redis_url, log)
+        self.outage = redisconn.Outage(redisconn.url_of(cfg), log)
         self.runtime = Runtime(self.redis, EndpointStore(self.redis))
         if routes is None:
             from gateway.channels.registry import build_routes

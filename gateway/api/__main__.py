@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         cfg = config_mod.load(args.config or os.environ.get("GATEWAY_CONFIG"))
+        from gateway.localredis import with_found_url
+
+        cfg = with_found_url(cfg, os.environ)  # no Redis configured: a running `gateway serve`'s embedded one
         from gateway.api.server import check_api_config
 
         # fail here, before listening: a key's secret or the OTP key missing, or auth = "none" off loopback

@@ -49,6 +49,7 @@ from gateway.metrics.core import ApiMetrics
 from gateway.metrics.server import OPERATION, api_middleware
 from gateway.producer import Producer
 from gateway.recommenders.service import recommenders_from_config
+from gateway.redisconn import url_of
 from gateway.segments.jobs import Jobs
 from gateway.segments.store import SegmentStore
 from gateway.templates.store import TemplateStore
@@ -296,7 +297,7 @@ async def start_api(
     before anything listens, for `auth = "none"` on a non-loopback host (see `check_listen_auth`). `metrics`
     records every request (served on the metrics listener, never here)."""
     check_listen_auth(config.api, host)
-    client = redis or aioredis.Redis.from_url(config.redis_url, max_connections=256)
+    client = redis or aioredis.Redis.from_url(url_of(config), max_connections=256)
     services = services_from_config(config, client)
     app = app_from_config(config, services)
     if metrics is not None:

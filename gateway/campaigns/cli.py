@@ -12,9 +12,7 @@ Wired into gateway/cli.py with `campaigns.cli.register(subparsers)`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import sys
 from typing import Any
 
@@ -24,10 +22,10 @@ import redis.asyncio as aioredis
 from gateway import models
 from gateway.campaigns.store import CampaignStore
 from gateway.errors import InvalidRequest, NotFound
+from gateway.localredis import REDIS_HELP, run_client
 from gateway.segments.store import SegmentStore
 from gateway.templates.store import TemplateStore
 
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 _NEEDS_ID = ("show", "pause", "resume", "run-now")
 
 
@@ -46,7 +44,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("app", metavar="APP", help="application (project) id")
         if name in _NEEDS_ID:
             p.add_argument("campaign", metavar="ID", help="campaign id")
-        p.add_argument("--redis", default=os.environ.get("GATEWAY_REDIS_URL", DEFAULT_REDIS), help="Redis URL")
+        p.add_argument("--redis", default=None, help=REDIS_HELP)
         if name == "run-now":
             p.add_argument("--prefix", default="gateway", help="stream prefix (as the workers' [stream] prefix)")
         p.set_defaults(func=run)
@@ -54,7 +52,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed `campaign` command; returns the exit status."""
-    return asyncio.run(_run(args))
+    return run_client("gateway campaign", args, _run)
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -10,9 +10,7 @@ Wired into gateway/cli.py with `journeys.cli.register(subparsers)`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import sys
 from typing import Any
 
@@ -21,10 +19,9 @@ import redis.asyncio as aioredis
 
 from gateway.errors import InvalidRequest, NotFound
 from gateway.journeys.store import JourneyStore
+from gateway.localredis import REDIS_HELP, run_client
 from gateway.segments.store import SegmentStore
 from gateway.templates.store import TemplateStore
-
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def register(subparsers: Any) -> None:
@@ -39,13 +36,13 @@ def register(subparsers: Any) -> None:
         p.add_argument("app", metavar="APP", help="application (project) id")
         if name == "show":
             p.add_argument("journey", metavar="ID", help="journey id")
-        p.add_argument("--redis", default=os.environ.get("GATEWAY_REDIS_URL", DEFAULT_REDIS), help="Redis URL")
+        p.add_argument("--redis", default=None, help=REDIS_HELP)
         p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed `journey` command; returns the exit status."""
-    return asyncio.run(_run(args))
+    return run_client("gateway journey", args, _run)
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     from gateway import config as config_mod
     from gateway import redisconn
     from gateway.kpi.rebuild import rebuild
+    from gateway.localredis import with_found_url
 
     environ = dict(os.environ)
     if args.redis:
@@ -26,7 +27,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> int:
-        redis = redisconn.connect(cfg)
+        redis = redisconn.connect(with_found_url(cfg, environ))
         try:
             n = await rebuild(redis, cfg.stream.events_key, args.app, retention_days=cfg.events.retention_days,
                               page=cfg.events.rollup_batch)

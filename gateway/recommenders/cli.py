@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed `recommend` command; returns the exit status."""
     from gateway import config as config_mod
+    from gateway.localredis import with_found_url
 
     environ = dict(os.environ)
     if args.redis:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"gateway recommend: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run(args, cfg))
+    return asyncio.run(_run(args, with_found_url(cfg, environ)))
 
 
 async def _run(args: argparse.Namespace, cfg: GatewayConfig) -> int:
@@ -50,8 +51,9 @@ async def _run(args: argparse.Namespace, cfg: GatewayConfig) -> int:
 
     from gateway.recommenders.builtin import BuiltinRecommender, IdType
     from gateway.recommenders.service import builtin_settings
+    from gateway.redisconn import url_of
 
-    client = aioredis.Redis.from_url(cfg.redis_url)
+    client = aioredis.Redis.from_url(url_of(cfg))
     try:
         recommender = BuiltinRecommender(client, builtin_settings(cfg.recommenders))
         id_type: IdType = "PINPOINT_USER_ID" if args.user else "PINPOINT_ENDPOINT_ID"

@@ -7,17 +7,14 @@ The lead wires this into gateway/cli.py with `segments.cli.register(subparsers)`
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from gateway.localredis import REDIS_HELP, run_client
 from gateway.segments.definition import SegmentNotFound
 from gateway.segments.resolver import SegmentResolver
-
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +29,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("app", metavar="APP", help="application (project) id")
         p.add_argument("segment", metavar="SEGMENT", help="segment id")
         p.add_argument("--version", type=int, default=None, help="segment version (default: latest)")
-        p.add_argument("--redis", default=os.environ.get("GATEWAY_REDIS_URL", DEFAULT_REDIS), help="Redis URL")
+        p.add_argument("--redis", default=None, help=REDIS_HELP)
         if name == "sample":
             p.add_argument("-n", type=int, default=10, help="how many ids (default 10)")
         p.set_defaults(func=run)
@@ -40,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed `segment` command; returns the exit status."""
-    return asyncio.run(_run(args))
+    return run_client("gateway segment", args, _run)
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -36,7 +36,9 @@ def cmd_tracking(args: argparse.Namespace) -> int:
     if args.redis:
         environ["GATEWAY_REDIS_URL"] = args.redis
     try:
-        cfg = config_mod.load(args.config or environ.get("GATEWAY_CONFIG"), environ)
+        from gateway.localredis import with_found_url
+
+        cfg = with_found_url(config_mod.load(args.config or environ.get("GATEWAY_CONFIG"), environ), environ)
         at = listen_address(cfg, args.listen) or listen_address(cfg, "127.0.0.1:8480")
         tracker_from_config(cfg.tracking, environ)  # the keys must be there before we listen
     except ConfigError as exc:

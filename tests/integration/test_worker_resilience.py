@@ -190,7 +190,9 @@ async def test_a_worker_leaves_process_wide_settings_to_the_entry_point(redis, r
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
-def test_serve_with_redis_unreachable_prints_one_line_and_exits(tmp_path: Path) -> None:
+def test_serve_with_a_startup_timeout_and_redis_unreachable_says_so_and_exits(tmp_path: Path) -> None:
+    """With `redis_startup_timeout_s` set (by default it retries until Redis answers: tests/integration/
+    test_serve.py), one line when the first attempt fails and one when it gives up; never the password."""
     port = free_port()
     config = tmp_path / "gateway.toml"
     config.write_text('[[channels]]\nkind = "smtp"\nport = 2525\n')
@@ -201,9 +203,10 @@ def test_serve_with_redis_unreachable_prints_one_line_and_exits(tmp_path: Path) 
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 1
-    (line,) = proc.stderr.strip().splitlines()
+    down, line = proc.stderr.strip().splitlines()
+    assert f"Redis at redis://gw@127.0.0.1:{port}/0 is unavailable" in down
     assert line.startswith(f"gateway: cannot reach Redis at redis://gw@127.0.0.1:{port}/0 ")
-    assert "s3cret" not in line and "--redis" in line and "REDIS_URL" in line
+    assert "s3cret" not in proc.stderr and "--redis" in line and "REDIS_URL" in line
 
 
 async def test_waiting_for_a_reply_longer_than_the_socket_timeout_ends_in_reply_timeout(redis_server):
