@@ -10,6 +10,8 @@ share is MACed and base64-encoded once (_Prefix); MACs are computed two at a tim
 
 import html as htmllib
 
+cimport cython
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy
@@ -927,8 +929,10 @@ cdef str _signed(str kid, bytes key, unsigned char kind, bytes head, bytes tail)
         free(raw)
 
 
+@cython.no_gc
 cdef class MessageSigner:
-    """Makes the tokens of one message (see the twin). Compiled: one is made per email on the send path."""
+    """Makes the tokens of one message (see the twin). Compiled: one is made per email on the send path; not
+    tracked by the garbage collector (str and bytes fields only: it can be in no cycle), like the Struct it was."""
 
     cdef readonly str kid
     cdef readonly bytes key

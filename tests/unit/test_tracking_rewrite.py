@@ -257,3 +257,10 @@ def test_bound_rewriters_agree_with_track(src: str) -> None:
     for impl in _IMPLS:
         rw = rewriter(signer.kid, "https://t.example/c/", "https://t.example/", "https://t.example/o/", impl=impl)
         assert rw(src, signer) == want and rw.html(src, signer) == want[0]
+
+
+def test_a_message_signer_is_not_tracked_by_the_garbage_collector() -> None:
+    """One is made per email: like the msgspec Struct it replaced (gc=False), it must not feed GC collections."""
+    import gc
+    assert len(_IMPLS) == 2  # the compiled one (the twin's, a plain class, is tracked)
+    assert not gc.is_tracked(_IMPLS[0].SignerBase("k1", bytes(16)).message("app", "m", "e"))
