@@ -5,6 +5,10 @@ checked against its published vectors); `token(key, body)` is unpadded URL-safe 
 rewrites a whole email in one pass: the anchors found by `anchors` (below), each trackable href replaced by a signed
 click URL, `ses:no-track` attributes dropped, the open pixel inserted, the output built in one join.
 
+`SignerBase.message(app, message_id, endpoint_id)` makes a `MessageSigner`, the maker of one message's tokens (its
+ids encoded once); `Rewriter` is `track` with one process's URL prefixes bound and the pixel's place found, as the
+send path calls it (compiled, each of these is one C call with no Python frame per email).
+
 `anchors(html)` finds every `<a` start tag (`<a` or `<A` followed by white space, `/` or `>`) and reads its
 attributes as HTML tokenizes them: names run to white space, `/`, `>` or `=`; a value is double-quoted,
 single-quoted or unquoted (to white space or `>`). It returns edits in document order:
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import binascii
 import html as htmllib
+from collections.abc import Callable
 
 _WS = " \t\n\r\f"
 _M = (1 << 64) - 1
@@ -203,3 +208,67 @@ def anchors(html: str) -> list[tuple[int, int, str | None]]:
             out.append(href)
         i = html.find("<", j + 1)
     return out
+
+
+class MessageSigner:
+    """Makes the tokens of one message (made by SignerBase.message): `kid`, the token `key` and `head` (SEP app SEP
+    message SEP endpoint, UTF-8) also feed `track`. A token is `kid "." token(key, kind head tail)`."""
+
+    __slots__ = ("head", "key", "kid")
+
+    def __init__(self, kid: str, key: bytes, head: bytes) -> None:
+        if len(key) != 16:
+            raise ValueError("the key must be 16 bytes")
+        self.kid, self.key, self.head = kid, key, head
+
+    def open(self) -> str:
+        return self.kid + "." + token(self.key, b"o" + self.head)
+
+    def click(self, link: int, url: str) -> str:
+        return self.kid + "." + token(self.key, b"c" + self.head + f"\x1f{link}\x1f{url}".encode())
+
+    def unsubscribe(self, address: str) -> str:
+        return self.kid + "." + token(self.key, b"u" + self.head + ("\x1f" + address).encode())
+
+
+class SignerBase:
+    """The signing key's id `kid` and its 16-byte token key; `message` makes one message's signer."""
+
+    __slots__ = ("_token_key", "kid")
+
+    def __init__(self, kid: str, token_key: bytes) -> None:
+        if len(token_key) != 16:
+            raise ValueError("the key must be 16 bytes")
+        self.kid, self._token_key = kid, token_key
+
+    def message(self, app: str, message_id: str, endpoint_id: str) -> MessageSigner:
+        """The signer of one message's tokens; ValueError when an id holds U+001F (it would shift the fields)."""
+        if "\x1f" in app or "\x1f" in message_id or "\x1f" in endpoint_id:
+            raise ValueError("a tracked message's ids must not contain U+001F")
+        return MessageSigner(self.kid, self._token_key, f"\x1f{app}\x1f{message_id}\x1f{endpoint_id}".encode())
+
+
+class Rewriter:
+    """`track` with one process's prefixes bound: `click_prefix` (None: links are left alone), `skip_prefix`, and
+    the pixel's text around its token (`pixel_before` None: no pixel). The pixel goes before the last `</body>`,
+    else where `locate(html)` says."""
+
+    __slots__ = ("_after", "_before", "_click", "_locate", "_skip")
+
+    def __init__(self, click_prefix: str | None, skip_prefix: str, pixel_before: str | None, pixel_after: str,
+                 locate: Callable[[str], int]) -> None:
+        self._click, self._skip, self._before, self._after = click_prefix, skip_prefix, pixel_before, pixel_after
+        self._locate = locate
+
+    def __call__(self, html: str, signer: MessageSigner) -> tuple[str, int]:
+        """`html` tracked with `signer`'s tokens, and the number of tracked links."""
+        if self._before is None:
+            return track(html, signer.key, signer.head, self._click, self._skip, -1, "", "")
+        at = html.rfind("</body>")
+        if at < 0:
+            at = self._locate(html)
+        return track(html, signer.key, signer.head, self._click, self._skip, at, self._before, self._after)
+
+    def html(self, html: str, signer: MessageSigner) -> str:
+        """`html` tracked with `signer`'s tokens."""
+        return self(html, signer)[0]

@@ -20,6 +20,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -100,47 +101,32 @@ def token_key(secret: bytes) -> bytes:
     return hmac.digest(secret, b"gateway tracking token v2", "sha256")[:MAC_BYTES]
 
 
-class MessageSigner(msgspec.Struct, frozen=True, gc=False):
-    """Makes the tokens of one message (made by Signer.message); `key`, `head` and `kid` feed the one-pass rewrite
-    (gateway.tracking.rewrite). A Struct without GC tracking: one is made per email on the send path."""
-
-    kid: str
-    key: bytes  # the token key (token_key), not the secret
-    head: bytes  # SEP app SEP message SEP endpoint, UTF-8
-
-    def _token(self, kind: str, tail: str) -> str:
-        return self.kid + "." + str(_track.token(self.key, kind.encode() + self.head + tail.encode()))
-
-    def open(self) -> str:
-        return self._token(OPEN, "")
-
-    def click(self, link: int, url: str) -> str:
-        return self._token(CLICK, f"{SEP}{link}{SEP}{url}")
-
-    def unsubscribe(self, address: str) -> str:
-        return self._token(UNSUBSCRIBE, SEP + address)
+if TYPE_CHECKING:  # the twin's classes type both implementations
+    from gateway._fast._track_py import MessageSigner as MessageSigner
+    from gateway._fast._track_py import SignerBase as _SignerBase
+else:
+    #: Makes the tokens of one message (made by Signer.message): `kid`, `key` (the token key, not the secret) and
+    #: `head` (SEP app SEP message SEP endpoint, UTF-8) also feed the one-pass rewrite (gateway.tracking.rewrite).
+    #: Compiled, like Signer.message: one is made per email on the send path.
+    MessageSigner = _track.MessageSigner
+    _SignerBase = _track.SignerBase
 
 
-class Signer:
-    """Makes tokens with the first key of `keys`."""
+class Signer(_SignerBase):
+    """Makes tokens with the first key of `keys`; `message(app, message_id, endpoint_id)` (compiled) makes the
+    signer of one message's tokens (ValueError when an id holds U+001F, which would shift the fields after it)."""
 
-    __slots__ = ("_key", "kid")
+    __slots__ = ()
 
     def __init__(self, keys: Mapping[str, bytes]) -> None:
-        self.kid, secret = next(iter(keys.items()))
-        self._key = token_key(secret)
-
-    def message(self, app: str, message_id: str, endpoint_id: str) -> MessageSigner:
-        """The signer of one message's tokens."""
-        head = SEP + app + SEP + message_id + SEP + endpoint_id
-        if head.count(SEP) != 3:  # a separator in an id would shift the fields after it
-            raise ValueError("a tracked message's ids must not contain U+001F")
-        return MessageSigner(self.kid, self._key, head.encode())
+        kid, secret = next(iter(keys.items()))
+        super().__init__(kid, token_key(secret))
 
     def sign(self, fields: Sequence[str]) -> str:
         """The token of `fields` (kind, app, message id, endpoint id, ...)."""
         m = self.message(fields[1], fields[2], fields[3])
-        return m._token(fields[0], "".join(SEP + f for f in fields[4:]))
+        body = (fields[0] + "".join(SEP + f for f in fields[1:])).encode()
+        return m.kid + "." + str(_track.token(m.key, body))
 
     def open(self, app: str, message_id: str, endpoint_id: str) -> str:
         return self.message(app, message_id, endpoint_id).open()

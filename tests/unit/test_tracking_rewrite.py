@@ -182,3 +182,85 @@ def test_tracked_links_verify_and_redirect_only_to_their_own_urls() -> None:
         ("c", 0, "https://a.example/x?q=1&r=2"), ("c", 1, "https://b.example/"), ("o", -1, "")]
     assert {(g.app, g.message_id, g.endpoint_id) for g in got} == {("app", "msg-1", "ep-1")}
     assert 'href="https://t.example/u/tok"' in out
+
+
+# ------------------------------------------------------------------ the send path's compiled signer and rewriter
+
+_id = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x1f"), max_size=90)
+
+
+@settings(max_examples=300, deadline=None)
+@given(app=_id, mid=_id, eid=_id, src=_bodies, pixel=st.booleans(), clicks=st.booleans())
+def test_track_with_any_ids_equals_rewrite_then_pixel(app: str, mid: str, eid: str, src: str, pixel: bool,
+                                                      clicks: bool) -> None:
+    """Ids of every length put the end of the shared click prefix at every offset of SipHash's 8-byte blocks and
+    base64's 3-byte groups (the prefix is MACed and encoded once per message; each link continues from there)."""
+    signer = Signer(_KEYS).message(app, mid, eid)
+    want = _composed(src, signer, pixel) if clicks else (
+        (add_pixel(src, pixel_tag("https://t.example/o/" + signer.open())) if pixel else src), 0)
+    for impl in _IMPLS:
+        got = track(src, signer, "https://t.example/c/" if clicks else None, "https://t.example/",
+                    "https://t.example/o/" if pixel else None, impl=impl)
+        assert got == want
+
+
+def test_many_links_and_long_ids_past_the_stack_buffers() -> None:
+    """300 links and 3 KB ids outgrow the rewrite's stack buffers (edits, pieces, token bodies, the prefix's
+    base64): the heap takes over and every token still verifies to its own link."""
+    ids = ("a" * 1000, "m" * 1000, "e" * 1000)
+    signer = Signer(_KEYS).message(*ids)
+    src = "".join(f'<p><a href="https://x.example/{i}?a=1&amp;b={i}">{i}</a></p>' for i in range(300)) + "</body>"
+    want = _composed(src, signer, True)
+    for impl in _IMPLS:
+        assert track(src, signer, "https://t.example/c/", "https://t.example/", "https://t.example/o/",
+                     impl=impl) == want
+    got = [Verifier(_KEYS).verify(t) for t in re.findall(r"https://t\.example/[co]/([A-Za-z0-9_.-]+)", want[0])]
+    assert [(g.link, g.url) for g in got[:300]] == [(i, f"https://x.example/{i}?a=1&b={i}") for i in range(300)]
+    assert got[300].kind == "o" and {(g.app, g.message_id, g.endpoint_id) for g in got} == {ids}
+
+
+def test_pixel_only_output_is_byte_exact() -> None:
+    """No click prefix (clicks off): the pixel alone, the rest as it was (the compiled join took a slow path)."""
+    signer = Signer(_KEYS).message("app", "m", "e")
+    src = '<p><a href="https://x.example/">x</a></p></body></html>'
+    for impl in _IMPLS:
+        out, n = track(src, signer, None, "https://t.example/", "https://t.example/o/", impl=impl)
+        assert (out, n) == (add_pixel(src, pixel_tag("https://t.example/o/" + signer.open())), 0)
+
+
+@pytest.mark.parametrize("ids", [("app", "msg-1", "ep-1"), ("", "", ""), ("é", "\U0001f600", "x" * 200)])
+def test_message_signers_of_both_implementations_make_the_same_tokens(ids: tuple[str, str, str]) -> None:
+    key = bytes(range(16))
+    made = []
+    for impl in _IMPLS:
+        m = impl.SignerBase("kid", key).message(*ids)
+        assert m.head == ("\x1f" + "\x1f".join(ids)).encode() and (m.kid, m.key) == ("kid", key)
+        made.append((m.open(), m.click(3, "https://x.example/é"), m.unsubscribe("a@b.example")))
+    assert len(made) == 2 and made[0] == made[1]
+
+
+@pytest.mark.parametrize("bad", [("a\x1fb", "m", "e"), ("a", "m\x1f", "e"), ("a", "m", "\x1f")])
+def test_an_id_with_the_separator_is_refused_by_both(bad: tuple[str, str, str]) -> None:
+    for impl in _IMPLS:
+        with pytest.raises(ValueError, match="U\\+001F"):
+            impl.SignerBase("kid", bytes(16)).message(*bad)
+
+
+@pytest.mark.parametrize("src", ["<p>x</p></body></html>", "<P>x</P></BODY >", "<p>fragment</p>", "",
+                                 '<a href="https://x.example/">a</a></body>'])
+def test_bound_rewriters_agree_with_track(src: str) -> None:
+    """The Tracker's rewriter (pixel before the last `</body>`, any case, else at the end) equals `track`, in
+    both implementations, through `__call__` and `html`."""
+    from gateway.tracking.rewrite import rewriter
+    signer = Signer(_KEYS).message("app", "m", "e")
+    want = _composed(src, signer, True)
+    for impl in _IMPLS:
+        rw = rewriter(signer.kid, "https://t.example/c/", "https://t.example/", "https://t.example/o/", impl=impl)
+        assert rw(src, signer) == want and rw.html(src, signer) == want[0]
+
+
+def test_a_message_signer_is_not_tracked_by_the_garbage_collector() -> None:
+    """One is made per email: like the msgspec Struct it replaced (gc=False), it must not feed GC collections."""
+    import gc
+    assert len(_IMPLS) == 2  # the compiled one (the twin's, a plain class, is tracked)
+    assert not gc.is_tracked(_IMPLS[0].SignerBase("k1", bytes(16)).message("app", "m", "e"))
