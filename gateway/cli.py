@@ -57,11 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway import redisconn
     from gateway.worker import Worker
 
-    environ = dict(os.environ)
-    if args.redis:
-        environ["GATEWAY_REDIS_URL"] = args.redis
     try:
-        cfg = config_mod.load(args.config or environ.get("GATEWAY_CONFIG"), environ)
+        cfg, environ = config_mod.load_for_command(args.config, args.redis, os.environ)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2

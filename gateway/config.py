@@ -618,6 +618,17 @@ def from_dict(data: Mapping[str, Any]) -> GatewayConfig:
         raise ConfigError(f"invalid configuration: {exc}") from exc
 
 
+def load_for_command(config: str | None, redis: str | None,
+                     environ: Mapping[str, str]) -> tuple[GatewayConfig, dict[str, str]]:
+    """The configuration a command runs with: the file named by --config (else GATEWAY_CONFIG), the environment
+    over it and --redis over both. Returns it with the environment it was read from (commands pass that on, so
+    what they read later agrees with it). ConfigError when the file or a value is wrong."""
+    env = dict(environ)
+    if redis:
+        env["GATEWAY_REDIS_URL"] = redis
+    return load(config or env.get("GATEWAY_CONFIG"), env), env
+
+
 def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     """Load TOML from `path` (if any), overlay the environment, validate. REDIS_URL sets redis_url too."""
     environ = os.environ if environ is None else environ

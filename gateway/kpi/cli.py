@@ -17,11 +17,8 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     from gateway.kpi.rebuild import rebuild
     from gateway.localredis import with_found_url
 
-    environ = dict(os.environ)
-    if args.redis:
-        environ["GATEWAY_REDIS_URL"] = args.redis
     try:
-        cfg = config_mod.load(args.config or environ.get("GATEWAY_CONFIG"), environ)
+        cfg, environ = config_mod.load_for_command(args.config, args.redis, os.environ)
     except ConfigError as exc:
         print(f"gateway kpi: {exc}", file=sys.stderr)
         return 2

@@ -35,11 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from gateway import config as config_mod
     from gateway.localredis import with_found_url
 
-    environ = dict(os.environ)
-    if args.redis:
-        environ["GATEWAY_REDIS_URL"] = args.redis
     try:
-        cfg = config_mod.load(args.config or environ.get("GATEWAY_CONFIG"), environ)
+        cfg, environ = config_mod.load_for_command(args.config, args.redis, os.environ)
     except ConfigError as exc:
         print(f"gateway recommend: {exc}", file=sys.stderr)
         return 2

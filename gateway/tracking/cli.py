@@ -32,13 +32,11 @@ def cmd_tracking(args: argparse.Namespace) -> int:
     from gateway.tracking.finish import tracker_from_config
     from gateway.tracking.server import start_tracking
 
-    environ = dict(os.environ)
-    if args.redis:
-        environ["GATEWAY_REDIS_URL"] = args.redis
     try:
         from gateway.localredis import with_found_url
 
-        cfg = with_found_url(config_mod.load(args.config or environ.get("GATEWAY_CONFIG"), environ), environ)
+        loaded, environ = config_mod.load_for_command(args.config, args.redis, os.environ)
+        cfg = with_found_url(loaded, environ)
         at = listen_address(cfg, args.listen) or listen_address(cfg, "127.0.0.1:8480")
         tracker_from_config(cfg.tracking, environ)  # the keys must be there before we listen
     except ConfigError as exc:
