@@ -72,37 +72,8 @@ cdef extern from *:
         }
         s->v0 = v0; s->v1 = v1; s->v2 = v2; s->v3 = v3;
     }
-    /* The 128-bit tag of a message of `total` bytes: its first total - n bytes (a multiple of 8) absorbed in *s,
-       its last n bytes m[0:n]. *s is not changed. */
-    static void gw_sip_final(const gw_sip_t* s, const unsigned char* m, Py_ssize_t n, Py_ssize_t total,
-                             unsigned char* out) {
-        gw_sip_t t = *s;
-        uint64_t v0, v1, v2, v3, b = ((uint64_t)(total & 0xFF)) << 56;
-        gw_sip_blocks(&t, m, n);
-        v0 = t.v0; v1 = t.v1; v2 = t.v2; v3 = t.v3;
-        m += n - n % 8;
-        switch (n % 8) {
-            case 7: b |= (uint64_t)m[6] << 48; /* fall through */
-            case 6: b |= (uint64_t)m[5] << 40; /* fall through */
-            case 5: b |= (uint64_t)m[4] << 32; /* fall through */
-            case 4: b |= (uint64_t)m[3] << 24; /* fall through */
-            case 3: b |= (uint64_t)m[2] << 16; /* fall through */
-            case 2: b |= (uint64_t)m[1] << 8; /* fall through */
-            case 1: b |= (uint64_t)m[0]; /* fall through */
-            default: break;
-        }
-        v3 ^= b; GW_ROUND; GW_ROUND; v0 ^= b;
-        v2 ^= 0xEE; GW_ROUND; GW_ROUND; GW_ROUND; GW_ROUND;
-        gw_put64(out, v0 ^ v1 ^ v2 ^ v3);
-        v1 ^= 0xDD; GW_ROUND; GW_ROUND; GW_ROUND; GW_ROUND;
-        gw_put64(out + 8, v0 ^ v1 ^ v2 ^ v3);
-    }
-    #define GW_ROUND_OF(v0, v1, v2, v3) do { \
-        v0 += v1; v1 = GW_ROTL(v1, 13); v1 ^= v0; v0 = GW_ROTL(v0, 32); \
-        v2 += v3; v3 = GW_ROTL(v3, 16); v3 ^= v2; \
-        v0 += v3; v3 = GW_ROTL(v3, 21); v3 ^= v0; \
-        v2 += v1; v1 = GW_ROTL(v1, 17); v1 ^= v2; v2 = GW_ROTL(v2, 32); } while (0)
-    #define GW_ROUND2 do { GW_ROUND_OF(a0, a1, a2, a3); GW_ROUND_OF(b0, b1, b2, b3); } while (0)
+    /* The last block of a message of `total` bytes whose tail after its whole blocks is in m[0:n]: the tail's
+       bytes and the length byte. */
     static inline uint64_t gw_last(const unsigned char* m, Py_ssize_t n, Py_ssize_t total) {
         uint64_t b = ((uint64_t)(total & 0xFF)) << 56;
         m += n - n % 8;
@@ -118,6 +89,26 @@ cdef extern from *:
         }
         return b;
     }
+    /* The 128-bit tag of a message of `total` bytes: its first total - n bytes (a multiple of 8) absorbed in *s,
+       its last n bytes m[0:n]. *s is not changed. */
+    static void gw_sip_final(const gw_sip_t* s, const unsigned char* m, Py_ssize_t n, Py_ssize_t total,
+                             unsigned char* out) {
+        gw_sip_t t = *s;
+        uint64_t v0, v1, v2, v3, b = gw_last(m, n, total);
+        gw_sip_blocks(&t, m, n);
+        v0 = t.v0; v1 = t.v1; v2 = t.v2; v3 = t.v3;
+        v3 ^= b; GW_ROUND; GW_ROUND; v0 ^= b;
+        v2 ^= 0xEE; GW_ROUND; GW_ROUND; GW_ROUND; GW_ROUND;
+        gw_put64(out, v0 ^ v1 ^ v2 ^ v3);
+        v1 ^= 0xDD; GW_ROUND; GW_ROUND; GW_ROUND; GW_ROUND;
+        gw_put64(out + 8, v0 ^ v1 ^ v2 ^ v3);
+    }
+    #define GW_ROUND_OF(v0, v1, v2, v3) do { \
+        v0 += v1; v1 = GW_ROTL(v1, 13); v1 ^= v0; v0 = GW_ROTL(v0, 32); \
+        v2 += v3; v3 = GW_ROTL(v3, 16); v3 ^= v2; \
+        v0 += v3; v3 = GW_ROTL(v3, 21); v3 ^= v0; \
+        v2 += v1; v1 = GW_ROTL(v1, 17); v1 ^= v2; v2 = GW_ROTL(v2, 32); } while (0)
+    #define GW_ROUND2 do { GW_ROUND_OF(a0, a1, a2, a3); GW_ROUND_OF(b0, b1, b2, b3); } while (0)
     /* Two gw_sip_final at once, their rounds interleaved: SipHash is a chain of dependent additions and
        rotations, so one tag leaves most of the core idle; two independent chains fill it. Same results. */
     static void gw_sip_final2(const gw_sip_t* s1, const unsigned char* m1, Py_ssize_t n1, Py_ssize_t total1,
