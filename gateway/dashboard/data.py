@@ -1,7 +1,9 @@
 """What the dashboard's JSON endpoints answer, computed by the KPI code itself (gateway.kpi.query over the rollups):
 Pinpoint's KPIs by their catalog names, and a few all-channel counts the catalog has no name for, defined here as
-`catalog.Kpi`s of the same shape and run through the same query. Nothing here sums or divides rollup counters:
-the one derived number is `failed` (final outcomes that were not deliveries: sent - delivered, per day).
+`catalog.Kpi`s of the same shape and run through the same query. Derived here: `failed` (final outcomes that were
+not deliveries: sent - delivered), and a campaign's totals per treatment across its runs: the per-activity counts
+the query answers, summed per treatment (sum_by_treatment), with rates evaluated by catalog.value on those sums
+(TREATMENT_RATES: a ratio of summed counts, never an average of per-run rates).
 
 Campaign names and treatments come from the campaign store (GetCampaigns / GetCampaignActivities); journeys, which
 have no store yet, are the journey ids the rollups counted events for; stream lag is the /metrics sampler's.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -35,6 +37,39 @@ CAMPAIGN_KPIS = ("successful-delivery-rate", "email-open-rate", "unique-deliveri
 #: Of CAMPAIGN_KPIS, those GetApplicationDateRangeKpi groups by campaign (hard-bounce-rate is a campaign metric only).
 BY_CAMPAIGN = CAMPAIGN_KPIS[:3]
 MAX_CAMPAIGNS = 1000  # stored campaigns listed (pages of 100)
+#: Per treatment across a campaign's runs: every channel's counters, and EMAIL's sent / delivered as the
+#: denominators of the email rates (the catalog's email KPIs are EMAIL over EMAIL as well).
+TREATMENT_COUNTS = ("sent", "delivered", "opened", "clicked", "hardbounced", "softbounced", "complained",
+                    "unsubscribed")
+TREATMENT_EMAIL = ("sent", "delivered")
+#: The rates of a treatment's summed counts, evaluated by catalog.value (num / den; 0 when den is 0). Opens and
+#: clicks are events (not distinct endpoints: HyperLogLogs of different activities cannot be added up).
+TREATMENT_RATES = (
+    catalog.Kpi("successful-delivery-rate", "SuccessfulDeliveryRate", "rate", "delivered", "sent"),
+    catalog.Kpi("open-rate", "OpenRate", "rate", "opened", "email-delivered"),
+    catalog.Kpi("click-rate", "ClickRate", "rate", "clicked", "email-delivered"),
+    catalog.Kpi("hard-bounce-rate", "HardBounceRate", "rate", "hardbounced", "email-sent"),
+    catalog.Kpi("complaint-rate", "ComplaintRate", "rate", "complained", "email-delivered"),
+    catalog.Kpi("opt-out-rate", "OptOutRate", "rate", "unsubscribed", "email-delivered"),
+)
+#: The group of activities the campaign store does not map to a treatment (a deleted campaign, a run beyond the
+#: listed ones, events from elsewhere).
+UNMAPPED = ""
+
+
+def sum_by_treatment(by_counter: Mapping[str, Mapping[str, float]], treatment_of: Mapping[str, str]
+                     ) -> dict[str, dict[str, int]]:
+    """{treatment id (UNMAPPED for an activity `treatment_of` does not name): {counter: total}} from
+    {counter: {activity id: count}} (the KPI query's rows grouped by campaign activity). Every counter of
+    `by_counter` is in every treatment's totals (0 when none of its activities counted it); a treatment appears
+    when `treatment_of` names it or an activity of it counted something."""
+    counters = list(by_counter)
+    out: dict[str, dict[str, int]] = {t: dict.fromkeys(counters, 0) for t in treatment_of.values()}
+    for counter, per_activity in by_counter.items():
+        for activity, n in per_activity.items():
+            cell = out.setdefault(treatment_of.get(activity, UNMAPPED), dict.fromkeys(counters, 0))
+            cell[counter] += int(n)
+    return out
 
 
 def count_kpi(counter: str, channel: str | None = None, group: str | None = None) -> catalog.Kpi:
@@ -106,6 +141,18 @@ class Treatment(msgspec.Struct):
     kpis: dict[str, float]  # CAMPAIGN_KPIS (GetCampaignDateRangeKpi ...-grouped-by-campaign-activity)
 
 
+class TreatmentTotal(msgspec.Struct):
+    """One treatment of a campaign over every run in the range: its activities' counts summed, rates of the sums."""
+
+    treatment_id: str | None  # "0" the main treatment, "1".."4" the additional ones; None: activities not mapped
+    name: str
+    holdout: bool  # the campaign's holdout: endpoints sent nothing, by design (its counts are zeros)
+    size_percent: int | None  # the share of the audience (cohorts) it gets; None when unknown
+    activities: list[str]  # its activities that counted something in the range
+    counts: dict[str, float]  # TREATMENT_COUNTS, failed (sent - delivered), email-sent, email-delivered
+    rates: dict[str, float]  # TREATMENT_RATES by name
+
+
 class Campaign(msgspec.Struct):
     campaign_id: str
     name: str | None  # None: no stored campaign has this id (deleted, or its events came from elsewhere)
@@ -113,6 +160,7 @@ class Campaign(msgspec.Struct):
     kpis: dict[str, float]  # CAMPAIGN_KPIS (GetApplicationDateRangeKpi ...-grouped-by-campaign; hard-bounce-rate:
     #                         GetCampaignDateRangeKpi)
     treatments: list[Treatment]
+    by_treatment: list[TreatmentTotal]  # main, additional treatments, holdout, then activities not mapped
 
 
 class Campaigns(msgspec.Struct):
@@ -152,6 +200,44 @@ class LagReport(msgspec.Struct):
 class Application(msgspec.Struct):
     application_id: str
     name: str
+
+
+def treatment_totals(stored: models.CampaignResponse | None, acts: Mapping[str, tuple[str, str]],
+                     by_counter: Mapping[str, Mapping[str, float]]) -> list[TreatmentTotal]:
+    """A campaign's rows per treatment: `by_counter` ({counter: {activity: count}}) summed per treatment of
+    `acts` (activity id -> (treatment id, name), from the campaign store), with `failed` and TREATMENT_RATES of
+    the sums. In order: the main treatment ("0"), the additional ones, the holdout when the campaign has one, then
+    any activities the store does not map (only when they counted something)."""
+    sums = sum_by_treatment(by_counter, {a: t for a, (t, _) in acts.items()})
+    names = {t: name for t, name in acts.values()}
+    extra = list(stored.AdditionalTreatments or []) if stored is not None else []
+    holdout = (stored.HoldoutPercent or 0) if stored is not None else 0
+    sizes: dict[str, int | None] = {t.Id: t.SizePercent for t in extra}
+    if stored is not None:
+        sizes["0"] = 100 - holdout - sum(t.SizePercent or 0 for t in extra)
+        names.setdefault("0", stored.TreatmentName or "Default")
+        names.update((t.Id, t.TreatmentName or f"Treatment {t.Id}") for t in extra if t.Id not in names)
+    order = [t for t in ["0", *(t.Id for t in extra)] if stored is not None or t in sums]
+    order += sorted(t for t in sums if t not in order and t != UNMAPPED)  # a treatment since removed
+    zero = dict.fromkeys(by_counter, 0)
+
+    def row(tid: str | None, name: str, cell: Mapping[str, int], *, held: bool = False,
+            size: int | None = None) -> TreatmentTotal:
+        counts = {k: float(v) for k, v in cell.items()}
+        counts["failed"] = counts.get("sent", 0.0) - counts.get("delivered", 0.0)
+        mine = sorted(a for a, (t, _) in acts.items() if t == tid and any(by_counter[k].get(a) for k in by_counter))
+        if tid is None:
+            mapped = set(acts)
+            mine = sorted({a for per in by_counter.values() for a, n in per.items() if n and a not in mapped})
+        return TreatmentTotal(treatment_id=tid, name=name, holdout=held, size_percent=size, activities=mine,
+                              counts=counts, rates={k.name: catalog.value(k, cell, None) for k in TREATMENT_RATES})
+
+    out = [row(t, names.get(t, f"Treatment {t}"), sums.get(t, zero), size=sizes.get(t)) for t in order]
+    if holdout:
+        out.append(row("holdout", "Holdout (sent nothing)", zero, held=True, size=holdout))
+    if any(sums.get(UNMAPPED, zero).values()):
+        out.append(row(None, "Activities not in the campaign store", sums[UNMAPPED]))
+    return out
 
 
 class DataSource:
@@ -220,12 +306,20 @@ class DataSource:
                         counts: dict[str, dict[str, float]], kpis: dict[str, dict[str, float]], start: dt.datetime,
                         end: dt.datetime) -> Campaign:
         c = catalog.CAMPAIGN
-        acts, hard, per = await asyncio.gather(
+        extra = [x for x in TREATMENT_COUNTS if x not in CAMPAIGN_COUNTS]
+        acts, hard, per, more = await asyncio.gather(
             self._activities(app, stored), self._rows(app, c, cid, "hard-bounce-rate", start, end), asyncio.gather(
                 *(self._rows(app, c, cid, count_kpi(x, group="activity"), start, end) for x in CAMPAIGN_COUNTS),
-                *(self._rows(app, c, cid, f"{k}-grouped-by-campaign-activity", start, end) for k in CAMPAIGN_KPIS)))
+                *(self._rows(app, c, cid, f"{k}-grouped-by-campaign-activity", start, end) for k in CAMPAIGN_KPIS)),
+            asyncio.gather(
+                *(self._rows(app, c, cid, count_kpi(x, group="activity"), start, end) for x in extra),
+                *(self._rows(app, c, cid, count_kpi(x, "EMAIL", "activity"), start, end) for x in TREATMENT_EMAIL)))
         by_count = dict(zip(CAMPAIGN_COUNTS, per[:len(CAMPAIGN_COUNTS)], strict=True))
         by_kpi = dict(zip(CAMPAIGN_KPIS, per[len(CAMPAIGN_COUNTS):], strict=True))
+        every = {**by_count, **dict(zip(extra, more[:len(extra)], strict=True))}
+        every.update((f"email-{x}", r) for x, r in zip(TREATMENT_EMAIL, more[len(extra):], strict=True))
+        by_treatment = treatment_totals(stored, acts, {x: every[x] for x in TREATMENT_COUNTS} | {
+            f"email-{x}": every[f"email-{x}"] for x in TREATMENT_EMAIL})
         ids = sorted(set(acts) | {g for rows in per for g in rows})
         treatments = [Treatment(activity_id=i, treatment_id=acts[i][0] if i in acts else None,
                                 treatment_name=acts[i][1] if i in acts else None,
@@ -234,7 +328,7 @@ class DataSource:
         return Campaign(campaign_id=cid, name=stored.Name if stored is not None else None,
                         counts={x: counts[x].get(cid, 0.0) for x in CAMPAIGN_COUNTS},
                         kpis={**{k: kpis[k].get(cid, 0.0) for k in BY_CAMPAIGN}, "hard-bounce-rate": hard[""]},
-                        treatments=treatments)
+                        treatments=treatments, by_treatment=by_treatment)
 
     async def campaigns_of(self, app: str, start: dt.datetime, end: dt.datetime) -> Campaigns:
         a = catalog.APP
