@@ -19,15 +19,19 @@ DAY_MS = 86_400_000
 
 
 def generate(app: str, now_ms: int, n: int, seed: int = 7, days: int = 10,
-             tally: Tally | None = None) -> list[tuple[str, str, bytes]]:
+             tally: Tally | None = None, campaigns: list[dict[str, str]] | None = None
+             ) -> list[tuple[str, str, bytes]]:
     """(app, event_type, record) triples for `n` messages over the last `days` days, counted in `tally` (the KPI
-    rollups, as the engine's writers count what they write) when given."""
+    rollups, as the engine's writers count what they write) when given. `campaigns`: the campaign sources (each
+    campaign_id, campaign_activity_id, treatment_id) instead of camp0..camp2 with two activities each."""
     rnd = random.Random(seed)
     out: list[tuple[str, str, bytes]] = []
     sources: list[dict[str, str]] = [{}, {}]  # transactional, twice as likely
     for c in range(3):
         for a in range(2):
             sources.append({"campaign_id": f"camp{c}", "campaign_activity_id": f"act{c}{a}", "treatment_id": "0"})
+    if campaigns is not None:
+        sources[2:] = [dict(x) for x in campaigns]
     for a in range(2):
         sources.append({"journey_id": "jour1", "journey_activity_id": f"jact{a}"})
     for i in range(n):

@@ -24,7 +24,8 @@ from gateway.dashboard import session
 from gateway.kpi import query
 from tests import kpi_data
 from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer
-from tests.api.dashboard_support import Browserless, kpi_values, load_events
+from tests.api.dashboard_support import (Browserless, ab_campaign, expected_by_treatment, kpi_values, load_events,
+                                         sources)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -230,6 +231,54 @@ def test_stored_campaigns_show_their_names_and_treatments(live_api: ApiServer, l
     assert c["campaigns"][0]["counts"]["sent"] == 0.0
     status, j = b.json(f"/dashboard/api/apps/{live_app}/journeys")
     assert status == 200 and j["journeys"] == []
+
+
+def test_each_treatment_is_totalled_across_the_campaigns_runs(live_api: ApiServer, live_pp: Any, live_app: str,
+                                                              sync_redis: redis.Redis) -> None:
+    """Two runs x two treatments: per treatment, the raw events' counts added up over both runs (scanned one by
+    one), equal to the sums of the KPI API's per-activity values; rates are ratios of those sums."""
+    cid, treatment_of = ab_campaign(live_pp, sync_redis, live_app, "<b>spring</b>")
+    now = dt.datetime.now(dt.UTC)
+    load_events(live_api, sync_redis, live_app, now, n=600, campaigns=sources(cid, treatment_of))
+    facts = kpi_data.scan(sync_redis.xrange("gateway:events"), live_app)
+    b = Browserless(live_api)
+    b.login()
+    start, end = (now - dt.timedelta(days=6)).date(), now.date()
+    status, c = b.json(f"/dashboard/api/apps/{live_app}/campaigns?start={start}&end={end}")
+    assert status == 200, c
+    (camp,) = c["campaigns"]
+    assert camp["campaign_id"] == cid and camp["name"] == "<b>spring</b>"
+    rows = {t["treatment_id"]: t for t in camp["by_treatment"]}
+    assert [(t["treatment_id"], t["name"], t["holdout"], t["size_percent"]) for t in camp["by_treatment"]] == [
+        ("0", "<b>spring</b>", False, 60), ("1", "B", False, 30), ("holdout", "Holdout (sent nothing)", True, 10)]
+    want = expected_by_treatment(facts, cid, treatment_of, c["range"]["days"])
+    for tid in ("0", "1"):
+        got = rows[tid]
+        assert got["counts"] == want[tid] and got["counts"]["sent"] > 0 and got["counts"]["opened"] > 0, tid
+        assert sorted(got["activities"]) == sorted(a for a, t in treatment_of.items() if t == tid)
+        w = want[tid]
+        assert got["rates"] == {
+            "successful-delivery-rate": w["delivered"] / w["sent"], "open-rate": w["opened"] / w["email-delivered"],
+            "click-rate": w["clicked"] / w["email-delivered"], "hard-bounce-rate": w["hardbounced"] / w["email-sent"],
+            "complaint-rate": w["complained"] / w["email-delivered"],
+            "opt-out-rate": w["unsubscribed"] / w["email-delivered"]}
+    assert set(rows["holdout"]["counts"].values()) == {0.0}
+    # the per-run rows stay: four activities, whose counts add up to the treatments' totals
+    assert {t["activity_id"]: t["treatment_id"] for t in camp["treatments"]} == treatment_of
+    for tid in ("0", "1"):
+        for k in ("sent", "delivered", "opened", "clicked"):
+            assert sum(t["counts"][k] for t in camp["treatments"] if t["treatment_id"] == tid) == rows[tid]["counts"][k]
+    # the KPI API's per-activity delivery rates, weighted by each activity's sends, give the treatment's rate
+    t0, t1 = c["range"]["start"], c["range"]["end"]
+    per_act = kpi_values(live_pp.get_campaign_date_range_kpi(
+        ApplicationId=live_app, CampaignId=cid, KpiName="successful-delivery-rate-grouped-by-campaign-activity",
+        StartTime=t0, EndTime=t1)["CampaignDateRangeKpiResponse"])
+    sent = {t["activity_id"]: t["counts"]["sent"] for t in camp["treatments"]}
+    for tid in ("0", "1"):
+        mine = [a for a, t in treatment_of.items() if t == tid]
+        delivered = sum(per_act[a] * sent[a] for a in mine)
+        assert abs(delivered - rows[tid]["counts"]["delivered"]) < 1e-9
+        assert abs(rows[tid]["rates"]["successful-delivery-rate"] - delivered / sum(sent[a] for a in mine)) < 1e-12
 
 
 def test_the_session_cookie_is_secure_over_tls(live_api: ApiServer, tmp_path: Path) -> None:

@@ -92,7 +92,8 @@
       series.forEach(function (s, j) {
         var value = s.values[i], h = plotH * value / max;
         add(g, svg("rect", {x: x0 + bw * j, y: T + plotH - h, width: Math.max(bw - 1, 1), height: h,
-                            class: "bar " + s.cls, "data-series": s.name, "data-key": label, "data-value": value},
+                            class: "bar " + s.cls, "data-series": s.name, "data-key": opts.keys ? opts.keys[i] : label,
+                            "data-value": value},
                    svg("title", null, label + " · " + s.name + ": " + count(value))));
       });
       if (i % every === 0) {
@@ -197,6 +198,48 @@
 
   function kpiText(name, v) { return name === "unique-deliveries" ? count(v) : percent(v); }
 
+  // Per treatment, across every run of the campaign in the range: the API's sums of the per-activity counts
+  // and the rates of those sums. Holdout and unmapped activities are rows of their own (treatment id "holdout" /
+  // null).
+  var TREATMENT_COLS = [["sent", "Sent"], ["delivered", "Delivered"], ["failed", "Failed"], ["opened", "Opened"],
+                        ["clicked", "Clicked"], ["hardbounced", "Hard bounces"], ["softbounced", "Soft bounces"],
+                        ["complained", "Complaints"], ["unsubscribed", "Opt-outs"]];
+  var TREATMENT_RATES = [["successful-delivery-rate", "Delivery rate"], ["open-rate", "Opens / delivered"],
+                         ["click-rate", "Clicks / delivered"], ["hard-bounce-rate", "Hard-bounce rate"],
+                         ["complaint-rate", "Complaint rate"], ["opt-out-rate", "Opt-out rate"]];
+  var TREATMENT_BARS = ["sent", "delivered", "failed", "opened", "clicked"];
+
+  function treatmentKey(t) { return t.treatment_id === null ? "unmapped" : t.treatment_id; }
+  function treatmentLabel(t) { return t.size_percent === null ? t.name : t.name + " (" + t.size_percent + "%)"; }
+
+  function drawTreatments(camp) {
+    var ts = camp.by_treatment;
+    var head = el("tr", null, el("th", null, "Treatment"), TREATMENT_COLS.map(function (x) { return el("th", null, x[1]); }),
+                  TREATMENT_RATES.map(function (x) { return el("th", null, x[1]); }), el("th", null, "Activities"));
+    var rows = ts.map(function (t) {
+      return el("tr", {class: "treatment-total" + (t.holdout ? " holdout" : ""), "data-campaign": camp.campaign_id,
+                       "data-treatment": treatmentKey(t)},
+        el("td", {class: "who"}, treatmentLabel(t)),
+        TREATMENT_COLS.map(function (x) {
+          return el("td", {class: "num", "data-field": x[0], "data-value": t.counts[x[0]]}, count(t.counts[x[0]]));
+        }),
+        TREATMENT_RATES.map(function (x) {
+          return el("td", {class: "num", "data-rate": x[0], "data-value": t.rates[x[0]]}, percent(t.rates[x[0]]));
+        }),
+        el("td", {class: "num", "data-activities": t.activities.join(" ")}, String(t.activities.length)));
+    });
+    var series = TREATMENT_BARS.map(function (k) {
+      return {name: k, cls: k, values: ts.map(function (t) { return t.counts[k]; })};
+    });
+    return el("div", {class: "by-treatment", "data-campaign": camp.campaign_id},
+      el("h3", null, camp.name === null ? "(no stored campaign)" : camp.name, " ", el("code", null, camp.campaign_id)),
+      el("p", {class: "hint"}, "Per treatment, every run in the range added up; rates are of the summed counts " +
+         "(email rates over email sends and deliveries; opens and clicks count events)."),
+      el("div", {class: "chart small"}, barChart(ts.map(treatmentLabel), series,
+                                                  {keys: ts.map(treatmentKey), label: "results per treatment"})),
+      el("div", {class: "scroll"}, el("table", {class: "treatments"}, el("thead", null, head), el("tbody", null, rows))));
+  }
+
   function drawCampaigns(c) {
     if (!c.campaigns.length) {
       fill("campaigns", el("p", {class: "empty", id: "no-campaigns"}, "No campaigns in this application yet."));
@@ -232,7 +275,9 @@
           })));
       });
     });
-    fill("campaigns", el("div", {class: "scroll"}, el("table", {class: "campaigns"}, el("thead", null, head), el("tbody", null, rows))));
+    var blocks = c.campaigns.filter(function (camp) { return camp.by_treatment.length; }).map(drawTreatments);
+    fill("campaigns", [blocks, el("h3", null, "Per run (campaign activities)"),
+                       el("div", {class: "scroll"}, el("table", {class: "campaigns"}, el("thead", null, head), el("tbody", null, rows)))]);
   }
 
   var JOURNEY_WORDS = [["sent", "Sent"], ["delivered", "Delivered"], ["opened", "Opened"], ["clicked", "Clicked"],
