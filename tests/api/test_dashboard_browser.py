@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer
-from tests.api.dashboard_support import kpi_values, load_events
+from tests import kpi_data
+from tests.api.dashboard_support import ab_campaign, expected_by_treatment, kpi_values, load_events, sources
 from tests.chromium import Chromium
 
 EVIL = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
@@ -37,7 +38,11 @@ READ_DOM = """(() => {
     campaigns: all('tr.campaign').map(tr => ({id: tr.dataset.campaign, name: tr.querySelector('.name').textContent,
       counts: by(all(tr, '[data-field]'), 'field'), kpis: by(all(tr, '[data-kpi]'), 'kpi')})),
     treatments: all('tr.treatment').map(tr => ({campaign: tr.dataset.campaign, activity: tr.dataset.activity,
-      label: tr.cells[0].textContent, kpis: by(all(tr, '[data-kpi]'), 'kpi')})),
+      label: tr.cells[0].textContent, kpis: by(all(tr, '[data-kpi]'), 'kpi'), counts: by(all(tr, '[data-field]'), 'field')})),
+    byTreatment: all('tr.treatment-total').map(tr => ({campaign: tr.dataset.campaign, treatment: tr.dataset.treatment,
+      label: tr.cells[0].textContent, counts: by(all(tr, '[data-field]'), 'field'), rates: by(all(tr, '[data-rate]'), 'rate')})),
+    treatmentBars: all('.by-treatment rect[data-series]').map(r => [r.closest('.by-treatment').dataset.campaign,
+      r.dataset.series, r.dataset.key, r.dataset.value]),
     journeys: all('.journey').map(j => ({id: j.dataset.journey, counts: by(all(j, '.tile[data-kpi]'), 'kpi'),
       bars: all(j, 'rect[data-series]').map(r => [r.dataset.series, r.dataset.key, r.dataset.value])})),
     lag: all('#lag tr[data-group]').map(tr => [tr.dataset.stream, tr.dataset.group, by(all(tr, '[data-field]'), 'field')]),
@@ -81,8 +86,11 @@ async def test_the_dashboard_draws_what_the_kpi_api_answers(chromium: Chromium, 
                                                             sync_redis: redis.Redis, tmp_path: Path) -> None:
     app = live_pp.create_app(CreateApplicationRequest={"Name": "<i>shop</i>"})["ApplicationResponse"]["Id"]
     evil = _campaign(live_pp, app, EVIL)
+    ab, treatment_of = ab_campaign(live_pp, sync_redis, app, EVIL + " ab")  # two runs x two treatments, a holdout
     now = dt.datetime.now(dt.UTC)
-    load_events(live_api, sync_redis, app, now)
+    generated = [{"campaign_id": f"camp{c}", "campaign_activity_id": f"act{c}{a}", "treatment_id": "0"}
+                 for c in range(3) for a in range(2)]
+    load_events(live_api, sync_redis, app, now, n=600, campaigns=generated + sources(ab, treatment_of))
     start, end = (now - dt.timedelta(days=6)).date(), now.date()
     page = await chromium.new_page()
 
@@ -154,6 +162,34 @@ async def test_the_dashboard_draws_what_the_kpi_api_answers(chromium: Chromium, 
                 EndTime=t1)["CampaignDateRangeKpiResponse"])
             got = {t["activity"]: float(t["kpis"][name]) for t in drawn["treatments"] if t["campaign"] == cid}
             assert got == want and len(got) == 2, (cid, name)
+    # per treatment across both runs of the A/B campaign: the raw events' counts (scanned one by one), drawn in
+    # the table and as bars, equal to the per-run rows added up; the KPI API's per-activity delivery rates
+    # weighted by the runs' sends give the treatment's deliveries and its rate (a rate of sums, not a mean)
+    want = expected_by_treatment(kpi_data.scan(sync_redis.xrange("gateway:events"), app), ab, treatment_of, days)
+    mine = {t["treatment"]: t for t in drawn["byTreatment"] if t["campaign"] == ab}
+    assert list(mine) == ["0", "1", "holdout"]
+    assert mine["0"]["label"] == EVIL + " ab (60%)" and mine["1"]["label"] == "B (30%)"
+    assert mine["holdout"]["label"] == "Holdout (sent nothing) (10%)"
+    assert all(v == "0" for v in mine["holdout"]["counts"].values())
+    rate_of = kpi_values(live_pp.get_campaign_date_range_kpi(
+        ApplicationId=app, CampaignId=ab, KpiName="successful-delivery-rate-grouped-by-campaign-activity",
+        StartTime=t0, EndTime=t1)["CampaignDateRangeKpiResponse"])
+    per_run = {t["activity"]: {k: float(v) for k, v in t["counts"].items()} for t in drawn["treatments"]
+               if t["campaign"] == ab}
+    assert set(per_run) == set(treatment_of) == set(rate_of)
+    bars = {(s, k): float(v) for c, s, k, v in drawn["treatmentBars"] if c == ab}
+    for tid in ("0", "1"):
+        got = {k: float(v) for k, v in mine[tid]["counts"].items()}
+        assert got == {k: want[tid][k] for k in got} and got["sent"] > 0 and got["clicked"] > 0, tid
+        runs = [a for a, t in treatment_of.items() if t == tid]
+        for k in ("sent", "delivered", "opened", "clicked", "hardbounced", "complained", "unsubscribed"):
+            assert sum(per_run[a][k] for a in runs) == got[k], (tid, k)
+        delivered = sum(rate_of[a] * per_run[a]["sent"] for a in runs)
+        assert abs(delivered - got["delivered"]) < 1e-9
+        assert abs(float(mine[tid]["rates"]["successful-delivery-rate"]) - delivered / got["sent"]) < 1e-12
+        assert float(mine[tid]["rates"]["open-rate"]) == want[tid]["opened"] / want[tid]["email-delivered"]
+        assert {s: v for (s, k), v in bars.items() if k == tid} == {
+            s: got[s] for s in ("sent", "delivered", "failed", "opened", "clicked")}
     # journeys: GetJourneyDateRangeKpi
     (jour,) = drawn["journeys"]
     assert jour["id"] == "jour1"
