@@ -24,8 +24,7 @@ from gateway.dashboard import session
 from gateway.kpi import query
 from tests import kpi_data
 from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer
-from tests.api.dashboard_support import (Browserless, ab_campaign, expected_by_treatment, kpi_values, load_events,
-                                         sources)
+from tests.api.dashboard_support import Browserless, ab_campaign, expected_by_treatment, kpi_values, load_events, sources
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer
 from tests import kpi_data
+from tests.api.conftest import ACCESS_KEY, SECRET, ApiServer
 from tests.api.dashboard_support import ab_campaign, expected_by_treatment, kpi_values, load_events, sources
 from tests.chromium import Chromium
 

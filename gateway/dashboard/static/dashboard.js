@@ -209,6 +209,7 @@
                          ["complaint-rate", "Complaint rate"], ["opt-out-rate", "Opt-out rate"]];
   var TREATMENT_BARS = ["sent", "delivered", "failed", "opened", "clicked"];
 
+  function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
   function treatmentKey(t) { return t.treatment_id === null ? "unmapped" : t.treatment_id; }
   function treatmentLabel(t) { return t.size_percent === null ? t.name : t.name + " (" + t.size_percent + "%)"; }
 
@@ -228,6 +229,7 @@
         }),
         el("td", {class: "num", "data-activities": t.activities.join(" ")}, String(t.activities.length)));
     });
+    var any = ts.some(function (t) { return t.counts.sent > 0; });
     var series = TREATMENT_BARS.map(function (k) {
       return {name: k, cls: k, values: ts.map(function (t) { return t.counts[k]; })};
     });
@@ -235,8 +237,9 @@
       el("h3", null, camp.name === null ? "(no stored campaign)" : camp.name, " ", el("code", null, camp.campaign_id)),
       el("p", {class: "hint"}, "Per treatment, every run in the range added up; rates are of the summed counts " +
          "(email rates over email sends and deliveries; opens and clicks count events)."),
-      el("div", {class: "chart small"}, barChart(ts.map(treatmentLabel), series,
-                                                  {keys: ts.map(treatmentKey), label: "results per treatment"})),
+      any ? el("div", {class: "chart small"}, barChart(ts.map(function (t) { return clip(treatmentLabel(t), 28); }), series,
+                                                        {keys: ts.map(treatmentKey), label: "results per treatment"}))
+          : el("p", {class: "empty"}, "Nothing sent in this range."),
       el("div", {class: "scroll"}, el("table", {class: "treatments"}, el("thead", null, head), el("tbody", null, rows))));
   }
 
@@ -275,7 +278,11 @@
           })));
       });
     });
-    var blocks = c.campaigns.filter(function (camp) { return camp.by_treatment.length; }).map(drawTreatments);
+    // campaigns the store knows (their treatments are named); one the store does not know has only its
+    // unmapped activities, whose total is the campaign's row already
+    var blocks = c.campaigns.filter(function (camp) {
+      return camp.by_treatment.some(function (t) { return t.treatment_id !== null; });
+    }).map(drawTreatments);
     fill("campaigns", [blocks, el("h3", null, "Per run (campaign activities)"),
                        el("div", {class: "scroll"}, el("table", {class: "campaigns"}, el("thead", null, head), el("tbody", null, rows)))]);
   }
