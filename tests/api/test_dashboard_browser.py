@@ -168,6 +168,7 @@ async def test_the_dashboard_draws_what_the_kpi_api_answers(chromium: Chromium, 
     want = expected_by_treatment(kpi_data.scan(sync_redis.xrange("gateway:events"), app), ab, treatment_of, days)
     mine = {t["treatment"]: t for t in drawn["byTreatment"] if t["campaign"] == ab}
     assert list(mine) == ["0", "1", "holdout"]
+    assert {t["campaign"] for t in drawn["byTreatment"]} == {ab, evil}  # camp0..2: not stored, no treatments known
     assert mine["0"]["label"] == EVIL + " ab (60%)" and mine["1"]["label"] == "B (30%)"
     assert mine["holdout"]["label"] == "Holdout (sent nothing) (10%)"
     assert all(v == "0" for v in mine["holdout"]["counts"].values())
