@@ -60,6 +60,7 @@ def main() -> None:
     assert 2000 <= len(html) <= 2600, len(html)
     tracker = Tracker(TrackingConfig(public_url="https://t.acme.example"), {"k1": b"0123456789abcdef0123456789abcdef"})
     ids = ("5f1c0e7a9b2d4c3e8a7b6c5d4e3f2a1b", "a1b2c3d4e5f6-00000000002a", "ep-000123")  # app, message, endpoint
+    app, mid, eid = ids
     tracked = tracker.track_html(html, tracker.signer.message(*ids))
     assert tracked.count("https://t.acme.example/c/") == 5 and "ses:no-track" not in tracked
     assert tracked.count("https://t.acme.example/o/") == 1
@@ -69,10 +70,11 @@ def main() -> None:
         return prog.render(EMAIL_DATA)
 
     def render_track() -> object:
-        return tracker.track_message(prog.render(EMAIL_DATA), tracker.signer, *ids)  # as gateway.tracking.finish
+        # the call gateway.tracking.finish makes (ids as separate arguments, as it passes them)
+        return tracker.track_message(prog.render(EMAIL_DATA), tracker.signer, app, mid, eid)
 
     def track_only() -> object:
-        return tracker.track_message(html, tracker.signer, *ids)
+        return tracker.track_message(html, tracker.signer, app, mid, eid)
 
     r_render = rate(render, args.seconds)
     r_track = rate(render_track, args.seconds)
