@@ -465,13 +465,14 @@ def track(str html, bytes key, bytes head, click_prefix, str skip_prefix, Py_ssi
     """`html` with its links tracked and the open pixel added (see the twin's docstring)."""
     cdef Py_ssize_t count = 0
     out = _track(html, key, <const unsigned char*>PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head), click_prefix,
-                 skip_prefix, pixel_at, pixel_before, pixel_after, &count)
+                 skip_prefix, pixel_at, (click_prefix, pixel_before, pixel_after), &count)
     return out, count
 
 
 cdef str _track(str html, bytes key, const unsigned char* head, Py_ssize_t hl, object click_prefix, str skip_prefix,
-                Py_ssize_t pixel_at, str pixel_before, str pixel_after, Py_ssize_t* count):
-    """`track` without its result tuple: the tracked html; the number of tracked links goes to `count`."""
+                Py_ssize_t pixel_at, tuple objs, Py_ssize_t* count):
+    """`track` without its result tuple: the tracked html; the number of tracked links goes to `count`. `objs`:
+    (click_prefix, pixel_before, pixel_after), made once by a Rewriter."""
     cdef _Edits ed
     cdef _Edits ops
     cdef _Arena ar
@@ -479,7 +480,6 @@ cdef str _track(str html, bytes key, const unsigned char* head, Py_ssize_t hl, o
     cdef Py_ssize_t ops_buf[96]
     cdef unsigned char ar_buf[2048]
     cdef _Prefix pre
-    cdef tuple objs
     cdef Py_ssize_t n = len(html), pos = 0, at = pixel_at, start, end, index = 0, e, m, bl = 0, bod
     cdef const unsigned char* k
     cdef unsigned char* w
@@ -509,7 +509,6 @@ cdef str _track(str html, bytes key, const unsigned char* head, Py_ssize_t hl, o
             _scan_str(html, &ed)
         if ed.n == 0 and at < 0:
             return html
-        objs = (click_prefix, pixel_before, pixel_after)
         for e in range(0, ed.n, 3):
             start = ed.v[e]
             end = ed.v[e + 1]
@@ -1026,6 +1025,29 @@ cdef class SignerBase:
         return m
 
 
+cdef extern from "string.h":
+    void* memrchr(const void* s, int c, size_t n) nogil
+
+
+cdef Py_ssize_t _last_body_end(str html):
+    """html.rfind("</body>"): for 1-byte strings by memrchr from `<` to `<` backwards (an email ends with it, so a
+    few steps), else PyUnicode_Find."""
+    cdef const unsigned char* d
+    cdef const unsigned char* hit
+    cdef Py_ssize_t end = len(html) - 6  # a match starts before this
+    if PyUnicode_KIND(html) != 1:
+        return PyUnicode_Find(html, "</body>", 0, len(html), -1)
+    d = <const unsigned char*>PyUnicode_DATA(html)
+    while end > 0:
+        hit = <const unsigned char*>memrchr(d, 60, <size_t>end)
+        if hit == NULL:
+            return -1
+        if memcmp(hit, b"</body>", 7) == 0:
+            return hit - d
+        end = hit - d
+    return -1
+
+
 cdef class Rewriter:
     """One process's rewrite with its URL prefixes bound (see the twin)."""
 
@@ -1034,6 +1056,7 @@ cdef class Rewriter:
     cdef object _before
     cdef str _after
     cdef object _locate
+    cdef tuple _objs  # what _track joins in: made once, not per email
 
     def __init__(self, click_prefix, str skip_prefix, pixel_before, str pixel_after, locate):
         self._click = click_prefix
@@ -1041,6 +1064,7 @@ cdef class Rewriter:
         self._before = pixel_before
         self._after = pixel_after
         self._locate = locate
+        self._objs = (click_prefix, pixel_before, pixel_after) if pixel_before is not None else (click_prefix, "", "")
 
     cdef str _run(self, str html, signer, Py_ssize_t* count):
         cdef bytes key, head
@@ -1055,11 +1079,11 @@ cdef class Rewriter:
     cdef str _run_head(self, str html, bytes key, const unsigned char* head, Py_ssize_t hl, Py_ssize_t* count):
         cdef Py_ssize_t at = -1
         if self._before is None:
-            return _track(html, key, head, hl, self._click, self._skip, -1, "", "", count)
-        at = PyUnicode_Find(html, "</body>", 0, len(html), -1)
+            return _track(html, key, head, hl, self._click, self._skip, -1, self._objs, count)
+        at = _last_body_end(html)
         if at < 0:
             at = self._locate(html)
-        return _track(html, key, head, hl, self._click, self._skip, at, self._before, self._after, count)
+        return _track(html, key, head, hl, self._click, self._skip, at, self._objs, count)
 
     def message_html(self, str html, SignerBase signer, str app, str message_id, str endpoint_id):
         """`html` tracked with the tokens of `signer.message(app, message_id, endpoint_id)`, that signer not made:
