@@ -272,3 +272,8 @@ class Rewriter:
     def html(self, html: str, signer: MessageSigner) -> str:
         """`html` tracked with `signer`'s tokens."""
         return self(html, signer)[0]
+
+    def message_html(self, html: str, signer: SignerBase, app: str, message_id: str, endpoint_id: str) -> str:
+        """`html` tracked with the tokens of `signer.message(app, message_id, endpoint_id)` (ValueError as there):
+        what the send path calls, one call per email (compiled, the message's signer is never made)."""
+        return self(html, signer.message(app, message_id, endpoint_id))[0]

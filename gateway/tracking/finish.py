@@ -56,6 +56,9 @@ class Tracker:
         # Links rewritten and the open pixel added, as configured (one pass, see gateway.tracking.rewrite): the
         # compiled rewrite's bound method itself, so the send path enters C with no Python frame in between.
         self.track_html: Callable[[str, MessageSigner], str] = rw.html
+        # The same for a message whose signer is needed for nothing else (no unsubscribe URL): called as
+        # `track_message(html, signer, app, message_id, endpoint_id)`, one C call that makes no signer.
+        self.track_message: Callable[[str, Signer, str, str, str], str] = rw.message_html
 
     def tracks(self, app: str) -> bool:
         """Whether opens/clicks are tracked for `app` (the section's default unless `apps` overrides it)."""
@@ -85,6 +88,10 @@ class Tracker:
         if not (placeholder or add_headers or track):
             return msg
         eid = msg.recipient.endpoint_id or ""
+        if html is not None and not (placeholder or add_headers):  # tracking alone: the usual transactional email
+            html = self.track_message(html, self.signer, msg.app, msg.message_id, eid)
+            return msg if html is content.html else msgspec.structs.replace(
+                msg, content=msgspec.structs.replace(content, html=html))
         signer = self.signer.message(msg.app, msg.message_id, eid)  # one HMAC for all of this message's tokens
         unsub = self.unsubscribe_url(signer, eid, content.recipient) if placeholder or add_headers else ""
         if placeholder:

@@ -264,3 +264,41 @@ def test_a_message_signer_is_not_tracked_by_the_garbage_collector() -> None:
     import gc
     assert len(_IMPLS) == 2  # the compiled one (the twin's, a plain class, is tracked)
     assert not gc.is_tracked(_IMPLS[0].SignerBase("k1", bytes(16)).message("app", "m", "e"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.tuples(_id, _id, _id) | st.tuples(*[st.text(st.sampled_from("aZ9-\x1f\x00~"), max_size=120)] * 3),
+       src=_bodies)
+def test_message_html_equals_the_message_signers_rewrite(ids: tuple[str, str, str], src: str) -> None:
+    """The send path's one call (`message_html`: the message's head written on the stack for ASCII ids that fit,
+    else through `message`) makes what `html` makes with `message`'s signer, or refuses what `message` refuses,
+    in both implementations (ids of any length, ASCII or not, with U+001F or not)."""
+    from gateway.tracking.rewrite import rewriter
+    base = Signer(_KEYS)
+    try:
+        want: str | None = _composed(src, base.message(*ids), True)[0]
+    except ValueError:
+        want = None
+    for impl in _IMPLS:
+        rw = rewriter(base.kid, "https://t.example/c/", "https://t.example/", "https://t.example/o/", impl=impl)
+        if want is None:
+            with pytest.raises(ValueError, match="U\\+001F"):
+                rw.message_html(src, base, *ids)
+        else:
+            assert rw.message_html(src, base, *ids) == want
+
+
+@pytest.mark.parametrize("ids", [("a" * 84, "m" * 84, "e" * 85), ("a" * 84, "m" * 84, "e" * 86),
+                                 ("a\x1f", "m", "e"), ("a", "m", "e\x1f"), ("é", "m", "e")])
+def test_message_html_at_the_stack_heads_edges(ids: tuple[str, str, str]) -> None:
+    """Heads of 256 bytes (on the stack) and 257 (through `message`); the separator in the first or last id."""
+    from gateway.tracking.rewrite import rewriter
+    base = Signer(_KEYS)
+    src = '<p><a href="https://x.example/?a=1&amp;b=2">x</a></p></body>'
+    for impl in _IMPLS:
+        rw = rewriter(base.kid, "https://t.example/c/", "https://t.example/", "https://t.example/o/", impl=impl)
+        if "\x1f" in "".join(ids):
+            with pytest.raises(ValueError, match="U\\+001F"):
+                rw.message_html(src, base, *ids)
+        else:
+            assert rw.message_html(src, base, *ids) == _composed(src, base.message(*ids), True)[0]
