@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Callable, Iterator
+from typing import Final, TypeVar
 
 import msgspec
 
@@ -535,37 +535,36 @@ def check_sending_schedule(req: models.WriteJourneyRequest) -> None:
             check_closed_days(f"ClosedDays.{channel}", closed or [])
 
 
+#: What a span's bounds parse to (a time of day or an instant): compared, end after start.
+T = TypeVar("T", dt.time, dt.datetime)
+
+
+def check_span(where: str, rule: object, names: tuple[str, str], parse: Callable[[str], T], form: str) -> None:
+    """A rule's start and end members: both present, each parsed by `parse`, the end after the start."""
+    bounds: list[T] = []
+    for name in names:
+        value = getattr(rule, name)
+        if value is None:
+            raise bad(f"{where}.{name}", f"is required ({form})")
+        try:
+            bounds.append(parse(value))
+        except ValueError as exc:
+            raise bad(f"{where}.{name}", str(exc)) from None
+    if bounds[1] <= bounds[0]:
+        raise bad(f"{where}.{names[1]}", f"must be after {names[0]}")
+
+
 def check_open_hours(where: str, day: str, rules: list[models.OpenHoursRule]) -> None:
     if day not in DAYS:
         raise bad(where, "is not a day of the week (MONDAY ... SUNDAY)")
     if len(rules) > MAX_OPEN_HOURS_RULES:
         raise bad(where, f"at most {MAX_OPEN_HOURS_RULES} rules per day, got {len(rules)}")
     for i, rule in enumerate(rules):
-        bounds = []
-        for name in ("StartTime", "EndTime"):
-            value = getattr(rule, name)
-            if value is None:
-                raise bad(f"{where}[{i}].{name}", "is required (HH:MM)")
-            try:
-                bounds.append(parse_hhmm(value))
-            except ValueError as exc:
-                raise bad(f"{where}[{i}].{name}", str(exc)) from None
-        if bounds[1] <= bounds[0]:
-            raise bad(f"{where}[{i}].EndTime", "must be after StartTime")
+        check_span(f"{where}[{i}]", rule, ("StartTime", "EndTime"), parse_hhmm, "HH:MM")
 
 
 def check_closed_days(where: str, rules: list[models.ClosedDaysRule]) -> None:
     if len(rules) > MAX_CLOSED_DAYS_RULES:
         raise bad(where, f"at most {MAX_CLOSED_DAYS_RULES} rules per channel, got {len(rules)}")
     for i, rule in enumerate(rules):
-        bounds = []
-        for name in ("StartDateTime", "EndDateTime"):
-            value = getattr(rule, name)
-            if value is None:
-                raise bad(f"{where}[{i}].{name}", "is required (an ISO 8601 date-time)")
-            try:
-                bounds.append(parse_instant(value))
-            except ValueError as exc:
-                raise bad(f"{where}[{i}].{name}", str(exc)) from None
-        if bounds[1] <= bounds[0]:
-            raise bad(f"{where}[{i}].EndDateTime", "must be after StartDateTime")
+        check_span(f"{where}[{i}]", rule, ("StartDateTime", "EndDateTime"), parse_instant, "an ISO 8601 date-time")
