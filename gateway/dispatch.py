@@ -36,6 +36,7 @@ from gateway.channels import families
 from gateway.channels.base import AnyRoute, BatchChannel, Delivered, Outbound, Recipient, Render, Screen
 from gateway.channels.custom import CHANNEL_CONTEXT_KEY
 from gateway.config import GatewayConfig, Lane, RetryConfig
+from gateway.endpoints.rules import iso_from_epoch
 from gateway.endpoints.store import EndpointStore
 from gateway.kpi import attribution
 from gateway.kpi.rollup import Tally
@@ -778,8 +779,8 @@ def past_deadline(deadline_ms: int | None, now_ms: int) -> bool:
 
 
 def expired_message(deadline_ms: int | None) -> str:
-    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((deadline_ms or 0) // 1000))
-    return f"Not sent: the request's deadline ({when}.{(deadline_ms or 0) % 1000:03d}Z) passed before it could be sent"
+    when = iso_from_epoch((deadline_ms or 0) / 1000)
+    return f"Not sent: the request's deadline ({when}) passed before it could be sent"
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ import datetime as dt
 from gateway import models
 from gateway.api.errors import BadRequest
 from gateway.api.registry import Call, Registry
+from gateway.campaigns.store import iso
 from gateway.kpi import catalog, query
 
 registry = Registry()
@@ -24,10 +25,6 @@ def _time(call: Call, name: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{name} must be an ISO 8601 date and time, e.g. 2026-07-26T20:00:00Z") from None
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _check_rollups(call: Call) -> None:
@@ -53,7 +50,7 @@ async def _rows(call: Call, level: str, target: str) -> tuple[dt.datetime, dt.da
 async def get_application_date_range_kpi(call: Call) -> models.ApplicationDateRangeKpiResponse:
     start, end, result = await _rows(call, catalog.APP, "")
     return models.ApplicationDateRangeKpiResponse(ApplicationId=call.app_id, KpiName=call.params["KpiName"],
-                                                  KpiResult=result, StartTime=_iso(start), EndTime=_iso(end))
+                                                  KpiResult=result, StartTime=iso(start), EndTime=iso(end))
 
 
 @operation("GetCampaignDateRangeKpi")
@@ -61,7 +58,7 @@ async def get_campaign_date_range_kpi(call: Call) -> models.CampaignDateRangeKpi
     start, end, result = await _rows(call, catalog.CAMPAIGN, str(call.params["CampaignId"]))
     return models.CampaignDateRangeKpiResponse(ApplicationId=call.app_id, CampaignId=call.params["CampaignId"],
                                                KpiName=call.params["KpiName"], KpiResult=result,
-                                               StartTime=_iso(start), EndTime=_iso(end))
+                                               StartTime=iso(start), EndTime=iso(end))
 
 
 @operation("GetJourneyDateRangeKpi")
@@ -69,4 +66,4 @@ async def get_journey_date_range_kpi(call: Call) -> models.JourneyDateRangeKpiRe
     start, end, result = await _rows(call, catalog.JOURNEY, str(call.params["JourneyId"]))
     return models.JourneyDateRangeKpiResponse(ApplicationId=call.app_id, JourneyId=call.params["JourneyId"],
                                               KpiName=call.params["KpiName"], KpiResult=result,
-                                              StartTime=_iso(start), EndTime=_iso(end))
+                                              StartTime=iso(start), EndTime=iso(end))

@@ -20,6 +20,7 @@ import msgspec
 
 from gateway import models
 from gateway.api.services import CampaignService
+from gateway.campaigns.store import iso
 from gateway.config import GatewayConfig
 from gateway.errors import NotFound
 from gateway.kpi import catalog, query
@@ -104,11 +105,6 @@ def parse_time(name: str, value: str | None, *, end: bool) -> dt.datetime | None
 def date_range(start: str | None, end: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """The range a request asks for, by the KPI API's rules (catalog.date_range); RangeError when it breaks one."""
     return catalog.date_range(parse_time("start", start, end=False), parse_time("end", end, end=True), now)
-
-
-def iso(t: dt.datetime) -> str:
-    """A time as the KPI API answers it (milliseconds, Z)."""
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class Range(msgspec.Struct):

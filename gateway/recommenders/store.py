@@ -18,13 +18,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Final, cast
 
 import msgspec
 import redis.asyncio as aioredis
 
 from gateway import models
+from gateway.endpoints.rules import now_iso
 from gateway.errors import InvalidRequest, NotFound
 from gateway.recommenders.validate import BUILTIN, RecommenderRequest
 from gateway.redisconn import text
@@ -41,10 +41,6 @@ def config_key(recommender_id: str) -> str:
 
 class RecommenderNotFound(NotFound):
     """No recommender configuration with that id."""
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _check_id(recommender_id: str) -> None:
@@ -84,7 +80,7 @@ class RecommenderStore:
 
     async def create(self, req: RecommenderRequest) -> models.RecommenderConfigurationResponse:
         rid = uuid.uuid4().hex
-        now = _now_iso()
+        now = now_iso()
         doc = self._response(rid, req, now, now)
         if not await self.redis.set(config_key(rid), _encode(doc), nx=True):  # pragma: no cover - a uuid4 collision
             raise InvalidRequest("recommender id collision; retry")
@@ -121,7 +117,7 @@ class RecommenderStore:
         """Replace every member (UpdateRecommenderConfiguration is a PUT: an absent member takes its default);
         Id and CreationDate stay."""
         old = await self.get(recommender_id)
-        doc = self._response(recommender_id, req, old.CreationDate, _now_iso())
+        doc = self._response(recommender_id, req, old.CreationDate, now_iso())
         if not await self.redis.set(config_key(recommender_id), _encode(doc), xx=True):
             raise RecommenderNotFound(f"Recommender configuration {recommender_id} not found")
         await self._mark_builtin(recommender_id, req.RecommendationProviderUri)
