@@ -22,18 +22,30 @@ async def latest_documents(redis: aioredis.Redis, hash_keys: list[str]) -> list[
     return [raw for raw in await pipe.execute() if raw is not None]
 
 
-async def latest_page(
-    redis: aioredis.Redis, list_key: str, hash_key: Callable[[str], str], start: int, size: int | None
-) -> tuple[list[bytes], str | None]:
-    """One page of a listing (`list_key`, a zset of ids oldest first; `hash_key(id)`, each id's hash): the latest
-    version of each document from position `start` (`size` of them, None: all), and the NextToken of the page
-    after it (None on the last)."""
+def page_start(token: str | None, error: Callable[[str], Exception]) -> int:
+    """Where a listing's page starts: 0, or the NextToken a previous page returned (anything else: `error`)."""
+    if token is not None and not token.isdigit():
+        raise error("Token is not a token this listing returned")
+    return int(token or 0)
+
+
+async def page_ids(redis: aioredis.Redis, list_key: str, start: int, size: int | None) -> tuple[list[str], str | None]:
+    """One page of the ids of a listing (`list_key`, a zset of ids oldest first) from position `start` (`size` of
+    them, None: all), and the NextToken of the page after it (None on the last)."""
     stop = -1 if size is None else start + size  # one more than the page, to know whether there is a next
     ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await redis.zrange(list_key, start, stop)]
     more = size is not None and len(ids) > size
     ids = ids[:size] if size is not None else ids
-    docs = await latest_documents(redis, [hash_key(i) for i in ids])
-    return docs, str(start + len(ids)) if more else None
+    return ids, str(start + len(ids)) if more else None
+
+
+async def latest_page(
+    redis: aioredis.Redis, list_key: str, hash_key: Callable[[str], str], start: int, size: int | None
+) -> tuple[list[bytes], str | None]:
+    """One page of a listing (page_ids; `hash_key(id)`, each id's hash): the latest version of each document,
+    and the NextToken of the page after it (None on the last)."""
+    ids, next_token = await page_ids(redis, list_key, start, size)
+    return await latest_documents(redis, [hash_key(i) for i in ids]), next_token
 
 
 async def versions_page(

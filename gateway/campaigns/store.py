@@ -37,7 +37,7 @@ from gateway.channels.webhook import HeadCheckFailed
 from gateway.errors import InvalidRequest, NotFound
 from gateway.segments.store import SegmentStore, seg_key
 from gateway.templates.store import TemplateStore
-from gateway.versions import latest_page, versions_page
+from gateway.versions import latest_page, page_start, versions_page
 
 _decode = msgspec.json.Decoder(models.CampaignResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -128,12 +128,6 @@ def version_number(value: str | int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise CampaignValidationError(f"Version must be a positive integer, got {text[:20]!r}")
     return int(text)
-
-
-def _page(page_size: int | None, token: str | None) -> tuple[int, int | None]:
-    if token is not None and not token.isdigit():
-        raise CampaignValidationError("Token is not a token this listing returned")
-    return int(token or 0), page_size
 
 
 def build_response(
@@ -363,7 +357,7 @@ class CampaignStore:
 
     async def list_campaigns(self, app: str, page_size: int | None, token: str | None) -> models.CampaignsResponse:
         """GetCampaigns: the latest version of each campaign, oldest first; NextToken continues."""
-        start, size = _page(page_size, token)
+        start, size = page_start(token, CampaignValidationError), page_size
         raws, next_token = await latest_page(self.redis, list_key(app), lambda i: campaign_key(app, i), start, size)
         return models.CampaignsResponse(Item=await self._answer(app, [_decode(r) for r in raws]), NextToken=next_token)
 
@@ -372,7 +366,7 @@ class CampaignStore:
     ) -> models.CampaignsResponse:
         """GetCampaignVersions: every version, newest first."""
         latest = await self._latest(app, campaign_id)
-        start, size = _page(page_size, token)
+        start, size = page_start(token, CampaignValidationError), page_size
         raws, next_token = await versions_page(
             self.redis, campaign_key(app, campaign_id), latest.Version or 1, start, size
         )
@@ -383,7 +377,7 @@ class CampaignStore:
     ) -> models.ActivitiesResponse:
         """GetCampaignActivities: one activity per treatment and run, newest run first (runs.activities)."""
         latest = await self._latest(app, campaign_id)
-        start, size = _page(page_size, token)
+        start, size = page_start(token, CampaignValidationError), page_size
         stop = -1 if size is None else start + size
         numbers = [int(runs.member(n)) for n in await self.redis.zrevrange(runs.runs_key(app, campaign_id), start, stop)]
         more = size is not None and len(numbers) > size

@@ -33,6 +33,7 @@ from gateway.journeys.errors import JourneyNotFound, JourneyValidationError
 from gateway.journeys.validate import ROOT, Lookups, check_journey, merge
 from gateway.segments.store import SegmentStore
 from gateway.templates.store import TemplateStore
+from gateway.versions import page_ids, page_start
 
 _decode = msgspec.json.Decoder(models.JourneyResponse).decode
 _encode = msgspec.json.Encoder().encode
@@ -57,12 +58,6 @@ def build_response(
     fields = {f: getattr(req, f) for f in models.WriteJourneyRequest.__struct_fields__}
     fields.update(ApplicationId=app, Id=journey_id, State=state, CreationDate=created, LastModifiedDate=modified)
     return models.JourneyResponse(**fields)
-
-
-def _page(page_size: int | None, token: str | None) -> tuple[int, int | None]:
-    if token is not None and not token.isdigit():
-        raise JourneyValidationError("Token is not a token this listing returned")
-    return int(token or 0), page_size
 
 
 class JourneyStore:
@@ -150,18 +145,13 @@ class JourneyStore:
 
     async def list_journeys(self, app: str, page_size: int | None, token: str | None) -> models.JourneysResponse:
         """ListJourneys: oldest first; NextToken continues."""
-        start, size = _page(page_size, token)
-        stop = -1 if size is None else start + size
-        ids = [i.decode() if isinstance(i, bytes) else str(i)
-               for i in await self.redis.zrange(list_key(app), start, stop)]
-        more = size is not None and len(ids) > size
-        ids = ids[:size] if size is not None else ids
+        ids, next_token = await page_ids(self.redis, list_key(app), page_start(token, JourneyValidationError),
+                                         page_size)
         pipe = self.redis.pipeline(transaction=False)
         for journey_id in ids:
             pipe.hget(journey_key(app, journey_id), "doc")
         docs = [_decode(raw) for raw in await pipe.execute() if raw is not None]  # deleted meanwhile: skipped
-        return models.JourneysResponse(Item=await self._answer(app, docs),
-                                       NextToken=str(start + len(ids)) if more else None)
+        return models.JourneysResponse(Item=await self._answer(app, docs), NextToken=next_token)
 
     async def etag(self, app: str, journey_id: str) -> int:
         """The journey's write counter (bumped by every write): the runtime compares it to notice edits."""
