@@ -26,7 +26,7 @@ from gateway.api.errors import BadRequest, NotFound
 from gateway.api.registry import Call, Registry
 from gateway.eventdest import targets
 from gateway.eventdest.runner import attach, detach
-from gateway.kpi.rollup import Roller, Tally
+from gateway.kpi.rollup import Tally
 from gateway.recommenders.builtin import Interaction
 
 registry = Registry()
@@ -200,8 +200,8 @@ async def put_events(call: Call) -> models.EventsResponse:
         if recommenders is not None and interactions:
             await recommenders.stage_events(pipe, call.app_id, interactions)
         await pipe.execute()
-        if services.settings.rollups:
-            await Roller(services.apps.redis, retention_days=services.settings.retention_days).write(tally)
+        if services.roller is not None:
+            await services.roller.write(tally)
     if services.campaigns is not None:
         for endpoint_id, events in in_app.items():
             await services.campaigns.record_in_app_events(call.app_id, endpoint_id, events)

@@ -17,6 +17,7 @@ Conventions for every implementation:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
@@ -26,6 +27,7 @@ from gateway import models
 from gateway.api.appstore import AppStore
 from gateway.api.tagstore import TagStore
 from gateway.channels.urlguard import IPNetwork
+from gateway.kpi.rollup import Roller
 from gateway.recommenders.builtin import Interaction
 from gateway.recommenders.validate import RecommenderRequest
 
@@ -365,3 +367,11 @@ class Services:
         self.otp = otp
         self.phone = phone
         self.recommenders = recommenders
+
+    @functools.cached_property
+    def roller(self) -> Roller | None:
+        """The KPI rollups writer of what the API itself writes to the events stream (PutEvents), made once; None
+        when the deployment keeps no rollups ([events] rollups = false)."""
+        if not self.settings.rollups:
+            return None
+        return Roller(self.apps.redis, retention_days=self.settings.retention_days)
